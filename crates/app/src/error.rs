@@ -1,0 +1,34 @@
+use thiserror::Error;
+use writ_core::DomainError;
+
+use crate::ports::StoreError;
+
+/// What a use-case can fail with. The server maps each variant to an HTTP status.
+#[derive(Debug, Error)]
+pub enum AppError {
+    /// The domain refused: bad input, an illegal transition, a separation-of-duties rule.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+
+    #[error("{what} `{id}` not found")]
+    NotFound { what: &'static str, id: String },
+
+    #[error("`{who}` may not {action}: {reason}")]
+    Forbidden { who: String, action: String, reason: String },
+
+    /// Someone else changed the same record at the same time, again and again.
+    #[error("{what} `{id}` changed while this update was being made: retry")]
+    Conflict { what: &'static str, id: String },
+
+    #[error(transparent)]
+    Store(StoreError),
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::VersionConflict { what, id } => AppError::Conflict { what, id },
+            other => AppError::Store(other),
+        }
+    }
+}

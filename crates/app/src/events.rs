@@ -1,0 +1,36 @@
+//! Audit event kinds. The codes are stable: they are part of the hashed log, so a
+//! code is never renamed, only added.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use writ_core::audit::NewEvent;
+use writ_core::ids::RequestId;
+
+pub const IDENTITY_UPSERTED: &str = "identity.upserted";
+pub const REQUEST_SUBMITTED: &str = "request.submitted";
+pub const POLICY_DECIDED: &str = "policy.decided";
+pub const REQUEST_DENIED: &str = "request.denied";
+pub const REQUEST_APPROVED: &str = "request.approved";
+pub const REVIEW_RECORDED: &str = "review.recorded";
+pub const REQUEST_CANCELLED: &str = "request.cancelled";
+pub const REQUEST_LAPSED: &str = "request.lapsed";
+pub const TASK_OPENED: &str = "task.opened";
+pub const TASK_COMPLETED: &str = "task.completed";
+pub const TASK_CANCELLED: &str = "task.cancelled";
+pub const GRANT_STARTED: &str = "grant.started";
+pub const REQUEST_ACTIVATED: &str = "request.activated";
+pub const TOKEN_ISSUED: &str = "token.issued";
+
+/// Builds an event about a request.
+pub fn about(request: RequestId, kind: &str, actor: &str, at: DateTime<Utc>, payload: Value) -> NewEvent {
+    NewEvent { at, actor: actor.to_owned(), kind: kind.to_owned(), request_id: Some(request.to_string()), payload }
+}
+
+/// Builds an event not tied to one request.
+pub fn general(kind: &str, actor: &str, at: DateTime<Utc>, payload: Value) -> NewEvent {
+    NewEvent { at, actor: actor.to_owned(), kind: kind.to_owned(), request_id: None, payload }
+}
+
+pub fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or_else(|e| json!({ "unserialisable": e.to_string() }))
+}

@@ -1,0 +1,22 @@
+//! Use-cases of Writ and the ports they need.
+//!
+//! Boundary: this crate decides *what* happens (submit, review, fulfil, cancel,
+//! lapse, checkpoint) by calling `writ-core` transitions and `writ-policy`
+//! decisions; it reaches the outside world only through the traits in [`ports`].
+//! Every use-case writes its state change and audit events in one [`ports::Change`],
+//! which the store commits in one transaction with a version check.
+
+pub mod authz;
+pub mod error;
+pub mod events;
+pub mod facts;
+pub mod fulfil;
+pub mod identities;
+pub mod ports;
+pub mod query;
+pub mod review;
+pub mod service;
+pub mod submit;
+
+pub use error::AppError;
+pub use service::{Settings, Writ};

@@ -1,0 +1,111 @@
+//! The ports the use-cases need. Adapters (`writ-store`, the server's clock)
+//! implement them; tests may too.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use thiserror::Error;
+use writ_core::audit::{AuditEvent, Checkpoint, EventHash, NewEvent};
+use writ_core::grant::Grant;
+use writ_core::identity::Identity;
+use writ_core::ids::{GrantId, IdentityId, RequestId, TaskId};
+use writ_core::request::{Request, RequestState};
+use writ_core::task::FulfilmentTask;
+
+/// The time, injected so tests can move it.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// The compare-and-swap on `version` failed: someone else wrote first.
+    #[error("{what} `{id}` was changed concurrently")]
+    VersionConflict { what: &'static str, id: String },
+    #[error("{what} `{id}` already exists")]
+    Duplicate { what: &'static str, id: String },
+    #[error("stored {what} could not be read: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+    #[error("database error: {0}")]
+    Database(String),
+}
+
+/// An aggregate to write: `expected_version` is `None` to insert a new one, or the
+/// version it was loaded at, which the store checks before updating.
+#[derive(Debug, Clone)]
+pub struct Versioned<T> {
+    pub value: T,
+    pub expected_version: Option<u64>,
+}
+
+impl<T> Versioned<T> {
+    pub fn new(value: T) -> Self {
+        Self { value, expected_version: None }
+    }
+    pub fn update(value: T, loaded_at: u64) -> Self {
+        Self { value, expected_version: Some(loaded_at) }
+    }
+}
+
+/// Everything one use-case writes. The store commits it in one transaction, audit
+/// events included, or not at all.
+#[derive(Debug, Clone, Default)]
+pub struct Change {
+    pub identities: Vec<Identity>,
+    pub requests: Vec<Versioned<Request>>,
+    pub tasks: Vec<Versioned<FulfilmentTask>>,
+    pub grants: Vec<Versioned<Grant>>,
+    pub events: Vec<NewEvent>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RequestFilter {
+    pub state: Option<RequestState>,
+    /// Requests where this identity is requester or subject.
+    pub involving: Option<IdentityId>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct GrantFilter {
+    pub subject: Option<IdentityId>,
+    pub request: Option<RequestId>,
+    pub active_only: bool,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TaskFilter {
+    pub open_only: bool,
+    pub request: Option<RequestId>,
+    pub limit: u32,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    async fn commit(&self, change: Change) -> Result<Vec<AuditEvent>, StoreError>;
+
+    async fn identity(&self, id: &IdentityId) -> Result<Option<Identity>, StoreError>;
+    async fn identities(&self) -> Result<Vec<Identity>, StoreError>;
+    /// The identity an API token (given as its SHA-256 hex hash) belongs to.
+    async fn token_identity(&self, token_hash: &str) -> Result<Option<IdentityId>, StoreError>;
+    async fn add_token(&self, token_hash: &str, identity: &IdentityId, label: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    async fn request(&self, id: RequestId) -> Result<Option<Request>, StoreError>;
+    async fn requests(&self, filter: &RequestFilter) -> Result<Vec<Request>, StoreError>;
+    /// Pending requests whose lapse time is at or before `now`.
+    async fn due_lapses(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<RequestId>, StoreError>;
+
+    async fn task(&self, id: TaskId) -> Result<Option<FulfilmentTask>, StoreError>;
+    async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<FulfilmentTask>, StoreError>;
+
+    async fn grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError>;
+    async fn grants(&self, filter: &GrantFilter) -> Result<Vec<Grant>, StoreError>;
+
+    /// Audit events in `seq` order, starting after `after_seq`.
+    async fn audit_events(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
+    async fn request_events(&self, id: RequestId) -> Result<Vec<AuditEvent>, StoreError>;
+    /// The log's size and head hash.
+    async fn audit_head(&self) -> Result<(u64, EventHash), StoreError>;
+    async fn add_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError>;
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+}

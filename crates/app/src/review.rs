@@ -1,0 +1,131 @@
+//! Reviewing and cancelling requests.
+
+use serde_json::json;
+use writ_core::identity::Identity;
+use writ_core::ids::{IdentityId, RequestId};
+use writ_core::request::{DecisionRecord, Request, RequestState};
+use writ_core::review::Verdict;
+use writ_policy::{DecisionQuery, PolicyAction, RequestContext};
+
+use crate::events::{self, about};
+use crate::facts;
+use crate::ports::{Change, Versioned};
+use crate::service::MAX_ATTEMPTS;
+use crate::{AppError, Writ};
+
+impl Writ {
+    pub(crate) async fn load_request(&self, id: RequestId) -> Result<Request, AppError> {
+        self.store.request(id).await?.ok_or_else(|| AppError::NotFound { what: "request", id: id.to_string() })
+    }
+
+    /// The subject's manager; for a non-human subject without one, its owner's manager.
+    async fn subject_manager(&self, subject: &Identity) -> Result<Option<IdentityId>, AppError> {
+        if subject.manager.is_some() || subject.kind.is_human() {
+            return Ok(subject.manager.clone());
+        }
+        match &subject.owner {
+            Some(o) => Ok(self.store.identity(o).await?.and_then(|o| o.manager)),
+            None => Ok(None),
+        }
+    }
+
+    /// `actor` approves or denies request `id`. Retries on a lost version race.
+    pub async fn review(&self, actor: &Identity, id: RequestId, verdict: Verdict, reason: String) -> Result<Request, AppError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let mut req = self.load_request(id).await?;
+            let loaded = req.version();
+            let now = self.clock.now();
+            if req.state() == RequestState::Pending && now >= req.lapses_at() {
+                // Record the lapse rather than refusing silently.
+                self.lapse_due().await?;
+            }
+            let subject = self.identity(req.subject()).await?;
+            let manager = self.subject_manager(&subject).await?;
+            let mut decisions: Vec<DecisionRecord> = Vec::new();
+            let (duration_secs, requester, count) =
+                (req.duration().secs(), req.requester().to_string(), req.entitlements().len() as i64);
+            let justification = req.justification().to_owned();
+            let ticket = req.ticket().map(str::to_owned);
+            let effect = req.review(actor, manager.as_ref(), verdict, reason.clone(), now, |ent_id, stage| {
+                let ent = self.catalog.entitlement(ent_id).expect("request entitlements are in the catalog");
+                let d = self.policy.decide(&DecisionQuery {
+                    action: PolicyAction::Review,
+                    principal: facts::identity(actor),
+                    subject: facts::identity(&subject),
+                    entitlement: facts::entitlement(ent),
+                    context: RequestContext {
+                        duration_secs,
+                        justification: justification.clone(),
+                        ticket: ticket.clone(),
+                        stage: Some(stage.name.clone()),
+                        requester: requester.clone(),
+                        entitlement_count: count,
+                    },
+                });
+                let allowed = d.allowed;
+                decisions.push(facts::record(d, ent, actor, now));
+                allowed
+            })?;
+            let mut change = Change::default();
+            for d in decisions {
+                change.events.push(about(id, events::POLICY_DECIDED, "policy", now, events::to_value(&d)));
+                req.record_decision(d);
+            }
+            change.events.push(about(id, events::REVIEW_RECORDED, actor.id.as_str(), now, json!({
+                "reviewer": actor.id,
+                "verdict": verdict.as_str(),
+                "reason": reason.trim(),
+                "counted": effect.counted,
+            })));
+            match effect.state {
+                RequestState::Denied => {
+                    change.events.push(about(id, events::REQUEST_DENIED, actor.id.as_str(), now, json!({ "reason": req.outcome_reason() })));
+                }
+                RequestState::Approved => {
+                    if let Some(reason) = self.toxic_refusal(&req).await? {
+                        return Err(AppError::Forbidden {
+                            who: req.subject().to_string(),
+                            action: "receive this access now".into(),
+                            reason,
+                        });
+                    }
+                    change.events.push(about(id, events::REQUEST_APPROVED, actor.id.as_str(), now, json!({ "reason": "every stage passed" })));
+                    self.start_fulfilment(&req, now, &mut change);
+                }
+                _ => {}
+            }
+            change.requests.push(Versioned::update(req.clone(), loaded));
+            match self.try_commit(change).await {
+                Ok(()) => return Ok(req),
+                Err(None) => continue,
+                Err(Some(e)) => return Err(e),
+            }
+        }
+        Err(AppError::Conflict { what: "request", id: id.to_string() })
+    }
+
+    /// The requester withdraws request `id`; open fulfilment tasks are cancelled.
+    pub async fn cancel(&self, actor: &Identity, id: RequestId, reason: String) -> Result<Request, AppError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let mut req = self.load_request(id).await?;
+            let loaded = req.version();
+            let now = self.clock.now();
+            req.cancel(&actor.id, reason.clone(), now)?;
+            let mut change = Change::default();
+            change.events.push(about(id, events::REQUEST_CANCELLED, actor.id.as_str(), now, json!({ "reason": req.outcome_reason() })));
+            for mut t in self.store.tasks(&crate::ports::TaskFilter { request: Some(id), open_only: true, limit: 1000 }).await? {
+                let v = t.version();
+                t.cancel(now)?;
+                change.events.push(about(id, events::TASK_CANCELLED, actor.id.as_str(), now, json!({ "task": t.id() })));
+                change.tasks.push(Versioned::update(t, v));
+            }
+            change.requests.push(Versioned::update(req.clone(), loaded));
+            match self.try_commit(change).await {
+                Ok(()) => return Ok(req),
+                Err(None) => continue,
+                Err(Some(e)) => return Err(e),
+            }
+        }
+        Err(AppError::Conflict { what: "request", id: id.to_string() })
+    }
+}

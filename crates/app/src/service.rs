@@ -1,0 +1,80 @@
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use writ_core::catalog::Catalog;
+use writ_core::identity::Identity;
+use writ_core::ids::IdentityId;
+use writ_policy::PolicyEngine;
+
+use crate::ports::{Change, Clock, Store, StoreError};
+use crate::AppError;
+
+/// Tunables of the workflow.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// How long a request may wait for review before it lapses.
+    pub lapse_after: TimeDelta,
+    /// Groups whose members may see every request, task and grant (security, audit).
+    pub oversight_groups: Vec<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { lapse_after: TimeDelta::days(7), oversight_groups: vec!["security".into(), "auditors".into()] }
+    }
+}
+
+/// The application: the catalog, the policy engine and the ports, with the
+/// use-cases as methods (one module each).
+pub struct Writ {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) policy: Arc<PolicyEngine>,
+    pub(crate) catalog: Arc<Catalog>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) settings: Settings,
+}
+
+/// How many times a use-case reloads and reapplies after losing a version race.
+pub(crate) const MAX_ATTEMPTS: usize = 5;
+
+impl Writ {
+    pub fn new(
+        store: Arc<dyn Store>,
+        policy: Arc<PolicyEngine>,
+        catalog: Arc<Catalog>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+    ) -> Self {
+        Self { store, policy, catalog, clock, settings }
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+    pub fn policy(&self) -> &PolicyEngine {
+        &self.policy
+    }
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Loads an identity that must exist.
+    pub async fn identity(&self, id: &IdentityId) -> Result<Identity, AppError> {
+        self.store
+            .identity(id)
+            .await?
+            .ok_or_else(|| AppError::NotFound { what: "identity", id: id.to_string() })
+    }
+
+    /// Commits, turning a version race into `Err(None)` so the caller can retry.
+    pub(crate) async fn try_commit(&self, change: Change) -> Result<(), Option<AppError>> {
+        match self.store.commit(change).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::VersionConflict { .. }) => Err(None),
+            Err(e) => Err(Some(e.into())),
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The catalog: target systems, the entitlements on them, how each is approved and
+//! fulfilled, and the toxic combinations that must never be held together.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use crate::duration::AccessDuration;
+use crate::identity::Identity;
+use crate::ids::{EntitlementId, GroupId, IdentityId, TargetId};
+use crate::DomainError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RiskTier {
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl RiskTier {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RiskTier::Low => "low",
+            RiskTier::Medium => "medium",
+            RiskTier::High => "high",
+            RiskTier::Critical => "critical",
+        }
+    }
+}
+
+/// How access on a target is put in place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fulfilment {
+    /// No API: a person in `fulfiller_group` does it by hand and records evidence.
+    Manual { fulfiller_group: GroupId },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Target {
+    pub id: TargetId,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub owners: Vec<IdentityId>,
+    pub fulfilment: Fulfilment,
+}
+
+/// Who may approve at one stage.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApproverRule {
+    /// Members of a group, e.g. `security`.
+    Group(GroupId),
+    /// The entitlement's owners.
+    EntitlementOwners,
+    /// The manager of the request's subject (for a non-human subject: its owner's manager).
+    SubjectManager,
+}
+
+impl std::fmt::Display for ApproverRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ApproverRule::Group(g) => write!(f, "members of group `{g}`"),
+            ApproverRule::EntitlementOwners => f.write_str("the entitlement owners"),
+            ApproverRule::SubjectManager => f.write_str("the subject's manager"),
+        }
+    }
+}
+
+/// One approval stage: `required` distinct approvals from people the rule admits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageSpec {
+    pub name: String,
+    pub approvers: ApproverRule,
+    #[serde(default = "one")]
+    pub required: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entitlement {
+    pub id: EntitlementId,
+    #[serde(default)]
+    pub description: String,
+    pub owners: Vec<IdentityId>,
+    pub risk: RiskTier,
+    /// Stages run in order; every one must pass. Empty means no human approval.
+    #[serde(default)]
+    pub stages: Vec<StageSpec>,
+    pub max_duration: AccessDuration,
+}
+
+/// Entitlements that must never be held together by one identity.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToxicCombination {
+    pub name: String,
+    pub entitlements: BTreeSet<EntitlementId>,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// A validated catalog. Construct with [`Catalog::new`].
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    targets: BTreeMap<TargetId, Target>,
+    entitlements: BTreeMap<EntitlementId, Entitlement>,
+    toxic: Vec<ToxicCombination>,
+}
+
+impl Catalog {
+    /// Checks every cross-reference and returns the catalog, or the first problem.
+    pub fn new(
+        targets: Vec<Target>,
+        entitlements: Vec<Entitlement>,
+        toxic: Vec<ToxicCombination>,
+    ) -> Result<Self, DomainError> {
+        let mut cat = Catalog::default();
+        for t in targets {
+            let key = t.id.clone();
+            if cat.targets.insert(key.clone(), t).is_some() {
+                return Err(DomainError::invalid(format!("target `{key}`"), "declared twice"));
+            }
+        }
+        for e in entitlements {
+            let field = format!("entitlement `{}`", e.id);
+            if !cat.targets.contains_key(e.id.target()) {
+                return Err(DomainError::invalid(
+                    field,
+                    format!("its target `{}` is not declared in the catalog", e.id.target()),
+                ));
+            }
+            if e.owners.is_empty() {
+                return Err(DomainError::invalid(field, "must name at least one owner"));
+            }
+            let mut names = BTreeSet::new();
+            for s in &e.stages {
+                if s.required == 0 {
+                    return Err(DomainError::invalid(
+                        format!("{field}, stage `{}`", s.name),
+                        "`required` must be at least 1",
+                    ));
+                }
+                if !names.insert(s.name.as_str()) {
+                    return Err(DomainError::invalid(field, format!("stage `{}` appears twice", s.name)));
+                }
+            }
+            let key = e.id.clone();
+            if cat.entitlements.insert(key.clone(), e).is_some() {
+                return Err(DomainError::invalid(format!("entitlement `{key}`"), "declared twice"));
+            }
+        }
+        for t in &toxic {
+            if t.entitlements.len() < 2 {
+                return Err(DomainError::invalid(
+                    format!("toxic combination `{}`", t.name),
+                    "must list at least two entitlements",
+                ));
+            }
+            if let Some(e) = t.entitlements.iter().find(|e| !cat.entitlements.contains_key(*e)) {
+                return Err(DomainError::invalid(
+                    format!("toxic combination `{}`", t.name),
+                    format!("entitlement `{e}` is not in the catalog"),
+                ));
+            }
+        }
+        cat.toxic = toxic;
+        Ok(cat)
+    }
+
+    /// Checks that every owner named in the catalog is a known identity.
+    pub fn check_owners<'a>(
+        &self,
+        lookup: impl Fn(&IdentityId) -> Option<&'a Identity>,
+    ) -> Result<(), DomainError> {
+        for e in self.entitlements.values() {
+            for o in &e.owners {
+                if lookup(o).is_none() {
+                    return Err(DomainError::invalid(
+                        format!("entitlement `{}`", e.id),
+                        format!("owner `{o}` is not a known identity"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn target(&self, id: &TargetId) -> Option<&Target> {
+        self.targets.get(id)
+    }
+
+    pub fn entitlement(&self, id: &EntitlementId) -> Result<&Entitlement, DomainError> {
+        self.entitlements.get(id).ok_or_else(|| {
+            DomainError::invalid(
+                "entitlement",
+                format!("`{id}` is not in the catalog: run `writ catalog list` to see what can be requested"),
+            )
+        })
+    }
+
+    pub fn targets(&self) -> impl Iterator<Item = &Target> {
+        self.targets.values()
+    }
+
+    pub fn entitlements(&self) -> impl Iterator<Item = &Entitlement> {
+        self.entitlements.values()
+    }
+
+    pub fn toxic_combinations(&self) -> &[ToxicCombination] {
+        &self.toxic
+    }
+}

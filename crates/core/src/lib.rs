@@ -1,0 +1,19 @@
+//! Writ's pure domain core: identities, the catalog, requests settled by reviews,
+//! grants, separation-of-duties rules and the audit chain.
+//!
+//! Boundary: no I/O, no async, no SQL and no clock reads. Every function that needs
+//! the time takes it as an argument, so the state machines are deterministic.
+
+pub mod audit;
+pub mod catalog;
+pub mod duration;
+pub mod error;
+pub mod grant;
+pub mod identity;
+pub mod ids;
+pub mod request;
+pub mod review;
+pub mod sod;
+pub mod task;
+
+pub use error::DomainError;

@@ -1,0 +1,443 @@
+//! The request aggregate and its state machine.
+//!
+//! ```text
+//!   Pending ──reviews pass──▶ Approved ──fulfilment done──▶ Active
+//!      │ deny (sticky) / policy deny ─▶ Denied
+//!      │ cancel ─▶ Cancelled   (also from Approved)
+//!      └ lapse time passed ─▶ Lapsed
+//! ```
+//! Every transition is a method that either moves to the next state and bumps
+//! `version`, or returns a typed error and changes nothing.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{Catalog, StageSpec};
+use crate::duration::AccessDuration;
+use crate::identity::Identity;
+use crate::ids::{EntitlementId, IdentityId, RequestId};
+use crate::review::{rule_admits, ApprovalTrack, Review, StageRef, Verdict};
+use crate::DomainError;
+
+pub const MAX_JUSTIFICATION: usize = 4_000;
+pub const MAX_ENTITLEMENTS: usize = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestState {
+    Pending,
+    Approved,
+    Active,
+    Denied,
+    Cancelled,
+    Lapsed,
+}
+
+impl RequestState {
+    pub const ALL: [RequestState; 6] = [
+        RequestState::Pending,
+        RequestState::Approved,
+        RequestState::Active,
+        RequestState::Denied,
+        RequestState::Cancelled,
+        RequestState::Lapsed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestState::Pending => "pending",
+            RequestState::Approved => "approved",
+            RequestState::Active => "active",
+            RequestState::Denied => "denied",
+            RequestState::Cancelled => "cancelled",
+            RequestState::Lapsed => "lapsed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Final states: nothing moves a request out of them.
+    pub fn is_final(self) -> bool {
+        matches!(self, RequestState::Denied | RequestState::Cancelled | RequestState::Lapsed)
+    }
+}
+
+/// What a requester submits, before validation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestDraft {
+    pub requester: IdentityId,
+    pub subject: IdentityId,
+    pub entitlements: Vec<EntitlementId>,
+    pub justification: String,
+    pub duration: AccessDuration,
+    pub ticket: Option<String>,
+}
+
+/// A policy decision as recorded in the evidence chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionRecord {
+    pub action: String,
+    pub entitlement: EntitlementId,
+    pub principal: IdentityId,
+    pub allowed: bool,
+    pub policy_ids: Vec<String>,
+    #[serde(default)]
+    pub errors: Vec<String>,
+    pub inputs: serde_json::Value,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Request {
+    id: RequestId,
+    requester: IdentityId,
+    subject: IdentityId,
+    entitlements: Vec<EntitlementId>,
+    justification: String,
+    duration: AccessDuration,
+    ticket: Option<String>,
+    created_at: DateTime<Utc>,
+    lapses_at: DateTime<Utc>,
+    state: RequestState,
+    /// Why the request ended, for denied, cancelled and lapsed requests.
+    outcome_reason: Option<String>,
+    tracks: Vec<ApprovalTrack>,
+    reviews: Vec<Review>,
+    decisions: Vec<DecisionRecord>,
+    updated_at: DateTime<Utc>,
+    version: u64,
+}
+
+/// What a review did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewEffect {
+    pub counted: Vec<StageRef>,
+    pub state: RequestState,
+}
+
+impl Request {
+    /// Validates a draft against the catalog and opens a pending request.
+    pub fn open(
+        id: RequestId,
+        draft: RequestDraft,
+        catalog: &Catalog,
+        now: DateTime<Utc>,
+        lapse_after: TimeDelta,
+    ) -> Result<Self, DomainError> {
+        let justification = draft.justification.trim().to_owned();
+        if justification.is_empty() {
+            return Err(DomainError::invalid(
+                "justification",
+                "is required: say why this access is needed",
+            ));
+        }
+        if justification.chars().count() > MAX_JUSTIFICATION {
+            return Err(DomainError::invalid(
+                "justification",
+                format!("is longer than {MAX_JUSTIFICATION} characters"),
+            ));
+        }
+        if draft.entitlements.is_empty() {
+            return Err(DomainError::invalid("entitlements", "name at least one entitlement"));
+        }
+        if draft.entitlements.len() > MAX_ENTITLEMENTS {
+            return Err(DomainError::invalid(
+                "entitlements",
+                format!("at most {MAX_ENTITLEMENTS} per request"),
+            ));
+        }
+        let mut seen = BTreeSet::new();
+        let mut tracks = Vec::with_capacity(draft.entitlements.len());
+        for e in &draft.entitlements {
+            if !seen.insert(e) {
+                return Err(DomainError::invalid("entitlements", format!("`{e}` is listed twice")));
+            }
+            let ent = catalog.entitlement(e)?;
+            if draft.duration > ent.max_duration {
+                return Err(DomainError::invalid(
+                    "duration",
+                    format!(
+                        "`{}` is longer than the maximum `{}` for `{e}`: ask for a shorter duration",
+                        draft.duration, ent.max_duration
+                    ),
+                ));
+            }
+            tracks.push(ApprovalTrack::from_entitlement(ent));
+        }
+        if let Some(t) = &draft.ticket {
+            if t.trim().is_empty() || t.len() > 200 || t.chars().any(char::is_control) {
+                return Err(DomainError::invalid(
+                    "ticket",
+                    "must be 1 to 200 printable characters, e.g. `INC-1234`",
+                ));
+            }
+        }
+        Ok(Self {
+            id,
+            requester: draft.requester,
+            subject: draft.subject,
+            entitlements: draft.entitlements,
+            justification,
+            duration: draft.duration,
+            ticket: draft.ticket,
+            created_at: now,
+            lapses_at: now + lapse_after,
+            state: RequestState::Pending,
+            outcome_reason: None,
+            tracks,
+            reviews: Vec::new(),
+            decisions: Vec::new(),
+            updated_at: now,
+            version: 0,
+        })
+    }
+
+    pub fn id(&self) -> RequestId {
+        self.id
+    }
+    pub fn requester(&self) -> &IdentityId {
+        &self.requester
+    }
+    pub fn subject(&self) -> &IdentityId {
+        &self.subject
+    }
+    pub fn entitlements(&self) -> &[EntitlementId] {
+        &self.entitlements
+    }
+    pub fn justification(&self) -> &str {
+        &self.justification
+    }
+    pub fn duration(&self) -> AccessDuration {
+        self.duration
+    }
+    pub fn ticket(&self) -> Option<&str> {
+        self.ticket.as_deref()
+    }
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    pub fn lapses_at(&self) -> DateTime<Utc> {
+        self.lapses_at
+    }
+    pub fn updated_at(&self) -> DateTime<Utc> {
+        self.updated_at
+    }
+    pub fn state(&self) -> RequestState {
+        self.state
+    }
+    pub fn outcome_reason(&self) -> Option<&str> {
+        self.outcome_reason.as_deref()
+    }
+    pub fn tracks(&self) -> &[ApprovalTrack] {
+        &self.tracks
+    }
+    pub fn reviews(&self) -> &[Review] {
+        &self.reviews
+    }
+    pub fn decisions(&self) -> &[DecisionRecord] {
+        &self.decisions
+    }
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// Everyone whose approval counted: they may not fulfil this request.
+    pub fn approvers(&self) -> impl Iterator<Item = &IdentityId> {
+        self.reviews.iter().filter(|r| r.verdict == Verdict::Approve).map(|r| &r.reviewer)
+    }
+
+    /// The stages now waiting for approvals, one per incomplete track.
+    pub fn open_stages(&self) -> Vec<(&ApprovalTrack, &StageSpec)> {
+        self.tracks
+            .iter()
+            .filter_map(|t| t.current().map(|i| (t, &t.stages[i].spec)))
+            .collect()
+    }
+
+    /// Appends a policy decision to the evidence; decisions never change state.
+    pub fn record_decision(&mut self, d: DecisionRecord) {
+        self.decisions.push(d);
+    }
+
+    fn move_to(&mut self, state: RequestState, now: DateTime<Utc>) {
+        self.state = state;
+        self.updated_at = now;
+        self.version += 1;
+    }
+
+    fn illegal(&self, action: &'static str) -> DomainError {
+        DomainError::IllegalTransition {
+            entity: "request",
+            state: self.state.as_str().to_owned(),
+            action,
+        }
+    }
+
+    /// Policy refused the request at submission. Final.
+    pub fn deny_by_policy(&mut self, reason: String, now: DateTime<Utc>) -> Result<(), DomainError> {
+        if self.state != RequestState::Pending || !self.reviews.is_empty() {
+            return Err(self.illegal("deny by policy"));
+        }
+        self.outcome_reason = Some(reason);
+        self.move_to(RequestState::Denied, now);
+        Ok(())
+    }
+
+    /// Policy approved the request without human review, or no stage needs one.
+    pub fn approve_without_review(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {
+        if self.state != RequestState::Pending || !self.reviews.is_empty() {
+            return Err(self.illegal("auto-approve"));
+        }
+        self.move_to(RequestState::Approved, now);
+        Ok(())
+    }
+
+    /// Whether every track's stages have passed (true when there are none).
+    pub fn stages_complete(&self) -> bool {
+        self.tracks.iter().all(ApprovalTrack::is_complete)
+    }
+
+    /// Applies one review. `subject_manager` is the subject's (effective) manager;
+    /// `policy_allows` asks policy whether the reviewer may review at that stage.
+    /// A review counts toward every open stage where the reviewer has authority.
+    pub fn review(
+        &mut self,
+        reviewer: &Identity,
+        subject_manager: Option<&IdentityId>,
+        verdict: Verdict,
+        reason: String,
+        now: DateTime<Utc>,
+        mut policy_allows: impl FnMut(&EntitlementId, &StageSpec) -> bool,
+    ) -> Result<ReviewEffect, DomainError> {
+        if self.state != RequestState::Pending {
+            return Err(self.illegal("review"));
+        }
+        if now >= self.lapses_at {
+            return Err(DomainError::Lapsed { at: self.lapses_at.to_rfc3339() });
+        }
+        reviewer.require_active("review")?;
+        if reviewer.id == self.requester {
+            return Err(DomainError::SelfReview { reviewer: reviewer.id.to_string() });
+        }
+        if reviewer.id == self.subject {
+            return Err(DomainError::SubjectReview { reviewer: reviewer.id.to_string() });
+        }
+        if self.reviews.iter().any(|r| r.reviewer == reviewer.id) {
+            return Err(DomainError::DuplicateReview { reviewer: reviewer.id.to_string() });
+        }
+        let reason = reason.trim().to_owned();
+        if verdict == Verdict::Deny && reason.is_empty() {
+            return Err(DomainError::invalid("reason", "a denial needs a reason"));
+        }
+        let mut counted = Vec::new();
+        let mut open = Vec::new();
+        for (ti, track) in self.tracks.iter().enumerate() {
+            let Some(si) = track.current() else { continue };
+            let spec = &track.stages[si].spec;
+            open.push(format!("`{}` stage `{}`: {}", track.entitlement, spec.name, spec.approvers));
+            if rule_admits(&spec.approvers, reviewer, &track.owners, subject_manager)
+                && policy_allows(&track.entitlement, spec)
+            {
+                counted.push((ti, si));
+            }
+        }
+        if counted.is_empty() {
+            return Err(DomainError::NoAuthority {
+                reviewer: reviewer.id.to_string(),
+                stages: open.join("; "),
+            });
+        }
+        let refs: Vec<StageRef> = counted
+            .iter()
+            .map(|&(ti, si)| StageRef {
+                entitlement: self.tracks[ti].entitlement.clone(),
+                stage: self.tracks[ti].stages[si].spec.name.clone(),
+            })
+            .collect();
+        self.reviews.push(Review {
+            reviewer: reviewer.id.clone(),
+            verdict,
+            reason: reason.clone(),
+            at: now,
+            counted: refs.clone(),
+        });
+        match verdict {
+            Verdict::Deny => {
+                self.outcome_reason = Some(format!("denied by `{}`: {reason}", reviewer.id));
+                self.move_to(RequestState::Denied, now);
+            }
+            Verdict::Approve => {
+                for (ti, si) in counted {
+                    self.tracks[ti].stages[si].approvals.push(reviewer.id.clone());
+                }
+                if self.stages_complete() {
+                    self.move_to(RequestState::Approved, now);
+                } else {
+                    self.updated_at = now;
+                    self.version += 1;
+                }
+            }
+        }
+        Ok(ReviewEffect { counted: refs, state: self.state })
+    }
+
+    /// The requester withdraws the request before access is in place.
+    pub fn cancel(&mut self, by: &IdentityId, reason: String, now: DateTime<Utc>) -> Result<(), DomainError> {
+        if !matches!(self.state, RequestState::Pending | RequestState::Approved) {
+            return Err(self.illegal("cancel"));
+        }
+        if by != &self.requester {
+            return Err(DomainError::Forbidden {
+                who: by.to_string(),
+                action: "cancel this request",
+                reason: format!("only its requester `{}` can", self.requester),
+            });
+        }
+        self.outcome_reason = Some(if reason.trim().is_empty() {
+            format!("cancelled by `{by}`")
+        } else {
+            format!("cancelled by `{by}`: {}", reason.trim())
+        });
+        self.move_to(RequestState::Cancelled, now);
+        Ok(())
+    }
+
+    /// A pending request whose review window passed. Fails if it is not yet due.
+    pub fn lapse(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {
+        if self.state != RequestState::Pending || now < self.lapses_at {
+            return Err(self.illegal("lapse"));
+        }
+        self.outcome_reason = Some(format!("no decision before {}", self.lapses_at.to_rfc3339()));
+        self.move_to(RequestState::Lapsed, now);
+        Ok(())
+    }
+
+    /// One fulfilment step finished but others remain. Bumps the version so that two
+    /// steps finishing at once are serialised by the store's version check, and the
+    /// last one always sees the others done.
+    pub fn record_fulfilment_progress(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {
+        if self.state != RequestState::Approved {
+            return Err(self.illegal("record fulfilment progress of"));
+        }
+        self.updated_at = now;
+        self.version += 1;
+        Ok(())
+    }
+
+    /// Every fulfilment step finished: access is in place.
+    pub fn activate(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {
+        if self.state != RequestState::Approved {
+            return Err(self.illegal("activate"));
+        }
+        self.move_to(RequestState::Active, now);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+#[path = "request_tests.rs"]
+mod tests;

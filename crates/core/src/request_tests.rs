@@ -1,0 +1,279 @@
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{TimeZone, TimeDelta};
+use proptest::prelude::*;
+use uuid::Uuid;
+
+use super::*;
+use crate::catalog::{ApproverRule, Entitlement, Fulfilment, RiskTier, Target, ToxicCombination};
+use crate::identity::{IdentityKind, IdentityStatus};
+use crate::ids::{GrantId, GroupId, TargetId};
+use crate::sod::check_toxic;
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap()
+}
+
+fn id(s: &str) -> IdentityId {
+    IdentityId::parse(s).unwrap()
+}
+
+fn ent(s: &str) -> EntitlementId {
+    EntitlementId::parse(s).unwrap()
+}
+
+fn person(name: &str, groups: &[&str]) -> Identity {
+    Identity {
+        id: id(name),
+        kind: IdentityKind::Person,
+        status: IdentityStatus::Active,
+        display_name: String::new(),
+        owner: None,
+        manager: None,
+        groups: groups.iter().map(|g| GroupId::parse(g).unwrap()).collect(),
+        attributes: BTreeMap::new(),
+    }
+}
+
+/// `pg-prod/payments_readonly`: owner stage (1 of owners olivia/oscar), then
+/// security stage (2 of group `security`). `pg-prod/payments_write` and
+/// `pg-prod/payments_approve` form a toxic pair.
+fn catalog() -> Catalog {
+    let target = Target {
+        id: TargetId::parse("pg-prod").unwrap(),
+        description: String::new(),
+        owners: vec![],
+        fulfilment: Fulfilment::Manual { fulfiller_group: GroupId::parse("dba").unwrap() },
+    };
+    let two_stage = |name: &str| Entitlement {
+        id: ent(name),
+        description: String::new(),
+        owners: vec![id("olivia"), id("oscar")],
+        risk: RiskTier::High,
+        stages: vec![
+            StageSpec { name: "owner".into(), approvers: ApproverRule::EntitlementOwners, required: 1 },
+            StageSpec {
+                name: "security".into(),
+                approvers: ApproverRule::Group(GroupId::parse("security").unwrap()),
+                required: 2,
+            },
+        ],
+        max_duration: AccessDuration::parse("8h").unwrap(),
+    };
+    let toxic = ToxicCombination {
+        name: "payments maker-checker".into(),
+        entitlements: [ent("pg-prod/payments_write"), ent("pg-prod/payments_approve")].into_iter().collect(),
+        reason: "one person must not both create and approve payments".into(),
+    };
+    Catalog::new(
+        vec![target],
+        vec![two_stage("pg-prod/payments_readonly"), two_stage("pg-prod/payments_write"), two_stage("pg-prod/payments_approve")],
+        vec![toxic],
+    )
+    .unwrap()
+}
+
+fn draft(entitlements: &[&str]) -> RequestDraft {
+    RequestDraft {
+        requester: id("alice"),
+        subject: id("alice"),
+        entitlements: entitlements.iter().map(|e| ent(e)).collect(),
+        justification: "quarterly payments audit".into(),
+        duration: AccessDuration::parse("4h").unwrap(),
+        ticket: Some("INC-42".into()),
+    }
+}
+
+fn open(entitlements: &[&str]) -> Request {
+    Request::open(RequestId::from_uuid(Uuid::from_u128(1)), draft(entitlements), &catalog(), t0(), TimeDelta::days(3)).unwrap()
+}
+
+fn allow(_: &EntitlementId, _: &StageSpec) -> bool {
+    true
+}
+
+fn approve(r: &mut Request, who: &Identity) -> Result<ReviewEffect, DomainError> {
+    r.review(who, None, Verdict::Approve, "ok".into(), t0(), allow)
+}
+
+#[test]
+fn two_stages_in_order_with_two_of_three_at_security() {
+    let mut r = open(&["pg-prod/payments_readonly"]);
+    let olivia = person("olivia", &[]);
+    let (s1, s2, s3) = (person("sam", &["security"]), person("sue", &["security"]), person("sid", &["security"]));
+    // Security cannot act before the owner stage passed.
+    let e = approve(&mut r, &s1).unwrap_err();
+    assert!(matches!(e, DomainError::NoAuthority { .. }), "{e}");
+    assert_eq!(approve(&mut r, &olivia).unwrap().state, RequestState::Pending);
+    assert_eq!(approve(&mut r, &s1).unwrap().state, RequestState::Pending);
+    assert_eq!(approve(&mut r, &s2).unwrap().state, RequestState::Approved);
+    assert!(matches!(approve(&mut r, &s3).unwrap_err(), DomainError::IllegalTransition { .. }));
+    assert_eq!(r.approvers().count(), 3);
+}
+
+#[test]
+fn refusals_name_the_rule_and_change_nothing() {
+    let mut r = open(&["pg-prod/payments_readonly"]);
+    let before = r.clone();
+    let alice = person("alice", &["security"]);
+    assert!(matches!(approve(&mut r, &alice).unwrap_err(), DomainError::SelfReview { .. }));
+    let mut other = r.clone();
+    other.subject = id("bob");
+    let bob = person("bob", &[]);
+    assert!(matches!(approve(&mut other, &bob).unwrap_err(), DomainError::SubjectReview { .. }));
+    let mut disabled = person("olivia", &[]);
+    disabled.status = IdentityStatus::Disabled;
+    assert!(matches!(approve(&mut r, &disabled).unwrap_err(), DomainError::IdentityDisabled { .. }));
+    let e = approve(&mut r, &person("mallory", &[])).unwrap_err().to_string();
+    assert!(e.contains("the entitlement owners"), "{e}");
+    let denied_by_policy = r.review(&person("olivia", &[]), None, Verdict::Approve, String::new(), t0(), |_, _| false);
+    assert!(matches!(denied_by_policy.unwrap_err(), DomainError::NoAuthority { .. }));
+    assert_eq!(r, before);
+}
+
+#[test]
+fn one_person_counts_once_per_request_whatever_the_stage() {
+    let mut r = open(&["pg-prod/payments_readonly"]);
+    let olivia = person("olivia", &["security"]);
+    approve(&mut r, &olivia).unwrap();
+    let e = approve(&mut r, &olivia).unwrap_err();
+    assert!(matches!(e, DomainError::DuplicateReview { .. }), "{e}");
+}
+
+#[test]
+fn a_deny_is_final() {
+    let mut r = open(&["pg-prod/payments_readonly"]);
+    let e = r.review(&person("olivia", &[]), None, Verdict::Deny, " ".into(), t0(), allow).unwrap_err();
+    assert!(e.to_string().contains("needs a reason"));
+    r.review(&person("olivia", &[]), None, Verdict::Deny, "not needed".into(), t0(), allow).unwrap();
+    assert_eq!(r.state(), RequestState::Denied);
+    assert!(approve(&mut r, &person("oscar", &[])).is_err());
+    assert!(r.cancel(&id("alice"), String::new(), t0()).is_err());
+    assert!(r.outcome_reason().unwrap().contains("not needed"));
+}
+
+#[test]
+fn pending_requests_lapse_and_then_refuse_reviews() {
+    let mut r = open(&["pg-prod/payments_readonly"]);
+    assert!(r.lapse(t0() + TimeDelta::days(1)).is_err());
+    let late = t0() + TimeDelta::days(3);
+    let e = r.review(&person("olivia", &[]), None, Verdict::Approve, String::new(), late, allow).unwrap_err();
+    assert!(matches!(e, DomainError::Lapsed { .. }));
+    r.lapse(late).unwrap();
+    assert_eq!(r.state(), RequestState::Lapsed);
+}
+
+#[test]
+fn bad_drafts_are_refused_with_the_field_named() {
+    let cat = catalog();
+    let rid = RequestId::from_uuid(Uuid::nil());
+    let cases: Vec<(RequestDraft, &str)> = vec![
+        (RequestDraft { justification: "  ".into(), ..draft(&["pg-prod/payments_readonly"]) }, "justification"),
+        (draft(&[]), "at least one entitlement"),
+        (draft(&["pg-prod/nope"]), "not in the catalog"),
+        (draft(&["pg-prod/payments_readonly", "pg-prod/payments_readonly"]), "listed twice"),
+        (RequestDraft { duration: AccessDuration::parse("9h").unwrap(), ..draft(&["pg-prod/payments_readonly"]) }, "maximum `8h`"),
+        (RequestDraft { ticket: Some("a\nb".into()), ..draft(&["pg-prod/payments_readonly"]) }, "ticket"),
+    ];
+    for (d, want) in cases {
+        let e = Request::open(rid, d, &cat, t0(), TimeDelta::days(1)).unwrap_err().to_string();
+        assert!(e.contains(want), "{e} should mention {want}");
+    }
+}
+
+#[test]
+fn toxic_combinations_name_the_conflict_and_the_grant_held() {
+    let cat = catalog();
+    let grant = GrantId::from_uuid(Uuid::from_u128(9));
+    let held: BTreeMap<_, _> = [(ent("pg-prod/payments_write"), grant)].into_iter().collect();
+    let e = check_toxic(&cat, &[ent("pg-prod/payments_approve")], &held).unwrap_err().to_string();
+    assert!(e.contains("payments maker-checker") && e.contains("payments_write") && e.contains(&grant.to_string()), "{e}");
+    let both = check_toxic(&cat, &[ent("pg-prod/payments_approve"), ent("pg-prod/payments_write")], &BTreeMap::new());
+    assert!(both.unwrap_err().to_string().contains("both are in this request"));
+    assert!(check_toxic(&cat, &[ent("pg-prod/payments_readonly")], &held).is_ok());
+}
+
+#[test]
+fn cancel_only_by_the_requester_and_only_before_activation() {
+    let mut r = open(&["pg-prod/payments_readonly"]);
+    assert!(matches!(r.cancel(&id("bob"), String::new(), t0()).unwrap_err(), DomainError::Forbidden { .. }));
+    r.approve_without_review(t0()).unwrap();
+    r.activate(t0()).unwrap();
+    assert!(r.cancel(&id("alice"), String::new(), t0()).is_err());
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Review { who: usize, deny: bool, policy: bool },
+    Cancel { by_requester: bool },
+    Lapse { hours: i64 },
+    AutoApprove,
+    PolicyDeny,
+    Activate,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        4 => (0usize..7, any::<bool>(), any::<bool>()).prop_map(|(who, deny, policy)| Op::Review { who, deny: deny && who % 3 == 0, policy: policy || who % 2 == 0 }),
+        1 => any::<bool>().prop_map(|by_requester| Op::Cancel { by_requester }),
+        1 => (0i64..200).prop_map(|hours| Op::Lapse { hours }),
+        1 => Just(Op::AutoApprove),
+        1 => Just(Op::PolicyDeny),
+        1 => Just(Op::Activate),
+    ]
+}
+
+proptest! {
+    /// No sequence of operations drives a request into an illegal state: final
+    /// states are sticky, approval needs every stage passed, nobody counts twice,
+    /// the requester never reviews, and a refused operation changes nothing.
+    #[test]
+    fn no_sequence_reaches_an_illegal_state(ops in proptest::collection::vec(op(), 1..40), two in any::<bool>()) {
+        let people = [
+            person("alice", &["security"]), person("olivia", &[]), person("oscar", &["security"]),
+            person("sam", &["security"]), person("sue", &["security"]), person("sid", &["security"]),
+            person("mallory", &[]),
+        ];
+        let ents: &[&str] = if two { &["pg-prod/payments_readonly", "pg-prod/payments_write"] } else { &["pg-prod/payments_readonly"] };
+        let mut r = open(ents);
+        let mut auto_approved = false;
+        for op in ops {
+            let before = r.clone();
+            let result = match op {
+                Op::Review { who, deny, policy } => r
+                    .review(&people[who], None, if deny { Verdict::Deny } else { Verdict::Approve }, "because".into(), t0(), |_, _| policy)
+                    .map(|_| ()),
+                Op::Cancel { by_requester } => r.cancel(&if by_requester { id("alice") } else { id("oscar") }, String::new(), t0()),
+                Op::Lapse { hours } => r.lapse(t0() + TimeDelta::hours(hours)),
+                Op::AutoApprove => r.approve_without_review(t0()).inspect(|_| auto_approved = true),
+                Op::PolicyDeny => r.deny_by_policy("policy".into(), t0()),
+                Op::Activate => r.activate(t0()),
+            };
+            match result {
+                Err(_) => prop_assert_eq!(&r, &before, "a refused operation changed the request"),
+                Ok(()) => {
+                    prop_assert_eq!(r.version(), before.version() + 1);
+                    if before.state().is_final() {
+                        prop_assert!(false, "moved out of final state {:?}", before.state());
+                    }
+                    if before.state() == RequestState::Denied {
+                        prop_assert_eq!(r.state(), RequestState::Denied);
+                    }
+                }
+            }
+            if matches!(r.state(), RequestState::Approved | RequestState::Active) {
+                prop_assert!(auto_approved || r.stages_complete());
+            }
+            let reviewers: Vec<_> = r.reviews().iter().map(|rv| rv.reviewer.clone()).collect();
+            let unique: BTreeSet<_> = reviewers.iter().collect();
+            prop_assert_eq!(unique.len(), reviewers.len(), "someone reviewed twice");
+            prop_assert!(!reviewers.contains(r.requester()));
+            for t in r.tracks() {
+                for s in &t.stages {
+                    let u: BTreeSet<_> = s.approvals.iter().collect();
+                    prop_assert_eq!(u.len(), s.approvals.len());
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! Manual fulfilment: for targets without an API, a person in the fulfiller group
+//! puts the access in place by hand and records evidence of what they did.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::identity::Identity;
+use crate::ids::{EntitlementId, GroupId, IdentityId, RequestId, TaskId};
+use crate::DomainError;
+
+pub const MAX_EVIDENCE: usize = 10_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum TaskState {
+    Open,
+    Done { by: IdentityId, evidence: String, at: DateTime<Utc> },
+    Cancelled { at: DateTime<Utc> },
+}
+
+impl TaskState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            TaskState::Open => "open",
+            TaskState::Done { .. } => "done",
+            TaskState::Cancelled { .. } => "cancelled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FulfilmentTask {
+    id: TaskId,
+    request_id: RequestId,
+    subject: IdentityId,
+    entitlement: EntitlementId,
+    fulfiller_group: GroupId,
+    created_at: DateTime<Utc>,
+    state: TaskState,
+    version: u64,
+}
+
+impl FulfilmentTask {
+    pub fn open(
+        id: TaskId,
+        request_id: RequestId,
+        subject: IdentityId,
+        entitlement: EntitlementId,
+        fulfiller_group: GroupId,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self { id, request_id, subject, entitlement, fulfiller_group, created_at: now, state: TaskState::Open, version: 0 }
+    }
+
+    pub fn id(&self) -> TaskId {
+        self.id
+    }
+    pub fn request_id(&self) -> RequestId {
+        self.request_id
+    }
+    pub fn subject(&self) -> &IdentityId {
+        &self.subject
+    }
+    pub fn entitlement(&self) -> &EntitlementId {
+        &self.entitlement
+    }
+    pub fn fulfiller_group(&self) -> &GroupId {
+        &self.fulfiller_group
+    }
+    pub fn created_at(&self) -> DateTime<Utc> {
+        self.created_at
+    }
+    pub fn state(&self) -> &TaskState {
+        &self.state
+    }
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+    pub fn is_open(&self) -> bool {
+        self.state == TaskState::Open
+    }
+
+    /// Records that `by` put the access in place. `approvers` are the request's
+    /// approvers: none of them may fulfil it (approver ≠ fulfiller).
+    pub fn complete<'a>(
+        &mut self,
+        by: &Identity,
+        evidence: &str,
+        mut approvers: impl Iterator<Item = &'a IdentityId>,
+        now: DateTime<Utc>,
+    ) -> Result<(), DomainError> {
+        if !self.is_open() {
+            return Err(DomainError::IllegalTransition {
+                entity: "task",
+                state: self.state.as_str().into(),
+                action: "complete",
+            });
+        }
+        by.require_active("fulfil")?;
+        if !by.in_group(&self.fulfiller_group) {
+            return Err(DomainError::NotAFulfiller {
+                fulfiller: by.id.to_string(),
+                group: self.fulfiller_group.to_string(),
+            });
+        }
+        if by.id == self.subject {
+            return Err(DomainError::Forbidden {
+                who: by.id.to_string(),
+                action: "fulfil this task",
+                reason: "nobody provisions their own access".into(),
+            });
+        }
+        if approvers.any(|a| a == &by.id) {
+            return Err(DomainError::FulfillerIsApprover { fulfiller: by.id.to_string() });
+        }
+        let evidence = evidence.trim();
+        if evidence.is_empty() {
+            return Err(DomainError::invalid(
+                "evidence",
+                "is required: describe what was changed in the target (e.g. the command run and its output)",
+            ));
+        }
+        if evidence.chars().count() > MAX_EVIDENCE {
+            return Err(DomainError::invalid("evidence", format!("is longer than {MAX_EVIDENCE} characters")));
+        }
+        self.state = TaskState::Done { by: by.id.clone(), evidence: evidence.to_owned(), at: now };
+        self.version += 1;
+        Ok(())
+    }
+
+    /// The request ended before fulfilment (e.g. cancelled).
+    pub fn cancel(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {
+        if !self.is_open() {
+            return Err(DomainError::IllegalTransition {
+                entity: "task",
+                state: self.state.as_str().into(),
+                action: "cancel",
+            });
+        }
+        self.state = TaskState::Cancelled { at: now };
+        self.version += 1;
+        Ok(())
+    }
+}

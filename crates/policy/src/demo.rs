@@ -1,0 +1,133 @@
+//! The demo policy set `writ init` writes into a new policy directory. Kept as
+//! real files under `crates/policy/demo/` so they can be read, linted and
+//! copied as they are.
+
+/// `writ.cedarschema`
+pub const SCHEMA: &str = include_str!("../demo/writ.cedarschema");
+
+/// `(file name, text)` of every demo policy file, sorted by name.
+pub const POLICIES: &[(&str, &str)] = &[
+    ("auto_approve.cedar", include_str!("../demo/auto_approve.cedar")),
+    ("break_glass.cedar", include_str!("../demo/break_glass.cedar")),
+    ("request.cedar", include_str!("../demo/request.cedar")),
+    ("review.cedar", include_str!("../demo/review.cedar")),
+];
+
+#[cfg(test)]
+mod tests {
+    use crate::test_support::{person, query};
+    use crate::{Decision, DecisionQuery, PolicyAction, PolicyEngine};
+
+    fn decide(q: &DecisionQuery) -> Decision {
+        let d = PolicyEngine::demo().decide(q);
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        d
+    }
+
+    fn allowed_by(q: &DecisionQuery, ids: &[&str]) {
+        let d = decide(q);
+        assert!(d.allowed, "{d:?}");
+        assert_eq!(d.policy_ids, ids);
+    }
+
+    fn denied_by(q: &DecisionQuery, ids: &[&str]) {
+        let d = decide(q);
+        assert!(!d.allowed, "{d:?}");
+        assert_eq!(d.policy_ids, ids);
+    }
+
+    #[test]
+    fn request_is_permitted_for_active_principals() {
+        allowed_by(&query(PolicyAction::Request), &["request-permit-active"]);
+    }
+
+    #[test]
+    fn request_is_forbidden_for_disabled_principal() {
+        let mut q = query(PolicyAction::Request);
+        q.principal.status = "disabled".into();
+        q.subject = person("bob", &[]);
+        denied_by(&q, &["request-forbid-disabled-principal"]);
+    }
+
+    #[test]
+    fn request_is_forbidden_for_disabled_subject() {
+        let mut q = query(PolicyAction::Request);
+        q.subject = person("bob", &[]);
+        q.subject.status = "disabled".into();
+        denied_by(&q, &["request-forbid-disabled-subject"]);
+    }
+
+    #[test]
+    fn ai_agents_cannot_request_critical_access() {
+        let mut q = query(PolicyAction::Request);
+        q.principal.kind = "ai_agent".into();
+        q.subject = q.principal.clone();
+        q.entitlement.risk = "critical".into();
+        denied_by(&q, &["request-forbid-ai-agent-critical"]);
+        q.entitlement.risk = "high".into();
+        allowed_by(&q, &["request-permit-active"]);
+    }
+
+    #[test]
+    fn auto_approve_only_low_risk_short_and_for_oneself() {
+        let ok = query(PolicyAction::AutoApprove);
+        allowed_by(&ok, &["auto-approve-low-risk-short-self"]);
+        let mut q = ok.clone();
+        q.context.duration_secs = 8 * 3600;
+        allowed_by(&q, &["auto-approve-low-risk-short-self"]);
+        q.context.duration_secs += 1;
+        denied_by(&q, &[]);
+        let mut q = ok.clone();
+        q.entitlement.risk = "medium".into();
+        denied_by(&q, &[]);
+        let mut q = ok;
+        q.subject = person("bob", &[]);
+        denied_by(&q, &[]);
+    }
+
+    fn review(stage: &str, reviewer: &[&str]) -> DecisionQuery {
+        let mut q = query(PolicyAction::Review);
+        q.principal = person("rita", reviewer);
+        q.context.stage = Some(stage.into());
+        q
+    }
+
+    #[test]
+    fn active_reviewers_may_review() {
+        allowed_by(&review("owner", &[]), &["review-permit-active"]);
+    }
+
+    #[test]
+    fn disabled_reviewers_may_not_review() {
+        let mut q = review("owner", &[]);
+        q.principal.status = "disabled".into();
+        denied_by(&q, &["review-forbid-disabled"]);
+    }
+
+    #[test]
+    fn security_stage_needs_the_security_group() {
+        denied_by(&review("security", &["engineering"]), &["review-forbid-security-stage-outsider"]);
+        allowed_by(&review("security", &["security"]), &["review-permit-active"]);
+    }
+
+    #[test]
+    fn break_glass_is_for_oncall_and_not_critical() {
+        let mut q = query(PolicyAction::BreakGlass);
+        q.principal = person("omar", &["oncall"]);
+        q.entitlement.risk = "high".into();
+        allowed_by(&q, &["break-glass-permit-oncall"]);
+        q.entitlement.risk = "critical".into();
+        denied_by(&q, &[]);
+        q.entitlement.risk = "low".into();
+        q.principal.groups.clear();
+        denied_by(&q, &[]);
+    }
+
+    #[test]
+    fn every_demo_policy_has_an_id_annotation() {
+        let engine = PolicyEngine::demo();
+        for id in engine.policy_ids() {
+            assert!(!id.contains(".cedar:"), "{id} lacks @id");
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Per-decision Cedar request and entities, built from the plain input facts.
+//!
+//! Only what a decision can look at is built: the principal, the subject (when it
+//! is a different identity), the entitlement and the action. Groups, targets,
+//! owners and the requester are referenced by uid only: Cedar needs a parent's uid,
+//! not the parent entity, for `in` to work, and not building them keeps a
+//! decision cheap.
+
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+use cedar_policy::{
+    Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
+    Schema,
+};
+
+use crate::input::{DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction};
+
+/// Entity type names and action uids, parsed once per engine.
+#[derive(Clone, Debug)]
+pub(crate) struct Vocab {
+    identity: EntityTypeName,
+    group: EntityTypeName,
+    pub entitlement: EntityTypeName,
+    pub target: EntityTypeName,
+    actions: [EntityUid; 4],
+    /// Action groups each action belongs to in the schema, so that `action in
+    /// Writ::Action::"group"` policies behave as the schema says.
+    action_parents: [HashSet<EntityUid>; 4],
+}
+
+fn type_name(name: &str) -> EntityTypeName {
+    EntityTypeName::from_str(name).expect("constant entity type names parse")
+}
+
+fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
+    EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(id))
+}
+
+impl Vocab {
+    pub fn new(schema: &Schema) -> Self {
+        let action_type = type_name("Writ::Action");
+        let actions = PolicyAction::ALL.map(|a| uid(&action_type, a.as_str()));
+        let action_entities = schema.action_entities().ok();
+        let action_parents = actions.clone().map(|a| {
+            action_entities
+                .as_ref()
+                .and_then(|es| es.ancestors(&a).map(|it| it.cloned().collect()))
+                .unwrap_or_default()
+        });
+        Vocab {
+            identity: type_name("Writ::Identity"),
+            group: type_name("Writ::Group"),
+            entitlement: type_name("Writ::Entitlement"),
+            target: type_name("Writ::Target"),
+            actions,
+            action_parents,
+        }
+    }
+
+    pub fn action_uid(&self, a: PolicyAction) -> &EntityUid {
+        &self.actions[a.index()]
+    }
+
+    pub fn action_parents(&self, a: PolicyAction) -> &HashSet<EntityUid> {
+        &self.action_parents[a.index()]
+    }
+
+    fn identity(&self, facts: &IdentityFacts) -> Result<Entity, String> {
+        let s = |v: &str| RestrictedExpression::new_string(v.to_string());
+        let attributes = facts
+            .attributes
+            .iter()
+            .map(|(k, v)| s(&format!("{k}={v}")));
+        let attrs = HashMap::from([
+            ("kind".to_string(), s(&facts.kind)),
+            ("status".to_string(), s(&facts.status)),
+            ("owner".to_string(), s(facts.owner.as_deref().unwrap_or(""))),
+            ("manager".to_string(), s(facts.manager.as_deref().unwrap_or(""))),
+            ("attributes".to_string(), RestrictedExpression::new_set(attributes)),
+        ]);
+        let parents = facts.groups.iter().map(|g| uid(&self.group, g)).collect();
+        Entity::new(uid(&self.identity, &facts.id), attrs, parents).map_err(|e| e.to_string())
+    }
+
+    fn entitlement(&self, facts: &EntitlementFacts) -> Result<Entity, String> {
+        let owners = facts
+            .owners
+            .iter()
+            .map(|o| RestrictedExpression::new_entity_uid(uid(&self.identity, o)));
+        let attrs = HashMap::from([
+            ("risk".to_string(), RestrictedExpression::new_string(facts.risk.clone())),
+            ("owners".to_string(), RestrictedExpression::new_set(owners)),
+        ]);
+        let parents = HashSet::from([uid(&self.target, &facts.target)]);
+        Entity::new(uid(&self.entitlement, &facts.id), attrs, parents).map_err(|e| e.to_string())
+    }
+
+    /// Builds the Cedar request and entity store for one query. With `schema`,
+    /// Cedar also checks them against it (tests do; decisions skip it for speed,
+    /// the shapes being fixed by this file).
+    pub fn build(
+        &self,
+        q: &DecisionQuery,
+        schema: Option<&Schema>,
+    ) -> Result<(Request, Entities), String> {
+        let action = self.action_uid(q.action).clone();
+        let mut entities = vec![
+            self.identity(&q.principal)?,
+            self.entitlement(&q.entitlement)?,
+            Entity::new_no_attrs(action.clone(), self.action_parents(q.action).clone()),
+        ];
+        // Same id means same identity: the principal's facts stand for both.
+        if q.subject.id != q.principal.id {
+            entities.push(self.identity(&q.subject)?);
+        }
+        let entities = Entities::from_entities(entities, schema).map_err(|e| e.to_string())?;
+
+        let c = &q.context;
+        let long = RestrictedExpression::new_long;
+        let has_ticket = c.ticket.as_deref().is_some_and(|t| !t.trim().is_empty());
+        let context = Context::from_pairs([
+            ("duration_secs".to_string(), long(c.duration_secs)),
+            (
+                "justification_length".to_string(),
+                long(c.justification.chars().count() as i64),
+            ),
+            ("has_ticket".to_string(), RestrictedExpression::new_bool(has_ticket)),
+            (
+                "stage".to_string(),
+                RestrictedExpression::new_string(c.stage.clone().unwrap_or_default()),
+            ),
+            (
+                "requester".to_string(),
+                RestrictedExpression::new_entity_uid(uid(&self.identity, &c.requester)),
+            ),
+            (
+                "subject".to_string(),
+                RestrictedExpression::new_entity_uid(uid(&self.identity, &q.subject.id)),
+            ),
+            (
+                "subject_is_requester".to_string(),
+                RestrictedExpression::new_bool(q.subject.id == c.requester),
+            ),
+            ("entitlement_count".to_string(), long(c.entitlement_count)),
+        ])
+        .map_err(|e| e.to_string())?;
+        let request = Request::new(
+            uid(&self.identity, &q.principal.id),
+            action,
+            uid(&self.entitlement, &q.entitlement.id),
+            context,
+            schema,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok((request, entities))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo;
+    use crate::test_support::query;
+
+    fn schema() -> Schema {
+        Schema::from_cedarschema_str(demo::SCHEMA).unwrap().0
+    }
+
+    #[test]
+    fn built_request_and_entities_conform_to_the_demo_schema() {
+        let schema = schema();
+        let vocab = Vocab::new(&schema);
+        for action in PolicyAction::ALL {
+            let mut q = query(action);
+            q.principal.owner = Some("carol".into());
+            q.principal.attributes.insert("department".into(), "finance".into());
+            q.entitlement.owners = vec!["olga".into(), "oscar".into()];
+            q.context.ticket = Some("CHG-1".into());
+            vocab.build(&q, Some(&schema)).unwrap();
+            q.subject.id = q.principal.id.clone();
+            vocab.build(&q, Some(&schema)).unwrap();
+        }
+    }
+
+    #[test]
+    fn groups_and_target_become_parents() {
+        let schema = schema();
+        let vocab = Vocab::new(&schema);
+        let q = query(PolicyAction::Request);
+        let (_, entities) = vocab.build(&q, None).unwrap();
+        let me = uid(&vocab.identity, &q.principal.id);
+        let group = uid(&vocab.group, &q.principal.groups[0]);
+        assert!(entities.is_ancestor_of(&group, &me));
+        let ent = uid(&vocab.entitlement, &q.entitlement.id);
+        assert!(entities.is_ancestor_of(&uid(&vocab.target, &q.entitlement.target), &ent));
+    }
+}

@@ -1,0 +1,33 @@
+//! `writ-policy`: Writ's policy-as-code decisions, evaluated with Cedar.
+//!
+//! Writ asks Cedar a handful of questions (see [`PolicyAction`]) about plain input
+//! facts ([`DecisionQuery`]); the app layer maps its domain types to these, so this
+//! crate does not depend on the domain crate.
+//!
+//! A [`PolicyEngine`] is loaded once from a policy directory (`writ.cedarschema` +
+//! `*.cedar`), validated strictly against the schema, and then answers decisions.
+//! Each decision evaluates only the slice of policies that can apply to its action
+//! and entitlement (see `slice`), so latency does not grow with the number of
+//! per-entitlement policies.
+
+mod decide;
+pub mod demo;
+mod engine;
+mod entities;
+mod error;
+mod input;
+mod load;
+mod report;
+mod slice;
+
+#[cfg(test)]
+mod equivalence_tests;
+#[cfg(test)]
+mod test_support;
+
+pub use engine::PolicyEngine;
+pub use error::{Diagnostics, Located, PolicyError};
+pub use input::{
+    Decision, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction, RequestContext,
+};
+pub use report::{CheckReport, FileSummary, PolicySummary};

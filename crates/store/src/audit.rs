@@ -1,0 +1,62 @@
+//! Reading the audit log and its checkpoints.
+
+use sqlx::Row;
+use writ_app::ports::StoreError;
+use writ_core::audit::{AuditEvent, Checkpoint, EventHash};
+use writ_core::ids::RequestId;
+
+use crate::rows::{audit_event, checkpoint, millis};
+use crate::{db_err, SqlStore};
+
+const EVENT_COLUMNS: &str = "seq, at, actor, kind, request_id, payload, prev_hash, hash";
+
+impl SqlStore {
+    pub(crate) async fn audit_page(&self, after_seq: u64, max: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2");
+        let rows = sqlx::query(&sql)
+            .bind(after_seq as i64)
+            .bind(i64::from(max.max(1)))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(audit_event).collect()
+    }
+
+    pub(crate) async fn events_of_request(&self, id: RequestId) -> Result<Vec<AuditEvent>, StoreError> {
+        let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE request_id = $1 ORDER BY seq");
+        let rows = sqlx::query(&sql).bind(id.to_string()).fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(audit_event).collect()
+    }
+
+    pub(crate) async fn head(&self) -> Result<(u64, EventHash), StoreError> {
+        let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&self.reader).await.map_err(db_err)?;
+        let seq: i64 = row.try_get("seq").map_err(db_err)?;
+        let hash: String = row.try_get("hash").map_err(db_err)?;
+        let hash = hash.parse().map_err(|_| StoreError::Corrupt { what: "audit head", detail: "bad hash".into() })?;
+        Ok((seq as u64, hash))
+    }
+
+    pub(crate) async fn insert_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_checkpoints (size, head, at, public_key, signature) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (size) DO NOTHING",
+        )
+        .bind(cp.size as i64)
+        .bind(cp.head.to_string())
+        .bind(millis(cp.at))
+        .bind(hex::encode(cp.public_key))
+        .bind(hex::encode(cp.signature))
+        .execute(&self.writer)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    pub(crate) async fn all_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        let rows = sqlx::query("SELECT size, head, at, public_key, signature FROM audit_checkpoints ORDER BY size")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(checkpoint).collect()
+    }
+}

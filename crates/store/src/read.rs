@@ -1,0 +1,162 @@
+//! The read path, and the `Store` port implementation.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+use writ_app::ports::{Change, GrantFilter, RequestFilter, Store, StoreError, TaskFilter};
+use writ_core::audit::{AuditEvent, Checkpoint, EventHash};
+use writ_core::grant::Grant;
+use writ_core::identity::Identity;
+use writ_core::ids::{GrantId, IdentityId, RequestId, TaskId};
+use writ_core::request::Request;
+use writ_core::task::FulfilmentTask;
+
+use crate::rows::{doc, millis};
+use crate::{db_err, SqlStore};
+
+fn limit(l: u32) -> i64 {
+    if l == 0 {
+        1000
+    } else {
+        i64::from(l)
+    }
+}
+
+impl SqlStore {
+    async fn one_doc<T: serde::de::DeserializeOwned>(&self, what: &'static str, sql: &str, key: String) -> Result<Option<T>, StoreError> {
+        let row = sqlx::query(sql).bind(key).fetch_optional(&self.reader).await.map_err(db_err)?;
+        row.map(|r| doc(what, &r)).transpose()
+    }
+}
+
+#[async_trait]
+impl Store for SqlStore {
+    async fn commit(&self, change: Change) -> Result<Vec<AuditEvent>, StoreError> {
+        self.commit_change(change).await
+    }
+
+    async fn identity(&self, id: &IdentityId) -> Result<Option<Identity>, StoreError> {
+        self.one_doc("identity", "SELECT doc FROM identities WHERE id = $1", id.to_string()).await
+    }
+
+    async fn identities(&self) -> Result<Vec<Identity>, StoreError> {
+        let rows = sqlx::query("SELECT doc FROM identities ORDER BY id").fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(|r| doc("identity", r)).collect()
+    }
+
+    async fn token_identity(&self, token_hash: &str) -> Result<Option<IdentityId>, StoreError> {
+        let row = sqlx::query("SELECT identity_id FROM api_tokens WHERE hash = $1")
+            .bind(token_hash)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
+        match row {
+            None => Ok(None),
+            Some(r) => {
+                let id: String = r.try_get("identity_id").map_err(db_err)?;
+                IdentityId::parse(&id).map(Some).map_err(|e| StoreError::Corrupt { what: "api token", detail: e.to_string() })
+            }
+        }
+    }
+
+    async fn add_token(&self, token_hash: &str, identity: &IdentityId, label: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO api_tokens (hash, identity_id, label, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(identity.to_string())
+            .bind(label)
+            .bind(millis(at))
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn request(&self, id: RequestId) -> Result<Option<Request>, StoreError> {
+        self.one_doc("request", "SELECT doc FROM requests WHERE id = $1", id.to_string()).await
+    }
+
+    async fn requests(&self, f: &RequestFilter) -> Result<Vec<Request>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT doc FROM requests WHERE ($1 = '' OR state = $1) AND ($2 = '' OR requester = $2 OR subject = $2) \
+             ORDER BY created_at DESC, id LIMIT $3",
+        )
+        .bind(f.state.map_or("", |s| s.as_str()))
+        .bind(f.involving.as_ref().map_or(String::new(), ToString::to_string))
+        .bind(limit(f.limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(|r| doc("request", r)).collect()
+    }
+
+    async fn due_lapses(&self, now: DateTime<Utc>, max: u32) -> Result<Vec<RequestId>, StoreError> {
+        let rows = sqlx::query("SELECT id FROM requests WHERE state = 'pending' AND lapses_at <= $1 ORDER BY lapses_at LIMIT $2")
+            .bind(millis(now))
+            .bind(limit(max))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id").map_err(db_err)?;
+                RequestId::parse(&id).map_err(|e| StoreError::Corrupt { what: "request", detail: e.to_string() })
+            })
+            .collect()
+    }
+
+    async fn task(&self, id: TaskId) -> Result<Option<FulfilmentTask>, StoreError> {
+        self.one_doc("task", "SELECT doc FROM tasks WHERE id = $1", id.to_string()).await
+    }
+
+    async fn tasks(&self, f: &TaskFilter) -> Result<Vec<FulfilmentTask>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT doc FROM tasks WHERE ($1 = 0 OR is_open = 1) AND ($2 = '' OR request_id = $2) ORDER BY created_at, id LIMIT $3",
+        )
+        .bind(i64::from(f.open_only))
+        .bind(f.request.map_or(String::new(), |r| r.to_string()))
+        .bind(limit(f.limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(|r| doc("task", r)).collect()
+    }
+
+    async fn grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError> {
+        self.one_doc("grant", "SELECT doc FROM grants WHERE id = $1", id.to_string()).await
+    }
+
+    async fn grants(&self, f: &GrantFilter) -> Result<Vec<Grant>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT doc FROM grants WHERE ($1 = '' OR subject = $1) AND ($2 = '' OR request_id = $2) AND ($3 = 0 OR is_active = 1) \
+             ORDER BY expires_at, id LIMIT $4",
+        )
+        .bind(f.subject.as_ref().map_or(String::new(), ToString::to_string))
+        .bind(f.request.map_or(String::new(), |r| r.to_string()))
+        .bind(i64::from(f.active_only))
+        .bind(limit(f.limit))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(|r| doc("grant", r)).collect()
+    }
+
+    async fn audit_events(&self, after_seq: u64, max: u32) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit_page(after_seq, max).await
+    }
+
+    async fn request_events(&self, id: RequestId) -> Result<Vec<AuditEvent>, StoreError> {
+        self.events_of_request(id).await
+    }
+
+    async fn audit_head(&self) -> Result<(u64, EventHash), StoreError> {
+        self.head().await
+    }
+
+    async fn add_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {
+        self.insert_checkpoint(cp).await
+    }
+
+    async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.all_checkpoints().await
+    }
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Installs everything the Writ test suite needs on a Debian 12 machine.
+# Idempotent and fast when everything is already there: apt-get runs only when a
+# package is missing. Prints one line per component.
+#
+#   PostgreSQL 15, slapd + ldap-utils, redis-server, chromium + chromium-driver
+#   (Debian, without Recommends: those would pull in systemd and avahi; plus
+#   fonts-liberation for legible screenshots); scim2-server (PyPI, in a venv
+#   under $WRIT_TEST_TOOLS); cargo-nextest.
+#
+# No service is started: the test harness (crates/testkit) starts its own
+# throwaway servers. During apt-get install a policy-rc.d that denies every start
+# is in place, so package postinst scripts (slapd, redis, postgresql) leave
+# nothing running.
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+TOOLS_DIR="${WRIT_TEST_TOOLS:-${HOME:?}/.cache/writ-test-tools}"
+SCIM_VERSION="0.8.3"
+SCIM_VENV="$TOOLS_DIR/scim-venv"
+
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO=(sudo -E); else
+        echo "install-test-deps: not root and no sudo; cannot install Debian packages" >&2
+        exit 1
+    fi
+fi
+
+deb_installed() {
+    dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'
+}
+
+# component name -> Debian packages it needs
+declare -A COMPONENT_PKGS=(
+    [postgresql]="postgresql postgresql-15"
+    [slapd]="slapd"
+    [ldap-utils]="ldap-utils"
+    [redis-server]="redis-server"
+    [chromium]="chromium fonts-liberation"
+    [chromium-driver]="chromium-driver"
+)
+COMPONENTS=(postgresql slapd ldap-utils redis-server chromium chromium-driver)
+
+# Python with a working venv module (for scim2-server).
+PYTHON=""
+for candidate in /usr/bin/python3 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+        "$candidate" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+        PYTHON="$(command -v "$candidate")"
+        break
+    fi
+done
+
+missing=()
+declare -A STATUS=()
+for c in "${COMPONENTS[@]}"; do
+    STATUS[$c]="already installed"
+    for p in ${COMPONENT_PKGS[$c]}; do
+        if ! deb_installed "$p"; then
+            missing+=("$p")
+            STATUS[$c]="installed"
+        fi
+    done
+done
+if [ -z "$PYTHON" ] && [ ! -x "$SCIM_VENV/bin/scim2-server" ]; then
+    missing+=(python3 python3-venv)
+fi
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    # Deny service starts from maintainer scripts unless a policy is already set.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=0
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\n# writ install-test-deps: no service starts\nexit 101\n' |
+            "${SUDO[@]}" tee "$policy" >/dev/null
+        "${SUDO[@]}" chmod 0755 "$policy"
+        own_policy=1
+    fi
+    cleanup_policy() { if [ "$own_policy" = 1 ]; then "${SUDO[@]}" rm -f "$policy"; fi; }
+    trap cleanup_policy EXIT
+
+    echo "apt: installing ${missing[*]}" >&2
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
+        -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+        "${missing[@]}" >/dev/null
+
+    cleanup_policy
+    own_policy=0
+    trap - EXIT
+fi
+
+for c in "${COMPONENTS[@]}"; do
+    for p in ${COMPONENT_PKGS[$c]}; do
+        deb_installed "$p" || { echo "$c: FAILED (package $p not installed)" >&2; exit 1; }
+    done
+    echo "$c: ${STATUS[$c]}"
+done
+[ -x /usr/lib/postgresql/15/bin/postgres ] ||
+    { echo "postgresql: FAILED (/usr/lib/postgresql/15/bin/postgres missing)" >&2; exit 1; }
+
+# scim2-server (PyPI) in its own venv.
+if [ -x "$SCIM_VENV/bin/scim2-server" ]; then
+    echo "scim2-server: already installed ($SCIM_VENV)"
+else
+    if [ -z "$PYTHON" ]; then PYTHON=/usr/bin/python3; fi
+    mkdir -p "$TOOLS_DIR"
+    rm -rf "$SCIM_VENV"
+    "$PYTHON" -m venv "$SCIM_VENV"
+    "$SCIM_VENV/bin/pip" install -q --disable-pip-version-check "scim2-server==$SCIM_VERSION"
+    [ -x "$SCIM_VENV/bin/scim2-server" ] ||
+        { echo "scim2-server: FAILED (no binary in $SCIM_VENV/bin)" >&2; exit 1; }
+    echo "scim2-server: installed ($SCIM_VENV)"
+fi
+
+# cargo-nextest
+if cargo nextest --version >/dev/null 2>&1; then
+    echo "cargo-nextest: already installed"
+else
+    cargo install --locked cargo-nextest
+    echo "cargo-nextest: installed"
+fi
