@@ -1,1 +1,197 @@
+//! Wire types of Writ's HTTP JSON API, shared by the server and the `writ` CLI.
+//! They carry plain strings and numbers, not domain types, so the wire format is
+//! written down here once and the OpenAPI document is derived from it.
 
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Every error response: a machine-readable code and a sentence that says what to do.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// e.g. `invalid_input`, `forbidden`, `not_found`, `conflict`, `unauthenticated`.
+    pub error: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WhoAmI {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub groups: Vec<String>,
+    pub oversight: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct NewRequest {
+    /// Whose access changes; defaults to the caller.
+    #[serde(default)]
+    pub subject: Option<String>,
+    /// Entitlement ids, `target/name`.
+    pub entitlements: Vec<String>,
+    pub justification: String,
+    /// e.g. `8h`, `30m`, `1h30m`.
+    pub duration: String,
+    #[serde(default)]
+    pub ticket: Option<String>,
+}
+
+/// A review verdict's body, and a cancellation's.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+pub struct ReasonBody {
+    #[serde(default)]
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CompleteTask {
+    /// What was changed in the target, e.g. the command run and its output.
+    pub evidence: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct StageView {
+    pub entitlement: String,
+    pub name: String,
+    /// e.g. "members of group `security`".
+    pub approvers: String,
+    pub required: u32,
+    pub approvals: Vec<String>,
+    pub passed: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReviewView {
+    pub reviewer: String,
+    pub verdict: String,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+    /// `entitlement/stage` pairs the review counted toward.
+    pub counted: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DecisionView {
+    pub action: String,
+    pub entitlement: String,
+    pub principal: String,
+    pub allowed: bool,
+    pub policy_ids: Vec<String>,
+    pub errors: Vec<String>,
+    pub at: DateTime<Utc>,
+    #[schema(value_type = Object)]
+    pub inputs: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RequestView {
+    pub id: String,
+    pub state: String,
+    pub requester: String,
+    pub subject: String,
+    pub entitlements: Vec<String>,
+    pub justification: String,
+    pub duration: String,
+    pub ticket: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub lapses_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub outcome_reason: Option<String>,
+    pub stages: Vec<StageView>,
+    pub reviews: Vec<ReviewView>,
+    pub decisions: Vec<DecisionView>,
+    pub version: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TaskView {
+    pub id: String,
+    pub request_id: String,
+    pub subject: String,
+    pub entitlement: String,
+    pub fulfiller_group: String,
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+    pub completed_by: Option<String>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub evidence: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GrantView {
+    pub id: String,
+    pub request_id: String,
+    pub subject: String,
+    pub entitlement: String,
+    pub state: String,
+    pub starts_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub ended_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuditEventView {
+    pub seq: u64,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub kind: String,
+    pub request_id: Option<String>,
+    /// Canonical JSON text, exactly as hashed.
+    pub payload: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CheckpointView {
+    pub size: u64,
+    pub head: String,
+    pub at: DateTime<Utc>,
+    pub public_key: String,
+    pub signature: String,
+}
+
+/// The whole evidence chain of one request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EvidenceView {
+    pub request: RequestView,
+    pub tasks: Vec<TaskView>,
+    pub grants: Vec<GrantView>,
+    pub events: Vec<AuditEventView>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CatalogEntitlement {
+    pub id: String,
+    pub description: String,
+    pub risk: String,
+    pub owners: Vec<String>,
+    pub max_duration: String,
+    pub stages: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IdentityView {
+    pub id: String,
+    pub kind: String,
+    pub status: String,
+    pub display_name: String,
+    pub owner: Option<String>,
+    pub manager: Option<String>,
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SetStatus {
+    /// `active` or `disabled`.
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub database: String,
+    pub audit_events: u64,
+}

@@ -16,6 +16,18 @@ pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
 }
 
+/// Told about every policy decision (for metrics); must be cheap and never fail.
+pub trait DecisionObserver: Send + Sync {
+    fn observe(&self, action: &str, allowed: bool, elapsed: std::time::Duration);
+}
+
+/// Observes nothing.
+pub struct NoObserver;
+
+impl DecisionObserver for NoObserver {
+    fn observe(&self, _: &str, _: bool, _: std::time::Duration) {}
+}
+
 #[derive(Debug, Error)]
 pub enum StoreError {
     /// The compare-and-swap on `version` failed: someone else wrote first.
@@ -91,6 +103,8 @@ pub trait Store: Send + Sync {
     async fn add_token(&self, token_hash: &str, identity: &IdentityId, label: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     async fn request(&self, id: RequestId) -> Result<Option<Request>, StoreError>;
+    /// How many requests are in each state.
+    async fn request_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
     async fn requests(&self, filter: &RequestFilter) -> Result<Vec<Request>, StoreError>;
     /// Pending requests whose lapse time is at or before `now`.
     async fn due_lapses(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<RequestId>, StoreError>;

@@ -48,7 +48,7 @@ impl Writ {
             let ticket = req.ticket().map(str::to_owned);
             let effect = req.review(actor, manager.as_ref(), verdict, reason.clone(), now, |ent_id, stage| {
                 let ent = self.catalog.entitlement(ent_id).expect("request entitlements are in the catalog");
-                let d = self.policy.decide(&DecisionQuery {
+                let d = self.decide(&DecisionQuery {
                     action: PolicyAction::Review,
                     principal: facts::identity(actor),
                     subject: facts::identity(&subject),

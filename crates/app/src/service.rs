@@ -6,7 +6,7 @@ use writ_core::identity::Identity;
 use writ_core::ids::IdentityId;
 use writ_policy::PolicyEngine;
 
-use crate::ports::{Change, Clock, Store, StoreError};
+use crate::ports::{Change, Clock, DecisionObserver, NoObserver, Store, StoreError};
 use crate::AppError;
 
 /// Tunables of the workflow.
@@ -32,6 +32,7 @@ pub struct Writ {
     pub(crate) catalog: Arc<Catalog>,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: Settings,
+    pub(crate) observer: Arc<dyn DecisionObserver>,
 }
 
 /// How many times a use-case reloads and reapplies after losing a version race.
@@ -45,7 +46,21 @@ impl Writ {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Self {
-        Self { store, policy, catalog, clock, settings }
+        Self { store, policy, catalog, clock, settings, observer: Arc::new(NoObserver) }
+    }
+
+    /// Reports every policy decision to `observer` (metrics).
+    pub fn with_observer(mut self, observer: Arc<dyn DecisionObserver>) -> Self {
+        self.observer = observer;
+        self
+    }
+
+    /// Asks policy, timing the decision for the observer.
+    pub(crate) fn decide(&self, q: &writ_policy::DecisionQuery) -> writ_policy::Decision {
+        let started = std::time::Instant::now();
+        let d = self.policy.decide(q);
+        self.observer.observe(&d.action, d.allowed, started.elapsed());
+        d
     }
 
     pub fn catalog(&self) -> &Catalog {

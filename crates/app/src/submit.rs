@@ -96,7 +96,7 @@ impl Writ {
                     entitlement_count: req.entitlements().len() as i64,
                 },
             };
-            let d = self.policy.decide(&q);
+            let d = self.decide(&q);
             if !d.allowed && refusal.is_none() {
                 let by = if d.policy_ids.is_empty() { "no policy permits it".to_owned() } else { format!("policies {}", d.policy_ids.join(", ")) };
                 refusal = Some(format!("`{e}` refused by policy ({by})"));

@@ -22,7 +22,13 @@ impl Outcome {
     /// A set's response says which of its policies were satisfied: its reasons
     /// are the satisfied forbids when it denies, the satisfied permits when it
     /// allows (and a set that allows had no satisfied forbid).
-    fn add(&mut self, engine: &PolicyEngine, request: &Request, set: &PolicySet, entities: &Entities) {
+    fn add(
+        &mut self,
+        engine: &PolicyEngine,
+        request: &Request,
+        set: &PolicySet,
+        entities: &Entities,
+    ) {
         let response = engine.authorizer.is_authorized(request, set, entities);
         let reasons = response.diagnostics().reason().map(|id| id.to_string());
         match response.decision() {
@@ -36,11 +42,21 @@ impl Outcome {
     fn finish(self, q: &DecisionQuery) -> Decision {
         let allowed = self.forbids.is_empty() && !self.permits.is_empty();
         let determining = if allowed { self.permits } else { self.forbids };
-        decision(q, allowed, determining.into_iter().collect(), self.errors.into_iter().collect())
+        decision(
+            q,
+            allowed,
+            determining.into_iter().collect(),
+            self.errors.into_iter().collect(),
+        )
     }
 }
 
-fn decision(q: &DecisionQuery, allowed: bool, policy_ids: Vec<String>, errors: Vec<String>) -> Decision {
+fn decision(
+    q: &DecisionQuery,
+    allowed: bool,
+    policy_ids: Vec<String>,
+    errors: Vec<String>,
+) -> Decision {
     Decision {
         action: q.action.as_str().to_string(),
         allowed,
@@ -74,7 +90,11 @@ impl PolicyEngine {
 
     /// How many policies [`PolicyEngine::decide`] evaluates for this action and
     /// entitlement.
-    pub fn sliced_policy_count(&self, action: PolicyAction, entitlement: &EntitlementFacts) -> usize {
+    pub fn sliced_policy_count(
+        &self,
+        action: PolicyAction,
+        entitlement: &EntitlementFacts,
+    ) -> usize {
         self.slices
             .sets(action, entitlement)
             .iter()
@@ -85,7 +105,14 @@ impl PolicyEngine {
     fn evaluate(&self, q: &DecisionQuery, sets: Vec<&PolicySet>) -> Decision {
         let (request, entities) = match self.vocab.build(q, None) {
             Ok(built) => built,
-            Err(e) => return decision(q, false, vec![], vec![format!("cannot build the Cedar request: {e}")]),
+            Err(e) => {
+                return decision(
+                    q,
+                    false,
+                    vec![],
+                    vec![format!("cannot build the Cedar request: {e}")],
+                )
+            }
         };
         let mut outcome = Outcome::default();
         for set in sets {
@@ -146,7 +173,13 @@ mod tests {
         let d = e.decide(&query(PolicyAction::Review));
         assert!(!d.allowed);
         assert!(d.policy_ids.is_empty() && d.errors.is_empty());
-        assert_eq!(e.sliced_policy_count(PolicyAction::Review, &query(PolicyAction::Review).entitlement), 0);
+        assert_eq!(
+            e.sliced_policy_count(
+                PolicyAction::Review,
+                &query(PolicyAction::Review).entitlement
+            ),
+            0
+        );
     }
 
     #[test]
@@ -160,5 +193,30 @@ mod tests {
         assert_eq!(d.inputs["context"]["duration_secs"], 3600);
         let back: Decision = serde_json::from_value(serde_json::to_value(&d).unwrap()).unwrap();
         assert_eq!(back, d);
+    }
+
+    #[test]
+    fn schema_action_groups_are_honoured() {
+        let schema = demo::SCHEMA.replace(
+            r#"action "request", "auto_approve", "review", "break_glass" appliesTo"#,
+            r#"action "changes";
+  action "auto_approve", "review" appliesTo {
+    principal: [Identity], resource: [Entitlement], context: RequestContext,
+  };
+  action "request", "break_glass" in ["changes"] appliesTo"#,
+        );
+        let policy =
+            r#"@id("changes") permit (principal, action in Writ::Action::"changes", resource);"#;
+        let e = PolicyEngine::from_sources(&schema, &[("t.cedar", policy)]).unwrap();
+        for (action, allowed) in [
+            (PolicyAction::Request, true),
+            (PolicyAction::BreakGlass, true),
+            (PolicyAction::Review, false),
+        ] {
+            let q = query(action);
+            let d = e.decide(&q);
+            assert_eq!(d.allowed, allowed, "{action}: {d:?}");
+            assert_eq!(d, e.decide_naive(&q));
+        }
     }
 }

@@ -7,8 +7,14 @@ pub const SCHEMA: &str = include_str!("../demo/writ.cedarschema");
 
 /// `(file name, text)` of every demo policy file, sorted by name.
 pub const POLICIES: &[(&str, &str)] = &[
-    ("auto_approve.cedar", include_str!("../demo/auto_approve.cedar")),
-    ("break_glass.cedar", include_str!("../demo/break_glass.cedar")),
+    (
+        "auto_approve.cedar",
+        include_str!("../demo/auto_approve.cedar"),
+    ),
+    (
+        "break_glass.cedar",
+        include_str!("../demo/break_glass.cedar"),
+    ),
     ("request.cedar", include_str!("../demo/request.cedar")),
     ("review.cedar", include_str!("../demo/review.cedar")),
 ];
@@ -106,8 +112,14 @@ mod tests {
 
     #[test]
     fn security_stage_needs_the_security_group() {
-        denied_by(&review("security", &["engineering"]), &["review-forbid-security-stage-outsider"]);
-        allowed_by(&review("security", &["security"]), &["review-permit-active"]);
+        denied_by(
+            &review("security", &["engineering"]),
+            &["review-forbid-security-stage-outsider"],
+        );
+        allowed_by(
+            &review("security", &["security"]),
+            &["review-permit-active"],
+        );
     }
 
     #[test]

@@ -108,7 +108,9 @@ mod tests {
     #[test]
     fn no_sources_is_an_error() {
         let none: &[(&str, &str)] = &[];
-        let err = PolicyEngine::from_sources(demo::SCHEMA, none).err().unwrap();
+        let err = PolicyEngine::from_sources(demo::SCHEMA, none)
+            .err()
+            .unwrap();
         assert!(matches!(err, PolicyError::NoPolicies { .. }));
     }
 }

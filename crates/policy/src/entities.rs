@@ -68,16 +68,19 @@ impl Vocab {
 
     fn identity(&self, facts: &IdentityFacts) -> Result<Entity, String> {
         let s = |v: &str| RestrictedExpression::new_string(v.to_string());
-        let attributes = facts
-            .attributes
-            .iter()
-            .map(|(k, v)| s(&format!("{k}={v}")));
+        let attributes = facts.attributes.iter().map(|(k, v)| s(&format!("{k}={v}")));
         let attrs = HashMap::from([
             ("kind".to_string(), s(&facts.kind)),
             ("status".to_string(), s(&facts.status)),
             ("owner".to_string(), s(facts.owner.as_deref().unwrap_or(""))),
-            ("manager".to_string(), s(facts.manager.as_deref().unwrap_or(""))),
-            ("attributes".to_string(), RestrictedExpression::new_set(attributes)),
+            (
+                "manager".to_string(),
+                s(facts.manager.as_deref().unwrap_or("")),
+            ),
+            (
+                "attributes".to_string(),
+                RestrictedExpression::new_set(attributes),
+            ),
         ]);
         let parents = facts.groups.iter().map(|g| uid(&self.group, g)).collect();
         Entity::new(uid(&self.identity, &facts.id), attrs, parents).map_err(|e| e.to_string())
@@ -89,7 +92,10 @@ impl Vocab {
             .iter()
             .map(|o| RestrictedExpression::new_entity_uid(uid(&self.identity, o)));
         let attrs = HashMap::from([
-            ("risk".to_string(), RestrictedExpression::new_string(facts.risk.clone())),
+            (
+                "risk".to_string(),
+                RestrictedExpression::new_string(facts.risk.clone()),
+            ),
             ("owners".to_string(), RestrictedExpression::new_set(owners)),
         ]);
         let parents = HashSet::from([uid(&self.target, &facts.target)]);
@@ -108,8 +114,13 @@ impl Vocab {
         let mut entities = vec![
             self.identity(&q.principal)?,
             self.entitlement(&q.entitlement)?,
-            Entity::new_no_attrs(action.clone(), self.action_parents(q.action).clone()),
         ];
+        // Without action groups, `action in [..]` is plain equality, which Cedar
+        // evaluates without the action entity; skipping it keeps the store small.
+        let parents = self.action_parents(q.action);
+        if !parents.is_empty() {
+            entities.push(Entity::new_no_attrs(action.clone(), parents.clone()));
+        }
         // Same id means same identity: the principal's facts stand for both.
         if q.subject.id != q.principal.id {
             entities.push(self.identity(&q.subject)?);
@@ -125,7 +136,10 @@ impl Vocab {
                 "justification_length".to_string(),
                 long(c.justification.chars().count() as i64),
             ),
-            ("has_ticket".to_string(), RestrictedExpression::new_bool(has_ticket)),
+            (
+                "has_ticket".to_string(),
+                RestrictedExpression::new_bool(has_ticket),
+            ),
             (
                 "stage".to_string(),
                 RestrictedExpression::new_string(c.stage.clone().unwrap_or_default()),
@@ -174,7 +188,9 @@ mod tests {
         for action in PolicyAction::ALL {
             let mut q = query(action);
             q.principal.owner = Some("carol".into());
-            q.principal.attributes.insert("department".into(), "finance".into());
+            q.principal
+                .attributes
+                .insert("department".into(), "finance".into());
             q.entitlement.owners = vec!["olga".into(), "oscar".into()];
             q.context.ticket = Some("CHG-1".into());
             vocab.build(&q, Some(&schema)).unwrap();

@@ -5,6 +5,7 @@
 //! evaluate; proptest then throws random queries at both paths.
 
 use proptest::prelude::*;
+use proptest::strategy::ValueTree;
 
 use crate::input::{DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction, RequestContext};
 use crate::{demo, PolicyEngine};
@@ -44,7 +45,10 @@ const CONDITIONS: [&str; 9] = [
 struct Lcg(u64);
 impl Lcg {
     fn pick(&mut self, n: usize) -> usize {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 33) % n as u64) as usize
     }
 }
@@ -62,9 +66,18 @@ fn policies() -> String {
         };
         let resource = match rng.pick(6) {
             0 => format!(r#"resource in Writ::Target::"{}""#, TARGETS[rng.pick(3)]),
-            1 => format!(r#"resource == Writ::Entitlement::"{}""#, ENTITLEMENTS[rng.pick(6)]),
-            2 => format!(r#"resource in Writ::Entitlement::"{}""#, ENTITLEMENTS[rng.pick(6)]),
-            3 => format!(r#"resource is Writ::Entitlement in Writ::Target::"{}""#, TARGETS[rng.pick(3)]),
+            1 => format!(
+                r#"resource == Writ::Entitlement::"{}""#,
+                ENTITLEMENTS[rng.pick(6)]
+            ),
+            2 => format!(
+                r#"resource in Writ::Entitlement::"{}""#,
+                ENTITLEMENTS[rng.pick(6)]
+            ),
+            3 => format!(
+                r#"resource is Writ::Entitlement in Writ::Target::"{}""#,
+                TARGETS[rng.pick(3)]
+            ),
             4 => "resource is Writ::Entitlement".to_string(),
             _ => "resource".to_string(),
         };
@@ -74,7 +87,9 @@ fn policies() -> String {
         if i % 4 != 0 {
             out.push_str(&format!("@id(\"p{i}\")\n"));
         }
-        out.push_str(&format!("{effect} ({principal}, {action}, {resource})\n  when {{ {when} }};\n"));
+        out.push_str(&format!(
+            "{effect} ({principal}, {action}, {resource})\n  when {{ {when} }};\n"
+        ));
     }
     out
 }
@@ -84,54 +99,86 @@ fn identity(id: usize, kind: usize, status: usize, groups: Vec<bool>, ops: bool)
         id: USERS[id].into(),
         kind: KINDS[kind].into(),
         status: STATUSES[status].into(),
-        groups: GROUPS.iter().zip(groups).filter(|(_, on)| *on).map(|(g, _)| g.to_string()).collect(),
+        groups: GROUPS
+            .iter()
+            .zip(groups)
+            .filter(|(_, on)| *on)
+            .map(|(g, _)| g.to_string())
+            .collect(),
         owner: None,
         manager: None,
-        attributes: if ops { [("dept".to_string(), "ops".to_string())].into() } else { Default::default() },
+        attributes: if ops {
+            [("dept".to_string(), "ops".to_string())].into()
+        } else {
+            Default::default()
+        },
     }
 }
 
 fn identity_strategy() -> impl Strategy<Value = IdentityFacts> {
-    (0..3usize, 0..2usize, 0..2usize, prop::collection::vec(any::<bool>(), 3), any::<bool>())
+    (
+        0..3usize,
+        0..2usize,
+        0..2usize,
+        prop::collection::vec(any::<bool>(), 3),
+        any::<bool>(),
+    )
         .prop_map(|(id, kind, status, groups, ops)| identity(id, kind, status, groups, ops))
 }
 
 fn query_strategy() -> impl Strategy<Value = DecisionQuery> {
     (
         (0..4usize, identity_strategy(), identity_strategy()),
-        (0..6usize, 0..3usize, 0..4usize, prop::collection::vec(0..3usize, 0..3)),
+        (
+            0..6usize,
+            0..3usize,
+            0..4usize,
+            prop::collection::vec(0..3usize, 0..3),
+        ),
         (0..7200i64, 0..3usize, 0..3usize),
     )
-        .prop_map(|((action, principal, subject), (ent, target, risk, owners), (duration, stage, requester))| {
-            // Mostly the entitlement's real target; sometimes a mismatched one, which
-            // the slicer must still handle like the whole set does.
-            let real_target = ENTITLEMENTS[ent].split('/').next().unwrap_or_default();
-            let target = if target == 0 { TARGETS[(ent + 1) % 3] } else { real_target };
-            DecisionQuery {
-                action: PolicyAction::ALL[action],
-                principal,
-                subject,
-                entitlement: EntitlementFacts {
-                    id: ENTITLEMENTS[ent].into(),
-                    target: target.into(),
-                    risk: RISKS[risk].into(),
-                    owners: owners.into_iter().map(|o| USERS[o].to_string()).collect(),
-                },
-                context: RequestContext {
-                    duration_secs: duration,
-                    justification: "because".into(),
-                    ticket: None,
-                    stage: Some(STAGES[stage].into()).filter(|s: &String| !s.is_empty()),
-                    requester: USERS[requester].into(),
-                    entitlement_count: 1,
-                },
-            }
-        })
+        .prop_map(
+            |(
+                (action, principal, subject),
+                (ent, target, risk, owners),
+                (duration, stage, requester),
+            )| {
+                // Mostly the entitlement's real target; sometimes a mismatched one, which
+                // the slicer must still handle like the whole set does.
+                let real_target = ENTITLEMENTS[ent].split('/').next().unwrap_or_default();
+                let target = if target == 0 {
+                    TARGETS[(ent + 1) % 3]
+                } else {
+                    real_target
+                };
+                DecisionQuery {
+                    action: PolicyAction::ALL[action],
+                    principal,
+                    subject,
+                    entitlement: EntitlementFacts {
+                        id: ENTITLEMENTS[ent].into(),
+                        target: target.into(),
+                        risk: RISKS[risk].into(),
+                        owners: owners.into_iter().map(|o| USERS[o].to_string()).collect(),
+                    },
+                    context: RequestContext {
+                        duration_secs: duration,
+                        justification: "because".into(),
+                        ticket: None,
+                        stage: Some(STAGES[stage].into()).filter(|s: &String| !s.is_empty()),
+                        requester: USERS[requester].into(),
+                        entitlement_count: 1,
+                    },
+                }
+            },
+        )
 }
 
 fn engine() -> &'static PolicyEngine {
     static ENGINE: std::sync::OnceLock<PolicyEngine> = std::sync::OnceLock::new();
-    ENGINE.get_or_init(|| PolicyEngine::from_sources(demo::SCHEMA, &[("gen.cedar", policies())]).unwrap())
+    ENGINE.get_or_init(|| {
+        PolicyEngine::from_sources(demo::SCHEMA, &[("gen.cedar", policies())]).unwrap()
+    })
 }
 
 #[test]
@@ -143,13 +190,45 @@ fn generated_set_exercises_every_path() {
         action,
         principal: identity(0, 0, 0, vec![true, false, false], false),
         subject: identity(1, 0, 0, vec![], false),
-        entitlement: EntitlementFacts { id: "t0/a".into(), target: "t0".into(), risk: "low".into(), owners: vec![] },
-        context: RequestContext { requester: "u2".into(), ..Default::default() },
+        entitlement: EntitlementFacts {
+            id: "t0/a".into(),
+            target: "t0".into(),
+            risk: "low".into(),
+            owners: vec![],
+        },
+        context: RequestContext {
+            requester: "u2".into(),
+            ..Default::default()
+        },
     };
     // Slicing must actually cut something for the equivalence to mean anything.
-    let sliced = e.sliced_policy_count(PolicyAction::Request, &q(PolicyAction::Request).entitlement);
+    let sliced =
+        e.sliced_policy_count(PolicyAction::Request, &q(PolicyAction::Request).entitlement);
     assert!(sliced < 60 && sliced > 0, "{sliced}");
     assert!(!e.decide(&q(PolicyAction::Request)).errors.is_empty());
+
+    // The random queries must reach every kind of answer, or agreeing is cheap:
+    // allowed, denied by a forbid, default-denied, and with evaluation errors.
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let strategy = query_strategy();
+    let (mut allowed, mut forbidden, mut default_deny, mut errors) = (0, 0, 0, 0);
+    for _ in 0..500 {
+        let d = e.decide(&strategy.new_tree(&mut runner).unwrap().current());
+        match (d.allowed, d.policy_ids.is_empty()) {
+            (true, _) => allowed += 1,
+            (false, false) => forbidden += 1,
+            (false, true) => default_deny += 1,
+        }
+        errors += usize::from(!d.errors.is_empty());
+    }
+    for (what, n) in [
+        ("allowed", allowed),
+        ("forbidden", forbidden),
+        ("default deny", default_deny),
+        ("errors", errors),
+    ] {
+        assert!(n >= 25, "only {n} of 500 sampled queries were {what}");
+    }
 }
 
 proptest! {

@@ -65,7 +65,11 @@ pub(crate) fn read_dir(dir: &Path) -> Result<(String, Vec<(String, String)>), Po
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
         let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
-        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         files.push((name, text));
     }
     Ok((schema, files))
@@ -76,9 +80,8 @@ pub(crate) fn load<N: AsRef<str>, T: AsRef<str>>(
     schema_src: &str,
     files: &[(N, T)],
 ) -> Result<Loaded, PolicyError> {
-    let (schema, schema_warnings) = Schema::from_cedarschema_str(schema_src).map_err(|e| {
-        PolicyError::Schema(Diagnostics(locate_all(SCHEMA_FILE, schema_src, &e)))
-    })?;
+    let (schema, schema_warnings) = Schema::from_cedarschema_str(schema_src)
+        .map_err(|e| PolicyError::Schema(Diagnostics(locate_all(SCHEMA_FILE, schema_src, &e))))?;
     let mut warnings: Vec<String> = schema_warnings
         .map(|w| format!("{SCHEMA_FILE}: {w}"))
         .collect();
@@ -235,7 +238,9 @@ mod tests {
 
     #[test]
     fn syntax_error_names_file_line_col() {
-        let text = format!("{PERMIT}\n\npermit (principal, action, resource) when {{ principal.status == }};\n");
+        let text = format!(
+            "{PERMIT}\n\npermit (principal, action, resource) when {{ principal.status == }};\n"
+        );
         let err = load_one(&text).err().unwrap();
         assert!(matches!(err, PolicyError::Syntax(_)), "{err:?}");
         let msg = err.to_string();
@@ -263,14 +268,20 @@ mod tests {
 
     #[test]
     fn schema_error_names_schema_file() {
-        let err = load("namespace Writ {\n  entity X in [Nope];\n}\n", &[("t.cedar", PERMIT)])
-            .err()
-            .unwrap();
+        let err = load(
+            "namespace Writ {\n  entity X in [Nope];\n}\n",
+            &[("t.cedar", PERMIT)],
+        )
+        .err()
+        .unwrap();
         assert!(matches!(err, PolicyError::Schema(_)), "{err:?}");
         assert!(err.to_string().starts_with("writ.cedarschema"), "{err}");
-        let err = load("namespace Writ {\n  entity X in \n}\n", &[("t.cedar", PERMIT)])
-            .err()
-            .unwrap();
+        let err = load(
+            "namespace Writ {\n  entity X in \n}\n",
+            &[("t.cedar", PERMIT)],
+        )
+        .err()
+        .unwrap();
         assert!(err.to_string().starts_with("writ.cedarschema:3:"), "{err}");
     }
 
@@ -278,7 +289,10 @@ mod tests {
     fn templates_are_rejected_with_location() {
         let text = "\npermit (principal == ?principal, action, resource);";
         let err = load_one(text).err().unwrap();
-        assert_eq!(err.to_string().split(':').take(2).collect::<Vec<_>>(), ["t.cedar", "2"]);
+        assert_eq!(
+            err.to_string().split(':').take(2).collect::<Vec<_>>(),
+            ["t.cedar", "2"]
+        );
     }
 
     #[test]

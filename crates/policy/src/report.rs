@@ -102,7 +102,14 @@ impl fmt::Display for CheckReport {
             writeln!(f, "{}: {n} {noun}", file.file)?;
             for p in &file.policies {
                 let actions: Vec<&str> = p.actions.iter().map(|a| a.as_str()).collect();
-                writeln!(f, "  {:<6} {} (line {}; {})", p.effect, p.id, p.line, actions.join(", "))?;
+                writeln!(
+                    f,
+                    "  {:<6} {} (line {}; {})",
+                    p.effect,
+                    p.id,
+                    p.line,
+                    actions.join(", ")
+                )?;
             }
         }
         for w in &self.warnings {
@@ -125,18 +132,29 @@ impl fmt::Display for CheckReport {
 
 #[cfg(test)]
 mod tests {
-    use crate::PolicyEngine;
     use crate::PolicyAction::*;
+    use crate::PolicyEngine;
 
     #[test]
     fn demo_report_counts_policies_per_action() {
         let report = PolicyEngine::demo().check_report();
         assert_eq!(report.policy_count, 9);
         let counts: Vec<_> = report.per_action.iter().map(|(a, n)| (*a, *n)).collect();
-        assert_eq!(counts, [(Request, 4), (AutoApprove, 1), (Review, 3), (BreakGlass, 1)]);
+        assert_eq!(
+            counts,
+            [(Request, 4), (AutoApprove, 1), (Review, 3), (BreakGlass, 1)]
+        );
         let text = report.to_string();
         assert!(text.contains("request.cedar: 4 policies"), "{text}");
-        assert!(text.contains("forbid request-forbid-ai-agent-critical (line "), "{text}");
-        assert!(text.ends_with("ok: 4 files, 9 policies (request 4, auto_approve 1, review 3, break_glass 1)"), "{text}");
+        assert!(
+            text.contains("forbid request-forbid-ai-agent-critical (line "),
+            "{text}"
+        );
+        assert!(
+            text.ends_with(
+                "ok: 4 files, 9 policies (request 4, auto_approve 1, review 3, break_glass 1)"
+            ),
+            "{text}"
+        );
     }
 }

@@ -152,10 +152,19 @@ mod tests {
 "#,
         );
         let req = PolicyAction::Request;
-        assert_eq!(ids(&idx, req, "pg/x", "pg"), ["any", "ent", "req", "tgt", "tgt-is", "two"]);
-        assert_eq!(ids(&idx, req, "pg/y", "pg"), ["any", "ent-in", "req", "tgt", "tgt-is", "two"]);
+        assert_eq!(
+            ids(&idx, req, "pg/x", "pg"),
+            ["any", "ent", "req", "tgt", "tgt-is", "two"]
+        );
+        assert_eq!(
+            ids(&idx, req, "pg/y", "pg"),
+            ["any", "ent-in", "req", "tgt", "tgt-is", "two"]
+        );
         assert_eq!(ids(&idx, req, "gh/z", "gh"), ["any", "req", "two"]);
-        assert_eq!(ids(&idx, PolicyAction::Review, "pg/x", "pg"), ["any", "two"]);
+        assert_eq!(
+            ids(&idx, PolicyAction::Review, "pg/x", "pg"),
+            ["any", "two"]
+        );
         assert_eq!(ids(&idx, PolicyAction::BreakGlass, "pg/x", "pg"), ["any"]);
     }
 }

@@ -1,1 +1,20 @@
+//! The composition root: configuration, the HTTP JSON API, background workers and
+//! `writ init`. Handlers are thin: they authenticate, parse wire types into domain
+//! values, call one use-case of `writ-app` and render the result.
 
+pub mod auth;
+pub mod catalog_file;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod init;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+pub mod serve;
+pub mod signing;
+pub mod views;
+pub mod workers;
+
+pub use config::Config;
+pub use serve::{build, run, App};

@@ -75,6 +75,16 @@ impl Store for SqlStore {
         self.one_doc("request", "SELECT doc FROM requests WHERE id = $1", id.to_string()).await
     }
 
+    async fn request_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM requests GROUP BY state ORDER BY state")
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| Ok((r.try_get::<String, _>("state").map_err(db_err)?, r.try_get::<i64, _>("n").map_err(db_err)? as u64)))
+            .collect()
+    }
+
     async fn requests(&self, f: &RequestFilter) -> Result<Vec<Request>, StoreError> {
         let rows = sqlx::query(
             "SELECT doc FROM requests WHERE ($1 = '' OR state = $1) AND ($2 = '' OR requester = $2 OR subject = $2) \

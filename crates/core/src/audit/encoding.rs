@@ -73,7 +73,11 @@ fn update_field(h: &mut Sha256, bytes: &[u8]) {
 
 /// The exact bytes a version 1 checkpoint signature covers:
 /// `CHECKPOINT_DOMAIN || 0x01 || size u64 BE || head (32 bytes) || at_millis i64 BE`.
-pub fn checkpoint_message(size: u64, head: &EventHash, at_millis: i64) -> [u8; CHECKPOINT_MESSAGE_LEN] {
+pub fn checkpoint_message(
+    size: u64,
+    head: &EventHash,
+    at_millis: i64,
+) -> [u8; CHECKPOINT_MESSAGE_LEN] {
     let mut msg = [0u8; CHECKPOINT_MESSAGE_LEN];
     let parts: [&[u8]; 5] = [
         CHECKPOINT_DOMAIN,
@@ -102,6 +106,8 @@ pub(crate) fn is_whole_millis(at: &DateTime<Utc>) -> bool {
 ///
 /// Keys are sorted here rather than trusting `serde_json::Map`, because another
 /// crate in the build may turn on `preserve_order`, which keeps insertion order.
+/// Float spelling follows the `serde_json` in use and may change between its
+/// releases; that never affects past hashes, because the text is stored.
 pub fn canonical_json(v: &Value) -> String {
     let mut out = Vec::with_capacity(128);
     write_canonical(&mut out, v);
@@ -131,7 +137,8 @@ fn write_canonical(out: &mut Vec<u8>, v: &Value) {
                     out.push(b',');
                 }
                 // INVARIANT: writing a string into a Vec cannot fail.
-                serde_json::to_writer(&mut *out, key.as_str()).expect("serde_json writes into a Vec");
+                serde_json::to_writer(&mut *out, key.as_str())
+                    .expect("serde_json writes into a Vec");
                 out.push(b':');
                 write_canonical(out, value);
             }
@@ -186,7 +193,10 @@ mod tests {
     #[test]
     fn canonical_json_writes_numbers_like_serde_json() {
         let v = json!([0, -7, 18446744073709551615u64, 1.0, 0.1, -2.5]);
-        assert_eq!(canonical_json(&v), "[0,-7,18446744073709551615,1.0,0.1,-2.5]");
+        assert_eq!(
+            canonical_json(&v),
+            "[0,-7,18446744073709551615,1.0,0.1,-2.5]"
+        );
     }
 
     #[test]

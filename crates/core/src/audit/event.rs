@@ -184,7 +184,14 @@ mod tests {
         );
         assert_eq!(ev.payload, r#"{"n":1,"role":"db-admin"}"#);
         assert_eq!(ev.hash.to_string(), GOLDEN);
-        let none = seal(1, EventHash::GENESIS, NewEvent { request_id: None, ..sample(at) });
+        let none = seal(
+            1,
+            EventHash::GENESIS,
+            NewEvent {
+                request_id: None,
+                ..sample(at)
+            },
+        );
         assert_eq!(none.hash.to_string(), GOLDEN_NO_REQUEST);
     }
 

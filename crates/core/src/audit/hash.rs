@@ -49,7 +49,10 @@ pub fn decode_hex_array<const N: usize>(text: &str) -> Result<[u8; N], HexError>
         return Ok(out);
     }
     let shown: String = text.chars().take(80).collect();
-    Err(HexError { text: shown, expected: N * 2 })
+    Err(HexError {
+        text: shown,
+        expected: N * 2,
+    })
 }
 
 impl FromStr for EventHash {

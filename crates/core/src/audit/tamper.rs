@@ -42,7 +42,11 @@ pub enum Tamper {
         "log truncated: a checkpoint signed at {signed_at} covers {checkpoint_size} events \
          but the log ends at {log_len}"
     )]
-    Truncated { checkpoint_size: u64, log_len: u64, signed_at: DateTime<Utc> },
+    Truncated {
+        checkpoint_size: u64,
+        log_len: u64,
+        signed_at: DateTime<Utc>,
+    },
 
     /// The log's hash at position `size` differs from the signed head.
     #[error(
@@ -60,7 +64,11 @@ pub enum Tamper {
         "checkpoint at {size} events was signed by key {fingerprint}, not by the trusted key \
          {trusted}: check which key the server signs with"
     )]
-    UntrustedKey { size: u64, fingerprint: String, trusted: String },
+    UntrustedKey {
+        size: u64,
+        fingerprint: String,
+        trusted: String,
+    },
 
     /// The log declares an encoding version this build cannot verify.
     #[error(
@@ -82,7 +90,9 @@ impl Tamper {
             | Tamper::Reordered { seq, .. }
             | Tamper::Replaced { seq } => Some(*seq),
             Tamper::Deleted { missing_seq, .. } => Some(*missing_seq),
-            Tamper::Truncated { checkpoint_size, .. } => Some(*checkpoint_size),
+            Tamper::Truncated {
+                checkpoint_size, ..
+            } => Some(*checkpoint_size),
             Tamper::CheckpointMismatch { size }
             | Tamper::BadCheckpointSignature { size }
             | Tamper::UntrustedKey { size, .. } => Some(*size),
@@ -100,7 +110,10 @@ fn deleted_message(missing: u64, next: u64) -> String {
     if missing <= 1 {
         format!("{what}: the log starts at event {next} (deleted)")
     } else {
-        format!("{what}: event {next} follows event {} (deleted)", missing - 1)
+        format!(
+            "{what}: event {next} follows event {} (deleted)",
+            missing - 1
+        )
     }
 }
 
@@ -193,7 +206,14 @@ mod tests {
 
     #[test]
     fn seq_points_at_the_event_or_checkpoint() {
-        assert_eq!(Tamper::Deleted { missing_seq: 5, next_seq: 9 }.seq(), Some(5));
+        assert_eq!(
+            Tamper::Deleted {
+                missing_seq: 5,
+                next_seq: 9
+            }
+            .seq(),
+            Some(5)
+        );
         assert_eq!(Tamper::CheckpointMismatch { size: 40 }.seq(), Some(40));
         assert_eq!(Tamper::UnsupportedVersion { version: 2 }.seq(), None);
     }

@@ -1,0 +1,64 @@
+//! `writ grant …`: access that was put in place, and when it ends.
+
+use clap::{Args, Subcommand};
+use writ_api::GrantView;
+
+use crate::client::{decode, Client};
+use crate::output::{emit, emit_json, opt, short_time, table_or, Table};
+
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// List active grants: yours, or a subject's (with oversight).
+    List(ListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Whose grants; defaults to yours.
+    #[arg(long, value_name = "ID")]
+    pub subject: Option<String>,
+    /// Also list grants that have ended.
+    #[arg(long)]
+    pub all: bool,
+}
+
+pub async fn run(api: &Client, cmd: &GrantCommand, json: bool) -> anyhow::Result<()> {
+    match cmd {
+        GrantCommand::List(a) => {
+            let mut query = vec![("active", (!a.all).to_string())];
+            if let Some(s) = &a.subject {
+                query.push(("subject", s.clone()));
+            }
+            let value = api.get(&["v1", "grants"], &query).await?;
+            if json {
+                return emit_json(&value);
+            }
+            let grants: Vec<GrantView> = decode("grant list", value)?;
+            let empty = if a.all { "no grants" } else { "no active grants" };
+            emit(&table_or(&grant_table(&grants), empty))
+        }
+    }
+}
+
+/// The `writ grant list` table.
+pub fn grant_table(grants: &[GrantView]) -> Table {
+    let mut t = Table::new(&["id", "subject", "entitlement", "state", "starts", "expires", "ended", "request"]);
+    for g in grants {
+        let ended = match (&g.ended_at, g.ended_reason.as_deref()) {
+            (Some(at), Some(why)) => format!("{} ({why})", short_time(at)),
+            (Some(at), None) => short_time(at),
+            (None, why) => opt(why),
+        };
+        t.row([
+            g.id.clone(),
+            g.subject.clone(),
+            g.entitlement.clone(),
+            g.state.clone(),
+            short_time(&g.starts_at),
+            short_time(&g.expires_at),
+            ended,
+            g.request_id.clone(),
+        ]);
+    }
+    t
+}

@@ -1,0 +1,11 @@
+//! One module per command group. Each holds the group's clap arguments, the
+//! calls to the API, and the renderers of its human output.
+
+pub mod audit_export;
+pub mod catalog;
+pub mod evidence;
+pub mod grant;
+pub mod identity;
+pub mod local;
+pub mod request;
+pub mod task;

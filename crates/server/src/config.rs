@@ -1,0 +1,202 @@
+//! One typed configuration, loaded in layers: defaults, then the TOML file, then
+//! `WRIT_*` environment variables; secrets may come from `*_FILE` variables. It is
+//! validated at start, and every error names the key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use writ_core::duration::AccessDuration;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the server listens. Keep it on loopback unless a TLS proxy fronts it.
+    pub listen: String,
+    /// Directory for the SQLite database and the audit signing key.
+    pub data_dir: PathBuf,
+    /// `sqlite:///path/writ.db` or `postgres://user@host/db`; empty means SQLite in `data_dir`.
+    pub database_url: String,
+    /// The catalog file (targets, entitlements, toxic combinations).
+    pub catalog: PathBuf,
+    /// The policy directory (`writ.cedarschema` and `*.cedar`).
+    pub policies: PathBuf,
+    /// How long a pending request waits for reviews before it lapses, e.g. `7d`.
+    pub lapse_after: String,
+    /// Groups whose members see every request and the audit log.
+    pub oversight_groups: Vec<String>,
+    /// How often the server signs a checkpoint of the audit log, e.g. `1m`.
+    pub checkpoint_every: String,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7878".into(),
+            data_dir: PathBuf::from("writ-data"),
+            database_url: String::new(),
+            catalog: PathBuf::from("catalog.toml"),
+            policies: PathBuf::from("policies"),
+            lapse_after: "7d".into(),
+            oversight_groups: vec!["security".into(), "auditors".into()],
+            checkpoint_every: "1m".into(),
+            max_body_bytes: 64 * 1024,
+        }
+    }
+}
+
+/// A configuration error that names the key and says what to write.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config: {0}")]
+    Load(String),
+    #[error("config key `{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+    #[error("cannot read `{var}` (from `{var}_FILE` = `{path}`): {source}")]
+    SecretFile { var: String, path: String, source: std::io::Error },
+}
+
+/// Validated, derived settings.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub listen: SocketAddr,
+    pub database_url: String,
+    pub catalog: PathBuf,
+    pub policies: PathBuf,
+    pub data_dir: PathBuf,
+    pub lapse_after: AccessDuration,
+    pub checkpoint_every: AccessDuration,
+}
+
+impl Config {
+    /// Loads defaults, then `file` (if it exists), then `WRIT_*` variables. A
+    /// variable `WRIT_X_FILE=path` sets `x` from the contents of `path`.
+    pub fn load(file: &Path) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    pub fn load_from(file: &Path, vars: impl Iterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if file.exists() {
+            fig = fig.merge(Toml::file(file));
+        } else if file != Path::new("") {
+            return Err(ConfigError::Load(format!(
+                "`{}` does not exist: run `writ init` to create a demo configuration, or pass --config",
+                file.display()
+            )));
+        }
+        // `WRIT_LISTEN=…` sets `listen`; `WRIT_DATABASE_URL_FILE=/run/secrets/db` sets
+        // `database_url` from that file, so secrets need not sit in the environment.
+        for (k, v) in vars {
+            let Some(rest) = k.strip_prefix("WRIT_") else { continue };
+            if matches!(rest, "CONFIG" | "SERVER" | "TOKEN" | "TOKEN_FILE") {
+                continue; // the CLI's own variables
+            }
+            let (key, value) = match rest.strip_suffix("_FILE") {
+                Some(name) => {
+                    let text = std::fs::read_to_string(&v)
+                        .map_err(|source| ConfigError::SecretFile { var: format!("WRIT_{name}"), path: v.clone(), source })?;
+                    (name.to_lowercase(), text.trim_end().to_owned())
+                }
+                None => (rest.to_lowercase(), v),
+            };
+            fig = match key.as_str() {
+                "oversight_groups" => {
+                    let groups: Vec<String> = value.split(',').map(|g| g.trim().to_owned()).filter(|g| !g.is_empty()).collect();
+                    fig.merge(Serialized::default(&key, groups))
+                }
+                "max_body_bytes" => {
+                    let n: usize = value.parse().map_err(|_| ConfigError::Invalid { key: "max_body_bytes", reason: format!("`{value}` is not a number of bytes") })?;
+                    fig.merge(Serialized::default(&key, n))
+                }
+                _ => fig.merge(Serialized::default(&key, value)),
+            };
+        }
+        let mut cfg: Config = fig.extract().map_err(|e| ConfigError::Load(e.to_string()))?;
+        // Relative paths in the file are relative to the file's directory.
+        if let Some(base) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+            for p in [&mut cfg.data_dir, &mut cfg.catalog, &mut cfg.policies] {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Checks every key and derives the settings the server runs with.
+    pub fn resolve(&self) -> Result<Resolved, ConfigError> {
+        let listen = self.listen.parse().map_err(|_| ConfigError::Invalid {
+            key: "listen",
+            reason: format!("`{}` is not an address: write e.g. `127.0.0.1:7878`", self.listen),
+        })?;
+        let dur = |key: &'static str, v: &str| {
+            AccessDuration::parse(v).map_err(|e| ConfigError::Invalid { key, reason: e.to_string() })
+        };
+        if self.max_body_bytes < 1024 || self.max_body_bytes > 16 * 1024 * 1024 {
+            return Err(ConfigError::Invalid { key: "max_body_bytes", reason: "must be between 1024 and 16777216".into() });
+        }
+        let database_url = if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("writ.db").display())
+        } else {
+            self.database_url.clone()
+        };
+        writ_store::Backend::from_url(&database_url).map_err(|e| ConfigError::Invalid { key: "database_url", reason: e.to_string() })?;
+        Ok(Resolved {
+            listen,
+            database_url,
+            catalog: self.catalog.clone(),
+            policies: self.policies.clone(),
+            data_dir: self.data_dir.clone(),
+            lapse_after: dur("lapse_after", &self.lapse_after)?,
+            checkpoint_every: dur("checkpoint_every", &self.checkpoint_every)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(v: &[(&str, &str)]) -> impl Iterator<Item = (String, String)> {
+        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect::<Vec<_>>().into_iter()
+    }
+
+    #[test]
+    fn layers_apply_in_order_and_paths_are_relative_to_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("writ.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nlapse_after = \"2d\"\n").unwrap();
+        let secret = dir.path().join("db-url");
+        std::fs::write(&secret, "postgres://writ:s3cret@127.0.0.1/writ\n").unwrap();
+        let cfg = Config::load_from(&file, vars(&[("WRIT_LISTEN", "127.0.0.1:9001"), ("WRIT_DATABASE_URL_FILE", secret.to_str().unwrap())])).unwrap();
+        assert_eq!(cfg.listen, "127.0.0.1:9001", "environment beats the file");
+        assert_eq!(cfg.lapse_after, "2d", "the file beats defaults");
+        assert_eq!(cfg.database_url, "postgres://writ:s3cret@127.0.0.1/writ");
+        assert_eq!(cfg.catalog, dir.path().join("catalog.toml"));
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let bad = |f: fn(&mut Config)| {
+            let mut c = Config::default();
+            f(&mut c);
+            c.resolve().unwrap_err().to_string()
+        };
+        assert!(bad(|c| c.listen = "nowhere".into()).contains("`listen`"));
+        assert!(bad(|c| c.lapse_after = "soon".into()).contains("`lapse_after`"));
+        assert!(bad(|c| c.database_url = "mysql://x".into()).contains("`database_url`"));
+        assert!(bad(|c| c.max_body_bytes = 1).contains("`max_body_bytes`"));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("writ.toml");
+        std::fs::write(&file, "listn = \"x\"\n").unwrap();
+        let e = Config::load_from(&file, vars(&[])).unwrap_err().to_string();
+        assert!(e.contains("listn"), "{e}");
+        let e = Config::load_from(&dir.path().join("missing.toml"), vars(&[])).unwrap_err().to_string();
+        assert!(e.contains("writ init"), "{e}");
+    }
+}

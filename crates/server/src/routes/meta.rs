@@ -1,0 +1,85 @@
+//! Health, metrics, the OpenAPI document, the caller, the catalog and identities.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use utoipa::OpenApi;
+use writ_api::{CatalogEntitlement, Health, IdentityView, SetStatus, WhoAmI};
+use writ_core::identity::IdentityStatus;
+use writ_core::ids::IdentityId;
+
+use super::Body;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::serve::App;
+use crate::views;
+
+/// Liveness and readiness: 200 when the database answers, 503 otherwise.
+/// Unauthenticated, so that orchestrators can probe it; it reveals only counts.
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn healthz(State(app): State<App>) -> Response {
+    match app.writ.store().audit_head().await {
+        Ok((n, _)) => Json(Health { status: "ok".into(), database: "ok".into(), audit_events: n }).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unavailable");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(Health { status: "unavailable".into(), database: "unreachable".into(), audit_events: 0 })).into_response()
+        }
+    }
+}
+
+/// Prometheus metrics (any authenticated identity may scrape).
+#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain")), security(("bearer" = [])))]
+pub async fn metrics(State(app): State<App>, Caller(_): Caller) -> Result<Response, ApiError> {
+    let counts = app.writ.store().request_counts().await.map_err(writ_app::AppError::from)?;
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(&counts)).into_response())
+}
+
+/// This API's OpenAPI document. Public: it describes the API, it holds no data.
+pub async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(crate::openapi::ApiDoc::openapi())
+}
+
+/// Who the token belongs to.
+#[utoipa::path(get, path = "/v1/whoami", responses((status = 200, body = WhoAmI)), security(("bearer" = [])))]
+pub async fn whoami(State(app): State<App>, Caller(me): Caller) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        id: me.id.to_string(),
+        kind: me.kind.as_str().into(),
+        status: me.status.as_str().into(),
+        groups: me.groups.iter().map(ToString::to_string).collect(),
+        oversight: app.writ.has_oversight(&me),
+    })
+}
+
+/// What can be requested.
+#[utoipa::path(get, path = "/v1/catalog", responses((status = 200, body = [CatalogEntitlement])), security(("bearer" = [])))]
+pub async fn catalog(State(app): State<App>, Caller(_): Caller) -> Json<Vec<CatalogEntitlement>> {
+    Json(app.writ.catalog().entitlements().map(views::entitlement).collect())
+}
+
+/// Every identity (oversight groups only).
+#[utoipa::path(get, path = "/v1/identities", responses((status = 200, body = [IdentityView]), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+pub async fn identities(State(app): State<App>, Caller(me): Caller) -> Result<Json<Vec<IdentityView>>, ApiError> {
+    if !app.writ.has_oversight(&me) {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only members of an oversight group can list identities"));
+    }
+    let all = app.writ.store().identities().await.map_err(writ_app::AppError::from)?;
+    Ok(Json(all.iter().map(views::identity).collect()))
+}
+
+/// Enable or disable an identity (oversight groups only). A disabled identity can
+/// neither request, review nor fulfil, from the next call on.
+#[utoipa::path(post, path = "/v1/identities/{id}/status", params(("id" = String, Path)), request_body = SetStatus, responses((status = 200, body = IdentityView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+pub async fn set_identity_status(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<SetStatus>) -> Result<Json<IdentityView>, ApiError> {
+    let id = IdentityId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
+    let status = match body.status.as_str() {
+        "active" => IdentityStatus::Active,
+        "disabled" => IdentityStatus::Disabled,
+        other => return Err(ApiError::bad_input(format!("unknown status `{other}`: use `active` or `disabled`"))),
+    };
+    let mut identity = app.writ.identity(&id).await?;
+    identity.status = status;
+    app.writ.upsert_identities(Some(&me), vec![identity.clone()]).await?;
+    Ok(Json(views::identity(&identity)))
+}

@@ -1,0 +1,41 @@
+//! The HTTP routes. Each handler authenticates (the `Caller` extractor), parses,
+//! calls one use-case and renders.
+
+pub mod audit;
+pub mod meta;
+pub mod requests;
+pub mod work;
+
+use axum::extract::FromRequest;
+use axum::routing::{get, post};
+use axum::Router;
+
+use crate::error::ApiError;
+use crate::serve::App;
+
+/// JSON body extractor whose rejections are `ApiError`s that say what was wrong.
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Body<T>(pub T);
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/healthz", get(meta::healthz))
+        .route("/metrics", get(meta::metrics))
+        .route("/openapi.json", get(meta::openapi))
+        .route("/v1/whoami", get(meta::whoami))
+        .route("/v1/catalog", get(meta::catalog))
+        .route("/v1/identities", get(meta::identities))
+        .route("/v1/identities/{id}/status", post(meta::set_identity_status))
+        .route("/v1/requests", post(requests::create).get(requests::list))
+        .route("/v1/requests/queue", get(requests::queue))
+        .route("/v1/requests/{id}", get(requests::show))
+        .route("/v1/requests/{id}/approve", post(requests::approve))
+        .route("/v1/requests/{id}/deny", post(requests::deny))
+        .route("/v1/requests/{id}/cancel", post(requests::cancel))
+        .route("/v1/tasks", get(work::tasks))
+        .route("/v1/tasks/{id}/complete", post(work::complete))
+        .route("/v1/grants", get(work::grants))
+        .route("/v1/audit/events", get(audit::events))
+        .route("/v1/audit/checkpoints", get(audit::checkpoints).post(audit::sign))
+}

@@ -1,0 +1,103 @@
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use writ_api::{EvidenceView, NewRequest, ReasonBody, RequestView};
+use writ_app::ports::RequestFilter;
+use writ_core::duration::AccessDuration;
+use writ_core::ids::{EntitlementId, IdentityId, RequestId};
+use writ_core::request::{RequestDraft, RequestState};
+use writ_core::review::Verdict;
+use writ_core::DomainError;
+
+use super::Body;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::serve::App;
+use crate::views;
+
+fn draft(caller: &IdentityId, body: NewRequest) -> Result<RequestDraft, DomainError> {
+    let subject = match body.subject.as_deref() {
+        None | Some("") => caller.clone(),
+        Some(s) => IdentityId::parse(s)?,
+    };
+    let entitlements = body.entitlements.iter().map(|e| EntitlementId::parse(e)).collect::<Result<_, _>>()?;
+    let duration = AccessDuration::parse(&body.duration)?;
+    Ok(RequestDraft { requester: caller.clone(), subject, entitlements, justification: body.justification, duration, ticket: body.ticket })
+}
+
+fn request_id(raw: &str) -> Result<RequestId, ApiError> {
+    RequestId::parse(raw).map_err(|e| ApiError::bad_input(e.to_string()))
+}
+
+/// Submit a request for access.
+#[utoipa::path(post, path = "/v1/requests", request_body = NewRequest,
+    responses((status = 201, body = RequestView), (status = 400, body = writ_api::ErrorBody), (status = 422, body = writ_api::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create(State(app): State<App>, Caller(me): Caller, Body(body): Body<NewRequest>) -> Result<(StatusCode, Json<RequestView>), ApiError> {
+    let d = draft(&me.id, body)?;
+    let req = app.writ.submit(&me, d).await?;
+    Ok((StatusCode::CREATED, Json(views::request(&req))))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only requests in this state.
+    pub state: Option<String>,
+    /// Only requests where this identity is requester or subject.
+    pub involving: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// List requests the caller may see.
+#[utoipa::path(get, path = "/v1/requests", params(ListQuery), responses((status = 200, body = [RequestView])), security(("bearer" = [])))]
+pub async fn list(State(app): State<App>, Caller(me): Caller, q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<RequestView>>, ApiError> {
+    let Query(q) = q?;
+    let state = match q.state.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(RequestState::parse(s).ok_or_else(|| {
+            ApiError::bad_input(format!("unknown state `{s}`: use one of pending, approved, active, denied, cancelled, lapsed"))
+        })?),
+    };
+    let involving = q.involving.as_deref().map(IdentityId::parse).transpose()?;
+    let list = app.writ.list_requests(&me, RequestFilter { state, involving, limit: q.limit.unwrap_or(100) }).await?;
+    Ok(Json(list.iter().map(views::request).collect()))
+}
+
+/// Pending requests the caller can review now.
+#[utoipa::path(get, path = "/v1/requests/queue", responses((status = 200, body = [RequestView])), security(("bearer" = [])))]
+pub async fn queue(State(app): State<App>, Caller(me): Caller) -> Result<Json<Vec<RequestView>>, ApiError> {
+    Ok(Json(app.writ.review_queue(&me).await?.iter().map(views::request).collect()))
+}
+
+/// The whole evidence chain of one request.
+#[utoipa::path(get, path = "/v1/requests/{id}", params(("id" = String, Path)), responses((status = 200, body = EvidenceView), (status = 404, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+pub async fn show(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>) -> Result<Json<EvidenceView>, ApiError> {
+    let ev = app.writ.evidence(&me, request_id(&id)?).await?;
+    Ok(Json(views::evidence(&ev)))
+}
+
+async fn review(app: App, me: writ_core::identity::Identity, id: &str, verdict: Verdict, body: ReasonBody) -> Result<Json<RequestView>, ApiError> {
+    let req = app.writ.review(&me, request_id(id)?, verdict, body.reason).await?;
+    Ok(Json(views::request(&req)))
+}
+
+/// Approve a request at its current stage(s).
+#[utoipa::path(post, path = "/v1/requests/{id}/approve", params(("id" = String, Path)), request_body = ReasonBody, responses((status = 200, body = RequestView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+pub async fn approve(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<ReasonBody>) -> Result<Json<RequestView>, ApiError> {
+    review(app, me, &id, Verdict::Approve, body).await
+}
+
+/// Deny a request; final.
+#[utoipa::path(post, path = "/v1/requests/{id}/deny", params(("id" = String, Path)), request_body = ReasonBody, responses((status = 200, body = RequestView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+pub async fn deny(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<ReasonBody>) -> Result<Json<RequestView>, ApiError> {
+    review(app, me, &id, Verdict::Deny, body).await
+}
+
+/// Withdraw one's own request before access is in place.
+#[utoipa::path(post, path = "/v1/requests/{id}/cancel", params(("id" = String, Path)), request_body = ReasonBody, responses((status = 200, body = RequestView), (status = 409, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+pub async fn cancel(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<ReasonBody>) -> Result<Json<RequestView>, ApiError> {
+    let req = app.writ.cancel(&me, request_id(&id)?, body.reason).await?;
+    Ok(Json(views::request(&req)))
+}

@@ -1,0 +1,57 @@
+//! Fulfilment tasks and grants.
+
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use serde::Deserialize;
+use writ_api::{CompleteTask, GrantView, TaskView};
+use writ_app::ports::GrantFilter;
+use writ_core::ids::{IdentityId, TaskId};
+
+use super::Body;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::serve::App;
+use crate::views;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TaskQuery {
+    /// Only open tasks (default true).
+    pub open: Option<bool>,
+}
+
+/// Fulfilment tasks for the caller's fulfiller groups.
+#[utoipa::path(get, path = "/v1/tasks", params(TaskQuery), responses((status = 200, body = [TaskView])), security(("bearer" = [])))]
+pub async fn tasks(State(app): State<App>, Caller(me): Caller, q: Result<Query<TaskQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<TaskView>>, ApiError> {
+    let Query(q) = q?;
+    let list = app.writ.list_tasks(&me, q.open.unwrap_or(true)).await?;
+    Ok(Json(list.iter().map(views::task).collect()))
+}
+
+/// Record that a manual task was carried out, with evidence.
+#[utoipa::path(post, path = "/v1/tasks/{id}/complete", params(("id" = String, Path)), request_body = CompleteTask, responses((status = 200, body = TaskView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+pub async fn complete(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<CompleteTask>) -> Result<Json<TaskView>, ApiError> {
+    let id = TaskId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
+    let task = app.writ.complete_task(&me, id, &body.evidence).await?;
+    Ok(Json(views::task(&task)))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct GrantQuery {
+    /// Whose grants (default: the caller's; others need oversight).
+    pub subject: Option<String>,
+    /// Only grants in force (default true).
+    pub active: Option<bool>,
+    pub limit: Option<u32>,
+}
+
+/// Grants: access that approved requests produced.
+#[utoipa::path(get, path = "/v1/grants", params(GrantQuery), responses((status = 200, body = [GrantView])), security(("bearer" = [])))]
+pub async fn grants(State(app): State<App>, Caller(me): Caller, q: Result<Query<GrantQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<GrantView>>, ApiError> {
+    let Query(q) = q?;
+    let subject = q.subject.as_deref().filter(|s| !s.is_empty()).map(IdentityId::parse).transpose()?;
+    let filter = GrantFilter { subject, request: None, active_only: q.active.unwrap_or(true), limit: q.limit.unwrap_or(500) };
+    let list = app.writ.list_grants(&me, filter).await?;
+    Ok(Json(list.iter().map(views::grant).collect()))
+}

@@ -1,0 +1,160 @@
+//! Domain values rendered as wire types.
+
+use writ_api as api;
+use writ_app::query::Evidence;
+use writ_core::audit::{AuditEvent, Checkpoint};
+use writ_core::catalog::Entitlement;
+use writ_core::grant::{Grant, GrantState};
+use writ_core::identity::Identity;
+use writ_core::request::Request;
+use writ_core::task::{FulfilmentTask, TaskState};
+
+pub fn request(r: &Request) -> api::RequestView {
+    api::RequestView {
+        id: r.id().to_string(),
+        state: r.state().as_str().to_owned(),
+        requester: r.requester().to_string(),
+        subject: r.subject().to_string(),
+        entitlements: r.entitlements().iter().map(ToString::to_string).collect(),
+        justification: r.justification().to_owned(),
+        duration: r.duration().to_string(),
+        ticket: r.ticket().map(str::to_owned),
+        created_at: r.created_at(),
+        lapses_at: r.lapses_at(),
+        updated_at: r.updated_at(),
+        outcome_reason: r.outcome_reason().map(str::to_owned),
+        stages: r
+            .tracks()
+            .iter()
+            .flat_map(|t| {
+                t.stages.iter().map(move |s| api::StageView {
+                    entitlement: t.entitlement.to_string(),
+                    name: s.spec.name.clone(),
+                    approvers: s.spec.approvers.to_string(),
+                    required: s.spec.required,
+                    approvals: s.approvals.iter().map(ToString::to_string).collect(),
+                    passed: s.is_passed(),
+                })
+            })
+            .collect(),
+        reviews: r
+            .reviews()
+            .iter()
+            .map(|rv| api::ReviewView {
+                reviewer: rv.reviewer.to_string(),
+                verdict: rv.verdict.as_str().to_owned(),
+                reason: rv.reason.clone(),
+                at: rv.at,
+                counted: rv.counted.iter().map(|c| format!("{}/{}", c.entitlement, c.stage)).collect(),
+            })
+            .collect(),
+        decisions: r
+            .decisions()
+            .iter()
+            .map(|d| api::DecisionView {
+                action: d.action.clone(),
+                entitlement: d.entitlement.to_string(),
+                principal: d.principal.to_string(),
+                allowed: d.allowed,
+                policy_ids: d.policy_ids.clone(),
+                errors: d.errors.clone(),
+                at: d.at,
+                inputs: d.inputs.clone(),
+            })
+            .collect(),
+        version: r.version(),
+    }
+}
+
+pub fn task(t: &FulfilmentTask) -> api::TaskView {
+    let (completed_by, completed_at, evidence) = match t.state() {
+        TaskState::Done { by, evidence, at } => (Some(by.to_string()), Some(*at), Some(evidence.clone())),
+        _ => (None, None, None),
+    };
+    api::TaskView {
+        id: t.id().to_string(),
+        request_id: t.request_id().to_string(),
+        subject: t.subject().to_string(),
+        entitlement: t.entitlement().to_string(),
+        fulfiller_group: t.fulfiller_group().to_string(),
+        state: t.state().as_str().to_owned(),
+        created_at: t.created_at(),
+        completed_by,
+        completed_at,
+        evidence,
+    }
+}
+
+pub fn grant(g: &Grant) -> api::GrantView {
+    let (ended_at, ended_reason) = match g.state() {
+        GrantState::Active => (None, None),
+        GrantState::Expired { at } => (Some(*at), Some("expired".to_owned())),
+        GrantState::Revoked { at, by, reason } => (Some(*at), Some(format!("revoked by `{by}`: {reason}"))),
+    };
+    api::GrantView {
+        id: g.id().to_string(),
+        request_id: g.request_id().to_string(),
+        subject: g.subject().to_string(),
+        entitlement: g.entitlement().to_string(),
+        state: g.state().as_str().to_owned(),
+        starts_at: g.starts_at(),
+        expires_at: g.expires_at(),
+        ended_at,
+        ended_reason,
+    }
+}
+
+pub fn event(e: &AuditEvent) -> api::AuditEventView {
+    api::AuditEventView {
+        seq: e.seq,
+        at: e.at,
+        actor: e.actor.clone(),
+        kind: e.kind.clone(),
+        request_id: e.request_id.clone(),
+        payload: e.payload.clone(),
+        prev_hash: e.prev_hash.to_string(),
+        hash: e.hash.to_string(),
+    }
+}
+
+pub fn checkpoint(c: &Checkpoint) -> api::CheckpointView {
+    api::CheckpointView {
+        size: c.size,
+        head: c.head.to_string(),
+        at: c.at,
+        public_key: hex::encode(c.public_key),
+        signature: hex::encode(c.signature),
+    }
+}
+
+pub fn evidence(e: &Evidence) -> api::EvidenceView {
+    api::EvidenceView {
+        request: request(&e.request),
+        tasks: e.tasks.iter().map(task).collect(),
+        grants: e.grants.iter().map(grant).collect(),
+        events: e.events.iter().map(event).collect(),
+    }
+}
+
+pub fn entitlement(e: &Entitlement) -> api::CatalogEntitlement {
+    api::CatalogEntitlement {
+        id: e.id.to_string(),
+        description: e.description.clone(),
+        risk: e.risk.as_str().to_owned(),
+        owners: e.owners.iter().map(ToString::to_string).collect(),
+        max_duration: e.max_duration.to_string(),
+        stages: e.stages.iter().map(|s| format!("{}: {} of {}", s.name, s.required, s.approvers)).collect(),
+    }
+}
+
+pub fn identity(i: &Identity) -> api::IdentityView {
+    api::IdentityView {
+        id: i.id.to_string(),
+        kind: i.kind.as_str().to_owned(),
+        status: i.status.as_str().to_owned(),
+        display_name: i.display_name.clone(),
+        owner: i.owner.as_ref().map(ToString::to_string),
+        manager: i.manager.as_ref().map(ToString::to_string),
+        groups: i.groups.iter().map(ToString::to_string).collect(),
+    }
+}
