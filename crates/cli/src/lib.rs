@@ -117,25 +117,19 @@ pub enum PolicyCommand {
 /// Runs a parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let json = cli.global.json;
-    // The local commands need no server and no token.
+    // Only the API commands need a server and a token.
+    let api = || Client::from_args(&cli.global);
     match &cli.command {
-        Command::Init(a) => return cmd::local::init(a).await,
-        Command::Serve(a) => return cmd::local::serve(a).await,
-        Command::Audit(AuditCommand::Verify(a)) => return cmd::local::audit_verify(a, json).await,
-        Command::Policy(PolicyCommand::Check(a)) => return cmd::local::policy_check(a, json),
-        _ => {}
-    }
-    let api = Client::from_args(&cli.global)?;
-    match &cli.command {
-        Command::Whoami => cmd::catalog::whoami(&api, json).await,
-        Command::Catalog(c) => cmd::catalog::run(&api, c, json).await,
-        Command::Request(c) => cmd::request::run(&api, c, json).await,
-        Command::Task(c) => cmd::task::run(&api, c, json).await,
-        Command::Grant(c) => cmd::grant::run(&api, c, json).await,
-        Command::Identity(c) => cmd::identity::run(&api, c, json).await,
-        Command::Audit(AuditCommand::Export(a)) => cmd::audit_export::run(&api, a, json).await,
-        Command::Init(_) | Command::Serve(_) | Command::Audit(AuditCommand::Verify(_)) | Command::Policy(_) => {
-            unreachable!("local commands were dispatched above")
-        }
+        Command::Whoami => cmd::catalog::whoami(&api()?, json).await,
+        Command::Catalog(c) => cmd::catalog::run(&api()?, c, json).await,
+        Command::Request(c) => cmd::request::run(&api()?, c, json).await,
+        Command::Task(c) => cmd::task::run(&api()?, c, json).await,
+        Command::Grant(c) => cmd::grant::run(&api()?, c, json).await,
+        Command::Identity(c) => cmd::identity::run(&api()?, c, json).await,
+        Command::Audit(AuditCommand::Export(a)) => cmd::audit_export::run(&api()?, a, json).await,
+        Command::Audit(AuditCommand::Verify(a)) => cmd::local::audit_verify(a, json).await,
+        Command::Policy(PolicyCommand::Check(a)) => cmd::local::policy_check(a, json),
+        Command::Init(a) => cmd::local::init(a).await,
+        Command::Serve(a) => cmd::local::serve(a).await,
     }
 }

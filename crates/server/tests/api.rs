@@ -1,0 +1,150 @@
+//! Router tests without sockets: the demo configuration on a temp SQLite file,
+//! driven through the real router and middleware.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use serde_json::{json, Value};
+use tower::ServiceExt;
+use writ_server::config::Config;
+
+struct Harness {
+    _dir: tempfile::TempDir,
+    router: Router,
+    app: writ_server::App,
+    tokens: HashMap<String, String>,
+}
+
+async fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let report = writ_server::init::init(dir.path(), false).await.unwrap();
+    let cfg = Config::load_from(&report.config, std::iter::empty()).unwrap();
+    let (app, _) = writ_server::build(&cfg).await.unwrap();
+    let router = writ_server::serve::router(app.clone(), cfg.max_body_bytes);
+    Harness { _dir: dir, router, app, tokens: report.tokens.into_iter().collect() }
+}
+
+impl Harness {
+    async fn call(&self, who: Option<&str>, method: &str, uri: &str, body: Option<String>) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(w) = who {
+            req = req.header("authorization", format!("Bearer {}", self.tokens[w]));
+        }
+        let req = match body {
+            Some(b) => req.header("content-type", "application/json").body(Body::from(b)).unwrap(),
+            None => req.body(Body::empty()).unwrap(),
+        };
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
+    async fn post(&self, who: &str, uri: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Some(who), "POST", uri, Some(body.to_string())).await
+    }
+
+    async fn audit_size(&self) -> u64 {
+        self.app.writ.store().audit_head().await.unwrap().0
+    }
+}
+
+fn new_request(entitlement: &str, duration: &str) -> Value {
+    json!({ "entitlements": [entitlement], "justification": "investigate INC-1", "duration": duration })
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
+    let h = harness().await;
+    let before = h.audit_size().await;
+    let cases: Vec<(Option<&str>, &str, &str, Option<String>, StatusCode, &str)> = vec![
+        (None, "POST", "/v1/requests", Some(new_request("pg-prod/payments_readonly", "1h").to_string()), StatusCode::UNAUTHORIZED, "Authorization"),
+        (Some("alice"), "POST", "/v1/requests", Some("{not json".into()), StatusCode::BAD_REQUEST, "not valid"),
+        (Some("alice"), "POST", "/v1/requests", Some(json!({ "entitlements": [] }).to_string()), StatusCode::BAD_REQUEST, "justification"),
+        (Some("alice"), "POST", "/v1/requests", Some(new_request("pg-prod/nope", "1h").to_string()), StatusCode::UNPROCESSABLE_ENTITY, "not in the catalog"),
+        (Some("alice"), "POST", "/v1/requests", Some(new_request("nowhere", "1h").to_string()), StatusCode::UNPROCESSABLE_ENTITY, "target/name"),
+        (Some("alice"), "POST", "/v1/requests", Some(new_request("pg-prod/payments_readonly", "9h").to_string()), StatusCode::UNPROCESSABLE_ENTITY, "maximum `8h`"),
+        (Some("alice"), "POST", "/v1/requests", Some(new_request("pg-prod/payments_readonly", "soon").to_string()), StatusCode::UNPROCESSABLE_ENTITY, "duration"),
+        (Some("alice"), "POST", "/v1/requests", Some(json!({ "entitlements": ["pg-prod/payments_readonly"], "justification": "  ", "duration": "1h" }).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "justification"),
+        (Some("alice"), "POST", "/v1/requests", Some(json!({ "subject": "ghost", "entitlements": ["pg-prod/payments_readonly"], "justification": "x", "duration": "1h" }).to_string()), StatusCode::NOT_FOUND, "identity `ghost`"),
+        (Some("alice"), "POST", "/v1/requests", Some(json!({ "justification": "x".repeat(70_000), "entitlements": [], "duration": "1h" }).to_string()), StatusCode::PAYLOAD_TOO_LARGE, "too large"),
+        (Some("alice"), "GET", "/v1/requests/req-123", None, StatusCode::BAD_REQUEST, "request id"),
+        (Some("alice"), "POST", "/v1/requests/req-00000000000000000000000000000001/approve", Some("{}".into()), StatusCode::NOT_FOUND, "not found"),
+        (Some("alice"), "GET", "/v1/requests?state=bogus", None, StatusCode::BAD_REQUEST, "unknown state"),
+        (Some("alice"), "GET", "/v1/audit/events", None, StatusCode::FORBIDDEN, "oversight"),
+    ];
+    for (who, method, uri, body, want, needle) in cases {
+        let (status, v) = h.call(who, method, uri, body).await;
+        assert_eq!(status, want, "{method} {uri}: {v}");
+        let msg = v["message"].as_str().unwrap_or_default();
+        assert!(msg.contains(needle), "{method} {uri}: `{msg}` should mention `{needle}`");
+    }
+    assert_eq!(h.audit_size().await, before, "bad input must not write to the audit log");
+    let (_, list) = h.call(Some("sam"), "GET", "/v1/requests", None).await;
+    assert_eq!(list.as_array().unwrap().len(), 0);
+}
+
+#[tokio::test]
+async fn reviews_without_authority_are_refused_and_change_nothing() {
+    let h = harness().await;
+    let (status, req) = h.post("alice", "/v1/requests", new_request("pg-prod/payments_readonly", "4h")).await;
+    assert_eq!(status, StatusCode::CREATED, "{req}");
+    assert_eq!(req["state"], "pending");
+    let id = req["id"].as_str().unwrap();
+    let before = h.audit_size().await;
+    for (who, code, needle) in [
+        ("alice", StatusCode::FORBIDDEN, "requested this access"),
+        ("sam", StatusCode::FORBIDDEN, "no authority"),
+        ("bob", StatusCode::FORBIDDEN, "no authority"),
+    ] {
+        let (status, v) = h.post(who, &format!("/v1/requests/{id}/approve"), json!({})).await;
+        assert_eq!(status, code, "{who}: {v}");
+        assert!(v["message"].as_str().unwrap().contains(needle), "{who}: {v}");
+    }
+    assert_eq!(h.audit_size().await, before);
+    let (status, v) = h.post("olivia", &format!("/v1/requests/{id}/approve"), json!({ "reason": "ok" })).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = h.post("olivia", &format!("/v1/requests/{id}/approve"), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(v["message"].as_str().unwrap().contains("once per request"), "{v}");
+}
+
+#[tokio::test]
+async fn low_risk_self_requests_are_auto_approved_and_toxic_pairs_denied() {
+    let h = harness().await;
+    // analytics_read is low risk: the demo policy approves it without review.
+    let (_, v) = h.post("alice", "/v1/requests", new_request("pg-prod/analytics_read", "2h")).await;
+    assert_eq!(v["state"], "approved", "{v}");
+    assert!(v["decisions"].as_array().unwrap().iter().any(|d| d["action"] == "auto_approve" && d["allowed"] == true
+        && d["policy_ids"].as_array().unwrap().iter().any(|p| p == "auto-approve-low-risk-short-self")), "{v}");
+    // Both halves of the maker-checker pair in one request: recorded as denied.
+    let both = json!({ "entitlements": ["pg-prod/payments_write", "pg-prod/payments_approve"], "justification": "x", "duration": "1h" });
+    let (status, v) = h.post("bob", "/v1/requests", both).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(v["state"], "denied");
+    assert!(v["outcome_reason"].as_str().unwrap().contains("payments maker-checker"), "{v}");
+}
+
+#[tokio::test]
+async fn health_metrics_and_openapi() {
+    let h = harness().await;
+    let (status, v) = h.call(None, "GET", "/healthz", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(v["status"], "ok");
+    let (status, _) = h.call(None, "GET", "/metrics", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    h.post("alice", "/v1/requests", new_request("pg-prod/payments_readonly", "1h")).await;
+    let (status, v) = h.call(Some("audrey"), "GET", "/metrics", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = v.as_str().unwrap();
+    for needle in ["writ_requests{state=\"pending\"} 1", "writ_policy_decisions_total{action=\"request\",outcome=\"allow\"} 1", "writ_policy_decision_seconds_bucket", "writ_http_request_seconds_bucket{method=\"POST\",route=\"/v1/requests\""] {
+        assert!(text.contains(needle), "metrics lack {needle}:\n{text}");
+    }
+    let (status, doc) = h.call(None, "GET", "/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["paths"]["/v1/requests/{id}/approve"]["post"].is_object(), "{doc}");
+    assert!(doc["components"]["schemas"]["EvidenceView"].is_object());
+}
