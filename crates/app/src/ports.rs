@@ -122,4 +122,7 @@ pub trait Store: Send + Sync {
     async fn audit_head(&self) -> Result<(u64, EventHash), StoreError>;
     async fn add_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError>;
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+
+    /// Closes connections cleanly (SQLite folds its write-ahead log into the file).
+    async fn close(&self) {}
 }

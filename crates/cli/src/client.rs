@@ -92,9 +92,8 @@ impl fmt::Debug for Client {
 
 /// Parses the `--server` value, e.g. `http://127.0.0.1:7878`.
 pub fn parse_server(server: &str) -> anyhow::Result<Url> {
-    let url = Url::parse(server.trim()).map_err(|e| {
-        anyhow!("`{server}` is not a server URL ({e}): pass e.g. `--server http://127.0.0.1:7878`")
-    })?;
+    let url = Url::parse(server.trim())
+        .map_err(|e| anyhow!("`{server}` is not a server URL ({e}): pass e.g. `--server http://127.0.0.1:7878`"))?;
     if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
         bail!("`{server}` is not an http:// or https:// URL: pass e.g. `--server http://127.0.0.1:7878`");
     }
@@ -126,14 +125,17 @@ impl Client {
 
     /// The URL of an API path given as segments, each percent-encoded, so an id
     /// can never change which endpoint is called.
-    pub fn url(&self, segments: &[&str]) -> Url {
+    pub fn url(&self, segments: &[&str]) -> anyhow::Result<Url> {
+        if let Some(bad) = segments.iter().find(|s| s.is_empty() || **s == "." || **s == "..") {
+            bail!("`{bad}` is not an id: copy the id from a `list` command");
+        }
         let mut url = self.base.clone();
         {
             let mut path = url.path_segments_mut().expect("checked by parse_server: the URL can be a base");
             path.pop_if_empty();
             path.extend(segments);
         }
-        url
+        Ok(url)
     }
 
     /// `GET` an API path with query parameters; the JSON answer.
@@ -160,7 +162,7 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&B>,
     ) -> anyhow::Result<Option<Value>> {
-        let url = self.url(segments);
+        let url = self.url(segments)?;
         let mut req = self.http.request(method.clone(), url).bearer_auth(&self.token);
         if !query.is_empty() {
             req = req.query(query);
@@ -178,7 +180,11 @@ impl Client {
             return Ok(None);
         }
         let value = serde_json::from_str(&text).with_context(|| {
-            format!("the server's answer to {method} /{} is not JSON: is `{}` a Writ server?", segments.join("/"), self.server())
+            format!(
+                "the server's answer to {method} /{} is not JSON: is `{}` a Writ server?",
+                segments.join("/"),
+                self.server()
+            )
         })?;
         Ok(Some(value))
     }
@@ -204,6 +210,8 @@ pub fn unreachable_error(server: &str, e: &(dyn std::error::Error + 'static)) ->
 /// client/server version mismatch.
 pub fn decode<T: DeserializeOwned>(what: &str, value: Value) -> anyhow::Result<T> {
     serde_json::from_value(value).with_context(|| {
-        format!("the server's {what} is not in the form this `writ` expects: are the client and server the same version?")
+        format!(
+            "the server's {what} is not in the form this `writ` expects: are the client and server the same version?"
+        )
     })
 }

@@ -44,16 +44,23 @@ pub struct Cli {
 #[derive(Clone, Args)]
 pub struct GlobalArgs {
     /// The Writ server's base URL.
-    #[arg(long, global = true, value_name = "URL", env = "WRIT_SERVER", default_value = DEFAULT_SERVER)]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "URL", env = "WRIT_SERVER", default_value = DEFAULT_SERVER)]
     pub server: String,
     /// Your API token. Prefer `WRIT_TOKEN` or `--token-file`: other users can see command lines.
-    #[arg(long, global = true, value_name = "TOKEN", env = "WRIT_TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Global options",
+        value_name = "TOKEN",
+        env = "WRIT_TOKEN",
+        hide_env_values = true
+    )]
     pub token: Option<String>,
     /// A file holding your API token (used when no `--token` / `WRIT_TOKEN` is set).
-    #[arg(long, global = true, value_name = "PATH", env = "WRIT_TOKEN_FILE")]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "PATH", env = "WRIT_TOKEN_FILE")]
     pub token_file: Option<PathBuf>,
-    /// Print the API's JSON (pretty) instead of human output.
-    #[arg(long, global = true)]
+    /// Print JSON instead of human output (for API commands: the server's JSON, pretty).
+    #[arg(long, global = true, help_heading = "Global options")]
     pub json: bool,
 }
 

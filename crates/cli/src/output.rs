@@ -60,17 +60,6 @@ pub fn multi_line(s: &str, indent: &str) -> String {
     lines.join(&format!("\n{indent}"))
 }
 
-/// Shortens `s` to at most `max` characters, marking a cut with `…`.
-pub fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-        out.push('…');
-        out
-    }
-}
-
 /// A plain-text table: an upper-case header and columns padded to their widest
 /// cell, two spaces apart; the last column is not padded.
 #[derive(Debug, Clone)]
@@ -140,10 +129,7 @@ pub fn table_or(table: &Table, empty: &str) -> String {
 pub fn fields(indent: &str, pairs: &[(&str, String)]) -> String {
     let width = pairs.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
     let pad = format!("{indent}{}", " ".repeat(width + 2));
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{indent}{k:<width$}  {}\n", multi_line(v, &pad)))
-        .collect()
+    pairs.iter().map(|(k, v)| format!("{indent}{k:<width$}  {}\n", multi_line(v, &pad))).collect()
 }
 
 /// Writes human output to stdout.
@@ -167,7 +153,5 @@ pub fn emit_json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
 /// Whether an error is a closed stdout (e.g. `writ request list | head`), which
 /// is not a failure of the command.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain()
-        .filter_map(|c| c.downcast_ref::<std::io::Error>())
-        .any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    e.chain().filter_map(|c| c.downcast_ref::<std::io::Error>()).any(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }

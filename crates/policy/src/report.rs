@@ -3,12 +3,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use cedar_policy::{ActionConstraint, Effect};
+use cedar_policy::Effect;
 use serde::Serialize;
 
 use crate::entities::Vocab;
 use crate::input::PolicyAction;
 use crate::load::LoadedPolicy;
+use crate::slice::applies_to;
 
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct PolicySummary {
@@ -54,7 +55,7 @@ impl CheckReport {
                     .iter()
                     .filter(|p| &p.file == file)
                     .map(|p| {
-                        let actions = actions_of(vocab, &p.policy.action_constraint());
+                        let actions = applies_to(vocab, &p.policy.action_constraint());
                         for a in &actions {
                             *per_action.entry(*a).or_default() += 1;
                         }
@@ -78,20 +79,6 @@ impl CheckReport {
             warnings: warnings.to_vec(),
         }
     }
-}
-
-fn actions_of(vocab: &Vocab, c: &ActionConstraint) -> Vec<PolicyAction> {
-    PolicyAction::ALL
-        .into_iter()
-        .filter(|&a| {
-            let hit = |uid| vocab.action_uid(a) == uid || vocab.action_parents(a).contains(uid);
-            match c {
-                ActionConstraint::Any => true,
-                ActionConstraint::Eq(uid) => hit(uid),
-                ActionConstraint::In(uids) => uids.iter().any(hit),
-            }
-        })
-        .collect()
 }
 
 impl fmt::Display for CheckReport {

@@ -77,7 +77,7 @@ impl SliceIndex {
 
 /// The actions a policy's action scope can match. An action matches `action ==
 /// A` / `action in [..]` when it is A or one of its schema action groups is.
-fn applies_to(vocab: &Vocab, constraint: &ActionConstraint) -> Vec<PolicyAction> {
+pub(crate) fn applies_to(vocab: &Vocab, constraint: &ActionConstraint) -> Vec<PolicyAction> {
     let matches = |action: PolicyAction, listed: &EntityUid| {
         vocab.action_uid(action) == listed || vocab.action_parents(action).contains(listed)
     };

@@ -80,6 +80,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     if let Err(e) = app.writ.checkpoint(&app.signing_key).await {
         tracing::error!(error = %e, "could not sign the final checkpoint");
     }
+    app.writ.store().close().await;
+    tracing::info!("writ stopped");
     Ok(())
 }
 

@@ -8,6 +8,8 @@ use ed25519_dalek::SigningKey;
 use rand::rngs::OsRng;
 
 pub const KEY_FILE: &str = "audit-signing.key";
+/// The public half, in hex, for `writ audit verify --trusted-key @<file>`.
+pub const PUBLIC_KEY_FILE: &str = "audit-signing.pub";
 
 /// Loads the key from `dir`, or creates it there.
 pub fn load_or_create(dir: &Path) -> anyhow::Result<SigningKey> {
@@ -31,6 +33,7 @@ pub fn load_or_create(dir: &Path) -> anyhow::Result<SigningKey> {
     }
     let mut f = opts.open(&path)?;
     writeln!(f, "{}", hex::encode(key.to_bytes()))?;
+    std::fs::write(dir.join(PUBLIC_KEY_FILE), format!("{}\n", hex::encode(key.verifying_key().to_bytes())))?;
     tracing::info!(path = %path.display(), public_key = %hex::encode(key.verifying_key().to_bytes()), "created the audit signing key");
     Ok(key)
 }

@@ -60,3 +60,28 @@ impl SqlStore {
         rows.iter().map(checkpoint).collect()
     }
 }
+
+impl SqlStore {
+    /// Feeds the whole log to `verifier` in pages, stopping at the first problem,
+    /// and returns the checkpoints (or the problem found).
+    pub async fn verify_into(
+        &self,
+        verifier: &mut writ_core::audit::ChainVerifier,
+    ) -> Result<Result<Vec<Checkpoint>, writ_core::audit::Tamper>, StoreError> {
+        const PAGE: u32 = 20_000;
+        let mut after = 0;
+        loop {
+            let page = self.audit_page(after, PAGE).await?;
+            for e in &page {
+                if let Err(t) = verifier.push(e) {
+                    return Ok(Err(t));
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() == PAGE as usize => after = last.seq,
+                _ => break,
+            }
+        }
+        Ok(Ok(self.all_checkpoints().await?))
+    }
+}

@@ -112,6 +112,29 @@ impl SqlStore {
         Ok(store)
     }
 
+    /// Opens an existing database for reading only (no file is created and no
+    /// migration runs), e.g. for offline audit verification.
+    pub async fn open_read_only(url: &str) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(url)?;
+        let mut url = url.to_owned();
+        if backend == Backend::Sqlite {
+            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:").split('?').next().unwrap_or_default().to_owned();
+            if !std::path::Path::new(&path).exists() {
+                return Err(StoreError::Database(format!("`{path}` does not exist: give the path of Writ's SQLite database, e.g. `sqlite://writ-data/writ.db`")));
+            }
+            url.push_str(if url.contains('?') { "&mode=ro" } else { "?mode=ro" });
+        }
+        let opts = AnyConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::Database(format!("bad database URL `{}`: {e}", redact(&url))))?;
+        let pool = AnyPoolOptions::new()
+            .max_connections(2)
+            .connect_with(opts)
+            .await
+            .map_err(|e| StoreError::Database(format!("cannot open `{}`: {e}", redact(&url))))?;
+        Ok(SqlStore { backend, writer: pool.clone(), reader: pool })
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         let migrator = match self.backend {
             Backend::Sqlite => sqlx::migrate!("migrations/sqlite"),

@@ -169,4 +169,8 @@ impl Store for SqlStore {
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
         self.all_checkpoints().await
     }
+
+    async fn close(&self) {
+        SqlStore::close(self).await;
+    }
 }

@@ -108,8 +108,7 @@ async fn write_file(api: &Client, path: &Path) -> anyhow::Result<Counts> {
     partial_name.push(name);
     partial_name.push(".partial");
     let partial = path.with_file_name(partial_name);
-    let file = std::fs::File::create(&partial)
-        .with_context(|| format!("cannot create `{}`", partial.display()))?;
+    let file = std::fs::File::create(&partial).with_context(|| format!("cannot create `{}`", partial.display()))?;
     let mut out = std::io::BufWriter::new(file);
     let result = async {
         let counts = write_export(api, &mut out).await?;

@@ -54,14 +54,7 @@ pub fn catalog_table(entries: &[CatalogEntitlement]) -> Table {
     let mut t = Table::new(&["entitlement", "risk", "max duration", "stages", "owners", "description"]);
     for e in entries {
         let stages = if e.stages.is_empty() { "none (policy decides)".to_owned() } else { e.stages.join(" → ") };
-        t.row([
-            e.id.clone(),
-            e.risk.clone(),
-            e.max_duration.clone(),
-            stages,
-            list(&e.owners),
-            e.description.clone(),
-        ]);
+        t.row([e.id.clone(), e.risk.clone(), e.max_duration.clone(), stages, list(&e.owners), e.description.clone()]);
     }
     t
 }

@@ -2,9 +2,7 @@
 //! in the order it happened — the ask, the policy decisions, the approval stages
 //! and reviews, the fulfilment, the grants, the outcome, and the audit events.
 
-use writ_api::{
-    AuditEventView, DecisionView, EvidenceView, GrantView, RequestView, ReviewView, StageView, TaskView,
-};
+use writ_api::{AuditEventView, DecisionView, EvidenceView, GrantView, RequestView, ReviewView, StageView, TaskView};
 
 use crate::cmd::request::next_steps;
 use crate::output::{fields, list, multi_line, one_line, opt, time, Table};
@@ -38,11 +36,7 @@ fn section(title: &str, items: Vec<String>, empty: &str) -> String {
 }
 
 fn ask(r: &RequestView) -> String {
-    let subject = if r.subject == r.requester {
-        format!("{} (themself)", r.subject)
-    } else {
-        r.subject.clone()
-    };
+    let subject = if r.subject == r.requester { format!("{} (themself)", r.subject) } else { r.subject.clone() };
     let mut pairs = vec![
         ("requested by", r.requester.clone()),
         ("for", subject),

@@ -1,0 +1,235 @@
+//! End to end: the real `writ` binary, a real `writ serve` on SQLite, the demo
+//! catalog and policies. A request needing two stages (owner, then 2 of 3
+//! security) is refused a self-review and a double review, approved, fulfilled by
+//! hand with evidence, shown, exported and verified; then the SQLite file is
+//! tampered with four ways and `writ audit verify` must name the right event.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+struct Server {
+    child: Child,
+    url: String,
+    dir: tempfile::TempDir,
+    tokens: HashMap<String, String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn writ_cmd() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_writ"));
+    for v in ["WRIT_SERVER", "WRIT_TOKEN", "WRIT_TOKEN_FILE", "WRIT_DATABASE_URL", "WRIT_CONFIG", "WRIT_LISTEN"] {
+        c.env_remove(v);
+    }
+    c
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl Server {
+    /// `writ init` into a temp dir, then `writ serve` on a free port.
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("writ-data");
+        let out = writ_cmd().args(["init", "--dir", data.to_str().unwrap()]).output().unwrap();
+        assert!(out.status.success(), "init failed: {}", text(&out.stderr));
+        assert!(text(&out.stdout).contains("Try a first request"), "{}", text(&out.stdout));
+        let tokens = std::fs::read_to_string(data.join("demo-tokens.env"))
+            .unwrap()
+            .lines()
+            .filter_map(|l| l.strip_prefix("WRIT_TOKEN_"))
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.to_lowercase(), v.to_owned()))
+            .collect();
+        let port = free_port();
+        let child = writ_cmd()
+            .args(["serve", "--config", data.join("writ.toml").to_str().unwrap()])
+            .env("WRIT_LISTEN", format!("127.0.0.1:{port}"))
+            .env("WRIT_CHECKPOINT_EVERY", "1h")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let server = Server { child, url: format!("http://127.0.0.1:{port}"), dir, tokens };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "server did not start: {}", server.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
+    fn db(&self) -> PathBuf {
+        self.dir.path().join("writ-data/writ.db")
+    }
+
+    /// Runs `writ --server … --token <who's> args…`.
+    fn as_(&self, who: &str, args: &[&str]) -> Output {
+        writ_cmd().args(["--server", &self.url, "--token", &self.tokens[who]]).args(args).output().unwrap()
+    }
+
+    fn ok(&self, who: &str, args: &[&str]) -> String {
+        let out = self.as_(who, args);
+        assert!(out.status.success(), "{who} {args:?} failed: {}\nserver log:\n{}", text(&out.stderr), self.log());
+        text(&out.stdout)
+    }
+
+    fn json(&self, who: &str, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(who, &all)).unwrap()
+    }
+
+    fn refused(&self, who: &str, args: &[&str], needle: &str) {
+        let out = self.as_(who, args);
+        assert_eq!(out.status.code(), Some(1), "{who} {args:?} should fail");
+        let err = text(&out.stderr);
+        assert!(err.contains(needle), "{who} {args:?}: `{err}` should contain `{needle}`");
+    }
+
+    /// SIGTERM, as an operator would stop it; the server signs a last checkpoint.
+    fn stop(&mut self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                assert!(s.success(), "server exited with {s}: {}", self.log());
+                return;
+            }
+            assert!(Instant::now() < deadline, "server did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+fn verify(args: &[&str]) -> Output {
+    writ_cmd().args(["audit", "verify"]).args(args).output().unwrap()
+}
+
+/// Copies the database, applies `sql` to the copy, and returns the copy's URL.
+fn tampered(src: &Path, dir: &Path, name: &str, sql: &[String]) -> String {
+    let dst = dir.join(format!("{name}.db"));
+    std::fs::copy(src, &dst).unwrap();
+    let url = format!("sqlite://{}", dst.display());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        for s in sql {
+            sqlx::query(s).execute(&mut c).await.unwrap();
+        }
+        c.close().await.unwrap();
+    });
+    url
+}
+
+#[test]
+fn two_stage_request_from_submission_to_verified_evidence_and_tamper_detection() {
+    let mut s = Server::start();
+    let created = s.json("alice", &[
+        "request", "create", "--entitlement", "pg-prod/payments_readonly", "--duration", "4h",
+        "--justification", "investigate INC-1234", "--ticket", "INC-1234",
+    ]);
+    assert_eq!(created["state"], "pending");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let approve = |who: &str| s.json(who, &["request", "approve", &id, "--reason", &format!("ok from {who}")]);
+
+    s.refused("alice", &["request", "approve", &id], "requested this access and cannot review it");
+    s.refused("sam", &["request", "approve", &id], "no authority");
+    assert_eq!(approve("olivia")["state"], "pending");
+    s.refused("olivia", &["request", "approve", &id], "one person counts once per request");
+    s.refused("oscar", &["request", "approve", &id], "no authority"); // owner stage already passed
+    assert_eq!(approve("sam")["state"], "pending");
+    s.refused("sam", &["request", "approve", &id], "one person counts once per request");
+    let approved = approve("sue");
+    assert_eq!(approved["state"], "approved");
+    s.refused("sid", &["request", "approve", &id], "cannot review request in state `approved`");
+
+    let tasks = s.json("dana", &["task", "list"]);
+    let task = tasks.as_array().unwrap().iter().find(|t| t["request_id"] == id.as_str()).expect("a task for dba").clone();
+    let task_id = task["id"].as_str().unwrap();
+    s.refused("sam", &["task", "complete", task_id, "--evidence", "done"], "not in the fulfiller group");
+    s.refused("dana", &["task", "complete", task_id, "--evidence", "  "], "evidence");
+    s.ok("dana", &["task", "complete", task_id, "--evidence", "GRANT payments_readonly TO alice; \\du shows it"]);
+
+    let grants = s.json("alice", &["grant", "list"]);
+    assert_eq!(grants.as_array().unwrap().len(), 1, "{grants}");
+    let shown = s.ok("alice", &["request", "show", &id]);
+    for needle in [
+        "investigate INC-1234", "INC-1234", "request-permit-active", "review-permit-active", "auto_approve",
+        "olivia", "sam", "sue", "2 of 2", "dana", "GRANT payments_readonly TO alice", "request.activated", "grant.started",
+        "(active)",
+    ] {
+        assert!(shown.contains(needle), "`request show` lacks `{needle}`:\n{shown}");
+    }
+    s.refused("bob", &["request", "show", &id], "not found");
+
+    // Export and verify offline, with the server's key pinned.
+    let export = s.dir.path().join("audit.jsonl");
+    s.ok("audrey", &["audit", "export", "--output", export.to_str().unwrap()]);
+    let key = format!("@{}", s.dir.path().join("writ-data/audit-signing.pub").display());
+    let out = verify(&["--file", export.to_str().unwrap(), "--trusted-key", &key]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("audit log verified"));
+
+    s.stop();
+    let db = s.db();
+    let url = format!("sqlite://{}", db.display());
+    let out = verify(&["--database", &url, "--trusted-key", &key, "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = report["events"].as_u64().unwrap();
+    assert_eq!(report["last_checkpoint_size"].as_u64(), Some(n), "the shutdown checkpoint covers the whole log");
+
+    // Find the event that recorded the submission: its seq is what must be named.
+    let events: Vec<Value> = std::fs::read_to_string(&export).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let seq_of = |kind: &str| events.iter().find(|e| e["kind"] == kind && e["request_id"] == id.as_str()).unwrap()["seq"].as_u64().unwrap();
+    let submitted = seq_of("request.submitted");
+    let reviewed = seq_of("review.recorded");
+    let granted = seq_of("grant.started");
+    let cols = "at, actor, kind, request_id, payload, prev_hash, hash";
+    let tmp = s.dir.path();
+    let cases: Vec<(&str, Vec<String>, String)> = vec![
+        ("edit", vec![format!("UPDATE audit_events SET payload = replace(payload, 'investigate', 'vacation') WHERE seq = {submitted}")],
+            format!("event {submitted} was edited")),
+        ("delete", vec![format!("DELETE FROM audit_events WHERE seq = {reviewed}")],
+            format!("event {reviewed} is missing")),
+        ("swap", vec![
+            format!("CREATE TABLE t AS SELECT seq, {cols} FROM audit_events WHERE seq IN ({reviewed}, {granted})"),
+            format!("UPDATE audit_events SET ({cols}) = (SELECT {cols} FROM t WHERE t.seq = {granted}) WHERE seq = {reviewed}"),
+            format!("UPDATE audit_events SET ({cols}) = (SELECT {cols} FROM t WHERE t.seq = {reviewed}) WHERE seq = {granted}"),
+        ], format!("event {reviewed}")),
+        ("truncate", vec![format!("DELETE FROM audit_events WHERE seq > {}", n - 3)],
+            format!("covers {n} events but the log ends at {}", n - 3)),
+    ];
+    for (name, sql, needle) in cases {
+        let url = tampered(&db, tmp, name, &sql);
+        let out = verify(&["--database", &url, "--trusted-key", &key]);
+        assert_eq!(out.status.code(), Some(1), "{name}: verify should fail, printed {}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert!(err.contains(&needle), "{name}: `{err}` should contain `{needle}`");
+        if name == "swap" {
+            assert!(err.contains("reordered") || err.contains("sealed as"), "{name}: {err}");
+        }
+    }
+}
