@@ -118,3 +118,70 @@ impl Grant {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeDelta, TimeZone};
+    use proptest::prelude::*;
+    use uuid::Uuid;
+
+    use super::*;
+
+    fn grant() -> Grant {
+        Grant::start(
+            GrantId::from_uuid(Uuid::from_u128(1)),
+            RequestId::from_uuid(Uuid::from_u128(2)),
+            IdentityId::parse("alice").unwrap(),
+            EntitlementId::parse("pg-prod/readonly").unwrap(),
+            AccessDuration::parse("1h").unwrap(),
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        )
+    }
+
+    #[test]
+    fn the_clock_starts_when_access_is_in_place() {
+        let g = grant();
+        assert_eq!(g.expires_at() - g.starts_at(), TimeDelta::hours(1));
+        assert!(g.is_in_force(g.starts_at()));
+        assert!(!g.is_in_force(g.expires_at()));
+    }
+
+    #[test]
+    fn expiry_and_revocation_keep_the_record() {
+        let mut g = grant();
+        assert!(g.expire(g.starts_at()).is_err(), "not before its time");
+        let mut r = g.clone();
+        assert!(r.revoke(IdentityId::parse("sam").unwrap(), " ", g.starts_at()).is_err(), "needs a reason");
+        r.revoke(IdentityId::parse("sam").unwrap(), "left the team", g.starts_at()).unwrap();
+        assert_eq!(r.state().as_str(), "revoked");
+        assert_eq!(r.expires_at(), g.expires_at());
+        g.expire(g.expires_at()).unwrap();
+        assert!(g.revoke(IdentityId::parse("sam").unwrap(), "late", g.expires_at()).is_err());
+    }
+
+    proptest! {
+        /// No sequence of expire/revoke calls at any times leaves a grant in force
+        /// after it ended, revives an ended grant, or changes it on a refused call.
+        #[test]
+        fn no_sequence_revives_or_corrupts_a_grant(ops in proptest::collection::vec((any::<bool>(), -120i64..240), 1..20)) {
+            let mut g = grant();
+            let mut ended = false;
+            for (revoke, minutes) in ops {
+                let before = g.clone();
+                let at = g.starts_at() + TimeDelta::minutes(minutes);
+                let r = if revoke { g.revoke(IdentityId::parse("sam").unwrap(), "why", at) } else { g.expire(at) };
+                match r {
+                    Err(_) => prop_assert_eq!(&g, &before),
+                    Ok(()) => {
+                        prop_assert!(!ended, "an ended grant changed again");
+                        prop_assert_eq!(g.version(), before.version() + 1);
+                        ended = true;
+                    }
+                }
+                if ended {
+                    prop_assert!(!g.is_in_force(at) && g.state() != &GrantState::Active);
+                }
+            }
+        }
+    }
+}

@@ -29,6 +29,11 @@ pub struct App {
 
 /// Opens the store and loads catalog and policies: everything but the socket.
 pub async fn build(cfg: &Config) -> anyhow::Result<(App, Resolved)> {
+    build_with_clock(cfg, Arc::new(crate::clock::SystemClock)).await
+}
+
+/// [`build`] with an injected clock, so tests can move time.
+pub async fn build_with_clock(cfg: &Config, clock: Arc<dyn writ_app::ports::Clock>) -> anyhow::Result<(App, Resolved)> {
     let r = cfg.resolve()?;
     let catalog = catalog_file::load_catalog(&r.catalog)?;
     let policy = PolicyEngine::load_dir(&r.policies)?;
@@ -40,7 +45,7 @@ pub async fn build(cfg: &Config) -> anyhow::Result<(App, Resolved)> {
     let signing_key = signing::load_or_create(&r.data_dir)?;
     let metrics = Arc::new(Metrics::default());
     let settings = Settings { lapse_after: r.lapse_after.as_delta(), oversight_groups: cfg.oversight_groups.clone() };
-    let writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), Arc::new(crate::clock::SystemClock), settings)
+    let writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), clock, settings)
         .with_observer(metrics.clone());
     Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key) }, r))
 }

@@ -148,3 +148,116 @@ async fn health_metrics_and_openapi() {
     assert!(doc["paths"]["/v1/requests/{id}/approve"]["post"].is_object(), "{doc}");
     assert!(doc["components"]["schemas"]["EvidenceView"].is_object());
 }
+
+/// A clock the test moves by hand.
+struct ManualClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl writ_app::ports::Clock for ManualClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl ManualClock {
+    fn advance(&self, by: chrono::TimeDelta) {
+        *self.0.lock().unwrap() += by;
+    }
+}
+
+async fn harness_with_clock() -> (Harness, std::sync::Arc<ManualClock>) {
+    let dir = tempfile::tempdir().unwrap();
+    let report = writ_server::init::init(dir.path(), false).await.unwrap();
+    let cfg = Config::load_from(&report.config, std::iter::empty()).unwrap();
+    let start = chrono::DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
+    let clock = std::sync::Arc::new(ManualClock(std::sync::Mutex::new(start)));
+    let (app, _) = writ_server::build_with_clock(&cfg, clock.clone()).await.unwrap();
+    let router = writ_server::serve::router(app.clone(), cfg.max_body_bytes);
+    (Harness { _dir: dir, router, app, tokens: report.tokens.into_iter().collect() }, clock)
+}
+
+#[tokio::test]
+async fn pending_requests_lapse_after_the_configured_time() {
+    let (h, clock) = harness_with_clock().await;
+    let (_, req) = h.post("alice", "/v1/requests", new_request("pg-prod/payments_readonly", "1h")).await;
+    let id = req["id"].as_str().unwrap().to_owned();
+    clock.advance(chrono::TimeDelta::days(6));
+    assert_eq!(h.app.writ.lapse_due().await.unwrap(), 0, "not due yet");
+    clock.advance(chrono::TimeDelta::days(1));
+    assert_eq!(h.app.writ.lapse_due().await.unwrap(), 1);
+    let (status, v) = h.post("olivia", &format!("/v1/requests/{id}/approve"), json!({})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    let (_, shown) = h.call(Some("alice"), "GET", &format!("/v1/requests/{id}"), None).await;
+    assert_eq!(shown["request"]["state"], "lapsed");
+    assert!(shown["events"].as_array().unwrap().iter().any(|e| e["kind"] == "request.lapsed"));
+}
+
+#[tokio::test]
+async fn a_disabled_identity_can_neither_request_nor_approve_and_decisions_use_current_state() {
+    let h = harness().await;
+    let (_, req) = h.post("alice", "/v1/requests", new_request("pg-prod/payments_readonly", "1h")).await;
+    let id = req["id"].as_str().unwrap().to_owned();
+    // Only oversight may change identities.
+    let (status, _) = h.post("alice", "/v1/identities/olivia/status", json!({ "status": "disabled" })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, v) = h.post("sam", "/v1/identities/olivia/status", json!({ "status": "disabled" })).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let (status, v) = h.post("olivia", &format!("/v1/requests/{id}/approve"), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("disabled"), "{v}");
+    let (status, _) = h.post("olivia", "/v1/requests", new_request("pg-prod/analytics_read", "1h")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The owner stage can still pass through the other owner.
+    let (status, _) = h.post("oscar", &format!("/v1/requests/{id}/approve"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    // A disabled subject: alice asks for her service account, which policy refuses
+    // once the account is disabled, naming the policy.
+    h.post("sam", "/v1/identities/svc-billing/status", json!({ "status": "disabled" })).await;
+    let body = json!({ "subject": "svc-billing", "entitlements": ["pg-prod/analytics_read"], "justification": "nightly job", "duration": "1h" });
+    let (status, v) = h.post("alice", "/v1/requests", body).await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(v["state"], "denied", "{v}");
+    assert!(v["outcome_reason"].as_str().unwrap().contains("request-forbid-disabled-subject"), "{v}");
+}
+
+#[tokio::test]
+async fn an_approver_may_not_fulfil_and_fulfilment_needs_evidence() {
+    let h = harness().await;
+    // Make sam (security) also a DBA, so only the approver ≠ fulfiller rule stops him.
+    let mut sam = h.app.writ.identity(&"sam".parse().unwrap()).await.unwrap();
+    sam.groups.insert("dba".parse().unwrap());
+    h.app.writ.upsert_identities(None, vec![sam]).await.unwrap();
+    let (_, req) = h.post("alice", "/v1/requests", new_request("pg-prod/payments_readonly", "1h")).await;
+    let id = req["id"].as_str().unwrap().to_owned();
+    for who in ["olivia", "sam", "sue"] {
+        let (status, v) = h.post(who, &format!("/v1/requests/{id}/approve"), json!({})).await;
+        assert_eq!(status, StatusCode::OK, "{who}: {v}");
+    }
+    let (_, tasks) = h.call(Some("dana"), "GET", "/v1/tasks", None).await;
+    let task = tasks.as_array().unwrap().iter().find(|t| t["request_id"] == id.as_str()).unwrap()["id"].as_str().unwrap().to_owned();
+    let (status, v) = h.post("sam", &format!("/v1/tasks/{task}/complete"), json!({ "evidence": "done" })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(v["message"].as_str().unwrap().contains("approver ≠ fulfiller"), "{v}");
+    let (status, v) = h.post("dana", &format!("/v1/tasks/{task}/complete"), json!({ "evidence": "" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (status, _) = h.post("dana", &format!("/v1/tasks/{task}/complete"), json!({ "evidence": "granted" })).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, v) = h.post("dana", &format!("/v1/tasks/{task}/complete"), json!({ "evidence": "again" })).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    // Toxic combination against a grant already held: alice gets payments_write...
+    let (_, w) = h.post("alice", "/v1/requests", new_request("pg-prod/payments_write", "1h")).await;
+    let wid = w["id"].as_str().unwrap().to_owned();
+    for who in ["olivia", "sue", "sid"] {
+        h.post(who, &format!("/v1/requests/{wid}/approve"), json!({})).await;
+    }
+    let (_, tasks) = h.call(Some("dana"), "GET", "/v1/tasks", None).await;
+    let wt = tasks.as_array().unwrap().iter().find(|t| t["request_id"] == wid.as_str()).unwrap()["id"].as_str().unwrap().to_owned();
+    let (status, _) = h.post("dana", &format!("/v1/tasks/{wt}/complete"), json!({ "evidence": "granted write" })).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, grants) = h.call(Some("alice"), "GET", "/v1/grants", None).await;
+    let write_grant = grants.as_array().unwrap().iter().find(|g| g["entitlement"] == "pg-prod/payments_write").unwrap()["id"].as_str().unwrap().to_owned();
+    // ...so asking for payments_approve is denied, naming the conflict and the grant held.
+    let (_, v) = h.post("alice", "/v1/requests", new_request("pg-prod/payments_approve", "1h")).await;
+    assert_eq!(v["state"], "denied");
+    let reason = v["outcome_reason"].as_str().unwrap();
+    assert!(reason.contains("payments maker-checker") && reason.contains(&write_grant), "{reason}");
+}
