@@ -10,7 +10,6 @@ use writ_policy::{DecisionQuery, PolicyAction, RequestContext};
 use crate::events::{self, about};
 use crate::facts;
 use crate::ports::{Change, Versioned};
-use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
 impl Writ {
@@ -31,7 +30,7 @@ impl Writ {
 
     /// `actor` approves or denies request `id`. Retries on a lost version race.
     pub async fn review(&self, actor: &Identity, id: RequestId, verdict: Verdict, reason: String) -> Result<Request, AppError> {
-        for _ in 0..MAX_ATTEMPTS {
+        self.commit_with_retry("request", id.to_string(), async || {
             let mut req = self.load_request(id).await?;
             let loaded = req.version();
             let now = self.clock.now();
@@ -95,18 +94,14 @@ impl Writ {
                 _ => {}
             }
             change.requests.push(Versioned::update(req.clone(), loaded));
-            match self.try_commit(change).await {
-                Ok(()) => return Ok(req),
-                Err(None) => continue,
-                Err(Some(e)) => return Err(e),
-            }
-        }
-        Err(AppError::Conflict { what: "request", id: id.to_string() })
+            Ok((change, req))
+        })
+        .await
     }
 
     /// The requester withdraws request `id`; open fulfilment tasks are cancelled.
     pub async fn cancel(&self, actor: &Identity, id: RequestId, reason: String) -> Result<Request, AppError> {
-        for _ in 0..MAX_ATTEMPTS {
+        self.commit_with_retry("request", id.to_string(), async || {
             let mut req = self.load_request(id).await?;
             let loaded = req.version();
             let now = self.clock.now();
@@ -120,12 +115,8 @@ impl Writ {
                 change.tasks.push(Versioned::update(t, v));
             }
             change.requests.push(Versioned::update(req.clone(), loaded));
-            match self.try_commit(change).await {
-                Ok(()) => return Ok(req),
-                Err(None) => continue,
-                Err(Some(e)) => return Err(e),
-            }
-        }
-        Err(AppError::Conflict { what: "request", id: id.to_string() })
+            Ok((change, req))
+        })
+        .await
     }
 }

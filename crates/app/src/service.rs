@@ -36,7 +36,7 @@ pub struct Writ {
 }
 
 /// How many times a use-case reloads and reapplies after losing a version race.
-pub(crate) const MAX_ATTEMPTS: usize = 5;
+const MAX_ATTEMPTS: usize = 5;
 
 impl Writ {
     pub fn new(
@@ -84,12 +84,23 @@ impl Writ {
             .ok_or_else(|| AppError::NotFound { what: "identity", id: id.to_string() })
     }
 
-    /// Commits, turning a version race into `Err(None)` so the caller can retry.
-    pub(crate) async fn try_commit(&self, change: Change) -> Result<(), Option<AppError>> {
-        match self.store.commit(change).await {
-            Ok(_) => Ok(()),
-            Err(StoreError::VersionConflict { .. }) => Err(None),
-            Err(e) => Err(Some(e.into())),
+    /// Runs `attempt` (load, decide, build one change) and commits the change. On a
+    /// lost version race it runs `attempt` again from a fresh load, so a concurrent
+    /// update is never lost and never applied on stale state.
+    pub(crate) async fn commit_with_retry<T>(
+        &self,
+        what: &'static str,
+        id: String,
+        mut attempt: impl AsyncFnMut() -> Result<(Change, T), AppError>,
+    ) -> Result<T, AppError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let (change, value) = attempt().await?;
+            match self.store.commit(change).await {
+                Ok(_) => return Ok(value),
+                Err(StoreError::VersionConflict { .. }) => continue,
+                Err(e) => return Err(e.into()),
+            }
         }
+        Err(AppError::Conflict { what, id })
     }
 }

@@ -134,8 +134,10 @@ impl Writ {
             change.events.push(about(id, events::REQUEST_LAPSED, "system", now, json!({ "lapses_at": req.lapses_at() })));
             change.requests.push(Versioned::update(req, loaded));
             // Losing a race here means someone reviewed or cancelled first: fine.
-            if self.try_commit(change).await.is_ok() {
-                lapsed += 1;
+            match self.store.commit(change).await {
+                Ok(_) => lapsed += 1,
+                Err(crate::ports::StoreError::VersionConflict { .. }) => {}
+                Err(e) => return Err(e.into()),
             }
         }
         Ok(lapsed)

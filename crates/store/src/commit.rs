@@ -101,105 +101,109 @@ impl SqlStore {
     }
 }
 
-async fn write_request(tx: &mut Tx<'_>, r: &Versioned<writ_core::request::Request>) -> Result<(), StoreError> {
-    let v = &r.value;
-    let id = v.id().to_string();
-    match r.expected_version {
-        None => sqlx::query(
-            "INSERT INTO requests (id, state, requester, subject, created_at, lapses_at, version, doc) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-        )
-        .bind(&id)
-        .bind(v.state().as_str())
-        .bind(v.requester().to_string())
-        .bind(v.subject().to_string())
-        .bind(millis(v.created_at()))
-        .bind(millis(v.lapses_at()))
-        .bind(i64_of(v.version()))
-        .bind(to_doc(v))
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
-        .map_err(|e| insert_or_update_err(e, "request", &id)),
+/// A value for one column.
+enum Col {
+    Text(String),
+    Int(i64),
+}
+
+/// One aggregate row: its table, key, version, JSON document and the columns that
+/// queries filter on. Table and column names are constants of this crate, never
+/// user input, so building the SQL from them is safe.
+struct DocRow {
+    table: &'static str,
+    what: &'static str,
+    id: String,
+    version: u64,
+    expected: Option<u64>,
+    doc: String,
+    columns: Vec<(&'static str, Col)>,
+}
+
+/// Inserts a new aggregate, or updates it if it is still at the version it was
+/// loaded at (compare-and-swap); a lost race is a `VersionConflict`.
+async fn write_doc(tx: &mut Tx<'_>, row: DocRow) -> Result<(), StoreError> {
+    let names: Vec<&str> = row.columns.iter().map(|(n, _)| *n).collect();
+    let sql = match row.expected {
+        None => {
+            let marks: Vec<String> = (4..4 + names.len()).map(|i| format!("${i}")).collect();
+            format!("INSERT INTO {} (id, version, doc, {}) VALUES ($1, $2, $3, {})", row.table, names.join(", "), marks.join(", "))
+        }
+        Some(_) => {
+            let sets: Vec<String> = names.iter().enumerate().map(|(i, n)| format!("{n} = ${}", i + 4)).collect();
+            let k = names.len() + 4;
+            format!("UPDATE {} SET version = $2, doc = $3, {} WHERE id = $1 AND version = ${k}", row.table, sets.join(", "))
+        }
+    };
+    let mut q = sqlx::query(&sql).bind(row.id.clone()).bind(i64_of(row.version)).bind(row.doc);
+    for (_, c) in row.columns {
+        q = match c {
+            Col::Text(t) => q.bind(t),
+            Col::Int(i) => q.bind(i),
+        };
+    }
+    match row.expected {
+        None => q.execute(&mut **tx).await.map(|_| ()).map_err(|e| insert_or_update_err(e, row.what, &row.id)),
         Some(expected) => {
-            let res = sqlx::query("UPDATE requests SET state = $1, version = $2, doc = $3 WHERE id = $4 AND version = $5")
-                .bind(v.state().as_str())
-                .bind(i64_of(v.version()))
-                .bind(to_doc(v))
-                .bind(&id)
-                .bind(i64_of(expected))
-                .execute(&mut **tx)
-                .await
-                .map_err(db_err)?;
-            check_one(res.rows_affected(), "request", id)
+            let res = q.bind(i64_of(expected)).execute(&mut **tx).await.map_err(db_err)?;
+            check_one(res.rows_affected(), row.what, row.id)
         }
     }
+}
+
+async fn write_request(tx: &mut Tx<'_>, r: &Versioned<writ_core::request::Request>) -> Result<(), StoreError> {
+    let v = &r.value;
+    write_doc(tx, DocRow {
+        table: "requests",
+        what: "request",
+        id: v.id().to_string(),
+        version: v.version(),
+        expected: r.expected_version,
+        doc: to_doc(v),
+        columns: vec![
+            ("state", Col::Text(v.state().as_str().to_owned())),
+            ("requester", Col::Text(v.requester().to_string())),
+            ("subject", Col::Text(v.subject().to_string())),
+            ("created_at", Col::Int(millis(v.created_at()))),
+            ("lapses_at", Col::Int(millis(v.lapses_at()))),
+        ],
+    })
+    .await
 }
 
 async fn write_task(tx: &mut Tx<'_>, t: &Versioned<writ_core::task::FulfilmentTask>) -> Result<(), StoreError> {
     let v = &t.value;
-    let id = v.id().to_string();
-    let open = i64::from(v.is_open());
-    match t.expected_version {
-        None => sqlx::query(
-            "INSERT INTO tasks (id, request_id, is_open, created_at, version, doc) VALUES ($1, $2, $3, $4, $5, $6)",
-        )
-        .bind(&id)
-        .bind(v.request_id().to_string())
-        .bind(open)
-        .bind(millis(v.created_at()))
-        .bind(i64_of(v.version()))
-        .bind(to_doc(v))
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
-        .map_err(|e| insert_or_update_err(e, "task", &id)),
-        Some(expected) => {
-            let res = sqlx::query("UPDATE tasks SET is_open = $1, version = $2, doc = $3 WHERE id = $4 AND version = $5")
-                .bind(open)
-                .bind(i64_of(v.version()))
-                .bind(to_doc(v))
-                .bind(&id)
-                .bind(i64_of(expected))
-                .execute(&mut **tx)
-                .await
-                .map_err(db_err)?;
-            check_one(res.rows_affected(), "task", id)
-        }
-    }
+    write_doc(tx, DocRow {
+        table: "tasks",
+        what: "task",
+        id: v.id().to_string(),
+        version: v.version(),
+        expected: t.expected_version,
+        doc: to_doc(v),
+        columns: vec![
+            ("request_id", Col::Text(v.request_id().to_string())),
+            ("is_open", Col::Int(i64::from(v.is_open()))),
+            ("created_at", Col::Int(millis(v.created_at()))),
+        ],
+    })
+    .await
 }
 
 async fn write_grant(tx: &mut Tx<'_>, g: &Versioned<writ_core::grant::Grant>) -> Result<(), StoreError> {
     let v = &g.value;
-    let id = v.id().to_string();
-    let active = i64::from(*v.state() == writ_core::grant::GrantState::Active);
-    match g.expected_version {
-        None => sqlx::query(
-            "INSERT INTO grants (id, request_id, subject, is_active, expires_at, version, doc) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&id)
-        .bind(v.request_id().to_string())
-        .bind(v.subject().to_string())
-        .bind(active)
-        .bind(millis(v.expires_at()))
-        .bind(i64_of(v.version()))
-        .bind(to_doc(v))
-        .execute(&mut **tx)
-        .await
-        .map(|_| ())
-        .map_err(|e| insert_or_update_err(e, "grant", &id)),
-        Some(expected) => {
-            let res = sqlx::query("UPDATE grants SET is_active = $1, version = $2, doc = $3 WHERE id = $4 AND version = $5")
-                .bind(active)
-                .bind(i64_of(v.version()))
-                .bind(to_doc(v))
-                .bind(&id)
-                .bind(i64_of(expected))
-                .execute(&mut **tx)
-                .await
-                .map_err(db_err)?;
-            check_one(res.rows_affected(), "grant", id)
-        }
-    }
+    write_doc(tx, DocRow {
+        table: "grants",
+        what: "grant",
+        id: v.id().to_string(),
+        version: v.version(),
+        expected: g.expected_version,
+        doc: to_doc(v),
+        columns: vec![
+            ("request_id", Col::Text(v.request_id().to_string())),
+            ("subject", Col::Text(v.subject().to_string())),
+            ("is_active", Col::Int(i64::from(*v.state() == writ_core::grant::GrantState::Active))),
+            ("expires_at", Col::Int(millis(v.expires_at()))),
+        ],
+    })
+    .await
 }
