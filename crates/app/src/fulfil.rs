@@ -16,6 +16,7 @@ use writ_core::task::{FulfilmentTask, TaskState};
 
 use crate::events::{self, about};
 use crate::ports::{Change, TaskFilter, Versioned};
+use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
 impl Writ {
@@ -47,7 +48,7 @@ impl Writ {
     /// `actor` records that task `id` was carried out, with `evidence`. The last task
     /// of a request starts its grants and activates it, in the same transaction.
     pub async fn complete_task(&self, actor: &Identity, id: TaskId, evidence: &str) -> Result<FulfilmentTask, AppError> {
-        self.commit_with_retry("task", id.to_string(), async || {
+        for _ in 0..MAX_ATTEMPTS {
             let mut task = self.store.task(id).await?.ok_or_else(|| AppError::NotFound { what: "task", id: id.to_string() })?;
             let task_version = task.version();
             let mut req = self.load_request(task.request_id()).await?;
@@ -84,8 +85,10 @@ impl Writ {
             }
             change.requests.push(Versioned::update(req, req_version));
             change.tasks.push(Versioned::update(task.clone(), task_version));
-            Ok((change, task))
-        })
-        .await
+            if self.committed(change).await? {
+                return Ok(task);
+            }
+        }
+        Err(AppError::Conflict { what: "task", id: id.to_string() })
     }
 }

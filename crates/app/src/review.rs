@@ -10,6 +10,7 @@ use writ_policy::{DecisionQuery, PolicyAction, RequestContext};
 use crate::events::{self, about};
 use crate::facts;
 use crate::ports::{Change, Versioned};
+use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
 impl Writ {
@@ -30,7 +31,7 @@ impl Writ {
 
     /// `actor` approves or denies request `id`. Retries on a lost version race.
     pub async fn review(&self, actor: &Identity, id: RequestId, verdict: Verdict, reason: String) -> Result<Request, AppError> {
-        self.commit_with_retry("request", id.to_string(), async || {
+        for _ in 0..MAX_ATTEMPTS {
             let mut req = self.load_request(id).await?;
             let loaded = req.version();
             let now = self.clock.now();
@@ -94,14 +95,16 @@ impl Writ {
                 _ => {}
             }
             change.requests.push(Versioned::update(req.clone(), loaded));
-            Ok((change, req))
-        })
-        .await
+            if self.committed(change).await? {
+                return Ok(req);
+            }
+        }
+        Err(AppError::Conflict { what: "request", id: id.to_string() })
     }
 
     /// The requester withdraws request `id`; open fulfilment tasks are cancelled.
     pub async fn cancel(&self, actor: &Identity, id: RequestId, reason: String) -> Result<Request, AppError> {
-        self.commit_with_retry("request", id.to_string(), async || {
+        for _ in 0..MAX_ATTEMPTS {
             let mut req = self.load_request(id).await?;
             let loaded = req.version();
             let now = self.clock.now();
@@ -115,8 +118,10 @@ impl Writ {
                 change.tasks.push(Versioned::update(t, v));
             }
             change.requests.push(Versioned::update(req.clone(), loaded));
-            Ok((change, req))
-        })
-        .await
+            if self.committed(change).await? {
+                return Ok(req);
+            }
+        }
+        Err(AppError::Conflict { what: "request", id: id.to_string() })
     }
 }

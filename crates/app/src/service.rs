@@ -36,7 +36,7 @@ pub struct Writ {
 }
 
 /// How many times a use-case reloads and reapplies after losing a version race.
-const MAX_ATTEMPTS: usize = 5;
+pub(crate) const MAX_ATTEMPTS: usize = 5;
 
 impl Writ {
     pub fn new(
@@ -84,23 +84,14 @@ impl Writ {
             .ok_or_else(|| AppError::NotFound { what: "identity", id: id.to_string() })
     }
 
-    /// Runs `attempt` (load, decide, build one change) and commits the change. On a
-    /// lost version race it runs `attempt` again from a fresh load, so a concurrent
-    /// update is never lost and never applied on stale state.
-    pub(crate) async fn commit_with_retry<T>(
-        &self,
-        what: &'static str,
-        id: String,
-        mut attempt: impl AsyncFnMut() -> Result<(Change, T), AppError>,
-    ) -> Result<T, AppError> {
-        for _ in 0..MAX_ATTEMPTS {
-            let (change, value) = attempt().await?;
-            match self.store.commit(change).await {
-                Ok(_) => return Ok(value),
-                Err(StoreError::VersionConflict { .. }) => continue,
-                Err(e) => return Err(e.into()),
-            }
+    /// Commits one attempt of a use-case. `Ok(false)` means a concurrent update won
+    /// the version race: the caller reloads and decides again (at most
+    /// [`MAX_ATTEMPTS`] times), so an update is never lost nor applied to stale state.
+    pub(crate) async fn committed(&self, change: Change) -> Result<bool, AppError> {
+        match self.store.commit(change).await {
+            Ok(_) => Ok(true),
+            Err(StoreError::VersionConflict { .. }) => Ok(false),
+            Err(e) => Err(e.into()),
         }
-        Err(AppError::Conflict { what, id })
     }
 }

@@ -134,10 +134,8 @@ impl Writ {
             change.events.push(about(id, events::REQUEST_LAPSED, "system", now, json!({ "lapses_at": req.lapses_at() })));
             change.requests.push(Versioned::update(req, loaded));
             // Losing a race here means someone reviewed or cancelled first: fine.
-            match self.store.commit(change).await {
-                Ok(_) => lapsed += 1,
-                Err(crate::ports::StoreError::VersionConflict { .. }) => {}
-                Err(e) => return Err(e.into()),
+            if self.committed(change).await? {
+                lapsed += 1;
             }
         }
         Ok(lapsed)
