@@ -22,6 +22,14 @@ pub enum AppError {
 
     #[error(transparent)]
     Store(StoreError),
+
+    /// A target system could not carry out a fulfilment step.
+    #[error(transparent)]
+    Connector(#[from] crate::ports::ConnectorError),
+
+    /// The catalog names a target that has no connector configured.
+    #[error("no connector is configured for target `{target}`: declare its fulfilment in the catalog")]
+    NoConnector { target: String },
 }
 
 impl From<StoreError> for AppError {

@@ -18,6 +18,7 @@ pub const TASK_OPENED: &str = "task.opened";
 pub const TASK_COMPLETED: &str = "task.completed";
 pub const TASK_CANCELLED: &str = "task.cancelled";
 pub const GRANT_STARTED: &str = "grant.started";
+pub const ENTITLEMENT_VERIFIED: &str = "entitlement.verified";
 pub const REQUEST_ACTIVATED: &str = "request.activated";
 pub const TOKEN_ISSUED: &str = "token.issued";
 

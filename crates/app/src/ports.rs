@@ -28,6 +28,49 @@ impl DecisionObserver for NoObserver {
     fn observe(&self, _: &str, _: bool, _: std::time::Duration) {}
 }
 
+/// What a connector is asked to put in place or remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order {
+    pub request: RequestId,
+    pub subject: IdentityId,
+    pub entitlement: writ_core::ids::EntitlementId,
+}
+
+/// What a connector did with an order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Done, and read back from the target: the subject's live state on the target
+    /// before and after (the entitlement diff).
+    Verified { before: serde_json::Value, after: serde_json::Value },
+    /// No API: a person in `group` must do it and record evidence.
+    NeedsPerson { group: writ_core::ids::GroupId },
+}
+
+#[derive(Debug, Clone, Error)]
+pub enum ConnectorError {
+    /// Retrying may help (target unreachable, timeout).
+    #[error("target `{target}` is unavailable: {detail} (Writ will retry)")]
+    Transient { target: String, detail: String },
+    /// Retrying will not help (permission denied, unknown role).
+    #[error("target `{target}` refused: {detail}")]
+    Permanent { target: String, detail: String },
+}
+
+/// Puts access in place on one target system and removes it. Implementations are
+/// idempotent: granting what is held, or revoking what is gone, is not an error.
+///
+/// The use-cases call a connector while building the change that records the
+/// approval; that is sound only for connectors without side effects (the manual
+/// one). Connectors that change real systems run from a durable job after the
+/// approval commits.
+#[async_trait]
+pub trait Connector: Send + Sync {
+    /// e.g. `manual`, `postgres`.
+    fn kind(&self) -> &'static str;
+    async fn grant(&self, order: &Order) -> Result<Outcome, ConnectorError>;
+    async fn revoke(&self, order: &Order) -> Result<Outcome, ConnectorError>;
+}
+
 #[derive(Debug, Error)]
 pub enum StoreError {
     /// The compare-and-swap on `version` failed: someone else wrote first.

@@ -90,7 +90,7 @@ impl Writ {
                         });
                     }
                     change.events.push(about(id, events::REQUEST_APPROVED, actor.id.as_str(), now, json!({ "reason": "every stage passed" })));
-                    self.start_fulfilment(&req, now, &mut change);
+                    self.start_fulfilment(&mut req, now, &mut change).await?;
                 }
                 _ => {}
             }

@@ -1,12 +1,13 @@
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::TimeDelta;
 use writ_core::catalog::Catalog;
 use writ_core::identity::Identity;
-use writ_core::ids::IdentityId;
+use writ_core::ids::{IdentityId, TargetId};
 use writ_policy::PolicyEngine;
 
-use crate::ports::{Change, Clock, DecisionObserver, NoObserver, Store, StoreError};
+use crate::ports::{Change, Clock, Connector, DecisionObserver, NoObserver, Store, StoreError};
 use crate::AppError;
 
 /// Tunables of the workflow.
@@ -33,6 +34,7 @@ pub struct Writ {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) settings: Settings,
     pub(crate) observer: Arc<dyn DecisionObserver>,
+    pub(crate) connectors: BTreeMap<TargetId, Arc<dyn Connector>>,
 }
 
 /// How many times a use-case reloads and reapplies after losing a version race.
@@ -46,12 +48,18 @@ impl Writ {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Self {
-        Self { store, policy, catalog, clock, settings, observer: Arc::new(NoObserver) }
+        Self { store, policy, catalog, clock, settings, observer: Arc::new(NoObserver), connectors: BTreeMap::new() }
     }
 
     /// Reports every policy decision to `observer` (metrics).
     pub fn with_observer(mut self, observer: Arc<dyn DecisionObserver>) -> Self {
         self.observer = observer;
+        self
+    }
+
+    /// The connector of each target.
+    pub fn with_connectors(mut self, connectors: BTreeMap<TargetId, Arc<dyn Connector>>) -> Self {
+        self.connectors = connectors;
         self
     }
 

@@ -63,7 +63,7 @@ impl Writ {
                 req.approve_without_review(now)?;
                 let why = if auto { "auto-approved by policy" } else { "no approval stage configured" };
                 change.events.push(about(req.id(), events::REQUEST_APPROVED, "policy", now, json!({ "reason": why })));
-                self.start_fulfilment(&req, now, &mut change);
+                self.start_fulfilment(&mut req, now, &mut change).await?;
             }
         }
         for d in req.decisions() {

@@ -45,8 +45,10 @@ pub async fn build_with_clock(cfg: &Config, clock: Arc<dyn writ_app::ports::Cloc
     let signing_key = signing::load_or_create(&r.data_dir)?;
     let metrics = Arc::new(Metrics::default());
     let settings = Settings { lapse_after: r.lapse_after.as_delta(), oversight_groups: cfg.oversight_groups.clone() };
+    let connectors = writ_connectors::for_catalog(&catalog);
     let writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), clock, settings)
-        .with_observer(metrics.clone());
+        .with_observer(metrics.clone())
+        .with_connectors(connectors);
     Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key) }, r))
 }
 

@@ -52,6 +52,9 @@ impl Harness {
     }
 }
 
+/// (caller, method, uri, body, expected status, text the message must contain)
+type Case<'a> = (Option<&'a str>, &'a str, &'a str, Option<String>, StatusCode, &'a str);
+
 fn new_request(entitlement: &str, duration: &str) -> Value {
     json!({ "entitlements": [entitlement], "justification": "investigate INC-1", "duration": duration })
 }
@@ -60,7 +63,7 @@ fn new_request(entitlement: &str, duration: &str) -> Value {
 async fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
     let h = harness().await;
     let before = h.audit_size().await;
-    let cases: Vec<(Option<&str>, &str, &str, Option<String>, StatusCode, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (None, "POST", "/v1/requests", Some(new_request("pg-prod/payments_readonly", "1h").to_string()), StatusCode::UNAUTHORIZED, "Authorization"),
         (Some("alice"), "POST", "/v1/requests", Some("{not json".into()), StatusCode::BAD_REQUEST, "not valid"),
         (Some("alice"), "POST", "/v1/requests", Some(json!({ "entitlements": [] }).to_string()), StatusCode::BAD_REQUEST, "justification"),

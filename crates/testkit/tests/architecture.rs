@@ -33,7 +33,8 @@ fn dependencies_point_inward() {
         ("writ-testkit", &[]),
         ("writ-app", &["writ-core", "writ-policy"]),
         ("writ-store", &["writ-core", "writ-app"]),
-        ("writ-server", &["writ-core", "writ-policy", "writ-app", "writ-store", "writ-api"]),
+        ("writ-connectors", &["writ-core", "writ-app"]),
+        ("writ-server", &["writ-core", "writ-policy", "writ-app", "writ-store", "writ-connectors", "writ-api"]),
         ("writ-cli", &["writ-core", "writ-policy", "writ-app", "writ-store", "writ-api", "writ-server"]),
     ];
     for (krate, ok) in allowed {
