@@ -233,3 +233,38 @@ fn two_stage_request_from_submission_to_verified_evidence_and_tamper_detection()
         }
     }
 }
+
+#[test]
+fn policy_check_config_errors_and_init_name_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d");
+    let out = writ_cmd().args(["init", "--dir", data.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let again = writ_cmd().args(["init", "--dir", data.to_str().unwrap()]).output().unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("already exists") && text(&again.stderr).contains("--force"));
+
+    let policies = data.join("policies");
+    let ok = writ_cmd().args(["policy", "check", policies.to_str().unwrap()]).output().unwrap();
+    assert!(ok.status.success(), "{}", text(&ok.stderr));
+    assert!(text(&ok.stdout).contains("request-permit-active"));
+    // A typo in an attribute name: the error names the file and line.
+    std::fs::write(
+        policies.join("zz_broken.cedar"),
+        "// a broken policy\npermit (principal, action == Writ::Action::\"request\", resource)\nwhen { principal.statuz == \"active\" };\n",
+    )
+    .unwrap();
+    let bad = writ_cmd().args(["policy", "check", policies.to_str().unwrap()]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let err = text(&bad.stderr);
+    assert!(err.contains("zz_broken.cedar:3:"), "{err}");
+    assert!(err.contains("statuz"), "{err}");
+    // The server refuses to start on it too, and on a bad config key.
+    let serve = writ_cmd().args(["serve", "--config", data.join("writ.toml").to_str().unwrap()]).env("WRIT_LISTEN", "127.0.0.1:0").output().unwrap();
+    assert_eq!(serve.status.code(), Some(1));
+    assert!(text(&serve.stderr).contains("zz_broken.cedar:3:"), "{}", text(&serve.stderr));
+    std::fs::remove_file(policies.join("zz_broken.cedar")).unwrap();
+    let serve = writ_cmd().args(["serve", "--config", data.join("writ.toml").to_str().unwrap()]).env("WRIT_LAPSE_AFTER", "forever").output().unwrap();
+    assert_eq!(serve.status.code(), Some(1));
+    assert!(text(&serve.stderr).contains("config key `lapse_after`"), "{}", text(&serve.stderr));
+}
