@@ -33,6 +33,11 @@ pub struct Config {
     pub max_body_bytes: usize,
 }
 
+/// Every key, for messages about unknown ones.
+const KEYS: &[&str] = &[
+    "listen", "data_dir", "database_url", "catalog", "policies", "lapse_after", "oversight_groups", "checkpoint_every", "max_body_bytes",
+];
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -93,8 +98,8 @@ impl Config {
         // `database_url` from that file, so secrets need not sit in the environment.
         for (k, v) in vars {
             let Some(rest) = k.strip_prefix("WRIT_") else { continue };
-            if matches!(rest, "CONFIG" | "SERVER" | "TOKEN" | "TOKEN_FILE") {
-                continue; // the CLI's own variables
+            if matches!(rest, "CONFIG" | "SERVER" | "LOG" | "LOG_FORMAT") || rest.starts_with("TOKEN") {
+                continue; // the CLI's own variables, and the demo's WRIT_TOKEN_<NAME>s
             }
             let (key, value) = match rest.strip_suffix("_FILE") {
                 Some(name) => {
@@ -104,6 +109,12 @@ impl Config {
                 }
                 None => (rest.to_lowercase(), v),
             };
+            if !KEYS.contains(&key.as_str()) {
+                return Err(ConfigError::Load(format!(
+                    "unknown environment variable `{k}`: Writ's keys are {}",
+                    KEYS.iter().map(|k| format!("WRIT_{}", k.to_uppercase())).collect::<Vec<_>>().join(", ")
+                )));
+            }
             fig = match key.as_str() {
                 "oversight_groups" => {
                     let groups: Vec<String> = value.split(',').map(|g| g.trim().to_owned()).filter(|g| !g.is_empty()).collect();
@@ -173,7 +184,11 @@ mod tests {
         std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nlapse_after = \"2d\"\n").unwrap();
         let secret = dir.path().join("db-url");
         std::fs::write(&secret, "postgres://writ:s3cret@127.0.0.1/writ\n").unwrap();
-        let cfg = Config::load_from(&file, vars(&[("WRIT_LISTEN", "127.0.0.1:9001"), ("WRIT_DATABASE_URL_FILE", secret.to_str().unwrap())])).unwrap();
+        let cfg = Config::load_from(
+            &file,
+            vars(&[("WRIT_LISTEN", "127.0.0.1:9001"), ("WRIT_DATABASE_URL_FILE", secret.to_str().unwrap()), ("WRIT_TOKEN_ALICE", "x")]),
+        )
+        .unwrap();
         assert_eq!(cfg.listen, "127.0.0.1:9001", "environment beats the file");
         assert_eq!(cfg.lapse_after, "2d", "the file beats defaults");
         assert_eq!(cfg.database_url, "postgres://writ:s3cret@127.0.0.1/writ");
@@ -198,5 +213,8 @@ mod tests {
         assert!(e.contains("listn"), "{e}");
         let e = Config::load_from(&dir.path().join("missing.toml"), vars(&[])).unwrap_err().to_string();
         assert!(e.contains("writ init"), "{e}");
+        std::fs::write(&file, "").unwrap();
+        let e = Config::load_from(&file, vars(&[("WRIT_LISTN", "x")])).unwrap_err().to_string();
+        assert!(e.contains("unknown environment variable `WRIT_LISTN`") && e.contains("WRIT_LISTEN"), "{e}");
     }
 }

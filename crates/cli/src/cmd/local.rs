@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// its directory first, and print what to try.
     #[arg(long)]
     pub demo: bool,
+    /// Log format on stderr: `text` for people, `json` for log collectors. The
+    /// level is set by `WRIT_LOG` (e.g. `info`, `writ_server=debug`).
+    #[arg(long, value_name = "FORMAT", env = "WRIT_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
 }
 
 /// `writ audit verify`: check the audit chain and its signed checkpoints offline.
@@ -65,10 +69,13 @@ pub async fn init(args: &InitArgs) -> anyhow::Result<()> {
 }
 
 pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("WRIT_LOG").unwrap_or_else(|_| "info".into()))
-        .with_writer(std::io::stderr)
-        .init();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WRIT_LOG").unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if args.log_format == "json" {
+        logs.json().init();
+    } else {
+        logs.init();
+    }
     if args.demo {
         let dir = args.config.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
         if !args.config.exists() {
