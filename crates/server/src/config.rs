@@ -196,6 +196,16 @@ mod tests {
     }
 
     #[test]
+    fn the_key_list_matches_the_struct() {
+        let v = serde_json::to_value(Config::default()).unwrap();
+        let mut fields: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut keys = KEYS.to_vec();
+        fields.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(fields, keys);
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let bad = |f: fn(&mut Config)| {
             let mut c = Config::default();
