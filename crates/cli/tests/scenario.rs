@@ -27,8 +27,8 @@ impl Drop for Server {
 
 fn writ_cmd() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_writ"));
-    for v in ["WRIT_SERVER", "WRIT_TOKEN", "WRIT_TOKEN_FILE", "WRIT_DATABASE_URL", "WRIT_CONFIG", "WRIT_LISTEN"] {
-        c.env_remove(v);
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("WRIT_")) {
+        c.env_remove(k);
     }
     c
 }

@@ -1,40 +1,36 @@
-//! The real `writ` binary against a stub HTTP server: exit codes, stderr, what is
-//! sent, and the audit export format.
+//! The real `writ` binary: exit codes, stderr, the token never shown, `--json`,
+//! the next-step hints and the audit export format. Against a real `writ serve`
+//! (see `server.rs`), except where no server is the point.
+//!
+//! The server is shared by the tests of this process, so each test makes its own
+//! requests and checks only those, or properties that hold whatever the other
+//! tests did concurrently.
 
-use std::process::{Command, Output};
+use std::process::Output;
 
-use writ_api::{AuditEventView, EvidenceView};
+use serde_json::Value;
+use writ_api::{AuditEventView, CheckpointView, RequestView};
 
-use crate::fixtures::{self, REQ};
-use crate::stub::{error, json, Stub};
+use crate::server::{server, text, token_file, writ_cmd, Server};
 
+/// A token for the tests that never reach a server.
 const TOKEN: &str = "writ_0123456789abcdef";
 
 fn writ(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_writ"))
-        .args(args)
-        .env_remove("WRIT_SERVER")
-        .env_remove("WRIT_TOKEN")
-        .env_remove("WRIT_TOKEN_FILE")
-        .env_remove("WRIT_DATABASE_URL")
-        .env_remove("WRIT_CONFIG")
-        .output()
-        .unwrap()
+    writ_cmd().args(args).output().unwrap()
 }
 
-/// `writ --server <stub> --token TOKEN <args>`.
-fn writ_at(stub: &Stub, args: &[&str]) -> Output {
-    let mut all = vec!["--server", &stub.url, "--token", TOKEN];
-    all.extend_from_slice(args);
-    writ(&all)
+/// `alice` asks for `entitlement` for herself; returns the request id.
+fn create(s: &Server, entitlement: &str, duration: &str, justification: &str) -> String {
+    let created = s.json("alice", &[
+        "request", "create", "-e", entitlement, "--duration", duration, "--justification", justification,
+    ]);
+    created["id"].as_str().unwrap().to_owned()
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-fn assert_no_token(out: &Output) {
-    assert!(!text(&out.stdout).contains(TOKEN) && !text(&out.stderr).contains(TOKEN), "the token leaked");
+/// The request as the server holds it.
+fn request(s: &Server, id: &str) -> Value {
+    s.json("alice", &["request", "show", id])["request"].clone()
 }
 
 #[test]
@@ -54,156 +50,257 @@ fn an_unreachable_server_says_to_start_one() {
     let err = text(&out.stderr);
     assert!(err.starts_with(&format!("error: cannot reach the Writ server at {url}: ")), "{err}");
     assert!(err.trim_end().ends_with("(is `writ serve` running? set --server or WRIT_SERVER)"), "{err}");
-    assert_no_token(&out);
+    assert!(!text(&out.stdout).contains(TOKEN) && !err.contains(TOKEN), "the token leaked");
 }
 
 #[test]
 fn an_api_error_prints_the_servers_message_and_exits_1() {
-    let stub =
-        Stub::start(|_| (403, error("forbidden", "bob may not approve this request: ask a member of `security`")));
-    let out = writ_at(&stub, &["request", "approve", REQ]);
+    let s = server();
+    let id = create(s, "pg-prod/payments_readonly", "4h", "binary: an api error");
+    // What the API itself answers bob; a refused review changes nothing.
+    let (status, message) = s.api_error("bob", "POST", &format!("/v1/requests/{id}/approve"));
+    assert_eq!(status, 403);
+    assert!(message.contains("`bob` has no authority to review"), "{message}");
+
+    let out = s.writ("bob", &["request", "approve", &id]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stderr), "error: bob may not approve this request: ask a member of `security`\n");
-    assert!(out.stdout.is_empty());
-    assert_no_token(&out);
+    assert_eq!(text(&out.stderr), format!("error: {message}\n"));
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+    s.assert_no_token(&out);
+    assert_eq!(request(s, &id)["state"], "pending");
+    assert_eq!(request(s, &id)["reviews"], serde_json::json!([]));
 }
 
 #[test]
 fn create_sends_the_request_and_prints_the_next_step() {
-    let stub = Stub::start(|_| (201, json(&fixtures::pending())));
+    let s = server();
     let dir = tempfile::tempdir().unwrap();
-    let token_file = dir.path().join("token");
-    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
-    let out = writ(&[
-        "--server",
-        &stub.url,
-        "--token-file",
-        token_file.to_str().unwrap(),
-        "request",
-        "create",
-        "-e",
-        "pg/readonly",
-        "-e",
-        "ldap/ops",
-        "--justification",
-        "incident",
-        "--duration",
-        "8h",
-        "--subject",
-        "svc-report",
-    ]);
+    let token_file = token_file(dir.path(), s.token("alice"));
+    let justification = "binary: create for svc-billing";
+    let out = writ_cmd()
+        .args(["--server", &s.url, "--token-file", token_file.to_str().unwrap()])
+        .args(["request", "create", "-e", "pg-prod/payments_readonly", "-e", "ldap-corp/vpn-users"])
+        .args(["--justification", justification, "--duration", "8h", "--subject", "svc-billing"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    s.assert_no_token(&out);
     let stdout = text(&out.stdout);
-    assert!(stdout.starts_with(&format!("request {REQ} is pending\nwaiting for stage `owner`")), "{stdout}");
-    let reqs = stub.requests();
-    assert_eq!(reqs.len(), 1);
-    assert_eq!((reqs[0].method.as_str(), reqs[0].target.as_str()), ("POST", "/v1/requests"));
-    assert_eq!(reqs[0].authorization.as_deref(), Some(format!("Bearer {TOKEN}").as_str()));
+    let id = stdout
+        .strip_prefix("request ")
+        .and_then(|rest| rest.split_once(" is pending\n"))
+        .unwrap_or_else(|| panic!("{stdout}"))
+        .0
+        .to_owned();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
     assert_eq!(
-        reqs[0].json(),
-        serde_json::json!({
-            "subject": "svc-report", "entitlements": ["pg/readonly", "ldap/ops"],
-            "justification": "incident", "duration": "8h", "ticket": null,
-        })
+        lines[1],
+        format!(
+            "waiting for stage `owner` of `pg-prod/payments_readonly` (the entitlement owners): \
+             ask them to run `writ request approve {id}`"
+        )
     );
+    assert_eq!(
+        lines[2],
+        format!(
+            "waiting for stage `manager` of `ldap-corp/vpn-users` (the subject's manager): \
+             ask them to run `writ request approve {id}`"
+        )
+    );
+    assert!(lines[3].starts_with("it lapses if not decided by "), "{stdout}");
+
+    // What was sent, as the server recorded it: alice's token (from the file)
+    // made her the requester, and every field arrived as given.
+    let req: RequestView = serde_json::from_value(request(s, &id)).unwrap();
+    assert_eq!((req.requester.as_str(), req.subject.as_str()), ("alice", "svc-billing"));
+    assert_eq!(req.entitlements, ["pg-prod/payments_readonly", "ldap-corp/vpn-users"]);
+    assert_eq!((req.justification.as_str(), req.duration.as_str(), req.ticket), (justification, "8h", None));
+}
+
+/// The fulfilment hint for the request's one open task, as the server holds it.
+fn fulfilment_hint(s: &Server, id: &str, entitlement: &str) -> String {
+    let ev = s.json("alice", &["request", "show", id]);
+    let tasks = ev["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), 1, "{ev}");
+    assert_eq!((tasks[0]["state"].as_str(), tasks[0]["fulfiller_group"].as_str()), (Some("open"), Some("dba")));
+    format!(
+        "a fulfilment task is open for group `dba` (`{entitlement}` for `alice`): \
+         a member runs `writ task complete {} --evidence ...` once it is done",
+        tasks[0]["id"].as_str().unwrap()
+    )
 }
 
 #[test]
 fn approving_into_fulfilment_names_the_fulfiller_group() {
-    let stub = Stub::start(|req| match req.method.as_str() {
-        "POST" => (200, json(&fixtures::approved())),
-        _ => {
-            let ev = EvidenceView {
-                request: fixtures::approved(),
-                tasks: vec![fixtures::task("open")],
-                grants: vec![],
-                events: vec![],
-            };
-            (200, json(&ev))
-        }
-    });
-    let out = writ_at(&stub, &["request", "approve", REQ, "--reason", "ok"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("a fulfilment task is open for group `dba`"), "{}", text(&out.stdout));
-    let reqs = stub.requests();
-    assert_eq!(reqs[0].target, format!("/v1/requests/{REQ}/approve"));
-    assert_eq!(reqs[0].json(), serde_json::json!({"reason": "ok"}));
-    assert_eq!(reqs[1].target, format!("/v1/requests/{REQ}"));
+    let s = server();
+    let id = create(s, "pg-prod/payments_readonly", "4h", "binary: approve into fulfilment");
+    let approve = |who: &str, reason: &str| s.ok(who, &["request", "approve", &id, "--reason", reason]);
+
+    assert_eq!(
+        approve("olivia", "owner ok"),
+        format!(
+            "request {id} is pending\nwaiting for stage `security` (members of group `security`, 0 of 2 approvals): \
+             ask them to run `writ request approve {id}`\nit lapses if not decided by {}\n",
+            lapses(s, &id)
+        )
+    );
+    assert!(approve("sam", "").contains("(members of group `security`, 1 of 2 approvals)"));
+    let out = approve("sue", "ok");
+    assert_eq!(out, format!("request {id} is approved\n{}\n", fulfilment_hint(s, &id, "pg-prod/payments_readonly")));
+
+    let reviews = request(s, &id)["reviews"].clone();
+    let got: Vec<(&str, &str, &str)> = reviews
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["reviewer"].as_str().unwrap(), r["verdict"].as_str().unwrap(), r["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, [("olivia", "approve", "owner ok"), ("sam", "approve", ""), ("sue", "approve", "ok")]);
+}
+
+/// `it lapses if not decided by …`'s time, as `writ` prints it.
+fn lapses(s: &Server, id: &str) -> String {
+    let req: RequestView = serde_json::from_value(request(s, id)).unwrap();
+    writ_cli::output::short_time(&req.lapses_at)
+}
+
+#[test]
+fn an_auto_approved_request_names_the_fulfiller_group_at_once() {
+    let s = server();
+    let out = s.ok("alice", &[
+        "request", "create", "-e", "pg-prod/analytics_read", "--duration", "8h",
+        "--justification", "binary: auto-approved",
+    ]);
+    let id = out.strip_prefix("request ").and_then(|r| r.split_once(" is approved\n")).unwrap_or_else(|| panic!("{out}")).0;
+    assert_eq!(out, format!("request {id} is approved\n{}\n", fulfilment_hint(s, id, "pg-prod/analytics_read")));
+    let req = request(s, id);
+    assert_eq!(req["reviews"], serde_json::json!([]), "no human reviewed it");
+    let auto = req["decisions"].as_array().unwrap().iter().find(|d| d["action"] == "auto_approve").unwrap().clone();
+    assert_eq!(auto["allowed"], true, "{auto}");
 }
 
 #[test]
 fn json_prints_the_servers_json() {
-    let answer = serde_json::json!([fixtures::pending()]);
-    let body = answer.to_string();
-    let stub = Stub::start(move |_| (200, body.clone()));
-    let out = writ_at(&stub, &["request", "list", "--state", "pending", "--json"]);
+    let s = server();
+    let pending = create(s, "pg-prod/payments_readonly", "2h", "binary: json, pending");
+    let approved = create(s, "pg-prod/analytics_read", "2h", "binary: json, approved");
+
+    // One request's evidence: nobody else touches it, so it must be exactly what
+    // the API answers, pretty-printed.
+    let out = s.writ("alice", &["request", "show", &pending, "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    s.assert_no_token(&out);
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (status, answer) = s.api("alice", "GET", &format!("/v1/requests/{pending}"));
+    assert_eq!(status, 200);
     assert_eq!(printed, answer);
+    assert_eq!(text(&out.stdout), format!("{}\n", serde_json::to_string_pretty(&answer).unwrap()));
+
+    // A list others add to concurrently: the filter reached the server.
+    let out = s.writ("alice", &["request", "list", "--state", "pending", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("\n  {\n"), "not pretty");
-    assert_eq!(stub.requests()[0].target, "/v1/requests?state=pending");
+    let listed: Vec<RequestView> = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(listed.iter().all(|r| r.state == "pending"), "{listed:?}");
+    assert!(listed.iter().any(|r| r.id == pending), "{pending} not listed");
+    assert!(!listed.iter().any(|r| r.id == approved), "{approved} is approved, not pending");
 }
 
-fn audit_stub(checkpoint_status: u16) -> Stub {
-    Stub::start(move |req| match (req.method.as_str(), req.target.as_str()) {
-        ("POST", "/v1/audit/checkpoints") if checkpoint_status == 204 => (204, String::new()),
-        ("POST", "/v1/audit/checkpoints") => (checkpoint_status, error("forbidden", "only operators can sign")),
-        ("GET", "/v1/audit/events?after=0&limit=10000") => (
-            200,
-            json(&[fixtures::event(1, "request.submitted", "alice"), fixtures::event(2, "policy.decided", "system")]),
-        ),
-        ("GET", "/v1/audit/events?after=2&limit=10000") => (200, json(&[fixtures::event(3, "review.recorded", "bob")])),
-        ("GET", "/v1/audit/events?after=3&limit=10000") => (200, "[]".into()),
-        ("GET", "/v1/audit/checkpoints") => (200, json(&[fixtures::checkpoint(3), fixtures::checkpoint(1)])),
-        _ => (404, error("not_found", "no such route")),
-    })
+/// Parses an export: its events, then its checkpoints, asserting the order.
+fn parse_export(jsonl: &str) -> (Vec<AuditEventView>, Vec<CheckpointView>) {
+    let (mut events, mut checkpoints) = (Vec::new(), Vec::new());
+    for line in jsonl.lines() {
+        let mut v: Value = serde_json::from_str(line).unwrap();
+        let kind = v.as_object_mut().unwrap().remove("type").unwrap();
+        match kind.as_str().unwrap() {
+            "event" => {
+                assert!(checkpoints.is_empty(), "an event after a checkpoint: {line}");
+                events.push(serde_json::from_value::<AuditEventView>(v).unwrap());
+            }
+            "checkpoint" => checkpoints.push(serde_json::from_value::<CheckpointView>(v).unwrap()),
+            other => panic!("unknown line type `{other}`: {line}"),
+        }
+    }
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>(), "events are the whole log in seq order");
+    assert!(checkpoints.windows(2).all(|w| w[0].size < w[1].size), "checkpoints by size");
+    assert!(!events.is_empty() && !checkpoints.is_empty());
+    (events, checkpoints)
+}
+
+/// The seq of the `request.submitted` event of request `id`.
+fn submitted(events: &[AuditEventView], id: &str) -> u64 {
+    let e = events.iter().find(|e| e.kind == "request.submitted" && e.request_id.as_deref() == Some(id));
+    e.unwrap_or_else(|| panic!("no request.submitted event for {id}")).seq
 }
 
 #[test]
 fn audit_export_writes_events_then_checkpoints_as_json_lines() {
-    let stub = audit_stub(204);
+    let s = server();
+    let id = create(s, "pg-prod/payments_readonly", "1h", "binary: audit export to a file");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
-    let out = writ_at(&stub, &["audit", "export", "--output", path.to_str().unwrap()]);
+    let out = s.writ("audrey", &["audit", "export", "--output", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stderr), format!("exported 3 events and 2 checkpoints to {}\n", path.display()));
-    assert!(out.stdout.is_empty());
+    s.assert_no_token(&out);
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+
     let file = std::fs::read_to_string(&path).unwrap();
-    let lines: Vec<serde_json::Value> = file.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-    let types: Vec<&str> = lines.iter().map(|l| l["type"].as_str().unwrap()).collect();
-    assert_eq!(types, ["event", "event", "event", "checkpoint", "checkpoint"]);
     assert!(file.starts_with("{\"type\":\"event\",\"seq\":1,"), "{file}");
-    let mut event = lines[2].clone();
-    event.as_object_mut().unwrap().remove("type");
-    let event: AuditEventView = serde_json::from_value(event).unwrap();
-    assert_eq!(event.hash, fixtures::event(3, "review.recorded", "bob").hash);
-    assert_eq!((lines[3]["size"].as_u64(), lines[4]["size"].as_u64()), (Some(1), Some(3)));
-    let targets: Vec<String> = stub.requests().iter().map(|r| format!("{} {}", r.method, r.target)).collect();
-    assert_eq!(targets[0], "POST /v1/audit/checkpoints", "the head is signed first");
-    assert_eq!(targets.last().unwrap(), "GET /v1/audit/checkpoints");
+    let (events, checkpoints) = parse_export(&file);
+    assert_eq!(
+        text(&out.stderr),
+        format!("exported {} events and {} checkpoints to {}\n", events.len(), checkpoints.len(), path.display())
+    );
+    // The head was signed before the export, so a checkpoint covers this test's request.
+    let seq = submitted(&events, &id);
+    assert!(checkpoints.last().unwrap().size >= seq, "no checkpoint covers event {seq}");
     let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(leftovers, ["audit.jsonl"]);
-}
 
-#[test]
-fn audit_export_to_stdout_goes_on_when_it_may_not_sign() {
-    let stub = audit_stub(403);
-    let out = writ_at(&stub, &["audit", "export"]);
+    // And it verifies offline, against the server's own key.
+    let out = writ_cmd()
+        .args(["audit", "verify", "--file", path.to_str().unwrap(), "--trusted-key", &s.trusted_key()])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).starts_with("warning: no new checkpoint was signed (only operators can sign)"));
-    assert_eq!(text(&out.stdout).lines().count(), 5);
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with(&format!("audit log verified: {} events in {}\n", events.len(), path.display())), "{stdout}");
 }
 
 #[test]
-fn a_failed_export_leaves_no_file() {
-    let stub = Stub::start(|req| match req.method.as_str() {
-        "POST" => (204, String::new()),
-        _ => (500, error("internal", "the database is unavailable: try again")),
-    });
+fn audit_export_to_stdout_prints_only_the_export() {
+    let s = server();
+    let id = create(s, "pg-prod/payments_readonly", "1h", "binary: audit export to stdout");
+    let out = s.writ("audrey", &["audit", "export"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    s.assert_no_token(&out);
+    assert_eq!(text(&out.stderr), "", "no summary, no warning");
+    let stdout = text(&out.stdout);
+    let (events, checkpoints) = parse_export(&stdout);
+    assert_eq!(stdout.lines().count(), events.len() + checkpoints.len());
+    assert!(checkpoints.last().unwrap().size >= submitted(&events, &id));
+}
+
+#[test]
+fn a_failed_export_warns_then_fails_and_leaves_no_file() {
+    let s = server();
+    // alice is in no oversight group: the server refuses to sign, then to read.
+    let (status, message) = s.api_error("alice", "GET", "/v1/audit/events?after=0&limit=10000");
+    assert_eq!(status, 403);
+    assert_eq!(s.api_error("alice", "POST", "/v1/audit/checkpoints"), (403, message.clone()));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("audit.jsonl");
-    let out = writ_at(&stub, &["audit", "export", "-o", path.to_str().unwrap()]);
+    let out = s.writ("alice", &["audit", "export", "-o", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stderr), "error: the database is unavailable: try again\n");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    s.assert_no_token(&out);
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "warning: no new checkpoint was signed ({message}); the export ends at the last checkpoint\nerror: {message}\n"
+        )
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file, not even a partial one");
 }

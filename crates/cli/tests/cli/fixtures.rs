@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
 use writ_api::{
-    AuditEventView, CheckpointView, DecisionView, EvidenceView, GrantView, RequestView, ReviewView, StageView, TaskView,
+    AuditEventView, DecisionView, EvidenceView, GrantView, RequestView, ReviewView, StageView, TaskView,
 };
 
 pub fn at(hour: u32, minute: u32) -> DateTime<Utc> {
@@ -125,16 +125,6 @@ pub fn event(seq: u64, kind: &str, actor: &str) -> AuditEventView {
         payload: "{}".into(),
         prev_hash: format!("{:064x}", seq - 1),
         hash: format!("{seq:x}{}", "ab".repeat(32)),
-    }
-}
-
-pub fn checkpoint(size: u64) -> CheckpointView {
-    CheckpointView {
-        size,
-        head: "cd".repeat(32),
-        at: at(11, 0),
-        public_key: "ef".repeat(32),
-        signature: "01".repeat(64),
     }
 }
 

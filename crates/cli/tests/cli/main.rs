@@ -1,6 +1,6 @@
-//! Tests of the `writ` command-line client that need no Writ server: argument
-//! parsing, the rendering of human output, the API client's error mapping, and
-//! the real binary against a tiny stub HTTP server.
+//! Tests of the `writ` command-line client: argument parsing, the rendering of
+//! human output and the API client's error mapping (unit tests of formatting, on
+//! hand-built wire values), and the real binary against a real `writ serve`.
 
 mod binary;
 mod client;
@@ -8,4 +8,4 @@ mod evidence;
 mod fixtures;
 mod output;
 mod parse;
-mod stub;
+mod server;

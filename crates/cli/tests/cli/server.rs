@@ -20,16 +20,18 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-/// The environment a developer may have set for their own `writ`: cleared in
-/// every child so the tests only see what they pass.
-const WRIT_ENV: &[&str] =
-    &["WRIT_SERVER", "WRIT_TOKEN", "WRIT_TOKEN_FILE", "WRIT_DATABASE_URL", "WRIT_CONFIG", "WRIT_LISTEN", "WRIT_LOG"];
-
-/// The `writ` binary under test, with no `WRIT_*` settings from the environment.
+/// The `writ` binary under test, with no `WRIT_*` settings from the environment
+/// (a developer's own, which would otherwise change what the tests see).
 pub fn writ_cmd() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_writ"));
-    for v in WRIT_ENV {
-        c.env_remove(v);
+    without_writ_env(Command::new(env!("CARGO_BIN_EXE_writ")))
+}
+
+/// Removes every `WRIT_*` variable from the command's environment.
+fn without_writ_env(mut c: Command) -> Command {
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("WRIT_") {
+            c.env_remove(name);
+        }
     }
     c
 }
@@ -74,7 +76,9 @@ pub fn server() -> &'static Server {
 impl Server {
     fn start() -> Server {
         let began = Instant::now();
-        let root = tempfile::Builder::new().prefix("writ-cli-test-").tempdir().unwrap().keep();
+        // Removed on drop if starting fails before the watchdog owns it.
+        let tmp = tempfile::Builder::new().prefix("writ-cli-test-").tempdir().unwrap();
+        let root = tmp.path().to_owned();
         let data = root.join("writ-data");
         let out = writ_cmd().args(["init", "--dir", data.to_str().unwrap()]).output().unwrap();
         assert!(out.status.success(), "writ init failed: {}", text(&out.stderr));
@@ -86,11 +90,7 @@ impl Server {
             .map(|(k, v)| (k.to_lowercase(), v.to_owned()))
             .collect();
         let log = root.join("serve.log");
-        let mut watchdog = Command::new("sh");
-        for v in WRIT_ENV {
-            watchdog.env_remove(v);
-        }
-        let mut watchdog = watchdog
+        let mut watchdog = without_writ_env(Command::new("sh"))
             .arg("-c")
             .arg(WATCHDOG)
             .arg(env!("CARGO_BIN_EXE_writ"))
@@ -108,6 +108,7 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
+        let _ = tmp.keep(); // the watchdog removes it
         let stdout = watchdog.stdout.take().unwrap();
         // The first line is `writ is serving on http://ADDR`, printed once it listens.
         let (tx, rx) = std::sync::mpsc::channel();
@@ -127,7 +128,7 @@ impl Server {
             .strip_prefix("writ is serving on ")
             .unwrap_or_else(|| panic!("writ serve did not start (it printed `{line}`):\n{}", log_text()))
             .to_owned();
-        if std::env::var_os("WRIT_TEST_TIMING").is_some() {
+        if std::env::var_os("CLI_TEST_TIMING").is_some() {
             eprintln!("writ init + serve ready in {:?}", began.elapsed());
         }
         Server { url, data, tokens, log, _watchdog: watchdog, _stdout: stdout }
