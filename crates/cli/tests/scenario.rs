@@ -42,11 +42,18 @@ fn text(b: &[u8]) -> String {
 }
 
 impl Server {
-    /// `writ init` into a temp dir, then `writ serve` on a free port.
-    fn start() -> Server {
+    /// `writ init` into a temp dir, then `writ serve` on a free port, on SQLite or
+    /// on the PostgreSQL database `database_url`.
+    fn start(database_url: Option<&str>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("writ-data");
-        let out = writ_cmd().args(["init", "--dir", data.to_str().unwrap()]).output().unwrap();
+        let with_db = |mut c: Command| {
+            if let Some(url) = database_url {
+                c.env("WRIT_DATABASE_URL", url);
+            }
+            c
+        };
+        let out = with_db(writ_cmd()).args(["init", "--dir", data.to_str().unwrap()]).output().unwrap();
         assert!(out.status.success(), "init failed: {}", text(&out.stderr));
         assert!(text(&out.stdout).contains("Try a first request"), "{}", text(&out.stdout));
         let tokens = std::fs::read_to_string(data.join("demo-tokens.env"))
@@ -57,7 +64,7 @@ impl Server {
             .map(|(k, v)| (k.to_lowercase(), v.to_owned()))
             .collect();
         let port = free_port();
-        let child = writ_cmd()
+        let child = with_db(writ_cmd())
             .args(["serve", "--config", data.join("writ.toml").to_str().unwrap()])
             .env("WRIT_LISTEN", format!("127.0.0.1:{port}"))
             .env("WRIT_CHECKPOINT_EVERY", "1h")
@@ -130,6 +137,13 @@ fn verify(args: &[&str]) -> Output {
 fn tampered(src: &Path, dir: &Path, name: &str, sql: &[String]) -> String {
     let dst = dir.join(format!("{name}.db"));
     std::fs::copy(src, &dst).unwrap();
+    // An attacker edits the database as SQLite sees it, write-ahead log included.
+    for suffix in ["-wal", "-shm"] {
+        let side = PathBuf::from(format!("{}{suffix}", src.display()));
+        if side.exists() {
+            std::fs::copy(&side, format!("{}{suffix}", dst.display())).unwrap();
+        }
+    }
     let url = format!("sqlite://{}", dst.display());
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
@@ -143,9 +157,9 @@ fn tampered(src: &Path, dir: &Path, name: &str, sql: &[String]) -> String {
     url
 }
 
-#[test]
-fn two_stage_request_from_submission_to_verified_evidence_and_tamper_detection() {
-    let mut s = Server::start();
+/// Submits a two-stage request and takes it to active, checking the refusals on
+/// the way; returns its id.
+fn two_stage_flow(s: &Server) -> String {
     let created = s.json("alice", &[
         "request", "create", "--entitlement", "pg-prod/payments_readonly", "--duration", "4h",
         "--justification", "investigate INC-1234", "--ticket", "INC-1234",
@@ -183,6 +197,30 @@ fn two_stage_request_from_submission_to_verified_evidence_and_tamper_detection()
         assert!(shown.contains(needle), "`request show` lacks `{needle}`:\n{shown}");
     }
     s.refused("bob", &["request", "show", &id], "not found");
+    id
+}
+
+#[test]
+fn two_stage_request_on_postgresql() {
+    let pg = writ_testkit::PgServer::start().expect("PostgreSQL (run scripts/install-test-deps.sh)");
+    let url = pg.create_database("writ_scenario").unwrap();
+    let mut s = Server::start(Some(&url));
+    let id = two_stage_flow(&s);
+    let export = s.dir.path().join("audit.jsonl");
+    s.ok("audrey", &["audit", "export", "--output", export.to_str().unwrap()]);
+    s.stop();
+    let key = format!("@{}", s.dir.path().join("writ-data/audit-signing.pub").display());
+    for source in [["--database", url.as_str()], ["--file", export.to_str().unwrap()]] {
+        let out = verify(&[source[0], source[1], "--trusted-key", &key]);
+        assert!(out.status.success(), "{source:?}: {}", text(&out.stderr));
+    }
+    assert!(std::fs::read_to_string(&export).unwrap().contains(&id));
+}
+
+#[test]
+fn two_stage_request_from_submission_to_verified_evidence_and_tamper_detection() {
+    let mut s = Server::start(None);
+    let id = two_stage_flow(&s);
 
     // Export and verify offline, with the server's key pinned.
     let export = s.dir.path().join("audit.jsonl");

@@ -147,8 +147,14 @@ impl SqlStore {
         self.backend
     }
 
-    /// Closes every connection (so a SQLite file can be copied or edited safely).
+    /// Closes every connection. On SQLite it first folds the write-ahead log into
+    /// the database file, so the file alone holds everything (for backups).
     pub async fn close(&self) {
+        if self.backend == Backend::Sqlite {
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await {
+                tracing::warn!(error = %e, "could not fold the SQLite write-ahead log into the database file");
+            }
+        }
         self.writer.close().await;
         self.reader.close().await;
     }
