@@ -20,6 +20,7 @@ pub struct WhoAmI {
     pub kind: String,
     pub status: String,
     pub groups: Vec<String>,
+    /// Whether policy lets the caller read the audit log (`read_audit`).
     pub oversight: bool,
 }
 

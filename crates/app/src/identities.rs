@@ -8,6 +8,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use writ_core::identity::Identity;
 use writ_core::ids::IdentityId;
+use writ_policy::AdminAction;
 
 use crate::events::{self, general};
 use crate::ports::Change;
@@ -28,17 +29,19 @@ pub fn new_token() -> String {
 }
 
 impl Writ {
+    /// Every identity, if policy allows `read_audit` (the audit log records every
+    /// identity change, so whoever may read it sees the registry anyway).
+    pub async fn list_identities(&self, actor: &Identity) -> Result<Vec<Identity>, AppError> {
+        self.authorize(actor, AdminAction::ReadAudit, "list identities")?;
+        Ok(self.store.identities().await?)
+    }
+
     /// Creates or updates identities, checking the owner rule against the registry as
-    /// it will be. `actor` is `None` for the operator (e.g. `writ init`).
+    /// it will be. `actor` is `None` for the operator (e.g. `writ init`); anyone else
+    /// needs policy to allow `manage_identities`.
     pub async fn upsert_identities(&self, actor: Option<&Identity>, batch: Vec<Identity>) -> Result<(), AppError> {
         if let Some(a) = actor {
-            if !self.has_oversight(a) {
-                return Err(AppError::Forbidden {
-                    who: a.id.to_string(),
-                    action: "manage identities".into(),
-                    reason: "only members of an oversight group can".into(),
-                });
-            }
+            self.authorize(a, AdminAction::ManageIdentities, "manage identities")?;
         }
         let mut all = self.store.identities().await?;
         for i in &batch {

@@ -1,14 +1,16 @@
 //! Reviewing and cancelling requests.
 
+use std::collections::BTreeMap;
+
 use serde_json::json;
 use writ_core::identity::Identity;
-use writ_core::ids::{IdentityId, RequestId};
+use writ_core::ids::{EntitlementId, RequestId};
 use writ_core::request::{DecisionRecord, Request, RequestState};
 use writ_core::review::Verdict;
 use writ_policy::{DecisionQuery, PolicyAction, RequestContext};
 
 use crate::events::{self, about};
-use crate::facts;
+use crate::facts::{self, Parties};
 use crate::ports::{Change, Versioned};
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
@@ -16,17 +18,6 @@ use crate::{AppError, Writ};
 impl Writ {
     pub(crate) async fn load_request(&self, id: RequestId) -> Result<Request, AppError> {
         self.store.request(id).await?.ok_or_else(|| AppError::NotFound { what: "request", id: id.to_string() })
-    }
-
-    /// The subject's manager; for a non-human subject without one, its owner's manager.
-    async fn subject_manager(&self, subject: &Identity) -> Result<Option<IdentityId>, AppError> {
-        if subject.manager.is_some() || subject.kind.is_human() {
-            return Ok(subject.manager.clone());
-        }
-        match &subject.owner {
-            Some(o) => Ok(self.store.identity(o).await?.and_then(|o| o.manager)),
-            None => Ok(None),
-        }
     }
 
     /// `actor` approves or denies request `id`. Retries on a lost version race.
@@ -42,10 +33,15 @@ impl Writ {
             let subject = self.identity(req.subject()).await?;
             let manager = self.subject_manager(&subject).await?;
             let mut decisions: Vec<DecisionRecord> = Vec::new();
-            let (duration_secs, requester, count) =
-                (req.duration().secs(), req.requester().to_string(), req.entitlements().len() as i64);
-            let justification = req.justification().to_owned();
-            let ticket = req.ticket().map(str::to_owned);
+            // The reviewer's relations to the request, per entitlement, and the shared
+            // context, worked out before the review borrows the request.
+            let parties = Parties { request: &req, subject: Some(&subject), subject_manager: manager.as_ref() };
+            let relations: BTreeMap<EntitlementId, Vec<String>> = req
+                .entitlements()
+                .iter()
+                .map(|e| (e.clone(), parties.relations(actor, e, facts::fulfiller_group(&self.catalog, e.target()))))
+                .collect();
+            let base = facts::context(&req, None, Vec::new());
             let effect = req.review(actor, manager.as_ref(), verdict, reason.clone(), now, |ent_id, stage| {
                 let ent = self.catalog.entitlement(ent_id).expect("request entitlements are in the catalog");
                 let d = self.decide(&DecisionQuery {
@@ -54,12 +50,9 @@ impl Writ {
                     subject: facts::identity(&subject),
                     entitlement: facts::entitlement(ent),
                     context: RequestContext {
-                        duration_secs,
-                        justification: justification.clone(),
-                        ticket: ticket.clone(),
                         stage: Some(stage.name.clone()),
-                        requester: requester.clone(),
-                        entitlement_count: count,
+                        relations: relations.get(ent_id).cloned().unwrap_or_default(),
+                        ..base.clone()
                     },
                 });
                 let allowed = d.allowed;

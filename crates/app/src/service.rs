@@ -5,7 +5,7 @@ use chrono::TimeDelta;
 use writ_core::catalog::Catalog;
 use writ_core::identity::Identity;
 use writ_core::ids::{IdentityId, TargetId};
-use writ_policy::PolicyEngine;
+use writ_policy::{AdminAction, PolicyEngine};
 
 use crate::ports::{Change, Clock, Connector, DecisionObserver, NoObserver, Store, StoreError};
 use crate::AppError;
@@ -15,13 +15,11 @@ use crate::AppError;
 pub struct Settings {
     /// How long a request may wait for review before it lapses.
     pub lapse_after: TimeDelta,
-    /// Groups whose members may see every request, task and grant (security, audit).
-    pub oversight_groups: Vec<String>,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { lapse_after: TimeDelta::days(7), oversight_groups: vec!["security".into(), "auditors".into()] }
+        Self { lapse_after: TimeDelta::days(7) }
     }
 }
 
@@ -35,6 +33,15 @@ pub struct Writ {
     pub(crate) settings: Settings,
     pub(crate) observer: Arc<dyn DecisionObserver>,
     pub(crate) connectors: BTreeMap<TargetId, Arc<dyn Connector>>,
+}
+
+/// Logs one decision: at debug level with its determining policies, and its
+/// evaluation errors (a policy that failed and was skipped) as a warning.
+fn log_decision(d: &writ_policy::Decision, principal: &str, resource: &str) {
+    tracing::debug!(action = %d.action, principal, resource, allowed = d.allowed, policies = ?d.policy_ids, "policy decision");
+    if !d.errors.is_empty() {
+        tracing::warn!(action = %d.action, principal, resource, errors = ?d.errors, "policy evaluation errors (the failing policies were skipped)");
+    }
 }
 
 /// How many times a use-case reloads and reapplies after losing a version race.
@@ -63,11 +70,23 @@ impl Writ {
         self
     }
 
-    /// Asks policy, timing the decision for the observer.
+    /// Asks policy about one entitlement, timing the decision for the observer
+    /// and logging it (with its determining policies) at debug level.
     pub(crate) fn decide(&self, q: &writ_policy::DecisionQuery) -> writ_policy::Decision {
         let started = std::time::Instant::now();
         let d = self.policy.decide(q);
         self.observer.observe(&d.action, d.allowed, started.elapsed());
+        log_decision(&d, &q.principal.id, &q.entitlement.id);
+        d
+    }
+
+    /// Asks policy an administrative question (resource: the service), like
+    /// [`Writ::decide`].
+    pub(crate) fn decide_admin(&self, action: AdminAction, actor: &Identity) -> writ_policy::Decision {
+        let started = std::time::Instant::now();
+        let d = self.policy.decide_admin(action, &crate::facts::identity(actor));
+        self.observer.observe(&d.action, d.allowed, started.elapsed());
+        log_decision(&d, actor.id.as_str(), "service");
         d
     }
 

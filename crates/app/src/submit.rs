@@ -6,13 +6,13 @@ use std::collections::BTreeMap;
 use serde_json::json;
 use uuid::Uuid;
 use writ_core::identity::Identity;
-use writ_core::ids::RequestId;
+use writ_core::ids::{IdentityId, RequestId};
 use writ_core::request::{Request, RequestDraft, RequestState};
 use writ_core::sod::check_toxic;
-use writ_policy::{DecisionQuery, PolicyAction, RequestContext};
+use writ_policy::{DecisionQuery, PolicyAction};
 
 use crate::events::{self, about};
-use crate::facts;
+use crate::facts::{self, Parties};
 use crate::ports::{Change, GrantFilter, Versioned};
 use crate::{AppError, Writ};
 
@@ -30,6 +30,7 @@ impl Writ {
             });
         }
         let subject = self.identity(&draft.subject).await?;
+        let manager = self.subject_manager(&subject).await?;
         let now = self.clock.now();
         let mut req = Request::open(
             RequestId::from_uuid(Uuid::new_v4()),
@@ -49,7 +50,7 @@ impl Writ {
             "lapses_at": req.lapses_at(),
         })));
 
-        let refusal = self.decide_all(&mut req, actor, &subject, PolicyAction::Request);
+        let refusal = self.decide_all(&mut req, actor, (&subject, manager.as_ref()), PolicyAction::Request);
         let refusal = match refusal {
             Some(r) => Some(r),
             None => self.toxic_refusal(&req).await?,
@@ -58,7 +59,7 @@ impl Writ {
             req.deny_by_policy(reason.clone(), now)?;
             change.events.push(about(req.id(), events::REQUEST_DENIED, "policy", now, json!({ "reason": reason })));
         } else {
-            let auto = self.decide_all(&mut req, actor, &subject, PolicyAction::AutoApprove).is_none();
+            let auto = self.decide_all(&mut req, actor, (&subject, manager.as_ref()), PolicyAction::AutoApprove).is_none();
             if auto || req.stages_complete() {
                 req.approve_without_review(now)?;
                 let why = if auto { "auto-approved by policy" } else { "no approval stage configured" };
@@ -76,25 +77,21 @@ impl Writ {
     }
 
     /// Asks policy `action` for every entitlement of `req`, records each decision,
-    /// and returns the first refusal as a sentence, if any.
-    fn decide_all(&self, req: &mut Request, principal: &Identity, subject: &Identity, action: PolicyAction) -> Option<String> {
+    /// and returns the first refusal as a sentence, if any. `subject` is the
+    /// subject and its effective manager.
+    fn decide_all(&self, req: &mut Request, principal: &Identity, subject: (&Identity, Option<&IdentityId>), action: PolicyAction) -> Option<String> {
         let now = self.clock.now();
         let mut refusal = None;
         for e in req.entitlements().to_vec() {
             let ent = self.catalog.entitlement(&e).expect("validated at open");
+            let parties = Parties { request: req, subject: Some(subject.0), subject_manager: subject.1 };
+            let relations = parties.relations(principal, &e, facts::fulfiller_group(&self.catalog, e.target()));
             let q = DecisionQuery {
                 action,
                 principal: facts::identity(principal),
-                subject: facts::identity(subject),
+                subject: facts::identity(subject.0),
                 entitlement: facts::entitlement(ent),
-                context: RequestContext {
-                    duration_secs: req.duration().secs(),
-                    justification: req.justification().to_owned(),
-                    ticket: req.ticket().map(str::to_owned),
-                    stage: None,
-                    requester: req.requester().to_string(),
-                    entitlement_count: req.entitlements().len() as i64,
-                },
+                context: facts::context(req, None, relations),
             };
             let d = self.decide(&q);
             if !d.allowed && refusal.is_none() {

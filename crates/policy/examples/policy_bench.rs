@@ -147,6 +147,11 @@ fn query(rng: &mut Rng) -> DecisionQuery {
                 .then(|| ["owner", "security"][rng.below(2)].into()),
             requester: principal.id.clone(),
             entitlement_count: 1 + rng.below(8) as i64,
+            relations: if subject.id == principal.id {
+                vec!["requester".into(), "subject".into()]
+            } else {
+                vec!["requester".into()]
+            },
         },
         principal,
         subject,

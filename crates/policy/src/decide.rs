@@ -6,7 +6,10 @@ use cedar_policy::{Decision as CedarDecision, Entities, PolicySet, Request};
 use serde_json::json;
 
 use crate::engine::PolicyEngine;
-use crate::input::{Decision, DecisionQuery, EntitlementFacts, PolicyAction};
+use crate::entities::SERVICE_ID;
+use crate::input::{
+    AdminAction, Decision, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction,
+};
 
 /// What the evaluated policy sets said, merged.
 #[derive(Default)]
@@ -39,45 +42,59 @@ impl Outcome {
             .extend(response.diagnostics().errors().map(|e| e.to_string()));
     }
 
-    fn finish(self, q: &DecisionQuery) -> Decision {
+    fn finish(self, action: PolicyAction, inputs: serde_json::Value) -> Decision {
         let allowed = self.forbids.is_empty() && !self.permits.is_empty();
         let determining = if allowed { self.permits } else { self.forbids };
-        decision(
-            q,
+        Decision {
+            action: action.as_str().to_string(),
             allowed,
-            determining.into_iter().collect(),
-            self.errors.into_iter().collect(),
-        )
+            policy_ids: determining.into_iter().collect(),
+            errors: self.errors.into_iter().collect(),
+            inputs,
+        }
     }
 }
 
-fn decision(
-    q: &DecisionQuery,
-    allowed: bool,
-    policy_ids: Vec<String>,
-    errors: Vec<String>,
-) -> Decision {
+/// `{action, principal, subject, entitlement, context}` as given.
+fn query_inputs(q: &DecisionQuery) -> serde_json::Value {
+    json!({
+        "action": q.action,
+        "principal": q.principal,
+        "subject": q.subject,
+        "entitlement": q.entitlement,
+        "context": q.context,
+    })
+}
+
+/// `{action, principal, service}` as given.
+fn admin_inputs(action: AdminAction, principal: &IdentityFacts) -> serde_json::Value {
+    json!({
+        "action": action,
+        "principal": principal,
+        "service": SERVICE_ID,
+    })
+}
+
+/// A deny for a question Cedar could not even be asked.
+fn unaskable(action: PolicyAction, inputs: serde_json::Value, why: String) -> Decision {
     Decision {
-        action: q.action.as_str().to_string(),
-        allowed,
-        policy_ids,
-        errors,
-        inputs: json!({
-            "action": q.action,
-            "principal": q.principal,
-            "subject": q.subject,
-            "entitlement": q.entitlement,
-            "context": q.context,
-        }),
+        action: action.as_str().to_string(),
+        allowed: false,
+        policy_ids: vec![],
+        errors: vec![why],
+        inputs,
     }
 }
 
 impl PolicyEngine {
     /// Decides `q`, evaluating only the policies that can apply to its action and
     /// entitlement. Never fails: a request Cedar cannot even be asked is denied,
-    /// with the reason in `errors`.
+    /// with the reason in `errors` (so is an administrative action, which is
+    /// asked with [`decide_admin`]).
+    ///
+    /// [`decide_admin`]: PolicyEngine::decide_admin
     pub fn decide(&self, q: &DecisionQuery) -> Decision {
-        self.evaluate(q, self.slices.sets(q.action, &q.entitlement))
+        self.evaluate(q, self.slices.sets(q.action, Some(&q.entitlement)))
     }
 
     /// Decides `q` against the whole policy set. Same answer as [`decide`],
@@ -88,29 +105,50 @@ impl PolicyEngine {
         self.evaluate(q, vec![&self.all])
     }
 
+    /// Decides an administrative question: may `principal` do `action` on the
+    /// Writ service (`Writ::Service::"writ"`, empty context)? Evaluates only the
+    /// policies whose scope can apply to the service. Never fails, like
+    /// [`decide`](PolicyEngine::decide); `inputs` is `{action, principal, service}`.
+    pub fn decide_admin(&self, action: AdminAction, principal: &IdentityFacts) -> Decision {
+        self.evaluate_admin(action, principal, self.slices.sets(action.action(), None))
+    }
+
+    /// [`decide_admin`](PolicyEngine::decide_admin) against the whole policy set.
+    pub fn decide_admin_naive(&self, action: AdminAction, principal: &IdentityFacts) -> Decision {
+        self.evaluate_admin(action, principal, vec![&self.all])
+    }
+
     /// How many policies [`PolicyEngine::decide`] evaluates for this action and
-    /// entitlement.
+    /// entitlement (for an administrative action, the entitlement is ignored).
     pub fn sliced_policy_count(
         &self,
         action: PolicyAction,
         entitlement: &EntitlementFacts,
     ) -> usize {
         self.slices
-            .sets(action, entitlement)
+            .sets(action, Some(entitlement))
             .iter()
             .map(|s| s.num_of_policies())
             .sum()
     }
 
     fn evaluate(&self, q: &DecisionQuery, sets: Vec<&PolicySet>) -> Decision {
+        if let Some(admin) = q.action.admin() {
+            return unaskable(
+                q.action,
+                query_inputs(q),
+                format!(
+                    "`{admin}` is about the service, not an entitlement: ask it with decide_admin"
+                ),
+            );
+        }
         let (request, entities) = match self.vocab.build(q, None) {
             Ok(built) => built,
             Err(e) => {
-                return decision(
-                    q,
-                    false,
-                    vec![],
-                    vec![format!("cannot build the Cedar request: {e}")],
+                return unaskable(
+                    q.action,
+                    query_inputs(q),
+                    format!("cannot build the Cedar request: {e}"),
                 )
             }
         };
@@ -118,7 +156,31 @@ impl PolicyEngine {
         for set in sets {
             outcome.add(self, &request, set, &entities);
         }
-        outcome.finish(q)
+        outcome.finish(q.action, query_inputs(q))
+    }
+
+    fn evaluate_admin(
+        &self,
+        action: AdminAction,
+        principal: &IdentityFacts,
+        sets: Vec<&PolicySet>,
+    ) -> Decision {
+        let inputs = admin_inputs(action, principal);
+        let (request, entities) = match self.vocab.build_admin(action, principal, None) {
+            Ok(built) => built,
+            Err(e) => {
+                return unaskable(
+                    action.action(),
+                    inputs,
+                    format!("cannot build the Cedar request: {e}"),
+                )
+            }
+        };
+        let mut outcome = Outcome::default();
+        for set in sets {
+            outcome.add(self, &request, set, &entities);
+        }
+        outcome.finish(action.action(), inputs)
     }
 }
 
@@ -126,7 +188,7 @@ impl PolicyEngine {
 mod tests {
     use super::*;
     use crate::demo;
-    use crate::test_support::query;
+    use crate::test_support::{person, query};
 
     const SPLIT: &str = r#"
 @id("permit-general") permit (principal, action == Writ::Action::"request", resource)
@@ -197,14 +259,23 @@ mod tests {
 
     #[test]
     fn schema_action_groups_are_honoured() {
-        let schema = demo::SCHEMA.replace(
-            r#"action "request", "auto_approve", "review", "break_glass" appliesTo"#,
-            r#"action "changes";
-  action "auto_approve", "review" appliesTo {
+        let schema = demo::SCHEMA
+            .replace(
+                r#"action "request", "auto_approve", "review", "break_glass", "view" appliesTo"#,
+                r#"action "changes";
+  action "auto_approve", "review", "view" appliesTo {
     principal: [Identity], resource: [Entitlement], context: RequestContext,
   };
   action "request", "break_glass" in ["changes"] appliesTo"#,
-        );
+            )
+            .replace(
+                r#"action "read_audit", "manage_identities" appliesTo"#,
+                r#"action "read_audit" appliesTo {
+    principal: [Identity], resource: [Service], context: {},
+  };
+  action "manage_identities" in ["changes"] appliesTo"#,
+            );
+        assert_ne!(schema, demo::SCHEMA);
         let policy =
             r#"@id("changes") permit (principal, action in Writ::Action::"changes", resource);"#;
         let e = PolicyEngine::from_sources(&schema, &[("t.cedar", policy)]).unwrap();
@@ -218,5 +289,91 @@ mod tests {
             assert_eq!(d.allowed, allowed, "{action}: {d:?}");
             assert_eq!(d, e.decide_naive(&q));
         }
+        let who = &query(PolicyAction::View).principal;
+        for (action, allowed) in [
+            (AdminAction::ManageIdentities, true),
+            (AdminAction::ReadAudit, false),
+        ] {
+            let d = e.decide_admin(action, who);
+            assert_eq!(d.allowed, allowed, "{action}: {d:?}");
+            assert_eq!(d, e.decide_admin_naive(action, who));
+        }
+    }
+
+    #[test]
+    fn relations_reach_cedar_as_a_set() {
+        let policy = r#"
+@id("fulfillers") permit (principal, action == Writ::Action::"view", resource)
+  when { context.relations.contains("fulfiller") };
+@id("not-owners") forbid (principal, action == Writ::Action::"view", resource)
+  when { context.relations.containsAny(["subject_owner", "entitlement_owner"]) };
+"#;
+        let e = PolicyEngine::from_sources(demo::SCHEMA, &[("t.cedar", policy)]).unwrap();
+        let mut q = query(PolicyAction::View);
+        for (relations, allowed, ids) in [
+            (vec!["fulfiller"], true, vec!["fulfillers"]),
+            (vec!["requester", "fulfiller"], true, vec!["fulfillers"]),
+            (
+                vec!["fulfiller", "entitlement_owner"],
+                false,
+                vec!["not-owners"],
+            ),
+            (vec!["requester"], false, vec![]),
+            (vec![], false, vec![]),
+        ] {
+            q.context.relations = relations.iter().map(|r| r.to_string()).collect();
+            let d = e.decide(&q);
+            assert_eq!(
+                (d.allowed, d.policy_ids.clone()),
+                (allowed, ids.iter().map(|i| i.to_string()).collect()),
+                "{relations:?}"
+            );
+            assert!(d.errors.is_empty(), "{:?}", d.errors);
+            assert_eq!(
+                d.inputs["context"]["relations"],
+                serde_json::json!(relations)
+            );
+        }
+    }
+
+    #[test]
+    fn administrative_decisions_see_the_principal_and_the_service() {
+        let policy = r#"
+@id("auditors-read") permit (principal in Writ::Group::"auditors", action == Writ::Action::"read_audit", resource == Writ::Service::"writ");
+@id("owner-attr") permit (principal, action == Writ::Action::"manage_identities", resource is Writ::Service)
+  when { principal.attributes.contains("role=admin") };
+@id("view-all") permit (principal, action == Writ::Action::"view", resource);
+"#;
+        let e = PolicyEngine::from_sources(demo::SCHEMA, &[("t.cedar", policy)]).unwrap();
+        let mut who = person("audrey", &["auditors"]);
+        let d = e.decide_admin(AdminAction::ReadAudit, &who);
+        assert!(d.allowed && d.errors.is_empty(), "{d:?}");
+        assert_eq!(d.policy_ids, ["auditors-read"]);
+        assert_eq!(d.action, "read_audit");
+        assert_eq!(d.inputs["action"], "read_audit");
+        assert_eq!(d.inputs["principal"]["id"], "audrey");
+        assert_eq!(d.inputs["service"], "writ");
+        assert!(!e.decide_admin(AdminAction::ManageIdentities, &who).allowed);
+        who.attributes.insert("role".into(), "admin".into());
+        let d = e.decide_admin(AdminAction::ManageIdentities, &who);
+        assert_eq!(d.policy_ids, ["owner-attr"]);
+        assert_eq!(
+            e.sliced_policy_count(
+                PolicyAction::ReadAudit,
+                &query(PolicyAction::View).entitlement
+            ),
+            1
+        );
+    }
+
+    #[test]
+    fn an_administrative_action_is_not_asked_about_an_entitlement() {
+        let e = PolicyEngine::demo();
+        let mut q = query(PolicyAction::ReadAudit);
+        q.principal = person("sam", &["security"]);
+        let d = e.decide(&q);
+        assert!(!d.allowed, "{d:?}");
+        assert!(d.errors[0].contains("decide_admin"), "{:?}", d.errors);
+        assert_eq!(d, e.decide_naive(&q));
     }
 }

@@ -7,6 +7,7 @@ pub const SCHEMA: &str = include_str!("../demo/writ.cedarschema");
 
 /// `(file name, text)` of every demo policy file, sorted by name.
 pub const POLICIES: &[(&str, &str)] = &[
+    ("admin.cedar", include_str!("../demo/admin.cedar")),
     (
         "auto_approve.cedar",
         include_str!("../demo/auto_approve.cedar"),
@@ -17,12 +18,13 @@ pub const POLICIES: &[(&str, &str)] = &[
     ),
     ("request.cedar", include_str!("../demo/request.cedar")),
     ("review.cedar", include_str!("../demo/review.cedar")),
+    ("view.cedar", include_str!("../demo/view.cedar")),
 ];
 
 #[cfg(test)]
 mod tests {
     use crate::test_support::{person, query};
-    use crate::{Decision, DecisionQuery, PolicyAction, PolicyEngine};
+    use crate::{AdminAction, Decision, DecisionQuery, IdentityFacts, PolicyAction, PolicyEngine};
 
     fn decide(q: &DecisionQuery) -> Decision {
         let d = PolicyEngine::demo().decide(q);
@@ -120,6 +122,100 @@ mod tests {
             &review("security", &["security"]),
             &["review-permit-active"],
         );
+    }
+
+    #[test]
+    fn the_owner_of_a_non_human_subject_may_not_review_for_it() {
+        let mut q = review("manager", &[]);
+        q.subject = person("svc-billing", &[]);
+        q.subject.kind = "service_account".into();
+        q.subject.owner = Some("rita".into());
+        q.context.relations = vec!["subject_owner".into(), "subject_manager".into()];
+        denied_by(&q, &["review-forbid-subject-owner"]);
+        q.context.relations = vec!["subject_manager".into()];
+        allowed_by(&q, &["review-permit-active"]);
+    }
+
+    /// Rita asks to see alice's request, related to it by `relations`.
+    fn view(reader: &[&str], relations: &[&str]) -> DecisionQuery {
+        let mut q = query(PolicyAction::View);
+        q.principal = person("rita", reader);
+        q.context.relations = relations.iter().map(|r| r.to_string()).collect();
+        q
+    }
+
+    #[test]
+    fn anyone_involved_may_view_a_request() {
+        for relation in [
+            "requester",
+            "subject",
+            "subject_owner",
+            "subject_manager",
+            "entitlement_owner",
+            "stage_approver",
+            "fulfiller",
+        ] {
+            allowed_by(&view(&[], &[relation]), &["view-permit-involved"]);
+        }
+        denied_by(&view(&["engineering"], &[]), &[]);
+    }
+
+    #[test]
+    fn security_and_auditors_may_view_every_request() {
+        for group in ["security", "auditors"] {
+            allowed_by(&view(&[group], &[]), &["view-permit-oversight"]);
+        }
+        allowed_by(
+            &view(&["auditors"], &["fulfiller"]),
+            &["view-permit-involved", "view-permit-oversight"],
+        );
+    }
+
+    #[test]
+    fn disabled_identities_view_nothing() {
+        let mut q = view(&["security"], &["requester"]);
+        q.principal.status = "disabled".into();
+        denied_by(&q, &["view-forbid-disabled"]);
+    }
+
+    fn admin(action: AdminAction, who: &IdentityFacts) -> Decision {
+        let d = PolicyEngine::demo().decide_admin(action, who);
+        assert!(d.errors.is_empty(), "{:?}", d.errors);
+        assert_eq!(d.action, action.as_str());
+        d
+    }
+
+    #[test]
+    fn security_and_auditors_read_the_audit_log() {
+        for group in ["security", "auditors"] {
+            let d = admin(AdminAction::ReadAudit, &person("rita", &[group]));
+            assert!(d.allowed, "{d:?}");
+            assert_eq!(d.policy_ids, ["admin-permit-read-audit-oversight"]);
+        }
+        let d = admin(AdminAction::ReadAudit, &person("rita", &["engineering"]));
+        assert!(!d.allowed && d.policy_ids.is_empty(), "{d:?}");
+    }
+
+    #[test]
+    fn only_security_manages_identities() {
+        let d = admin(AdminAction::ManageIdentities, &person("sam", &["security"]));
+        assert!(d.allowed, "{d:?}");
+        assert_eq!(d.policy_ids, ["admin-permit-manage-identities-security"]);
+        for group in ["auditors", "engineering"] {
+            let d = admin(AdminAction::ManageIdentities, &person("rita", &[group]));
+            assert!(!d.allowed && d.policy_ids.is_empty(), "{group}: {d:?}");
+        }
+    }
+
+    #[test]
+    fn disabled_identities_administer_nothing() {
+        let mut sam = person("sam", &["security"]);
+        sam.status = "disabled".into();
+        for action in AdminAction::ALL {
+            let d = admin(action, &sam);
+            assert!(!d.allowed, "{d:?}");
+            assert_eq!(d.policy_ids, ["admin-forbid-disabled"]);
+        }
     }
 
     #[test]

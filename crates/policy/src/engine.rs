@@ -49,6 +49,14 @@ impl PolicyEngine {
         let vocab = Vocab::new(&loaded.schema);
         let all = PolicySet::from_policies(loaded.policies.iter().map(|p| p.policy.clone()))
             .expect("ids were checked unique at load");
+        let mut warnings = loaded.warnings;
+        // An older policy directory's schema may predate an action Writ now asks.
+        warnings.extend(vocab.undeclared.iter().map(|a| {
+            format!(
+                "the schema declares no action `{a}`, so every `{a}` decision is denied: \
+                 declare it (see the demo writ.cedarschema) and write policies for it"
+            )
+        }));
         Ok(PolicyEngine {
             slices: SliceIndex::build(&vocab, &loaded.policies),
             vocab,
@@ -56,7 +64,7 @@ impl PolicyEngine {
             authorizer: Authorizer::new(),
             policies: loaded.policies,
             files: loaded.files,
-            warnings: loaded.warnings,
+            warnings,
         })
     }
 
@@ -103,6 +111,26 @@ mod tests {
         let mut sorted = engine.files.clone();
         sorted.sort();
         assert_eq!(engine.files, sorted);
+    }
+
+    #[test]
+    fn an_old_schema_without_the_new_actions_loads_with_a_warning() {
+        let old = demo::SCHEMA.replace(r#", "view" appliesTo"#, " appliesTo");
+        let engine = PolicyEngine::from_sources(
+            &old,
+            &[("request.cedar", include_str!("../demo/request.cedar"))],
+        )
+        .unwrap();
+        let report = engine.check_report();
+        assert!(
+            report
+                .warnings
+                .iter()
+                .any(|w| w.contains("no action `view`")),
+            "{:?}",
+            report.warnings
+        );
+        assert!(PolicyEngine::demo().check_report().warnings.is_empty());
     }
 
     #[test]

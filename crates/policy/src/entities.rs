@@ -1,7 +1,8 @@
 //! Per-decision Cedar request and entities, built from the plain input facts.
 //!
 //! Only what a decision can look at is built: the principal, the subject (when it
-//! is a different identity), the entitlement and the action. Groups, targets,
+//! is a different identity), the entitlement (or, for an administrative action,
+//! the service) and the action. Groups, targets,
 //! owners and the requester are referenced by uid only: Cedar needs a parent's uid,
 //! not the parent entity, for `in` to work, and not building them keeps a
 //! decision cheap.
@@ -14,7 +15,12 @@ use cedar_policy::{
     Schema,
 };
 
-use crate::input::{DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction};
+use crate::input::{AdminAction, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction};
+
+/// The id of the one `Writ::Service` entity.
+pub(crate) const SERVICE_ID: &str = "writ";
+
+const N: usize = PolicyAction::COUNT;
 
 /// Entity type names and action uids, parsed once per engine.
 #[derive(Clone, Debug)]
@@ -23,10 +29,14 @@ pub(crate) struct Vocab {
     group: EntityTypeName,
     pub entitlement: EntityTypeName,
     pub target: EntityTypeName,
-    actions: [EntityUid; 4],
+    service: EntityTypeName,
+    actions: [EntityUid; N],
     /// Action groups each action belongs to in the schema, so that `action in
     /// Writ::Action::"group"` policies behave as the schema says.
-    action_parents: [HashSet<EntityUid>; 4],
+    action_parents: [HashSet<EntityUid>; N],
+    /// Actions Writ asks about that the schema does not declare (an old policy
+    /// directory): every such decision is a default deny.
+    pub undeclared: Vec<PolicyAction>,
 }
 
 fn type_name(name: &str) -> EntityTypeName {
@@ -48,13 +58,20 @@ impl Vocab {
                 .and_then(|es| es.ancestors(&a).map(|it| it.cloned().collect()))
                 .unwrap_or_default()
         });
+        let declared: HashSet<&EntityUid> = schema.actions().collect();
+        let undeclared = PolicyAction::ALL
+            .into_iter()
+            .filter(|a| !declared.contains(&actions[a.index()]))
+            .collect();
         Vocab {
             identity: type_name("Writ::Identity"),
             group: type_name("Writ::Group"),
             entitlement: type_name("Writ::Entitlement"),
             target: type_name("Writ::Target"),
+            service: type_name("Writ::Service"),
             actions,
             action_parents,
+            undeclared,
         }
     }
 
@@ -102,6 +119,26 @@ impl Vocab {
         Entity::new(uid(&self.entitlement, &facts.id), attrs, parents).map_err(|e| e.to_string())
     }
 
+    /// The entity store: `entities` plus the action entity when the schema puts
+    /// the action in groups.
+    fn store(
+        &self,
+        action: PolicyAction,
+        mut entities: Vec<Entity>,
+        schema: Option<&Schema>,
+    ) -> Result<Entities, String> {
+        // Without action groups, `action in [..]` is plain equality, which Cedar
+        // evaluates without the action entity; skipping it keeps the store small.
+        let parents = self.action_parents(action);
+        if !parents.is_empty() {
+            entities.push(Entity::new_no_attrs(
+                self.action_uid(action).clone(),
+                parents.clone(),
+            ));
+        }
+        Entities::from_entities(entities, schema).map_err(|e| e.to_string())
+    }
+
     /// Builds the Cedar request and entity store for one query. With `schema`,
     /// Cedar also checks them against it (tests do; decisions skip it for speed,
     /// the shapes being fixed by this file).
@@ -110,26 +147,23 @@ impl Vocab {
         q: &DecisionQuery,
         schema: Option<&Schema>,
     ) -> Result<(Request, Entities), String> {
-        let action = self.action_uid(q.action).clone();
         let mut entities = vec![
             self.identity(&q.principal)?,
             self.entitlement(&q.entitlement)?,
         ];
-        // Without action groups, `action in [..]` is plain equality, which Cedar
-        // evaluates without the action entity; skipping it keeps the store small.
-        let parents = self.action_parents(q.action);
-        if !parents.is_empty() {
-            entities.push(Entity::new_no_attrs(action.clone(), parents.clone()));
-        }
         // Same id means same identity: the principal's facts stand for both.
         if q.subject.id != q.principal.id {
             entities.push(self.identity(&q.subject)?);
         }
-        let entities = Entities::from_entities(entities, schema).map_err(|e| e.to_string())?;
+        let entities = self.store(q.action, entities, schema)?;
 
         let c = &q.context;
         let long = RestrictedExpression::new_long;
         let has_ticket = c.ticket.as_deref().is_some_and(|t| !t.trim().is_empty());
+        let relations = c
+            .relations
+            .iter()
+            .map(|r| RestrictedExpression::new_string(r.clone()));
         let context = Context::from_pairs([
             ("duration_secs".to_string(), long(c.duration_secs)),
             (
@@ -157,13 +191,43 @@ impl Vocab {
                 RestrictedExpression::new_bool(q.subject.id == c.requester),
             ),
             ("entitlement_count".to_string(), long(c.entitlement_count)),
+            (
+                "relations".to_string(),
+                RestrictedExpression::new_set(relations),
+            ),
         ])
         .map_err(|e| e.to_string())?;
         let request = Request::new(
             uid(&self.identity, &q.principal.id),
-            action,
+            self.action_uid(q.action).clone(),
             uid(&self.entitlement, &q.entitlement.id),
             context,
+            schema,
+        )
+        .map_err(|e| e.to_string())?;
+        Ok((request, entities))
+    }
+
+    /// Builds the Cedar request and entity store for an administrative question:
+    /// `principal` acting on `Writ::Service::"writ"`, with an empty context.
+    pub fn build_admin(
+        &self,
+        action: AdminAction,
+        principal: &IdentityFacts,
+        schema: Option<&Schema>,
+    ) -> Result<(Request, Entities), String> {
+        let action = action.action();
+        let service = uid(&self.service, SERVICE_ID);
+        let entities = vec![
+            self.identity(principal)?,
+            Entity::new_no_attrs(service.clone(), HashSet::new()),
+        ];
+        let entities = self.store(action, entities, schema)?;
+        let request = Request::new(
+            uid(&self.identity, &principal.id),
+            self.action_uid(action).clone(),
+            service,
+            Context::empty(),
             schema,
         )
         .map_err(|e| e.to_string())?;
@@ -185,7 +249,11 @@ mod tests {
     fn built_request_and_entities_conform_to_the_demo_schema() {
         let schema = schema();
         let vocab = Vocab::new(&schema);
-        for action in PolicyAction::ALL {
+        assert!(vocab.undeclared.is_empty(), "{:?}", vocab.undeclared);
+        for action in PolicyAction::ALL
+            .into_iter()
+            .filter(|a| a.admin().is_none())
+        {
             let mut q = query(action);
             q.principal.owner = Some("carol".into());
             q.principal
@@ -193,10 +261,31 @@ mod tests {
                 .insert("department".into(), "finance".into());
             q.entitlement.owners = vec!["olga".into(), "oscar".into()];
             q.context.ticket = Some("CHG-1".into());
+            q.context.relations = vec!["requester".into(), "subject_owner".into()];
             vocab.build(&q, Some(&schema)).unwrap();
             q.subject.id = q.principal.id.clone();
             vocab.build(&q, Some(&schema)).unwrap();
         }
+        for action in AdminAction::ALL {
+            vocab
+                .build_admin(action, &query(PolicyAction::View).principal, Some(&schema))
+                .unwrap();
+        }
+    }
+
+    #[test]
+    fn actions_missing_from_an_old_schema_are_reported() {
+        let old = demo::SCHEMA
+            .replace(r#", "view" appliesTo"#, " appliesTo")
+            .replace(
+                r#"action "read_audit", "manage_identities""#,
+                r#"action "manage_identities""#,
+            );
+        let schema = Schema::from_cedarschema_str(&old).unwrap().0;
+        assert_eq!(
+            Vocab::new(&schema).undeclared,
+            [PolicyAction::View, PolicyAction::ReadAudit]
+        );
     }
 
     #[test]

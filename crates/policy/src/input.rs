@@ -11,6 +11,15 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// The questions Writ asks Cedar. Each is the Cedar action `Writ::Action::"<name>"`.
+///
+/// All but the administrative ones are about one entitlement (resource
+/// `Writ::Entitlement`, context `RequestContext`; ask them with
+/// [`PolicyEngine::decide`]). The administrative ones ([`AdminAction`]) are about
+/// the Writ service itself (resource `Writ::Service::"writ"`, empty context; ask
+/// them with [`PolicyEngine::decide_admin`]).
+///
+/// [`PolicyEngine::decide`]: crate::PolicyEngine::decide
+/// [`PolicyEngine::decide_admin`]: crate::PolicyEngine::decide_admin
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyAction {
@@ -22,14 +31,28 @@ pub enum PolicyAction {
     Review,
     /// May this principal take emergency access?
     BreakGlass,
+    /// May this principal see a request (its evidence chain) that includes this
+    /// entitlement?
+    View,
+    /// May this principal read the audit log? (administrative)
+    ReadAudit,
+    /// May this principal create, change, enable or disable identities?
+    /// (administrative)
+    ManageIdentities,
 }
 
 impl PolicyAction {
-    pub const ALL: [PolicyAction; 4] = [
+    /// How many actions there are, for per-action tables.
+    pub const COUNT: usize = 7;
+
+    pub const ALL: [PolicyAction; Self::COUNT] = [
         PolicyAction::Request,
         PolicyAction::AutoApprove,
         PolicyAction::Review,
         PolicyAction::BreakGlass,
+        PolicyAction::View,
+        PolicyAction::ReadAudit,
+        PolicyAction::ManageIdentities,
     ];
 
     /// The Cedar action id (`Writ::Action::"<this>"`).
@@ -39,7 +62,16 @@ impl PolicyAction {
             PolicyAction::AutoApprove => "auto_approve",
             PolicyAction::Review => "review",
             PolicyAction::BreakGlass => "break_glass",
+            PolicyAction::View => "view",
+            PolicyAction::ReadAudit => "read_audit",
+            PolicyAction::ManageIdentities => "manage_identities",
         }
+    }
+
+    /// The administrative action this is, if it is one (its resource is the
+    /// service, not an entitlement).
+    pub fn admin(self) -> Option<AdminAction> {
+        AdminAction::ALL.into_iter().find(|a| a.action() == self)
     }
 
     /// Position in [`PolicyAction::ALL`], for per-action tables.
@@ -60,7 +92,108 @@ impl FromStr for PolicyAction {
         PolicyAction::ALL
             .into_iter()
             .find(|a| a.as_str() == s)
-            .ok_or_else(|| format!("unknown policy action {s:?}: expected one of request, auto_approve, review, break_glass"))
+            .ok_or_else(|| {
+                let names: Vec<&str> = PolicyAction::ALL.iter().map(|a| a.as_str()).collect();
+                format!(
+                    "unknown policy action {s:?}: expected one of {}",
+                    names.join(", ")
+                )
+            })
+    }
+}
+
+/// The administrative questions: about the Writ service as a whole, asked of the
+/// principal alone (resource `Writ::Service::"writ"`, empty context).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminAction {
+    /// Read the audit log and its checkpoints (and what the log records anyway:
+    /// every identity and every grant), and sign a checkpoint.
+    ReadAudit,
+    /// Create, change, enable or disable identities.
+    ManageIdentities,
+}
+
+impl AdminAction {
+    pub const ALL: [AdminAction; 2] = [AdminAction::ReadAudit, AdminAction::ManageIdentities];
+
+    /// The same action in the full list.
+    pub fn action(self) -> PolicyAction {
+        match self {
+            AdminAction::ReadAudit => PolicyAction::ReadAudit,
+            AdminAction::ManageIdentities => PolicyAction::ManageIdentities,
+        }
+    }
+
+    /// The Cedar action id (`Writ::Action::"<this>"`).
+    pub fn as_str(self) -> &'static str {
+        self.action().as_str()
+    }
+}
+
+impl From<AdminAction> for PolicyAction {
+    fn from(a: AdminAction) -> Self {
+        a.action()
+    }
+}
+
+impl fmt::Display for AdminAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How the principal of a decision relates to the request it is about; the
+/// values of the Cedar context's `relations` set. The app works them out (this
+/// crate only names them, so that the schema, the app and policies agree).
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Relation {
+    /// Filed the request.
+    Requester,
+    /// Whose access would change.
+    Subject,
+    /// Owns the (non-human) subject.
+    SubjectOwner,
+    /// The subject's manager (for a non-human subject without one: its owner's
+    /// manager), who approves `subject_manager` stages.
+    SubjectManager,
+    /// Owns this entitlement (as copied into the request at submission).
+    EntitlementOwner,
+    /// Member of a group named by a stage of this entitlement's approval track.
+    StageApprover,
+    /// Member of the group that fulfils this entitlement's target.
+    Fulfiller,
+}
+
+impl Relation {
+    pub const ALL: [Relation; 7] = [
+        Relation::Requester,
+        Relation::Subject,
+        Relation::SubjectOwner,
+        Relation::SubjectManager,
+        Relation::EntitlementOwner,
+        Relation::StageApprover,
+        Relation::Fulfiller,
+    ];
+
+    /// The string policies test, e.g. `context.relations.contains("subject_owner")`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Relation::Requester => "requester",
+            Relation::Subject => "subject",
+            Relation::SubjectOwner => "subject_owner",
+            Relation::SubjectManager => "subject_manager",
+            Relation::EntitlementOwner => "entitlement_owner",
+            Relation::StageApprover => "stage_approver",
+            Relation::Fulfiller => "fulfiller",
+        }
+    }
+}
+
+impl fmt::Display for Relation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -106,6 +239,11 @@ pub struct RequestContext {
     pub requester: String,
     /// Number of entitlements in the whole request.
     pub entitlement_count: i64,
+    /// How the principal relates to the request, for this entitlement: names
+    /// from [`Relation`] (e.g. `requester`, `subject_owner`). Reaches policies as
+    /// the set `context.relations`. Empty when the principal is not involved.
+    #[serde(default)]
+    pub relations: Vec<String>,
 }
 
 /// One question to the policy engine.
@@ -148,6 +286,37 @@ mod tests {
             let json = serde_json::to_string(&a).unwrap();
             assert_eq!(json, format!("\"{}\"", a.as_str()));
         }
-        assert!("approve".parse::<PolicyAction>().is_err());
+        let err = "approve".parse::<PolicyAction>().unwrap_err();
+        assert!(err.contains("view, read_audit, manage_identities"), "{err}");
+    }
+
+    #[test]
+    fn admin_actions_are_the_service_level_ones() {
+        let admin: Vec<PolicyAction> = PolicyAction::ALL
+            .into_iter()
+            .filter(|a| a.admin().is_some())
+            .collect();
+        assert_eq!(
+            admin,
+            [PolicyAction::ReadAudit, PolicyAction::ManageIdentities]
+        );
+        for a in AdminAction::ALL {
+            assert_eq!(a.action().admin(), Some(a));
+            assert_eq!(PolicyAction::from(a).as_str(), a.as_str());
+            assert_eq!(serde_json::to_string(&a).unwrap(), format!("\"{a}\""));
+        }
+    }
+
+    #[test]
+    fn relations_default_to_empty_when_absent() {
+        let c: RequestContext = serde_json::from_value(serde_json::json!({
+            "duration_secs": 60, "justification": "x", "ticket": null, "stage": null,
+            "requester": "alice", "entitlement_count": 1,
+        }))
+        .unwrap();
+        assert!(c.relations.is_empty());
+        for r in Relation::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+        }
     }
 }

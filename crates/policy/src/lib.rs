@@ -1,8 +1,10 @@
 //! `writ-policy`: Writ's policy-as-code decisions, evaluated with Cedar.
 //!
 //! Writ asks Cedar a handful of questions (see [`PolicyAction`]) about plain input
-//! facts ([`DecisionQuery`]); the app layer maps its domain types to these, so this
-//! crate does not depend on the domain crate.
+//! facts: about one entitlement of a request ([`DecisionQuery`], answered by
+//! [`PolicyEngine::decide`]), or about the service as a whole ([`AdminAction`],
+//! answered by [`PolicyEngine::decide_admin`]). The app layer maps its domain
+//! types to these, so this crate does not depend on the domain crate.
 //!
 //! A [`PolicyEngine`] is loaded once from a policy directory (`writ.cedarschema` +
 //! `*.cedar`), validated strictly against the schema, and then answers decisions.
@@ -28,6 +30,7 @@ mod test_support;
 pub use engine::PolicyEngine;
 pub use error::{Diagnostics, Located, PolicyError};
 pub use input::{
-    Decision, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction, RequestContext,
+    AdminAction, Decision, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction, Relation,
+    RequestContext,
 };
 pub use report::{CheckReport, FileSummary, PolicySummary};

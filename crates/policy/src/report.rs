@@ -125,11 +125,19 @@ mod tests {
     #[test]
     fn demo_report_counts_policies_per_action() {
         let report = PolicyEngine::demo().check_report();
-        assert_eq!(report.policy_count, 9);
+        assert_eq!(report.policy_count, 16);
         let counts: Vec<_> = report.per_action.iter().map(|(a, n)| (*a, *n)).collect();
         assert_eq!(
             counts,
-            [(Request, 4), (AutoApprove, 1), (Review, 3), (BreakGlass, 1)]
+            [
+                (Request, 4),
+                (AutoApprove, 1),
+                (Review, 4),
+                (BreakGlass, 1),
+                (View, 3),
+                (ReadAudit, 2),
+                (ManageIdentities, 2)
+            ]
         );
         let text = report.to_string();
         assert!(text.contains("request.cedar: 4 policies"), "{text}");
@@ -138,8 +146,13 @@ mod tests {
             "{text}"
         );
         assert!(
+            text.contains("forbid admin-forbid-disabled (line 30; read_audit, manage_identities)"),
+            "{text}"
+        );
+        assert!(
             text.ends_with(
-                "ok: 4 files, 9 policies (request 4, auto_approve 1, review 3, break_glass 1)"
+                "ok: 6 files, 16 policies (request 4, auto_approve 1, review 4, break_glass 1, \
+                 view 3, read_audit 2, manage_identities 2)"
             ),
             "{text}"
         );

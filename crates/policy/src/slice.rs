@@ -8,6 +8,10 @@
 //! always safe), per target, or per entitlement. A decision then evaluates at most
 //! three small policy sets instead of the whole set.
 //!
+//! An administrative decision's resource is the service (`Writ::Service`), which
+//! is neither an entitlement nor in a target: only the general bucket can match
+//! it, so that is all such a decision evaluates.
+//!
 //! The buckets are evaluated separately and their responses merged (see
 //! `decide`), which gives exactly Cedar's answer on their union: Cedar's decision
 //! is "some forbid holds → deny; else some permit holds → allow; else deny", and
@@ -39,12 +43,12 @@ struct ActionSlices {
 
 /// Per action (indexed by `PolicyAction::index`), the policy buckets.
 pub(crate) struct SliceIndex {
-    actions: [ActionSlices; 4],
+    actions: [ActionSlices; PolicyAction::COUNT],
 }
 
 impl SliceIndex {
     pub fn build(vocab: &Vocab, policies: &[LoadedPolicy]) -> Self {
-        let mut actions: [ActionSlices; 4] = Default::default();
+        let mut actions: [ActionSlices; PolicyAction::COUNT] = Default::default();
         for p in policies {
             let bucket = bucket_of(vocab, &p.policy.resource_constraint());
             for action in applies_to(vocab, &p.policy.action_constraint()) {
@@ -60,13 +64,16 @@ impl SliceIndex {
         SliceIndex { actions }
     }
 
-    /// The non-empty policy sets a decision on (action, entitlement) must evaluate.
-    pub fn sets(&self, action: PolicyAction, ent: &EntitlementFacts) -> Vec<&PolicySet> {
+    /// The non-empty policy sets a decision on (action, entitlement) must
+    /// evaluate. For an administrative action (whose resource is the service) the
+    /// entitlement is ignored and only the general bucket applies.
+    pub fn sets(&self, action: PolicyAction, ent: Option<&EntitlementFacts>) -> Vec<&PolicySet> {
         let slices = &self.actions[action.index()];
+        let ent = ent.filter(|_| action.admin().is_none());
         [
             Some(&slices.general),
-            slices.by_target.get(&ent.target),
-            slices.by_entitlement.get(&ent.id),
+            ent.and_then(|e| slices.by_target.get(&e.target)),
+            ent.and_then(|e| slices.by_entitlement.get(&e.id)),
         ]
         .into_iter()
         .flatten()
@@ -130,7 +137,7 @@ mod tests {
             ..Default::default()
         };
         let mut out: Vec<String> = idx
-            .sets(action, &ent)
+            .sets(action, Some(&ent))
             .into_iter()
             .flat_map(|s| s.policies().map(|p| p.id().to_string()))
             .collect();
@@ -166,5 +173,31 @@ mod tests {
             ["any", "two"]
         );
         assert_eq!(ids(&idx, PolicyAction::BreakGlass, "pg/x", "pg"), ["any"]);
+    }
+
+    #[test]
+    fn administrative_actions_use_the_general_bucket_only() {
+        let idx = index(
+            r#"
+@id("any") permit (principal, action, resource);
+@id("tgt") forbid (principal, action, resource in Writ::Target::"pg");
+@id("ent") forbid (principal, action, resource == Writ::Entitlement::"pg/x");
+@id("svc") permit (principal, action == Writ::Action::"read_audit", resource == Writ::Service::"writ");
+@id("svc-is") permit (principal in Writ::Group::"auditors", action in [Writ::Action::"read_audit", Writ::Action::"manage_identities"], resource is Writ::Service);
+@id("view") permit (principal, action == Writ::Action::"view", resource);
+"#,
+        );
+        assert_eq!(
+            ids(&idx, PolicyAction::ReadAudit, "pg/x", "pg"),
+            ["any", "svc", "svc-is"]
+        );
+        assert_eq!(
+            ids(&idx, PolicyAction::ManageIdentities, "pg/x", "pg"),
+            ["any", "svc-is"]
+        );
+        assert_eq!(
+            ids(&idx, PolicyAction::View, "pg/x", "pg"),
+            ["any", "ent", "tgt", "view"]
+        );
     }
 }

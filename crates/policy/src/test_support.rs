@@ -31,6 +31,7 @@ pub(crate) fn query(action: PolicyAction) -> DecisionQuery {
             stage: None,
             requester: "alice".into(),
             entitlement_count: 1,
+            relations: vec!["requester".into(), "subject".into()],
         },
     }
 }

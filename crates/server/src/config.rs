@@ -25,8 +25,6 @@ pub struct Config {
     pub policies: PathBuf,
     /// How long a pending request waits for reviews before it lapses, e.g. `7d`.
     pub lapse_after: String,
-    /// Groups whose members see every request and the audit log.
-    pub oversight_groups: Vec<String>,
     /// How often the server signs a checkpoint of the audit log, e.g. `1m`.
     pub checkpoint_every: String,
     /// Largest accepted request body, in bytes.
@@ -35,7 +33,7 @@ pub struct Config {
 
 /// Every key, for messages about unknown ones.
 const KEYS: &[&str] = &[
-    "listen", "data_dir", "database_url", "catalog", "policies", "lapse_after", "oversight_groups", "checkpoint_every", "max_body_bytes",
+    "listen", "data_dir", "database_url", "catalog", "policies", "lapse_after", "checkpoint_every", "max_body_bytes",
 ];
 
 impl Default for Config {
@@ -47,7 +45,6 @@ impl Default for Config {
             catalog: PathBuf::from("catalog.toml"),
             policies: PathBuf::from("policies"),
             lapse_after: "7d".into(),
-            oversight_groups: vec!["security".into(), "auditors".into()],
             checkpoint_every: "1m".into(),
             max_body_bytes: 64 * 1024,
         }
@@ -116,10 +113,6 @@ impl Config {
                 )));
             }
             fig = match key.as_str() {
-                "oversight_groups" => {
-                    let groups: Vec<String> = value.split(',').map(|g| g.trim().to_owned()).filter(|g| !g.is_empty()).collect();
-                    fig.merge(Serialized::default(&key, groups))
-                }
                 "max_body_bytes" => {
                     let n: usize = value.parse().map_err(|_| ConfigError::Invalid { key: "max_body_bytes", reason: format!("`{value}` is not a number of bytes") })?;
                     fig.merge(Serialized::default(&key, n))

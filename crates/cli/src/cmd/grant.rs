@@ -8,7 +8,7 @@ use crate::output::{emit, emit_json, opt, short_time, table_or, Table};
 
 #[derive(Debug, Subcommand)]
 pub enum GrantCommand {
-    /// List active grants: yours, or a subject's (with oversight).
+    /// List active grants: yours, or a subject's (needs `read_audit` in policy).
     List(ListArgs),
 }
 

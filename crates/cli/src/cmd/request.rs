@@ -11,7 +11,7 @@ use crate::output::{emit, emit_json, list, one_line, short_time, table_or, Table
 pub enum RequestCommand {
     /// Ask for access to one or more entitlements.
     Create(CreateArgs),
-    /// List the requests you are involved in (all of them, with oversight).
+    /// List the requests you are involved in (or may see, per the `view` policy).
     List(ListArgs),
     /// Show the whole evidence chain of a request, top to bottom.
     Show(RequestId),

@@ -1,4 +1,4 @@
-//! The audit log, for oversight groups.
+//! The audit log, for whoever policy allows `read_audit`.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;

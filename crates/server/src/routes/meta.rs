@@ -8,6 +8,7 @@ use utoipa::OpenApi;
 use writ_api::{CatalogEntitlement, Health, IdentityView, SetStatus, WhoAmI};
 use writ_core::identity::IdentityStatus;
 use writ_core::ids::IdentityId;
+use writ_policy::AdminAction;
 
 use super::Body;
 use crate::auth::Caller;
@@ -48,7 +49,8 @@ pub async fn whoami(State(app): State<App>, Caller(me): Caller) -> Json<WhoAmI> 
         kind: me.kind.as_str().into(),
         status: me.status.as_str().into(),
         groups: me.groups.iter().map(ToString::to_string).collect(),
-        oversight: app.writ.has_oversight(&me),
+        // "May read the audit log", as policy decides (`read_audit`).
+        oversight: app.writ.admin_decision(&me, AdminAction::ReadAudit).allowed,
     })
 }
 
@@ -58,17 +60,14 @@ pub async fn catalog(State(app): State<App>, Caller(_): Caller) -> Json<Vec<Cata
     Json(app.writ.catalog().entitlements().map(views::entitlement).collect())
 }
 
-/// Every identity (oversight groups only).
+/// Every identity (policy decides: `read_audit`).
 #[utoipa::path(get, path = "/v1/identities", responses((status = 200, body = [IdentityView]), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
 pub async fn identities(State(app): State<App>, Caller(me): Caller) -> Result<Json<Vec<IdentityView>>, ApiError> {
-    if !app.writ.has_oversight(&me) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "only members of an oversight group can list identities"));
-    }
-    let all = app.writ.store().identities().await.map_err(writ_app::AppError::from)?;
+    let all = app.writ.list_identities(&me).await?;
     Ok(Json(all.iter().map(views::identity).collect()))
 }
 
-/// Enable or disable an identity (oversight groups only). A disabled identity can
+/// Enable or disable an identity (policy decides: `manage_identities`). A disabled identity can
 /// neither request, review nor fulfil, from the next call on.
 #[utoipa::path(post, path = "/v1/identities/{id}/status", params(("id" = String, Path)), request_body = SetStatus, responses((status = 200, body = IdentityView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
 pub async fn set_identity_status(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<SetStatus>) -> Result<Json<IdentityView>, ApiError> {

@@ -39,7 +39,7 @@ pub async fn complete(State(app): State<App>, Caller(me): Caller, Path(id): Path
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct GrantQuery {
-    /// Whose grants (default: the caller's; others need oversight).
+    /// Whose grants (default: the caller's; others need policy's `read_audit`).
     pub subject: Option<String>,
     /// Only grants in force (default true).
     pub active: Option<bool>,
