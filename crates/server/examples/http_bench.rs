@@ -6,7 +6,9 @@
 //!
 //! Options (after the backend): `--clients N` (32), `--ops N` (operations per
 //! flow, 10000), `--warmup N` (500), `--direct` (call `Writ` in process instead of
-//! going through HTTP: shows what HTTP, JSON and auth cost on top).
+//! going through HTTP: shows what HTTP, JSON and auth cost on top),
+//! `--store-only` (diagnostic: N tasks commit a bare `Change` of 5 audit events
+//! through the `Store` port, the write path's floor without policy or HTTP).
 //!
 //! Runs `writ init` in a temp dir (demo config, catalog, policies, identities,
 //! tokens), serves `writ_server::serve::router` with `axum::serve` on
@@ -57,10 +59,11 @@ struct Args {
     ops: usize,
     warmup: usize,
     direct: bool,
+    store_only: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
-    let mut a = Args { backend: Backend::Sqlite, clients: 32, ops: 10_000, warmup: 500, direct: false };
+    let mut a = Args { backend: Backend::Sqlite, clients: 32, ops: 10_000, warmup: 500, direct: false, store_only: false };
     let mut it = std::env::args().skip(1);
     let num = |v: Option<String>, name: &str| -> anyhow::Result<usize> {
         v.with_context(|| format!("{name} needs a value"))?.parse().with_context(|| format!("{name} needs a number"))
@@ -74,7 +77,8 @@ fn parse_args() -> anyhow::Result<Args> {
             "--ops" => a.ops = num(it.next(), "--ops")?,
             "--warmup" => a.warmup = num(it.next(), "--warmup")?,
             "--direct" => a.direct = true,
-            other => bail!("unknown argument `{other}`: use sqlite|postgres|postgres-durable [--clients N] [--ops N] [--warmup N] [--direct]"),
+            "--store-only" => a.store_only = true,
+            other => bail!("unknown argument `{other}`: use sqlite|postgres|postgres-durable [--clients N] [--ops N] [--warmup N] [--direct] [--store-only]"),
         }
     }
     if a.clients == 0 || a.ops == 0 {
@@ -142,6 +146,8 @@ fn ms(d: Duration) -> String {
 enum Flow {
     Auto,
     TwoStep,
+    /// `--store-only`: one `Store::commit` of 5 audit events.
+    Commit5,
 }
 
 impl Flow {
@@ -149,6 +155,7 @@ impl Flow {
         match self {
             Flow::Auto => "auto",
             Flow::TwoStep => "two-step",
+            Flow::Commit5 => "commit5",
         }
     }
 }
@@ -158,6 +165,7 @@ impl Flow {
 enum Driver {
     Http { client: reqwest::Client, base: String, alice: String, mona: String },
     Direct { app: writ_server::App, alice: Identity, mona: Identity },
+    Store { app: writ_server::App },
 }
 
 const AUTO_ENT: &str = "pg-prod/analytics_read";
@@ -191,6 +199,7 @@ impl Driver {
                 let r = app.writ.submit(alice, draft).await?;
                 Ok(View { id: r.id().to_string(), state: r.state().as_str().to_owned() })
             }
+            Driver::Store { .. } => unreachable!("--store-only runs the commit5 flow only"),
         }
     }
 
@@ -213,6 +222,7 @@ impl Driver {
                 let r = app.writ.review(mona, RequestId::parse(id)?, Verdict::Approve, "ok".into()).await?;
                 Ok(View { id: r.id().to_string(), state: r.state().as_str().to_owned() })
             }
+            Driver::Store { .. } => unreachable!("--store-only runs the commit5 flow only"),
         }
     }
 
@@ -239,6 +249,22 @@ impl Driver {
                     bail!("after mona's approval {} should be approved, got `{}`", v.id, a.state);
                 }
                 Ok((created, Some(t2.elapsed())))
+            }
+            Flow::Commit5 => {
+                let Driver::Store { app } = self else { bail!("commit5 needs --store-only") };
+                let request = RequestId::from_uuid(uuid::Uuid::new_v4()).to_string();
+                let now = app.writ.clock().now();
+                let events = (0..5)
+                    .map(|i| writ_core::audit::NewEvent {
+                        at: now,
+                        actor: "alice".into(),
+                        kind: "bench.event".into(),
+                        request_id: Some(request.clone()),
+                        payload: serde_json::json!({ "n": i, "entitlements": [AUTO_ENT], "justification": "benchmark: quarterly report", "duration": "2h", "ticket": null }),
+                    })
+                    .collect();
+                app.writ.store().commit(writ_app::ports::Change { events, ..Default::default() }).await?;
+                Ok((t.elapsed(), None))
             }
         }
     }
@@ -340,7 +366,9 @@ fn main() -> anyhow::Result<()> {
     let router = writ_server::serve::router(app.clone(), cfg.max_body_bytes);
     server_rt.spawn(async move { axum::serve(listener, router).await });
 
-    let driver = if args.direct {
+    let driver = if args.store_only {
+        Driver::Store { app: app.clone() }
+    } else if args.direct {
         let (a, m) = server_rt.block_on(async {
             let a = app.writ.authenticate(&alice_token).await?;
             let m = app.writ.authenticate(&mona_token).await?;
@@ -361,7 +389,13 @@ fn main() -> anyhow::Result<()> {
     println!("database: {}", writ_store::redact(&resolved.database_url));
     println!(
         "driver:   {}, {} concurrent clients, {} ops per flow after {} warm-up ops",
-        if args.direct { "in-process Writ calls (no HTTP)" } else { "HTTP/1.1 keep-alive (reqwest)" },
+        if args.store_only {
+            "Store::commit of 5 audit events (no HTTP, no policy)"
+        } else if args.direct {
+            "in-process Writ calls (no HTTP)"
+        } else {
+            "HTTP/1.1 keep-alive (reqwest)"
+        },
         args.clients,
         args.ops,
         args.warmup
@@ -369,10 +403,11 @@ fn main() -> anyhow::Result<()> {
 
     // In the direct mode the "clients" are tasks on the server's runtime, as
     // handlers would be; over HTTP they are on their own runtime.
-    let rt = if args.direct { &server_rt } else { &client_rt };
+    let rt = if args.direct || args.store_only { &server_rt } else { &client_rt };
+    let flows: &[Flow] = if args.store_only { &[Flow::Commit5] } else { &[Flow::Auto, Flow::TwoStep] };
     let outcomes = rt.block_on(async {
         let mut out = Vec::new();
-        for flow in [Flow::Auto, Flow::TwoStep] {
+        for &flow in flows {
             if args.warmup > 0 {
                 run_flow(&driver, flow, args.clients, args.warmup).await?;
             }
@@ -409,9 +444,10 @@ fn main() -> anyhow::Result<()> {
         let (c50, c99, _) = o.create.summary();
         let (a50, a99, _) = o.approve.summary();
         println!(
-            "RESULT backend={:?} direct={} flow={} ops_per_s={:.0} create_p50_ms={:.3} create_p99_ms={:.3} approve_p50_ms={:.3} approve_p99_ms={:.3} cpu_client_s={:.2} cpu_server_s={:.2}",
+            "RESULT backend={:?} direct={} store_only={} flow={} ops_per_s={:.0} create_p50_ms={:.3} create_p99_ms={:.3} approve_p50_ms={:.3} approve_p99_ms={:.3} cpu_client_s={:.2} cpu_server_s={:.2}",
             args.backend,
             args.direct,
+            args.store_only,
             o.flow.name(),
             o.ops as f64 / o.wall.as_secs_f64(),
             c50.as_secs_f64() * 1e3,
