@@ -1,52 +1,13 @@
 //! Router tests without sockets: the demo configuration on a temp SQLite file,
 //! driven through the real router and middleware.
 
-use std::collections::HashMap;
+mod common;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use axum::Router;
+use axum::http::StatusCode;
 use serde_json::{json, Value};
-use tower::ServiceExt;
-use writ_server::config::Config;
-
-struct Harness {
-    _dir: tempfile::TempDir,
-    router: Router,
-    app: writ_server::App,
-    tokens: HashMap<String, String>,
-}
-
-async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let report = writ_server::init::init(dir.path(), false).await.unwrap();
-    let cfg = Config::load_from(&report.config, std::iter::empty()).unwrap();
-    let (app, _) = writ_server::build(&cfg).await.unwrap();
-    let router = writ_server::serve::router(app.clone(), cfg.max_body_bytes);
-    Harness { _dir: dir, router, app, tokens: report.tokens.into_iter().collect() }
-}
+use common::{harness, harness_with, Harness};
 
 impl Harness {
-    async fn call(&self, who: Option<&str>, method: &str, uri: &str, body: Option<String>) -> (StatusCode, Value) {
-        let mut req = Request::builder().method(method).uri(uri);
-        if let Some(w) = who {
-            req = req.header("authorization", format!("Bearer {}", self.tokens[w]));
-        }
-        let req = match body {
-            Some(b) => req.header("content-type", "application/json").body(Body::from(b)).unwrap(),
-            None => req.body(Body::empty()).unwrap(),
-        };
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
-        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        (status, value)
-    }
-
-    async fn post(&self, who: &str, uri: &str, body: Value) -> (StatusCode, Value) {
-        self.call(Some(who), "POST", uri, Some(body.to_string())).await
-    }
-
     async fn audit_size(&self) -> u64 {
         self.app.writ.store().audit_head().await.unwrap().0
     }
@@ -86,7 +47,7 @@ async fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
         assert!(msg.contains(needle), "{method} {uri}: `{msg}` should mention `{needle}`");
     }
     assert_eq!(h.audit_size().await, before, "bad input must not write to the audit log");
-    let (_, list) = h.call(Some("sam"), "GET", "/v1/requests", None).await;
+    let (_, list) = h.get("sam", "/v1/requests").await;
     assert_eq!(list.as_array().unwrap().len(), 0);
 }
 
@@ -140,7 +101,7 @@ async fn health_metrics_and_openapi() {
     let (status, _) = h.call(None, "GET", "/metrics", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     h.post("alice", "/v1/requests", new_request("pg-prod/payments_readonly", "1h")).await;
-    let (status, v) = h.call(Some("audrey"), "GET", "/metrics", None).await;
+    let (status, v) = h.get("audrey", "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     let text = v.as_str().unwrap();
     for needle in ["writ_requests{state=\"pending\"} 1", "writ_policy_decisions_total{action=\"request\",outcome=\"allow\"} 1", "writ_policy_decision_seconds_bucket", "writ_http_request_seconds_bucket{method=\"POST\",route=\"/v1/requests\""] {
@@ -168,14 +129,9 @@ impl ManualClock {
 }
 
 async fn harness_with_clock() -> (Harness, std::sync::Arc<ManualClock>) {
-    let dir = tempfile::tempdir().unwrap();
-    let report = writ_server::init::init(dir.path(), false).await.unwrap();
-    let cfg = Config::load_from(&report.config, std::iter::empty()).unwrap();
     let start = chrono::DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
     let clock = std::sync::Arc::new(ManualClock(std::sync::Mutex::new(start)));
-    let (app, _) = writ_server::build_with_clock(&cfg, clock.clone()).await.unwrap();
-    let router = writ_server::serve::router(app.clone(), cfg.max_body_bytes);
-    (Harness { _dir: dir, router, app, tokens: report.tokens.into_iter().collect() }, clock)
+    (harness_with(|_| {}, Some(clock.clone())).await, clock)
 }
 
 #[tokio::test]
@@ -189,7 +145,7 @@ async fn pending_requests_lapse_after_the_configured_time() {
     assert_eq!(h.app.writ.lapse_due().await.unwrap(), 1);
     let (status, v) = h.post("olivia", &format!("/v1/requests/{id}/approve"), json!({})).await;
     assert_eq!(status, StatusCode::CONFLICT, "{v}");
-    let (_, shown) = h.call(Some("alice"), "GET", &format!("/v1/requests/{id}"), None).await;
+    let (_, shown) = h.get("alice", &format!("/v1/requests/{id}")).await;
     assert_eq!(shown["request"]["state"], "lapsed");
     assert!(shown["events"].as_array().unwrap().iter().any(|e| e["kind"] == "request.lapsed"));
 }
@@ -235,7 +191,7 @@ async fn an_approver_may_not_fulfil_and_fulfilment_needs_evidence() {
         let (status, v) = h.post(who, &format!("/v1/requests/{id}/approve"), json!({})).await;
         assert_eq!(status, StatusCode::OK, "{who}: {v}");
     }
-    let (_, tasks) = h.call(Some("dana"), "GET", "/v1/tasks", None).await;
+    let (_, tasks) = h.get("dana", "/v1/tasks").await;
     let task = tasks.as_array().unwrap().iter().find(|t| t["request_id"] == id.as_str()).unwrap()["id"].as_str().unwrap().to_owned();
     let (status, v) = h.post("sam", &format!("/v1/tasks/{task}/complete"), json!({ "evidence": "done" })).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -252,11 +208,11 @@ async fn an_approver_may_not_fulfil_and_fulfilment_needs_evidence() {
     for who in ["olivia", "sue", "sid"] {
         h.post(who, &format!("/v1/requests/{wid}/approve"), json!({})).await;
     }
-    let (_, tasks) = h.call(Some("dana"), "GET", "/v1/tasks", None).await;
+    let (_, tasks) = h.get("dana", "/v1/tasks").await;
     let wt = tasks.as_array().unwrap().iter().find(|t| t["request_id"] == wid.as_str()).unwrap()["id"].as_str().unwrap().to_owned();
     let (status, _) = h.post("dana", &format!("/v1/tasks/{wt}/complete"), json!({ "evidence": "granted write" })).await;
     assert_eq!(status, StatusCode::OK);
-    let (_, grants) = h.call(Some("alice"), "GET", "/v1/grants", None).await;
+    let (_, grants) = h.get("alice", "/v1/grants").await;
     let write_grant = grants.as_array().unwrap().iter().find(|g| g["entitlement"] == "pg-prod/payments_write").unwrap()["id"].as_str().unwrap().to_owned();
     // ...so asking for payments_approve is denied, naming the conflict and the grant held.
     let (_, v) = h.post("alice", "/v1/requests", new_request("pg-prod/payments_approve", "1h")).await;

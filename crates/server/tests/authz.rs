@@ -2,61 +2,24 @@
 //! demo policies' answers through the real router, then the same calls after the
 //! temp install's policy directory is changed.
 
-use std::collections::HashMap;
+mod common;
+
 use std::path::Path;
 
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
-use axum::Router;
+use axum::http::StatusCode;
 use serde_json::{json, Value};
-use tower::ServiceExt;
-use writ_server::config::Config;
+use common::Harness;
 
-struct Harness {
-    _dir: tempfile::TempDir,
-    router: Router,
-    app: writ_server::App,
-    tokens: HashMap<String, String>,
-}
-
-/// The demo install, with `edit` applied to its policy directory before the app
-/// is built.
+/// The demo install, with `edit` applied to its policy directory first.
 async fn harness_with(edit: impl FnOnce(&Path)) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let report = writ_server::init::init(dir.path(), false).await.unwrap();
-    edit(&dir.path().join("policies"));
-    let cfg = Config::load_from(&report.config, std::iter::empty()).unwrap();
-    let (app, _) = writ_server::build(&cfg).await.unwrap();
-    let router = writ_server::serve::router(app.clone(), cfg.max_body_bytes);
-    Harness { _dir: dir, router, app, tokens: report.tokens.into_iter().collect() }
+    common::harness_with(edit, None).await
 }
 
 async fn harness() -> Harness {
-    harness_with(|_| {}).await
+    common::harness().await
 }
 
 impl Harness {
-    async fn call(&self, who: &str, method: &str, uri: &str, body: Option<String>) -> (StatusCode, Value) {
-        let req = Request::builder().method(method).uri(uri).header("authorization", format!("Bearer {}", self.tokens[who]));
-        let req = match body {
-            Some(b) => req.header("content-type", "application/json").body(Body::from(b)).unwrap(),
-            None => req.body(Body::empty()).unwrap(),
-        };
-        let resp = self.router.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
-        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
-        (status, value)
-    }
-
-    async fn get(&self, who: &str, uri: &str) -> (StatusCode, Value) {
-        self.call(who, "GET", uri, None).await
-    }
-
-    async fn post(&self, who: &str, uri: &str, body: Value) -> (StatusCode, Value) {
-        self.call(who, "POST", uri, Some(body.to_string())).await
-    }
-
     /// Files a request as `who` and returns its id.
     async fn request(&self, who: &str, body: Value) -> String {
         let (status, v) = self.post(who, "/v1/requests", body).await;

@@ -1,0 +1,69 @@
+//! The router-test harness shared by this crate's test binaries: the demo install
+//! (`writ init`) on a temp SQLite file, driven through the real router and
+//! middleware without a socket.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use serde_json::Value;
+use tower::ServiceExt;
+use writ_app::ports::Clock;
+use writ_server::config::Config;
+
+pub struct Harness {
+    _dir: tempfile::TempDir,
+    pub router: Router,
+    pub app: writ_server::App,
+    pub tokens: HashMap<String, String>,
+}
+
+/// The demo install, with `edit` applied to its policy directory before the app
+/// is built, on `clock` (the system clock if `None`).
+pub async fn harness_with(edit: impl FnOnce(&Path), clock: Option<Arc<dyn Clock>>) -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let report = writ_server::init::init(dir.path(), false).await.unwrap();
+    edit(&dir.path().join("policies"));
+    let cfg = Config::load_from(&report.config, std::iter::empty()).unwrap();
+    let (app, _) = match clock {
+        Some(c) => writ_server::build_with_clock(&cfg, c).await.unwrap(),
+        None => writ_server::build(&cfg).await.unwrap(),
+    };
+    let router = writ_server::serve::router(app.clone(), cfg.max_body_bytes);
+    Harness { _dir: dir, router, app, tokens: report.tokens.into_iter().collect() }
+}
+
+pub async fn harness() -> Harness {
+    harness_with(|_| {}, None).await
+}
+
+impl Harness {
+    /// One HTTP call as `who` (`None`: no token); the body parsed as JSON, or as a
+    /// JSON string when it is not JSON.
+    pub async fn call(&self, who: Option<&str>, method: &str, uri: &str, body: Option<String>) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(w) = who {
+            req = req.header("authorization", format!("Bearer {}", self.tokens[w]));
+        }
+        let req = match body {
+            Some(b) => req.header("content-type", "application/json").body(Body::from(b)).unwrap(),
+            None => req.body(Body::empty()).unwrap(),
+        };
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
+    pub async fn get(&self, who: &str, uri: &str) -> (StatusCode, Value) {
+        self.call(Some(who), "GET", uri, None).await
+    }
+
+    pub async fn post(&self, who: &str, uri: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Some(who), "POST", uri, Some(body.to_string())).await
+    }
+}
