@@ -162,6 +162,8 @@ impl Flow {
 
 /// How one operation is driven: over HTTP, or by calling `Writ` directly.
 #[derive(Clone)]
+// Built once per run; its size does not matter.
+#[allow(clippy::large_enum_variant)]
 enum Driver {
     Http { client: reqwest::Client, base: String, alice: String, mona: String },
     Direct { app: writ_server::App, alice: Identity, mona: Identity },
