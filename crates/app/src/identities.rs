@@ -82,9 +82,6 @@ impl Writ {
         if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
             return Ok(None);
         }
-        match self.store.token_identity(&token_hash(token)).await? {
-            Some(id) => Ok(self.store.identity(&id).await?),
-            None => Ok(None),
-        }
+        Ok(self.store.token_identity(&token_hash(token)).await?)
     }
 }

@@ -141,8 +141,9 @@ pub trait Store: Send + Sync {
 
     async fn identity(&self, id: &IdentityId) -> Result<Option<Identity>, StoreError>;
     async fn identities(&self) -> Result<Vec<Identity>, StoreError>;
-    /// The identity an API token (given as its SHA-256 hex hash) belongs to.
-    async fn token_identity(&self, token_hash: &str) -> Result<Option<IdentityId>, StoreError>;
+    /// The identity an API token (given as its SHA-256 hex hash) belongs to, in one
+    /// lookup: every API call authenticates, so this is the hottest read.
+    async fn token_identity(&self, token_hash: &str) -> Result<Option<Identity>, StoreError>;
     async fn add_token(&self, token_hash: &str, identity: &IdentityId, label: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     async fn request(&self, id: RequestId) -> Result<Option<Request>, StoreError>;

@@ -44,19 +44,13 @@ impl Store for SqlStore {
         rows.iter().map(|r| doc("identity", r)).collect()
     }
 
-    async fn token_identity(&self, token_hash: &str) -> Result<Option<IdentityId>, StoreError> {
-        let row = sqlx::query("SELECT identity_id FROM api_tokens WHERE hash = $1")
-            .bind(token_hash)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db_err)?;
-        match row {
-            None => Ok(None),
-            Some(r) => {
-                let id: String = r.try_get("identity_id").map_err(db_err)?;
-                IdentityId::parse(&id).map(Some).map_err(|e| StoreError::Corrupt { what: "api token", detail: e.to_string() })
-            }
-        }
+    async fn token_identity(&self, token_hash: &str) -> Result<Option<Identity>, StoreError> {
+        self.one_doc(
+            "identity",
+            "SELECT i.doc FROM api_tokens t JOIN identities i ON i.id = t.identity_id WHERE t.hash = $1",
+            token_hash.to_owned(),
+        )
+        .await
     }
 
     async fn add_token(&self, token_hash: &str, identity: &IdentityId, label: &str, at: DateTime<Utc>) -> Result<(), StoreError> {

@@ -116,7 +116,7 @@ async fn identities_round_trip(store: &dyn Store) {
     assert_eq!(store.identity(&alice.id).await.unwrap().unwrap().status, IdentityStatus::Disabled);
     assert_eq!(store.identities().await.unwrap().len(), 2);
     store.add_token("ab12", &alice.id, "cli", t0()).await.unwrap();
-    assert_eq!(store.token_identity("ab12").await.unwrap(), Some(alice.id.clone()));
+    assert_eq!(store.token_identity("ab12").await.unwrap().map(|i| i.id), Some(alice.id.clone()));
     assert_eq!(store.token_identity("nope").await.unwrap(), None);
 }
 
