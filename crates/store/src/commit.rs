@@ -10,6 +10,10 @@ use crate::{db_err, SqlStore};
 
 type Tx<'a> = Transaction<'a, Any>;
 
+/// Audit events per INSERT statement: 8 parameters each stays far below SQLite's
+/// and PostgreSQL's limits on bound parameters.
+const EVENTS_PER_INSERT: usize = 200;
+
 /// Turns a failed CAS into a typed conflict.
 fn check_one(rows: u64, what: &'static str, id: String) -> Result<(), StoreError> {
     if rows == 1 {
@@ -72,23 +76,35 @@ impl SqlStore {
         for ev in change.events {
             seq += 1;
             let e = seal(seq, prev, ev);
-            sqlx::query(
-                "INSERT INTO audit_events (seq, at, actor, kind, request_id, payload, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(i64_of(e.seq))
-            .bind(millis(e.at))
-            .bind(&e.actor)
-            .bind(&e.kind)
-            .bind(e.request_id.clone())
-            .bind(&e.payload)
-            .bind(e.prev_hash.to_string())
-            .bind(e.hash.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
             prev = e.hash;
             sealed.push(e);
+        }
+        // One multi-row INSERT per chunk: each statement is a round trip to the
+        // database (on SQLite, to its connection thread), so fewer is faster.
+        for chunk in sealed.chunks(EVENTS_PER_INSERT) {
+            let rows: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let b = i * 8;
+                    format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO audit_events (seq, at, actor, kind, request_id, payload, prev_hash, hash) VALUES {}",
+                rows.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for e in chunk {
+                q = q
+                    .bind(i64_of(e.seq))
+                    .bind(millis(e.at))
+                    .bind(e.actor.clone())
+                    .bind(e.kind.clone())
+                    .bind(e.request_id.clone())
+                    .bind(e.payload.clone())
+                    .bind(e.prev_hash.to_string())
+                    .bind(e.hash.to_string());
+            }
+            q.execute(&mut *tx).await.map_err(db_err)?;
         }
         sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
             .bind(i64_of(seq))

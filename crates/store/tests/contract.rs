@@ -103,6 +103,7 @@ async fn contract(store: Arc<dyn Store>) {
     concurrent_updates_are_never_lost(store.clone()).await;
     tasks_grants_and_filters(&*store).await;
     a_failed_change_writes_nothing(&*store).await;
+    many_events_in_one_change(&*store).await;
     audit_chain_and_checkpoints(&*store).await;
 }
 
@@ -205,6 +206,17 @@ async fn a_failed_change_writes_nothing(store: &dyn Store) {
     assert!(matches!(e, StoreError::VersionConflict { .. }));
     assert_eq!(store.request(fresh.id()).await.unwrap(), None, "the insert was rolled back");
     assert_eq!(store.audit_head().await.unwrap(), (size, head), "no audit event was appended");
+}
+
+/// More events than one INSERT statement carries: all sealed, in order.
+async fn many_events_in_one_change(store: &dyn Store) {
+    let (before, _) = store.audit_head().await.unwrap();
+    let events = (0..450).map(|i| event(&format!("bulk.{i}"), None)).collect();
+    let sealed = store.commit(Change { events, ..Default::default() }).await.unwrap();
+    assert_eq!(sealed.len(), 450);
+    assert_eq!(store.audit_head().await.unwrap(), (before + 450, sealed[449].hash));
+    let stored = store.audit_events(before, 1000).await.unwrap();
+    assert_eq!(stored, sealed, "stored exactly as sealed, in order");
 }
 
 async fn audit_chain_and_checkpoints(store: &dyn Store) {
