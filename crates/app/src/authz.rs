@@ -52,13 +52,11 @@ impl Writ {
 
     /// The subject's manager; for a non-human subject without one, its owner's manager.
     pub(crate) async fn subject_manager(&self, subject: &Identity) -> Result<Option<IdentityId>, AppError> {
-        if subject.manager.is_some() || subject.kind.is_human() {
-            return Ok(subject.manager.clone());
-        }
-        match &subject.owner {
-            Some(o) => Ok(self.store.identity(o).await?.and_then(|o| o.manager)),
-            None => Ok(None),
-        }
+        let owner = match subject.manager_via_owner() {
+            Some(o) => self.store.identity(o).await?,
+            None => None,
+        };
+        Ok(subject.effective_manager(owner.as_ref()))
     }
 
     async fn known(&self, dir: &mut Directory, id: &IdentityId) -> Result<Option<Identity>, AppError> {
@@ -74,11 +72,13 @@ impl Writ {
     pub(crate) async fn parties_of(&self, dir: &mut Directory, req: &Request) -> Result<(Option<Identity>, Option<IdentityId>), AppError> {
         let subject = self.known(dir, req.subject()).await?;
         let manager = match &subject {
-            Some(s) if s.manager.is_none() && !s.kind.is_human() => match &s.owner {
-                Some(o) => self.known(dir, o).await?.and_then(|o| o.manager),
-                None => None,
-            },
-            Some(s) => s.manager.clone(),
+            Some(s) => {
+                let owner = match s.manager_via_owner() {
+                    Some(o) => self.known(dir, o).await?,
+                    None => None,
+                };
+                s.effective_manager(owner.as_ref())
+            }
             None => None,
         };
         Ok((subject, manager))

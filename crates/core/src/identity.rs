@@ -84,6 +84,26 @@ impl Identity {
         }
     }
 
+    /// The owner whose manager stands in for this identity's: set only for a
+    /// non-human identity without a manager of its own.
+    pub fn manager_via_owner(&self) -> Option<&IdentityId> {
+        if self.manager.is_some() || self.kind.is_human() {
+            None
+        } else {
+            self.owner.as_ref()
+        }
+    }
+
+    /// Who manages this identity: its own manager, or for a non-human identity
+    /// without one, its owner's manager. `owner` is the identity that
+    /// [`Identity::manager_via_owner`] named, looked up by the caller.
+    pub fn effective_manager(&self, owner: Option<&Identity>) -> Option<IdentityId> {
+        match self.manager_via_owner() {
+            None => self.manager.clone(),
+            Some(_) => owner.and_then(|o| o.manager.clone()),
+        }
+    }
+
     /// Checks the rules that involve another identity: a non-human identity names an
     /// owner, and that owner is a person. `lookup` finds identities by id.
     pub fn validate<'a>(
@@ -140,6 +160,21 @@ mod tests {
         assert!(bot.validate(lookup).is_ok());
         assert!(orphan.validate(lookup).unwrap_err().to_string().contains("must name an `owner`"));
         assert!(owned_by_bot.validate(lookup).unwrap_err().to_string().contains("not a person"));
+    }
+
+    #[test]
+    fn a_non_human_identity_without_a_manager_is_managed_by_its_owners_manager() {
+        let mut alice = ident("alice", IdentityKind::Person, None);
+        alice.manager = Some(IdentityId::parse("mona").unwrap());
+        let bot = ident("bot", IdentityKind::AiAgent, Some("alice"));
+        assert_eq!(bot.manager_via_owner().map(IdentityId::as_str), Some("alice"));
+        assert_eq!(bot.effective_manager(Some(&alice)).unwrap().as_str(), "mona");
+        let mut managed_bot = bot.clone();
+        managed_bot.manager = Some(IdentityId::parse("oscar").unwrap());
+        assert_eq!(managed_bot.manager_via_owner(), None);
+        assert_eq!(managed_bot.effective_manager(None).unwrap().as_str(), "oscar");
+        assert_eq!(alice.manager_via_owner(), None);
+        assert_eq!(alice.effective_manager(None).unwrap().as_str(), "mona");
     }
 
     #[test]
