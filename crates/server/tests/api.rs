@@ -208,6 +208,10 @@ async fn an_approver_may_not_fulfil_and_fulfilment_needs_evidence() {
     for who in ["olivia", "sue", "sid"] {
         h.post(who, &format!("/v1/requests/{wid}/approve"), json!({})).await;
     }
+    // A request for the other half, filed while nothing conflicting is held yet.
+    let (_, pending) = h.post("alice", "/v1/requests", new_request("pg-prod/payments_approve", "1h")).await;
+    assert_eq!(pending["state"], "pending", "{pending}");
+    let aid = pending["id"].as_str().unwrap().to_owned();
     let (_, tasks) = h.get("dana", "/v1/tasks").await;
     let wt = tasks.as_array().unwrap().iter().find(|t| t["request_id"] == wid.as_str()).unwrap()["id"].as_str().unwrap().to_owned();
     let (status, _) = h.post("dana", &format!("/v1/tasks/{wt}/complete"), json!({ "evidence": "granted write" })).await;
@@ -219,4 +223,13 @@ async fn an_approver_may_not_fulfil_and_fulfilment_needs_evidence() {
     assert_eq!(v["state"], "denied");
     let reason = v["outcome_reason"].as_str().unwrap();
     assert!(reason.contains("payments maker-checker") && reason.contains(&write_grant), "{reason}");
+    // The earlier request is checked again when its last stage passes: refused,
+    // and the request stays pending (nothing written).
+    let (status, _) = h.post("olivia", &format!("/v1/requests/{aid}/approve"), json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, v) = h.post("sue", &format!("/v1/requests/{aid}/approve"), json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("payments maker-checker"), "{v}");
+    let (_, shown) = h.get("alice", &format!("/v1/requests/{aid}")).await;
+    assert_eq!(shown["request"]["state"], "pending");
 }
