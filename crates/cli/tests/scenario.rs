@@ -11,6 +11,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+#[path = "common/demo.rs"]
+mod demo;
+
 struct Server {
     child: Child,
     url: String,
@@ -53,16 +56,7 @@ impl Server {
             }
             c
         };
-        let out = with_db(writ_cmd()).args(["init", "--dir", data.to_str().unwrap()]).output().unwrap();
-        assert!(out.status.success(), "init failed: {}", text(&out.stderr));
-        assert!(text(&out.stdout).contains("Try a first request"), "{}", text(&out.stdout));
-        let tokens = std::fs::read_to_string(data.join("demo-tokens.env"))
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.strip_prefix("WRIT_TOKEN_"))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_lowercase(), v.to_owned()))
-            .collect();
+        let tokens = demo::init_demo(with_db(writ_cmd()), &data);
         let port = free_port();
         let child = with_db(writ_cmd())
             .args(["serve", "--config", data.join("writ.toml").to_str().unwrap()])

@@ -9,3 +9,6 @@ mod fixtures;
 mod output;
 mod parse;
 mod server;
+
+#[path = "../common/demo.rs"]
+mod demo;

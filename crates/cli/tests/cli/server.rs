@@ -80,15 +80,7 @@ impl Server {
         let tmp = tempfile::Builder::new().prefix("writ-cli-test-").tempdir().unwrap();
         let root = tmp.path().to_owned();
         let data = root.join("writ-data");
-        let out = writ_cmd().args(["init", "--dir", data.to_str().unwrap()]).output().unwrap();
-        assert!(out.status.success(), "writ init failed: {}", text(&out.stderr));
-        let tokens = std::fs::read_to_string(data.join("demo-tokens.env"))
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.strip_prefix("WRIT_TOKEN_"))
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_lowercase(), v.to_owned()))
-            .collect();
+        let tokens = crate::demo::init_demo(writ_cmd(), &data);
         let log = root.join("serve.log");
         let mut watchdog = without_writ_env(Command::new("sh"))
             .arg("-c")
