@@ -62,12 +62,37 @@ impl SqlStore {
 }
 
 impl SqlStore {
-    /// Feeds the whole log to `verifier` in pages, stopping at the first problem,
-    /// and returns the checkpoints (or the problem found).
+    /// Feeds the whole log to `verifier` in seq order, stopping at the first
+    /// problem, and returns the checkpoints (or the problem found). SQLite is read
+    /// natively on a blocking thread, PostgreSQL in pages.
     pub async fn verify_into(
         &self,
         verifier: &mut writ_core::audit::ChainVerifier,
     ) -> Result<Result<Vec<Checkpoint>, writ_core::audit::Tamper>, StoreError> {
+        let events = match &self.sqlite_path {
+            Some(path) => {
+                let (path, mut owned) = (path.clone(), std::mem::take(verifier));
+                let (outcome, back) = tokio::task::spawn_blocking(move || {
+                    let outcome = crate::sqlite_native::verify_events(&path, &mut owned);
+                    (outcome, owned)
+                })
+                .await
+                .map_err(|e| StoreError::Database(format!("audit reader stopped: {e}")))?;
+                *verifier = back;
+                outcome?
+            }
+            None => self.verify_pages(verifier).await?,
+        };
+        match events {
+            Ok(()) => Ok(Ok(self.all_checkpoints().await?)),
+            Err(t) => Ok(Err(t)),
+        }
+    }
+
+    async fn verify_pages(
+        &self,
+        verifier: &mut writ_core::audit::ChainVerifier,
+    ) -> Result<Result<(), writ_core::audit::Tamper>, StoreError> {
         const PAGE: u32 = 20_000;
         let mut after = 0;
         loop {
@@ -79,9 +104,8 @@ impl SqlStore {
             }
             match page.last() {
                 Some(last) if page.len() == PAGE as usize => after = last.seq,
-                _ => break,
+                _ => return Ok(Ok(())),
             }
         }
-        Ok(Ok(self.all_checkpoints().await?))
     }
 }

@@ -11,6 +11,7 @@ mod audit;
 mod commit;
 mod read;
 mod rows;
+mod sqlite_native;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -69,6 +70,14 @@ pub struct SqlStore {
     writer: AnyPool,
     /// Reads. On SQLite (WAL) they run beside the writer.
     reader: AnyPool,
+    /// The database file, on SQLite: whole-log reads open it natively.
+    sqlite_path: Option<std::path::PathBuf>,
+}
+
+/// The file path in a `sqlite:` URL.
+fn sqlite_file(url: &str) -> std::path::PathBuf {
+    let rest = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    std::path::PathBuf::from(rest.split('?').next().unwrap_or_default())
 }
 
 impl SqlStore {
@@ -107,7 +116,8 @@ impl SqlStore {
                 (p.clone(), p)
             }
         };
-        let store = SqlStore { backend, writer, reader };
+        let sqlite_path = (backend == Backend::Sqlite).then(|| sqlite_file(&url));
+        let store = SqlStore { backend, writer, reader, sqlite_path };
         store.migrate().await?;
         Ok(store)
     }
@@ -119,9 +129,9 @@ impl SqlStore {
         let backend = Backend::from_url(url)?;
         let mut url = url.to_owned();
         if backend == Backend::Sqlite {
-            let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:").split('?').next().unwrap_or_default().to_owned();
-            if !std::path::Path::new(&path).exists() {
-                return Err(StoreError::Database(format!("`{path}` does not exist: give the path of Writ's SQLite database, e.g. `sqlite://writ-data/writ.db`")));
+            let path = sqlite_file(&url);
+            if !path.exists() {
+                return Err(StoreError::Database(format!("`{}` does not exist: give the path of Writ's SQLite database, e.g. `sqlite://writ-data/writ.db`", path.display())));
             }
             url.push_str(if url.contains('?') { "&mode=ro" } else { "?mode=ro" });
         }
@@ -132,7 +142,8 @@ impl SqlStore {
             .connect_with(opts)
             .await
             .map_err(|e| StoreError::Database(format!("cannot open `{}`: {e}", redact(&url))))?;
-        Ok(SqlStore { backend, writer: pool.clone(), reader: pool })
+        let sqlite_path = (backend == Backend::Sqlite).then(|| sqlite_file(&url));
+        Ok(SqlStore { backend, writer: pool.clone(), reader: pool, sqlite_path })
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {

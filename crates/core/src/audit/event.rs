@@ -87,7 +87,22 @@ pub fn seal_after(prev: Option<&AuditEvent>, event: NewEvent) -> AuditEvent {
     }
 }
 
-impl AuditEvent {
+/// A stored event borrowed from wherever it was read (a database row, a line
+/// of an export), so a verifier can check millions of rows without copying
+/// each into an [`AuditEvent`]. `at_millis` is the hashed time itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventRef<'a> {
+    pub seq: u64,
+    pub at_millis: i64,
+    pub actor: &'a str,
+    pub kind: &'a str,
+    pub request_id: Option<&'a str>,
+    pub payload: &'a str,
+    pub prev_hash: EventHash,
+    pub hash: EventHash,
+}
+
+impl EventRef<'_> {
     /// The hash this event's stored contents produce; equals `hash` unless the
     /// row was altered.
     pub fn recompute_hash(&self) -> EventHash {
@@ -99,13 +114,35 @@ impl AuditEvent {
     pub(crate) fn hash_as(&self, seq: u64) -> EventHash {
         event_hash(
             seq,
-            self.at.timestamp_millis(),
-            &self.actor,
-            &self.kind,
-            self.request_id.as_deref(),
+            self.at_millis,
+            self.actor,
+            self.kind,
+            self.request_id,
             self.payload.as_bytes(),
             &self.prev_hash,
         )
+    }
+}
+
+impl AuditEvent {
+    /// The event borrowed as an [`EventRef`].
+    pub fn view(&self) -> EventRef<'_> {
+        EventRef {
+            seq: self.seq,
+            at_millis: self.at.timestamp_millis(),
+            actor: &self.actor,
+            kind: &self.kind,
+            request_id: self.request_id.as_deref(),
+            payload: &self.payload,
+            prev_hash: self.prev_hash,
+            hash: self.hash,
+        }
+    }
+
+    /// The hash this event's stored contents produce; equals `hash` unless the
+    /// row was altered.
+    pub fn recompute_hash(&self) -> EventHash {
+        self.view().recompute_hash()
     }
 
     /// True when `at` carries sub-millisecond digits, which the hash does not

@@ -5,7 +5,7 @@
 
 use super::checkpoint::{key_fingerprint, Checkpoint};
 use super::encoding::ENCODING_VERSION;
-use super::event::AuditEvent;
+use super::event::{AuditEvent, EventRef};
 use super::hash::EventHash;
 use super::tamper::Tamper;
 
@@ -90,10 +90,20 @@ impl ChainVerifier {
     /// Checks the next event. Stops at the first problem: after an error every
     /// later call returns that same error, and so does [`ChainVerifier::finish`].
     pub fn push(&mut self, ev: &AuditEvent) -> Result<(), Tamper> {
+        self.push_checked(&ev.view(), ev.has_unhashed_time_digits())
+    }
+
+    /// [`ChainVerifier::push`] for an event read without copying; its time is
+    /// whole milliseconds by construction.
+    pub fn push_ref(&mut self, ev: &EventRef<'_>) -> Result<(), Tamper> {
+        self.push_checked(ev, false)
+    }
+
+    fn push_checked(&mut self, ev: &EventRef<'_>, unhashed_time_digits: bool) -> Result<(), Tamper> {
         if let Some(t) = &self.failed {
             return Err(t.clone());
         }
-        match self.check(ev) {
+        match self.check(ev, unhashed_time_digits) {
             Ok(()) => {
                 self.hashes.push(ev.hash);
                 Ok(())
@@ -105,7 +115,7 @@ impl ChainVerifier {
         }
     }
 
-    fn check(&self, ev: &AuditEvent) -> Result<(), Tamper> {
+    fn check(&self, ev: &EventRef<'_>, unhashed_time_digits: bool) -> Result<(), Tamper> {
         let expected = self.len() + 1;
         if ev.seq > expected {
             return Err(Tamper::Deleted {
@@ -119,7 +129,7 @@ impl ChainVerifier {
                 after: self.len(),
             });
         }
-        if ev.has_unhashed_time_digits() {
+        if unhashed_time_digits {
             return Err(Tamper::Edited { seq: ev.seq });
         }
         if ev.recompute_hash() != ev.hash {
@@ -136,7 +146,7 @@ impl ChainVerifier {
     /// Event `e` does not hash to its stored hash. The stored hash is still
     /// evidence: if these contents reproduce it under another position, the event
     /// was moved there (or the log renumbered around it) rather than edited.
-    fn explain_mismatch(&self, ev: &AuditEvent) -> Tamper {
+    fn explain_mismatch(&self, ev: &EventRef<'_>) -> Tamper {
         let e = ev.seq;
         // Copied or moved from an earlier position that is still in the log.
         if let Some(s) = self.seq_of(&ev.hash).filter(|&s| s >= 1) {
