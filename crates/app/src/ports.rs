@@ -71,7 +71,7 @@ pub trait Connector: Send + Sync {
     async fn revoke(&self, order: &Order) -> Result<Outcome, ConnectorError>;
 }
 
-#[derive(Debug, Error)]
+#[derive(Debug, Clone, Error)]
 pub enum StoreError {
     /// The compare-and-swap on `version` failed: someone else wrote first.
     #[error("{what} `{id}` was changed concurrently")]

@@ -27,93 +27,158 @@ fn i64_of(v: u64) -> i64 {
     i64::try_from(v).expect("versions and sequence numbers stay below 2^63")
 }
 
-fn insert_or_update_err(e: sqlx::Error, what: &'static str, id: &str) -> StoreError {
-    match &e {
-        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Duplicate { what, id: id.to_owned() },
-        _ => db_err(e),
+/// A bound value.
+#[derive(Debug, Clone)]
+pub(crate) enum Param {
+    Text(String),
+    Int(i64),
+    Null,
+}
+
+/// What a statement's outcome must be for the change to stand.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Expect {
+    /// Anything.
+    Done,
+    /// An INSERT of a new aggregate: a unique violation is a `Duplicate`.
+    Inserted { what: &'static str },
+    /// A compare-and-swap UPDATE: anything but one row is a `VersionConflict`.
+    OneRow { what: &'static str },
+}
+
+/// One statement of a write plan, with `$n` placeholders. Each backend's
+/// executor runs the same plan, so the SQL of a change is written once.
+#[derive(Debug, Clone)]
+pub(crate) struct Stmt {
+    pub sql: String,
+    pub params: Vec<Param>,
+    pub expect: Expect,
+    /// The aggregate's id, for errors.
+    pub id: String,
+}
+
+impl Stmt {
+    fn new(sql: String, params: Vec<Param>) -> Self {
+        Stmt { sql, params, expect: Expect::Done, id: String::new() }
     }
+
+    /// Whether a statement that touched `rows` rows keeps the change valid.
+    pub(crate) fn check_rows(&self, rows: u64) -> Result<(), StoreError> {
+        match self.expect {
+            Expect::OneRow { what } => check_one(rows, what, self.id.clone()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The error for this statement breaking a unique constraint, when that has
+    /// a meaning of its own (inserting an aggregate that exists).
+    pub(crate) fn duplicate(&self) -> Option<StoreError> {
+        match self.expect {
+            Expect::Inserted { what } => Some(StoreError::Duplicate { what, id: self.id.clone() }),
+            _ => None,
+        }
+    }
+}
+
+/// The statement that opens every write transaction. It locks the audit head
+/// row: on PostgreSQL that serialises appends to the chain; on SQLite it takes
+/// the write lock at once, so a transaction never has to upgrade a read.
+pub(crate) const LOCK_HEAD: &str = "UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash";
+
+pub(crate) fn head_of(seq: i64, hash: &str) -> Result<(u64, EventHash), StoreError> {
+    let hash = hash.parse().map_err(|_| StoreError::Corrupt { what: "audit head", detail: "bad hash".into() })?;
+    Ok((seq as u64, hash))
+}
+
+/// Everything `change` writes after the head was locked at `head`: aggregates,
+/// the sealed events and the new head. Returns the statements and the events.
+pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<AuditEvent>) {
+    let (mut seq, mut prev) = head;
+    let mut stmts = Vec::with_capacity(4 + change.events.len() / EVENTS_PER_INSERT);
+    let at = change.events.first().map_or(0, |e| millis(e.at));
+    for i in &change.identities {
+        stmts.push(Stmt::new(
+            "INSERT INTO identities (id, doc, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at"
+                .into(),
+            vec![Param::Text(i.id.to_string()), Param::Text(to_doc(i)), Param::Int(at)],
+        ));
+    }
+    stmts.extend(change.requests.iter().map(request_row).map(doc_stmt));
+    stmts.extend(change.tasks.iter().map(task_row).map(doc_stmt));
+    stmts.extend(change.grants.iter().map(grant_row).map(doc_stmt));
+    let mut sealed = Vec::with_capacity(change.events.len());
+    for ev in change.events {
+        seq += 1;
+        let e = seal(seq, prev, ev);
+        prev = e.hash;
+        sealed.push(e);
+    }
+    // One multi-row INSERT per chunk: on sqlx each statement is a round trip to
+    // the database (on SQLite, to its connection thread), so fewer is faster.
+    for chunk in sealed.chunks(EVENTS_PER_INSERT) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 8;
+                format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO audit_events (seq, at, actor, kind, request_id, payload, prev_hash, hash) VALUES {}",
+            rows.join(", ")
+        );
+        let mut params = Vec::with_capacity(chunk.len() * 8);
+        for e in chunk {
+            params.extend([
+                Param::Int(i64_of(e.seq)),
+                Param::Int(millis(e.at)),
+                Param::Text(e.actor.clone()),
+                Param::Text(e.kind.clone()),
+                e.request_id.clone().map_or(Param::Null, Param::Text),
+                Param::Text(e.payload.clone()),
+                Param::Text(e.prev_hash.to_string()),
+                Param::Text(e.hash.to_string()),
+            ]);
+        }
+        stmts.push(Stmt::new(sql, params));
+    }
+    stmts.push(Stmt::new(
+        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1".into(),
+        vec![Param::Int(i64_of(seq)), Param::Text(prev.to_string())],
+    ));
+    (stmts, sealed)
 }
 
 impl SqlStore {
     pub(crate) async fn commit_change(&self, change: Change) -> Result<Vec<AuditEvent>, StoreError> {
+        if let Some(writer) = &self.native_writer {
+            return writer.commit(change).await;
+        }
         let mut tx = self.writer.begin().await.map_err(db_err)?;
-        // INVARIANT: the first statement of every write transaction locks the audit
-        // head row. On PostgreSQL this serialises appends to the chain; on SQLite it
-        // takes the write lock at once, so a transaction never has to upgrade a read.
-        let head = sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1 RETURNING seq, hash")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        let mut seq = head.try_get::<i64, _>("seq").map_err(db_err)? as u64;
-        let mut prev: EventHash = head
-            .try_get::<String, _>("hash")
-            .map_err(db_err)?
-            .parse()
-            .map_err(|_| StoreError::Corrupt { what: "audit head", detail: "bad hash".into() })?;
-
-        for i in &change.identities {
-            sqlx::query(
-                "INSERT INTO identities (id, doc, updated_at) VALUES ($1, $2, $3) \
-                 ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
-            )
-            .bind(i.id.to_string())
-            .bind(to_doc(i))
-            .bind(change.events.first().map_or(0, |e| millis(e.at)))
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        let head = sqlx::query(LOCK_HEAD).fetch_one(&mut *tx).await.map_err(db_err)?;
+        let head = head_of(head.try_get("seq").map_err(db_err)?, &head.try_get::<String, _>("hash").map_err(db_err)?)?;
+        let (stmts, sealed) = plan(change, head);
+        for stmt in &stmts {
+            execute(&mut tx, stmt).await?;
         }
-        for r in &change.requests {
-            write_request(&mut tx, r).await?;
-        }
-        for t in &change.tasks {
-            write_task(&mut tx, t).await?;
-        }
-        for g in &change.grants {
-            write_grant(&mut tx, g).await?;
-        }
-        let mut sealed = Vec::with_capacity(change.events.len());
-        for ev in change.events {
-            seq += 1;
-            let e = seal(seq, prev, ev);
-            prev = e.hash;
-            sealed.push(e);
-        }
-        // One multi-row INSERT per chunk: each statement is a round trip to the
-        // database (on SQLite, to its connection thread), so fewer is faster.
-        for chunk in sealed.chunks(EVENTS_PER_INSERT) {
-            let rows: Vec<String> = (0..chunk.len())
-                .map(|i| {
-                    let b = i * 8;
-                    format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
-                })
-                .collect();
-            let sql = format!(
-                "INSERT INTO audit_events (seq, at, actor, kind, request_id, payload, prev_hash, hash) VALUES {}",
-                rows.join(", ")
-            );
-            let mut q = sqlx::query(&sql);
-            for e in chunk {
-                q = q
-                    .bind(i64_of(e.seq))
-                    .bind(millis(e.at))
-                    .bind(e.actor.clone())
-                    .bind(e.kind.clone())
-                    .bind(e.request_id.clone())
-                    .bind(e.payload.clone())
-                    .bind(e.prev_hash.to_string())
-                    .bind(e.hash.to_string());
-            }
-            q.execute(&mut *tx).await.map_err(db_err)?;
-        }
-        sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
-            .bind(i64_of(seq))
-            .bind(prev.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
         tx.commit().await.map_err(db_err)?;
         Ok(sealed)
+    }
+}
+
+async fn execute(tx: &mut Tx<'_>, stmt: &Stmt) -> Result<(), StoreError> {
+    let mut q = sqlx::query(&stmt.sql);
+    for p in &stmt.params {
+        q = match p {
+            Param::Text(t) => q.bind(t.as_str()),
+            Param::Int(i) => q.bind(*i),
+            Param::Null => q.bind(None::<String>),
+        };
+    }
+    match q.execute(&mut **tx).await {
+        Ok(done) => stmt.check_rows(done.rows_affected()),
+        Err(sqlx::Error::Database(d)) if d.is_unique_violation() => Err(stmt.duplicate().unwrap_or_else(|| StoreError::Database(d.to_string()))),
+        Err(e) => Err(db_err(e)),
     }
 }
 
@@ -138,7 +203,7 @@ struct DocRow {
 
 /// Inserts a new aggregate, or updates it if it is still at the version it was
 /// loaded at (compare-and-swap); a lost race is a `VersionConflict`.
-async fn write_doc(tx: &mut Tx<'_>, row: DocRow) -> Result<(), StoreError> {
+fn doc_stmt(row: DocRow) -> Stmt {
     let names: Vec<&str> = row.columns.iter().map(|(n, _)| *n).collect();
     let sql = match row.expected {
         None => {
@@ -151,25 +216,24 @@ async fn write_doc(tx: &mut Tx<'_>, row: DocRow) -> Result<(), StoreError> {
             format!("UPDATE {} SET version = $2, doc = $3, {} WHERE id = $1 AND version = ${k}", row.table, sets.join(", "))
         }
     };
-    let mut q = sqlx::query(&sql).bind(row.id.clone()).bind(i64_of(row.version)).bind(row.doc);
-    for (_, c) in row.columns {
-        q = match c {
-            Col::Text(t) => q.bind(t),
-            Col::Int(i) => q.bind(i),
-        };
-    }
-    match row.expected {
-        None => q.execute(&mut **tx).await.map(|_| ()).map_err(|e| insert_or_update_err(e, row.what, &row.id)),
+    let mut params = vec![Param::Text(row.id.clone()), Param::Int(i64_of(row.version)), Param::Text(row.doc)];
+    params.extend(row.columns.into_iter().map(|(_, c)| match c {
+        Col::Text(t) => Param::Text(t),
+        Col::Int(i) => Param::Int(i),
+    }));
+    let expect = match row.expected {
+        None => Expect::Inserted { what: row.what },
         Some(expected) => {
-            let res = q.bind(i64_of(expected)).execute(&mut **tx).await.map_err(db_err)?;
-            check_one(res.rows_affected(), row.what, row.id)
+            params.push(Param::Int(i64_of(expected)));
+            Expect::OneRow { what: row.what }
         }
-    }
+    };
+    Stmt { sql, params, expect, id: row.id }
 }
 
-async fn write_request(tx: &mut Tx<'_>, r: &Versioned<writ_core::request::Request>) -> Result<(), StoreError> {
+fn request_row(r: &Versioned<writ_core::request::Request>) -> DocRow {
     let v = &r.value;
-    write_doc(tx, DocRow {
+    DocRow {
         table: "requests",
         what: "request",
         id: v.id().to_string(),
@@ -183,13 +247,12 @@ async fn write_request(tx: &mut Tx<'_>, r: &Versioned<writ_core::request::Reques
             ("created_at", Col::Int(millis(v.created_at()))),
             ("lapses_at", Col::Int(millis(v.lapses_at()))),
         ],
-    })
-    .await
+    }
 }
 
-async fn write_task(tx: &mut Tx<'_>, t: &Versioned<writ_core::task::FulfilmentTask>) -> Result<(), StoreError> {
+fn task_row(t: &Versioned<writ_core::task::FulfilmentTask>) -> DocRow {
     let v = &t.value;
-    write_doc(tx, DocRow {
+    DocRow {
         table: "tasks",
         what: "task",
         id: v.id().to_string(),
@@ -201,13 +264,12 @@ async fn write_task(tx: &mut Tx<'_>, t: &Versioned<writ_core::task::FulfilmentTa
             ("is_open", Col::Int(i64::from(v.is_open()))),
             ("created_at", Col::Int(millis(v.created_at()))),
         ],
-    })
-    .await
+    }
 }
 
-async fn write_grant(tx: &mut Tx<'_>, g: &Versioned<writ_core::grant::Grant>) -> Result<(), StoreError> {
+fn grant_row(g: &Versioned<writ_core::grant::Grant>) -> DocRow {
     let v = &g.value;
-    write_doc(tx, DocRow {
+    DocRow {
         table: "grants",
         what: "grant",
         id: v.id().to_string(),
@@ -220,6 +282,5 @@ async fn write_grant(tx: &mut Tx<'_>, g: &Versioned<writ_core::grant::Grant>) ->
             ("is_active", Col::Int(i64::from(*v.state() == writ_core::grant::GrantState::Active))),
             ("expires_at", Col::Int(millis(v.expires_at()))),
         ],
-    })
-    .await
+    }
 }

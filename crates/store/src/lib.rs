@@ -72,6 +72,9 @@ pub struct SqlStore {
     reader: AnyPool,
     /// The database file, on SQLite: whole-log reads open it natively.
     sqlite_path: Option<std::path::PathBuf>,
+    /// On SQLite, changes are committed by this thread rather than through
+    /// `writer` (see `sqlite_native`); `writer` keeps migrations and rare writes.
+    native_writer: Option<std::sync::Arc<sqlite_native::NativeWriter>>,
 }
 
 /// The file path in a `sqlite:` URL.
@@ -86,6 +89,11 @@ impl SqlStore {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let mut url = url.to_owned();
+        if backend == Backend::Sqlite && (url.contains(":memory:") || url.contains("mode=memory")) {
+            return Err(StoreError::Database(format!(
+                "`{url}` is an in-memory SQLite database, which Writ does not support (its audit log would vanish): give a file, e.g. `sqlite://writ-data/writ.db`"
+            )));
+        }
         if backend == Backend::Sqlite && !url.contains("mode=") {
             url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
         }
@@ -117,8 +125,11 @@ impl SqlStore {
             }
         };
         let sqlite_path = (backend == Backend::Sqlite).then(|| sqlite_file(&url));
-        let store = SqlStore { backend, writer, reader, sqlite_path };
+        let mut store = SqlStore { backend, writer, reader, sqlite_path, native_writer: None };
         store.migrate().await?;
+        if let Some(path) = &store.sqlite_path {
+            store.native_writer = Some(std::sync::Arc::new(sqlite_native::NativeWriter::start(path)?));
+        }
         Ok(store)
     }
 
@@ -143,7 +154,7 @@ impl SqlStore {
             .await
             .map_err(|e| StoreError::Database(format!("cannot open `{}`: {e}", redact(&url))))?;
         let sqlite_path = (backend == Backend::Sqlite).then(|| sqlite_file(&url));
-        Ok(SqlStore { backend, writer: pool.clone(), reader: pool, sqlite_path })
+        Ok(SqlStore { backend, writer: pool.clone(), reader: pool, sqlite_path, native_writer: None })
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -161,6 +172,12 @@ impl SqlStore {
     /// Closes every connection. On SQLite it first folds the write-ahead log into
     /// the database file, so the file alone holds everything (for backups).
     pub async fn close(&self) {
+        if let Some(writer) = self.native_writer.clone() {
+            // Joining waits for queued commits: not on a runtime thread.
+            if tokio::task::spawn_blocking(move || writer.close()).await.is_err() {
+                tracing::error!("the SQLite writer could not be stopped cleanly");
+            }
+        }
         if self.backend == Backend::Sqlite {
             if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await {
                 tracing::warn!(error = %e, "could not fold the SQLite write-ahead log into the database file");
@@ -182,6 +199,12 @@ mod tests {
         let e = Backend::from_url("mysql://root:hunter2@h/db").unwrap_err().to_string();
         assert!(e.contains("sqlite:///") && e.contains("postgres://"), "{e}");
         assert!(!e.contains("hunter2"), "{e}");
+    }
+
+    #[tokio::test]
+    async fn in_memory_sqlite_is_refused_with_what_to_write_instead() {
+        let e = SqlStore::open("sqlite::memory:").await.err().expect("refused").to_string();
+        assert!(e.contains("in-memory") && e.contains("sqlite://writ-data/writ.db"), "{e}");
     }
 
     #[test]

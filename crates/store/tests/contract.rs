@@ -139,10 +139,13 @@ async fn requests_insert_update_and_conflict(store: &dyn Store) {
     assert_eq!(store.request(r.id()).await.unwrap().unwrap().state(), RequestState::Cancelled);
 }
 
-/// Many tasks race to update one request from the same loaded version: exactly one wins.
+/// Many tasks race to update one request from the same loaded version: exactly one
+/// wins, and the losers leave nothing behind, not even their audit events (on
+/// SQLite the racers usually share one group-commit transaction).
 async fn concurrent_updates_are_never_lost(store: Arc<dyn Store>) {
     let r = request(2, "bob", t0());
     store.commit(Change { requests: vec![Versioned::new(r.clone())], ..Default::default() }).await.unwrap();
+    let (size_before, _) = store.audit_head().await.unwrap();
     let mut handles = Vec::new();
     for i in 0..8 {
         let store = store.clone();
@@ -166,6 +169,10 @@ async fn concurrent_updates_are_never_lost(store: Arc<dyn Store>) {
     }
     assert_eq!(wins, 1, "exactly one concurrent update may win");
     assert_eq!(store.request(r.id()).await.unwrap().unwrap().version(), 1);
+    let (size_after, head) = store.audit_head().await.unwrap();
+    assert_eq!(size_after, size_before + 1, "only the winner's event was appended");
+    let last = store.audit_events(size_before, 10).await.unwrap();
+    assert_eq!((last.len(), last[0].hash), (1, head), "the head is the winner's event");
 }
 
 async fn tasks_grants_and_filters(store: &dyn Store) {

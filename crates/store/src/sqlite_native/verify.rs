@@ -1,11 +1,7 @@
-//! Reading SQLite's audit log natively, for `writ audit verify`.
-//!
-//! sqlx runs each SQLite connection on a worker thread and copies every value
-//! of every row into owned buffers, which caps a full-log read near 100k events
-//! a second. Verification reads the whole log once, in order, so here it steps
-//! one statement through `rusqlite` on a plain thread and hands each row to the
-//! verifier as borrowed text: no copies, no channel hop per row. The two crates
-//! link the same `libsqlite3-sys`, so there is one SQLite in the binary.
+//! Reading the whole audit log for `writ audit verify`: one statement stepped
+//! on a plain thread, rows handed over in reusable batches and verified as
+//! borrowed text. Through sqlx (a channel hop and owned copies per row) the
+//! same read capped near 100k events a second.
 
 use std::path::Path;
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -14,9 +10,7 @@ use rusqlite::{Connection, OpenFlags};
 use writ_app::ports::StoreError;
 use writ_core::audit::{decode_hex_array, ChainVerifier, EventHash, EventRef, Tamper};
 
-fn sqlite_err(e: rusqlite::Error) -> StoreError {
-    StoreError::Database(e.to_string())
-}
+use super::sqlite_err;
 
 fn corrupt(seq: i64, detail: String) -> StoreError {
     StoreError::Corrupt { what: "audit event", detail: format!("seq {seq}: {detail}") }
@@ -32,8 +26,7 @@ const BATCH: usize = 4096;
 /// SQLite and decodes rows into batches. Hashing and reading each take about
 /// half of the work, so the pipeline nearly doubles the speed on two cores.
 pub(crate) fn verify_events(path: &Path, verifier: &mut ChainVerifier) -> Result<Result<(), Tamper>, StoreError> {
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| StoreError::Database(format!("cannot open `{}`: {e}", path.display())))?;
+    let conn = super::open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let (full_tx, full_rx) = mpsc::sync_channel::<Batch>(4);
     let (empty_tx, empty_rx) = mpsc::channel::<Batch>();
     std::thread::scope(|scope| {
