@@ -10,6 +10,7 @@ use crate::entities::SERVICE_ID;
 use crate::input::{
     AdminAction, Decision, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction,
 };
+use crate::reads::Reads;
 
 /// What the evaluated policy sets said, merged.
 #[derive(Default)]
@@ -57,13 +58,28 @@ impl Outcome {
 
 /// `{action, principal, subject, entitlement, context}` as given.
 fn query_inputs(q: &DecisionQuery) -> serde_json::Value {
-    json!({
-        "action": q.action,
-        "principal": q.principal,
-        "subject": q.subject,
-        "entitlement": q.entitlement,
-        "context": q.context,
-    })
+    let principal = facts_json(&q.principal);
+    // Most requests are for oneself: copying the principal's JSON is cheaper than
+    // serialising the same facts again.
+    let subject = if q.subject == q.principal {
+        principal.clone()
+    } else {
+        facts_json(&q.subject)
+    };
+    // Not `json!`, which would serialise `principal` and `subject` once more.
+    let fields = [
+        ("action", facts_json(&q.action)),
+        ("principal", principal),
+        ("subject", subject),
+        ("entitlement", facts_json(&q.entitlement)),
+        ("context", facts_json(&q.context)),
+    ];
+    let map = fields.into_iter().map(|(k, v)| (k.to_string(), v));
+    serde_json::Value::Object(map.collect())
+}
+
+fn facts_json(facts: &impl serde::Serialize) -> serde_json::Value {
+    serde_json::to_value(facts).expect("input facts have string keys, so they serialise")
 }
 
 /// `{action, principal, service}` as given.
@@ -94,7 +110,9 @@ impl PolicyEngine {
     ///
     /// [`decide_admin`]: PolicyEngine::decide_admin
     pub fn decide(&self, q: &DecisionQuery) -> Decision {
-        self.evaluate(q, self.slices.sets(q.action, Some(&q.entitlement)))
+        let slices = self.slices.slices(q.action, Some(&q.entitlement));
+        let sets = slices.iter().map(|s| &s.set);
+        self.evaluate(q, sets, &Reads::Slices(&slices))
     }
 
     /// Decides `q` against the whole policy set. Same answer as [`decide`],
@@ -102,7 +120,7 @@ impl PolicyEngine {
     ///
     /// [`decide`]: PolicyEngine::decide
     pub fn decide_naive(&self, q: &DecisionQuery) -> Decision {
-        self.evaluate(q, vec![&self.all])
+        self.evaluate(q, [&self.all], &Reads::Everything)
     }
 
     /// Decides an administrative question: may `principal` do `action` on the
@@ -110,12 +128,14 @@ impl PolicyEngine {
     /// policies whose scope can apply to the service. Never fails, like
     /// [`decide`](PolicyEngine::decide); `inputs` is `{action, principal, service}`.
     pub fn decide_admin(&self, action: AdminAction, principal: &IdentityFacts) -> Decision {
-        self.evaluate_admin(action, principal, self.slices.sets(action.action(), None))
+        let slices = self.slices.slices(action.action(), None);
+        let sets = slices.iter().map(|s| &s.set);
+        self.evaluate_admin(action, principal, sets, &Reads::Slices(&slices))
     }
 
     /// [`decide_admin`](PolicyEngine::decide_admin) against the whole policy set.
     pub fn decide_admin_naive(&self, action: AdminAction, principal: &IdentityFacts) -> Decision {
-        self.evaluate_admin(action, principal, vec![&self.all])
+        self.evaluate_admin(action, principal, [&self.all], &Reads::Everything)
     }
 
     /// How many policies [`PolicyEngine::decide`] evaluates for this action and
@@ -126,13 +146,20 @@ impl PolicyEngine {
         entitlement: &EntitlementFacts,
     ) -> usize {
         self.slices
-            .sets(action, Some(entitlement))
+            .slices(action, Some(entitlement))
             .iter()
-            .map(|s| s.num_of_policies())
+            .map(|s| s.set.num_of_policies())
             .sum()
     }
 
-    fn evaluate(&self, q: &DecisionQuery, sets: Vec<&PolicySet>) -> Decision {
+    /// Evaluates `q` against `sets`, building only what `reads` says they can
+    /// read of the entities and context.
+    fn evaluate<'s>(
+        &self,
+        q: &DecisionQuery,
+        sets: impl IntoIterator<Item = &'s PolicySet>,
+        reads: &Reads,
+    ) -> Decision {
         if let Some(admin) = q.action.admin() {
             return unaskable(
                 q.action,
@@ -142,7 +169,7 @@ impl PolicyEngine {
                 ),
             );
         }
-        let (request, entities) = match self.vocab.build(q, None) {
+        let (request, entities) = match self.vocab.build(q, reads, None) {
             Ok(built) => built,
             Err(e) => {
                 return unaskable(
@@ -159,14 +186,15 @@ impl PolicyEngine {
         outcome.finish(q.action, query_inputs(q))
     }
 
-    fn evaluate_admin(
+    fn evaluate_admin<'s>(
         &self,
         action: AdminAction,
         principal: &IdentityFacts,
-        sets: Vec<&PolicySet>,
+        sets: impl IntoIterator<Item = &'s PolicySet>,
+        reads: &Reads,
     ) -> Decision {
         let inputs = admin_inputs(action, principal);
-        let (request, entities) = match self.vocab.build_admin(action, principal, None) {
+        let (request, entities) = match self.vocab.build_admin(action, principal, reads, None) {
             Ok(built) => built,
             Err(e) => {
                 return unaskable(
@@ -255,6 +283,31 @@ mod tests {
         assert_eq!(d.inputs["context"]["duration_secs"], 3600);
         let back: Decision = serde_json::from_value(serde_json::to_value(&d).unwrap()).unwrap();
         assert_eq!(back, d);
+    }
+
+    #[test]
+    fn inputs_are_the_query_serialised_in_order() {
+        let e = engine();
+        let mut q = query(PolicyAction::Request);
+        for other_subject in [false, true] {
+            if other_subject {
+                q.subject = person("bob", &["ops"]);
+            }
+            let expected = json!({
+                "action": q.action,
+                "principal": q.principal,
+                "subject": q.subject,
+                "entitlement": q.entitlement,
+                "context": q.context,
+            });
+            // The evidence keeps the text, so the key order matters too.
+            for d in [e.decide(&q), e.decide_naive(&q)] {
+                assert_eq!(
+                    serde_json::to_string(&d.inputs).unwrap(),
+                    serde_json::to_string(&expected).unwrap()
+                );
+            }
+        }
     }
 
     #[test]

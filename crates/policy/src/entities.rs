@@ -5,7 +5,8 @@
 //! the service) and the action. Groups, targets,
 //! owners and the requester are referenced by uid only: Cedar needs a parent's uid,
 //! not the parent entity, for `in` to work, and not building them keeps a
-//! decision cheap.
+//! decision cheap. Of those entities and of the context, only the attributes,
+//! parents and fields the decision's policies can read are built (see `reads`).
 
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -16,6 +17,7 @@ use cedar_policy::{
 };
 
 use crate::input::{AdminAction, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction};
+use crate::reads::{Attr, Reads};
 
 /// The id of the one `Writ::Service` entity.
 pub(crate) const SERVICE_ID: &str = "writ";
@@ -45,6 +47,33 @@ fn type_name(name: &str) -> EntityTypeName {
 
 fn uid(ty: &EntityTypeName, id: &str) -> EntityUid {
     EntityUid::from_type_name_and_id(ty.clone(), EntityId::new(id))
+}
+
+/// Attributes of an entity or fields of the context, keeping only those `reads`
+/// allows; a value is built only when kept.
+struct KeptAttrs<'r> {
+    kept: Vec<(String, RestrictedExpression)>,
+    reads: &'r Reads<'r>,
+}
+
+impl<'r> KeptAttrs<'r> {
+    fn new(reads: &'r Reads<'r>) -> Self {
+        KeptAttrs {
+            kept: Vec::new(),
+            reads,
+        }
+    }
+
+    fn put(mut self, a: Attr, value: impl FnOnce() -> RestrictedExpression) -> Self {
+        if self.reads.attr(a) {
+            self.kept.push((a.name().to_string(), value()));
+        }
+        self
+    }
+
+    fn into_map(self) -> HashMap<String, RestrictedExpression> {
+        self.kept.into_iter().collect()
+    }
 }
 
 impl Vocab {
@@ -83,40 +112,46 @@ impl Vocab {
         &self.action_parents[a.index()]
     }
 
-    fn identity(&self, facts: &IdentityFacts) -> Result<Entity, String> {
+    fn identity(&self, facts: &IdentityFacts, reads: &Reads) -> Result<Entity, String> {
         let s = |v: &str| RestrictedExpression::new_string(v.to_string());
-        let attributes = facts.attributes.iter().map(|(k, v)| s(&format!("{k}={v}")));
-        let attrs = HashMap::from([
-            ("kind".to_string(), s(&facts.kind)),
-            ("status".to_string(), s(&facts.status)),
-            ("owner".to_string(), s(facts.owner.as_deref().unwrap_or(""))),
-            (
-                "manager".to_string(),
-                s(facts.manager.as_deref().unwrap_or("")),
-            ),
-            (
-                "attributes".to_string(),
-                RestrictedExpression::new_set(attributes),
-            ),
-        ]);
-        let parents = facts.groups.iter().map(|g| uid(&self.group, g)).collect();
-        Entity::new(uid(&self.identity, &facts.id), attrs, parents).map_err(|e| e.to_string())
+        let attrs = KeptAttrs::new(reads)
+            .put(Attr::Kind, || s(&facts.kind))
+            .put(Attr::Status, || s(&facts.status))
+            .put(Attr::Owner, || s(facts.owner.as_deref().unwrap_or("")))
+            .put(Attr::Manager, || s(facts.manager.as_deref().unwrap_or("")))
+            .put(Attr::Attributes, || {
+                let pairs = facts.attributes.iter().map(|(k, v)| s(&format!("{k}={v}")));
+                RestrictedExpression::new_set(pairs)
+            });
+        let parents = facts
+            .groups
+            .iter()
+            .filter(|g| reads.parent(g))
+            .map(|g| uid(&self.group, g))
+            .collect();
+        Entity::new(uid(&self.identity, &facts.id), attrs.into_map(), parents)
+            .map_err(|e| e.to_string())
     }
 
-    fn entitlement(&self, facts: &EntitlementFacts) -> Result<Entity, String> {
-        let owners = facts
-            .owners
-            .iter()
-            .map(|o| RestrictedExpression::new_entity_uid(uid(&self.identity, o)));
-        let attrs = HashMap::from([
-            (
-                "risk".to_string(),
-                RestrictedExpression::new_string(facts.risk.clone()),
-            ),
-            ("owners".to_string(), RestrictedExpression::new_set(owners)),
-        ]);
-        let parents = HashSet::from([uid(&self.target, &facts.target)]);
-        Entity::new(uid(&self.entitlement, &facts.id), attrs, parents).map_err(|e| e.to_string())
+    fn entitlement(&self, facts: &EntitlementFacts, reads: &Reads) -> Result<Entity, String> {
+        let attrs = KeptAttrs::new(reads)
+            .put(Attr::Risk, || {
+                RestrictedExpression::new_string(facts.risk.clone())
+            })
+            .put(Attr::Owners, || {
+                let owners = facts
+                    .owners
+                    .iter()
+                    .map(|o| RestrictedExpression::new_entity_uid(uid(&self.identity, o)));
+                RestrictedExpression::new_set(owners)
+            });
+        let parents = if reads.parent(&facts.target) {
+            HashSet::from([uid(&self.target, &facts.target)])
+        } else {
+            HashSet::new()
+        };
+        Entity::new(uid(&self.entitlement, &facts.id), attrs.into_map(), parents)
+            .map_err(|e| e.to_string())
     }
 
     /// The entity store: `entities` plus the action entity when the schema puts
@@ -139,64 +174,58 @@ impl Vocab {
         Entities::from_entities(entities, schema).map_err(|e| e.to_string())
     }
 
-    /// Builds the Cedar request and entity store for one query. With `schema`,
-    /// Cedar also checks them against it (tests do; decisions skip it for speed,
-    /// the shapes being fixed by this file).
+    /// The context of a query (the `RequestContext` of the schema), with the
+    /// fields `reads` allows.
+    fn context(&self, q: &DecisionQuery, reads: &Reads) -> Result<Context, String> {
+        let c = &q.context;
+        let long = RestrictedExpression::new_long;
+        let bool = RestrictedExpression::new_bool;
+        let identity = |id: &str| RestrictedExpression::new_entity_uid(uid(&self.identity, id));
+        let fields = KeptAttrs::new(reads)
+            .put(Attr::DurationSecs, || long(c.duration_secs))
+            .put(Attr::JustificationLength, || {
+                long(c.justification.chars().count() as i64)
+            })
+            .put(Attr::HasTicket, || {
+                bool(c.ticket.as_deref().is_some_and(|t| !t.trim().is_empty()))
+            })
+            .put(Attr::Stage, || {
+                RestrictedExpression::new_string(c.stage.clone().unwrap_or_default())
+            })
+            .put(Attr::Requester, || identity(&c.requester))
+            .put(Attr::Subject, || identity(&q.subject.id))
+            .put(Attr::SubjectIsRequester, || {
+                bool(q.subject.id == c.requester)
+            })
+            .put(Attr::EntitlementCount, || long(c.entitlement_count))
+            .put(Attr::Relations, || {
+                let relations = c.relations.iter().cloned();
+                RestrictedExpression::new_set(relations.map(RestrictedExpression::new_string))
+            });
+        Context::from_pairs(fields.kept).map_err(|e| e.to_string())
+    }
+
+    /// Builds the Cedar request and entity store for one query, with what
+    /// `reads` allows of the entities and context. With `schema`, Cedar also checks them
+    /// against it (tests do, reading everything; decisions skip it for speed, the
+    /// shapes being fixed by this file).
     pub fn build(
         &self,
         q: &DecisionQuery,
+        reads: &Reads,
         schema: Option<&Schema>,
     ) -> Result<(Request, Entities), String> {
         let mut entities = vec![
-            self.identity(&q.principal)?,
-            self.entitlement(&q.entitlement)?,
+            self.identity(&q.principal, reads)?,
+            self.entitlement(&q.entitlement, reads)?,
         ];
         // Same id means same identity: the principal's facts stand for both.
         if q.subject.id != q.principal.id {
-            entities.push(self.identity(&q.subject)?);
+            entities.push(self.identity(&q.subject, reads)?);
         }
         let entities = self.store(q.action, entities, schema)?;
 
-        let c = &q.context;
-        let long = RestrictedExpression::new_long;
-        let has_ticket = c.ticket.as_deref().is_some_and(|t| !t.trim().is_empty());
-        let relations = c
-            .relations
-            .iter()
-            .map(|r| RestrictedExpression::new_string(r.clone()));
-        let context = Context::from_pairs([
-            ("duration_secs".to_string(), long(c.duration_secs)),
-            (
-                "justification_length".to_string(),
-                long(c.justification.chars().count() as i64),
-            ),
-            (
-                "has_ticket".to_string(),
-                RestrictedExpression::new_bool(has_ticket),
-            ),
-            (
-                "stage".to_string(),
-                RestrictedExpression::new_string(c.stage.clone().unwrap_or_default()),
-            ),
-            (
-                "requester".to_string(),
-                RestrictedExpression::new_entity_uid(uid(&self.identity, &c.requester)),
-            ),
-            (
-                "subject".to_string(),
-                RestrictedExpression::new_entity_uid(uid(&self.identity, &q.subject.id)),
-            ),
-            (
-                "subject_is_requester".to_string(),
-                RestrictedExpression::new_bool(q.subject.id == c.requester),
-            ),
-            ("entitlement_count".to_string(), long(c.entitlement_count)),
-            (
-                "relations".to_string(),
-                RestrictedExpression::new_set(relations),
-            ),
-        ])
-        .map_err(|e| e.to_string())?;
+        let context = self.context(q, reads)?;
         let request = Request::new(
             uid(&self.identity, &q.principal.id),
             self.action_uid(q.action).clone(),
@@ -214,12 +243,13 @@ impl Vocab {
         &self,
         action: AdminAction,
         principal: &IdentityFacts,
+        reads: &Reads,
         schema: Option<&Schema>,
     ) -> Result<(Request, Entities), String> {
         let action = action.action();
         let service = uid(&self.service, SERVICE_ID);
         let entities = vec![
-            self.identity(principal)?,
+            self.identity(principal, reads)?,
             Entity::new_no_attrs(service.clone(), HashSet::new()),
         ];
         let entities = self.store(action, entities, schema)?;
@@ -262,13 +292,18 @@ mod tests {
             q.entitlement.owners = vec!["olga".into(), "oscar".into()];
             q.context.ticket = Some("CHG-1".into());
             q.context.relations = vec!["requester".into(), "subject_owner".into()];
-            vocab.build(&q, Some(&schema)).unwrap();
+            vocab.build(&q, &Reads::Everything, Some(&schema)).unwrap();
             q.subject.id = q.principal.id.clone();
-            vocab.build(&q, Some(&schema)).unwrap();
+            vocab.build(&q, &Reads::Everything, Some(&schema)).unwrap();
         }
         for action in AdminAction::ALL {
             vocab
-                .build_admin(action, &query(PolicyAction::View).principal, Some(&schema))
+                .build_admin(
+                    action,
+                    &query(PolicyAction::View).principal,
+                    &Reads::Everything,
+                    Some(&schema),
+                )
                 .unwrap();
         }
     }
@@ -293,7 +328,7 @@ mod tests {
         let schema = schema();
         let vocab = Vocab::new(&schema);
         let q = query(PolicyAction::Request);
-        let (_, entities) = vocab.build(&q, None).unwrap();
+        let (_, entities) = vocab.build(&q, &Reads::Everything, None).unwrap();
         let me = uid(&vocab.identity, &q.principal.id);
         let group = uid(&vocab.group, &q.principal.groups[0]);
         assert!(entities.is_ancestor_of(&group, &me));

@@ -19,6 +19,7 @@ mod entities;
 mod error;
 mod input;
 mod load;
+mod reads;
 mod report;
 mod slice;
 

@@ -16,7 +16,12 @@
 //! `decide`), which gives exactly Cedar's answer on their union: Cedar's decision
 //! is "some forbid holds → deny; else some permit holds → allow; else deny", and
 //! that only needs the satisfied policies of each part. This avoids building (and
-//! caching) a union set per (action, entitlement).
+//! caching) a union set per (action, entitlement); one `is_authorized` call per
+//! bucket costs little next to evaluating the policies themselves.
+//!
+//! Each bucket also records what its policies can read of the entities and
+//! context (see `reads`), so a decision builds only the attributes, parents and
+//! context fields its buckets can see.
 
 use std::collections::HashMap;
 
@@ -25,6 +30,7 @@ use cedar_policy::{ActionConstraint, EntityUid, PolicySet, ResourceConstraint};
 use crate::entities::Vocab;
 use crate::input::{EntitlementFacts, PolicyAction};
 use crate::load::LoadedPolicy;
+use crate::reads::PolicyReads;
 
 /// Where one policy goes, given its resource scope.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -34,11 +40,28 @@ enum Bucket {
     Entitlement(String),
 }
 
+/// One bucket: its policies, and what they can read of a decision's entities
+/// and context.
+#[derive(Default)]
+pub(crate) struct Slice {
+    pub set: PolicySet,
+    pub reads: PolicyReads,
+}
+
+impl Slice {
+    fn add(&mut self, p: &LoadedPolicy, reads: &PolicyReads) {
+        self.set
+            .add(p.policy.clone())
+            .expect("policy ids are unique");
+        self.reads.add(reads);
+    }
+}
+
 #[derive(Default)]
 struct ActionSlices {
-    general: PolicySet,
-    by_target: HashMap<String, PolicySet>,
-    by_entitlement: HashMap<String, PolicySet>,
+    general: Slice,
+    by_target: HashMap<String, Slice>,
+    by_entitlement: HashMap<String, Slice>,
 }
 
 /// Per action (indexed by `PolicyAction::index`), the policy buckets.
@@ -51,23 +74,24 @@ impl SliceIndex {
         let mut actions: [ActionSlices; PolicyAction::COUNT] = Default::default();
         for p in policies {
             let bucket = bucket_of(vocab, &p.policy.resource_constraint());
+            let reads = PolicyReads::of(&p.policy);
             for action in applies_to(vocab, &p.policy.action_constraint()) {
                 let slices = &mut actions[action.index()];
-                let set = match &bucket {
+                let slice = match &bucket {
                     Bucket::General => &mut slices.general,
                     Bucket::Target(t) => slices.by_target.entry(t.clone()).or_default(),
                     Bucket::Entitlement(e) => slices.by_entitlement.entry(e.clone()).or_default(),
                 };
-                set.add(p.policy.clone()).expect("policy ids are unique");
+                slice.add(p, &reads);
             }
         }
         SliceIndex { actions }
     }
 
-    /// The non-empty policy sets a decision on (action, entitlement) must
-    /// evaluate. For an administrative action (whose resource is the service) the
+    /// The non-empty buckets a decision on (action, entitlement) must evaluate.
+    /// For an administrative action (whose resource is the service) the
     /// entitlement is ignored and only the general bucket applies.
-    pub fn sets(&self, action: PolicyAction, ent: Option<&EntitlementFacts>) -> Vec<&PolicySet> {
+    pub fn slices(&self, action: PolicyAction, ent: Option<&EntitlementFacts>) -> Vec<&Slice> {
         let slices = &self.actions[action.index()];
         let ent = ent.filter(|_| action.admin().is_none());
         [
@@ -77,7 +101,7 @@ impl SliceIndex {
         ]
         .into_iter()
         .flatten()
-        .filter(|s| !s.is_empty())
+        .filter(|s| !s.set.is_empty())
         .collect()
     }
 }
@@ -137,9 +161,9 @@ mod tests {
             ..Default::default()
         };
         let mut out: Vec<String> = idx
-            .sets(action, Some(&ent))
+            .slices(action, Some(&ent))
             .into_iter()
-            .flat_map(|s| s.policies().map(|p| p.id().to_string()))
+            .flat_map(|s| s.set.policies().map(|p| p.id().to_string()))
             .collect();
         out.sort();
         out
