@@ -8,18 +8,30 @@
 //! run: a small watchdog shell process, which waits for the test process's end of
 //! a pipe to close, then stops the server and deletes its dir (within ~10 s).
 //!
-//! Binaries come from Debian packages; `scripts/install-test-deps.sh` installs them.
+//! Binaries come from Debian packages (the SCIM server from PyPI, in a venv);
+//! `scripts/install-test-deps.sh` installs them.
+//!
+//! Servers: [`PgServer`] (PostgreSQL), [`LdapServer`] (OpenLDAP `slapd`),
+//! [`RedisServer`] and [`ScimServer`] (`scim2-server`). The last three can be
+//! stopped and started again on the same port, for "target down, then back"
+//! tests; only the LDAP server keeps its data across that (see each type).
 //!
 //! Adding a server: a new `src/NAME.rs` using the helpers in [`process`].
 
 use std::fmt;
 use std::io;
 
+pub mod ldap;
 pub mod pg;
 pub mod process;
+pub mod redis;
+pub mod scim;
 
+pub use ldap::{ldap_binary, LdapServer};
 pub use pg::{pg_binary, PgServer};
-pub use process::{find_binary, free_port};
+pub use process::{find_binary, free_port, http_get, http_request, HttpResponse};
+pub use redis::{redis_binary, RedisServer};
+pub use scim::{scim_server_binary, ScimServer};
 
 /// Errors from starting or driving a test server.
 #[derive(Debug)]
@@ -29,6 +41,14 @@ pub enum TestkitError {
     MissingBinary {
         binary: String,
         package: String,
+    },
+    /// A needed Python tool is not installed in its venv (nor on `PATH`).
+    MissingPythonTool {
+        binary: String,
+        /// The PyPI requirement, e.g. `scim2-server==0.8.3`.
+        package: String,
+        /// The venv that was searched.
+        venv: String,
     },
     /// A server did not come up; `log_tail` is the end of its log.
     Startup {
@@ -50,6 +70,15 @@ impl fmt::Display for TestkitError {
                 f,
                 "{binary} not found: install the Debian package `{package}` \
                  (run scripts/install-test-deps.sh)"
+            ),
+            TestkitError::MissingPythonTool {
+                binary,
+                package,
+                venv,
+            } => write!(
+                f,
+                "{binary} not found in {venv}/bin nor on PATH: install the PyPI package \
+                 `{package}` in that venv (run ./scripts/install-test-deps.sh)"
             ),
             TestkitError::Startup { what, log_tail } => {
                 write!(f, "{what} did not start; end of its log:\n{log_tail}")

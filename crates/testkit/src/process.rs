@@ -237,3 +237,352 @@ impl Drop for Watchdog {
         self.disarm();
     }
 }
+
+/// Runs `cmd` with stdin and stderr null and returns its exit status and
+/// stdout, or `None` if it cannot start or takes longer than `timeout` (it is
+/// then killed). For readiness probes, which must not hang on a port held by a
+/// process that accepts connections but never answers.
+pub fn output_within(
+    cmd: &mut Command,
+    timeout: Duration,
+) -> Option<(std::process::ExitStatus, Vec<u8>)> {
+    use std::io::Read;
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let mut stdout = child.stdout.take()?;
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = stdout.read_to_end(&mut out);
+        out
+    });
+    let deadline = Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some((status, reader.join().unwrap_or_default())),
+            Ok(None) if Instant::now() < deadline => sleep(Duration::from_millis(5)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                // Not joined: a grandchild may still hold the pipe open; the
+                // reader thread ends when it closes.
+                return None;
+            }
+        }
+    }
+}
+
+/// An answer from [`http_get`].
+#[derive(Debug, Clone)]
+pub struct HttpResponse {
+    pub status: u16,
+    /// Header names as sent (compare case-insensitively, see [`HttpResponse::header`]).
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A plain `GET path` on `http://127.0.0.1:port`, see [`http_request`].
+pub fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> io::Result<HttpResponse> {
+    http_request("GET", port, path, headers, None)
+}
+
+/// A minimal HTTP request on `http://127.0.0.1:port` (HTTP/1.0, so the server
+/// closes the connection and sends no chunked body), with extra `headers` and
+/// an optional body (`Content-Length` is added). Enough for readiness checks and
+/// test assertions without an HTTP crate.
+pub fn http_request(
+    method: &str,
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> io::Result<HttpResponse> {
+    use std::io::{Read, Write};
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let mut request = format!("{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(body) = body {
+        request.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    request.push_str("Connection: close\r\n\r\n");
+    request.push_str(body.unwrap_or_default());
+    stream.write_all(request.as_bytes())?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw);
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("{what}: {text:?}"));
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| bad("no end of headers in HTTP answer"))?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad("no status in HTTP answer"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
+        .collect();
+    Ok(HttpResponse {
+        status,
+        headers,
+        body: body.to_string(),
+    })
+}
+
+/// Attempts with a fresh port when another process grabbed ours first.
+const PORT_ATTEMPTS: usize = 5;
+/// How long a restart waits for its old port to be free again.
+const RESTART_PORT_WAIT: Duration = Duration::from_secs(5);
+
+/// One server process in its temp dir that can be stopped and started again on
+/// the same port: the lifecycle shared by the LDAP, Redis and SCIM servers.
+///
+/// Each launch appends to one log file in the dir; a watchdog is armed for each
+/// launch. `stop` keeps the dir; `close` (also on drop) stops and deletes it.
+pub(crate) struct Supervised {
+    what: &'static str,
+    signal: &'static str,
+    grace: Duration,
+    timeout: Duration,
+    port: u16,
+    path: PathBuf,
+    log: PathBuf,
+    dir: Option<TempDir>,
+    child: Option<Child>,
+    watchdog: Option<Watchdog>,
+}
+
+impl Supervised {
+    /// `what` names the server in errors; `signal` stops it gracefully.
+    pub(crate) fn new(
+        dir: TempDir,
+        what: &'static str,
+        signal: &'static str,
+        timeout: Duration,
+    ) -> Supervised {
+        let path = dir.path().to_path_buf();
+        Supervised {
+            what,
+            signal,
+            grace: Duration::from_secs(10),
+            timeout,
+            port: 0,
+            log: path.join(format!("{what}.log")),
+            path,
+            dir: Some(dir),
+            child: None,
+            watchdog: None,
+        }
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn log(&self) -> &Path {
+        &self.log
+    }
+
+    /// First start: on a free port, again on a fresh one (up to 5 times) when
+    /// the log says another process took it first. `command(port)` builds the
+    /// server's command; `ready(launch)` says whether it answers (and is ours:
+    /// another server may hold the port while ours is failing to bind it).
+    pub(crate) fn start_on_free_port(
+        &mut self,
+        mut command: impl FnMut(u16) -> Command,
+        mut ready: impl FnMut(&Launch) -> bool,
+    ) -> Result<(), TestkitError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let port = free_port();
+            match self.launch(port, &mut command, &mut ready) {
+                Err(LaunchError::PortTaken(e)) if attempt >= PORT_ATTEMPTS => return Err(e),
+                Err(LaunchError::PortTaken(_)) => continue,
+                Err(LaunchError::Other(e)) => return Err(e),
+                Ok(()) => {
+                    self.port = port;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// Starts again on the same port after [`Supervised::stop`] (no-op if
+    /// running). If the port is busy (another process took it meanwhile),
+    /// retries for up to 5 s, then fails.
+    pub(crate) fn restart(
+        &mut self,
+        mut command: impl FnMut(u16) -> Command,
+        mut ready: impl FnMut(&Launch) -> bool,
+    ) -> Result<(), TestkitError> {
+        // (A process found dead is cleaned up by is_running.)
+        if self.is_running() {
+            return Ok(());
+        }
+        if self.dir.is_none() {
+            return Err(TestkitError::Io(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("{} was closed; its dir is gone", self.what),
+            )));
+        }
+        let deadline = Instant::now() + RESTART_PORT_WAIT;
+        loop {
+            match self.launch(self.port, &mut command, &mut ready) {
+                Err(LaunchError::PortTaken(e)) if Instant::now() >= deadline => return Err(e),
+                Err(LaunchError::PortTaken(_)) => sleep(Duration::from_millis(100)),
+                Err(LaunchError::Other(e)) => return Err(e),
+                Ok(()) => return Ok(()),
+            }
+        }
+    }
+
+    fn launch(
+        &mut self,
+        port: u16,
+        command: &mut impl FnMut(u16) -> Command,
+        ready: &mut impl FnMut(&Launch) -> bool,
+    ) -> Result<(), LaunchError> {
+        let log_start = fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .map_err(|e| LaunchError::Other(e.into()))?;
+        let spawned = (|| {
+            let child = command(port)
+                .current_dir(&self.path)
+                .stdin(Stdio::null())
+                .stdout(log.try_clone()?)
+                .stderr(log)
+                .spawn()?;
+            Ok::<_, io::Error>(child)
+        })();
+        let mut child = spawned.map_err(|e| LaunchError::Other(e.into()))?;
+        let mut watchdog = match Watchdog::spawn(child.id(), self.signal, &self.path) {
+            Ok(w) => w,
+            Err(e) => {
+                shutdown(&mut child, self.signal, self.grace);
+                return Err(LaunchError::Other(e.into()));
+            }
+        };
+        let launch = Launch {
+            port,
+            pid: child.id(),
+            log: &self.log,
+            log_start,
+        };
+        let what = format!("{} on 127.0.0.1:{port}", self.what);
+        match wait_until(&mut child, &what, &self.log, self.timeout, || {
+            ready(&launch)
+        }) {
+            Ok(()) => {
+                self.child = Some(child);
+                self.watchdog = Some(watchdog);
+                Ok(())
+            }
+            Err(e) => {
+                watchdog.disarm();
+                shutdown(&mut child, self.signal, self.grace);
+                let taken = launch.log_since_start().contains("Address already in use");
+                Err(if taken {
+                    LaunchError::PortTaken(e)
+                } else {
+                    LaunchError::Other(e)
+                })
+            }
+        }
+    }
+
+    /// Whether the process is alive (it may have been stopped or have died).
+    /// A process found dead is reaped and its watchdog disarmed first (its pid
+    /// may be reused from then on).
+    pub(crate) fn is_running(&mut self) -> bool {
+        let alive = self
+            .child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)));
+        if !alive {
+            self.stop();
+        }
+        alive
+    }
+
+    /// The pid of the running process, if any.
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Graceful stop (`signal`, SIGKILL after 10 s); keeps port, dir and log.
+    pub(crate) fn stop(&mut self) {
+        if let Some(mut watchdog) = self.watchdog.take() {
+            watchdog.disarm();
+        }
+        if let Some(mut child) = self.child.take() {
+            shutdown(&mut child, self.signal, self.grace);
+        }
+    }
+
+    /// Stops and deletes the dir. Idempotent.
+    pub(crate) fn close(&mut self) {
+        self.stop();
+        if let Some(dir) = self.dir.take() {
+            let _ = dir.close();
+        }
+    }
+}
+
+impl Drop for Supervised {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// One launch of a [`Supervised`] server, as its readiness check sees it.
+pub(crate) struct Launch<'a> {
+    pub(crate) port: u16,
+    pub(crate) pid: u32,
+    log: &'a Path,
+    log_start: u64,
+}
+
+impl Launch<'_> {
+    /// What this launch wrote to the log so far.
+    pub(crate) fn log_since_start(&self) -> String {
+        fs::read(self.log)
+            .map(|l| {
+                let new = l.get(self.log_start as usize..).unwrap_or_default();
+                String::from_utf8_lossy(new).into_owned()
+            })
+            .unwrap_or_default()
+    }
+}
+
+enum LaunchError {
+    PortTaken(TestkitError),
+    Other(TestkitError),
+}
