@@ -12,6 +12,7 @@ mod commit;
 mod read;
 mod rows;
 mod sqlite_native;
+pub mod verify_pipeline;
 
 use std::str::FromStr;
 use std::time::Duration;

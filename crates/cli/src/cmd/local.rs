@@ -1,13 +1,15 @@
 //! Commands that work on local files and databases rather than through the API:
 //! `init`, `serve`, `audit verify` (offline) and `policy check`.
 
+use std::borrow::Cow;
 use std::io::BufRead;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
 use serde::Deserialize;
-use writ_core::audit::{decode_hex_array, AuditEvent, ChainVerifier, Checkpoint, VerifyReport};
+use chrono::{DateTime, Utc};
+use writ_core::audit::{decode_hex_array, ChainVerifier, Checkpoint, EventHash, EventRef, VerifyReport};
 
 /// `writ init`: create a data directory with a config, a catalog and policies.
 #[derive(Debug, Args)]
@@ -94,30 +96,88 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
     writ_server::run(cfg).await
 }
 
+/// An event line of an export, borrowed from the line where it can be: strings
+/// without escapes are not copied. Parsed directly rather than through a
+/// `type`-tagged enum, which made serde buffer every line twice.
 #[derive(Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum ExportLine {
-    Event(AuditEvent),
-    Checkpoint(Checkpoint),
+struct EventLine<'a> {
+    seq: u64,
+    at: DateTime<Utc>,
+    #[serde(borrow)]
+    actor: Cow<'a, str>,
+    #[serde(borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    request_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    payload: Cow<'a, str>,
+    prev_hash: EventHash,
+    hash: EventHash,
 }
 
-/// Reads an export file, naming the line of anything unreadable.
+/// Reads an export file, naming the line of anything unreadable. Lines are
+/// parsed on a second thread while this one verifies (`verify_pipelined`).
 fn read_export(path: &PathBuf, verifier: &mut ChainVerifier) -> anyhow::Result<Vec<Checkpoint>> {
     let file = std::fs::File::open(path).with_context(|| format!("cannot open `{}`", path.display()))?;
     let mut checkpoints = Vec::new();
-    for (i, line) in std::io::BufReader::with_capacity(1 << 20, file).lines().enumerate() {
-        let line = line.with_context(|| format!("`{}` line {}", path.display(), i + 1))?;
-        if line.trim().is_empty() {
-            continue;
+    let verdict = writ_store::verify_pipeline::verify_pipelined(verifier, |sink| {
+        let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+        let mut line = String::with_capacity(4096);
+        for number in 1.. {
+            line.clear();
+            if reader.read_line(&mut line).with_context(|| format!("`{}` line {number}", path.display()))? == 0 {
+                break;
+            }
+            let unreadable = || format!("`{}` line {number}: not an audit export line", path.display());
+            match parse_line(line.trim()).with_context(unreadable)? {
+                Parsed::Blank => {}
+                Parsed::Checkpoint(c) => checkpoints.push(c),
+                Parsed::Event(e) => {
+                    let event = EventRef {
+                        seq: e.seq,
+                        at_millis: e.at.timestamp_millis(),
+                        actor: &e.actor,
+                        kind: &e.kind,
+                        request_id: e.request_id.as_deref(),
+                        payload: &e.payload,
+                        prev_hash: e.prev_hash,
+                        hash: e.hash,
+                    };
+                    if !sink.push(&event, e.at.timestamp_subsec_nanos() % 1_000_000 != 0) {
+                        break;
+                    }
+                }
+            }
         }
-        let parsed: ExportLine = serde_json::from_str(&line)
-            .with_context(|| format!("`{}` line {}: not an audit export line", path.display(), i + 1))?;
-        match parsed {
-            ExportLine::Event(e) => verifier.push(&e).map_err(|t| anyhow::anyhow!("audit log failed verification: {t}"))?,
-            ExportLine::Checkpoint(c) => checkpoints.push(c),
-        }
-    }
+        anyhow::Ok(())
+    })?;
+    verdict.map_err(|t| anyhow::anyhow!("audit log failed verification: {t}"))?;
     Ok(checkpoints)
+}
+
+enum Parsed<'a> {
+    Blank,
+    Event(EventLine<'a>),
+    Checkpoint(Checkpoint),
+}
+
+fn parse_line(text: &str) -> anyhow::Result<Parsed<'_>> {
+    if text.is_empty() {
+        return Ok(Parsed::Blank);
+    }
+    // What `writ audit export` writes; other writers may order keys otherwise.
+    if text.starts_with(r#"{"type":"event","#) {
+        return Ok(Parsed::Event(serde_json::from_str(text)?));
+    }
+    #[derive(Deserialize)]
+    struct Tagged {
+        r#type: String,
+    }
+    match serde_json::from_str::<Tagged>(text)?.r#type.as_str() {
+        "event" => Ok(Parsed::Event(serde_json::from_str(text)?)),
+        "checkpoint" => Ok(Parsed::Checkpoint(serde_json::from_str(text)?)),
+        other => anyhow::bail!("unknown line type `{other}` (expected `event` or `checkpoint`)"),
+    }
 }
 
 pub async fn audit_verify(args: &VerifyArgs, json: bool) -> anyhow::Result<()> {
@@ -188,4 +248,77 @@ pub fn policy_check(args: &PolicyCheckArgs, json: bool) -> anyhow::Result<()> {
         print!("{report}");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use writ_core::audit::{seal_after, AuditEvent, NewEvent, Tamper};
+
+    fn log(n: usize) -> Vec<AuditEvent> {
+        let mut out: Vec<AuditEvent> = Vec::new();
+        for i in 0..n {
+            let ev = NewEvent {
+                at: DateTime::from_timestamp_millis(1_700_000_000_000 + i as i64).unwrap(),
+                actor: "alice".into(),
+                kind: "request.submitted".into(),
+                request_id: (i % 2 == 0).then(|| format!("req-{i}")),
+                payload: serde_json::json!({"why": "quoted \"text\"", "i": i}),
+            };
+            out.push(seal_after(out.last(), ev));
+        }
+        out
+    }
+
+    /// `{"type":"event", …}` as the exporter writes it, or with `type` last.
+    fn line(e: &AuditEvent, type_first: bool) -> String {
+        let body = serde_json::to_string(e).unwrap();
+        if type_first {
+            format!(r#"{{"type":"event",{}"#, &body[1..])
+        } else {
+            format!(r#"{},"type":"event"}}"#, &body[..body.len() - 1])
+        }
+    }
+
+    fn verify_text(text: &str) -> anyhow::Result<u64> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("export.jsonl");
+        std::fs::write(&path, text).unwrap();
+        let mut verifier = ChainVerifier::new();
+        let checkpoints = read_export(&path, &mut verifier)?;
+        Ok(verifier.finish(&checkpoints, None).map_err(|t| anyhow::anyhow!("{t}"))?.events)
+    }
+
+    #[test]
+    fn export_lines_verify_in_either_key_order_across_batches() {
+        let events = log(5000);
+        let text: String = events.iter().enumerate().map(|(i, e)| line(e, i % 3 != 0) + "\n").collect();
+        assert_eq!(verify_text(&text).unwrap(), 5000);
+    }
+
+    #[test]
+    fn an_edit_after_the_first_batch_and_hidden_sub_millisecond_digits_are_named() {
+        let mut events = log(5000);
+        events[4500].payload = events[4500].payload.replace("quoted", "altered");
+        let text: String = events.iter().map(|e| line(e, true) + "\n").collect();
+        let e = verify_text(&text).unwrap_err().to_string();
+        assert!(e.contains(&Tamper::Edited { seq: 4501 }.to_string()), "{e}");
+
+        let events = log(3);
+        let mut lines: Vec<String> = events.iter().map(|e| line(e, true)).collect();
+        lines[1] = lines[1].replace(".001Z", ".001000001Z");
+        assert!(lines[1].contains(".001000001Z"), "{}", lines[1]);
+        let e = verify_text(&lines.join("\n")).unwrap_err().to_string();
+        assert!(e.contains(&Tamper::Edited { seq: 2 }.to_string()), "{e}");
+    }
+
+    #[test]
+    fn unreadable_lines_are_named_by_number() {
+        let events = log(2);
+        let text = format!("{}\n\n{{\"type\":\"receipt\"}}\n", line(&events[0], true));
+        let e = format!("{:#}", verify_text(&text).unwrap_err());
+        assert!(e.contains("line 3") && e.contains("unknown line type `receipt`"), "{e}");
+        let e = format!("{:#}", verify_text("not json\n").unwrap_err());
+        assert!(e.contains("line 1: not an audit export line"), "{e}");
+    }
 }

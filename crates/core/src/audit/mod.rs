@@ -14,6 +14,7 @@
 //! Boundary: pure functions and data; the caller supplies every timestamp and
 //! the signing key, and stores the rows.
 
+mod batch;
 mod checkpoint;
 mod encoding;
 mod event;
@@ -22,6 +23,7 @@ mod merkle;
 mod tamper;
 mod verify;
 
+pub use batch::EventBatch;
 pub use checkpoint::{key_fingerprint, sign_checkpoint, Checkpoint};
 pub use encoding::{
     canonical_json, checkpoint_message, event_hash, CHECKPOINT_DOMAIN, CHECKPOINT_MESSAGE_LEN,

@@ -93,10 +93,12 @@ impl ChainVerifier {
         self.push_checked(&ev.view(), ev.has_unhashed_time_digits())
     }
 
-    /// [`ChainVerifier::push`] for an event read without copying; its time is
-    /// whole milliseconds by construction.
-    pub fn push_ref(&mut self, ev: &EventRef<'_>) -> Result<(), Tamper> {
-        self.push_checked(ev, false)
+    /// [`ChainVerifier::push`] for an event read without copying. The hash covers
+    /// `at_millis` only, so a source that stores time as text must say whether
+    /// that text had digits below the millisecond (`sub_millisecond_digits`): such
+    /// digits were added after sealing, and count as an edit.
+    pub fn push_ref(&mut self, ev: &EventRef<'_>, sub_millisecond_digits: bool) -> Result<(), Tamper> {
+        self.push_checked(ev, sub_millisecond_digits)
     }
 
     fn push_checked(&mut self, ev: &EventRef<'_>, unhashed_time_digits: bool) -> Result<(), Tamper> {
