@@ -102,7 +102,31 @@ pub struct RequestView {
     pub stages: Vec<StageView>,
     pub reviews: Vec<ReviewView>,
     pub decisions: Vec<DecisionView>,
+    /// Where the fulfilment of each entitlement stands, once approved.
+    #[serde(default)]
+    pub fulfilment: Vec<FulfilmentView>,
     pub version: u64,
+}
+
+/// The fulfilment of one entitlement of an approved request.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FulfilmentView {
+    pub entitlement: String,
+    /// `queued`, `with_person`, `retrying`, `done` or `failed`.
+    pub status: String,
+    /// The target's own error, for `retrying` and `failed`.
+    pub error: Option<String>,
+    /// Attempts so far, for `retrying`.
+    pub attempts: Option<u32>,
+    /// When it is tried again, for `retrying`.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When it was put in place (`done`) or given up (`failed`).
+    pub at: Option<DateTime<Utc>>,
+    /// For `done`: true when read back from the target, false when attested
+    /// by a fulfiller's evidence.
+    pub read_back: Option<bool>,
+    /// For `with_person`: the task.
+    pub task: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

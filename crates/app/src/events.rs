@@ -20,6 +20,9 @@ pub const TASK_CANCELLED: &str = "task.cancelled";
 pub const GRANT_STARTED: &str = "grant.started";
 pub const ENTITLEMENT_VERIFIED: &str = "entitlement.verified";
 pub const REQUEST_ACTIVATED: &str = "request.activated";
+pub const ENTITLEMENT_FAILED: &str = "entitlement.failed";
+pub const REQUEST_PARTIALLY_FULFILLED: &str = "request.partially_fulfilled";
+pub const REQUEST_FAILED: &str = "request.failed";
 pub const TOKEN_ISSUED: &str = "token.issued";
 
 /// Builds an event about a request.

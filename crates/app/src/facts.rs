@@ -31,8 +31,9 @@ pub fn entitlement(e: &Entitlement) -> EntitlementFacts {
 
 /// The group that fulfils access on `target` by hand, if it is a manual target.
 pub fn fulfiller_group<'a>(catalog: &'a Catalog, target: &TargetId) -> Option<&'a GroupId> {
-    catalog.target(target).map(|t| match &t.fulfilment {
-        Fulfilment::Manual { fulfiller_group } => fulfiller_group,
+    catalog.target(target).and_then(|t| match &t.fulfilment {
+        Fulfilment::Manual { fulfiller_group } => Some(fulfiller_group),
+        Fulfilment::Connector => None,
     })
 }
 

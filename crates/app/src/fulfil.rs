@@ -1,66 +1,107 @@
-//! Fulfilment: once a request is approved, each entitlement is put in place by its
-//! target's connector. The manual connector opens a task for the target's
-//! fulfiller group, completed with evidence. When every task of a request is done,
-//! its grants start (their clock starts now, when access is in place) and the
-//! request becomes active.
+//! Fulfilment: once a request is approved, each entitlement is put in place on
+//! its target and proved there.
+//!
+//! - A manual target opens a task for its fulfiller group at approval; the task
+//!   is completed with evidence.
+//! - A target with a connector gets a durable job in the approval's own
+//!   transaction. A worker runs it later ([`Writ::run_due_jobs`]): it reads the
+//!   subject's account before, grants, reads it after, and records the diff and
+//!   whether the read-back shows what was approved. Nothing touches a real target
+//!   before the approval is committed, and a crash between the two leaves the
+//!   job in the store to run again (grants are idempotent).
+//!
+//! Each entitlement's grant starts when its access is in place. The request's
+//! state follows from the per-entitlement status (see `writ_core::request`).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 use uuid::Uuid;
+use writ_core::fulfilment::TargetFulfilment;
 use writ_core::grant::Grant;
 use writ_core::identity::Identity;
 use writ_core::ids::{EntitlementId, GrantId, TaskId};
-use writ_core::request::Request;
-use writ_core::task::{FulfilmentTask, TaskState};
+use writ_core::request::{Request, RequestState};
+use writ_core::task::FulfilmentTask;
 
 use crate::events::{self, about};
-use crate::ports::{Change, Order, Outcome, TaskFilter, Versioned};
+use crate::ports::{Account, AccountState, Applied, Change, Connector, ConnectorError, Job, Order, Versioned};
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
+/// How long a worker holds a claimed job before another may take it.
+const JOB_LEASE: TimeDelta = TimeDelta::minutes(2);
+/// Longest wait between retries of a target that keeps failing.
+const MAX_BACKOFF_SECS: i64 = 300;
+
+/// What one provisioning attempt established.
+enum Attempt {
+    /// In place, read back.
+    Verified { applied: Applied, before: AccountState, after: AccountState },
+    /// The connector gave a person the job (manual target).
+    WithPerson { group: writ_core::ids::GroupId },
+    /// Refused, unreachable, or the read-back does not show it.
+    Failed { error: ConnectorError, before: Option<AccountState>, after: Option<AccountState> },
+}
+
 impl Writ {
-    /// Adds to `change` the fulfilment of a request that was just approved: asks
-    /// each target's connector to put the access in place. A manual target opens a
-    /// task for its fulfiller group; a verified one starts its grant at once. When
-    /// nothing waits for a person, the request is active in the same change.
+    /// Adds to `change` the start of fulfilment of a request that was just
+    /// approved: a task for each manual target, a job for each other one.
     pub(crate) async fn start_fulfilment(&self, req: &mut Request, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
-        let mut waiting = false;
         for e in req.entitlements().to_vec() {
-            let connector = self
-                .connectors
-                .get(e.target())
-                .ok_or_else(|| AppError::NoConnector { target: e.target().to_string() })?;
-            let order = Order { request: req.id(), subject: req.subject().clone(), entitlement: e.clone() };
-            match connector.grant(&order).await? {
-                Outcome::NeedsPerson { group } => {
-                    waiting = true;
-                    let task = FulfilmentTask::open(TaskId::from_uuid(Uuid::new_v4()), req.id(), req.subject().clone(), e.clone(), group.clone(), now);
-                    change.events.push(about(req.id(), events::TASK_OPENED, "system", now, json!({
-                        "task": task.id(),
-                        "entitlement": e,
-                        "fulfiller_group": group,
-                    })));
-                    change.tasks.push(Versioned::new(task));
-                }
-                Outcome::Verified { before, after } => {
-                    change.events.push(about(req.id(), events::ENTITLEMENT_VERIFIED, connector.kind(), now, json!({
-                        "entitlement": e,
-                        "before": before,
-                        "after": after,
-                    })));
-                    start_grant(req, &e, now, change);
+            let connector = self.connector_for(&e)?;
+            if connector.info().reads_live_state {
+                req.record_fulfilment(&e, TargetFulfilment::Queued, now)?;
+                change.jobs.push(Job::provision(req.id(), e.clone(), now));
+                continue;
+            }
+            // No side effect: the manual connector only names who does it.
+            match connector.grant(&self.order(req, &e, None, now)).await? {
+                Applied::NeedsPerson { group } => self.open_task(req, &e, group, now, change)?,
+                other => {
+                    return Err(AppError::Connector(ConnectorError::Permanent {
+                        target: e.target().to_string(),
+                        detail: format!("a connector that cannot read its target answered {other:?}"),
+                    }))
                 }
             }
-        }
-        if !waiting {
-            req.activate(now)?;
-            change.events.push(about(req.id(), events::REQUEST_ACTIVATED, "system", now, json!({})));
         }
         Ok(())
     }
 
-    /// `actor` records that task `id` was carried out, with `evidence`. The last task
-    /// of a request starts its grants and activates it, in the same transaction.
+    fn open_task(&self, req: &mut Request, e: &EntitlementId, group: writ_core::ids::GroupId, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
+        let task = FulfilmentTask::open(TaskId::from_uuid(Uuid::new_v4()), req.id(), req.subject().clone(), e.clone(), group.clone(), now);
+        req.record_fulfilment(e, TargetFulfilment::WithPerson { task: task.id() }, now)?;
+        change.events.push(about(req.id(), events::TASK_OPENED, "system", now, json!({
+            "task": task.id(),
+            "entitlement": e,
+            "fulfiller_group": group,
+        })));
+        change.tasks.push(Versioned::new(task));
+        Ok(())
+    }
+
+    fn connector_for(&self, e: &EntitlementId) -> Result<&std::sync::Arc<dyn Connector>, AppError> {
+        self.connectors.get(e.target()).ok_or_else(|| AppError::NoConnector { target: e.target().to_string() })
+    }
+
+    /// The order for `e` of `req`; `subject` gives the account's kind.
+    fn order(&self, req: &Request, e: &EntitlementId, subject: Option<&Identity>, now: DateTime<Utc>) -> Order {
+        Order {
+            request: req.id(),
+            subject: req.subject().clone(),
+            account: Account {
+                name: req.subject().to_string(),
+                kind: subject.map_or(writ_core::identity::IdentityKind::Person, |s| s.kind),
+            },
+            entitlement: e.clone(),
+            resource: e.name().to_string(),
+            expires_at: Some(now + req.duration().as_delta()),
+        }
+    }
+
+    /// `actor` records that task `id` was carried out, with `evidence`. Its
+    /// entitlement is then in place: its grant starts, and the request is
+    /// active once everything is.
     pub async fn complete_task(&self, actor: &Identity, id: TaskId, evidence: &str) -> Result<FulfilmentTask, AppError> {
         for _ in 0..MAX_ATTEMPTS {
             let mut task = self.store.task(id).await?.ok_or_else(|| AppError::NotFound { what: "task", id: id.to_string() })?;
@@ -75,21 +116,10 @@ impl Writ {
                 "entitlement": task.entitlement(),
                 "evidence": evidence.trim(),
             })));
-            let siblings = self.store.tasks(&TaskFilter { request: Some(req.id()), open_only: false, limit: 1000 }).await?;
-            let all_done = siblings
-                .iter()
-                .filter(|t| t.id() != task.id())
-                .all(|t| matches!(t.state(), TaskState::Done { .. }));
-            if all_done {
-                req.activate(now)?;
-                // Every task of the request is done now: each grant starts.
-                for t in siblings.iter().filter(|t| t.id() != task.id()).chain(std::iter::once(&task)) {
-                    start_grant(&req, t.entitlement(), now, &mut change);
-                }
-                change.events.push(about(req.id(), events::REQUEST_ACTIVATED, "system", now, json!({})));
-            } else {
-                req.record_fulfilment_progress(now)?;
-            }
+            let before = req.state();
+            req.record_fulfilment(task.entitlement(), TargetFulfilment::Done { at: now, read_back: false }, now)?;
+            start_grant(&req, task.entitlement(), now, &mut change);
+            announce_state(&req, before, now, &mut change);
             change.requests.push(Versioned::update(req, req_version));
             change.tasks.push(Versioned::update(task.clone(), task_version));
             if self.committed(change).await? {
@@ -98,6 +128,169 @@ impl Writ {
         }
         Err(AppError::Conflict { what: "task", id: id.to_string() })
     }
+
+    /// Claims the jobs that are due and runs them one after another. Returns how
+    /// many ran. Called by the server's worker; safe to call from several nodes.
+    pub async fn run_due_jobs(&self, limit: u32) -> Result<usize, AppError> {
+        let jobs = self.store.claim_jobs(self.clock.now(), JOB_LEASE, limit).await?;
+        for job in &jobs {
+            if let Err(e) = self.provision(job).await {
+                // The claim lapses and the job runs again; nothing was recorded.
+                tracing::warn!(job = %job.id, error = %e, "provisioning job failed before recording its outcome");
+            }
+        }
+        Ok(jobs.len())
+    }
+
+    /// Runs one provisioning job and records its outcome.
+    async fn provision(&self, job: &Job) -> Result<(), AppError> {
+        let req = self.load_request(job.request).await?;
+        if !still_to_do(&req, &job.entitlement) {
+            return self.finish_job_only(job).await;
+        }
+        let subject = self.store.identity(req.subject()).await?;
+        let now = self.clock.now();
+        let order = self.order(&req, &job.entitlement, subject.as_ref(), now);
+        let connector = self.connector_for(&job.entitlement)?.clone();
+        let attempt = attempt(&*connector, &order).await;
+        // The target has been changed (or not) once; now record it, reloading
+        // the request if someone else wrote it meanwhile. Never redo the grant.
+        for _ in 0..MAX_ATTEMPTS {
+            let mut req = self.load_request(job.request).await?;
+            if !still_to_do(&req, &job.entitlement) {
+                return self.finish_job_only(job).await;
+            }
+            let loaded = req.version();
+            let now = self.clock.now();
+            let mut change = Change::default();
+            self.record_attempt(&mut req, job, connector.info().kind, &order, &attempt, now, &mut change)?;
+            change.requests.push(Versioned::update(req, loaded));
+            if self.committed(change).await? {
+                return Ok(());
+            }
+        }
+        Err(AppError::Conflict { what: "request", id: job.request.to_string() })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record_attempt(&self, req: &mut Request, job: &Job, kind: &str, order: &Order, attempt: &Attempt, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
+        let before_state = req.state();
+        let e = &job.entitlement;
+        match attempt {
+            Attempt::Verified { applied, before, after } => {
+                req.record_fulfilment(e, TargetFulfilment::Done { at: now, read_back: true }, now)?;
+                change.events.push(about(req.id(), events::ENTITLEMENT_VERIFIED, kind, now, json!({
+                    "entitlement": e,
+                    "account": order.account.name,
+                    "resource": order.resource,
+                    "applied": applied_str(applied),
+                    "before": before,
+                    "after": after,
+                    "verified": true,
+                    "attempt": job.attempts + 1,
+                })));
+                start_grant(req, e, now, change);
+                change.finished_jobs.push(job.id.clone());
+            }
+            Attempt::WithPerson { group } => {
+                self.open_task(req, e, group.clone(), now, change)?;
+                change.finished_jobs.push(job.id.clone());
+            }
+            Attempt::Failed { error, before, after } => {
+                let attempts = job.attempts + 1;
+                let status = if error.is_transient() {
+                    let wait = TimeDelta::seconds((1i64 << attempts.min(16)).min(MAX_BACKOFF_SECS));
+                    let next_at = now + wait;
+                    change.jobs.push(Job { due_at: next_at, attempts, ..job.clone() });
+                    TargetFulfilment::Retrying { attempts, error: error.to_string(), next_at }
+                } else {
+                    change.finished_jobs.push(job.id.clone());
+                    TargetFulfilment::Failed { error: error.to_string(), at: now }
+                };
+                change.events.push(about(req.id(), events::ENTITLEMENT_FAILED, kind, now, json!({
+                    "entitlement": e,
+                    "account": order.account.name,
+                    "resource": order.resource,
+                    "error": error.to_string(),
+                    "retryable": error.is_transient(),
+                    "attempt": attempts,
+                    "next_attempt_at": match &status { TargetFulfilment::Retrying { next_at, .. } => Some(next_at), _ => None },
+                    "before": before,
+                    "after": after,
+                })));
+                req.record_fulfilment(e, status, now)?;
+            }
+        }
+        announce_state(req, before_state, now, change);
+        Ok(())
+    }
+
+    async fn finish_job_only(&self, job: &Job) -> Result<(), AppError> {
+        self.store.commit(Change { finished_jobs: vec![job.id.clone()], ..Change::default() }).await?;
+        Ok(())
+    }
+}
+
+/// Whether `e` of `req` still waits for its connector (the request may have
+/// been cancelled, or a duplicate job may have finished it).
+fn still_to_do(req: &Request, e: &EntitlementId) -> bool {
+    matches!(req.state(), RequestState::Approved | RequestState::PartiallyFulfilled)
+        && matches!(req.fulfilment().get(e), Some(TargetFulfilment::Queued | TargetFulfilment::Retrying { .. }))
+}
+
+/// Read before, grant, read after: the entitlement diff and its verification.
+async fn attempt(connector: &dyn Connector, order: &Order) -> Attempt {
+    let before = match connector.read_account(&order.account).await {
+        Ok(s) => s,
+        Err(error) => return Attempt::Failed { error, before: None, after: None },
+    };
+    let applied = match connector.grant(order).await {
+        Ok(Applied::NeedsPerson { group }) => return Attempt::WithPerson { group },
+        Ok(a) => a,
+        Err(error) => return Attempt::Failed { error, before: Some(before), after: None },
+    };
+    match connector.read_account(&order.account).await {
+        Ok(after) if after.holds(&order.resource) => Attempt::Verified { applied, before, after },
+        Ok(after) => Attempt::Failed {
+            error: ConnectorError::Permanent {
+                target: order.entitlement.target().to_string(),
+                detail: format!(
+                    "read-back mismatch: after the grant, `{}` does not show `{}` for `{}`",
+                    order.entitlement.target(),
+                    order.resource,
+                    order.account.name
+                ),
+            },
+            before: Some(before),
+            after: Some(after),
+        },
+        Err(error) => Attempt::Failed { error, before: Some(before), after: None },
+    }
+}
+
+fn applied_str(a: &Applied) -> &'static str {
+    match a {
+        Applied::Changed => "changed",
+        Applied::AlreadyPresent => "already_present",
+        Applied::AlreadyAbsent => "already_absent",
+        Applied::NeedsPerson { .. } => "needs_person",
+    }
+}
+
+/// Records the request's move to active, partially fulfilled or failed.
+fn announce_state(req: &Request, before: RequestState, now: DateTime<Utc>, change: &mut Change) {
+    if req.state() == before {
+        return;
+    }
+    let kind = match req.state() {
+        RequestState::Active => events::REQUEST_ACTIVATED,
+        RequestState::PartiallyFulfilled => events::REQUEST_PARTIALLY_FULFILLED,
+        RequestState::Failed => events::REQUEST_FAILED,
+        _ => return,
+    };
+    let status: serde_json::Map<String, serde_json::Value> =
+        req.fulfilment().iter().map(|(e, s)| (e.to_string(), json!(s.as_str()))).collect();
+    change.events.push(about(req.id(), kind, "system", now, json!({ "fulfilment": status })));
 }
 
 /// Starts the grant of `entitlement` for the request's subject: access is in place

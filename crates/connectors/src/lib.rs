@@ -1,26 +1,84 @@
-//! Connectors: the adapters that put access in place on target systems and take
-//! it away, behind `writ_app::ports::Connector`. One module per target kind.
+//! Connectors: the adapters that put access in place on target systems, take it
+//! away and read it back, behind `writ_app::ports::Connector`. One module per
+//! target kind. Targets with an API are declared in `writ.toml` under
+//! `[targets.<id>]` with their connection settings ([`TargetConfig`]); secrets
+//! come from environment variables or files ([`secret`]), never from the config.
 
+pub mod ldap;
 mod manual;
+pub mod postgres;
+pub mod redis;
+pub mod scim;
+pub mod secret;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use writ_app::ports::Connector;
+use serde::Deserialize;
+use writ_app::ports::{Connector, ConnectorError};
 use writ_core::catalog::{Catalog, Fulfilment};
 use writ_core::ids::TargetId;
 
 pub use manual::ManualConnector;
 
-/// Builds the connector of every target in the catalog from its declared fulfilment.
-pub fn for_catalog(catalog: &Catalog) -> BTreeMap<TargetId, Arc<dyn Connector>> {
-    catalog
-        .targets()
-        .map(|t| {
-            let c: Arc<dyn Connector> = match &t.fulfilment {
-                Fulfilment::Manual { fulfiller_group } => Arc::new(ManualConnector::new(fulfiller_group.clone())),
-            };
-            (t.id.clone(), c)
-        })
-        .collect()
+/// How to reach one target: `[targets.<id>]` in `writ.toml`, with `kind`
+/// naming the connector.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TargetConfig {
+    Postgres(postgres::PostgresConfig),
+    Ldap(ldap::LdapConfig),
+    Redis(redis::RedisConfig),
+    Scim(scim::ScimConfig),
+}
+
+impl TargetConfig {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TargetConfig::Postgres(_) => "postgres",
+            TargetConfig::Ldap(_) => "ldap",
+            TargetConfig::Redis(_) => "redis",
+            TargetConfig::Scim(_) => "scim",
+        }
+    }
+}
+
+/// Builds the connector for one configured target (loading its secret). Does
+/// not contact the target: a target that is down at start is retried later.
+pub fn connect(target: &TargetId, config: &TargetConfig) -> Result<Arc<dyn Connector>, ConnectorError> {
+    Ok(match config {
+        TargetConfig::Postgres(c) => Arc::new(postgres::PostgresConnector::new(target, c)?),
+        TargetConfig::Ldap(c) => Arc::new(ldap::LdapConnector::new(target, c)?),
+        TargetConfig::Redis(c) => Arc::new(redis::RedisConnector::new(target, c)?),
+        TargetConfig::Scim(c) => Arc::new(scim::ScimConnector::new(target, c)?),
+    })
+}
+
+/// Turns a secret that cannot be loaded into the connector error the caller reports.
+pub(crate) fn secret_error(e: secret::SecretError, target: &TargetId) -> ConnectorError {
+    ConnectorError::Permanent { target: target.to_string(), detail: e.to_string() }
+}
+
+/// Builds the connector of every target in the catalog: a manual one, or the
+/// configured one from `targets` (`[targets.<id>]` in `writ.toml`). Every
+/// connector target needs a configuration and every configuration a catalog
+/// target; the error names what is missing and where to put it.
+pub fn for_catalog(catalog: &Catalog, targets: &BTreeMap<String, TargetConfig>) -> Result<BTreeMap<TargetId, Arc<dyn Connector>>, String> {
+    let mut out: BTreeMap<TargetId, Arc<dyn Connector>> = BTreeMap::new();
+    for t in catalog.targets() {
+        let c: Arc<dyn Connector> = match &t.fulfilment {
+            Fulfilment::Manual { fulfiller_group } => Arc::new(ManualConnector::new(t.id.clone(), fulfiller_group.clone())),
+            Fulfilment::Connector => {
+                let config = targets.get(t.id.as_str()).ok_or_else(|| {
+                    format!("catalog target `{}` is fulfilled by a connector: configure it in writ.toml under [targets.{}] with `kind` (postgres, ldap, redis, scim) and its connection settings", t.id, t.id)
+                })?;
+                connect(&t.id, config).map_err(|e| format!("[targets.{}]: {e}", t.id))?
+            }
+        };
+        out.insert(t.id.clone(), c);
+    }
+    if let Some(extra) = targets.keys().find(|k| !out.keys().any(|t| t.as_str() == k.as_str())) {
+        return Err(format!("[targets.{extra}] in writ.toml names no target of the catalog: add `{extra}` to the catalog with `fulfilment = {{ kind = \"connector\" }}`, or remove it"));
+    }
+    Ok(out)
 }

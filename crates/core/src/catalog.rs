@@ -36,6 +36,10 @@ impl RiskTier {
 pub enum Fulfilment {
     /// No API: a person in `fulfiller_group` does it by hand and records evidence.
     Manual { fulfiller_group: GroupId },
+    /// Writ changes the target itself through its connector and reads the result
+    /// back. The connection is configured beside the catalog (`[targets.<id>]`
+    /// in `writ.toml`), because it holds deployment details, not policy.
+    Connector,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod catalog;
 pub mod duration;
+pub mod fulfilment;
 pub mod error;
 pub mod grant;
 pub mod identity;

@@ -1,21 +1,25 @@
 //! The request aggregate and its state machine.
 //!
 //! ```text
-//!   Pending ──reviews pass──▶ Approved ──fulfilment done──▶ Active
-//!      │ deny (sticky) / policy deny ─▶ Denied
-//!      │ cancel ─▶ Cancelled   (also from Approved)
-//!      └ lapse time passed ─▶ Lapsed
+//!   Pending ──reviews pass──▶ Approved ──every entitlement in place──▶ Active
+//!      │ deny (sticky) / policy deny ─▶ Denied        │   ▲
+//!      │ cancel ─▶ Cancelled   (also from Approved)   │   └ retry completes ┐
+//!      └ lapse time passed ─▶ Lapsed                  ├ some in place, some failing ─▶ PartiallyFulfilled
+//!                                                     └ nothing in place, all failed ─▶ Failed
 //! ```
+//! The state of an approved request follows from its per-entitlement
+//! fulfilment ([`TargetFulfilment`]), recorded one step at a time.
 //! Every transition is a method that either moves to the next state and bumps
 //! `version`, or returns a typed error and changes nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::{Catalog, StageSpec};
 use crate::duration::AccessDuration;
+use crate::fulfilment::TargetFulfilment;
 use crate::identity::Identity;
 use crate::ids::{EntitlementId, IdentityId, RequestId};
 use crate::review::{rule_admits, ApprovalTrack, Review, StageRef, Verdict};
@@ -30,16 +34,22 @@ pub enum RequestState {
     Pending,
     Approved,
     Active,
+    /// Some entitlements are in place and at least one failed or is being retried.
+    PartiallyFulfilled,
+    /// Approved, but no entitlement could be put in place. Final.
+    Failed,
     Denied,
     Cancelled,
     Lapsed,
 }
 
 impl RequestState {
-    pub const ALL: [RequestState; 6] = [
+    pub const ALL: [RequestState; 8] = [
         RequestState::Pending,
         RequestState::Approved,
         RequestState::Active,
+        RequestState::PartiallyFulfilled,
+        RequestState::Failed,
         RequestState::Denied,
         RequestState::Cancelled,
         RequestState::Lapsed,
@@ -50,6 +60,8 @@ impl RequestState {
             RequestState::Pending => "pending",
             RequestState::Approved => "approved",
             RequestState::Active => "active",
+            RequestState::PartiallyFulfilled => "partially_fulfilled",
+            RequestState::Failed => "failed",
             RequestState::Denied => "denied",
             RequestState::Cancelled => "cancelled",
             RequestState::Lapsed => "lapsed",
@@ -62,7 +74,7 @@ impl RequestState {
 
     /// Final states: nothing moves a request out of them.
     pub fn is_final(self) -> bool {
-        matches!(self, RequestState::Denied | RequestState::Cancelled | RequestState::Lapsed)
+        matches!(self, RequestState::Denied | RequestState::Cancelled | RequestState::Lapsed | RequestState::Failed)
     }
 }
 
@@ -108,6 +120,9 @@ pub struct Request {
     tracks: Vec<ApprovalTrack>,
     reviews: Vec<Review>,
     decisions: Vec<DecisionRecord>,
+    /// Per entitlement, once approved; absent means not started.
+    #[serde(default)]
+    fulfilment: BTreeMap<EntitlementId, TargetFulfilment>,
     updated_at: DateTime<Utc>,
     version: u64,
 }
@@ -191,6 +206,7 @@ impl Request {
             tracks,
             reviews: Vec::new(),
             decisions: Vec::new(),
+            fulfilment: BTreeMap::new(),
             updated_at: now,
             version: 0,
         })
@@ -241,6 +257,10 @@ impl Request {
     pub fn decisions(&self) -> &[DecisionRecord] {
         &self.decisions
     }
+    pub fn fulfilment(&self) -> &BTreeMap<EntitlementId, TargetFulfilment> {
+        &self.fulfilment
+    }
+
     pub fn version(&self) -> u64 {
         self.version
     }
@@ -385,9 +405,10 @@ impl Request {
         Ok(ReviewEffect { counted: refs, state: self.state })
     }
 
-    /// The requester withdraws the request before access is in place.
+    /// The requester withdraws the request before any access is in place.
     pub fn cancel(&mut self, by: &IdentityId, reason: String, now: DateTime<Utc>) -> Result<(), DomainError> {
-        if !matches!(self.state, RequestState::Pending | RequestState::Approved) {
+        let in_place = self.fulfilment.values().any(TargetFulfilment::is_done);
+        if !matches!(self.state, RequestState::Pending | RequestState::Approved) || in_place {
             return Err(self.illegal("cancel"));
         }
         if by != &self.requester {
@@ -416,24 +437,36 @@ impl Request {
         Ok(())
     }
 
-    /// One fulfilment step finished but others remain. Bumps the version so that two
-    /// steps finishing at once are serialised by the store's version check, and the
-    /// last one always sees the others done.
-    pub fn record_fulfilment_progress(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {
-        if self.state != RequestState::Approved {
-            return Err(self.illegal("record fulfilment progress of"));
+    /// Records where the fulfilment of `entitlement` stands, and moves the request
+    /// to the state that follows: `Active` once everything is in place,
+    /// `PartiallyFulfilled` while some is in place and some failing, `Failed`
+    /// when nothing is in place and everything failed. `Done` is sticky.
+    pub fn record_fulfilment(&mut self, entitlement: &EntitlementId, status: TargetFulfilment, now: DateTime<Utc>) -> Result<(), DomainError> {
+        if !matches!(self.state, RequestState::Approved | RequestState::PartiallyFulfilled) {
+            return Err(self.illegal("record fulfilment of"));
         }
-        self.updated_at = now;
-        self.version += 1;
-        Ok(())
-    }
-
-    /// Every fulfilment step finished: access is in place.
-    pub fn activate(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {
-        if self.state != RequestState::Approved {
-            return Err(self.illegal("activate"));
+        if !self.entitlements.contains(entitlement) {
+            return Err(DomainError::invalid("entitlement", format!("`{entitlement}` is not part of request `{}`", self.id)));
         }
-        self.move_to(RequestState::Active, now);
+        if self.fulfilment.get(entitlement).is_some_and(TargetFulfilment::is_done) {
+            return Err(self.illegal("change the fulfilment of an entitlement already in place on"));
+        }
+        self.fulfilment.insert(entitlement.clone(), status);
+        let statuses: Vec<Option<&TargetFulfilment>> = self.entitlements.iter().map(|e| self.fulfilment.get(e)).collect();
+        let done = statuses.iter().filter(|s| s.is_some_and(TargetFulfilment::is_done)).count();
+        let failing = statuses.iter().any(|s| s.is_some_and(TargetFulfilment::is_failing));
+        let all_failed = statuses.iter().all(|s| matches!(s, Some(TargetFulfilment::Failed { .. })));
+        let next = if done == statuses.len() {
+            RequestState::Active
+        } else if done > 0 && failing {
+            RequestState::PartiallyFulfilled
+        } else if all_failed {
+            self.outcome_reason = Some("no entitlement could be put in place".into());
+            RequestState::Failed
+        } else {
+            self.state
+        };
+        self.move_to(next, now);
         Ok(())
     }
 }

@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
+use crate::fulfilment::TargetFulfilment;
 use crate::catalog::{ApproverRule, Entitlement, Fulfilment, RiskTier, Target, ToxicCombination};
 use crate::identity::{IdentityKind, IdentityStatus};
 use crate::ids::{GrantId, GroupId, TargetId};
@@ -193,13 +194,50 @@ fn toxic_combinations_name_the_conflict_and_the_grant_held() {
     assert!(check_toxic(&cat, &[ent("pg-prod/payments_readonly")], &held).is_ok());
 }
 
+fn done() -> TargetFulfilment {
+    TargetFulfilment::Done { at: t0(), read_back: true }
+}
+
+fn retrying() -> TargetFulfilment {
+    TargetFulfilment::Retrying { attempts: 1, error: "connection refused".into(), next_at: t0() }
+}
+
+fn failed() -> TargetFulfilment {
+    TargetFulfilment::Failed { error: "permission denied".into(), at: t0() }
+}
+
 #[test]
-fn cancel_only_by_the_requester_and_only_before_activation() {
-    let mut r = open(&["pg-prod/payments_readonly"]);
+fn cancel_only_by_the_requester_and_only_before_access_is_in_place() {
+    let mut r = open(&["pg-prod/payments_readonly", "pg-prod/payments_write"]);
     assert!(matches!(r.cancel(&id("bob"), String::new(), t0()).unwrap_err(), DomainError::Forbidden { .. }));
     r.approve_without_review(t0()).unwrap();
-    r.activate(t0()).unwrap();
-    assert!(r.cancel(&id("alice"), String::new(), t0()).is_err());
+    r.record_fulfilment(&ent("pg-prod/payments_readonly"), done(), t0()).unwrap();
+    assert_eq!(r.state(), RequestState::Approved, "one of two in place, nothing failing");
+    assert!(r.cancel(&id("alice"), String::new(), t0()).is_err(), "access is in place: revoke, not cancel");
+}
+
+#[test]
+fn fulfilment_per_entitlement_decides_the_state_and_in_place_is_sticky() {
+    let (a, b) = (ent("pg-prod/payments_readonly"), ent("pg-prod/payments_write"));
+    let mut r = open(&["pg-prod/payments_readonly", "pg-prod/payments_write"]);
+    assert!(r.record_fulfilment(&a, done(), t0()).is_err(), "not approved yet");
+    r.approve_without_review(t0()).unwrap();
+    r.record_fulfilment(&a, done(), t0()).unwrap();
+    r.record_fulfilment(&b, retrying(), t0()).unwrap();
+    assert_eq!(r.state(), RequestState::PartiallyFulfilled);
+    assert!(r.record_fulfilment(&a, failed(), t0()).is_err(), "what is in place stays in place");
+    r.record_fulfilment(&b, done(), t0()).unwrap();
+    assert_eq!(r.state(), RequestState::Active, "the retry completed it");
+    assert!(r.record_fulfilment(&b, done(), t0()).is_err(), "nothing moves an active request's fulfilment");
+    let other = ent("pg-prod/payments_approve");
+    let mut r2 = open(&["pg-prod/payments_readonly", "pg-prod/payments_write"]);
+    r2.approve_without_review(t0()).unwrap();
+    assert!(r2.record_fulfilment(&other, done(), t0()).is_err(), "not part of the request");
+    r2.record_fulfilment(&a, failed(), t0()).unwrap();
+    assert_eq!(r2.state(), RequestState::Approved, "the other is still to come");
+    r2.record_fulfilment(&b, failed(), t0()).unwrap();
+    assert_eq!(r2.state(), RequestState::Failed);
+    assert!(r2.state().is_final());
 }
 
 #[derive(Debug, Clone)]
@@ -209,7 +247,7 @@ enum Op {
     Lapse { hours: i64 },
     AutoApprove,
     PolicyDeny,
-    Activate,
+    Fulfil { which: usize, status: u8 },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -219,7 +257,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0i64..200).prop_map(|hours| Op::Lapse { hours }),
         1 => Just(Op::AutoApprove),
         1 => Just(Op::PolicyDeny),
-        1 => Just(Op::Activate),
+        2 => (0usize..3, 0u8..4).prop_map(|(which, status)| Op::Fulfil { which, status }),
     ]
 }
 
@@ -247,7 +285,16 @@ proptest! {
                 Op::Lapse { hours } => r.lapse(t0() + TimeDelta::hours(hours)),
                 Op::AutoApprove => r.approve_without_review(t0()).inspect(|_| auto_approved = true),
                 Op::PolicyDeny => r.deny_by_policy("policy".into(), t0()),
-                Op::Activate => r.activate(t0()),
+                Op::Fulfil { which, status } => {
+                    let all = ["pg-prod/payments_readonly", "pg-prod/payments_write", "pg-prod/payments_approve"];
+                    let status = match status {
+                        0 => done(),
+                        1 => retrying(),
+                        2 => failed(),
+                        _ => TargetFulfilment::Queued,
+                    };
+                    r.record_fulfilment(&ent(all[which]), status, t0())
+                }
             };
             match result {
                 Err(_) => prop_assert_eq!(&r, &before, "a refused operation changed the request"),
@@ -261,8 +308,19 @@ proptest! {
                     }
                 }
             }
-            if matches!(r.state(), RequestState::Approved | RequestState::Active) {
+            if matches!(r.state(), RequestState::Approved | RequestState::Active | RequestState::PartiallyFulfilled | RequestState::Failed) {
                 prop_assert!(auto_approved || r.stages_complete());
+            }
+            // Fulfilment only of the request's own entitlements; in place is sticky;
+            // active means every entitlement is in place.
+            prop_assert!(r.fulfilment().keys().all(|e| r.entitlements().contains(e)));
+            for (e, st) in before.fulfilment() {
+                if st.is_done() {
+                    prop_assert_eq!(r.fulfilment().get(e), Some(st));
+                }
+            }
+            if r.state() == RequestState::Active {
+                prop_assert!(r.entitlements().iter().all(|e| r.fulfilment().get(e).is_some_and(TargetFulfilment::is_done)));
             }
             let reviewers: Vec<_> = r.reviews().iter().map(|rv| rv.reviewer.clone()).collect();
             let unique: BTreeSet<_> = reviewers.iter().collect();

@@ -29,6 +29,11 @@ pub struct Config {
     pub checkpoint_every: String,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// How to reach each target the catalog fulfils through a connector:
+    /// `[targets.<id>]` with `kind` and connection settings (secrets by
+    /// `password_env`/`password_file`). Only from the file: a table.
+    #[serde(default, skip_serializing)]
+    pub targets: std::collections::BTreeMap<String, writ_connectors::TargetConfig>,
 }
 
 /// Every key, for messages about unknown ones.
@@ -47,6 +52,7 @@ impl Default for Config {
             lapse_after: "7d".into(),
             checkpoint_every: "1m".into(),
             max_body_bytes: 64 * 1024,
+            targets: Default::default(),
         }
     }
 }

@@ -45,7 +45,7 @@ pub async fn build_with_clock(cfg: &Config, clock: Arc<dyn writ_app::ports::Cloc
     let signing_key = signing::load_or_create(&r.data_dir)?;
     let metrics = Arc::new(Metrics::default());
     let settings = Settings { lapse_after: r.lapse_after.as_delta() };
-    let connectors = writ_connectors::for_catalog(&catalog);
+    let connectors = writ_connectors::for_catalog(&catalog, &cfg.targets).map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;
     let writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), clock, settings)
         .with_observer(metrics.clone())
         .with_connectors(connectors);

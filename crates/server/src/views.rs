@@ -9,6 +9,38 @@ use writ_core::identity::Identity;
 use writ_core::request::Request;
 use writ_core::task::{FulfilmentTask, TaskState};
 
+fn fulfilment(e: &writ_core::ids::EntitlementId, f: &writ_core::fulfilment::TargetFulfilment) -> api::FulfilmentView {
+    use writ_core::fulfilment::TargetFulfilment as F;
+    let mut v = api::FulfilmentView {
+        entitlement: e.to_string(),
+        status: f.as_str().to_owned(),
+        error: None,
+        attempts: None,
+        next_attempt_at: None,
+        at: None,
+        read_back: None,
+        task: None,
+    };
+    match f {
+        F::Queued => {}
+        F::WithPerson { task } => v.task = Some(task.to_string()),
+        F::Retrying { attempts, error, next_at } => {
+            v.attempts = Some(*attempts);
+            v.error = Some(error.clone());
+            v.next_attempt_at = Some(*next_at);
+        }
+        F::Done { at, read_back } => {
+            v.at = Some(*at);
+            v.read_back = Some(*read_back);
+        }
+        F::Failed { error, at } => {
+            v.error = Some(error.clone());
+            v.at = Some(*at);
+        }
+    }
+    v
+}
+
 pub fn request(r: &Request) -> api::RequestView {
     api::RequestView {
         id: r.id().to_string(),
@@ -23,6 +55,7 @@ pub fn request(r: &Request) -> api::RequestView {
         lapses_at: r.lapses_at(),
         updated_at: r.updated_at(),
         outcome_reason: r.outcome_reason().map(str::to_owned),
+        fulfilment: r.fulfilment().iter().map(|(e, f)| fulfilment(e, f)).collect(),
         stages: r
             .tracks()
             .iter()

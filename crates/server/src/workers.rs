@@ -1,5 +1,6 @@
-//! Background work: lapsing requests that waited too long, and signing audit
-//! checkpoints. Failures are logged and retried on the next tick, never fatal.
+//! Background work: provisioning jobs, lapsing requests that waited too long,
+//! and signing audit checkpoints. Failures are logged and retried on the next
+//! tick, never fatal.
 
 use std::time::Duration;
 
@@ -8,8 +9,38 @@ use tokio::sync::watch;
 use crate::serve::App;
 
 const LAPSE_EVERY: Duration = Duration::from_secs(5);
+/// How often the job queue is polled when it was empty.
+const JOBS_EVERY: Duration = Duration::from_millis(250);
+/// Jobs claimed at once; a full batch is followed at once by the next.
+const JOBS_BATCH: u32 = 32;
 
-pub async fn run(app: App, checkpoint_every: Duration, mut shutdown: watch::Receiver<bool>) {
+pub async fn run(app: App, checkpoint_every: Duration, shutdown: watch::Receiver<bool>) {
+    // Jobs run on their own task: a slow target must not delay checkpoints.
+    let jobs = tokio::spawn(run_jobs(app.clone(), shutdown.clone()));
+    run_periodic(app, checkpoint_every, shutdown).await;
+    let _ = jobs.await;
+}
+
+async fn run_jobs(app: App, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(JOBS_EVERY);
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = tick.tick() => loop {
+                match app.writ.run_due_jobs(JOBS_BATCH).await {
+                    Ok(n) if n == JOBS_BATCH as usize => continue,
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::error!(error = %e, "claiming provisioning jobs failed");
+                        break;
+                    }
+                }
+            },
+        }
+    }
+}
+
+async fn run_periodic(app: App, checkpoint_every: Duration, mut shutdown: watch::Receiver<bool>) {
     let mut lapse = tokio::time::interval(LAPSE_EVERY);
     let mut checkpoint = tokio::time::interval(checkpoint_every);
     loop {

@@ -107,6 +107,17 @@ pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<Au
     stmts.extend(change.requests.iter().map(request_row).map(doc_stmt));
     stmts.extend(change.tasks.iter().map(task_row).map(doc_stmt));
     stmts.extend(change.grants.iter().map(grant_row).map(doc_stmt));
+    for job in &change.jobs {
+        stmts.push(Stmt::new(
+            "INSERT INTO jobs (id, request_id, due_at, claimed_until, doc) VALUES ($1, $2, $3, 0, $4) \
+             ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at, claimed_until = 0, doc = excluded.doc"
+                .into(),
+            vec![Param::Text(job.id.clone()), Param::Text(job.request.to_string()), Param::Int(millis(job.due_at)), Param::Text(to_doc(job))],
+        ));
+    }
+    for id in &change.finished_jobs {
+        stmts.push(Stmt::new("DELETE FROM jobs WHERE id = $1".into(), vec![Param::Text(id.clone())]));
+    }
     let mut sealed = Vec::with_capacity(change.events.len());
     for ev in change.events {
         seq += 1;

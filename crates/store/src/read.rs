@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use writ_app::ports::{Change, GrantFilter, RequestFilter, Store, StoreError, TaskFilter};
+use writ_app::ports::{Change, GrantFilter, Job, RequestFilter, Store, StoreError, TaskFilter};
 use writ_core::audit::{AuditEvent, Checkpoint, EventHash};
 use writ_core::grant::Grant;
 use writ_core::identity::Identity;
@@ -91,6 +91,36 @@ impl Store for SqlStore {
         .await
         .map_err(db_err)?;
         rows.iter().map(|r| doc("request", r)).collect()
+    }
+
+    async fn claim_jobs(&self, now: DateTime<Utc>, lease: chrono::TimeDelta, max: u32) -> Result<Vec<Job>, StoreError> {
+        // On PostgreSQL, SKIP LOCKED lets several nodes claim side by side
+        // without waiting on each other's rows; SQLite has a single writer.
+        // Polled several times a second: look before taking the write lock.
+        let due = sqlx::query("SELECT id FROM jobs WHERE due_at <= $1 AND claimed_until <= $1 LIMIT 1")
+            .bind(millis(now))
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
+        if due.is_none() {
+            return Ok(Vec::new());
+        }
+        let skip_locked = if self.backend() == crate::Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let sql = format!(
+            "UPDATE jobs SET claimed_until = $1 WHERE id IN \
+             (SELECT id FROM jobs WHERE due_at <= $2 AND claimed_until <= $2 ORDER BY due_at LIMIT $3{skip_locked}) \
+             RETURNING doc"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(millis(now + lease))
+            .bind(millis(now))
+            .bind(limit(max))
+            .fetch_all(&self.writer)
+            .await
+            .map_err(db_err)?;
+        let mut jobs: Vec<Job> = rows.iter().map(|r| doc("job", r)).collect::<Result<_, _>>()?;
+        jobs.sort_by_key(|j| j.due_at);
+        Ok(jobs)
     }
 
     async fn due_lapses(&self, now: DateTime<Utc>, max: u32) -> Result<Vec<RequestId>, StoreError> {

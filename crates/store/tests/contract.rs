@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use uuid::Uuid;
-use writ_app::ports::{Change, GrantFilter, RequestFilter, Store, StoreError, TaskFilter, Versioned};
+use writ_app::ports::{Change, GrantFilter, Job, RequestFilter, Store, StoreError, TaskFilter, Versioned};
 use writ_core::audit::{sign_checkpoint, ChainVerifier, NewEvent};
 use writ_core::catalog::{Catalog, Entitlement, Fulfilment, RiskTier, Target};
 use writ_core::duration::AccessDuration;
@@ -104,7 +104,30 @@ async fn contract(store: Arc<dyn Store>) {
     tasks_grants_and_filters(&*store).await;
     a_failed_change_writes_nothing(&*store).await;
     many_events_in_one_change(&*store).await;
+    jobs_are_claimed_once_per_lease_and_finished_by_a_change(&*store).await;
     audit_chain_and_checkpoints(&*store).await;
+}
+
+/// A job committed with a change is claimed by one worker until its lease ends,
+/// can be rescheduled, and is gone once a change finishes it.
+async fn jobs_are_claimed_once_per_lease_and_finished_by_a_change(store: &dyn Store) {
+    let lease = TimeDelta::minutes(2);
+    let r = RequestId::from_uuid(Uuid::from_u128(77));
+    let e = EntitlementId::parse("pg-prod/readonly").unwrap();
+    let job = Job::provision(r, e.clone(), t0());
+    let later = Job::provision(r, EntitlementId::parse("pg-prod/other").unwrap(), t0() + TimeDelta::hours(1));
+    store.commit(Change { jobs: vec![job.clone(), later.clone()], ..Default::default() }).await.unwrap();
+    assert_eq!(store.claim_jobs(t0(), lease, 10).await.unwrap(), vec![job.clone()], "only the due one");
+    assert!(store.claim_jobs(t0(), lease, 10).await.unwrap().is_empty(), "held by the first claim");
+    let after_lease = t0() + lease + TimeDelta::seconds(1);
+    assert_eq!(store.claim_jobs(after_lease, lease, 10).await.unwrap(), vec![job.clone()], "a lapsed claim is taken again");
+    let retry = Job { due_at: after_lease + TimeDelta::seconds(30), attempts: 1, ..job.clone() };
+    store.commit(Change { jobs: vec![retry.clone()], ..Default::default() }).await.unwrap();
+    assert!(store.claim_jobs(after_lease, lease, 10).await.unwrap().is_empty(), "rescheduled for later");
+    let due = after_lease + TimeDelta::minutes(1);
+    assert_eq!(store.claim_jobs(due, lease, 10).await.unwrap(), vec![retry.clone()], "the rescheduling released the claim");
+    store.commit(Change { finished_jobs: vec![job.id.clone(), later.id.clone()], ..Default::default() }).await.unwrap();
+    assert!(store.claim_jobs(t0() + TimeDelta::days(1), lease, 10).await.unwrap().is_empty(), "finished jobs are gone");
 }
 
 async fn identities_round_trip(store: &dyn Store) {

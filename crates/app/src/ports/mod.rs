@@ -11,6 +11,10 @@ use writ_core::ids::{GrantId, IdentityId, RequestId, TaskId};
 use writ_core::request::{Request, RequestState};
 use writ_core::task::FulfilmentTask;
 
+mod connector;
+
+pub use connector::{Account, AccountState, Applied, Connector, ConnectorError, ConnectorInfo, LiveEntitlement, Order};
+
 /// The time, injected so tests can move it.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
@@ -26,49 +30,6 @@ pub struct NoObserver;
 
 impl DecisionObserver for NoObserver {
     fn observe(&self, _: &str, _: bool, _: std::time::Duration) {}
-}
-
-/// What a connector is asked to put in place or remove.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Order {
-    pub request: RequestId,
-    pub subject: IdentityId,
-    pub entitlement: writ_core::ids::EntitlementId,
-}
-
-/// What a connector did with an order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Outcome {
-    /// Done, and read back from the target: the subject's live state on the target
-    /// before and after (the entitlement diff).
-    Verified { before: serde_json::Value, after: serde_json::Value },
-    /// No API: a person in `group` must do it and record evidence.
-    NeedsPerson { group: writ_core::ids::GroupId },
-}
-
-#[derive(Debug, Clone, Error)]
-pub enum ConnectorError {
-    /// Retrying may help (target unreachable, timeout).
-    #[error("target `{target}` is unavailable: {detail} (Writ will retry)")]
-    Transient { target: String, detail: String },
-    /// Retrying will not help (permission denied, unknown role).
-    #[error("target `{target}` refused: {detail}")]
-    Permanent { target: String, detail: String },
-}
-
-/// Puts access in place on one target system and removes it. Implementations are
-/// idempotent: granting what is held, or revoking what is gone, is not an error.
-///
-/// The use-cases call a connector while building the change that records the
-/// approval; that is sound only for connectors without side effects (the manual
-/// one). Connectors that change real systems run from a durable job after the
-/// approval commits.
-#[async_trait]
-pub trait Connector: Send + Sync {
-    /// e.g. `manual`, `postgres`.
-    fn kind(&self) -> &'static str;
-    async fn grant(&self, order: &Order) -> Result<Outcome, ConnectorError>;
-    async fn revoke(&self, order: &Order) -> Result<Outcome, ConnectorError>;
 }
 
 #[derive(Debug, Clone, Error)]
@@ -101,8 +62,28 @@ impl<T> Versioned<T> {
     }
 }
 
+/// Work a committed change leaves for a worker: put one entitlement of an
+/// approved request in place through its target's connector.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Job {
+    /// One job per request and entitlement: `provision:<request>:<entitlement>`.
+    pub id: String,
+    pub request: RequestId,
+    pub entitlement: writ_core::ids::EntitlementId,
+    /// When to run it (later after a transient failure).
+    pub due_at: DateTime<Utc>,
+    /// Attempts made so far.
+    pub attempts: u32,
+}
+
+impl Job {
+    pub fn provision(request: RequestId, entitlement: writ_core::ids::EntitlementId, due_at: DateTime<Utc>) -> Self {
+        Job { id: format!("provision:{request}:{entitlement}"), request, entitlement, due_at, attempts: 0 }
+    }
+}
+
 /// Everything one use-case writes. The store commits it in one transaction, audit
-/// events included, or not at all.
+/// events and spawned jobs included, or not at all.
 #[derive(Debug, Clone, Default)]
 pub struct Change {
     pub identities: Vec<Identity>,
@@ -110,6 +91,10 @@ pub struct Change {
     pub tasks: Vec<Versioned<FulfilmentTask>>,
     pub grants: Vec<Versioned<Grant>>,
     pub events: Vec<NewEvent>,
+    /// Jobs to queue, or to queue again (same id: rescheduled, claim released).
+    pub jobs: Vec<Job>,
+    /// Jobs whose outcome this change records: removed from the queue.
+    pub finished_jobs: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -152,6 +137,10 @@ pub trait Store: Send + Sync {
     async fn requests(&self, filter: &RequestFilter) -> Result<Vec<Request>, StoreError>;
     /// Pending requests whose lapse time is at or before `now`.
     async fn due_lapses(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<RequestId>, StoreError>;
+
+    /// Claims up to `limit` jobs due at `now` that nobody holds, for `lease`:
+    /// until it ends no other worker gets them; a worker that dies loses them.
+    async fn claim_jobs(&self, now: DateTime<Utc>, lease: chrono::TimeDelta, limit: u32) -> Result<Vec<Job>, StoreError>;
 
     async fn task(&self, id: TaskId) -> Result<Option<FulfilmentTask>, StoreError>;
     async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<FulfilmentTask>, StoreError>;

@@ -2,7 +2,8 @@
 //! in the order it happened — the ask, the policy decisions, the approval stages
 //! and reviews, the fulfilment, the grants, the outcome, and the audit events.
 
-use writ_api::{AuditEventView, DecisionView, EvidenceView, GrantView, RequestView, ReviewView, StageView, TaskView};
+use serde_json::Value;
+use writ_api::{AuditEventView, DecisionView, EvidenceView, FulfilmentView, GrantView, RequestView, ReviewView, StageView, TaskView};
 
 use crate::cmd::request::next_steps;
 use crate::output::{fields, list, multi_line, one_line, opt, time, Table};
@@ -17,7 +18,7 @@ pub fn render(ev: &EvidenceView) -> String {
     out += &section("policy decisions", r.decisions.iter().map(decision).collect(), "no policy decisions recorded");
     out += &section("approval stages", stages(&r.stages), "no approval stages: policy needs no human approval");
     out += &section("reviews", r.reviews.iter().map(review).collect(), "no reviews yet");
-    out += &section("fulfilment", ev.tasks.iter().map(task).collect(), "no fulfilment tasks");
+    out += &section("fulfilment", fulfilment(r, ev), "nothing to fulfil yet");
     out += &section("grants", ev.grants.iter().map(grant).collect(), "no grants");
     out += &section("outcome", vec![outcome(r, &ev.tasks)], "");
     out += &section("audit events", events(&ev.events), "no audit events");
@@ -116,6 +117,82 @@ fn verdict_word(v: &str) -> String {
         "deny" => "denied".to_owned(),
         other => one_line(other),
     }
+}
+
+/// Per entitlement where it stands, then the manual tasks, then every connector
+/// attempt with its entitlement diff and verification, in order.
+fn fulfilment(r: &RequestView, ev: &EvidenceView) -> Vec<String> {
+    let mut items: Vec<String> = r.fulfilment.iter().map(target_status).collect();
+    items.extend(ev.tasks.iter().map(task));
+    items.extend(ev.events.iter().filter(|e| e.kind == "entitlement.verified" || e.kind == "entitlement.failed").map(connector_attempt));
+    items
+}
+
+fn target_status(f: &FulfilmentView) -> String {
+    let detail = match f.status.as_str() {
+        "done" if f.read_back == Some(true) => "in place, verified by read-back from the target".to_owned(),
+        "done" => "in place, attested by the fulfiller's evidence".to_owned(),
+        "with_person" => format!("with a person (task {})", opt(f.task.as_deref())),
+        "retrying" => format!(
+            "retrying: attempt {} failed, next at {}",
+            f.attempts.unwrap_or(0),
+            f.next_attempt_at.as_ref().map_or("-".to_owned(), time)
+        ),
+        "failed" => "failed".to_owned(),
+        "queued" => "queued for its connector".to_owned(),
+        other => one_line(other),
+    };
+    let mut out = format!("  `{}`: {detail}
+", one_line(&f.entitlement));
+    if let Some(e) = &f.error {
+        out += &format!("      target said: {}
+", multi_line(e, "        "));
+    }
+    out
+}
+
+/// One connector attempt from its audit event: what was done, the account's
+/// entitlements on the target before and after, and the verification.
+fn connector_attempt(e: &AuditEventView) -> String {
+    let p: Value = serde_json::from_str(&e.payload).unwrap_or(Value::Null);
+    let s = |k: &str| p.get(k).and_then(Value::as_str).unwrap_or("-").to_owned();
+    let mut out = format!(
+        "  {}  {} `{}` for account `{}` via {}, attempt {}
+",
+        time(&e.at),
+        if e.kind == "entitlement.verified" { "provisioned" } else { "failed" },
+        one_line(&s("entitlement")),
+        one_line(&s("account")),
+        one_line(&e.actor),
+        p.get("attempt").and_then(Value::as_u64).unwrap_or(1),
+    );
+    let held = |k: &str| -> Option<Vec<String>> {
+        let state = p.get(k).filter(|v| !v.is_null())?;
+        if state.get("exists").and_then(Value::as_bool) == Some(false) {
+            return Some(vec![]);
+        }
+        let list = state.get("entitlements")?.as_array()?;
+        Some(list.iter().filter_map(|x| x.get("resource").and_then(Value::as_str).map(one_line)).collect())
+    };
+    let show = |v: &Option<Vec<String>>| v.as_ref().map_or("(not read)".to_owned(), |l| if l.is_empty() { "(none)".to_owned() } else { l.join(", ") });
+    let (before, after) = (held("before"), held("after"));
+    let mut pairs = vec![("before", show(&before)), ("after", show(&after))];
+    if let (Some(b), Some(a)) = (&before, &after) {
+        let added: Vec<&String> = a.iter().filter(|x| !b.contains(x)).collect();
+        let removed: Vec<&String> = b.iter().filter(|x| !a.contains(x)).collect();
+        let diff: Vec<String> = added.iter().map(|x| format!("+{x}")).chain(removed.iter().map(|x| format!("-{x}"))).collect();
+        pairs.push(("diff", if diff.is_empty() { "(no change)".to_owned() } else { diff.join(" ") }));
+    }
+    if e.kind == "entitlement.verified" {
+        pairs.push(("applied", s("applied")));
+        pairs.push(("verified", "yes: the read-back shows the approved access".to_owned()));
+    } else {
+        pairs.push(("error", s("error")));
+        let retry = if p.get("retryable").and_then(Value::as_bool) == Some(true) { "yes, Writ retries" } else { "no" };
+        pairs.push(("retryable", retry.to_owned()));
+    }
+    out += &fields("      ", &pairs);
+    out
 }
 
 fn task(t: &TaskView) -> String {

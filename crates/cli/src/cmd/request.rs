@@ -193,12 +193,25 @@ pub fn next_steps(req: &RequestView, tasks: &[TaskView]) -> Vec<String> {
             lines.push(format!("it lapses if not decided by {}", short_time(&req.lapses_at)));
             lines
         }
-        "approved" => {
+        "approved" | "partially_fulfilled" => {
             let open: Vec<&TaskView> = tasks.iter().filter(|t| t.state == "open").collect();
-            if open.is_empty() {
+            let mut lines: Vec<String> = req
+                .fulfilment
+                .iter()
+                .filter(|f| f.status == "retrying" || f.status == "failed")
+                .map(|f| {
+                    let error = one_line(f.error.as_deref().unwrap_or("no detail"));
+                    if f.status == "retrying" {
+                        format!("`{}` is not in place yet: {error}; Writ retries by itself", one_line(&f.entitlement))
+                    } else {
+                        format!("`{}` could not be put in place: {error}; fix the target, then submit a new request for it", one_line(&f.entitlement))
+                    }
+                })
+                .collect();
+            if open.is_empty() && lines.is_empty() {
                 return vec![format!("waiting for fulfilment: see `writ request show {id}`")];
             }
-            open.iter()
+            lines.extend(open.iter()
                 .map(|t| {
                     format!(
                         "a fulfilment task is open for group `{}` (`{}` for `{}`): a member runs `writ task complete {} --evidence ...` once it is done",
@@ -207,9 +220,13 @@ pub fn next_steps(req: &RequestView, tasks: &[TaskView]) -> Vec<String> {
                         one_line(&t.subject),
                         one_line(&t.id),
                     )
-                })
-                .collect()
+                }));
+            lines
         }
+        "failed" => vec![format!(
+            "no entitlement could be put in place{}: see each target's error in `writ request show {id}`",
+            reason.map(|r| format!(" ({r})")).unwrap_or_default()
+        )],
         "active" => vec![format!(
             "the access is in place for {}: `writ grant list --subject {}` shows when it expires",
             one_line(&req.subject),

@@ -112,7 +112,7 @@ fn show_ends_with_the_audit_events_and_short_hashes() {
 fn show_of_a_fresh_request_says_what_is_missing() {
     let ev = writ_api::EvidenceView { request: fixtures::pending(), tasks: vec![], grants: vec![], events: vec![] };
     let text = render(&ev);
-    for empty in ["no reviews yet", "no fulfilment tasks", "no grants", "no audit events"] {
+    for empty in ["no reviews yet", "nothing to fulfil yet", "no grants", "no audit events"] {
         assert!(text.contains(empty), "`{empty}` missing:\n{text}");
     }
     assert!(text.contains("  lapses         2025-03-21 09:00:00 UTC\n"), "{text}");
@@ -184,4 +184,81 @@ fn cancelled_lapsed_and_active_requests_say_so() {
         next_steps(&req, &[]),
         ["the access is in place for alice: `writ grant list --subject alice` shows when it expires"]
     );
+}
+
+/// A request provisioned by connectors on two targets, one verified and one
+/// being retried: each target's status, the diff and the target's error show.
+#[test]
+fn show_of_connector_fulfilment_gives_each_diff_and_the_targets_own_error() {
+    let mut request = fixtures::pending();
+    request.state = "partially_fulfilled".into();
+    request.entitlements = vec!["pg-live/reporting".into(), "cache/cache_read".into()];
+    request.fulfilment = vec![
+        writ_api::FulfilmentView {
+            entitlement: "pg-live/reporting".into(),
+            status: "done".into(),
+            error: None,
+            attempts: None,
+            next_attempt_at: None,
+            at: Some(fixtures::at(9, 5)),
+            read_back: Some(true),
+            task: None,
+        },
+        writ_api::FulfilmentView {
+            entitlement: "cache/cache_read".into(),
+            status: "retrying".into(),
+            error: Some("target `cache` is unavailable: Connection refused (Writ will retry)".into()),
+            attempts: Some(2),
+            next_attempt_at: Some(fixtures::at(9, 6)),
+            at: None,
+            read_back: None,
+            task: None,
+        },
+    ];
+    let verified = serde_json::json!({
+        "entitlement": "pg-live/reporting", "account": "alice", "resource": "reporting", "applied": "changed", "attempt": 1,
+        "before": {"exists": true, "entitlements": [{"account": "alice", "resource": "analyst"}]},
+        "after": {"exists": true, "entitlements": [{"account": "alice", "resource": "analyst"}, {"account": "alice", "resource": "reporting"}]},
+        "verified": true,
+    });
+    let failed = serde_json::json!({
+        "entitlement": "cache/cache_read", "account": "alice", "resource": "cache_read", "attempt": 2, "retryable": true,
+        "error": "target `cache` is unavailable: Connection refused (Writ will retry)", "before": null, "after": null,
+    });
+    let event = |seq: u64, kind: &str, actor: &str, payload: &serde_json::Value| writ_api::AuditEventView {
+        seq,
+        at: fixtures::at(9, 5),
+        actor: actor.into(),
+        kind: kind.into(),
+        request_id: Some(request.id.clone()),
+        payload: payload.to_string(),
+        prev_hash: "00".repeat(32),
+        hash: "ab".repeat(32),
+    };
+    let ev = writ_api::EvidenceView {
+        request: request.clone(),
+        tasks: vec![],
+        grants: vec![],
+        events: vec![event(7, "entitlement.verified", "postgres", &verified), event(8, "entitlement.failed", "redis", &failed)],
+    };
+    // Column widths depend on the longest label: compare with spaces squashed.
+    let squash = |t: &str| t.split(' ').filter(|w| !w.is_empty()).collect::<Vec<_>>().join(" ");
+    let text = squash(&render(&ev));
+    for needle in [
+        "`pg-live/reporting`: in place, verified by read-back from the target",
+        "`cache/cache_read`: retrying: attempt 2 failed, next at 2025-03-14 09:06:00 UTC",
+        "target said: target `cache` is unavailable: Connection refused",
+        "provisioned `pg-live/reporting` for account `alice` via postgres, attempt 1",
+        "before analyst\n",
+        "after analyst, reporting\n",
+        "diff +reporting\n",
+        "verified yes: the read-back shows the approved access",
+        "failed `cache/cache_read` for account `alice` via redis, attempt 2",
+        "before (not read)",
+        "retryable yes, Writ retries",
+        "Writ retries by itself",
+    ] {
+        let needle = squash(needle);
+        assert!(text.contains(&needle), "`{needle}` missing:\n{text}");
+    }
 }

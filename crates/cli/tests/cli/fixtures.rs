@@ -38,6 +38,7 @@ pub fn pending() -> RequestView {
         lapses_at: at(9, 0) + chrono::TimeDelta::days(7),
         updated_at: at(9, 0),
         outcome_reason: None,
+        fulfilment: vec![],
         stages: vec![
             stage("owner", "the entitlement owners", 1, &[]),
             stage("security", "members of group `security`", 2, &[]),

@@ -1,0 +1,130 @@
+//! A real `writ serve` for scenario tests: `writ init` into a temp dir, then the
+//! server on a free port, stopped on drop; and the CLI run as a demo person.
+
+#![allow(dead_code)] // each test binary uses what it needs
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::demo;
+
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    pub tokens: HashMap<String, String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn writ_cmd() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_writ"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("WRIT_")) {
+        c.env_remove(k);
+    }
+    c
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+impl Server {
+    /// `writ init` into a temp dir, then `writ serve` on a free port, on SQLite or
+    /// on the PostgreSQL database `database_url`.
+    pub fn start(database_url: Option<&str>) -> Server {
+        Self::start_with(database_url, |_| {})
+    }
+
+    /// [`Server::start`], with `setup` run on the data dir between `writ init`
+    /// and `writ serve` (to add targets to the catalog and config).
+    pub fn start_with(database_url: Option<&str>, setup: impl FnOnce(&Path)) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("writ-data");
+        let with_db = |mut c: Command| {
+            if let Some(url) = database_url {
+                c.env("WRIT_DATABASE_URL", url);
+            }
+            c
+        };
+        let tokens = demo::init_demo(with_db(writ_cmd()), &data);
+        setup(&data);
+        let port = free_port();
+        let child = with_db(writ_cmd())
+            .args(["serve", "--config", data.join("writ.toml").to_str().unwrap()])
+            .env("WRIT_LISTEN", format!("127.0.0.1:{port}"))
+            .env("WRIT_CHECKPOINT_EVERY", "1h")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
+            .spawn()
+            .unwrap();
+        let server = Server { child, url: format!("http://127.0.0.1:{port}"), dir, tokens };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "server did not start: {}", server.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        server
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("writ-data/writ.db")
+    }
+
+    /// Runs `writ --server … --token <who's> args…`.
+    pub fn as_(&self, who: &str, args: &[&str]) -> Output {
+        writ_cmd().args(["--server", &self.url, "--token", &self.tokens[who]]).args(args).output().unwrap()
+    }
+
+    pub fn ok(&self, who: &str, args: &[&str]) -> String {
+        let out = self.as_(who, args);
+        assert!(out.status.success(), "{who} {args:?} failed: {}\nserver log:\n{}", text(&out.stderr), self.log());
+        text(&out.stdout)
+    }
+
+    pub fn json(&self, who: &str, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(who, &all)).unwrap()
+    }
+
+    pub fn refused(&self, who: &str, args: &[&str], needle: &str) {
+        let out = self.as_(who, args);
+        assert_eq!(out.status.code(), Some(1), "{who} {args:?} should fail");
+        let err = text(&out.stderr);
+        assert!(err.contains(needle), "{who} {args:?}: `{err}` should contain `{needle}`");
+    }
+
+    /// SIGTERM, as an operator would stop it; the server signs a last checkpoint.
+    pub fn stop(&mut self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                assert!(s.success(), "server exited with {s}: {}", self.log());
+                return;
+            }
+            assert!(Instant::now() < deadline, "server did not stop");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
