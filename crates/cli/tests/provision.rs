@@ -47,10 +47,13 @@ fn add_targets(data: &Path, pg: &PgServer, redis: &RedisServer, ldap: &LdapServe
         p.display().to_string()
     };
     let mut catalog = std::fs::read_to_string(data.join("catalog.toml")).unwrap();
-    for (target, entitlement) in [("pg-live", "reporting"), ("cache", "cache_read"), ("dir", "vpn"), ("saas", "engineering")] {
+    for target in ["pg-live", "cache", "dir", "saas"] {
+        catalog.push_str(&format!("\n[[targets]]\nid = \"{target}\"\nowners = [\"olivia\"]\nfulfilment = {{ kind = \"connector\" }}\n"));
+    }
+    // `no_such_role` does not exist on the PostgreSQL target: its grant fails for good.
+    for e in ["pg-live/reporting", "cache/cache_read", "dir/vpn", "saas/engineering", "pg-live/no_such_role"] {
         catalog.push_str(&format!(
-            "\n[[targets]]\nid = \"{target}\"\nowners = [\"olivia\"]\nfulfilment = {{ kind = \"connector\" }}\n\n\
-             [[entitlements]]\nid = \"{target}/{entitlement}\"\nowners = [\"oscar\"]\nrisk = \"medium\"\nmax_duration = \"8h\"\n\
+            "\n[[entitlements]]\nid = \"{e}\"\nowners = [\"oscar\"]\nrisk = \"medium\"\nmax_duration = \"8h\"\n\
              stages = [{{ name = \"manager\", approvers = \"subject_manager\", required = 1 }}]\n"
         ));
     }
@@ -200,6 +203,15 @@ fn provisioning_to_four_live_targets_shows_each_diff_and_a_down_target_is_retrie
     assert_eq!(v["grants"].as_array().unwrap().len(), 2);
     let acl = redis.cli(&["ACL", "GETUSER", "bob"]).unwrap();
     assert!(acl.contains("~cache:*"), "{acl}");
+
+    // A role the target does not have: refused for good, the request failed,
+    // with PostgreSQL's own words in the evidence.
+    let id3 = submit(&s, "alice", &["pg-live/no_such_role"]);
+    s.ok("mona", &["request", "approve", &id3, "--reason", "ok"]);
+    wait_for_state(&s, "alice", &id3, "failed");
+    let shown = s.ok("alice", &["request", "show", &id3]);
+    assert!(shown.contains("`pg-live/no_such_role`: failed") && shown.contains("no_such_role"), "{shown}");
+    assert!(shown.lines().any(|l| l.split_whitespace().eq(["retryable", "no"])), "{shown}");
 
     // Every step of it is in a chain that verifies.
     let db = s.db();

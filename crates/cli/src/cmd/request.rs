@@ -223,10 +223,7 @@ pub fn next_steps(req: &RequestView, tasks: &[TaskView]) -> Vec<String> {
                 }));
             lines
         }
-        "failed" => vec![format!(
-            "no entitlement could be put in place{}: see each target's error in `writ request show {id}`",
-            reason.map(|r| format!(" ({r})")).unwrap_or_default()
-        )],
+        "failed" => vec![format!("no entitlement could be put in place: see each target's error in `writ request show {id}`")],
         "active" => vec![format!(
             "the access is in place for {}: `writ grant list --subject {}` shows when it expires",
             one_line(&req.subject),
