@@ -82,3 +82,48 @@ pub fn for_catalog(catalog: &Catalog, targets: &BTreeMap<String, TargetConfig>) 
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use writ_core::catalog::Target;
+
+    fn catalog(fulfilment: Fulfilment) -> Catalog {
+        let target = Target { id: TargetId::parse("pg-prod").unwrap(), description: String::new(), owners: vec![], fulfilment };
+        Catalog::new(vec![target], vec![], vec![]).unwrap()
+    }
+
+    fn targets(toml_text: &str) -> BTreeMap<String, TargetConfig> {
+        #[derive(Deserialize)]
+        struct File {
+            targets: BTreeMap<String, TargetConfig>,
+        }
+        toml::from_str::<File>(toml_text).unwrap().targets
+    }
+
+    #[test]
+    fn a_connector_target_needs_its_configuration_and_a_configuration_its_target() {
+        let e = for_catalog(&catalog(Fulfilment::Connector), &BTreeMap::new()).err().expect("refused");
+        assert!(e.contains("[targets.pg-prod]") && e.contains("kind"), "{e}");
+
+        let configured = targets("[targets.pg-prod]\nkind = \"postgres\"\nurl = \"postgres://writ@127.0.0.1:5432/postgres\"\n");
+        let built = for_catalog(&catalog(Fulfilment::Connector), &configured).unwrap();
+        assert_eq!(built[&TargetId::parse("pg-prod").unwrap()].info().kind, "postgres");
+
+        let stray = targets("[targets.pg-old]\nkind = \"postgres\"\nurl = \"postgres://writ@127.0.0.1:5432/postgres\"\n");
+        let manual = Fulfilment::Manual { fulfiller_group: writ_core::ids::GroupId::parse("dba").unwrap() };
+        let e = for_catalog(&catalog(manual), &stray).err().expect("refused");
+        assert!(e.contains("[targets.pg-old]") && e.contains("names no target"), "{e}");
+    }
+
+    #[test]
+    fn an_unknown_kind_is_named() {
+        #[derive(Debug, Deserialize)]
+        #[allow(dead_code)]
+        struct File {
+            targets: BTreeMap<String, TargetConfig>,
+        }
+        let e = toml::from_str::<File>("[targets.x]\nkind = \"mysql\"\n").unwrap_err().to_string();
+        assert!(e.contains("mysql") && e.contains("postgres"), "{e}");
+    }
+}
