@@ -187,6 +187,25 @@ pub struct EvidenceView {
     pub events: Vec<AuditEventView>,
 }
 
+/// A catalog target and the connector that serves it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TargetView {
+    pub id: String,
+    pub description: String,
+    pub owners: Vec<String>,
+    /// `manual`, `postgres`, `ldap`, `redis` or `scim`.
+    pub kind: String,
+    /// Where the connector connects (never with a secret); shown only to callers
+    /// policy lets read the audit log (`read_audit`).
+    pub endpoint: Option<String>,
+    /// Changes are verified by reading the target back, and it can be reconciled.
+    pub reads_live_state: bool,
+    /// Accounts of non-human identities are created and removed by Writ.
+    pub manages_accounts: bool,
+    /// The grant's expiry is also set on the target itself.
+    pub enforces_expiry: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CatalogEntitlement {
     pub id: String,

@@ -93,6 +93,11 @@ impl Writ {
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
+
+    /// What the connector of `target` is and can do.
+    pub fn connector_info(&self, target: &writ_core::ids::TargetId) -> Option<crate::ports::ConnectorInfo> {
+        self.connectors.get(target).map(|c| c.info())
+    }
     pub fn policy(&self) -> &PolicyEngine {
         &self.policy
     }

@@ -148,6 +148,15 @@ fn provisioning_to_four_live_targets_shows_each_diff_and_a_down_target_is_retrie
     seed(&pg, &redis, &ldap, &scim_server, &["alice", "bob"]);
     let s = Server::start_with(None, |data| add_targets(data, &pg, &redis, &ldap, &scim_server));
 
+    // Each target says what serves it; its endpoint only to oversight (audrey).
+    let targets = s.ok("audrey", &["catalog", "targets"]);
+    for (target, kind) in [("pg-live", "postgres"), ("cache", "redis"), ("dir", "ldap"), ("saas", "scim"), ("pg-prod", "manual")] {
+        assert!(targets.lines().any(|l| l.starts_with(target) && l.contains(kind)), "{target} {kind}:\n{targets}");
+    }
+    assert!(targets.contains(&format!("127.0.0.1:{}", pg.port())), "{targets}");
+    let seen_by_alice = s.ok("alice", &["catalog", "targets"]);
+    assert!(!seen_by_alice.contains(&format!("127.0.0.1:{}", pg.port())), "{seen_by_alice}");
+
     // One request over the four targets: approved by alice's manager, then
     // provisioned by the server's worker and read back from each target.
     let all = ["pg-live/reporting", "cache/cache_read", "dir/vpn", "saas/engineering"];

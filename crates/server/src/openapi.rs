@@ -9,7 +9,7 @@ use crate::routes::{audit, meta, requests, work};
 #[openapi(
     info(title = "Writ", description = "Governed access requests with a tamper-evident evidence chain."),
     paths(
-        meta::healthz, meta::metrics, meta::whoami, meta::catalog, meta::identities, meta::set_identity_status,
+        meta::healthz, meta::metrics, meta::whoami, meta::catalog, meta::targets, meta::identities, meta::set_identity_status,
         requests::create, requests::list, requests::queue, requests::show, requests::approve, requests::deny, requests::cancel,
         work::tasks, work::complete, work::grants,
         audit::events, audit::checkpoints, audit::sign,

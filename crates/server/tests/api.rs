@@ -113,6 +113,25 @@ async fn health_metrics_and_openapi() {
     assert!(doc["components"]["schemas"]["EvidenceView"].is_object());
 }
 
+/// Targets describe their connectors; the endpoint is shown only to oversight.
+#[tokio::test]
+async fn targets_describe_their_connectors_and_hide_endpoints_from_most() {
+    let h = harness().await;
+    let (status, v) = h.get("alice", "/v1/catalog/targets").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let by_id = |v: &Value, id: &str| v.as_array().unwrap().iter().find(|t| t["id"] == id).cloned().unwrap();
+    let pg_demo = by_id(&v, "pg-demo");
+    assert_eq!((pg_demo["kind"].as_str(), pg_demo["reads_live_state"].as_bool()), (Some("postgres"), Some(true)), "{pg_demo}");
+    assert!(pg_demo["endpoint"].is_null(), "alice may not see infrastructure: {pg_demo}");
+    let manual = by_id(&v, "pg-prod");
+    assert_eq!((manual["kind"].as_str(), manual["reads_live_state"].as_bool()), (Some("manual"), Some(false)), "{manual}");
+    let (_, v) = h.get("audrey", "/v1/catalog/targets").await;
+    let endpoint = by_id(&v, "pg-demo")["endpoint"].as_str().unwrap().to_owned();
+    assert!(endpoint.contains("127.0.0.1:5432"), "{endpoint}");
+    let (status, _) = h.call(None, "GET", "/v1/catalog/targets", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
 /// A clock the test moves by hand.
 struct ManualClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
 

@@ -5,7 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use utoipa::OpenApi;
-use writ_api::{CatalogEntitlement, Health, IdentityView, SetStatus, WhoAmI};
+use writ_api::{CatalogEntitlement, Health, IdentityView, SetStatus, WhoAmI, TargetView};
 use writ_core::identity::IdentityStatus;
 use writ_core::ids::IdentityId;
 use writ_policy::AdminAction;
@@ -58,6 +58,32 @@ pub async fn whoami(State(app): State<App>, Caller(me): Caller) -> Json<WhoAmI> 
 #[utoipa::path(get, path = "/v1/catalog", responses((status = 200, body = [CatalogEntitlement])), security(("bearer" = [])))]
 pub async fn catalog(State(app): State<App>, Caller(_): Caller) -> Json<Vec<CatalogEntitlement>> {
     Json(app.writ.catalog().entitlements().map(views::entitlement).collect())
+}
+
+/// The catalog's targets and their connectors. Endpoints are infrastructure
+/// detail: shown only to callers policy lets read the audit log.
+#[utoipa::path(get, path = "/v1/catalog/targets", responses((status = 200, body = [TargetView])), security(("bearer" = [])))]
+pub async fn targets(State(app): State<App>, Caller(me): Caller) -> Json<Vec<TargetView>> {
+    let oversight = app.writ.admin_decision(&me, AdminAction::ReadAudit).allowed;
+    let views = app
+        .writ
+        .catalog()
+        .targets()
+        .map(|t| {
+            let info = app.writ.connector_info(&t.id);
+            TargetView {
+                id: t.id.to_string(),
+                description: t.description.clone(),
+                owners: t.owners.iter().map(ToString::to_string).collect(),
+                kind: info.as_ref().map_or("none", |i| i.kind).to_owned(),
+                endpoint: info.as_ref().filter(|_| oversight).map(|i| i.endpoint.clone()),
+                reads_live_state: info.as_ref().is_some_and(|i| i.reads_live_state),
+                manages_accounts: info.as_ref().is_some_and(|i| i.manages_accounts),
+                enforces_expiry: info.as_ref().is_some_and(|i| i.enforces_expiry),
+            }
+        })
+        .collect();
+    Json(views)
 }
 
 /// Every identity (policy decides: `read_audit`).

@@ -25,6 +25,7 @@ pub fn router() -> Router<App> {
         .route("/openapi.json", get(meta::openapi))
         .route("/v1/whoami", get(meta::whoami))
         .route("/v1/catalog", get(meta::catalog))
+        .route("/v1/catalog/targets", get(meta::targets))
         .route("/v1/identities", get(meta::identities))
         .route("/v1/identities/{id}/status", post(meta::set_identity_status))
         .route("/v1/requests", post(requests::create).get(requests::list))
