@@ -13,6 +13,8 @@
 //! Each entitlement's grant starts when its access is in place. The request's
 //! state follows from the per-entitlement status (see `writ_core::request`).
 
+use std::sync::Arc;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -129,17 +131,28 @@ impl Writ {
         Err(AppError::Conflict { what: "task", id: id.to_string() })
     }
 
-    /// Claims the jobs that are due and runs them one after another. Returns how
-    /// many ran. Called by the server's worker; safe to call from several nodes.
-    pub async fn run_due_jobs(&self, limit: u32) -> Result<usize, AppError> {
+    /// Claims the jobs that are due and runs them side by side, so one slow or
+    /// unreachable target does not hold up the others. Returns how many ran.
+    /// Called by the server's worker; safe to call from several nodes.
+    pub async fn run_due_jobs(self: &Arc<Self>, limit: u32) -> Result<usize, AppError> {
         let jobs = self.store.claim_jobs(self.clock.now(), JOB_LEASE, limit).await?;
-        for job in &jobs {
-            if let Err(e) = self.provision(job).await {
-                // The claim lapses and the job runs again; nothing was recorded.
-                tracing::warn!(job = %job.id, error = %e, "provisioning job failed before recording its outcome");
+        let count = jobs.len();
+        let mut running = tokio::task::JoinSet::new();
+        for job in jobs {
+            let writ = Arc::clone(self);
+            running.spawn(async move {
+                if let Err(e) = writ.provision(&job).await {
+                    // The claim lapses and the job runs again; nothing was recorded.
+                    tracing::warn!(job = %job.id, error = %e, "provisioning job failed before recording its outcome");
+                }
+            });
+        }
+        while let Some(done) = running.join_next().await {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "a provisioning job panicked; its claim lapses and it runs again");
             }
         }
-        Ok(jobs.len())
+        Ok(count)
     }
 
     /// Runs one provisioning job and records its outcome.
