@@ -136,6 +136,9 @@ pub struct TaskView {
     pub subject: String,
     pub entitlement: String,
     pub fulfiller_group: String,
+    /// `grant` (put the access in place) or `revoke` (take it away).
+    #[serde(default = "grant_purpose")]
+    pub purpose: String,
     pub state: String,
     pub created_at: DateTime<Utc>,
     pub completed_by: Option<String>,
@@ -154,6 +157,22 @@ pub struct GrantView {
     pub expires_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     pub ended_reason: Option<String>,
+    /// For `revoking`: why it ends, failed removal attempts, the target's last
+    /// error and the next try.
+    #[serde(default)]
+    pub removal: Option<RemovalView>,
+}
+
+/// A removal in progress: the grant ended in Writ, the access is still being
+/// taken away from the target.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RemovalView {
+    pub since: DateTime<Utc>,
+    /// `expiry`, or `revoked by <who>: <reason>`.
+    pub ending: String,
+    pub attempts: u32,
+    pub last_error: Option<String>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -185,6 +204,10 @@ pub struct EvidenceView {
     pub tasks: Vec<TaskView>,
     pub grants: Vec<GrantView>,
     pub events: Vec<AuditEventView>,
+}
+
+fn grant_purpose() -> String {
+    "grant".to_owned()
 }
 
 /// A catalog target and the connector that serves it.

@@ -23,6 +23,11 @@ pub const REQUEST_ACTIVATED: &str = "request.activated";
 pub const ENTITLEMENT_FAILED: &str = "entitlement.failed";
 pub const REQUEST_PARTIALLY_FULFILLED: &str = "request.partially_fulfilled";
 pub const REQUEST_FAILED: &str = "request.failed";
+pub const GRANT_EXPIRING: &str = "grant.expiring";
+pub const GRANT_ENDED_COVERED: &str = "grant.ended_covered";
+pub const GRANT_REMOVAL_VERIFIED: &str = "grant.removal_verified";
+pub const GRANT_REMOVAL_FAILED: &str = "grant.removal_failed";
+pub const GRANT_REMOVAL_ATTESTED: &str = "grant.removal_attested";
 pub const TOKEN_ISSUED: &str = "token.issued";
 
 /// Builds an event about a request.

@@ -23,10 +23,10 @@ use writ_core::grant::Grant;
 use writ_core::identity::Identity;
 use writ_core::ids::{EntitlementId, GrantId, TaskId};
 use writ_core::request::{Request, RequestState};
-use writ_core::task::FulfilmentTask;
+use writ_core::task::{FulfilmentTask, TaskPurpose};
 
 use crate::events::{self, about};
-use crate::ports::{Account, AccountState, Applied, Change, Connector, ConnectorError, Job, Order, Versioned};
+use crate::ports::{Account, AccountState, Applied, Change, Connector, ConnectorError, Job, JobKind, Order, Versioned};
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
@@ -34,6 +34,11 @@ use crate::{AppError, Writ};
 const JOB_LEASE: TimeDelta = TimeDelta::minutes(2);
 /// Longest wait between retries of a target that keeps failing.
 const MAX_BACKOFF_SECS: i64 = 300;
+
+/// The wait before attempt `attempts + 1`: doubling from 2 s, at most 5 min.
+pub(crate) fn backoff(attempts: u32) -> TimeDelta {
+    TimeDelta::seconds((1i64 << attempts.min(16)).min(MAX_BACKOFF_SECS))
+}
 
 /// What one provisioning attempt established.
 enum Attempt {
@@ -82,23 +87,13 @@ impl Writ {
         Ok(())
     }
 
-    fn connector_for(&self, e: &EntitlementId) -> Result<&std::sync::Arc<dyn Connector>, AppError> {
+    pub(crate) fn connector_for(&self, e: &EntitlementId) -> Result<&std::sync::Arc<dyn Connector>, AppError> {
         self.connectors.get(e.target()).ok_or_else(|| AppError::NoConnector { target: e.target().to_string() })
     }
 
     /// The order for `e` of `req`; `subject` gives the account's kind.
     fn order(&self, req: &Request, e: &EntitlementId, subject: Option<&Identity>, now: DateTime<Utc>) -> Order {
-        Order {
-            request: req.id(),
-            subject: req.subject().clone(),
-            account: Account {
-                name: req.subject().to_string(),
-                kind: subject.map_or(writ_core::identity::IdentityKind::Person, |s| s.kind),
-            },
-            entitlement: e.clone(),
-            resource: e.name().to_string(),
-            expires_at: Some(now + req.duration().as_delta()),
-        }
+        order_for(req.id(), req.subject(), subject, e, Some(now + req.duration().as_delta()))
     }
 
     /// `actor` records that task `id` was carried out, with `evidence`. Its
@@ -118,11 +113,28 @@ impl Writ {
                 "entitlement": task.entitlement(),
                 "evidence": evidence.trim(),
             })));
-            let before = req.state();
-            req.record_fulfilment(task.entitlement(), TargetFulfilment::Done { at: now, read_back: false }, now)?;
-            start_grant(&req, task.entitlement(), now, &mut change);
-            announce_state(&req, before, now, &mut change);
-            change.requests.push(Versioned::update(req, req_version));
+            match task.purpose().clone() {
+                TaskPurpose::Grant => {
+                    let before = req.state();
+                    req.record_fulfilment(task.entitlement(), TargetFulfilment::Done { at: now, read_back: false }, now)?;
+                    start_grant(&req, task.entitlement(), now, &mut change);
+                    announce_state(&req, before, now, &mut change);
+                    change.requests.push(Versioned::update(req, req_version));
+                }
+                TaskPurpose::Revoke { grant } => {
+                    // The request does not change: one of its grants ended.
+                    let mut g = self.store.grant(grant).await?.ok_or_else(|| AppError::NotFound { what: "grant", id: grant.to_string() })?;
+                    let loaded = g.version();
+                    g.finish_removal(now)?;
+                    change.events.push(about(req.id(), events::GRANT_REMOVAL_ATTESTED, actor.id.as_str(), now, json!({
+                        "grant": grant,
+                        "entitlement": g.entitlement(),
+                        "task": task.id(),
+                        "state": g.state().as_str(),
+                    })));
+                    change.grants.push(Versioned::update(g, loaded));
+                }
+            }
             change.tasks.push(Versioned::update(task.clone(), task_version));
             if self.committed(change).await? {
                 return Ok(task);
@@ -141,9 +153,13 @@ impl Writ {
         for job in jobs {
             let writ = Arc::clone(self);
             running.spawn(async move {
-                if let Err(e) = writ.provision(&job).await {
+                let outcome = match &job.kind {
+                    JobKind::Provision => writ.provision(&job).await,
+                    JobKind::Revoke { grant } => writ.remove(&job, *grant).await,
+                };
+                if let Err(e) = outcome {
                     // The claim lapses and the job runs again; nothing was recorded.
-                    tracing::warn!(job = %job.id, error = %e, "provisioning job failed before recording its outcome");
+                    tracing::warn!(job = %job.id, error = %e, "job failed before recording its outcome");
                 }
             });
         }
@@ -212,8 +228,7 @@ impl Writ {
             Attempt::Failed { error, before, after } => {
                 let attempts = job.attempts + 1;
                 let status = if error.is_transient() {
-                    let wait = TimeDelta::seconds((1i64 << attempts.min(16)).min(MAX_BACKOFF_SECS));
-                    let next_at = now + wait;
+                    let next_at = now + backoff(attempts);
                     change.jobs.push(Job { due_at: next_at, attempts, ..job.clone() });
                     TargetFulfilment::Retrying { attempts, error: error.to_string(), next_at }
                 } else {
@@ -238,7 +253,7 @@ impl Writ {
         Ok(())
     }
 
-    async fn finish_job_only(&self, job: &Job) -> Result<(), AppError> {
+    pub(crate) async fn finish_job_only(&self, job: &Job) -> Result<(), AppError> {
         self.store.commit(Change { finished_jobs: vec![job.id.clone()], ..Change::default() }).await?;
         Ok(())
     }
@@ -249,6 +264,22 @@ impl Writ {
 fn still_to_do(req: &Request, e: &EntitlementId) -> bool {
     matches!(req.state(), RequestState::Approved | RequestState::PartiallyFulfilled)
         && matches!(req.fulfilment().get(e), Some(TargetFulfilment::Queued | TargetFulfilment::Retrying { .. }))
+}
+
+/// What a connector is asked about `e` for `subject_id`, whose identity (if
+/// known) gives the account's kind.
+pub(crate) fn order_for(request: writ_core::ids::RequestId, subject_id: &writ_core::ids::IdentityId, subject: Option<&Identity>, e: &EntitlementId, expires_at: Option<DateTime<Utc>>) -> Order {
+    Order {
+        request,
+        subject: subject_id.clone(),
+        account: Account {
+            name: subject_id.to_string(),
+            kind: subject.map_or(writ_core::identity::IdentityKind::Person, |s| s.kind),
+        },
+        entitlement: e.clone(),
+        resource: e.name().to_string(),
+        expires_at,
+    }
 }
 
 /// Read before, grant, read after: the entitlement diff and its verification.
@@ -281,7 +312,7 @@ async fn attempt(connector: &dyn Connector, order: &Order) -> Attempt {
     }
 }
 
-fn applied_str(a: &Applied) -> &'static str {
+pub(crate) fn applied_str(a: &Applied) -> &'static str {
     match a {
         Applied::Changed => "changed",
         Applied::AlreadyPresent => "already_present",

@@ -10,6 +10,7 @@ pub mod authz;
 pub mod error;
 pub mod events;
 pub mod facts;
+pub mod expiry;
 pub mod fulfil;
 pub mod identities;
 pub mod ports;

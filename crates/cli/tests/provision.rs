@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use writ_testkit::{pg_binary, LdapServer, PgServer, RedisServer, ScimServer};
+use writ_testkit::{LdapServer, PgServer, RedisServer, ScimServer};
 
 #[path = "common/demo.rs"]
 mod demo;
@@ -21,12 +21,7 @@ use server::Server;
 const REDIS_ADMIN: (&str, &str) = ("writ-admin", "redis-admin-secret");
 
 fn psql(pg: &PgServer, sql: &str) -> String {
-    let out = std::process::Command::new(pg_binary("psql").unwrap())
-        .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", &pg.url(), "-c", sql])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    pg.psql(sql).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn scim(s: &ScimServer, method: &str, path: &str, body: Value) -> Value {

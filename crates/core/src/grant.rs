@@ -9,11 +9,33 @@ use crate::duration::AccessDuration;
 use crate::ids::{EntitlementId, GrantId, IdentityId, RequestId};
 use crate::DomainError;
 
+/// Why a grant ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Ending {
+    /// It reached its expiry.
+    Expiry,
+    /// Someone ended it early, with a reason.
+    Early { by: IdentityId, reason: String },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum GrantState {
     Active,
+    /// Ended in Writ; the access is being removed from the target and is
+    /// still there until a read-back (or a fulfiller's evidence) shows it gone.
+    Revoking {
+        since: DateTime<Utc>,
+        ending: Ending,
+        /// Failed removal attempts so far, the last error and the next try.
+        attempts: u32,
+        last_error: Option<String>,
+        next_at: Option<DateTime<Utc>>,
+    },
+    /// Reached its expiry and the removal was proved.
     Expired { at: DateTime<Utc> },
+    /// Ended early and the removal was proved.
     Revoked { at: DateTime<Utc>, by: IdentityId, reason: String },
 }
 
@@ -21,9 +43,15 @@ impl GrantState {
     pub fn as_str(&self) -> &'static str {
         match self {
             GrantState::Active => "active",
+            GrantState::Revoking { .. } => "revoking",
             GrantState::Expired { .. } => "expired",
             GrantState::Revoked { .. } => "revoked",
         }
+    }
+
+    /// The access may still be on the target: active, or not yet proved removed.
+    pub fn holds_access(&self) -> bool {
+        matches!(self, GrantState::Active | GrantState::Revoking { .. })
     }
 }
 
@@ -94,18 +122,17 @@ impl Grant {
         DomainError::IllegalTransition { entity: "grant", state: self.state.as_str().into(), action }
     }
 
-    /// The grant reached its expiry.
-    pub fn expire(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {
+    /// The grant reached its expiry: its access is to be removed.
+    pub fn begin_expiry(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {
         if self.state != GrantState::Active || now < self.expires_at {
             return Err(self.illegal("expire"));
         }
-        self.state = GrantState::Expired { at: now };
-        self.version += 1;
+        self.begin_ending(Ending::Expiry, now);
         Ok(())
     }
 
-    /// Ended early by `by`, with a reason.
-    pub fn revoke(&mut self, by: IdentityId, reason: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
+    /// `by` ends the grant early, with a reason: its access is to be removed.
+    pub fn begin_revocation(&mut self, by: IdentityId, reason: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
         if self.state != GrantState::Active {
             return Err(self.illegal("revoke"));
         }
@@ -113,7 +140,37 @@ impl Grant {
         if reason.is_empty() {
             return Err(DomainError::invalid("reason", "a revocation needs a reason"));
         }
-        self.state = GrantState::Revoked { at: now, by, reason: reason.to_owned() };
+        self.begin_ending(Ending::Early { by, reason: reason.to_owned() }, now);
+        Ok(())
+    }
+
+    fn begin_ending(&mut self, ending: Ending, now: DateTime<Utc>) {
+        self.state = GrantState::Revoking { since: now, ending, attempts: 0, last_error: None, next_at: None };
+        self.version += 1;
+    }
+
+    /// A removal attempt failed; it is tried again at `next_at`.
+    pub fn record_removal_failure(&mut self, error: &str, next_at: DateTime<Utc>) -> Result<(), DomainError> {
+        let GrantState::Revoking { attempts, last_error, next_at: next, .. } = &mut self.state else {
+            return Err(self.illegal("record a removal attempt of"));
+        };
+        *attempts += 1;
+        *last_error = Some(error.to_owned());
+        *next = Some(next_at);
+        self.version += 1;
+        Ok(())
+    }
+
+    /// The removal was proved (read back, or attested with evidence): the grant
+    /// is expired or revoked, as its ending says.
+    pub fn finish_removal(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let GrantState::Revoking { ending, .. } = &self.state else {
+            return Err(self.illegal("finish the removal of"));
+        };
+        self.state = match ending.clone() {
+            Ending::Expiry => GrantState::Expired { at: now },
+            Ending::Early { by, reason } => GrantState::Revoked { at: now, by, reason },
+        };
         self.version += 1;
         Ok(())
     }
@@ -147,39 +204,63 @@ mod tests {
     }
 
     #[test]
-    fn expiry_and_revocation_keep_the_record() {
+    fn expiry_and_revocation_keep_the_record_and_end_only_once_removal_is_proved() {
         let mut g = grant();
-        assert!(g.expire(g.starts_at()).is_err(), "not before its time");
+        assert!(g.begin_expiry(g.starts_at()).is_err(), "not before its time");
         let mut r = g.clone();
-        assert!(r.revoke(IdentityId::parse("sam").unwrap(), " ", g.starts_at()).is_err(), "needs a reason");
-        r.revoke(IdentityId::parse("sam").unwrap(), "left the team", g.starts_at()).unwrap();
+        assert!(r.begin_revocation(IdentityId::parse("sam").unwrap(), " ", g.starts_at()).is_err(), "needs a reason");
+        r.begin_revocation(IdentityId::parse("sam").unwrap(), "left the team", g.starts_at()).unwrap();
+        assert_eq!(r.state().as_str(), "revoking");
+        assert!(r.state().holds_access(), "until the removal is proved");
+        r.record_removal_failure("connection refused", g.starts_at() + TimeDelta::seconds(2)).unwrap();
+        assert!(matches!(r.state(), GrantState::Revoking { attempts: 1, .. }));
+        r.finish_removal(g.starts_at()).unwrap();
         assert_eq!(r.state().as_str(), "revoked");
+        assert!(!r.state().holds_access());
         assert_eq!(r.expires_at(), g.expires_at());
-        g.expire(g.expires_at()).unwrap();
-        assert!(g.revoke(IdentityId::parse("sam").unwrap(), "late", g.expires_at()).is_err());
+        g.begin_expiry(g.expires_at()).unwrap();
+        assert!(g.begin_revocation(IdentityId::parse("sam").unwrap(), "late", g.expires_at()).is_err());
+        g.finish_removal(g.expires_at()).unwrap();
+        assert_eq!(g.state().as_str(), "expired");
+        assert!(g.finish_removal(g.expires_at()).is_err(), "ends once");
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Expire(i64),
+        Revoke(i64),
+        Fail,
+        Finish,
     }
 
     proptest! {
-        /// No sequence of expire/revoke calls at any times leaves a grant in force
-        /// after it ended, revives an ended grant, or changes it on a refused call.
+        /// No sequence of operations at any times revives an ended grant, ends one
+        /// before its removal was proved, or changes it on a refused call.
         #[test]
-        fn no_sequence_revives_or_corrupts_a_grant(ops in proptest::collection::vec((any::<bool>(), -120i64..240), 1..20)) {
+        fn no_sequence_revives_or_corrupts_a_grant(ops in proptest::collection::vec(prop_oneof![
+            (-120i64..240).prop_map(Op::Expire),
+            (-120i64..240).prop_map(Op::Revoke),
+            Just(Op::Fail),
+            Just(Op::Finish),
+        ], 1..20)) {
             let mut g = grant();
-            let mut ended = false;
-            for (revoke, minutes) in ops {
+            for op in ops {
                 let before = g.clone();
-                let at = g.starts_at() + TimeDelta::minutes(minutes);
-                let r = if revoke { g.revoke(IdentityId::parse("sam").unwrap(), "why", at) } else { g.expire(at) };
+                let r = match op {
+                    Op::Expire(m) => g.begin_expiry(g.starts_at() + TimeDelta::minutes(m)),
+                    Op::Revoke(m) => g.begin_revocation(IdentityId::parse("sam").unwrap(), "why", g.starts_at() + TimeDelta::minutes(m)),
+                    Op::Fail => g.record_removal_failure("down", g.expires_at()),
+                    Op::Finish => g.finish_removal(g.expires_at()),
+                };
                 match r {
                     Err(_) => prop_assert_eq!(&g, &before),
                     Ok(()) => {
-                        prop_assert!(!ended, "an ended grant changed again");
                         prop_assert_eq!(g.version(), before.version() + 1);
-                        ended = true;
+                        prop_assert!(before.state().holds_access(), "an ended grant changed again");
+                        if !g.state().holds_access() {
+                            prop_assert_eq!(before.state().as_str(), "revoking", "ended without a proved removal");
+                        }
                     }
-                }
-                if ended {
-                    prop_assert!(!g.is_in_force(at) && g.state() != &GrantState::Active);
                 }
             }
         }

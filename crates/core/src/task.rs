@@ -5,10 +5,21 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::Identity;
-use crate::ids::{EntitlementId, GroupId, IdentityId, RequestId, TaskId};
+use crate::ids::{EntitlementId, GrantId, GroupId, IdentityId, RequestId, TaskId};
 use crate::DomainError;
 
 pub const MAX_EVIDENCE: usize = 10_000;
+
+/// What the fulfiller is asked to do.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TaskPurpose {
+    /// Put the access in place.
+    #[default]
+    Grant,
+    /// Take away the access of `grant` (it expired or was revoked).
+    Revoke { grant: GrantId },
+}
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -36,6 +47,8 @@ pub struct FulfilmentTask {
     entitlement: EntitlementId,
     fulfiller_group: GroupId,
     created_at: DateTime<Utc>,
+    #[serde(default)]
+    purpose: TaskPurpose,
     state: TaskState,
     version: u64,
 }
@@ -49,7 +62,19 @@ impl FulfilmentTask {
         fulfiller_group: GroupId,
         now: DateTime<Utc>,
     ) -> Self {
-        Self { id, request_id, subject, entitlement, fulfiller_group, created_at: now, state: TaskState::Open, version: 0 }
+        Self { id, request_id, subject, entitlement, fulfiller_group, created_at: now, purpose: TaskPurpose::Grant, state: TaskState::Open, version: 0 }
+    }
+
+    /// A task to take away by hand the access of `grant`, on a manual target.
+    pub fn open_revocation(id: TaskId, grant: &crate::grant::Grant, fulfiller_group: GroupId, now: DateTime<Utc>) -> Self {
+        Self {
+            purpose: TaskPurpose::Revoke { grant: grant.id() },
+            ..Self::open(id, grant.request_id(), grant.subject().clone(), grant.entitlement().clone(), fulfiller_group, now)
+        }
+    }
+
+    pub fn purpose(&self) -> &TaskPurpose {
+        &self.purpose
     }
 
     pub fn id(&self) -> TaskId {

@@ -110,6 +110,10 @@ pub fn task(t: &FulfilmentTask) -> api::TaskView {
         subject: t.subject().to_string(),
         entitlement: t.entitlement().to_string(),
         fulfiller_group: t.fulfiller_group().to_string(),
+        purpose: match t.purpose() {
+            writ_core::task::TaskPurpose::Grant => "grant".to_owned(),
+            writ_core::task::TaskPurpose::Revoke { .. } => "revoke".to_owned(),
+        },
         state: t.state().as_str().to_owned(),
         created_at: t.created_at(),
         completed_by,
@@ -119,8 +123,22 @@ pub fn task(t: &FulfilmentTask) -> api::TaskView {
 }
 
 pub fn grant(g: &Grant) -> api::GrantView {
+    let ending = |e: &writ_core::grant::Ending| match e {
+        writ_core::grant::Ending::Expiry => "expiry".to_owned(),
+        writ_core::grant::Ending::Early { by, reason } => format!("revoked by `{by}`: {reason}"),
+    };
+    let removal = match g.state() {
+        GrantState::Revoking { since, ending: why, attempts, last_error, next_at } => Some(api::RemovalView {
+            since: *since,
+            ending: ending(why),
+            attempts: *attempts,
+            last_error: last_error.clone(),
+            next_attempt_at: *next_at,
+        }),
+        _ => None,
+    };
     let (ended_at, ended_reason) = match g.state() {
-        GrantState::Active => (None, None),
+        GrantState::Active | GrantState::Revoking { .. } => (None, None),
         GrantState::Expired { at } => (Some(*at), Some("expired".to_owned())),
         GrantState::Revoked { at, by, reason } => (Some(*at), Some(format!("revoked by `{by}`: {reason}"))),
     };
@@ -134,6 +152,7 @@ pub fn grant(g: &Grant) -> api::GrantView {
         expires_at: g.expires_at(),
         ended_at,
         ended_reason,
+        removal,
     }
 }
 

@@ -27,6 +27,12 @@ async fn run_jobs(app: App, mut shutdown: watch::Receiver<bool>) {
         tokio::select! {
             _ = shutdown.changed() => return,
             _ = tick.tick() => loop {
+                // Expired grants first: their removal jobs then run in this round.
+                match app.writ.expire_due(JOBS_BATCH).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(grants = n, "grants expired; removing their access"),
+                    Err(e) => tracing::error!(error = %e, "expiring grants failed"),
+                }
                 match app.writ.run_due_jobs(JOBS_BATCH).await {
                     Ok(n) if n == JOBS_BATCH as usize => continue,
                     Ok(_) => break,

@@ -5,7 +5,7 @@ mod common;
 
 use axum::http::StatusCode;
 use serde_json::{json, Value};
-use common::{harness, harness_with, Harness};
+use common::{harness, harness_with, Harness, ManualClock};
 
 impl Harness {
     async fn audit_size(&self) -> u64 {
@@ -132,24 +132,8 @@ async fn targets_describe_their_connectors_and_hide_endpoints_from_most() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
-/// A clock the test moves by hand.
-struct ManualClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
-
-impl writ_app::ports::Clock for ManualClock {
-    fn now(&self) -> chrono::DateTime<chrono::Utc> {
-        *self.0.lock().unwrap()
-    }
-}
-
-impl ManualClock {
-    fn advance(&self, by: chrono::TimeDelta) {
-        *self.0.lock().unwrap() += by;
-    }
-}
-
 async fn harness_with_clock() -> (Harness, std::sync::Arc<ManualClock>) {
-    let start = chrono::DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
-    let clock = std::sync::Arc::new(ManualClock(std::sync::Mutex::new(start)));
+    let clock = ManualClock::new();
     (harness_with(|_| {}, Some(clock.clone())).await, clock)
 }
 

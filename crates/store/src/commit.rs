@@ -290,7 +290,8 @@ fn grant_row(g: &Versioned<writ_core::grant::Grant>) -> DocRow {
         columns: vec![
             ("request_id", Col::Text(v.request_id().to_string())),
             ("subject", Col::Text(v.subject().to_string())),
-            ("is_active", Col::Int(i64::from(*v.state() == writ_core::grant::GrantState::Active))),
+            ("is_active", Col::Int(i64::from(v.state().holds_access()))),
+            ("state", Col::Text(v.state().as_str().to_owned())),
             ("expires_at", Col::Int(millis(v.expires_at()))),
         ],
     }

@@ -123,6 +123,16 @@ impl Store for SqlStore {
         Ok(jobs)
     }
 
+    async fn due_expiries(&self, now: DateTime<Utc>, max: u32) -> Result<Vec<Grant>, StoreError> {
+        let rows = sqlx::query("SELECT doc FROM grants WHERE state = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT $2")
+            .bind(millis(now))
+            .bind(limit(max))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| doc("grant", r)).collect()
+    }
+
     async fn due_lapses(&self, now: DateTime<Utc>, max: u32) -> Result<Vec<RequestId>, StoreError> {
         let rows = sqlx::query("SELECT id FROM requests WHERE state = 'pending' AND lapses_at <= $1 ORDER BY lapses_at LIMIT $2")
             .bind(millis(now))

@@ -210,9 +210,19 @@ async fn tasks_grants_and_filters(store: &dyn Store) {
     assert_eq!(store.tasks(&TaskFilter { open_only: true, request: Some(r.id()), limit: 10 }).await.unwrap(), vec![task.clone()]);
     let carol = IdentityId::parse("carol").unwrap();
     assert_eq!(store.grants(&GrantFilter { subject: Some(carol.clone()), active_only: true, ..Default::default() }).await.unwrap(), vec![grant.clone()]);
+    // Revoking: still holding access until the removal is proved, but no longer
+    // due for expiry; then revoked, and history is kept.
+    let far = grant.expires_at() + TimeDelta::days(1);
+    assert!(store.due_expiries(grant.starts_at(), 10).await.unwrap().iter().all(|g| g.id() != grant.id()), "not due before its expiry");
+    assert!(store.due_expiries(far, 10).await.unwrap().iter().any(|g| g.id() == grant.id()), "due after it");
     let mut revoked = grant.clone();
-    revoked.revoke(IdentityId::parse("alice").unwrap(), "left the team", t0()).unwrap();
+    revoked.begin_revocation(IdentityId::parse("alice").unwrap(), "left the team", t0()).unwrap();
     store.commit(Change { grants: vec![Versioned::update(revoked.clone(), 0)], ..Default::default() }).await.unwrap();
+    let holding = store.grants(&GrantFilter { subject: Some(carol.clone()), active_only: true, ..Default::default() }).await.unwrap();
+    assert_eq!(holding, vec![revoked.clone()], "a revoking grant may still hold access");
+    assert!(store.due_expiries(far, 10).await.unwrap().iter().all(|g| g.id() != grant.id()), "not due again");
+    revoked.finish_removal(t0()).unwrap();
+    store.commit(Change { grants: vec![Versioned::update(revoked.clone(), 1)], ..Default::default() }).await.unwrap();
     assert!(store.grants(&GrantFilter { subject: Some(carol.clone()), active_only: true, ..Default::default() }).await.unwrap().is_empty());
     assert_eq!(store.grant(grant.id()).await.unwrap(), Some(revoked), "history is kept");
 

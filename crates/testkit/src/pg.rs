@@ -201,6 +201,21 @@ impl PgServer {
         &self.path
     }
 
+    /// Runs `sql` with `psql` as the superuser on database `postgres`, stopping
+    /// at the first error; returns the unaligned, tuples-only output, trimmed.
+    pub fn psql(&self, sql: &str) -> Result<String, TestkitError> {
+        let out = Command::new(pg_binary("psql")?)
+            .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"])
+            .arg(self.url())
+            .args(["-c", sql])
+            .stdin(Stdio::null())
+            .output()?;
+        if !out.status.success() {
+            return Err(TestkitError::Command { what: format!("psql -c {sql}"), output: String::from_utf8_lossy(&out.stderr).into_owned() });
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+
     /// Creates database `name` (`[a-z0-9_]+`) with `createdb`; returns its URL.
     pub fn create_database(&self, name: &str) -> Result<String, TestkitError> {
         let valid = !name.is_empty()

@@ -62,23 +62,46 @@ impl<T> Versioned<T> {
     }
 }
 
-/// Work a committed change leaves for a worker: put one entitlement of an
-/// approved request in place through its target's connector.
+/// Work a committed change leaves for a worker, on one entitlement of a request.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Job {
-    /// One job per request and entitlement: `provision:<request>:<entitlement>`.
+    /// `provision:<request>:<entitlement>` or `revoke:<grant>`: one job per purpose.
     pub id: String,
     pub request: RequestId,
     pub entitlement: writ_core::ids::EntitlementId,
-    /// When to run it (later after a transient failure).
+    /// When to run it (later after a failure).
     pub due_at: DateTime<Utc>,
     /// Attempts made so far.
     pub attempts: u32,
+    #[serde(default)]
+    pub kind: JobKind,
+}
+
+/// What a job does.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum JobKind {
+    /// Put the entitlement in place through the target's connector.
+    #[default]
+    Provision,
+    /// Take the access of `grant` away through the target's connector.
+    Revoke { grant: GrantId },
 }
 
 impl Job {
     pub fn provision(request: RequestId, entitlement: writ_core::ids::EntitlementId, due_at: DateTime<Utc>) -> Self {
-        Job { id: format!("provision:{request}:{entitlement}"), request, entitlement, due_at, attempts: 0 }
+        Job { id: format!("provision:{request}:{entitlement}"), request, entitlement, due_at, attempts: 0, kind: JobKind::Provision }
+    }
+
+    pub fn revoke(grant: &Grant, due_at: DateTime<Utc>) -> Self {
+        Job {
+            id: format!("revoke:{}", grant.id()),
+            request: grant.request_id(),
+            entitlement: grant.entitlement().clone(),
+            due_at,
+            attempts: 0,
+            kind: JobKind::Revoke { grant: grant.id() },
+        }
     }
 }
 
@@ -137,6 +160,9 @@ pub trait Store: Send + Sync {
     async fn requests(&self, filter: &RequestFilter) -> Result<Vec<Request>, StoreError>;
     /// Pending requests whose lapse time is at or before `now`.
     async fn due_lapses(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<RequestId>, StoreError>;
+
+    /// Active grants whose expiry is at or before `now`, oldest first.
+    async fn due_expiries(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Grant>, StoreError>;
 
     /// Claims up to `limit` jobs due at `now` that nobody holds, for `lease`:
     /// until it ends no other worker gets them; a worker that dies loses them.

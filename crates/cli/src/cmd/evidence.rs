@@ -227,6 +227,16 @@ fn grant(g: &GrantView) -> String {
         one_line(&g.state),
     );
     let mut pairs = vec![("starts", time(&g.starts_at)), ("expires", time(&g.expires_at))];
+    if let Some(r) = &g.removal {
+        pairs.push(("ending", format!("{} since {}: access is being removed from the target", r.ending, time(&r.since))));
+        if r.attempts > 0 {
+            let next = r.next_attempt_at.as_ref().map_or("-".to_owned(), time);
+            pairs.push(("removal", format!("{} failed attempts, next at {next}", r.attempts)));
+        }
+        if let Some(e) = &r.last_error {
+            pairs.push(("target said", e.clone()));
+        }
+    }
     if let Some(at) = &g.ended_at {
         pairs.push(("ended", time(at)));
     }

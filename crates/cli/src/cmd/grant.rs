@@ -4,7 +4,7 @@ use clap::{Args, Subcommand};
 use writ_api::GrantView;
 
 use crate::client::{decode, Client};
-use crate::output::{emit, emit_json, opt, short_time, table_or, Table};
+use crate::output::{emit, emit_json, one_line, opt, short_time, table_or, Table};
 
 #[derive(Debug, Subcommand)]
 pub enum GrantCommand {
@@ -47,6 +47,11 @@ pub fn grant_table(grants: &[GrantView]) -> Table {
         let ended = match (&g.ended_at, g.ended_reason.as_deref()) {
             (Some(at), Some(why)) => format!("{} ({why})", short_time(at)),
             (Some(at), None) => short_time(at),
+            (None, _) if g.removal.is_some() => {
+                let r = g.removal.as_ref().expect("checked");
+                let tries = if r.attempts == 0 { "removing".to_owned() } else { format!("removing, {} failed attempts", r.attempts) };
+                format!("{tries} ({})", one_line(&r.ending))
+            }
             (None, why) => opt(why),
         };
         t.row([

@@ -94,6 +94,7 @@ pub fn task(state: &str) -> TaskView {
         subject: "alice".into(),
         entitlement: "pg/readonly".into(),
         fulfiller_group: "dba".into(),
+        purpose: "grant".into(),
         state: state.into(),
         created_at: at(9, 30),
         completed_by: done.then(|| "erin".into()),
@@ -113,6 +114,7 @@ pub fn grant() -> GrantView {
         expires_at: at(18, 0),
         ended_at: None,
         ended_reason: None,
+        removal: None,
     }
 }
 

@@ -1,3 +1,5 @@
+#![allow(dead_code)] // each test binary uses what it needs
+
 //! The router-test harness shared by this crate's test binaries: the demo install
 //! (`writ init`) on a temp SQLite file, driven through the real router and
 //! middleware without a socket.
@@ -34,6 +36,25 @@ pub async fn harness_with(edit: impl FnOnce(&Path), clock: Option<Arc<dyn Clock>
     };
     let router = writ_server::serve::router(app.clone(), cfg.max_body_bytes);
     Harness { _dir: dir, router, app, tokens: report.tokens.into_iter().collect() }
+}
+
+/// A clock the test moves by hand.
+pub struct ManualClock(std::sync::Mutex<chrono::DateTime<chrono::Utc>>);
+
+impl Clock for ManualClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+impl ManualClock {
+    pub fn new() -> Arc<Self> {
+        Arc::new(ManualClock(std::sync::Mutex::new(chrono::DateTime::from_timestamp_millis(1_800_000_000_000).unwrap())))
+    }
+
+    pub fn advance(&self, by: chrono::TimeDelta) {
+        *self.0.lock().unwrap() += by;
+    }
 }
 
 pub async fn harness() -> Harness {

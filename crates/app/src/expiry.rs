@@ -1,0 +1,198 @@
+//! Time-bound access that is always removed. A grant past its expiry starts
+//! *revoking*: a durable job (or, on a manual target, a task) takes the access
+//! away from the target, and only a read-back showing it gone (or a fulfiller's
+//! evidence) ends the grant as *expired*. A failing target is retried with
+//! capped backoff; nothing is lost to a crash, because the grant's state and
+//! its job are rows in the store, committed together.
+//!
+//! Two grants giving one subject the same entitlement never cut each other
+//! short: a grant that ends while another is still in force ends in Writ only,
+//! and the access stays until the last of them ends.
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use uuid::Uuid;
+use writ_core::grant::{Grant, GrantState};
+use writ_core::ids::{GrantId, TaskId};
+use writ_core::task::FulfilmentTask;
+
+use crate::events::{self, about};
+use crate::fulfil::{backoff, order_for};
+use crate::ports::{AccountState, Applied, Change, Connector, ConnectorError, GrantFilter, Job, Order, Versioned};
+use crate::service::MAX_ATTEMPTS;
+use crate::{AppError, Writ};
+
+impl Writ {
+    /// Starts the removal of up to `limit` grants past their expiry. Returns
+    /// how many it started. Called by the server's worker.
+    pub async fn expire_due(&self, limit: u32) -> Result<usize, AppError> {
+        let due = self.store.due_expiries(self.clock.now(), limit).await?;
+        for g in &due {
+            self.expire(g.id()).await?;
+        }
+        Ok(due.len())
+    }
+
+    async fn expire(&self, id: GrantId) -> Result<(), AppError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let mut g = self.store.grant(id).await?.ok_or_else(|| AppError::NotFound { what: "grant", id: id.to_string() })?;
+            if g.state() != &GrantState::Active {
+                return Ok(());
+            }
+            let loaded = g.version();
+            let now = self.clock.now();
+            g.begin_expiry(now)?;
+            let mut change = Change::default();
+            match self.covering_grant(&g, now).await? {
+                Some(cover) => {
+                    // The access stays for the other grant: end this one in Writ only.
+                    g.finish_removal(now)?;
+                    change.events.push(about(g.request_id(), events::GRANT_ENDED_COVERED, "system", now, json!({
+                        "grant": g.id(),
+                        "entitlement": g.entitlement(),
+                        "covered_by": cover.id(),
+                        "access_kept_until": cover.expires_at(),
+                    })));
+                }
+                None => self.start_removal(&g, now, &mut change).await?,
+            }
+            change.grants.push(Versioned::update(g, loaded));
+            if self.committed(change).await? {
+                return Ok(());
+            }
+        }
+        Err(AppError::Conflict { what: "grant", id: id.to_string() })
+    }
+
+    /// Another active grant of the same subject and entitlement still in force
+    /// after `now`, the one that lasts longest.
+    async fn covering_grant(&self, g: &Grant, now: DateTime<Utc>) -> Result<Option<Grant>, AppError> {
+        let filter = GrantFilter { subject: Some(g.subject().clone()), active_only: true, ..Default::default() };
+        let others = self.store.grants(&filter).await?;
+        Ok(others
+            .into_iter()
+            .filter(|o| o.id() != g.id() && o.entitlement() == g.entitlement() && o.is_in_force(now))
+            .max_by_key(Grant::expires_at))
+    }
+
+    /// Adds to `change` the removal of `g`'s access: a job for a connector that
+    /// reads its target, a task for a manual one.
+    async fn start_removal(&self, g: &Grant, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
+        change.events.push(about(g.request_id(), events::GRANT_EXPIRING, "system", now, json!({
+            "grant": g.id(),
+            "subject": g.subject(),
+            "entitlement": g.entitlement(),
+            "expires_at": g.expires_at(),
+        })));
+        let connector = self.connector_for(g.entitlement())?;
+        if connector.info().reads_live_state {
+            change.jobs.push(Job::revoke(g, now));
+            return Ok(());
+        }
+        // No side effect: the manual connector only names who does it.
+        let order = order_for(g.request_id(), g.subject(), None, g.entitlement(), None);
+        match connector.revoke(&order).await? {
+            Applied::NeedsPerson { group } => {
+                let task = FulfilmentTask::open_revocation(TaskId::from_uuid(Uuid::new_v4()), g, group.clone(), now);
+                change.events.push(about(g.request_id(), events::TASK_OPENED, "system", now, json!({
+                    "task": task.id(),
+                    "entitlement": g.entitlement(),
+                    "fulfiller_group": group,
+                    "purpose": "revoke",
+                    "grant": g.id(),
+                })));
+                change.tasks.push(Versioned::new(task));
+                Ok(())
+            }
+            other => Err(AppError::Connector(ConnectorError::Permanent {
+                target: g.entitlement().target().to_string(),
+                detail: format!("a connector that cannot read its target answered {other:?}"),
+            })),
+        }
+    }
+
+    /// Runs one removal job: read, revoke, read again, and end the grant only if
+    /// the read-back shows the access gone. Every failure is retried (a refusal
+    /// too: someone may fix the target's permissions), with capped backoff.
+    pub(crate) async fn remove(&self, job: &Job, id: GrantId) -> Result<(), AppError> {
+        let Some(g) = self.store.grant(id).await? else {
+            return self.finish_job_only(job).await;
+        };
+        if !matches!(g.state(), GrantState::Revoking { .. }) {
+            return self.finish_job_only(job).await;
+        }
+        let subject = self.store.identity(g.subject()).await?;
+        let order = order_for(g.request_id(), g.subject(), subject.as_ref(), g.entitlement(), None);
+        let connector = self.connector_for(g.entitlement())?.clone();
+        let kind = connector.info().kind;
+        let outcome = removal(&*connector, &order).await;
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(mut g) = self.store.grant(id).await? else {
+                return self.finish_job_only(job).await;
+            };
+            if !matches!(g.state(), GrantState::Revoking { .. }) {
+                return self.finish_job_only(job).await;
+            }
+            let loaded = g.version();
+            let now = self.clock.now();
+            let mut change = Change::default();
+            match &outcome {
+                Ok((applied, before, after)) => {
+                    g.finish_removal(now)?;
+                    change.events.push(about(g.request_id(), events::GRANT_REMOVAL_VERIFIED, kind, now, json!({
+                        "grant": g.id(),
+                        "entitlement": g.entitlement(),
+                        "account": order.account.name,
+                        "resource": order.resource,
+                        "applied": crate::fulfil::applied_str(applied),
+                        "before": before,
+                        "after": after,
+                        "verified": true,
+                        "state": g.state().as_str(),
+                        "attempt": job.attempts + 1,
+                    })));
+                    change.finished_jobs.push(job.id.clone());
+                }
+                Err((error, before, after)) => {
+                    let attempts = job.attempts + 1;
+                    let next_at = now + backoff(attempts);
+                    g.record_removal_failure(&error.to_string(), next_at)?;
+                    change.events.push(about(g.request_id(), events::GRANT_REMOVAL_FAILED, kind, now, json!({
+                        "grant": g.id(),
+                        "entitlement": g.entitlement(),
+                        "account": order.account.name,
+                        "error": error.to_string(),
+                        "retryable": true,
+                        "attempt": attempts,
+                        "next_attempt_at": next_at,
+                        "before": before,
+                        "after": after,
+                    })));
+                    change.jobs.push(Job { due_at: next_at, attempts, ..job.clone() });
+                }
+            }
+            change.grants.push(Versioned::update(g, loaded));
+            if self.committed(change).await? {
+                return Ok(());
+            }
+        }
+        Err(AppError::Conflict { what: "grant", id: id.to_string() })
+    }
+}
+
+type Removal = Result<(Applied, AccountState, AccountState), (ConnectorError, Option<AccountState>, Option<AccountState>)>;
+
+/// Read before, revoke, read after: the removal's diff and its verification.
+async fn removal(connector: &dyn Connector, order: &Order) -> Removal {
+    let before = connector.read_account(&order.account).await.map_err(|e| (e, None, None))?;
+    let applied = connector.revoke(order).await.map_err(|e| (e, Some(before.clone()), None))?;
+    let after = connector.read_account(&order.account).await.map_err(|e| (e, Some(before.clone()), None))?;
+    if after.holds(&order.resource) {
+        let error = ConnectorError::Permanent {
+            target: order.entitlement.target().to_string(),
+            detail: format!("read-back mismatch: after the revoke, `{}` still shows `{}` for `{}`", order.entitlement.target(), order.resource, order.account.name),
+        };
+        return Err((error, Some(before), Some(after)));
+    }
+    Ok((applied, before, after))
+}

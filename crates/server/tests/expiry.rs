@@ -1,0 +1,142 @@
+//! Time-bound access is removed from the target: a grant past its expiry is
+//! revoked on a real PostgreSQL through the job queue and ends only once the
+//! read-back shows the access gone; a grant covered by a later one for the same
+//! entitlement ends without cutting the access short; on a manual target the
+//! removal is a task completed with evidence. The clock is moved by hand.
+
+mod common;
+
+use chrono::TimeDelta;
+use serde_json::{json, Value};
+use writ_testkit::PgServer;
+
+use common::{harness_with, Harness, ManualClock};
+
+fn psql(pg: &PgServer, sql: &str) -> String {
+    pg.psql(sql).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn holds_reporting(pg: &PgServer, who: &str) -> bool {
+    psql(pg, &format!(
+        "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member \
+         WHERE r.rolname = 'reporting' AND u.rolname = '{who}'"
+    )) == "1"
+}
+
+/// The demo install plus a live PostgreSQL target `pg-live` with the low-risk
+/// entitlement `pg-live/reporting` (auto-approved for oneself, up to 8h).
+async fn harness_with_target(pg: &PgServer, clock: std::sync::Arc<ManualClock>) -> Harness {
+    let url = pg.url();
+    harness_with(
+        move |policies| {
+            let data = policies.parent().unwrap();
+            let mut catalog = std::fs::read_to_string(data.join("catalog.toml")).unwrap();
+            catalog.push_str(
+                "\n[[targets]]\nid = \"pg-live\"\nowners = [\"olivia\"]\nfulfilment = { kind = \"connector\" }\n\n\
+                 [[entitlements]]\nid = \"pg-live/reporting\"\nowners = [\"oscar\"]\nrisk = \"low\"\nmax_duration = \"8h\"\n\
+                 stages = [{ name = \"manager\", approvers = \"subject_manager\", required = 1 }]\n",
+            );
+            std::fs::write(data.join("catalog.toml"), catalog).unwrap();
+            let mut config = std::fs::read_to_string(data.join("writ.toml")).unwrap();
+            config.push_str(&format!("\n[targets.pg-live]\nkind = \"postgres\"\nurl = \"{url}\"\n"));
+            std::fs::write(data.join("writ.toml"), config).unwrap();
+        },
+        Some(clock),
+    )
+    .await
+}
+
+async fn request(h: &Harness, who: &str, entitlement: &str, duration: &str) -> String {
+    let (status, v) = h.post(who, "/v1/requests", json!({ "entitlements": [entitlement], "justification": "quarterly numbers", "duration": duration })).await;
+    assert!(status.is_success(), "{v}");
+    assert_eq!(v["state"], "approved", "auto-approved: {v}");
+    v["id"].as_str().unwrap().to_owned()
+}
+
+async fn grants_of(h: &Harness, request: &str) -> Vec<Value> {
+    let (_, v) = h.get("alice", &format!("/v1/requests/{request}")).await;
+    v["grants"].as_array().unwrap().clone()
+}
+
+async fn events_of(h: &Harness, request: &str) -> Vec<Value> {
+    let (_, v) = h.get("alice", &format!("/v1/requests/{request}")).await;
+    v["events"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_access_is_removed_from_the_target_and_overlaps_never_cut_it_short() {
+    let pg = PgServer::start().expect("PostgreSQL (run scripts/install-test-deps.sh)");
+    psql(&pg, "CREATE ROLE reporting NOLOGIN; CREATE ROLE alice LOGIN");
+    let clock = ManualClock::new();
+    let h = harness_with_target(&pg, clock.clone()).await;
+    let writ = h.app.writ.clone();
+
+    // Two overlapping grants of the same entitlement: 1h, then 3h.
+    let short = request(&h, "alice", "pg-live/reporting", "1h").await;
+    assert_eq!(writ.run_due_jobs(10).await.unwrap(), 1);
+    assert!(holds_reporting(&pg, "alice"));
+    let long = request(&h, "alice", "pg-live/reporting", "3h").await;
+    assert_eq!(writ.run_due_jobs(10).await.unwrap(), 1);
+    assert_eq!(grants_of(&h, &long).await[0]["state"], "active");
+
+    // Nothing is due before its time.
+    assert_eq!(writ.expire_due(10).await.unwrap(), 0);
+
+    // The short one ends, covered by the long one: the access stays.
+    clock.advance(TimeDelta::hours(1) + TimeDelta::seconds(1));
+    assert_eq!(writ.expire_due(10).await.unwrap(), 1);
+    assert_eq!(writ.run_due_jobs(10).await.unwrap(), 0, "no removal job: the access is still owed");
+    assert_eq!(grants_of(&h, &short).await[0]["state"], "expired");
+    assert!(holds_reporting(&pg, "alice"), "an overlapping grant must not cut the access short");
+    assert!(events_of(&h, &short).await.iter().any(|e| e["kind"] == "grant.ended_covered"));
+
+    // The long one ends: revoking until the read-back shows the role gone.
+    clock.advance(TimeDelta::hours(2));
+    assert_eq!(writ.expire_due(10).await.unwrap(), 1);
+    let g = &grants_of(&h, &long).await[0];
+    assert_eq!(g["state"], "revoking", "{g}");
+    assert_eq!(g["removal"]["ending"], "expiry", "{g}");
+    assert!(holds_reporting(&pg, "alice"), "not removed before its job ran");
+    assert_eq!(writ.run_due_jobs(10).await.unwrap(), 1);
+    assert!(!holds_reporting(&pg, "alice"), "the target no longer holds it");
+    assert_eq!(grants_of(&h, &long).await[0]["state"], "expired");
+    let events = events_of(&h, &long).await;
+    let removal = events.iter().find(|e| e["kind"] == "grant.removal_verified").expect("the removal's evidence");
+    let payload: Value = serde_json::from_str(removal["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(payload["applied"], "changed", "{payload}");
+    assert!(payload["before"]["entitlements"].as_array().unwrap().iter().any(|e| e["resource"] == "reporting"), "{payload}");
+    assert!(payload["after"]["entitlements"].as_array().unwrap().iter().all(|e| e["resource"] != "reporting"), "{payload}");
+    assert_eq!(writ.expire_due(10).await.unwrap(), 0, "nothing left to expire");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_manual_target_the_removal_is_a_task_completed_with_evidence() {
+    let clock = ManualClock::new();
+    let h = harness_with(|_| {}, Some(clock.clone())).await;
+    let writ = h.app.writ.clone();
+    // pg-prod is fulfilled by hand by the DBAs (dana); analytics_read is auto-approved.
+    let id = request(&h, "alice", "pg-prod/analytics_read", "2h").await;
+    let (_, tasks) = h.get("dana", "/v1/tasks").await;
+    let task = tasks.as_array().unwrap().iter().find(|t| t["request_id"] == id.as_str()).unwrap()["id"].as_str().unwrap().to_owned();
+    let (status, v) = h.post("dana", &format!("/v1/tasks/{task}/complete"), json!({ "evidence": "GRANT analytics_read TO alice; checked \\du" })).await;
+    assert!(status.is_success(), "{v}");
+    assert_eq!(grants_of(&h, &id).await[0]["state"], "active");
+
+    clock.advance(TimeDelta::hours(2) + TimeDelta::seconds(1));
+    assert_eq!(writ.expire_due(10).await.unwrap(), 1);
+    assert_eq!(grants_of(&h, &id).await[0]["state"], "revoking");
+    let (_, tasks) = h.get("dana", "/v1/tasks").await;
+    let removal = tasks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["request_id"] == id.as_str() && t["state"] == "open" && t["purpose"] == "revoke")
+        .expect("a removal task for the DBAs")["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, v) = h.post("dana", &format!("/v1/tasks/{removal}/complete"), json!({ "evidence": "REVOKE analytics_read FROM alice; \\du shows it gone" })).await;
+    assert!(status.is_success(), "{v}");
+    assert_eq!(grants_of(&h, &id).await[0]["state"], "expired");
+    assert!(events_of(&h, &id).await.iter().any(|e| e["kind"] == "grant.removal_attested"));
+}
