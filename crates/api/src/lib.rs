@@ -173,6 +173,9 @@ pub struct RemovalView {
     pub attempts: u32,
     pub last_error: Option<String>,
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Still not proved removed after the configured window
+    /// (`removal_overdue_after`): an exception to look at. Retries go on.
+    pub overdue: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

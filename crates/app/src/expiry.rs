@@ -23,6 +23,23 @@ use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
 impl Writ {
+    /// A grant whose access has been being removed for longer than the
+    /// configured window (`removal_overdue_after`): an exception to look at.
+    pub fn is_overdue(&self, g: &Grant) -> bool {
+        match g.state() {
+            GrantState::Revoking { since, .. } => self.clock.now() - *since >= self.settings.removal_overdue_after,
+            _ => false,
+        }
+    }
+
+    /// Grants being revoked (for a metric: how many, and how many are overdue).
+    pub async fn removal_counts(&self) -> Result<(u64, u64), AppError> {
+        let filter = GrantFilter { revoking_only: true, limit: 100_000, ..Default::default() };
+        let revoking = self.store.grants(&filter).await?;
+        let overdue = revoking.iter().filter(|g| self.is_overdue(g)).count() as u64;
+        Ok((revoking.len() as u64, overdue))
+    }
+
     /// Starts the removal of up to `limit` grants past their expiry. Returns
     /// how many it started. Called by the server's worker.
     pub async fn expire_due(&self, limit: u32) -> Result<usize, AppError> {
@@ -157,6 +174,9 @@ impl Writ {
                     let attempts = job.attempts + 1;
                     let next_at = now + backoff(attempts);
                     g.record_removal_failure(&error.to_string(), next_at)?;
+                    if self.is_overdue(&g) {
+                        tracing::error!(grant = %g.id(), entitlement = %g.entitlement(), attempts, error = %error, "revocation overdue: the access is still not proved removed; retrying");
+                    }
                     change.events.push(about(g.request_id(), events::GRANT_REMOVAL_FAILED, kind, now, json!({
                         "grant": g.id(),
                         "entitlement": g.entitlement(),

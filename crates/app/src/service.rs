@@ -15,11 +15,14 @@ use crate::AppError;
 pub struct Settings {
     /// How long a request may wait for review before it lapses.
     pub lapse_after: TimeDelta,
+    /// How long a grant may stay *revoking* (its access not yet proved removed)
+    /// before it is listed as overdue. Retries go on either way.
+    pub removal_overdue_after: TimeDelta,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { lapse_after: TimeDelta::days(7) }
+        Self { lapse_after: TimeDelta::days(7), removal_overdue_after: TimeDelta::minutes(15) }
     }
 }
 

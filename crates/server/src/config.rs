@@ -27,6 +27,9 @@ pub struct Config {
     pub lapse_after: String,
     /// How often the server signs a checkpoint of the audit log, e.g. `1m`.
     pub checkpoint_every: String,
+    /// How long a grant's access may stay not proved removed (the target
+    /// failing) before the grant is listed as overdue, e.g. `15m`.
+    pub removal_overdue_after: String,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// How to reach each target the catalog fulfils through a connector:
@@ -38,7 +41,7 @@ pub struct Config {
 
 /// Every key, for messages about unknown ones.
 const KEYS: &[&str] = &[
-    "listen", "data_dir", "database_url", "catalog", "policies", "lapse_after", "checkpoint_every", "max_body_bytes",
+    "listen", "data_dir", "database_url", "catalog", "policies", "lapse_after", "checkpoint_every", "removal_overdue_after", "max_body_bytes",
 ];
 
 impl Default for Config {
@@ -51,6 +54,7 @@ impl Default for Config {
             policies: PathBuf::from("policies"),
             lapse_after: "7d".into(),
             checkpoint_every: "1m".into(),
+            removal_overdue_after: "15m".into(),
             max_body_bytes: 64 * 1024,
             targets: Default::default(),
         }
@@ -78,6 +82,7 @@ pub struct Resolved {
     pub data_dir: PathBuf,
     pub lapse_after: AccessDuration,
     pub checkpoint_every: AccessDuration,
+    pub removal_overdue_after: AccessDuration,
 }
 
 impl Config {
@@ -164,6 +169,7 @@ impl Config {
             data_dir: self.data_dir.clone(),
             lapse_after: dur("lapse_after", &self.lapse_after)?,
             checkpoint_every: dur("checkpoint_every", &self.checkpoint_every)?,
+            removal_overdue_after: dur("removal_overdue_after", &self.removal_overdue_after)?,
         })
     }
 }

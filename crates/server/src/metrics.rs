@@ -94,6 +94,14 @@ impl Metrics {
     }
 }
 
+/// Grants whose access is being removed, and those of them overdue.
+pub fn render_removals(revoking: u64, overdue: u64) -> String {
+    format!(
+        "# HELP writ_grants_revoking Grants whose access is being removed from the target.\n# TYPE writ_grants_revoking gauge\nwrit_grants_revoking {revoking}\n\
+         # HELP writ_grants_revocation_overdue Revoking grants past the configured window (removal_overdue_after).\n# TYPE writ_grants_revocation_overdue gauge\nwrit_grants_revocation_overdue {overdue}\n"
+    )
+}
+
 impl DecisionObserver for Metrics {
     fn observe(&self, action: &str, allowed: bool, elapsed: Duration) {
         self.policy.observe(elapsed);

@@ -122,7 +122,8 @@ pub fn task(t: &FulfilmentTask) -> api::TaskView {
     }
 }
 
-pub fn grant(g: &Grant) -> api::GrantView {
+/// `overdue`: whether a revoking grant is past the configured window (the app decides).
+pub fn grant(g: &Grant, overdue: bool) -> api::GrantView {
     let ending = |e: &writ_core::grant::Ending| match e {
         writ_core::grant::Ending::Expiry => "expiry".to_owned(),
         writ_core::grant::Ending::Early { by, reason } => format!("revoked by `{by}`: {reason}"),
@@ -134,6 +135,7 @@ pub fn grant(g: &Grant) -> api::GrantView {
             attempts: *attempts,
             last_error: last_error.clone(),
             next_attempt_at: *next_at,
+            overdue,
         }),
         _ => None,
     };
@@ -179,11 +181,11 @@ pub fn checkpoint(c: &Checkpoint) -> api::CheckpointView {
     }
 }
 
-pub fn evidence(e: &Evidence) -> api::EvidenceView {
+pub fn evidence(e: &Evidence, overdue: impl Fn(&Grant) -> bool) -> api::EvidenceView {
     api::EvidenceView {
         request: request(&e.request),
         tasks: e.tasks.iter().map(task).collect(),
-        grants: e.grants.iter().map(grant).collect(),
+        grants: e.grants.iter().map(|g| grant(g, overdue(g))).collect(),
         events: e.events.iter().map(event).collect(),
     }
 }

@@ -140,3 +140,89 @@ async fn on_a_manual_target_the_removal_is_a_task_completed_with_evidence() {
     assert_eq!(grants_of(&h, &id).await[0]["state"], "expired");
     assert!(events_of(&h, &id).await.iter().any(|e| e["kind"] == "grant.removal_attested"));
 }
+
+/// The target is down when the grant expires: the grant stays *revoking* with
+/// its failed attempts and the target's error visible, becomes *overdue* past
+/// the window (listed, and counted in the metrics), and once the target is back
+/// the retry removes the access and proves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_down_at_expiry_leaves_the_grant_revoking_then_overdue_until_it_returns() {
+    use writ_testkit::LdapServer;
+    let mut ldap = LdapServer::start().expect("slapd (run scripts/install-test-deps.sh)");
+    let people = ldap.people_dn();
+    let vpn = format!("cn=vpn,{}", ldap.groups_dn());
+    ldap.ldapmodify(&format!("dn: uid=alice,{people}\nobjectClass: inetOrgPerson\nuid: alice\ncn: alice\nsn: alice\n")).unwrap();
+    ldap.ldapmodify(&format!("dn: {vpn}\nobjectClass: groupOfNames\ncn: vpn\nmember: {vpn}\n")).unwrap();
+    let is_member = |ldap: &LdapServer| {
+        let out = ldap.ldapsearch(&vpn, "(objectClass=*)", &["member"]).unwrap().to_lowercase();
+        out.contains(&format!("uid=alice,{people}").to_lowercase())
+    };
+    let config = format!(
+        "\n[targets.dir]\nkind = \"ldap\"\nurl = \"{}\"\nbind_dn = \"{}\"\npassword_file = \"ldap.password\"\npeople_dn = \"{people}\"\ngroups_dn = \"{}\"\nservices_dn = \"{}\"\n",
+        ldap.url(),
+        ldap.admin_dn(),
+        ldap.groups_dn(),
+        ldap.services_dn()
+    );
+    let password = ldap.admin_password().to_owned();
+    let clock = ManualClock::new();
+    let h = harness_with(
+        move |policies| {
+            let data = policies.parent().unwrap();
+            let mut catalog = std::fs::read_to_string(data.join("catalog.toml")).unwrap();
+            catalog.push_str(
+                "\n[[targets]]\nid = \"dir\"\nowners = [\"olivia\"]\nfulfilment = { kind = \"connector\" }\n\n\
+                 [[entitlements]]\nid = \"dir/vpn\"\nowners = [\"oscar\"]\nrisk = \"low\"\nmax_duration = \"8h\"\n\
+                 stages = [{ name = \"manager\", approvers = \"subject_manager\", required = 1 }]\n",
+            );
+            std::fs::write(data.join("catalog.toml"), catalog).unwrap();
+            // Secret files are read from the path as given: name it absolutely.
+            let secret = data.join("ldap.password");
+            std::fs::write(&secret, format!("{password}\n")).unwrap();
+            let mut text = std::fs::read_to_string(data.join("writ.toml")).unwrap();
+            text.push_str(&config.replace("\"ldap.password\"", &format!("\"{}\"", secret.display())));
+            std::fs::write(data.join("writ.toml"), text).unwrap();
+        },
+        Some(clock.clone()),
+    )
+    .await;
+    let writ = h.app.writ.clone();
+    let id = request(&h, "alice", "dir/vpn", "1h").await;
+    assert_eq!(writ.run_due_jobs(10).await.unwrap(), 1);
+    assert!(is_member(&ldap));
+
+    // Down at expiry: revoking, with the failure and the target's error visible.
+    ldap.stop();
+    clock.advance(TimeDelta::hours(1) + TimeDelta::seconds(1));
+    assert_eq!(writ.expire_due(10).await.unwrap(), 1);
+    assert_eq!(writ.run_due_jobs(10).await.unwrap(), 1);
+    let g = grants_of(&h, &id).await[0].clone();
+    assert_eq!(g["state"], "revoking", "{g}");
+    assert_eq!(g["removal"]["attempts"], 1, "{g}");
+    assert!(g["removal"]["last_error"].as_str().unwrap().contains("unavailable"), "{g}");
+    assert_eq!(g["removal"]["overdue"], false, "{g}");
+    let (_, overdue) = h.get("alice", "/v1/grants?overdue=true").await;
+    assert!(overdue.as_array().unwrap().is_empty(), "not overdue yet: {overdue}");
+
+    // Past the window (15 minutes by default): overdue, listed and counted; retries go on.
+    clock.advance(TimeDelta::minutes(20));
+    assert_eq!(writ.run_due_jobs(10).await.unwrap(), 1);
+    let (_, overdue) = h.get("alice", "/v1/grants?overdue=true").await;
+    let listed = overdue.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{overdue}");
+    assert_eq!((listed[0]["removal"]["overdue"].as_bool(), listed[0]["removal"]["attempts"].as_u64()), (Some(true), Some(2)), "{overdue}");
+    let (_, metrics) = h.get("audrey", "/metrics").await;
+    assert!(metrics.as_str().unwrap().contains("writ_grants_revocation_overdue 1"), "{metrics}");
+
+    // The target is back: the next retry removes the access and proves it.
+    ldap.start_again().unwrap();
+    clock.advance(TimeDelta::minutes(5));
+    assert_eq!(writ.run_due_jobs(10).await.unwrap(), 1);
+    assert_eq!(grants_of(&h, &id).await[0]["state"], "expired");
+    assert!(!is_member(&ldap), "removed from the target");
+    let (_, overdue) = h.get("alice", "/v1/grants?overdue=true").await;
+    assert!(overdue.as_array().unwrap().is_empty(), "{overdue}");
+    let events = events_of(&h, &id).await;
+    assert_eq!(events.iter().filter(|e| e["kind"] == "grant.removal_failed").count(), 2);
+    assert_eq!(events.iter().filter(|e| e["kind"] == "grant.removal_verified").count(), 1);
+}

@@ -172,11 +172,12 @@ impl Store for SqlStore {
     async fn grants(&self, f: &GrantFilter) -> Result<Vec<Grant>, StoreError> {
         let rows = sqlx::query(
             "SELECT doc FROM grants WHERE ($1 = '' OR subject = $1) AND ($2 = '' OR request_id = $2) AND ($3 = 0 OR is_active = 1) \
-             ORDER BY expires_at, id LIMIT $4",
+             AND ($4 = 0 OR state = 'revoking') ORDER BY expires_at, id LIMIT $5",
         )
         .bind(f.subject.as_ref().map_or(String::new(), ToString::to_string))
         .bind(f.request.map_or(String::new(), |r| r.to_string()))
         .bind(i64::from(f.active_only))
+        .bind(i64::from(f.revoking_only))
         .bind(limit(f.limit))
         .fetch_all(&self.reader)
         .await

@@ -132,7 +132,10 @@ pub struct RequestFilter {
 pub struct GrantFilter {
     pub subject: Option<IdentityId>,
     pub request: Option<RequestId>,
+    /// Grants that may still hold access (active or revoking).
     pub active_only: bool,
+    /// Grants whose access is being removed (revoking).
+    pub revoking_only: bool,
     pub limit: u32,
 }
 

@@ -20,12 +20,19 @@ pub struct ListArgs {
     /// Also list grants that have ended.
     #[arg(long)]
     pub all: bool,
+    /// Only grants whose access is still not proved removed after the
+    /// configured window (Writ keeps retrying them).
+    #[arg(long, conflicts_with = "all")]
+    pub overdue: bool,
 }
 
 pub async fn run(api: &Client, cmd: &GrantCommand, json: bool) -> anyhow::Result<()> {
     match cmd {
         GrantCommand::List(a) => {
             let mut query = vec![("active", (!a.all).to_string())];
+            if a.overdue {
+                query.push(("overdue", "true".to_owned()));
+            }
             if let Some(s) = &a.subject {
                 query.push(("subject", s.clone()));
             }
@@ -34,7 +41,7 @@ pub async fn run(api: &Client, cmd: &GrantCommand, json: bool) -> anyhow::Result
                 return emit_json(&value);
             }
             let grants: Vec<GrantView> = decode("grant list", value)?;
-            let empty = if a.all { "no grants" } else { "no active grants" };
+            let empty = if a.overdue { "no overdue revocations" } else if a.all { "no grants" } else { "no active grants" };
             emit(&table_or(&grant_table(&grants), empty))
         }
     }
@@ -49,7 +56,11 @@ pub fn grant_table(grants: &[GrantView]) -> Table {
             (Some(at), None) => short_time(at),
             (None, _) if g.removal.is_some() => {
                 let r = g.removal.as_ref().expect("checked");
-                let tries = if r.attempts == 0 { "removing".to_owned() } else { format!("removing, {} failed attempts", r.attempts) };
+                let tries = match (r.attempts, r.overdue) {
+                    (0, _) => "removing".to_owned(),
+                    (n, false) => format!("removing, {n} failed attempts"),
+                    (n, true) => format!("OVERDUE: removing, {n} failed attempts"),
+                };
                 format!("{tries} ({})", one_line(&r.ending))
             }
             (None, why) => opt(why),

@@ -33,7 +33,10 @@ pub async fn healthz(State(app): State<App>) -> Response {
 #[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain")), security(("bearer" = [])))]
 pub async fn metrics(State(app): State<App>, Caller(_): Caller) -> Result<Response, ApiError> {
     let counts = app.writ.store().request_counts().await.map_err(writ_app::AppError::from)?;
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render(&counts)).into_response())
+    let (revoking, overdue) = app.writ.removal_counts().await?;
+    let mut text = app.metrics.render(&counts);
+    text.push_str(&crate::metrics::render_removals(revoking, overdue));
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 
 /// This API's OpenAPI document. Public: it describes the API, it holds no data.

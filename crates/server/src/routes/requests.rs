@@ -75,7 +75,7 @@ pub async fn queue(State(app): State<App>, Caller(me): Caller) -> Result<Json<Ve
 #[utoipa::path(get, path = "/v1/requests/{id}", params(("id" = String, Path)), responses((status = 200, body = EvidenceView), (status = 404, body = writ_api::ErrorBody)), security(("bearer" = [])))]
 pub async fn show(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>) -> Result<Json<EvidenceView>, ApiError> {
     let ev = app.writ.evidence(&me, request_id(&id)?).await?;
-    Ok(Json(views::evidence(&ev)))
+    Ok(Json(views::evidence(&ev, |g| app.writ.is_overdue(g))))
 }
 
 async fn review(app: App, me: writ_core::identity::Identity, id: &str, verdict: Verdict, body: ReasonBody) -> Result<Json<RequestView>, ApiError> {

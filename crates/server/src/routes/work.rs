@@ -43,6 +43,9 @@ pub struct GrantQuery {
     pub subject: Option<String>,
     /// Only grants in force (default true).
     pub active: Option<bool>,
+    /// Only grants whose access is still not proved removed after the
+    /// configured window.
+    pub overdue: Option<bool>,
     pub limit: Option<u32>,
 }
 
@@ -51,7 +54,9 @@ pub struct GrantQuery {
 pub async fn grants(State(app): State<App>, Caller(me): Caller, q: Result<Query<GrantQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<GrantView>>, ApiError> {
     let Query(q) = q?;
     let subject = q.subject.as_deref().filter(|s| !s.is_empty()).map(IdentityId::parse).transpose()?;
-    let filter = GrantFilter { subject, request: None, active_only: q.active.unwrap_or(true), limit: q.limit.unwrap_or(500) };
+    let overdue_only = q.overdue.unwrap_or(false);
+    let filter = GrantFilter { subject, request: None, active_only: q.active.unwrap_or(true), revoking_only: overdue_only, limit: q.limit.unwrap_or(500) };
     let list = app.writ.list_grants(&me, filter).await?;
-    Ok(Json(list.iter().map(views::grant).collect()))
+    let views = list.iter().map(|g| (g, app.writ.is_overdue(g))).filter(|(_, overdue)| *overdue || !overdue_only);
+    Ok(Json(views.map(|(g, overdue)| views::grant(g, overdue)).collect()))
 }
