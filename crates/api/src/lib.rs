@@ -45,6 +45,14 @@ pub struct ReasonBody {
     pub reason: String,
 }
 
+/// End a grant early.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeGrant {
+    /// Why, for the evidence chain. Required.
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CompleteTask {
     /// What was changed in the target, e.g. the command run and its output.

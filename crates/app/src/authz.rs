@@ -116,6 +116,24 @@ impl Writ {
         self.decide(&q).allowed
     }
 
+    /// Policy `revoke`: may `actor` end early a grant of `entitlement` that
+    /// request `req` produced? The decision, with the actor's relations to the
+    /// request ("subject" for the holder).
+    pub(crate) async fn revoke_decision(&self, actor: &Identity, req: &Request, entitlement: &EntitlementId) -> Result<Decision, AppError> {
+        let mut dir = Directory::default();
+        let (subject, manager) = self.parties_of(&mut dir, req).await?;
+        let parties = Parties { request: req, subject: subject.as_ref(), subject_manager: manager.as_ref() };
+        let fulfillers = facts::fulfiller_group(&self.catalog, entitlement.target());
+        let q = DecisionQuery {
+            action: PolicyAction::Revoke,
+            principal: facts::identity(actor),
+            subject: parties.subject_facts(),
+            entitlement: self.entitlement_facts(req, entitlement),
+            context: facts::context(req, None, parties.relations(actor, entitlement, fulfillers)),
+        };
+        Ok(self.decide(&q))
+    }
+
     /// A request is visible when policy allows `view` for any of its entitlements.
     pub(crate) fn request_visible(&self, actor: &Identity, parties: &Parties<'_>) -> bool {
         parties

@@ -12,7 +12,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
-use writ_core::grant::{Grant, GrantState};
+use writ_core::grant::{Ending, Grant, GrantState};
+use writ_core::identity::Identity;
 use writ_core::ids::{GrantId, TaskId};
 use writ_core::task::FulfilmentTask;
 
@@ -40,6 +41,41 @@ impl Writ {
         Ok((revoking.len() as u64, overdue))
     }
 
+    /// `actor` ends grant `id` early, with `reason`, if policy allows `revoke`
+    /// (the holder giving it up, an owner, security). The grant becomes
+    /// *revoking* and its access is removed from the target as at expiry; it is
+    /// *revoked* once the removal is proved.
+    pub async fn revoke_grant(&self, actor: &Identity, id: GrantId, reason: &str) -> Result<Grant, AppError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let mut g = self.store.grant(id).await?.ok_or_else(|| AppError::NotFound { what: "grant", id: id.to_string() })?;
+            let req = self.load_request(g.request_id()).await?;
+            let decision = self.revoke_decision(actor, &req, g.entitlement()).await?;
+            if !decision.allowed {
+                return Err(AppError::Forbidden {
+                    who: actor.id.to_string(),
+                    action: format!("revoke grant `{id}`"),
+                    reason: crate::authz::refusal(&decision),
+                });
+            }
+            let loaded = g.version();
+            let now = self.clock.now();
+            g.begin_revocation(actor.id.clone(), reason, now)?;
+            let mut change = Change::default();
+            change.events.push(about(g.request_id(), events::GRANT_REVOCATION_REQUESTED, actor.id.as_str(), now, json!({
+                "grant": g.id(),
+                "entitlement": g.entitlement(),
+                "reason": reason.trim(),
+                "policy_ids": decision.policy_ids,
+            })));
+            self.end_or_remove(&mut g, now, &mut change).await?;
+            change.grants.push(Versioned::update(g.clone(), loaded));
+            if self.committed(change).await? {
+                return Ok(g);
+            }
+        }
+        Err(AppError::Conflict { what: "grant", id: id.to_string() })
+    }
+
     /// Starts the removal of up to `limit` grants past their expiry. Returns
     /// how many it started. Called by the server's worker.
     pub async fn expire_due(&self, limit: u32) -> Result<usize, AppError> {
@@ -60,25 +96,32 @@ impl Writ {
             let now = self.clock.now();
             g.begin_expiry(now)?;
             let mut change = Change::default();
-            match self.covering_grant(&g, now).await? {
-                Some(cover) => {
-                    // The access stays for the other grant: end this one in Writ only.
-                    g.finish_removal(now)?;
-                    change.events.push(about(g.request_id(), events::GRANT_ENDED_COVERED, "system", now, json!({
-                        "grant": g.id(),
-                        "entitlement": g.entitlement(),
-                        "covered_by": cover.id(),
-                        "access_kept_until": cover.expires_at(),
-                    })));
-                }
-                None => self.start_removal(&g, now, &mut change).await?,
-            }
+            self.end_or_remove(&mut g, now, &mut change).await?;
             change.grants.push(Versioned::update(g, loaded));
             if self.committed(change).await? {
                 return Ok(());
             }
         }
         Err(AppError::Conflict { what: "grant", id: id.to_string() })
+    }
+
+    /// For a grant that just ended in Writ: if another grant still owes the same
+    /// access, the access stays and this one ends at once; otherwise its
+    /// removal from the target starts.
+    async fn end_or_remove(&self, g: &mut Grant, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
+        match self.covering_grant(g, now).await? {
+            Some(cover) => {
+                g.finish_removal(now)?;
+                change.events.push(about(g.request_id(), events::GRANT_ENDED_COVERED, "system", now, json!({
+                    "grant": g.id(),
+                    "entitlement": g.entitlement(),
+                    "covered_by": cover.id(),
+                    "access_kept_until": cover.expires_at(),
+                })));
+                Ok(())
+            }
+            None => self.start_removal(g, now, change).await,
+        }
     }
 
     /// Another active grant of the same subject and entitlement still in force
@@ -95,7 +138,9 @@ impl Writ {
     /// Adds to `change` the removal of `g`'s access: a job for a connector that
     /// reads its target, a task for a manual one.
     async fn start_removal(&self, g: &Grant, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
-        change.events.push(about(g.request_id(), events::GRANT_EXPIRING, "system", now, json!({
+        let expiring = matches!(g.state(), GrantState::Revoking { ending: Ending::Expiry, .. });
+        let kind = if expiring { events::GRANT_EXPIRING } else { events::GRANT_REVOKING };
+        change.events.push(about(g.request_id(), kind, "system", now, json!({
             "grant": g.id(),
             "subject": g.subject(),
             "entitlement": g.entitlement(),

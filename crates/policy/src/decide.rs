@@ -314,9 +314,9 @@ mod tests {
     fn schema_action_groups_are_honoured() {
         let schema = demo::SCHEMA
             .replace(
-                r#"action "request", "auto_approve", "review", "break_glass", "view" appliesTo"#,
+                r#"action "request", "auto_approve", "review", "break_glass", "view", "revoke" appliesTo"#,
                 r#"action "changes";
-  action "auto_approve", "review", "view" appliesTo {
+  action "auto_approve", "review", "view", "revoke" appliesTo {
     principal: [Identity], resource: [Entitlement], context: RequestContext,
   };
   action "request", "break_glass" in ["changes"] appliesTo"#,

@@ -18,6 +18,7 @@ pub const POLICIES: &[(&str, &str)] = &[
     ),
     ("request.cedar", include_str!("../demo/request.cedar")),
     ("review.cedar", include_str!("../demo/review.cedar")),
+    ("revoke.cedar", include_str!("../demo/revoke.cedar")),
     ("view.cedar", include_str!("../demo/view.cedar")),
 ];
 

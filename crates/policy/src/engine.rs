@@ -115,7 +115,7 @@ mod tests {
 
     #[test]
     fn an_old_schema_without_the_new_actions_loads_with_a_warning() {
-        let old = demo::SCHEMA.replace(r#", "view" appliesTo"#, " appliesTo");
+        let old = demo::SCHEMA.replace(r#", "view", "revoke" appliesTo"#, " appliesTo");
         let engine = PolicyEngine::from_sources(
             &old,
             &[("request.cedar", include_str!("../demo/request.cedar"))],

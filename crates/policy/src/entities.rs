@@ -311,7 +311,7 @@ mod tests {
     #[test]
     fn actions_missing_from_an_old_schema_are_reported() {
         let old = demo::SCHEMA
-            .replace(r#", "view" appliesTo"#, " appliesTo")
+            .replace(r#", "view", "revoke" appliesTo"#, " appliesTo")
             .replace(
                 r#"action "read_audit", "manage_identities""#,
                 r#"action "manage_identities""#,
@@ -319,7 +319,7 @@ mod tests {
         let schema = Schema::from_cedarschema_str(&old).unwrap().0;
         assert_eq!(
             Vocab::new(&schema).undeclared,
-            [PolicyAction::View, PolicyAction::ReadAudit]
+            [PolicyAction::View, PolicyAction::Revoke, PolicyAction::ReadAudit]
         );
     }
 

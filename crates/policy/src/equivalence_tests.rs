@@ -193,7 +193,7 @@ fn identity_strategy() -> impl Strategy<Value = IdentityFacts> {
 
 fn query_strategy() -> impl Strategy<Value = DecisionQuery> {
     (
-        (0..5usize, identity_strategy(), identity_strategy()),
+        (0..6usize, identity_strategy(), identity_strategy()),
         (
             0..6usize,
             0..3usize,
@@ -277,14 +277,14 @@ fn generated_set_exercises_every_path() {
         },
     };
     assert!(
-        (0..5).all(|i| PolicyAction::ALL[i].admin().is_none())
-            && PolicyAction::ALL[5..].iter().all(|a| a.admin().is_some())
+        (0..6).all(|i| PolicyAction::ALL[i].admin().is_none())
+            && PolicyAction::ALL[6..].iter().all(|a| a.admin().is_some())
     );
     // Slicing must actually cut something for the equivalence to mean anything.
     let sliced =
         e.sliced_policy_count(PolicyAction::Request, &q(PolicyAction::Request).entitlement);
     assert!(sliced < 80 && sliced > 0, "{sliced}");
-    assert!(PolicyAction::ALL[..5]
+    assert!(PolicyAction::ALL[..6]
         .iter()
         .any(|&a| !e.decide(&q(a)).errors.is_empty()));
 

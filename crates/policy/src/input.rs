@@ -34,6 +34,9 @@ pub enum PolicyAction {
     /// May this principal see a request (its evidence chain) that includes this
     /// entitlement?
     View,
+    /// May this principal end a grant of this entitlement early (the holder
+    /// giving it up, an owner or security taking it away)?
+    Revoke,
     /// May this principal read the audit log? (administrative)
     ReadAudit,
     /// May this principal create, change, enable or disable identities?
@@ -43,7 +46,7 @@ pub enum PolicyAction {
 
 impl PolicyAction {
     /// How many actions there are, for per-action tables.
-    pub const COUNT: usize = 7;
+    pub const COUNT: usize = 8;
 
     pub const ALL: [PolicyAction; Self::COUNT] = [
         PolicyAction::Request,
@@ -51,6 +54,7 @@ impl PolicyAction {
         PolicyAction::Review,
         PolicyAction::BreakGlass,
         PolicyAction::View,
+        PolicyAction::Revoke,
         PolicyAction::ReadAudit,
         PolicyAction::ManageIdentities,
     ];
@@ -63,6 +67,7 @@ impl PolicyAction {
             PolicyAction::Review => "review",
             PolicyAction::BreakGlass => "break_glass",
             PolicyAction::View => "view",
+            PolicyAction::Revoke => "revoke",
             PolicyAction::ReadAudit => "read_audit",
             PolicyAction::ManageIdentities => "manage_identities",
         }
@@ -287,7 +292,7 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", a.as_str()));
         }
         let err = "approve".parse::<PolicyAction>().unwrap_err();
-        assert!(err.contains("view, read_audit, manage_identities"), "{err}");
+        assert!(err.contains("view, revoke, read_audit, manage_identities"), "{err}");
     }
 
     #[test]

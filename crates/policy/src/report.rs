@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn demo_report_counts_policies_per_action() {
         let report = PolicyEngine::demo().check_report();
-        assert_eq!(report.policy_count, 16);
+        assert_eq!(report.policy_count, 20);
         let counts: Vec<_> = report.per_action.iter().map(|(a, n)| (*a, *n)).collect();
         assert_eq!(
             counts,
@@ -135,6 +135,7 @@ mod tests {
                 (Review, 4),
                 (BreakGlass, 1),
                 (View, 3),
+                (Revoke, 4),
                 (ReadAudit, 2),
                 (ManageIdentities, 2)
             ]
@@ -151,8 +152,8 @@ mod tests {
         );
         assert!(
             text.ends_with(
-                "ok: 6 files, 16 policies (request 4, auto_approve 1, review 4, break_glass 1, \
-                 view 3, read_audit 2, manage_identities 2)"
+                "ok: 7 files, 20 policies (request 4, auto_approve 1, review 4, break_glass 1, \
+                 view 3, revoke 4, read_audit 2, manage_identities 2)"
             ),
             "{text}"
         );

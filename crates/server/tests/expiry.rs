@@ -53,13 +53,14 @@ async fn request(h: &Harness, who: &str, entitlement: &str, duration: &str) -> S
     v["id"].as_str().unwrap().to_owned()
 }
 
+/// As audrey (an auditor: policy lets her see every request).
 async fn grants_of(h: &Harness, request: &str) -> Vec<Value> {
-    let (_, v) = h.get("alice", &format!("/v1/requests/{request}")).await;
+    let (_, v) = h.get("audrey", &format!("/v1/requests/{request}")).await;
     v["grants"].as_array().unwrap().clone()
 }
 
 async fn events_of(h: &Harness, request: &str) -> Vec<Value> {
-    let (_, v) = h.get("alice", &format!("/v1/requests/{request}")).await;
+    let (_, v) = h.get("audrey", &format!("/v1/requests/{request}")).await;
     v["events"].as_array().unwrap().clone()
 }
 
@@ -225,4 +226,56 @@ async fn a_target_down_at_expiry_leaves_the_grant_revoking_then_overdue_until_it
     let events = events_of(&h, &id).await;
     assert_eq!(events.iter().filter(|e| e["kind"] == "grant.removal_failed").count(), 2);
     assert_eq!(events.iter().filter(|e| e["kind"] == "grant.removal_verified").count(), 1);
+}
+
+/// Ending access early: policy decides who may (the holder, owners, security);
+/// a reason is required; the access is removed from the target and the grant
+/// is *revoked* once the read-back shows it gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_is_revoked_early_by_its_holder_or_security_and_removed_from_the_target() {
+    let pg = PgServer::start().expect("PostgreSQL (run scripts/install-test-deps.sh)");
+    psql(&pg, "CREATE ROLE reporting NOLOGIN; CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN");
+    let clock = ManualClock::new();
+    let h = harness_with_target(&pg, clock.clone()).await;
+    let writ = h.app.writ.clone();
+    let id = request(&h, "alice", "pg-live/reporting", "4h").await;
+    writ.run_due_jobs(10).await.unwrap();
+    let grant = grants_of(&h, &id).await[0]["id"].as_str().unwrap().to_owned();
+    let uri = format!("/v1/grants/{grant}/revoke");
+
+    // bob has nothing to do with it; a reason is required; neither changes anything.
+    let (status, v) = h.post("bob", &uri, json!({ "reason": "tidy up" })).await;
+    assert_eq!(status.as_u16(), 403, "{v}");
+    let (status, v) = h.post("alice", &uri, json!({ "reason": "  " })).await;
+    assert_eq!(status.as_u16(), 422, "{v}");
+    assert!(v.to_string().contains("reason"), "{v}");
+    assert_eq!(grants_of(&h, &id).await[0]["state"], "active");
+    assert!(holds_reporting(&pg, "alice"));
+
+    // The holder gives it up.
+    let (status, v) = h.post("alice", &uri, json!({ "reason": "report delivered early" })).await;
+    assert!(status.is_success(), "{v}");
+    assert_eq!(v["state"], "revoking", "{v}");
+    assert!(v["removal"]["ending"].as_str().unwrap().contains("report delivered early"), "{v}");
+    assert_eq!(writ.run_due_jobs(10).await.unwrap(), 1);
+    assert!(!holds_reporting(&pg, "alice"));
+    let g = grants_of(&h, &id).await[0].clone();
+    assert_eq!(g["state"], "revoked", "{g}");
+    assert!(g["ended_reason"].as_str().unwrap().contains("alice"), "{g}");
+    let events = events_of(&h, &id).await;
+    let asked = events.iter().find(|e| e["kind"] == "grant.revocation_requested").expect("who ended it and why");
+    assert!(asked["payload"].as_str().unwrap().contains("revoke-permit-holder"), "{asked}");
+    assert!(events.iter().any(|e| e["kind"] == "grant.removal_verified"));
+    let (status, _) = h.post("alice", &uri, json!({ "reason": "again" })).await;
+    assert_eq!(status.as_u16(), 409, "an ended grant cannot be revoked again");
+
+    // Security may take anyone's access away.
+    let id2 = request(&h, "bob", "pg-live/reporting", "4h").await;
+    writ.run_due_jobs(10).await.unwrap();
+    assert!(holds_reporting(&pg, "bob"));
+    let grant2 = grants_of(&h, &id2).await[0]["id"].as_str().unwrap().to_owned();
+    let (status, v) = h.post("sam", &format!("/v1/grants/{grant2}/revoke"), json!({ "reason": "suspicious use" })).await;
+    assert!(status.is_success(), "{v}");
+    writ.run_due_jobs(10).await.unwrap();
+    assert!(!holds_reporting(&pg, "bob"));
 }

@@ -1,7 +1,7 @@
 //! `writ grant …`: access that was put in place, and when it ends.
 
 use clap::{Args, Subcommand};
-use writ_api::GrantView;
+use writ_api::{GrantView, RevokeGrant};
 
 use crate::client::{decode, Client};
 use crate::output::{emit, emit_json, one_line, opt, short_time, table_or, Table};
@@ -10,6 +10,18 @@ use crate::output::{emit, emit_json, one_line, opt, short_time, table_or, Table}
 pub enum GrantCommand {
     /// List active grants: yours, or a subject's (needs `read_audit` in policy).
     List(ListArgs),
+    /// End a grant early, with a reason: yours (giving it up), or as an owner
+    /// or security, as policy allows. Writ removes the access from the target.
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The grant's id (see `writ grant list`).
+    pub id: String,
+    /// Why, for the evidence chain.
+    #[arg(long, short = 'r', value_name = "TEXT")]
+    pub reason: String,
 }
 
 #[derive(Debug, Args)]
@@ -43,6 +55,20 @@ pub async fn run(api: &Client, cmd: &GrantCommand, json: bool) -> anyhow::Result
             let grants: Vec<GrantView> = decode("grant list", value)?;
             let empty = if a.overdue { "no overdue revocations" } else if a.all { "no grants" } else { "no active grants" };
             emit(&table_or(&grant_table(&grants), empty))
+        }
+        GrantCommand::Revoke(a) => {
+            let value = api.post(&["v1", "grants", &a.id, "revoke"], &RevokeGrant { reason: a.reason.clone() }).await?;
+            if json {
+                return emit_json(&value);
+            }
+            let g: GrantView = decode("grant", value)?;
+            emit(&format!(
+                "grant {} of `{}` for {} is {}: Writ is removing the access from the target; `writ grant list --all` shows when it is done\n",
+                one_line(&g.id),
+                one_line(&g.entitlement),
+                one_line(&g.subject),
+                one_line(&g.state)
+            ))
         }
     }
 }

@@ -37,6 +37,7 @@ pub fn router() -> Router<App> {
         .route("/v1/tasks", get(work::tasks))
         .route("/v1/tasks/{id}/complete", post(work::complete))
         .route("/v1/grants", get(work::grants))
+        .route("/v1/grants/{id}/revoke", post(work::revoke))
         .route("/v1/audit/events", get(audit::events))
         .route("/v1/audit/checkpoints", get(audit::checkpoints).post(audit::sign))
 }

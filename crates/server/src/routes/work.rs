@@ -3,7 +3,7 @@
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
-use writ_api::{CompleteTask, GrantView, TaskView};
+use writ_api::{CompleteTask, GrantView, TaskView, RevokeGrant};
 use writ_app::ports::GrantFilter;
 use writ_core::ids::{IdentityId, TaskId};
 
@@ -34,6 +34,15 @@ pub async fn complete(State(app): State<App>, Caller(me): Caller, Path(id): Path
     let id = TaskId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
     let task = app.writ.complete_task(&me, id, &body.evidence).await?;
     Ok(Json(views::task(&task)))
+}
+
+/// End a grant early, with a reason (policy decides: `revoke`). The grant is
+/// *revoking* until the removal from the target is proved, then *revoked*.
+#[utoipa::path(post, path = "/v1/grants/{id}/revoke", params(("id" = String, Path)), request_body = RevokeGrant, responses((status = 200, body = GrantView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+pub async fn revoke(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<RevokeGrant>) -> Result<Json<GrantView>, ApiError> {
+    let id = writ_core::ids::GrantId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
+    let g = app.writ.revoke_grant(&me, id, &body.reason).await?;
+    Ok(Json(views::grant(&g, app.writ.is_overdue(&g))))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
