@@ -28,18 +28,29 @@ async fn run_jobs(app: App, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => return,
             _ = tick.tick() => loop {
                 // Expired grants first: their removal jobs then run in this round.
-                match app.writ.expire_due(JOBS_BATCH).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(grants = n, "grants expired; removing their access"),
-                    Err(e) => tracing::error!(error = %e, "expiring grants failed"),
-                }
-                match app.writ.run_due_jobs(JOBS_BATCH).await {
-                    Ok(n) if n == JOBS_BATCH as usize => continue,
-                    Ok(_) => break,
-                    Err(e) => {
-                        tracing::error!(error = %e, "claiming provisioning jobs failed");
-                        break;
+                // Keep going while either queue was full, so a backlog drains at
+                // once instead of one batch per tick.
+                let expired = match app.writ.expire_due(JOBS_BATCH).await {
+                    Ok(n) => {
+                        if n > 0 {
+                            tracing::info!(grants = n, "grants expired; removing their access");
+                        }
+                        n
                     }
+                    Err(e) => {
+                        tracing::error!(error = %e, "expiring grants failed");
+                        0
+                    }
+                };
+                let ran = match app.writ.run_due_jobs(JOBS_BATCH).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        tracing::error!(error = %e, "claiming jobs failed");
+                        0
+                    }
+                };
+                if expired < JOBS_BATCH as usize && ran < JOBS_BATCH as usize {
+                    break;
                 }
             },
         }
