@@ -9,6 +9,8 @@
 //! short: a grant that ends while another is still in force ends in Writ only,
 //! and the access stays until the last of them ends.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use uuid::Uuid;
@@ -76,19 +78,38 @@ impl Writ {
         Err(AppError::Conflict { what: "grant", id: id.to_string() })
     }
 
-    /// Starts the removal of up to `limit` grants past their expiry. Returns
-    /// how many it started. Called by the server's worker.
-    pub async fn expire_due(&self, limit: u32) -> Result<usize, AppError> {
+    /// Starts the removal of up to `limit` grants past their expiry, side by
+    /// side. Returns how many it started. Called by the server's worker.
+    pub async fn expire_due(self: &Arc<Self>, limit: u32) -> Result<usize, AppError> {
         let due = self.store.due_expiries(self.clock.now(), limit).await?;
-        for g in &due {
-            self.expire(g.id()).await?;
+        let count = due.len();
+        let mut running = tokio::task::JoinSet::new();
+        for g in due {
+            let writ = Arc::clone(self);
+            running.spawn(async move { writ.expire(g).await });
         }
-        Ok(due.len())
+        let mut first_error = None;
+        while let Some(done) = running.join_next().await {
+            match done {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    first_error.get_or_insert(e);
+                }
+                Err(e) => tracing::error!(error = %e, "expiring a grant panicked; it is tried again next round"),
+            }
+        }
+        first_error.map_or(Ok(count), Err)
     }
 
-    async fn expire(&self, id: GrantId) -> Result<(), AppError> {
+    /// Ends `loaded` (as read by the expiry scan), reloading it after a conflict.
+    async fn expire(&self, loaded: Grant) -> Result<(), AppError> {
+        let id = loaded.id();
+        let mut next = Some(loaded);
         for _ in 0..MAX_ATTEMPTS {
-            let mut g = self.store.grant(id).await?.ok_or_else(|| AppError::NotFound { what: "grant", id: id.to_string() })?;
+            let mut g = match next.take() {
+                Some(g) => g,
+                None => self.store.grant(id).await?.ok_or_else(|| AppError::NotFound { what: "grant", id: id.to_string() })?,
+            };
             if g.state() != &GrantState::Active {
                 return Ok(());
             }
