@@ -1,7 +1,7 @@
 //! Time from expiry to verified removal, for many grants expiring at once on a
 //! real PostgreSQL target.
 //!
-//!     cargo run --release -p writ-server --example expiry_bench -- [GRANTS=10000]
+//!     cargo run --release -p writ-server --example expiry_bench -- [GRANTS=10000] [BATCH=128]
 //!
 //! Starts writ-testkit's PostgreSQL as the *target*, creates a `reporting` role
 //! and one login role per grant, each already a member (the access in place).
@@ -9,12 +9,18 @@
 //! target `pg-live`), on a clock the bench moves. The bench commits the grants
 //! through the store, moves the clock past their common expiry, and then drives
 //! exactly what the server's job worker runs (`expire_due` and `run_due_jobs`
-//! in batches of 32) until every grant is expired. It reports the wall time
+//! in batches of 128) until every grant is expired. It reports the wall time
 //! until the first and the last removal was verified, and the p50/p99 over the
 //! grants (each grant's removal counted when the batch that verified it
 //! returned), then checks on the target that no membership is left, and runs
 //! the plain-client reference: the same number of `REVOKE` + read-back round
 //! trips over one connection.
+//!
+//! `expiry_bench restart [GRANTS=100000]` instead measures a restart with that
+//! many grants pending expiry: it commits them, then times building the server
+//! again on the same data (open the store, migrations, catalog, policies:
+//! everything `writ serve` does before it listens) and reports the resident
+//! memory before and after. Expiries are rows, not timers: nothing loads them.
 //!
 //! No timing is asserted.
 
@@ -38,23 +44,93 @@ impl Clock for BenchClock {
     }
 }
 
-const BATCH: u32 = 32;
+
+/// Runs a SQL script through psql from a file (statement by statement: a round
+/// trip each); a big script does not fit on a command line.
+fn psql_file(pg: &PgServer, dir: &std::path::Path, sql: &str) -> anyhow::Result<()> {
+    let file = dir.join("script.sql");
+    std::fs::write(&file, sql.replace(';', ";\n"))?;
+    let ok = std::process::Command::new(writ_testkit::pg_binary("psql")?)
+        .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", &pg.url(), "-f"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .status()?
+        .success();
+    anyhow::ensure!(ok, "psql -f {} failed", file.display());
+    Ok(())
+}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
+/// Resident memory of this process, in MiB.
+fn rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0.0);
+    kb / 1024.0
+}
+
+async fn restart(grants: usize) -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    writ_server::init::init(dir.path(), false).await?;
+    let cfg = writ_server::Config::load(&dir.path().join("writ.toml"))?;
+    let start = DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
+    let clock = Arc::new(BenchClock(Mutex::new(start)));
+    {
+        let (app, _) = writ_server::build_with_clock(&cfg, clock.clone()).await?;
+        let entitlement = EntitlementId::parse("pg-prod/analytics_read")?;
+        for chunk in (0..grants).collect::<Vec<_>>().chunks(1000) {
+            let batch = chunk
+                .iter()
+                .map(|i| {
+                    let subject = IdentityId::parse(&format!("u{i:06}")).unwrap();
+                    let g = Grant::start(GrantId::from_uuid(Uuid::new_v4()), RequestId::from_uuid(Uuid::new_v4()), subject, entitlement.clone(), AccessDuration::parse("1h").unwrap(), start);
+                    Versioned::new(g)
+                })
+                .collect();
+            app.writ.store().commit(Change { grants: batch, ..Change::default() }).await?;
+        }
+        app.writ.store().close().await;
+    }
+    println!("{grants} grants pending expiry committed; restarting");
+    for run in 1..=3 {
+        let before = rss_mib();
+        let t = Instant::now();
+        let (app, _) = writ_server::build_with_clock(&cfg, clock.clone()).await?;
+        let ready = t.elapsed().as_secs_f64() * 1e3;
+        let after = rss_mib();
+        let t = Instant::now();
+        let scanned = app.writ.expire_due(128).await?;
+        let first_scan = t.elapsed().as_secs_f64() * 1e3;
+        let pending = app.writ.store().grants(&GrantFilter { active_only: true, limit: 1_000_000, ..Default::default() }).await?.len();
+        println!(
+            "restart {run}: ready to serve in {ready:.1} ms; RSS {before:.1} MiB before, {after:.1} MiB after; \
+             first expiry scan {first_scan:.1} ms ({scanned} due); {pending} grants pending"
+        );
+        app.writ.store().close().await;
+    }
+    Ok(())
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
+    if std::env::args().nth(1).as_deref() == Some("restart") {
+        let n = std::env::args().nth(2).map_or(Ok(100_000), |a| a.parse()).context("GRANTS must be a number")?;
+        return restart(n).await;
+    }
     let grants: usize = std::env::args().nth(1).map_or(Ok(10_000), |a| a.parse()).context("GRANTS must be a number")?;
+    // The server's worker takes 128 at a time (workers.rs); other sizes are for experiments.
+    let batch: u32 = std::env::args().nth(2).map_or(Ok(128), |a| a.parse()).context("BATCH must be a number")?;
     let pg = PgServer::start().context("PostgreSQL (run scripts/install-test-deps.sh)")?;
+    let scripts = tempfile::tempdir()?;
     let t = Instant::now();
     let mut sql = String::from("CREATE ROLE reporting NOLOGIN;");
     for i in 0..grants {
         sql.push_str(&format!("CREATE ROLE u{i:05} LOGIN; GRANT reporting TO u{i:05};"));
     }
-    pg.psql(&sql).context("loading the target")?;
+    psql_file(&pg, scripts.path(), &format!("BEGIN;{sql}COMMIT;")).context("loading the target")?;
     println!("target: {grants} login roles holding `reporting`, loaded in {:.2} s", t.elapsed().as_secs_f64());
 
     let dir = tempfile::tempdir()?;
@@ -101,16 +177,19 @@ async fn main() -> anyhow::Result<()> {
     *clock.0.lock().unwrap() = start + TimeDelta::hours(1) + TimeDelta::seconds(1);
     let t = Instant::now();
     let mut done_at: Vec<f64> = Vec::with_capacity(grants);
-    let mut remaining = grants;
-    while remaining > 0 {
-        writ.expire_due(BATCH).await?;
-        writ.run_due_jobs(BATCH).await?;
-        let active = writ.store().grants(&GrantFilter { active_only: true, limit: 100_000, ..Default::default() }).await?.len();
-        let finished = remaining - active;
+    loop {
+        let expired = writ.expire_due(batch).await?;
+        // Each job that ran verified one removal (a failure would be retried
+        // later and show as grants still revoking at the end).
+        let ran = writ.run_due_jobs(batch).await?;
         let now = t.elapsed().as_secs_f64();
-        done_at.extend(std::iter::repeat_n(now, finished));
-        remaining = active;
+        done_at.extend(std::iter::repeat_n(now, ran));
+        if expired == 0 && ran == 0 {
+            break;
+        }
     }
+    let unfinished = writ.store().grants(&GrantFilter { active_only: true, limit: 100_000, ..Default::default() }).await?.len();
+    anyhow::ensure!(unfinished == 0 && done_at.len() == grants, "{unfinished} grants not removed, {} removals verified", done_at.len());
     let total = t.elapsed().as_secs_f64();
     done_at.sort_by(f64::total_cmp);
     let left = pg.psql("SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE r.rolname = 'reporting'")?;
@@ -127,23 +206,15 @@ async fn main() -> anyhow::Result<()> {
     for i in 0..grants {
         again.push_str(&format!("GRANT reporting TO u{i:05};"));
     }
-    pg.psql(&again)?;
+    psql_file(&pg, scripts.path(), &again)?;
     let mut script = String::new();
     for i in 0..grants {
         script.push_str(&format!(
             "REVOKE reporting FROM u{i:05}; SELECT count(*) FROM pg_auth_members m JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = 'u{i:05}';"
         ));
     }
-    // From a file, so that psql sends each statement on its own: a round trip each.
-    let file = dir.path().join("revoke.sql");
-    std::fs::write(&file, script.replace(';', ";\n"))?;
     let t = Instant::now();
-    let out = std::process::Command::new(writ_testkit::pg_binary("psql")?)
-        .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", &pg.url(), "-f"])
-        .arg(&file)
-        .stdout(std::process::Stdio::null())
-        .status()?;
-    anyhow::ensure!(out.success(), "psql failed");
+    psql_file(&pg, scripts.path(), &script)?;
     println!("psql: {grants} REVOKE + read-back round trips in {:.2} s", t.elapsed().as_secs_f64());
     Ok(())
 }

@@ -12,7 +12,7 @@ const LAPSE_EVERY: Duration = Duration::from_secs(5);
 /// How often the job queue is polled when it was empty.
 const JOBS_EVERY: Duration = Duration::from_millis(250);
 /// Jobs claimed at once; a full batch is followed at once by the next.
-const JOBS_BATCH: u32 = 32;
+const JOBS_BATCH: u32 = 128;
 
 pub async fn run(app: App, checkpoint_every: Duration, shutdown: watch::Receiver<bool>) {
     // Jobs run on their own task: a slow target must not delay checkpoints.
