@@ -30,8 +30,6 @@ use crate::ports::{Account, AccountState, Applied, Change, Connector, ConnectorE
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
-/// How long a worker holds a claimed job before another may take it.
-const JOB_LEASE: TimeDelta = TimeDelta::minutes(2);
 /// Longest wait between retries of a target that keeps failing.
 const MAX_BACKOFF_SECS: i64 = 300;
 
@@ -147,7 +145,7 @@ impl Writ {
     /// unreachable target does not hold up the others. Returns how many ran.
     /// Called by the server's worker; safe to call from several nodes.
     pub async fn run_due_jobs(self: &Arc<Self>, limit: u32) -> Result<usize, AppError> {
-        let jobs = self.store.claim_jobs(self.clock.now(), JOB_LEASE, limit).await?;
+        let jobs = self.store.claim_jobs(self.clock.now(), self.settings.job_lease, limit).await?;
         let count = jobs.len();
         let mut running = tokio::task::JoinSet::new();
         for job in jobs {

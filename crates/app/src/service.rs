@@ -18,11 +18,14 @@ pub struct Settings {
     /// How long a grant may stay *revoking* (its access not yet proved removed)
     /// before it is listed as overdue. Retries go on either way.
     pub removal_overdue_after: TimeDelta,
+    /// How long a worker holds a claimed job: a worker that dies mid-job loses
+    /// its claim after this, and another (or itself, restarted) runs the job.
+    pub job_lease: TimeDelta,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { lapse_after: TimeDelta::days(7), removal_overdue_after: TimeDelta::minutes(15) }
+        Self { lapse_after: TimeDelta::days(7), removal_overdue_after: TimeDelta::minutes(15), job_lease: TimeDelta::minutes(2) }
     }
 }
 

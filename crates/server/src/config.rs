@@ -30,6 +30,9 @@ pub struct Config {
     /// How long a grant's access may stay not proved removed (the target
     /// failing) before the grant is listed as overdue, e.g. `15m`.
     pub removal_overdue_after: String,
+    /// How long a node holds a claimed job; a node that dies mid-job loses its
+    /// claims after this, and another node runs them, e.g. `2m`.
+    pub job_lease: String,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// How to reach each target the catalog fulfils through a connector:
@@ -41,7 +44,7 @@ pub struct Config {
 
 /// Every key, for messages about unknown ones.
 const KEYS: &[&str] = &[
-    "listen", "data_dir", "database_url", "catalog", "policies", "lapse_after", "checkpoint_every", "removal_overdue_after", "max_body_bytes",
+    "listen", "data_dir", "database_url", "catalog", "policies", "lapse_after", "checkpoint_every", "removal_overdue_after", "job_lease", "max_body_bytes",
 ];
 
 impl Default for Config {
@@ -55,6 +58,7 @@ impl Default for Config {
             lapse_after: "7d".into(),
             checkpoint_every: "1m".into(),
             removal_overdue_after: "15m".into(),
+            job_lease: "2m".into(),
             max_body_bytes: 64 * 1024,
             targets: Default::default(),
         }
@@ -83,6 +87,7 @@ pub struct Resolved {
     pub lapse_after: AccessDuration,
     pub checkpoint_every: AccessDuration,
     pub removal_overdue_after: AccessDuration,
+    pub job_lease: AccessDuration,
 }
 
 impl Config {
@@ -170,6 +175,7 @@ impl Config {
             lapse_after: dur("lapse_after", &self.lapse_after)?,
             checkpoint_every: dur("checkpoint_every", &self.checkpoint_every)?,
             removal_overdue_after: dur("removal_overdue_after", &self.removal_overdue_after)?,
+            job_lease: dur("job_lease", &self.job_lease)?,
         })
     }
 }

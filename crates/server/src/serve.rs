@@ -44,7 +44,7 @@ pub async fn build_with_clock(cfg: &Config, clock: Arc<dyn writ_app::ports::Cloc
         .map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;
     let signing_key = signing::load_or_create(&r.data_dir)?;
     let metrics = Arc::new(Metrics::default());
-    let settings = Settings { lapse_after: r.lapse_after.as_delta(), removal_overdue_after: r.removal_overdue_after.as_delta() };
+    let settings = Settings { lapse_after: r.lapse_after.as_delta(), removal_overdue_after: r.removal_overdue_after.as_delta(), job_lease: r.job_lease.as_delta() };
     let connectors = writ_connectors::for_catalog(&catalog, &cfg.targets).map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;
     let writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), clock, settings)
         .with_observer(metrics.clone())

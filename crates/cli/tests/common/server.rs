@@ -17,6 +17,25 @@ pub struct Server {
     pub url: String,
     pub dir: tempfile::TempDir,
     pub tokens: HashMap<String, String>,
+    database_url: Option<String>,
+    port: u16,
+}
+
+/// `writ serve` on the data in `dir`, appending its log to `serve.log`.
+fn spawn(dir: &tempfile::TempDir, database_url: Option<&str>, port: u16) -> Child {
+    let data = dir.path().join("writ-data");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("serve.log")).unwrap();
+    let mut cmd = writ_cmd();
+    if let Some(url) = database_url {
+        cmd.env("WRIT_DATABASE_URL", url);
+    }
+    cmd.args(["serve", "--config", data.join("writ.toml").to_str().unwrap()])
+        .env("WRIT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("WRIT_CHECKPOINT_EVERY", "1h")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap()
 }
 
 impl Drop for Server {
@@ -54,30 +73,41 @@ impl Server {
     pub fn start_with(database_url: Option<&str>, setup: impl FnOnce(&Path)) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("writ-data");
-        let with_db = |mut c: Command| {
-            if let Some(url) = database_url {
-                c.env("WRIT_DATABASE_URL", url);
-            }
-            c
-        };
-        let tokens = demo::init_demo(with_db(writ_cmd()), &data);
+        let mut init = writ_cmd();
+        if let Some(url) = database_url {
+            init.env("WRIT_DATABASE_URL", url);
+        }
+        let tokens = demo::init_demo(init, &data);
         setup(&data);
         let port = free_port();
-        let child = with_db(writ_cmd())
-            .args(["serve", "--config", data.join("writ.toml").to_str().unwrap()])
-            .env("WRIT_LISTEN", format!("127.0.0.1:{port}"))
-            .env("WRIT_CHECKPOINT_EVERY", "1h")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
-            .spawn()
-            .unwrap();
-        let server = Server { child, url: format!("http://127.0.0.1:{port}"), dir, tokens };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "server did not start: {}", server.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let url = format!("http://127.0.0.1:{port}");
+        let child = spawn(&dir, database_url, port);
+        let mut server = Server { child, url, dir, tokens, database_url: database_url.map(str::to_owned), port };
+        server.wait_until_listening();
         server
+    }
+
+    fn wait_until_listening(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("server exited with {status}: {}", self.log());
+            }
+            assert!(Instant::now() < deadline, "server did not start: {}", self.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL, as a crash would: no shutdown work runs.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Starts `writ serve` again on the same data, port and settings.
+    pub fn restart(&mut self) {
+        self.child = spawn(&self.dir, self.database_url.as_deref(), self.port);
+        self.wait_until_listening();
     }
 
     pub fn log(&self) -> String {
