@@ -45,6 +45,14 @@ pub struct ReasonBody {
     pub reason: String,
 }
 
+/// Close an overdue removal by hand.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloseRemoval {
+    /// How the access was removed and checked. Required.
+    pub evidence: String,
+}
+
 /// End a grant early.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

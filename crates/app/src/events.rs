@@ -30,6 +30,7 @@ pub const GRANT_ENDED_COVERED: &str = "grant.ended_covered";
 pub const GRANT_REMOVAL_VERIFIED: &str = "grant.removal_verified";
 pub const GRANT_REMOVAL_FAILED: &str = "grant.removal_failed";
 pub const GRANT_REMOVAL_ATTESTED: &str = "grant.removal_attested";
+pub const GRANT_REMOVAL_CLOSED_BY_HAND: &str = "grant.removal_closed_by_hand";
 pub const TOKEN_ISSUED: &str = "token.issued";
 
 /// Builds an event about a request.

@@ -78,6 +78,53 @@ impl Writ {
         Err(AppError::Conflict { what: "grant", id: id.to_string() })
     }
 
+    /// `actor` closes by hand an *overdue* removal (the target keeps failing),
+    /// attesting with `evidence` that the access is gone. Allowed to those policy
+    /// lets `revoke` the grant, except its holder, who cannot attest their own
+    /// access away. The retries stop; reconciliation checks the target later.
+    pub async fn close_removal_by_hand(&self, actor: &Identity, id: GrantId, evidence: &str) -> Result<Grant, AppError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let mut g = self.store.grant(id).await?.ok_or_else(|| AppError::NotFound { what: "grant", id: id.to_string() })?;
+            if !self.is_overdue(&g) {
+                return Err(AppError::Domain(writ_core::DomainError::invalid(
+                    "grant",
+                    format!("`{id}` is {}, not an overdue removal: only a removal the target keeps failing past `removal_overdue_after` can be closed by hand", g.state().as_str()),
+                )));
+            }
+            if g.subject() == &actor.id {
+                return Err(AppError::Forbidden { who: actor.id.to_string(), action: format!("close the removal of grant `{id}`"), reason: "it is their own access: someone else must attest it is gone".into() });
+            }
+            let req = self.load_request(g.request_id()).await?;
+            let decision = self.revoke_decision(actor, &req, g.entitlement()).await?;
+            if !decision.allowed {
+                return Err(AppError::Forbidden { who: actor.id.to_string(), action: format!("close the removal of grant `{id}`"), reason: crate::authz::refusal(&decision) });
+            }
+            let loaded = g.version();
+            let now = self.clock.now();
+            let (attempts, last_error) = match g.state() {
+                GrantState::Revoking { attempts, last_error, .. } => (*attempts, last_error.clone()),
+                _ => (0, None),
+            };
+            g.close_removal_by_hand(evidence, now)?;
+            let mut change = Change::default();
+            change.events.push(about(g.request_id(), events::GRANT_REMOVAL_CLOSED_BY_HAND, actor.id.as_str(), now, json!({
+                "grant": g.id(),
+                "entitlement": g.entitlement(),
+                "evidence": evidence.trim(),
+                "failed_attempts": attempts,
+                "last_error": last_error,
+                "policy_ids": decision.policy_ids,
+                "state": g.state().as_str(),
+            })));
+            change.finished_jobs.push(Job::revoke(&g, now).id);
+            change.grants.push(Versioned::update(g.clone(), loaded));
+            if self.committed(change).await? {
+                return Ok(g);
+            }
+        }
+        Err(AppError::Conflict { what: "grant", id: id.to_string() })
+    }
+
     /// Starts the removal of up to `limit` grants past their expiry, side by
     /// side. Returns how many it started. Called by the server's worker.
     pub async fn expire_due(self: &Arc<Self>, limit: u32) -> Result<usize, AppError> {

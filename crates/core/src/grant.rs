@@ -161,6 +161,20 @@ impl Grant {
         Ok(())
     }
 
+    /// A person closes a removal the target keeps failing, attesting with
+    /// `evidence` that the access is gone (e.g. removed by hand). Ends the grant
+    /// like a proved removal; whether that is allowed yet is the caller's rule.
+    pub fn close_removal_by_hand(&mut self, evidence: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let evidence = evidence.trim();
+        if evidence.is_empty() {
+            return Err(DomainError::invalid("evidence", "say how the access was removed (the command run, the ticket, what you checked)"));
+        }
+        if evidence.chars().count() > crate::task::MAX_EVIDENCE {
+            return Err(DomainError::invalid("evidence", format!("is longer than {} characters", crate::task::MAX_EVIDENCE)));
+        }
+        self.finish_removal(now)
+    }
+
     /// The removal was proved (read back, or attested with evidence): the grant
     /// is expired or revoked, as its ending says.
     pub fn finish_removal(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {

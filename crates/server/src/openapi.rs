@@ -11,7 +11,7 @@ use crate::routes::{audit, meta, requests, work};
     paths(
         meta::healthz, meta::metrics, meta::whoami, meta::catalog, meta::targets, meta::identities, meta::set_identity_status,
         requests::create, requests::list, requests::queue, requests::show, requests::approve, requests::deny, requests::cancel,
-        work::tasks, work::complete, work::grants, work::revoke,
+        work::tasks, work::complete, work::grants, work::revoke, work::close,
         audit::events, audit::checkpoints, audit::sign,
     ),
     modifiers(&BearerAuth)

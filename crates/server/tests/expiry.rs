@@ -148,45 +148,7 @@ async fn on_a_manual_target_the_removal_is_a_task_completed_with_evidence() {
 /// the retry removes the access and proves it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_down_at_expiry_leaves_the_grant_revoking_then_overdue_until_it_returns() {
-    use writ_testkit::LdapServer;
-    let mut ldap = LdapServer::start().expect("slapd (run scripts/install-test-deps.sh)");
-    let people = ldap.people_dn();
-    let vpn = format!("cn=vpn,{}", ldap.groups_dn());
-    ldap.ldapmodify(&format!("dn: uid=alice,{people}\nobjectClass: inetOrgPerson\nuid: alice\ncn: alice\nsn: alice\n")).unwrap();
-    ldap.ldapmodify(&format!("dn: {vpn}\nobjectClass: groupOfNames\ncn: vpn\nmember: {vpn}\n")).unwrap();
-    let is_member = |ldap: &LdapServer| {
-        let out = ldap.ldapsearch(&vpn, "(objectClass=*)", &["member"]).unwrap().to_lowercase();
-        out.contains(&format!("uid=alice,{people}").to_lowercase())
-    };
-    let config = format!(
-        "\n[targets.dir]\nkind = \"ldap\"\nurl = \"{}\"\nbind_dn = \"{}\"\npassword_file = \"ldap.password\"\npeople_dn = \"{people}\"\ngroups_dn = \"{}\"\nservices_dn = \"{}\"\n",
-        ldap.url(),
-        ldap.admin_dn(),
-        ldap.groups_dn(),
-        ldap.services_dn()
-    );
-    let password = ldap.admin_password().to_owned();
-    let clock = ManualClock::new();
-    let h = harness_with(
-        move |policies| {
-            let data = policies.parent().unwrap();
-            let mut catalog = std::fs::read_to_string(data.join("catalog.toml")).unwrap();
-            catalog.push_str(
-                "\n[[targets]]\nid = \"dir\"\nowners = [\"olivia\"]\nfulfilment = { kind = \"connector\" }\n\n\
-                 [[entitlements]]\nid = \"dir/vpn\"\nowners = [\"oscar\"]\nrisk = \"low\"\nmax_duration = \"8h\"\n\
-                 stages = [{ name = \"manager\", approvers = \"subject_manager\", required = 1 }]\n",
-            );
-            std::fs::write(data.join("catalog.toml"), catalog).unwrap();
-            // Secret files are read from the path as given: name it absolutely.
-            let secret = data.join("ldap.password");
-            std::fs::write(&secret, format!("{password}\n")).unwrap();
-            let mut text = std::fs::read_to_string(data.join("writ.toml")).unwrap();
-            text.push_str(&config.replace("\"ldap.password\"", &format!("\"{}\"", secret.display())));
-            std::fs::write(data.join("writ.toml"), text).unwrap();
-        },
-        Some(clock.clone()),
-    )
-    .await;
+    let (mut ldap, is_member, clock, h) = ldap_setup().await;
     let writ = h.app.writ.clone();
     let id = request(&h, "alice", "dir/vpn", "1h").await;
     assert_eq!(writ.run_due_jobs(10).await.unwrap(), 1);
@@ -278,4 +240,87 @@ async fn a_grant_is_revoked_early_by_its_holder_or_security_and_removed_from_the
     assert!(status.is_success(), "{v}");
     writ.run_due_jobs(10).await.unwrap();
     assert!(!holds_reporting(&pg, "bob"));
+}
+
+/// A live slapd target `dir` with alice in `ou=people` and the group `vpn`
+/// (auto-approved for oneself as `dir/vpn`), on a clock the test moves.
+async fn ldap_setup() -> (writ_testkit::LdapServer, impl Fn(&writ_testkit::LdapServer) -> bool, std::sync::Arc<ManualClock>, Harness) {
+    use writ_testkit::LdapServer;
+    let ldap = LdapServer::start().expect("slapd (run scripts/install-test-deps.sh)");
+    let people = ldap.people_dn();
+    let vpn = format!("cn=vpn,{}", ldap.groups_dn());
+    ldap.ldapmodify(&format!("dn: uid=alice,{people}\nobjectClass: inetOrgPerson\nuid: alice\ncn: alice\nsn: alice\n")).unwrap();
+    ldap.ldapmodify(&format!("dn: {vpn}\nobjectClass: groupOfNames\ncn: vpn\nmember: {vpn}\n")).unwrap();
+    let (vpn_dn, alice_dn) = (vpn.clone(), format!("uid=alice,{people}").to_lowercase());
+    let is_member = move |ldap: &LdapServer| {
+        let out = ldap.ldapsearch(&vpn_dn, "(objectClass=*)", &["member"]).unwrap().to_lowercase();
+        out.contains(&alice_dn)
+    };
+    let config = format!(
+        "\n[targets.dir]\nkind = \"ldap\"\nurl = \"{}\"\nbind_dn = \"{}\"\npassword_file = \"ldap.password\"\npeople_dn = \"{people}\"\ngroups_dn = \"{}\"\nservices_dn = \"{}\"\n",
+        ldap.url(),
+        ldap.admin_dn(),
+        ldap.groups_dn(),
+        ldap.services_dn()
+    );
+    let password = ldap.admin_password().to_owned();
+    let clock = ManualClock::new();
+    let h = harness_with(
+        move |policies| {
+            let data = policies.parent().unwrap();
+            let mut catalog = std::fs::read_to_string(data.join("catalog.toml")).unwrap();
+            catalog.push_str(
+                "\n[[targets]]\nid = \"dir\"\nowners = [\"olivia\"]\nfulfilment = { kind = \"connector\" }\n\n\
+                 [[entitlements]]\nid = \"dir/vpn\"\nowners = [\"oscar\"]\nrisk = \"low\"\nmax_duration = \"8h\"\n\
+                 stages = [{ name = \"manager\", approvers = \"subject_manager\", required = 1 }]\n",
+            );
+            std::fs::write(data.join("catalog.toml"), catalog).unwrap();
+            // Secret files are read from the path as given: name it absolutely.
+            let secret = data.join("ldap.password");
+            std::fs::write(&secret, format!("{password}\n")).unwrap();
+            let mut text = std::fs::read_to_string(data.join("writ.toml")).unwrap();
+            text.push_str(&config.replace("\"ldap.password\"", &format!("\"{}\"", secret.display())));
+            std::fs::write(data.join("writ.toml"), text).unwrap();
+        },
+        Some(clock.clone()),
+    )
+    .await;
+    (ldap, is_member, clock, h)
+}
+
+/// An overdue removal may be closed by hand, with evidence, by someone policy
+/// lets revoke the grant, but not by its holder and not before it is overdue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overdue_removal_is_closed_by_hand_with_evidence_but_not_by_the_holder() {
+    let (mut ldap, _is_member, clock, h) = ldap_setup().await;
+    let writ = h.app.writ.clone();
+    let id = request(&h, "alice", "dir/vpn", "1h").await;
+    writ.run_due_jobs(10).await.unwrap();
+    let grant = grants_of(&h, &id).await[0]["id"].as_str().unwrap().to_owned();
+    let uri = format!("/v1/grants/{grant}/close");
+    ldap.stop();
+    clock.advance(TimeDelta::hours(1) + TimeDelta::seconds(1));
+    writ.expire_due(10).await.unwrap();
+    writ.run_due_jobs(10).await.unwrap();
+    let evidence = json!({ "evidence": "removed alice from cn=vpn by hand on the directory's console; checked with ldapsearch" });
+    let (status, v) = h.post("sam", &uri, evidence.clone()).await;
+    assert_eq!(status.as_u16(), 422, "not overdue yet: {v}");
+
+    clock.advance(TimeDelta::minutes(20));
+    writ.run_due_jobs(10).await.unwrap();
+    let (status, v) = h.post("alice", &uri, evidence.clone()).await;
+    assert_eq!(status.as_u16(), 403, "the holder cannot attest her own access away: {v}");
+    let (status, v) = h.post("sam", &uri, json!({ "evidence": " " })).await;
+    assert_eq!(status.as_u16(), 422, "evidence is required: {v}");
+    let (status, v) = h.post("sam", &uri, evidence).await;
+    assert!(status.is_success(), "{v}");
+    assert_eq!(v["state"], "expired", "{v}");
+    let events = events_of(&h, &id).await;
+    let closed = events.iter().find(|e| e["kind"] == "grant.removal_closed_by_hand").expect("the evidence");
+    assert_eq!(closed["actor"], "sam");
+    assert!(closed["payload"].as_str().unwrap().contains("by hand on the directory"), "{closed}");
+    // The retries stopped: no job is left for it.
+    ldap.start_again().unwrap();
+    clock.advance(TimeDelta::hours(1));
+    assert_eq!(writ.run_due_jobs(10).await.unwrap(), 0);
 }

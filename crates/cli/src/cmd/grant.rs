@@ -1,7 +1,7 @@
 //! `writ grant …`: access that was put in place, and when it ends.
 
 use clap::{Args, Subcommand};
-use writ_api::{GrantView, RevokeGrant};
+use writ_api::{CloseRemoval, GrantView, RevokeGrant};
 
 use crate::client::{decode, Client};
 use crate::output::{emit, emit_json, one_line, opt, short_time, table_or, Table};
@@ -13,6 +13,18 @@ pub enum GrantCommand {
     /// End a grant early, with a reason: yours (giving it up), or as an owner
     /// or security, as policy allows. Writ removes the access from the target.
     Revoke(RevokeArgs),
+    /// Close by hand an overdue removal (the target keeps failing), with
+    /// evidence that the access is gone. Not for your own grants.
+    Close(CloseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CloseArgs {
+    /// The grant's id (see `writ grant list --overdue`).
+    pub id: String,
+    /// How the access was removed and checked.
+    #[arg(long, value_name = "TEXT")]
+    pub evidence: String,
 }
 
 #[derive(Debug, Args)]
@@ -55,6 +67,14 @@ pub async fn run(api: &Client, cmd: &GrantCommand, json: bool) -> anyhow::Result
             let grants: Vec<GrantView> = decode("grant list", value)?;
             let empty = if a.overdue { "no overdue revocations" } else if a.all { "no grants" } else { "no active grants" };
             emit(&table_or(&grant_table(&grants), empty))
+        }
+        GrantCommand::Close(a) => {
+            let value = api.post(&["v1", "grants", &a.id, "close"], &CloseRemoval { evidence: a.evidence.clone() }).await?;
+            if json {
+                return emit_json(&value);
+            }
+            let g: GrantView = decode("grant", value)?;
+            emit(&format!("grant {} is {}: its removal was closed by hand with your evidence\n", one_line(&g.id), one_line(&g.state)))
         }
         GrantCommand::Revoke(a) => {
             let value = api.post(&["v1", "grants", &a.id, "revoke"], &RevokeGrant { reason: a.reason.clone() }).await?;

@@ -38,6 +38,7 @@ pub fn router() -> Router<App> {
         .route("/v1/tasks/{id}/complete", post(work::complete))
         .route("/v1/grants", get(work::grants))
         .route("/v1/grants/{id}/revoke", post(work::revoke))
+        .route("/v1/grants/{id}/close", post(work::close))
         .route("/v1/audit/events", get(audit::events))
         .route("/v1/audit/checkpoints", get(audit::checkpoints).post(audit::sign))
 }

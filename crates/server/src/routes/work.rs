@@ -3,7 +3,7 @@
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
-use writ_api::{CompleteTask, GrantView, TaskView, RevokeGrant};
+use writ_api::{CompleteTask, GrantView, TaskView, CloseRemoval, RevokeGrant};
 use writ_app::ports::GrantFilter;
 use writ_core::ids::{IdentityId, TaskId};
 
@@ -42,6 +42,15 @@ pub async fn complete(State(app): State<App>, Caller(me): Caller, Path(id): Path
 pub async fn revoke(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<RevokeGrant>) -> Result<Json<GrantView>, ApiError> {
     let id = writ_core::ids::GrantId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
     let g = app.writ.revoke_grant(&me, id, &body.reason).await?;
+    Ok(Json(views::grant(&g, app.writ.is_overdue(&g))))
+}
+
+/// Close by hand an overdue removal (the target keeps failing), with evidence
+/// that the access is gone. Not by the holder; otherwise as policy `revoke` allows.
+#[utoipa::path(post, path = "/v1/grants/{id}/close", params(("id" = String, Path)), request_body = CloseRemoval, responses((status = 200, body = GrantView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+pub async fn close(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<CloseRemoval>) -> Result<Json<GrantView>, ApiError> {
+    let id = writ_core::ids::GrantId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
+    let g = app.writ.close_removal_by_hand(&me, id, &body.evidence).await?;
     Ok(Json(views::grant(&g, app.writ.is_overdue(&g))))
 }
 
