@@ -121,7 +121,67 @@ pub struct RequestView {
     /// Where the fulfilment of each entitlement stands, once approved.
     #[serde(default)]
     pub fulfilment: Vec<FulfilmentView>,
+    /// `standard`, `extension` (of `extends_grant`, from `extends_request`) or
+    /// `break_glass`.
+    #[serde(default)]
+    pub origin: String,
+    #[serde(default)]
+    pub extends_grant: Option<String>,
+    #[serde(default)]
+    pub extends_request: Option<String>,
+    /// The review a granted break-glass use owes.
+    #[serde(default)]
+    pub post_review: Option<PostReviewView>,
     pub version: u64,
+}
+
+/// The post-event review of a break-glass use.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PostReviewView {
+    /// `awaiting`, `overdue`, `accepted`, `rejected` or `resolved`.
+    pub status: String,
+    /// Overdue, or rejected and not resolved: listed until settled.
+    pub exception: bool,
+    /// Who may review it (any one of them).
+    pub reviewers: Vec<String>,
+    pub due_at: DateTime<Utc>,
+    /// `accept` or `reject`, once reviewed.
+    pub verdict: Option<String>,
+    pub reviewed_by: Option<String>,
+    pub review_note: Option<String>,
+    pub reviewed_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<String>,
+    pub resolution_note: Option<String>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// Ask to keep a grant's access longer: a new request through policy and approval.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendGrant {
+    /// How long the new grant lasts once approved, e.g. `4h`.
+    pub duration: String,
+    pub justification: String,
+    #[serde(default)]
+    pub ticket: Option<String>,
+}
+
+/// The post-event review of a break-glass use.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BreakGlassReview {
+    /// `accept` or `reject`.
+    pub verdict: String,
+    /// What the reviewer checked. Required.
+    pub note: String,
+}
+
+/// Settling a rejected break-glass use.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveBreakGlass {
+    /// What was done about it. Required.
+    pub note: String,
 }
 
 /// The fulfilment of one entitlement of an approved request.

@@ -32,6 +32,15 @@ pub const GRANT_REMOVAL_FAILED: &str = "grant.removal_failed";
 pub const GRANT_REMOVAL_ATTESTED: &str = "grant.removal_attested";
 pub const GRANT_REMOVAL_CLOSED_BY_HAND: &str = "grant.removal_closed_by_hand";
 pub const TOKEN_ISSUED: &str = "token.issued";
+pub const REQUEST_AWAITING_REVIEW: &str = "request.awaiting_review";
+pub const GRANT_REMOVAL_OVERDUE: &str = "grant.removal_overdue";
+pub const GRANT_EXTENSION_REQUESTED: &str = "grant.extension_requested";
+pub const BREAK_GLASS_USED: &str = "break_glass.used";
+pub const BREAK_GLASS_REVIEWED: &str = "break_glass.reviewed";
+pub const BREAK_GLASS_REVIEW_OVERDUE: &str = "break_glass.review_overdue";
+pub const BREAK_GLASS_RESOLVED: &str = "break_glass.resolved";
+pub const NOTIFICATION_DELIVERED: &str = "notification.delivered";
+pub const NOTIFICATION_ABANDONED: &str = "notification.abandoned";
 
 /// Builds an event about a request.
 pub fn about(request: RequestId, kind: &str, actor: &str, at: DateTime<Utc>, payload: Value) -> NewEvent {

@@ -43,6 +43,40 @@ impl Writ {
         Ok((revoking.len() as u64, overdue))
     }
 
+    /// Records, once per grant, each removal that has become overdue: an audit
+    /// event, an error-level log and (through the event) a notification. The
+    /// retries go on. Called by the server's periodic worker; several nodes may
+    /// run it, and the version check lets one of them record each grant.
+    pub async fn note_overdue_removals(&self) -> Result<usize, AppError> {
+        let filter = GrantFilter { revoking_only: true, limit: 100_000, ..Default::default() };
+        let mut noted = 0;
+        for mut g in self.store.grants(&filter).await? {
+            let loaded = g.version();
+            let now = self.clock.now();
+            if g.note_removal_overdue(self.settings.removal_overdue_after, now).is_err() {
+                continue;
+            }
+            let GrantState::Revoking { since, attempts, last_error, .. } = g.state().clone() else { continue };
+            tracing::error!(grant = %g.id(), subject = %g.subject(), entitlement = %g.entitlement(), %since, attempts, "revocation overdue: the access is still not proved removed");
+            let mut change = Change::default();
+            change.events.push(about(g.request_id(), events::GRANT_REMOVAL_OVERDUE, "system", now, json!({
+                "grant": g.id(),
+                "subject": g.subject(),
+                "entitlement": g.entitlement(),
+                "since": since,
+                "attempts": attempts,
+                "last_error": last_error,
+                "overdue_after": self.settings.removal_overdue_after.num_seconds(),
+            })));
+            change.grants.push(Versioned::update(g, loaded));
+            // Losing the race means the removal moved on meanwhile: look again next round.
+            if self.committed(change).await? {
+                noted += 1;
+            }
+        }
+        Ok(noted)
+    }
+
     /// `actor` ends grant `id` early, with `reason`, if policy allows `revoke`
     /// (the holder giving it up, an owner, security). The grant becomes
     /// *revoking* and its access is removed from the target as at expiry; it is
@@ -280,6 +314,7 @@ impl Writ {
                         "verified": true,
                         "state": g.state().as_str(),
                         "attempt": job.attempts + 1,
+                        "node": self.settings.node,
                     })));
                     change.finished_jobs.push(job.id.clone());
                 }

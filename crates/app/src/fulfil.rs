@@ -151,9 +151,11 @@ impl Writ {
         for job in jobs {
             let writ = Arc::clone(self);
             running.spawn(async move {
-                let outcome = match &job.kind {
-                    JobKind::Provision => writ.provision(&job).await,
-                    JobKind::Revoke { grant } => writ.remove(&job, *grant).await,
+                let outcome = match (&job.kind, job.request, &job.entitlement) {
+                    (JobKind::Provision, Some(request), Some(e)) => writ.provision(&job, request, e).await,
+                    (JobKind::Provision, _, _) => writ.finish_job_only(&job).await,
+                    (JobKind::Revoke { grant }, _, _) => writ.remove(&job, *grant).await,
+                    (JobKind::Notify { notification }, _, _) => writ.deliver(&job, notification).await,
                 };
                 if let Err(e) = outcome {
                     // The claim lapses and the job runs again; nothing was recorded.
@@ -169,40 +171,40 @@ impl Writ {
         Ok(count)
     }
 
-    /// Runs one provisioning job and records its outcome.
-    async fn provision(&self, job: &Job) -> Result<(), AppError> {
-        let req = self.load_request(job.request).await?;
-        if !still_to_do(&req, &job.entitlement) {
+    /// Runs one provisioning job (entitlement `e` of request `request`) and
+    /// records its outcome.
+    async fn provision(&self, job: &Job, request: writ_core::ids::RequestId, e: &EntitlementId) -> Result<(), AppError> {
+        let req = self.load_request(request).await?;
+        if !still_to_do(&req, e) {
             return self.finish_job_only(job).await;
         }
         let subject = self.store.identity(req.subject()).await?;
         let now = self.clock.now();
-        let order = self.order(&req, &job.entitlement, subject.as_ref(), now);
-        let connector = self.connector_for(&job.entitlement)?.clone();
+        let order = self.order(&req, e, subject.as_ref(), now);
+        let connector = self.connector_for(e)?.clone();
         let attempt = attempt(&*connector, &order).await;
         // The target has been changed (or not) once; now record it, reloading
         // the request if someone else wrote it meanwhile. Never redo the grant.
         for _ in 0..MAX_ATTEMPTS {
-            let mut req = self.load_request(job.request).await?;
-            if !still_to_do(&req, &job.entitlement) {
+            let mut req = self.load_request(request).await?;
+            if !still_to_do(&req, e) {
                 return self.finish_job_only(job).await;
             }
             let loaded = req.version();
             let now = self.clock.now();
             let mut change = Change::default();
-            self.record_attempt(&mut req, job, connector.info().kind, &order, &attempt, now, &mut change)?;
+            self.record_attempt(&mut req, job, e, connector.info().kind, &order, &attempt, now, &mut change)?;
             change.requests.push(Versioned::update(req, loaded));
             if self.committed(change).await? {
                 return Ok(());
             }
         }
-        Err(AppError::Conflict { what: "request", id: job.request.to_string() })
+        Err(AppError::Conflict { what: "request", id: request.to_string() })
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn record_attempt(&self, req: &mut Request, job: &Job, kind: &str, order: &Order, attempt: &Attempt, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
+    fn record_attempt(&self, req: &mut Request, job: &Job, e: &EntitlementId, kind: &str, order: &Order, attempt: &Attempt, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
         let before_state = req.state();
-        let e = &job.entitlement;
         match attempt {
             Attempt::Verified { applied, before, after } => {
                 req.record_fulfilment(e, TargetFulfilment::Done { at: now, read_back: true }, now)?;
@@ -215,6 +217,7 @@ impl Writ {
                     "after": after,
                     "verified": true,
                     "attempt": job.attempts + 1,
+                    "node": self.settings.node,
                 })));
                 start_grant(req, e, now, change);
                 change.finished_jobs.push(job.id.clone());
@@ -252,7 +255,7 @@ impl Writ {
     }
 
     pub(crate) async fn finish_job_only(&self, job: &Job) -> Result<(), AppError> {
-        self.store.commit(Change { finished_jobs: vec![job.id.clone()], ..Change::default() }).await?;
+        self.commit(Change { finished_jobs: vec![job.id.clone()], ..Change::default() }).await?;
         Ok(())
     }
 }

@@ -58,7 +58,7 @@ impl Writ {
             change.events.push(general(events::IDENTITY_UPSERTED, &who, now, events::to_value(i)));
         }
         change.identities = batch;
-        self.store.commit(change).await?;
+        self.commit(change).await?;
         Ok(())
     }
 

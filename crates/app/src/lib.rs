@@ -13,6 +13,8 @@ pub mod facts;
 pub mod expiry;
 pub mod fulfil;
 pub mod identities;
+pub mod notify;
+pub mod break_glass;
 pub mod ports;
 pub mod query;
 pub mod review;

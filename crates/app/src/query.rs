@@ -77,7 +77,7 @@ impl Writ {
     pub async fn review_queue(&self, actor: &Identity) -> Result<Vec<Request>, AppError> {
         let pending = self
             .store
-            .requests(&RequestFilter { state: Some(writ_core::request::RequestState::Pending), involving: None, limit: 1000 })
+            .requests(&RequestFilter { state: Some(writ_core::request::RequestState::Pending), limit: 1000, ..Default::default() })
             .await?;
         let mut dir = Directory::default();
         let mut queue = Vec::new();

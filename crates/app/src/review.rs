@@ -42,6 +42,7 @@ impl Writ {
                 .map(|e| (e.clone(), parties.relations(actor, e, facts::fulfiller_group(&self.catalog, e.target()))))
                 .collect();
             let base = facts::context(&req, None, Vec::new());
+            let stages_before: Vec<String> = req.open_stages().iter().map(|(t, s)| format!("{}/{}", t.entitlement, s.name)).collect();
             let effect = req.review(actor, manager.as_ref(), verdict, reason.clone(), now, |ent_id, stage| {
                 let ent = self.catalog.entitlement(ent_id).expect("request entitlements are in the catalog");
                 let d = self.decide(&DecisionQuery {
@@ -84,6 +85,13 @@ impl Writ {
                     }
                     change.events.push(about(id, events::REQUEST_APPROVED, actor.id.as_str(), now, json!({ "reason": "every stage passed" })));
                     self.start_fulfilment(&mut req, now, &mut change).await?;
+                }
+                RequestState::Pending => {
+                    // A stage passed and the next one opened: its approvers are needed now.
+                    let stages_after: Vec<String> = req.open_stages().iter().map(|(t, s)| format!("{}/{}", t.entitlement, s.name)).collect();
+                    if stages_after != stages_before {
+                        change.events.push(crate::notify::awaiting_review(&req, now));
+                    }
                 }
                 _ => {}
             }

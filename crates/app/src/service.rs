@@ -7,7 +7,7 @@ use writ_core::identity::Identity;
 use writ_core::ids::{IdentityId, TargetId};
 use writ_policy::{AdminAction, PolicyEngine};
 
-use crate::ports::{Change, Clock, Connector, DecisionObserver, NoObserver, Store, StoreError};
+use crate::ports::{Change, Clock, Connector, DecisionObserver, NoObserver, Notifier, Store, StoreError};
 use crate::AppError;
 
 /// Tunables of the workflow.
@@ -21,11 +21,22 @@ pub struct Settings {
     /// How long a worker holds a claimed job: a worker that dies mid-job loses
     /// its claim after this, and another (or itself, restarted) runs the job.
     pub job_lease: TimeDelta,
+    /// How long after a break-glass use its post-event review is due.
+    pub break_glass_review_within: TimeDelta,
+    /// This node's name, recorded in the evidence of the jobs it runs (several
+    /// nodes may share one database).
+    pub node: String,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Self { lapse_after: TimeDelta::days(7), removal_overdue_after: TimeDelta::minutes(15), job_lease: TimeDelta::minutes(2) }
+        Self {
+            lapse_after: TimeDelta::days(7),
+            removal_overdue_after: TimeDelta::minutes(15),
+            job_lease: TimeDelta::minutes(2),
+            break_glass_review_within: TimeDelta::hours(24),
+            node: "writ".into(),
+        }
     }
 }
 
@@ -39,6 +50,7 @@ pub struct Writ {
     pub(crate) settings: Settings,
     pub(crate) observer: Arc<dyn DecisionObserver>,
     pub(crate) connectors: BTreeMap<TargetId, Arc<dyn Connector>>,
+    pub(crate) notifier: Option<Arc<dyn Notifier>>,
 }
 
 /// Logs one decision: at debug level with its determining policies, and its
@@ -61,7 +73,7 @@ impl Writ {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Self {
-        Self { store, policy, catalog, clock, settings, observer: Arc::new(NoObserver), connectors: BTreeMap::new() }
+        Self { store, policy, catalog, clock, settings, observer: Arc::new(NoObserver), connectors: BTreeMap::new(), notifier: None }
     }
 
     /// Reports every policy decision to `observer` (metrics).
@@ -74,6 +86,16 @@ impl Writ {
     pub fn with_connectors(mut self, connectors: BTreeMap<TargetId, Arc<dyn Connector>>) -> Self {
         self.connectors = connectors;
         self
+    }
+
+    /// Sends notifications through `notifier` (without one, none are queued).
+    pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
+        self.notifier = Some(notifier);
+        self
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
     }
 
     /// Asks policy about one entitlement, timing the decision for the observer
@@ -126,7 +148,7 @@ impl Writ {
     /// the version race: the caller reloads and decides again (at most
     /// [`MAX_ATTEMPTS`] times), so an update is never lost nor applied to stale state.
     pub(crate) async fn committed(&self, change: Change) -> Result<bool, AppError> {
-        match self.store.commit(change).await {
+        match self.commit(change).await {
             Ok(_) => Ok(true),
             Err(StoreError::VersionConflict { .. }) => Ok(false),
             Err(e) => Err(e.into()),

@@ -5,8 +5,10 @@ use std::collections::BTreeMap;
 
 use serde_json::json;
 use uuid::Uuid;
+use writ_core::break_glass::Origin;
+use writ_core::duration::AccessDuration;
 use writ_core::identity::Identity;
-use writ_core::ids::{IdentityId, RequestId};
+use writ_core::ids::{GrantId, IdentityId, RequestId};
 use writ_core::request::{Request, RequestDraft, RequestState};
 use writ_core::sod::check_toxic;
 use writ_policy::{DecisionQuery, PolicyAction};
@@ -16,31 +18,112 @@ use crate::facts::{self, Parties};
 use crate::ports::{Change, GrantFilter, Versioned};
 use crate::{AppError, Writ};
 
+/// A request just opened, not yet committed: who it is for, when, and what
+/// its commit will write.
+pub(crate) struct Opening {
+    pub req: Request,
+    pub subject: Identity,
+    pub manager: Option<IdentityId>,
+    pub now: chrono::DateTime<chrono::Utc>,
+    pub change: Change,
+}
+
 impl Writ {
     /// `actor` submits `draft` (whose requester must be `actor`). A policy refusal or a
     /// toxic combination is not an error: the request is recorded as denied, with the
     /// decision in its evidence.
     pub async fn submit(&self, actor: &Identity, draft: RequestDraft) -> Result<Request, AppError> {
-        actor.require_active("request access")?;
+        self.submit_from(actor, draft, Origin::Standard, Change::default()).await
+    }
+
+    /// `actor`, who holds grant `id` (or asked for it), asks to keep its access
+    /// `duration` longer: a new request for the same subject and entitlement,
+    /// through policy and approval like any other, linked to the grant and its
+    /// request (whose evidence records the ask). Never an edit of the expiry:
+    /// the new grant starts when approved, and the two overlap.
+    pub async fn request_extension(&self, actor: &Identity, id: GrantId, duration: AccessDuration, justification: String, ticket: Option<String>) -> Result<Request, AppError> {
+        let g = self.store.grant(id).await?.ok_or_else(|| AppError::NotFound { what: "grant", id: id.to_string() })?;
+        let original = self.load_request(g.request_id()).await?;
+        if !g.is_in_force(self.clock.now()) {
+            return Err(AppError::Domain(writ_core::DomainError::invalid(
+                "grant",
+                format!("`{id}` is {} and cannot be extended: request the access anew", g.state().as_str()),
+            )));
+        }
+        if &actor.id != g.subject() && &actor.id != original.requester() {
+            return Err(AppError::Forbidden {
+                who: actor.id.to_string(),
+                action: format!("extend grant `{id}`"),
+                reason: format!("only its holder `{}` or the requester `{}` can ask", g.subject(), original.requester()),
+            });
+        }
+        let draft = RequestDraft {
+            requester: actor.id.clone(),
+            subject: g.subject().clone(),
+            entitlements: vec![g.entitlement().clone()],
+            justification,
+            duration,
+            ticket,
+        };
+        let now = self.clock.now();
+        let origin = Origin::Extension { grant: id, request: g.request_id() };
+        // The original's evidence chain names the ask; the new request's id is
+        // added by `submit_from` once it exists.
+        let mut linked = Change::default();
+        linked.events.push(about(g.request_id(), events::GRANT_EXTENSION_REQUESTED, actor.id.as_str(), now, json!({
+            "grant": id,
+            "entitlement": g.entitlement(),
+            "expires_at": g.expires_at(),
+            "duration": duration,
+        })));
+        self.submit_from(actor, draft, origin, linked).await
+    }
+
+    /// Opens a request of `origin` and settles it as far as policy allows at
+    /// once; `linked` holds events about other requests to commit with it (the
+    /// new request's id is added to their payloads as `extension_request`).
+    async fn submit_from(&self, actor: &Identity, draft: RequestDraft, origin: Origin, linked: Change) -> Result<Request, AppError> {
+        let (mut o, refused) = self.open_checked(actor, draft, origin, PolicyAction::Request, "request access").await?;
+        for mut e in linked.events {
+            e.payload["extension_request"] = json!(o.req.id());
+            o.change.events.push(e);
+        }
+        if !refused {
+            let auto = self.decide_all(&mut o.req, actor, (&o.subject, o.manager.as_ref()), PolicyAction::AutoApprove).is_none();
+            if auto || o.req.stages_complete() {
+                o.req.approve_without_review(o.now)?;
+                let why = if auto { "auto-approved by policy" } else { "no approval stage configured" };
+                o.change.events.push(about(o.req.id(), events::REQUEST_APPROVED, "policy", o.now, json!({ "reason": why })));
+                self.start_fulfilment(&mut o.req, o.now, &mut o.change).await?;
+            } else {
+                o.change.events.push(crate::notify::awaiting_review(&o.req, o.now));
+            }
+        }
+        let req = self.record_opening(o).await?;
+        tracing::info!(request = %req.id(), state = req.state().as_str(), "request submitted");
+        Ok(req)
+    }
+
+    /// Validates `draft` from `actor` (who wants to `doing`), opens it as
+    /// `origin`, and asks policy `action` for every entitlement, then the
+    /// toxic-combination check. A refusal is recorded as a denial in the
+    /// opening's change (returned `true`); nothing is committed yet.
+    pub(crate) async fn open_checked(&self, actor: &Identity, draft: RequestDraft, origin: Origin, action: PolicyAction, doing: &'static str) -> Result<(Opening, bool), AppError> {
+        actor.require_active(doing)?;
         if draft.requester != actor.id {
             return Err(AppError::Forbidden {
                 who: actor.id.to_string(),
-                action: "submit a request".into(),
+                action: doing.into(),
                 reason: format!("the requester must be the caller, not `{}`", draft.requester),
             });
         }
         let subject = self.identity(&draft.subject).await?;
         let manager = self.subject_manager(&subject).await?;
         let now = self.clock.now();
-        let mut req = Request::open(
-            RequestId::from_uuid(Uuid::new_v4()),
-            draft,
-            &self.catalog,
-            now,
-            self.settings.lapse_after,
-        )?;
+        let mut req = Request::open(RequestId::from_uuid(Uuid::new_v4()), draft, &self.catalog, now, self.settings.lapse_after)?.with_origin(origin);
         let mut change = Change::default();
         change.events.push(about(req.id(), events::REQUEST_SUBMITTED, actor.id.as_str(), now, json!({
+            "origin": req.origin(),
             "requester": req.requester(),
             "subject": req.subject(),
             "entitlements": req.entitlements(),
@@ -49,30 +132,26 @@ impl Writ {
             "ticket": req.ticket(),
             "lapses_at": req.lapses_at(),
         })));
-
-        let refusal = self.decide_all(&mut req, actor, (&subject, manager.as_ref()), PolicyAction::Request);
-        let refusal = match refusal {
+        let refusal = match self.decide_all(&mut req, actor, (&subject, manager.as_ref()), action) {
             Some(r) => Some(r),
             None => self.toxic_refusal(&req).await?,
         };
+        let refused = refusal.is_some();
         if let Some(reason) = refusal {
             req.deny_by_policy(reason.clone(), now)?;
             change.events.push(about(req.id(), events::REQUEST_DENIED, "policy", now, json!({ "reason": reason })));
-        } else {
-            let auto = self.decide_all(&mut req, actor, (&subject, manager.as_ref()), PolicyAction::AutoApprove).is_none();
-            if auto || req.stages_complete() {
-                req.approve_without_review(now)?;
-                let why = if auto { "auto-approved by policy" } else { "no approval stage configured" };
-                change.events.push(about(req.id(), events::REQUEST_APPROVED, "policy", now, json!({ "reason": why })));
-                self.start_fulfilment(&mut req, now, &mut change).await?;
-            }
         }
+        Ok((Opening { req, subject, manager, now, change }, refused))
+    }
+
+    /// Commits a new request with its policy decisions as events.
+    pub(crate) async fn record_opening(&self, o: Opening) -> Result<Request, AppError> {
+        let Opening { req, mut change, .. } = o;
         for d in req.decisions() {
             change.events.push(about(req.id(), events::POLICY_DECIDED, "policy", d.at, events::to_value(d)));
         }
         change.requests.push(Versioned::new(req.clone()));
-        self.store.commit(change).await?;
-        tracing::info!(request = %req.id(), state = req.state().as_str(), "request submitted");
+        self.commit(change).await?;
         Ok(req)
     }
 

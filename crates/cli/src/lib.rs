@@ -92,6 +92,9 @@ pub enum Command {
     /// Access that is in place, and when it ends.
     #[command(subcommand)]
     Grant(GrantCommand),
+    /// Emergency access without approval, and its review afterwards.
+    #[command(subcommand, name = "break-glass")]
+    BreakGlass(cmd::break_glass::BreakGlassCommand),
     /// Identities: people, service accounts, agents.
     #[command(subcommand)]
     Identity(IdentityCommand),
@@ -132,6 +135,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Request(c) => cmd::request::run(&api()?, c, json).await,
         Command::Task(c) => cmd::task::run(&api()?, c, json).await,
         Command::Grant(c) => cmd::grant::run(&api()?, c, json).await,
+        Command::BreakGlass(c) => cmd::break_glass::run(&api()?, c, json).await,
         Command::Identity(c) => cmd::identity::run(&api()?, c, json).await,
         Command::Audit(AuditCommand::Export(a)) => cmd::audit_export::run(&api()?, a, json).await,
         Command::Audit(AuditCommand::Verify(a)) => cmd::local::audit_verify(a, json).await,

@@ -10,6 +10,7 @@ pub mod postgres;
 pub mod redis;
 pub mod scim;
 pub mod secret;
+pub mod webhook;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -182,7 +182,7 @@ fn secret_error(e: SecretError, target: &TargetId) -> ConnectorError {
 
 /// A transport error and its causes, without headers (so without the token)
 /// and without the URL (the caller says what it was doing).
-fn describe(e: reqwest::Error) -> String {
+pub(crate) fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();
     let mut s = e.to_string();
     let mut source = std::error::Error::source(&e);

@@ -32,6 +32,9 @@ pub enum GrantState {
         attempts: u32,
         last_error: Option<String>,
         next_at: Option<DateTime<Utc>>,
+        /// Being overdue was recorded (once: one event, one notification).
+        #[serde(default)]
+        overdue_noted: bool,
     },
     /// Reached its expiry and the removal was proved.
     Expired { at: DateTime<Utc> },
@@ -145,7 +148,7 @@ impl Grant {
     }
 
     fn begin_ending(&mut self, ending: Ending, now: DateTime<Utc>) {
-        self.state = GrantState::Revoking { since: now, ending, attempts: 0, last_error: None, next_at: None };
+        self.state = GrantState::Revoking { since: now, ending, attempts: 0, last_error: None, next_at: None, overdue_noted: false };
         self.version += 1;
     }
 
@@ -159,6 +162,18 @@ impl Grant {
         *next = Some(next_at);
         self.version += 1;
         Ok(())
+    }
+
+    /// Records, once, that the removal is overdue (`window` after it began).
+    pub fn note_removal_overdue(&mut self, window: chrono::TimeDelta, now: DateTime<Utc>) -> Result<(), DomainError> {
+        match &mut self.state {
+            GrantState::Revoking { since, overdue_noted, .. } if !*overdue_noted && now - *since >= window => {
+                *overdue_noted = true;
+                self.version += 1;
+                Ok(())
+            }
+            _ => Err(self.illegal("note an overdue removal of")),
+        }
     }
 
     /// A person closes a removal the target keeps failing, attesting with
@@ -227,6 +242,9 @@ mod tests {
         assert_eq!(r.state().as_str(), "revoking");
         assert!(r.state().holds_access(), "until the removal is proved");
         r.record_removal_failure("connection refused", g.starts_at() + TimeDelta::seconds(2)).unwrap();
+        assert!(r.note_removal_overdue(TimeDelta::minutes(15), g.starts_at()).is_err(), "not yet overdue");
+        r.note_removal_overdue(TimeDelta::minutes(15), g.starts_at() + TimeDelta::minutes(15)).unwrap();
+        assert!(r.note_removal_overdue(TimeDelta::minutes(15), g.starts_at() + TimeDelta::minutes(16)).is_err(), "noted once");
         assert!(matches!(r.state(), GrantState::Revoking { attempts: 1, .. }));
         r.finish_removal(g.starts_at()).unwrap();
         assert_eq!(r.state().as_str(), "revoked");
@@ -245,6 +263,7 @@ mod tests {
         Revoke(i64),
         Fail,
         Finish,
+        NoteOverdue(i64),
     }
 
     proptest! {
@@ -256,6 +275,7 @@ mod tests {
             (-120i64..240).prop_map(Op::Revoke),
             Just(Op::Fail),
             Just(Op::Finish),
+            (-120i64..240).prop_map(Op::NoteOverdue),
         ], 1..20)) {
             let mut g = grant();
             for op in ops {
@@ -265,6 +285,7 @@ mod tests {
                     Op::Revoke(m) => g.begin_revocation(IdentityId::parse("sam").unwrap(), "why", g.starts_at() + TimeDelta::minutes(m)),
                     Op::Fail => g.record_removal_failure("down", g.expires_at()),
                     Op::Finish => g.finish_removal(g.expires_at()),
+                    Op::NoteOverdue(m) => g.note_removal_overdue(TimeDelta::minutes(15), g.starts_at() + TimeDelta::minutes(m)),
                 };
                 match r {
                     Err(_) => prop_assert_eq!(&g, &before),

@@ -5,6 +5,7 @@
 //! the time takes it as an argument, so the state machines are deterministic.
 
 pub mod audit;
+pub mod break_glass;
 pub mod catalog;
 pub mod duration;
 pub mod fulfilment;

@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::break_glass::{Origin, PostReview, UseVerdict};
 use crate::catalog::{Catalog, StageSpec};
 use crate::duration::AccessDuration;
 use crate::fulfilment::TargetFulfilment;
@@ -123,6 +124,11 @@ pub struct Request {
     /// Per entitlement, once approved; absent means not started.
     #[serde(default)]
     fulfilment: BTreeMap<EntitlementId, TargetFulfilment>,
+    #[serde(default)]
+    origin: Origin,
+    /// The review a break-glass use owes (only for granted break-glass).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    post_review: Option<PostReview>,
     updated_at: DateTime<Utc>,
     version: u64,
 }
@@ -207,6 +213,8 @@ impl Request {
             reviews: Vec::new(),
             decisions: Vec::new(),
             fulfilment: BTreeMap::new(),
+            origin: Origin::Standard,
+            post_review: None,
             updated_at: now,
             version: 0,
         })
@@ -264,6 +272,59 @@ impl Request {
     pub fn version(&self) -> u64 {
         self.version
     }
+    pub fn origin(&self) -> &Origin {
+        &self.origin
+    }
+    pub fn post_review(&self) -> Option<&PostReview> {
+        self.post_review.as_ref()
+    }
+
+    /// Marks a request just opened as an extension or a break-glass use.
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
+    }
+
+    /// Break-glass: policy allowed the emergency use, so the request is
+    /// approved at once, and owes `review` afterwards.
+    pub fn approve_break_glass(&mut self, review: PostReview, now: DateTime<Utc>) -> Result<(), DomainError> {
+        if self.origin != Origin::BreakGlass || self.state != RequestState::Pending || !self.reviews.is_empty() {
+            return Err(self.illegal("break the glass for"));
+        }
+        self.post_review = Some(review);
+        self.move_to(RequestState::Approved, now);
+        Ok(())
+    }
+
+    /// The post-event review of a break-glass use: accept or reject it.
+    pub fn review_break_glass(&mut self, reviewer: &Identity, verdict: UseVerdict, note: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let involved = [&self.requester, &self.subject];
+        let review = self.post_review.as_mut().ok_or_else(|| DomainError::invalid("request", format!("`{}` is not a break-glass use: it has no post-event review", self.id)))?;
+        review.review(reviewer, &involved, verdict, note, now)?;
+        self.updated_at = now;
+        self.version += 1;
+        Ok(())
+    }
+
+    /// Settles a rejected break-glass use with a note.
+    pub fn resolve_break_glass(&mut self, by: &Identity, note: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let involved = [&self.requester, &self.subject];
+        let review = self.post_review.as_mut().ok_or_else(|| DomainError::invalid("request", format!("`{}` is not a break-glass use: it has no post-event review", self.id)))?;
+        review.resolve(by, &involved, note, now)?;
+        self.updated_at = now;
+        self.version += 1;
+        Ok(())
+    }
+
+    /// Records, once, that a break-glass review missed its deadline.
+    pub fn note_review_overdue(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {
+        let state = self.state;
+        let review = self.post_review.as_mut().ok_or_else(|| Self::illegal_in(state, "note an overdue review of"))?;
+        review.note_overdue(now)?;
+        self.updated_at = now;
+        self.version += 1;
+        Ok(())
+    }
 
     /// Everyone whose approval counted: they may not fulfil this request.
     pub fn approvers(&self) -> impl Iterator<Item = &IdentityId> {
@@ -290,11 +351,11 @@ impl Request {
     }
 
     fn illegal(&self, action: &'static str) -> DomainError {
-        DomainError::IllegalTransition {
-            entity: "request",
-            state: self.state.as_str().to_owned(),
-            action,
-        }
+        Self::illegal_in(self.state, action)
+    }
+
+    fn illegal_in(state: RequestState, action: &'static str) -> DomainError {
+        DomainError::IllegalTransition { entity: "request", state: state.as_str().to_owned(), action }
     }
 
     /// Policy refused the request at submission. Final.

@@ -220,11 +220,15 @@ mod tests {
     }
 
     #[test]
-    fn break_glass_is_for_oncall_and_not_critical() {
+    fn break_glass_is_for_oncall_not_critical_and_at_most_four_hours() {
         let mut q = query(PolicyAction::BreakGlass);
         q.principal = person("omar", &["oncall"]);
         q.entitlement.risk = "high".into();
+        q.context.duration_secs = 4 * 3600;
         allowed_by(&q, &["break-glass-permit-oncall"]);
+        q.context.duration_secs = 4 * 3600 + 1;
+        denied_by(&q, &[]);
+        q.context.duration_secs = 3600;
         q.entitlement.risk = "critical".into();
         denied_by(&q, &[]);
         q.entitlement.risk = "low".into();

@@ -33,6 +33,11 @@ pub struct Config {
     /// How long a node holds a claimed job; a node that dies mid-job loses its
     /// claims after this, and another node runs them, e.g. `2m`.
     pub job_lease: String,
+    /// How long after a break-glass use its post-event review is due, e.g. `24h`.
+    pub break_glass_review_within: String,
+    /// This node's name in the evidence of the jobs it runs; several nodes may
+    /// share one PostgreSQL. Empty: `<hostname>-<pid>`.
+    pub node_id: String,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
     /// How to reach each target the catalog fulfils through a connector:
@@ -40,11 +45,16 @@ pub struct Config {
     /// `password_env`/`password_file`). Only from the file: a table.
     #[serde(default, skip_serializing)]
     pub targets: std::collections::BTreeMap<String, writ_connectors::TargetConfig>,
+    /// Where notifications go: `[notifications]` with `webhook_url` and the
+    /// HMAC secret by `secret_env`/`secret_file`. Absent: none are sent.
+    #[serde(default, skip_serializing)]
+    pub notifications: Option<writ_connectors::webhook::WebhookConfig>,
 }
 
 /// Every key, for messages about unknown ones.
 const KEYS: &[&str] = &[
-    "listen", "data_dir", "database_url", "catalog", "policies", "lapse_after", "checkpoint_every", "removal_overdue_after", "job_lease", "max_body_bytes",
+    "listen", "data_dir", "database_url", "catalog", "policies", "lapse_after", "checkpoint_every", "removal_overdue_after", "job_lease",
+    "break_glass_review_within", "node_id", "max_body_bytes",
 ];
 
 impl Default for Config {
@@ -59,8 +69,11 @@ impl Default for Config {
             checkpoint_every: "1m".into(),
             removal_overdue_after: "15m".into(),
             job_lease: "2m".into(),
+            break_glass_review_within: "24h".into(),
+            node_id: String::new(),
             max_body_bytes: 64 * 1024,
             targets: Default::default(),
+            notifications: None,
         }
     }
 }
@@ -88,6 +101,8 @@ pub struct Resolved {
     pub checkpoint_every: AccessDuration,
     pub removal_overdue_after: AccessDuration,
     pub job_lease: AccessDuration,
+    pub break_glass_review_within: AccessDuration,
+    pub node_id: String,
 }
 
 impl Config {
@@ -176,7 +191,23 @@ impl Config {
             checkpoint_every: dur("checkpoint_every", &self.checkpoint_every)?,
             removal_overdue_after: dur("removal_overdue_after", &self.removal_overdue_after)?,
             job_lease: dur("job_lease", &self.job_lease)?,
+            break_glass_review_within: dur("break_glass_review_within", &self.break_glass_review_within)?,
+            node_id: self.node_id()?,
         })
+    }
+
+    /// The configured node name, or `<hostname>-<pid>`.
+    fn node_id(&self) -> Result<String, ConfigError> {
+        let id = self.node_id.trim();
+        if id.is_empty() {
+            let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+            let host = if host.is_empty() { "writ".to_owned() } else { host };
+            return Ok(format!("{host}-{}", std::process::id()));
+        }
+        if id.len() > 64 || !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) {
+            return Err(ConfigError::Invalid { key: "node_id", reason: format!("`{id}`: use 1 to 64 letters, digits, `-`, `_` or `.`") });
+        }
+        Ok(id.to_owned())
     }
 }
 
@@ -227,6 +258,8 @@ mod tests {
         assert!(bad(|c| c.lapse_after = "soon".into()).contains("`lapse_after`"));
         assert!(bad(|c| c.database_url = "mysql://x".into()).contains("`database_url`"));
         assert!(bad(|c| c.max_body_bytes = 1).contains("`max_body_bytes`"));
+        assert!(bad(|c| c.node_id = "node one".into()).contains("`node_id`"));
+        assert!(bad(|c| c.break_glass_review_within = "later".into()).contains("`break_glass_review_within`"));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("writ.toml");
         std::fs::write(&file, "listn = \"x\"\n").unwrap();

@@ -94,11 +94,13 @@ impl Metrics {
     }
 }
 
-/// Grants whose access is being removed, and those of them overdue.
-pub fn render_removals(revoking: u64, overdue: u64) -> String {
+/// The exceptions to look at: grants whose access is being removed, those of
+/// them overdue, and break-glass uses whose review is overdue or rejected.
+pub fn render_exceptions(revoking: u64, overdue: u64, break_glass: u64) -> String {
     format!(
         "# HELP writ_grants_revoking Grants whose access is being removed from the target.\n# TYPE writ_grants_revoking gauge\nwrit_grants_revoking {revoking}\n\
-         # HELP writ_grants_revocation_overdue Revoking grants past the configured window (removal_overdue_after).\n# TYPE writ_grants_revocation_overdue gauge\nwrit_grants_revocation_overdue {overdue}\n"
+         # HELP writ_grants_revocation_overdue Revoking grants past the configured window (removal_overdue_after).\n# TYPE writ_grants_revocation_overdue gauge\nwrit_grants_revocation_overdue {overdue}\n\
+         # HELP writ_break_glass_exceptions Break-glass uses whose post-event review is overdue, or that were rejected and not resolved.\n# TYPE writ_break_glass_exceptions gauge\nwrit_break_glass_exceptions {break_glass}\n"
     )
 }
 

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{audit, meta, requests, work};
+use crate::routes::{audit, break_glass, meta, requests, work};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -11,7 +11,8 @@ use crate::routes::{audit, meta, requests, work};
     paths(
         meta::healthz, meta::metrics, meta::whoami, meta::catalog, meta::targets, meta::identities, meta::set_identity_status,
         requests::create, requests::list, requests::queue, requests::show, requests::approve, requests::deny, requests::cancel,
-        work::tasks, work::complete, work::grants, work::revoke, work::close,
+        work::tasks, work::complete, work::grants, work::revoke, work::close, work::extend,
+        break_glass::create, break_glass::list, break_glass::review, break_glass::resolve,
         audit::events, audit::checkpoints, audit::sign,
     ),
     modifiers(&BearerAuth)

@@ -44,11 +44,22 @@ pub async fn build_with_clock(cfg: &Config, clock: Arc<dyn writ_app::ports::Cloc
         .map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;
     let signing_key = signing::load_or_create(&r.data_dir)?;
     let metrics = Arc::new(Metrics::default());
-    let settings = Settings { lapse_after: r.lapse_after.as_delta(), removal_overdue_after: r.removal_overdue_after.as_delta(), job_lease: r.job_lease.as_delta() };
+    let settings = Settings {
+        lapse_after: r.lapse_after.as_delta(),
+        removal_overdue_after: r.removal_overdue_after.as_delta(),
+        job_lease: r.job_lease.as_delta(),
+        break_glass_review_within: r.break_glass_review_within.as_delta(),
+        node: r.node_id.clone(),
+    };
     let connectors = writ_connectors::for_catalog(&catalog, &cfg.targets).map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;
-    let writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), clock, settings)
+    let mut writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), clock, settings)
         .with_observer(metrics.clone())
         .with_connectors(connectors);
+    if let Some(webhook) = &cfg.notifications {
+        let notifier = writ_connectors::webhook::WebhookNotifier::new(webhook)?;
+        tracing::info!(receiver = %writ_app::ports::Notifier::describe(&notifier), "notifications go to a webhook");
+        writ = writ.with_notifier(Arc::new(notifier));
+    }
     Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key) }, r))
 }
 

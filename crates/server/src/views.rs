@@ -1,8 +1,10 @@
 //! Domain values rendered as wire types.
 
+use chrono::{DateTime, Utc};
 use writ_api as api;
 use writ_app::query::Evidence;
 use writ_core::audit::{AuditEvent, Checkpoint};
+use writ_core::break_glass::{Origin, PostReview, UseVerdict};
 use writ_core::catalog::Entitlement;
 use writ_core::grant::{Grant, GrantState};
 use writ_core::identity::Identity;
@@ -41,8 +43,17 @@ fn fulfilment(e: &writ_core::ids::EntitlementId, f: &writ_core::fulfilment::Targ
     v
 }
 
-pub fn request(r: &Request) -> api::RequestView {
+/// A request as the API shows it; `now` settles whether a break-glass review is overdue.
+pub fn request(r: &Request, now: DateTime<Utc>) -> api::RequestView {
+    let (extends_grant, extends_request) = match r.origin() {
+        Origin::Extension { grant, request } => (Some(grant.to_string()), Some(request.to_string())),
+        _ => (None, None),
+    };
     api::RequestView {
+        origin: r.origin().as_str().to_owned(),
+        extends_grant,
+        extends_request,
+        post_review: r.post_review().map(|p| post_review(p, now)),
         id: r.id().to_string(),
         state: r.state().as_str().to_owned(),
         requester: r.requester().to_string(),
@@ -129,7 +140,7 @@ pub fn grant(g: &Grant, overdue: bool) -> api::GrantView {
         writ_core::grant::Ending::Early { by, reason } => format!("revoked by `{by}`: {reason}"),
     };
     let removal = match g.state() {
-        GrantState::Revoking { since, ending: why, attempts, last_error, next_at } => Some(api::RemovalView {
+        GrantState::Revoking { since, ending: why, attempts, last_error, next_at, .. } => Some(api::RemovalView {
             since: *since,
             ending: ending(why),
             attempts: *attempts,
@@ -181,9 +192,27 @@ pub fn checkpoint(c: &Checkpoint) -> api::CheckpointView {
     }
 }
 
-pub fn evidence(e: &Evidence, overdue: impl Fn(&Grant) -> bool) -> api::EvidenceView {
+fn post_review(p: &PostReview, now: DateTime<Utc>) -> api::PostReviewView {
+    let status = p.status(now);
+    let verdict = p.verdict.as_ref();
+    api::PostReviewView {
+        status: status.as_str().to_owned(),
+        exception: status.is_exception(),
+        reviewers: p.reviewers.iter().map(ToString::to_string).collect(),
+        due_at: p.due_at,
+        verdict: verdict.map(|(v, _)| match v { UseVerdict::Accept => "accept".to_owned(), UseVerdict::Reject => "reject".to_owned() }),
+        reviewed_by: verdict.map(|(_, n)| n.by.to_string()),
+        review_note: verdict.map(|(_, n)| n.text.clone()),
+        reviewed_at: verdict.map(|(_, n)| n.at),
+        resolved_by: p.resolution.as_ref().map(|n| n.by.to_string()),
+        resolution_note: p.resolution.as_ref().map(|n| n.text.clone()),
+        resolved_at: p.resolution.as_ref().map(|n| n.at),
+    }
+}
+
+pub fn evidence(e: &Evidence, now: DateTime<Utc>, overdue: impl Fn(&Grant) -> bool) -> api::EvidenceView {
     api::EvidenceView {
-        request: request(&e.request),
+        request: request(&e.request, now),
         tasks: e.tasks.iter().map(task).collect(),
         grants: e.grants.iter().map(|g| grant(g, overdue(g))).collect(),
         events: e.events.iter().map(event).collect(),

@@ -1,5 +1,6 @@
-//! Background work: provisioning jobs, lapsing requests that waited too long,
-//! and signing audit checkpoints. Failures are logged and retried on the next
+//! Background work: jobs (provisioning, removals, notifications), lapsing
+//! requests that waited too long, noting overdue removals and break-glass
+//! reviews, and signing audit checkpoints. Failures are logged and retried on the next
 //! tick, never fatal.
 
 use std::time::Duration;
@@ -68,6 +69,13 @@ async fn run_periodic(app: App, checkpoint_every: Duration, mut shutdown: watch:
                     Ok(0) => {}
                     Ok(n) => tracing::info!(lapsed = n, "requests lapsed"),
                     Err(e) => tracing::error!(error = %e, "lapsing requests failed"),
+                }
+                // Deadlines that passed: each is recorded (and notified) once.
+                if let Err(e) = app.writ.note_overdue_removals().await {
+                    tracing::error!(error = %e, "checking for overdue removals failed");
+                }
+                if let Err(e) = app.writ.note_overdue_reviews().await {
+                    tracing::error!(error = %e, "checking for overdue break-glass reviews failed");
                 }
             }
             _ = checkpoint.tick() => {

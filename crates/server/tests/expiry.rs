@@ -23,27 +23,8 @@ fn holds_reporting(pg: &PgServer, who: &str) -> bool {
     )) == "1"
 }
 
-/// The demo install plus a live PostgreSQL target `pg-live` with the low-risk
-/// entitlement `pg-live/reporting` (auto-approved for oneself, up to 8h).
 async fn harness_with_target(pg: &PgServer, clock: std::sync::Arc<ManualClock>) -> Harness {
-    let url = pg.url();
-    harness_with(
-        move |policies| {
-            let data = policies.parent().unwrap();
-            let mut catalog = std::fs::read_to_string(data.join("catalog.toml")).unwrap();
-            catalog.push_str(
-                "\n[[targets]]\nid = \"pg-live\"\nowners = [\"olivia\"]\nfulfilment = { kind = \"connector\" }\n\n\
-                 [[entitlements]]\nid = \"pg-live/reporting\"\nowners = [\"oscar\"]\nrisk = \"low\"\nmax_duration = \"8h\"\n\
-                 stages = [{ name = \"manager\", approvers = \"subject_manager\", required = 1 }]\n",
-            );
-            std::fs::write(data.join("catalog.toml"), catalog).unwrap();
-            let mut config = std::fs::read_to_string(data.join("writ.toml")).unwrap();
-            config.push_str(&format!("\n[targets.pg-live]\nkind = \"postgres\"\nurl = \"{url}\"\n"));
-            std::fs::write(data.join("writ.toml"), config).unwrap();
-        },
-        Some(clock),
-    )
-    .await
+    common::harness_with_pg(pg.url(), clock, |_| String::new()).await
 }
 
 async fn request(h: &Harness, who: &str, entitlement: &str, duration: &str) -> String {
@@ -323,4 +304,66 @@ async fn an_overdue_removal_is_closed_by_hand_with_evidence_but_not_by_the_holde
     ldap.start_again().unwrap();
     clock.advance(TimeDelta::hours(1));
     assert_eq!(writ.run_due_jobs(10).await.unwrap(), 0);
+}
+
+/// An extension is a new request through policy, linked to the grant and its
+/// request, never an edit of the expiry: the original grant still ends on
+/// time, covered by the new one, and the access stays until the last ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extension_is_a_new_linked_request_and_the_access_lasts_until_the_last_grant_ends() {
+    let pg = PgServer::start().expect("PostgreSQL (run scripts/install-test-deps.sh)");
+    psql(&pg, "CREATE ROLE reporting NOLOGIN; CREATE ROLE alice LOGIN");
+    let clock = ManualClock::new();
+    let h = harness_with_target(&pg, clock.clone()).await;
+    let writ = h.app.writ.clone();
+    let original = request(&h, "alice", "pg-live/reporting", "1h").await;
+    writ.run_due_jobs(10).await.unwrap();
+    let g = grants_of(&h, &original).await[0].clone();
+    let grant = g["id"].as_str().unwrap().to_owned();
+    let uri = format!("/v1/grants/{grant}/extend");
+    let body = json!({ "duration": "3h", "justification": "the quarter close slipped a day" });
+
+    // Only the holder (or whoever asked for it) may ask; bad input changes nothing.
+    let (status, v) = h.post("bob", &uri, body.clone()).await;
+    assert_eq!(status.as_u16(), 403, "{v}");
+    let (status, v) = h.post("alice", &uri, json!({ "duration": "3 hours", "justification": "x" })).await;
+    assert_eq!(status.as_u16(), 422, "{v}");
+    let (status, v) = h.post("alice", &uri, json!({ "duration": "9h", "justification": "longer than allowed" })).await;
+    assert_eq!(status.as_u16(), 422, "over the entitlement's maximum: {v}");
+    assert_eq!(events_of(&h, &original).await.iter().filter(|e| e["kind"] == "grant.extension_requested").count(), 0);
+
+    // A new request, decided by policy (auto-approved here), linked both ways.
+    let (status, ext) = h.post("alice", &uri, body).await;
+    assert_eq!(status.as_u16(), 201, "{ext}");
+    let ext_id = ext["id"].as_str().unwrap().to_owned();
+    assert_ne!(ext_id, original);
+    assert_eq!(ext["origin"], "extension");
+    assert_eq!(ext["extends_grant"], grant.as_str());
+    assert_eq!(ext["extends_request"], original.as_str());
+    assert_eq!(ext["state"], "approved", "{ext}");
+    let actions: Vec<&str> = ext["decisions"].as_array().unwrap().iter().map(|d| d["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["request", "auto_approve"], "through policy like any request");
+    let asked = events_of(&h, &original).await.into_iter().find(|e| e["kind"] == "grant.extension_requested").expect("the original's evidence names the ask");
+    assert!(asked["payload"].as_str().unwrap().contains(&ext_id), "{asked}");
+    assert_eq!(grants_of(&h, &original).await[0]["expires_at"], g["expires_at"], "the original expiry is not edited");
+    writ.run_due_jobs(10).await.unwrap();
+    let new_grant = grants_of(&h, &ext_id).await[0].clone();
+    assert_eq!(new_grant["state"], "active", "{new_grant}");
+
+    // The original ends on time, covered: the access stays.
+    clock.advance(TimeDelta::hours(1) + TimeDelta::seconds(1));
+    assert_eq!(writ.expire_due(10).await.unwrap(), 1);
+    writ.run_due_jobs(10).await.unwrap();
+    assert_eq!(grants_of(&h, &original).await[0]["state"], "expired");
+    assert!(holds_reporting(&pg, "alice"), "the extension keeps the access");
+    let (status, v) = h.post("alice", &uri, json!({ "duration": "1h", "justification": "again" })).await;
+    assert_eq!(status.as_u16(), 422, "an ended grant cannot be extended: {v}");
+    assert!(v.to_string().contains("request the access anew"), "{v}");
+
+    // Then the extension ends, and the access is removed and proved gone.
+    clock.advance(TimeDelta::hours(3));
+    assert_eq!(writ.expire_due(10).await.unwrap(), 1);
+    writ.run_due_jobs(10).await.unwrap();
+    assert!(!holds_reporting(&pg, "alice"));
+    assert_eq!(grants_of(&h, &ext_id).await[0]["state"], "expired");
 }

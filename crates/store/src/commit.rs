@@ -112,7 +112,7 @@ pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<Au
             "INSERT INTO jobs (id, request_id, due_at, claimed_until, doc) VALUES ($1, $2, $3, 0, $4) \
              ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at, claimed_until = 0, doc = excluded.doc"
                 .into(),
-            vec![Param::Text(job.id.clone()), Param::Text(job.request.to_string()), Param::Int(millis(job.due_at)), Param::Text(to_doc(job))],
+            vec![Param::Text(job.id.clone()), Param::Text(job.request.map_or(String::new(), |r| r.to_string())), Param::Int(millis(job.due_at)), Param::Text(to_doc(job))],
         ));
     }
     for id in &change.finished_jobs {
@@ -257,6 +257,7 @@ fn request_row(r: &Versioned<writ_core::request::Request>) -> DocRow {
             ("subject", Col::Text(v.subject().to_string())),
             ("created_at", Col::Int(millis(v.created_at()))),
             ("lapses_at", Col::Int(millis(v.lapses_at()))),
+            ("break_glass_open", Col::Int(i64::from(v.post_review().is_some_and(|r| r.is_open())))),
         ],
     }
 }

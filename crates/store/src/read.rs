@@ -82,10 +82,11 @@ impl Store for SqlStore {
     async fn requests(&self, f: &RequestFilter) -> Result<Vec<Request>, StoreError> {
         let rows = sqlx::query(
             "SELECT doc FROM requests WHERE ($1 = '' OR state = $1) AND ($2 = '' OR requester = $2 OR subject = $2) \
-             ORDER BY created_at DESC, id LIMIT $3",
+             AND ($3 = 0 OR break_glass_open = 1) ORDER BY created_at DESC, id LIMIT $4",
         )
         .bind(f.state.map_or("", |s| s.as_str()))
         .bind(f.involving.as_ref().map_or(String::new(), ToString::to_string))
+        .bind(i64::from(f.break_glass_open))
         .bind(limit(f.limit))
         .fetch_all(&self.reader)
         .await

@@ -12,8 +12,10 @@ use writ_core::request::{Request, RequestState};
 use writ_core::task::FulfilmentTask;
 
 mod connector;
+mod notify;
 
 pub use connector::{Account, AccountState, Applied, Connector, ConnectorError, ConnectorInfo, LiveEntitlement, Order};
+pub use notify::{Notification, NotificationKind, Notifier, NotifyError};
 
 /// The time, injected so tests can move it.
 pub trait Clock: Send + Sync {
@@ -65,10 +67,13 @@ impl<T> Versioned<T> {
 /// Work a committed change leaves for a worker, on one entitlement of a request.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Job {
-    /// `provision:<request>:<entitlement>` or `revoke:<grant>`: one job per purpose.
+    /// `provision:<request>:<entitlement>`, `revoke:<grant>` or
+    /// `notify:<notification>`: one job per purpose.
     pub id: String,
-    pub request: RequestId,
-    pub entitlement: writ_core::ids::EntitlementId,
+    /// The request it serves (for a notification: the event's request, if any).
+    pub request: Option<RequestId>,
+    /// The entitlement it changes (none for a notification).
+    pub entitlement: Option<writ_core::ids::EntitlementId>,
     /// When to run it (later after a failure).
     pub due_at: DateTime<Utc>,
     /// Attempts made so far.
@@ -86,18 +91,24 @@ pub enum JobKind {
     Provision,
     /// Take the access of `grant` away through the target's connector.
     Revoke { grant: GrantId },
+    /// Deliver a notification through the configured notifier.
+    Notify { notification: Box<Notification> },
 }
 
 impl Job {
     pub fn provision(request: RequestId, entitlement: writ_core::ids::EntitlementId, due_at: DateTime<Utc>) -> Self {
-        Job { id: format!("provision:{request}:{entitlement}"), request, entitlement, due_at, attempts: 0, kind: JobKind::Provision }
+        Job { id: format!("provision:{request}:{entitlement}"), request: Some(request), entitlement: Some(entitlement), due_at, attempts: 0, kind: JobKind::Provision }
+    }
+
+    pub fn notify(n: Notification, due_at: DateTime<Utc>) -> Self {
+        Job { id: format!("notify:{}", n.id), request: n.request, entitlement: None, due_at, attempts: 0, kind: JobKind::Notify { notification: Box::new(n) } }
     }
 
     pub fn revoke(grant: &Grant, due_at: DateTime<Utc>) -> Self {
         Job {
             id: format!("revoke:{}", grant.id()),
-            request: grant.request_id(),
-            entitlement: grant.entitlement().clone(),
+            request: Some(grant.request_id()),
+            entitlement: Some(grant.entitlement().clone()),
             due_at,
             attempts: 0,
             kind: JobKind::Revoke { grant: grant.id() },
@@ -125,6 +136,8 @@ pub struct RequestFilter {
     pub state: Option<RequestState>,
     /// Requests where this identity is requester or subject.
     pub involving: Option<IdentityId>,
+    /// Only break-glass uses whose post-event review is still open.
+    pub break_glass_open: bool,
     pub limit: u32,
 }
 

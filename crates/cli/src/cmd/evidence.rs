@@ -17,7 +17,12 @@ pub fn render(ev: &EvidenceView) -> String {
     out += &ask(r);
     out += &section("policy decisions", r.decisions.iter().map(decision).collect(), "no policy decisions recorded");
     out += &section("approval stages", stages(&r.stages), "no approval stages: policy needs no human approval");
-    out += &section("reviews", r.reviews.iter().map(review).collect(), "no reviews yet");
+    if r.post_review.is_some() {
+        let lines = crate::cmd::break_glass::review_lines(r).into_iter().map(|l| format!("  {l}\n")).collect();
+        out += &section("break-glass review", lines, "");
+    } else {
+        out += &section("reviews", r.reviews.iter().map(review).collect(), "no reviews yet");
+    }
     out += &section("fulfilment", fulfilment(r, ev), "nothing to fulfil yet");
     out += &section("grants", ev.grants.iter().map(grant).collect(), "no grants");
     out += &section("outcome", vec![outcome(r, &ev.tasks)], "");
@@ -47,6 +52,11 @@ fn ask(r: &RequestView) -> String {
         ("ticket", opt(r.ticket.as_deref())),
         ("created", time(&r.created_at)),
     ];
+    match (r.origin.as_str(), &r.extends_grant, &r.extends_request) {
+        ("extension", Some(g), Some(req)) => pairs.push(("extends", format!("grant {g} of request {req}"))),
+        ("break_glass", ..) => pairs.push(("origin", "BREAK-GLASS (granted without approval)".to_owned())),
+        _ => {}
+    }
     if r.state == "pending" {
         pairs.push(("lapses", time(&r.lapses_at)));
     }

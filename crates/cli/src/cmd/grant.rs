@@ -1,7 +1,7 @@
 //! `writ grant …`: access that was put in place, and when it ends.
 
 use clap::{Args, Subcommand};
-use writ_api::{CloseRemoval, GrantView, RevokeGrant};
+use writ_api::{CloseRemoval, ExtendGrant, GrantView, RevokeGrant};
 
 use crate::client::{decode, Client};
 use crate::output::{emit, emit_json, one_line, opt, short_time, table_or, Table};
@@ -16,6 +16,23 @@ pub enum GrantCommand {
     /// Close by hand an overdue removal (the target keeps failing), with
     /// evidence that the access is gone. Not for your own grants.
     Close(CloseArgs),
+    /// Ask to keep a grant's access longer: a new request, through policy
+    /// and approval like any other, linked to the grant.
+    Extend(ExtendArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExtendArgs {
+    /// The grant's id (see `writ grant list`).
+    pub id: String,
+    /// How long the new grant lasts once approved, e.g. `4h`.
+    #[arg(long, short = 'd', value_name = "DURATION")]
+    pub duration: String,
+    /// Why the access is still needed; reviewers read this.
+    #[arg(long, short = 'j', value_name = "TEXT")]
+    pub justification: String,
+    #[arg(long, value_name = "TICKET")]
+    pub ticket: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +84,11 @@ pub async fn run(api: &Client, cmd: &GrantCommand, json: bool) -> anyhow::Result
             let grants: Vec<GrantView> = decode("grant list", value)?;
             let empty = if a.overdue { "no overdue revocations" } else if a.all { "no grants" } else { "no active grants" };
             emit(&table_or(&grant_table(&grants), empty))
+        }
+        GrantCommand::Extend(a) => {
+            let body = ExtendGrant { duration: a.duration.clone(), justification: a.justification.clone(), ticket: a.ticket.clone() };
+            let value = api.post(&["v1", "grants", &a.id, "extend"], &body).await?;
+            crate::cmd::request::settled(api, value, json).await
         }
         GrantCommand::Close(a) => {
             let value = api.post(&["v1", "grants", &a.id, "close"], &CloseRemoval { evidence: a.evidence.clone() }).await?;

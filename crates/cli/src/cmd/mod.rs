@@ -2,6 +2,7 @@
 //! calls to the API, and the renderers of its human output.
 
 pub mod audit_export;
+pub mod break_glass;
 pub mod catalog;
 pub mod evidence;
 pub mod grant;

@@ -133,7 +133,7 @@ async fn review(api: &Client, id: &str, verb: &str, reason: &str, json: bool) ->
 }
 
 /// Prints a request the server just answered with, and what happens next.
-async fn settled(api: &Client, value: serde_json::Value, json: bool) -> anyhow::Result<()> {
+pub(crate) async fn settled(api: &Client, value: serde_json::Value, json: bool) -> anyhow::Result<()> {
     if json {
         return emit_json(&value);
     }
@@ -154,7 +154,10 @@ async fn settled(api: &Client, value: serde_json::Value, json: bool) -> anyhow::
 /// `request <id> is <state>` and the next steps, one per line.
 pub fn summary(req: &RequestView, tasks: &[TaskView]) -> String {
     let mut out = format!("request {} is {}\n", one_line(&req.id), one_line(&req.state));
-    for line in next_steps(req, tasks) {
+    if let (Some(g), Some(r)) = (&req.extends_grant, &req.extends_request) {
+        out.push_str(&format!("an extension of grant {} (request {}): once approved, a new grant starts and the two overlap\n", one_line(g), one_line(r)));
+    }
+    for line in crate::cmd::break_glass::review_lines(req).into_iter().chain(next_steps(req, tasks)) {
         out.push_str(&line);
         out.push('\n');
     }

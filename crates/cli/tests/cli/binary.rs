@@ -304,3 +304,31 @@ fn a_failed_export_warns_then_fails_and_leaves_no_file() {
     assert!(out.stdout.is_empty());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file, not even a partial one");
 }
+
+#[test]
+fn break_glass_through_the_cli_is_loud_and_names_its_reviewers() {
+    let s = server();
+    // bob is on call; analytics_read is low risk (fulfilled by the DBAs).
+    let out = s.writ("bob", &["break-glass", "use", "-e", "pg-prod/analytics_read", "-d", "1h", "-r", "binary: INC-9 dashboards down", "--ticket", "INC-9"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let id = stdout.strip_prefix("request ").and_then(|r| r.split_once(" is approved\n")).unwrap_or_else(|| panic!("{stdout}")).0.to_owned();
+    assert!(stdout.contains("BREAK-GLASS: granted without approval"), "{stdout}");
+    assert!(stdout.contains(&format!("from one of oscar: `writ break-glass review {id} --accept|--reject --note ...`")), "{stdout}");
+
+    // Too long for policy: refused, and said so.
+    let out = s.writ("bob", &["break-glass", "use", "-e", "pg-prod/analytics_read", "-d", "6h", "-r", "binary: too long"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("is denied"), "{}", text(&out.stdout));
+
+    // The reviewer sees it awaiting review; reviewing needs a verdict.
+    let listed = s.ok("oscar", &["break-glass", "list"]);
+    assert!(listed.lines().any(|l| l.starts_with(&id) && l.contains("awaiting")), "{listed}");
+    let out = s.writ("oscar", &["break-glass", "review", &id, "--note", "x"]);
+    assert_eq!(out.status.code(), Some(2), "clap refuses a review without --accept or --reject");
+    let out = s.writ("oscar", &["break-glass", "review", &id, "--accept", "--note", "binary: INC-9 was real"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("break-glass use accepted by oscar: binary: INC-9 was real"), "{}", text(&out.stdout));
+    let shown = s.ok("oscar", &["request", "show", &id]);
+    assert!(shown.contains("origin") && shown.contains("BREAK-GLASS") && shown.contains("break_glass.used"), "{shown}");
+}

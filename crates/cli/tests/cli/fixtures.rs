@@ -39,6 +39,10 @@ pub fn pending() -> RequestView {
         updated_at: at(9, 0),
         outcome_reason: None,
         fulfilment: vec![],
+        origin: "standard".into(),
+        extends_grant: None,
+        extends_request: None,
+        post_review: None,
         stages: vec![
             stage("owner", "the entitlement owners", 1, &[]),
             stage("security", "members of group `security`", 2, &[]),

@@ -23,11 +23,19 @@ pub struct Server {
 
 /// `writ serve` on the data in `dir`, appending its log to `serve.log`.
 fn spawn(dir: &tempfile::TempDir, database_url: Option<&str>, port: u16) -> Child {
-    let data = dir.path().join("writ-data");
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.path().join("serve.log")).unwrap();
+    spawn_node(dir.path(), database_url, port, "serve.log", None)
+}
+
+/// `writ serve` on the data in `dir` as node `node_id`, logging to `dir/log`.
+fn spawn_node(dir: &Path, database_url: Option<&str>, port: u16, log: &str, node_id: Option<&str>) -> Child {
+    let data = dir.join("writ-data");
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join(log)).unwrap();
     let mut cmd = writ_cmd();
     if let Some(url) = database_url {
         cmd.env("WRIT_DATABASE_URL", url);
+    }
+    if let Some(id) = node_id {
+        cmd.env("WRIT_NODE_ID", id);
     }
     cmd.args(["serve", "--config", data.join("writ.toml").to_str().unwrap()])
         .env("WRIT_LISTEN", format!("127.0.0.1:{port}"))
@@ -36,6 +44,32 @@ fn spawn(dir: &tempfile::TempDir, database_url: Option<&str>, port: u16) -> Chil
         .stderr(log)
         .spawn()
         .unwrap()
+}
+
+/// Another `writ serve` on the same config and database: a second node.
+pub struct Node {
+    child: Child,
+    pub url: String,
+    log: PathBuf,
+}
+
+impl Node {
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 impl Drop for Server {
@@ -112,6 +146,23 @@ impl Server {
 
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
+    /// Starts another node, `node_id`, on this server's config and database
+    /// (which must be PostgreSQL: SQLite serves one node), on its own port.
+    pub fn start_node(&self, node_id: &str) -> Node {
+        let port = free_port();
+        let log = format!("serve-{node_id}.log");
+        let mut child = spawn_node(self.dir.path(), self.database_url.as_deref(), port, &log, Some(node_id));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Some(status) = child.try_wait().unwrap() {
+                panic!("node {node_id} exited with {status}: {}", std::fs::read_to_string(self.dir.path().join(&log)).unwrap_or_default());
+            }
+            assert!(Instant::now() < deadline, "node {node_id} did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Node { child, url: format!("http://127.0.0.1:{port}"), log: self.dir.path().join(log) }
     }
 
     pub fn db(&self) -> PathBuf {

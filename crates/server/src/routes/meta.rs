@@ -34,8 +34,9 @@ pub async fn healthz(State(app): State<App>) -> Response {
 pub async fn metrics(State(app): State<App>, Caller(_): Caller) -> Result<Response, ApiError> {
     let counts = app.writ.store().request_counts().await.map_err(writ_app::AppError::from)?;
     let (revoking, overdue) = app.writ.removal_counts().await?;
+    let break_glass = app.writ.break_glass_exceptions().await?;
     let mut text = app.metrics.render(&counts);
-    text.push_str(&crate::metrics::render_removals(revoking, overdue));
+    text.push_str(&crate::metrics::render_exceptions(revoking, overdue, break_glass));
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

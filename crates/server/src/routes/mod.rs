@@ -2,6 +2,7 @@
 //! calls one use-case and renders.
 
 pub mod audit;
+pub mod break_glass;
 pub mod meta;
 pub mod requests;
 pub mod work;
@@ -39,6 +40,10 @@ pub fn router() -> Router<App> {
         .route("/v1/grants", get(work::grants))
         .route("/v1/grants/{id}/revoke", post(work::revoke))
         .route("/v1/grants/{id}/close", post(work::close))
+        .route("/v1/grants/{id}/extend", post(work::extend))
+        .route("/v1/break-glass", post(break_glass::create).get(break_glass::list))
+        .route("/v1/break-glass/{id}/review", post(break_glass::review))
+        .route("/v1/break-glass/{id}/resolve", post(break_glass::resolve))
         .route("/v1/audit/events", get(audit::events))
         .route("/v1/audit/checkpoints", get(audit::checkpoints).post(audit::sign))
 }

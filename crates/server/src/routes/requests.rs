@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::serve::App;
 use crate::views;
 
-fn draft(caller: &IdentityId, body: NewRequest) -> Result<RequestDraft, DomainError> {
+pub(super) fn draft(caller: &IdentityId, body: NewRequest) -> Result<RequestDraft, DomainError> {
     let subject = match body.subject.as_deref() {
         None | Some("") => caller.clone(),
         Some(s) => IdentityId::parse(s)?,
@@ -37,7 +37,7 @@ fn request_id(raw: &str) -> Result<RequestId, ApiError> {
 pub async fn create(State(app): State<App>, Caller(me): Caller, Body(body): Body<NewRequest>) -> Result<(StatusCode, Json<RequestView>), ApiError> {
     let d = draft(&me.id, body)?;
     let req = app.writ.submit(&me, d).await?;
-    Ok((StatusCode::CREATED, Json(views::request(&req))))
+    Ok((StatusCode::CREATED, Json(views::request(&req, app.writ.clock().now()))))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -61,26 +61,28 @@ pub async fn list(State(app): State<App>, Caller(me): Caller, q: Result<Query<Li
         })?),
     };
     let involving = q.involving.as_deref().map(IdentityId::parse).transpose()?;
-    let list = app.writ.list_requests(&me, RequestFilter { state, involving, limit: q.limit.unwrap_or(100) }).await?;
-    Ok(Json(list.iter().map(views::request).collect()))
+    let list = app.writ.list_requests(&me, RequestFilter { state, involving, limit: q.limit.unwrap_or(100), ..Default::default() }).await?;
+    let now = app.writ.clock().now();
+    Ok(Json(list.iter().map(|r| views::request(r, now)).collect()))
 }
 
 /// Pending requests the caller can review now.
 #[utoipa::path(get, path = "/v1/requests/queue", responses((status = 200, body = [RequestView])), security(("bearer" = [])))]
 pub async fn queue(State(app): State<App>, Caller(me): Caller) -> Result<Json<Vec<RequestView>>, ApiError> {
-    Ok(Json(app.writ.review_queue(&me).await?.iter().map(views::request).collect()))
+    let now = app.writ.clock().now();
+    Ok(Json(app.writ.review_queue(&me).await?.iter().map(|r| views::request(r, now)).collect()))
 }
 
 /// The whole evidence chain of one request.
 #[utoipa::path(get, path = "/v1/requests/{id}", params(("id" = String, Path)), responses((status = 200, body = EvidenceView), (status = 404, body = writ_api::ErrorBody)), security(("bearer" = [])))]
 pub async fn show(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>) -> Result<Json<EvidenceView>, ApiError> {
     let ev = app.writ.evidence(&me, request_id(&id)?).await?;
-    Ok(Json(views::evidence(&ev, |g| app.writ.is_overdue(g))))
+    Ok(Json(views::evidence(&ev, app.writ.clock().now(), |g| app.writ.is_overdue(g))))
 }
 
 async fn review(app: App, me: writ_core::identity::Identity, id: &str, verdict: Verdict, body: ReasonBody) -> Result<Json<RequestView>, ApiError> {
     let req = app.writ.review(&me, request_id(id)?, verdict, body.reason).await?;
-    Ok(Json(views::request(&req)))
+    Ok(Json(views::request(&req, app.writ.clock().now())))
 }
 
 /// Approve a request at its current stage(s).
@@ -99,5 +101,5 @@ pub async fn deny(State(app): State<App>, Caller(me): Caller, Path(id): Path<Str
 #[utoipa::path(post, path = "/v1/requests/{id}/cancel", params(("id" = String, Path)), request_body = ReasonBody, responses((status = 200, body = RequestView), (status = 409, body = writ_api::ErrorBody)), security(("bearer" = [])))]
 pub async fn cancel(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<ReasonBody>) -> Result<Json<RequestView>, ApiError> {
     let req = app.writ.cancel(&me, request_id(&id)?, body.reason).await?;
-    Ok(Json(views::request(&req)))
+    Ok(Json(views::request(&req, app.writ.clock().now())))
 }

@@ -3,7 +3,8 @@
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use serde::Deserialize;
-use writ_api::{CompleteTask, GrantView, TaskView, CloseRemoval, RevokeGrant};
+use axum::http::StatusCode;
+use writ_api::{CloseRemoval, CompleteTask, ExtendGrant, GrantView, RequestView, RevokeGrant, TaskView};
 use writ_app::ports::GrantFilter;
 use writ_core::ids::{IdentityId, TaskId};
 
@@ -52,6 +53,18 @@ pub async fn close(State(app): State<App>, Caller(me): Caller, Path(id): Path<St
     let id = writ_core::ids::GrantId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
     let g = app.writ.close_removal_by_hand(&me, id, &body.evidence).await?;
     Ok(Json(views::grant(&g, app.writ.is_overdue(&g))))
+}
+
+/// Ask to keep a grant's access longer: a new request for the same subject
+/// and entitlement, through policy and approval, linked to the grant (by its
+/// holder, or whoever requested it).
+#[utoipa::path(post, path = "/v1/grants/{id}/extend", params(("id" = String, Path)), request_body = ExtendGrant,
+    responses((status = 201, body = RequestView), (status = 403, body = writ_api::ErrorBody), (status = 422, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+pub async fn extend(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<ExtendGrant>) -> Result<(StatusCode, Json<RequestView>), ApiError> {
+    let id = writ_core::ids::GrantId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
+    let duration = writ_core::duration::AccessDuration::parse(&body.duration)?;
+    let req = app.writ.request_extension(&me, id, duration, body.justification, body.ticket).await?;
+    Ok((StatusCode::CREATED, Json(views::request(&req, app.writ.clock().now()))))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

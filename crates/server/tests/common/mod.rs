@@ -16,6 +16,8 @@ use tower::ServiceExt;
 use writ_app::ports::Clock;
 use writ_server::config::Config;
 
+pub mod webhook;
+
 pub struct Harness {
     _dir: tempfile::TempDir,
     pub router: Router,
@@ -55,6 +57,30 @@ impl ManualClock {
     pub fn advance(&self, by: chrono::TimeDelta) {
         *self.0.lock().unwrap() += by;
     }
+}
+
+/// The demo install plus a live PostgreSQL target `pg-live` with the low-risk
+/// entitlement `pg-live/reporting` (owner oscar; auto-approved for oneself, up
+/// to 8h), with `extra_config` appended to writ.toml (given the data dir).
+pub async fn harness_with_pg(pg_url: String, clock: Arc<ManualClock>, extra_config: impl FnOnce(&Path) -> String) -> Harness {
+    harness_with(
+        move |policies| {
+            let data = policies.parent().unwrap();
+            let mut catalog = std::fs::read_to_string(data.join("catalog.toml")).unwrap();
+            catalog.push_str(
+                "\n[[targets]]\nid = \"pg-live\"\nowners = [\"olivia\"]\nfulfilment = { kind = \"connector\" }\n\n\
+                 [[entitlements]]\nid = \"pg-live/reporting\"\nowners = [\"oscar\"]\nrisk = \"low\"\nmax_duration = \"8h\"\n\
+                 stages = [{ name = \"manager\", approvers = \"subject_manager\", required = 1 }]\n",
+            );
+            std::fs::write(data.join("catalog.toml"), catalog).unwrap();
+            let mut config = std::fs::read_to_string(data.join("writ.toml")).unwrap();
+            config.push_str(&format!("\n[targets.pg-live]\nkind = \"postgres\"\nurl = \"{pg_url}\"\n"));
+            config.push_str(&extra_config(data));
+            std::fs::write(data.join("writ.toml"), config).unwrap();
+        },
+        Some(clock),
+    )
+    .await
 }
 
 pub async fn harness() -> Harness {
