@@ -29,7 +29,8 @@ fn two_nodes_share_the_work_and_a_dead_nodes_jobs_are_finished_once_by_the_other
         add_target(data, &pg);
         // Name the first node too: every job's evidence says who ran it.
         let config = std::fs::read_to_string(data.join("writ.toml")).unwrap();
-        std::fs::write(data.join("writ.toml"), config.replace("listen = ", "node_id = \"node-a\"\nlisten = ")).unwrap();
+        assert!(config.contains("node_id = \"\""), "the demo config has the key");
+        std::fs::write(data.join("writ.toml"), config.replace("node_id = \"\"", "node_id = \"node-a\"")).unwrap();
     });
     let mut b = s.start_node("node-b");
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
