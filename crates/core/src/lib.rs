@@ -13,6 +13,7 @@ pub mod error;
 pub mod grant;
 pub mod identity;
 pub mod ids;
+pub mod reconcile;
 pub mod request;
 pub mod review;
 pub mod sod;

@@ -54,16 +54,9 @@ pub struct Order {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-/// One entitlement held on a target, as the target shows it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct LiveEntitlement {
-    pub account: String,
-    pub resource: String,
-    /// Scope and options as the target reports them (Redis ACL rules, a
-    /// role's `VALID UNTIL`, …): compared by reconciliation, shown in diffs.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub detail: BTreeMap<String, String>,
-}
+// Defined in writ-core, where reconciliation classifies it; re-exported so
+// `writ_app::ports::LiveEntitlement` keeps working.
+pub use writ_core::reconcile::LiveEntitlement;
 
 /// The live state of one account on a target: the "before" or "after" of an
 /// entitlement diff.
