@@ -341,3 +341,74 @@ pub struct Health {
     pub database: String,
     pub audit_events: u64,
 }
+
+/// Start reconciliation runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartReconcile {
+    /// One target; absent: every target Writ can read.
+    #[serde(default)]
+    pub target: Option<String>,
+}
+
+/// A run that was started.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RunStarted {
+    pub run: String,
+    pub target: String,
+}
+
+/// A reconciliation run: under way, done, or failed.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RunView {
+    pub id: String,
+    pub target: String,
+    /// `running`, `done` or `failed`.
+    pub state: String,
+    pub by: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Live rows read (so far, while running).
+    pub live_rows: u64,
+    /// Observations by situation (`matched`, `unapproved`, …); empty while running.
+    pub counts: std::collections::BTreeMap<String, u64>,
+    /// Share of live entitlements (ignored aside) that trace to an approved grant.
+    pub match_rate: Option<f64>,
+    /// The reaction configured for each situation.
+    pub reactions: std::collections::BTreeMap<String, String>,
+    /// Actions taken, by reaction.
+    pub actions: std::collections::BTreeMap<String, u64>,
+    pub error: Option<String>,
+}
+
+/// What was done about one observation.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ActionView {
+    pub reaction: String,
+    pub request: Option<String>,
+    pub grant: Option<String>,
+    pub outcome: String,
+}
+
+/// One exception a run found (matched rows are counted, not listed).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ObservationView {
+    pub situation: String,
+    pub account: String,
+    pub resource: String,
+    pub identity: Option<String>,
+    pub grant: Option<String>,
+    #[serde(default)]
+    pub live_detail: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub expected: std::collections::BTreeMap<String, String>,
+    pub note: String,
+    pub action: Option<ActionView>,
+}
+
+/// A run and its exceptions.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RunReport {
+    pub run: RunView,
+    pub observations: Vec<ObservationView>,
+}

@@ -41,6 +41,12 @@ pub const BREAK_GLASS_REVIEW_OVERDUE: &str = "break_glass.review_overdue";
 pub const BREAK_GLASS_RESOLVED: &str = "break_glass.resolved";
 pub const NOTIFICATION_DELIVERED: &str = "notification.delivered";
 pub const NOTIFICATION_ABANDONED: &str = "notification.abandoned";
+pub const RECONCILE_RUN: &str = "reconcile.run";
+pub const RECONCILE_FOUND: &str = "reconcile.found";
+pub const RECONCILE_ADOPTED: &str = "reconcile.adopted";
+pub const GRANT_REPROVISION_QUEUED: &str = "grant.reprovision_queued";
+pub const GRANT_REPROVISIONED: &str = "grant.reprovisioned";
+pub const GRANT_REPROVISION_FAILED: &str = "grant.reprovision_failed";
 
 /// Builds an event about a request.
 pub fn about(request: RequestId, kind: &str, actor: &str, at: DateTime<Utc>, payload: Value) -> NewEvent {

@@ -239,7 +239,7 @@ impl Writ {
 
     /// Adds to `change` the removal of `g`'s access: a job for a connector that
     /// reads its target, a task for a manual one.
-    async fn start_removal(&self, g: &Grant, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
+    pub(crate) async fn start_removal(&self, g: &Grant, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
         let expiring = matches!(g.state(), GrantState::Revoking { ending: Ending::Expiry, .. });
         let kind = if expiring { events::GRANT_EXPIRING } else { events::GRANT_REVOKING };
         change.events.push(about(g.request_id(), kind, "system", now, json!({

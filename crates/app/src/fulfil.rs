@@ -39,7 +39,7 @@ pub(crate) fn backoff(attempts: u32) -> TimeDelta {
 }
 
 /// What one provisioning attempt established.
-enum Attempt {
+pub(crate) enum Attempt {
     /// In place, read back.
     Verified { applied: Applied, before: AccountState, after: AccountState },
     /// The connector gave a person the job (manual target).
@@ -156,6 +156,8 @@ impl Writ {
                     (JobKind::Provision, _, _) => writ.finish_job_only(&job).await,
                     (JobKind::Revoke { grant }, _, _) => writ.remove(&job, *grant).await,
                     (JobKind::Notify { notification }, _, _) => writ.deliver(&job, notification).await,
+                    (JobKind::Reprovision { grant }, _, _) => writ.reprovision(&job, *grant).await,
+                    (JobKind::Reconcile { target }, _, _) => writ.scheduled_reconcile(&job, target).await,
                 };
                 if let Err(e) = outcome {
                     // The claim lapses and the job runs again; nothing was recorded.
@@ -254,6 +256,72 @@ impl Writ {
         Ok(())
     }
 
+    /// Runs one re-provisioning job: puts a missing grant's access back, with
+    /// read-back, and records it in the grant's request's evidence.
+    async fn reprovision(&self, job: &Job, id: GrantId) -> Result<(), AppError> {
+        let Some(g) = self.store.grant(id).await? else { return self.finish_job_only(job).await };
+        if g.state() != &writ_core::grant::GrantState::Active {
+            return self.finish_job_only(job).await;
+        }
+        let subject = self.store.identity(g.subject()).await?;
+        let order = order_for(g.request_id(), g.subject(), subject.as_ref(), g.entitlement(), Some(g.expires_at()));
+        let connector = self.connector_for(g.entitlement())?.clone();
+        let kind = connector.info().kind;
+        let outcome = attempt(&*connector, &order).await;
+        for _ in 0..MAX_ATTEMPTS {
+            let Some(mut g) = self.store.grant(id).await? else { return self.finish_job_only(job).await };
+            let loaded = g.version();
+            let now = self.clock.now();
+            let attempts = job.attempts + 1;
+            let mut change = Change::default();
+            match &outcome {
+                Attempt::Verified { applied, before, after } => {
+                    change.events.push(about(g.request_id(), events::GRANT_REPROVISIONED, kind, now, json!({
+                        "grant": g.id(),
+                        "entitlement": g.entitlement(),
+                        "account": order.account.name,
+                        "applied": applied_str(applied),
+                        "before": before,
+                        "after": after,
+                        "verified": true,
+                        "attempt": attempts,
+                        "node": self.settings.node,
+                    })));
+                    if let Some(drift) = g.observe_on_target(true, now) {
+                        change.events.push(about(g.request_id(), drift.event_kind(), "system", now, json!({ "grant": g.id(), "entitlement": g.entitlement(), "live": true })));
+                        change.grants.push(Versioned::update(g.clone(), loaded));
+                    }
+                    change.finished_jobs.push(job.id.clone());
+                }
+                Attempt::Failed { error, .. } if error.is_transient() => {
+                    change.jobs.push(Job { due_at: now + backoff(attempts), attempts, ..job.clone() });
+                }
+                Attempt::Failed { error, before, after } => {
+                    change.events.push(about(g.request_id(), events::GRANT_REPROVISION_FAILED, kind, now, json!({
+                        "grant": g.id(),
+                        "entitlement": g.entitlement(),
+                        "error": error.to_string(),
+                        "before": before,
+                        "after": after,
+                        "attempt": attempts,
+                    })));
+                    change.finished_jobs.push(job.id.clone());
+                }
+                Attempt::WithPerson { group } => {
+                    change.events.push(about(g.request_id(), events::GRANT_REPROVISION_FAILED, kind, now, json!({
+                        "grant": g.id(),
+                        "error": format!("a manual target: group `{group}` must put it back by hand"),
+                    })));
+                    change.finished_jobs.push(job.id.clone());
+                }
+            }
+            if self.committed(change).await? {
+                return Ok(());
+            }
+        }
+        Err(AppError::Conflict { what: "grant", id: id.to_string() })
+    }
+
     pub(crate) async fn finish_job_only(&self, job: &Job) -> Result<(), AppError> {
         self.commit(Change { finished_jobs: vec![job.id.clone()], ..Change::default() }).await?;
         Ok(())
@@ -284,7 +352,7 @@ pub(crate) fn order_for(request: writ_core::ids::RequestId, subject_id: &writ_co
 }
 
 /// Read before, grant, read after: the entitlement diff and its verification.
-async fn attempt(connector: &dyn Connector, order: &Order) -> Attempt {
+pub(crate) async fn attempt(connector: &dyn Connector, order: &Order) -> Attempt {
     let before = match connector.read_account(&order.account).await {
         Ok(s) => s,
         Err(error) => return Attempt::Failed { error, before: None, after: None },

@@ -17,6 +17,7 @@ pub mod notify;
 pub mod break_glass;
 pub mod ports;
 pub mod query;
+pub mod reconcile;
 pub mod review;
 pub mod service;
 pub mod submit;

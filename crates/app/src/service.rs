@@ -26,6 +26,13 @@ pub struct Settings {
     /// This node's name, recorded in the evidence of the jobs it runs (several
     /// nodes may share one database).
     pub node: String,
+    /// How each target is reconciled (absent: report everything, ignore nothing).
+    pub reconcile: BTreeMap<TargetId, crate::reconcile::TargetReconcile>,
+    /// Most reactions one run carries out; beyond, observations are reported
+    /// as not acted on (a safety valve against a wrong ignore list).
+    pub reconcile_max_actions: u64,
+    /// How often every target is reconciled on schedule (none: on demand only).
+    pub reconcile_every: Option<TimeDelta>,
 }
 
 impl Default for Settings {
@@ -36,6 +43,9 @@ impl Default for Settings {
             job_lease: TimeDelta::minutes(2),
             break_glass_review_within: TimeDelta::hours(24),
             node: "writ".into(),
+            reconcile: BTreeMap::new(),
+            reconcile_max_actions: 1000,
+            reconcile_every: None,
         }
     }
 }
@@ -51,6 +61,7 @@ pub struct Writ {
     pub(crate) observer: Arc<dyn DecisionObserver>,
     pub(crate) connectors: BTreeMap<TargetId, Arc<dyn Connector>>,
     pub(crate) notifier: Option<Arc<dyn Notifier>>,
+    pub(crate) runs: crate::reconcile::RunsUnderWay,
 }
 
 /// Logs one decision: at debug level with its determining policies, and its
@@ -73,7 +84,7 @@ impl Writ {
         clock: Arc<dyn Clock>,
         settings: Settings,
     ) -> Self {
-        Self { store, policy, catalog, clock, settings, observer: Arc::new(NoObserver), connectors: BTreeMap::new(), notifier: None }
+        Self { store, policy, catalog, clock, settings, observer: Arc::new(NoObserver), connectors: BTreeMap::new(), notifier: None, runs: Default::default() }
     }
 
     /// Reports every policy decision to `observer` (metrics).

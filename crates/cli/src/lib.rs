@@ -92,6 +92,9 @@ pub enum Command {
     /// Access that is in place, and when it ends.
     #[command(subcommand)]
     Grant(GrantCommand),
+    /// Compare every target's live state with the approved grants, and read
+    /// the reports (`writ reconcile show RUN`, `writ reconcile list`).
+    Reconcile(cmd::reconcile::ReconcileArgs),
     /// Emergency access without approval, and its review afterwards.
     #[command(subcommand, name = "break-glass")]
     BreakGlass(cmd::break_glass::BreakGlassCommand),
@@ -136,6 +139,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Task(c) => cmd::task::run(&api()?, c, json).await,
         Command::Grant(c) => cmd::grant::run(&api()?, c, json).await,
         Command::BreakGlass(c) => cmd::break_glass::run(&api()?, c, json).await,
+        Command::Reconcile(c) => cmd::reconcile::run(&api()?, c, json).await,
         Command::Identity(c) => cmd::identity::run(&api()?, c, json).await,
         Command::Audit(AuditCommand::Export(a)) => cmd::audit_export::run(&api()?, a, json).await,
         Command::Audit(AuditCommand::Verify(a)) => cmd::local::audit_verify(a, json).await,

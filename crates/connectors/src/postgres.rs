@@ -503,6 +503,12 @@ impl PostgresConnector {
 
 #[async_trait]
 impl Connector for PostgresConnector {
+    /// Writ grants roles without `ADMIN OPTION`: a membership that can pass
+    /// the role on is more than was approved.
+    fn approved_scope(&self, _resource: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([("admin_option".to_owned(), "false".to_owned())])
+    }
+
     fn info(&self) -> ConnectorInfo {
         ConnectorInfo {
             kind: "postgres",

@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::identity::Identity;
-use crate::ids::{GrantId, IdentityId, RequestId};
+use crate::ids::{GrantId, IdentityId, RequestId, RunId};
 use crate::DomainError;
 
 /// How a request came to be.
@@ -34,6 +34,9 @@ pub enum Origin {
     Extension { grant: GrantId, request: RequestId },
     /// Emergency access, granted at once and reviewed afterwards.
     BreakGlass,
+    /// Opened by reconciliation `run` about access found on a target
+    /// (`situation`): to remove it, to adopt it, or for its owners to review.
+    Reconciliation { run: RunId, situation: String },
 }
 
 impl Origin {
@@ -42,6 +45,7 @@ impl Origin {
             Origin::Standard => "standard",
             Origin::Extension { .. } => "extension",
             Origin::BreakGlass => "break_glass",
+            Origin::Reconciliation { .. } => "reconciliation",
         }
     }
 }

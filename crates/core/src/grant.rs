@@ -58,6 +58,52 @@ impl GrantState {
     }
 }
 
+/// What reconciliation found on the target that contradicts the grant's
+/// state: the access of an active grant gone, or an ended grant's access back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Drift {
+    /// Active, but the target does not show the access (since `since`).
+    Missing { since: DateTime<Utc> },
+    /// Ended, but the target shows the access again (since `since`).
+    LiveAfterEnd { since: DateTime<Utc> },
+}
+
+impl Drift {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Drift::Missing { .. } => "missing",
+            Drift::LiveAfterEnd { .. } => "live_after_end",
+        }
+    }
+}
+
+/// A change in what the target shows of a grant: each is an event in the
+/// grant's request's evidence chain, so the chain keeps telling the truth
+/// after the request closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DriftChange {
+    /// An active grant's access disappeared from the target.
+    Disappeared,
+    /// It is back (re-provisioned, or restored by hand).
+    Restored,
+    /// An ended grant's access is on the target again.
+    Reappeared,
+    /// That access is gone again.
+    GoneAgain,
+}
+
+impl DriftChange {
+    pub fn event_kind(self) -> &'static str {
+        match self {
+            DriftChange::Disappeared => "grant.access_disappeared",
+            DriftChange::Restored => "grant.access_restored",
+            DriftChange::Reappeared => "grant.access_reappeared",
+            DriftChange::GoneAgain => "grant.access_gone_again",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Grant {
     id: GrantId,
@@ -67,6 +113,8 @@ pub struct Grant {
     starts_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,
     state: GrantState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    drift: Option<Drift>,
     version: u64,
 }
 
@@ -88,8 +136,40 @@ impl Grant {
             starts_at: now,
             expires_at: now + duration.as_delta(),
             state: GrantState::Active,
+            drift: None,
             version: 0,
         }
+    }
+
+    pub fn drift(&self) -> Option<&Drift> {
+        self.drift.as_ref()
+    }
+
+    /// Records whether reconciliation saw the access on the target at `now`.
+    /// Returns the change if this contradicts (or stops contradicting) the
+    /// grant's state; a grant being revoked may still show either way.
+    pub fn observe_on_target(&mut self, live: bool, now: DateTime<Utc>) -> Option<DriftChange> {
+        let change = match (&self.state, live, self.drift) {
+            (GrantState::Active, false, None) => {
+                self.drift = Some(Drift::Missing { since: now });
+                DriftChange::Disappeared
+            }
+            (GrantState::Active, true, Some(Drift::Missing { .. })) => {
+                self.drift = None;
+                DriftChange::Restored
+            }
+            (GrantState::Expired { .. } | GrantState::Revoked { .. }, true, None) => {
+                self.drift = Some(Drift::LiveAfterEnd { since: now });
+                DriftChange::Reappeared
+            }
+            (GrantState::Expired { .. } | GrantState::Revoked { .. }, false, Some(Drift::LiveAfterEnd { .. })) => {
+                self.drift = None;
+                DriftChange::GoneAgain
+            }
+            _ => return None,
+        };
+        self.version += 1;
+        Some(change)
     }
 
     pub fn id(&self) -> GrantId {
@@ -148,6 +228,8 @@ impl Grant {
     }
 
     fn begin_ending(&mut self, ending: Ending, now: DateTime<Utc>) {
+        // A missing access is moot once the grant ends.
+        self.drift = None;
         self.state = GrantState::Revoking { since: now, ending, attempts: 0, last_error: None, next_at: None, overdue_noted: false };
         self.version += 1;
     }
@@ -255,6 +337,24 @@ mod tests {
         g.finish_removal(g.expires_at()).unwrap();
         assert_eq!(g.state().as_str(), "expired");
         assert!(g.finish_removal(g.expires_at()).is_err(), "ends once");
+    }
+
+    #[test]
+    fn drift_is_recorded_once_per_change_and_only_when_it_contradicts_the_state() {
+        let mut g = grant();
+        let t = g.starts_at();
+        assert_eq!(g.observe_on_target(true, t), None, "active and shown: nothing to say");
+        assert_eq!(g.observe_on_target(false, t), Some(DriftChange::Disappeared));
+        assert_eq!(g.observe_on_target(false, t), None, "said once");
+        assert_eq!(g.observe_on_target(true, t), Some(DriftChange::Restored));
+        g.begin_expiry(g.expires_at()).unwrap();
+        assert_eq!(g.observe_on_target(true, t), None, "being removed: either is fine");
+        g.finish_removal(g.expires_at()).unwrap();
+        assert_eq!(g.observe_on_target(false, t), None);
+        assert_eq!(g.observe_on_target(true, t), Some(DriftChange::Reappeared));
+        assert_eq!(g.drift().map(Drift::as_str), Some("live_after_end"));
+        assert_eq!(g.observe_on_target(false, t), Some(DriftChange::GoneAgain));
+        assert_eq!(g.drift(), None);
     }
 
     #[derive(Debug, Clone)]

@@ -217,6 +217,10 @@ uuid_id!(
     /// A manual fulfilment task.
     TaskId, "task", "task id"
 );
+uuid_id!(
+    /// One reconciliation run of one target.
+    RunId, "rec", "reconciliation run id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -49,6 +49,87 @@ pub struct Config {
     /// HMAC secret by `secret_env`/`secret_file`. Absent: none are sent.
     #[serde(default, skip_serializing)]
     pub notifications: Option<writ_connectors::webhook::WebhookConfig>,
+    /// Reconciliation: `[reconcile]` with `every` and `max_actions`, and per
+    /// target `[reconcile.targets.<id>]` (reactions, ignore rules, adoption).
+    #[serde(default, skip_serializing)]
+    pub reconcile: ReconcileConfig,
+}
+
+/// `[reconcile]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReconcileConfig {
+    /// Reconcile every target this often (e.g. `1h`); empty or absent: only
+    /// on demand (`writ reconcile`).
+    #[serde(default)]
+    pub every: String,
+    /// Most reactions one run carries out (default 1000).
+    #[serde(default)]
+    pub max_actions: Option<u64>,
+    #[serde(default)]
+    pub targets: std::collections::BTreeMap<String, TargetReconcileConfig>,
+}
+
+/// `[reconcile.targets.<id>]`: what to do about each situation (`report`,
+/// `revoke`, `reprovision`, `review`, `adopt`; default `report`), what never
+/// to touch, and who approves adopted access.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetReconcileConfig {
+    #[serde(default)]
+    pub unapproved: writ_core::reconcile::Reaction,
+    #[serde(default)]
+    pub missing: writ_core::reconcile::Reaction,
+    #[serde(default)]
+    pub expired_but_live: writ_core::reconcile::Reaction,
+    #[serde(default)]
+    pub scope_mismatch: writ_core::reconcile::Reaction,
+    #[serde(default)]
+    pub unknown_identity: writ_core::reconcile::Reaction,
+    /// `[{ account = "postgres" }, { resource = "pg_*" }]`: reported as ignored.
+    #[serde(default)]
+    pub ignore: Vec<writ_core::reconcile::IgnoreRule>,
+    pub adopt_approver: Option<String>,
+    pub adopt_reason: Option<String>,
+}
+
+impl ReconcileConfig {
+    /// Checks it against the targets Writ can read, and builds the app's settings.
+    pub fn resolve(&self, readable: &[writ_core::ids::TargetId]) -> Result<(std::collections::BTreeMap<writ_core::ids::TargetId, writ_app::reconcile::TargetReconcile>, Option<chrono::TimeDelta>), ConfigError> {
+        let invalid = |reason: String| ConfigError::Invalid { key: "reconcile", reason };
+        let every = match self.every.trim() {
+            "" => None,
+            e => Some(AccessDuration::parse(e).map_err(|err| invalid(format!("every: {err}")))?.as_delta()),
+        };
+        let mut targets = std::collections::BTreeMap::new();
+        for (name, t) in &self.targets {
+            let id = writ_core::ids::TargetId::parse(name).map_err(|e| invalid(format!("targets.{name}: {e}")))?;
+            if !readable.contains(&id) {
+                let names: Vec<String> = readable.iter().map(|t| format!("`{t}`")).collect();
+                return Err(invalid(format!("targets.{name}: not a target with a connector (those are: {})", names.join(", "))));
+            }
+            let reactions = writ_core::reconcile::Reactions {
+                unapproved: t.unapproved,
+                missing: t.missing,
+                expired_but_live: t.expired_but_live,
+                scope_mismatch: t.scope_mismatch,
+                unknown_identity: t.unknown_identity,
+            };
+            reactions.check().map_err(|e| invalid(format!("targets.{name}: {e}")))?;
+            let adopt = match (&t.adopt_approver, &t.adopt_reason) {
+                (Some(a), Some(r)) => Some(writ_app::reconcile::Adoption {
+                    approver: writ_core::ids::IdentityId::parse(a).map_err(|e| invalid(format!("targets.{name}.adopt_approver: {e}")))?,
+                    reason: r.clone(),
+                }),
+                (None, None) => None,
+                _ => return Err(invalid(format!("targets.{name}: give both `adopt_approver` and `adopt_reason`, or neither"))),
+            };
+            let tr = writ_app::reconcile::TargetReconcile { reactions, ignore: t.ignore.clone(), adopt };
+            tr.check(name).map_err(invalid)?;
+            targets.insert(id, tr);
+        }
+        Ok((targets, every))
+    }
 }
 
 /// Every key, for messages about unknown ones.
@@ -74,6 +155,7 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             targets: Default::default(),
             notifications: None,
+            reconcile: ReconcileConfig::default(),
         }
     }
 }

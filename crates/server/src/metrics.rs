@@ -104,6 +104,24 @@ pub fn render_exceptions(revoking: u64, overdue: u64, break_glass: u64) -> Strin
     )
 }
 
+/// The last finished reconciliation of each target: its match rate and its
+/// observations by situation.
+pub fn render_reconciliation(latest: &[writ_app::ports::ReconcileRun]) -> String {
+    let mut out = String::from(
+        "# HELP writ_reconcile_match_rate Share of live entitlements that trace to an approved grant, at the target's last reconciliation.\n# TYPE writ_reconcile_match_rate gauge\n",
+    );
+    for r in latest {
+        out += &format!("writ_reconcile_match_rate{{target=\"{}\"}} {}\n", r.target, r.match_rate);
+    }
+    out += "# HELP writ_reconcile_observations Observations by situation at the target's last reconciliation.\n# TYPE writ_reconcile_observations gauge\n";
+    for r in latest {
+        for s in writ_core::reconcile::Situation::ALL {
+            out += &format!("writ_reconcile_observations{{target=\"{}\",situation=\"{}\"}} {}\n", r.target, s.as_str(), r.counts.get(s));
+        }
+    }
+    out
+}
+
 impl DecisionObserver for Metrics {
     fn observe(&self, action: &str, allowed: bool, elapsed: Duration) {
         self.policy.observe(elapsed);

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{audit, break_glass, meta, requests, work};
+use crate::routes::{audit, break_glass, meta, reconcile, requests, work};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,6 +13,7 @@ use crate::routes::{audit, break_glass, meta, requests, work};
         requests::create, requests::list, requests::queue, requests::show, requests::approve, requests::deny, requests::cancel,
         work::tasks, work::complete, work::grants, work::revoke, work::close, work::extend,
         break_glass::create, break_glass::list, break_glass::review, break_glass::resolve,
+        reconcile::start, reconcile::runs, reconcile::show,
         audit::events, audit::checkpoints, audit::sign,
     ),
     modifiers(&BearerAuth)

@@ -50,8 +50,12 @@ pub async fn build_with_clock(cfg: &Config, clock: Arc<dyn writ_app::ports::Cloc
         job_lease: r.job_lease.as_delta(),
         break_glass_review_within: r.break_glass_review_within.as_delta(),
         node: r.node_id.clone(),
+        ..Settings::default()
     };
     let connectors = writ_connectors::for_catalog(&catalog, &cfg.targets).map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;
+    let readable: Vec<_> = connectors.iter().filter(|(_, c)| c.info().reads_live_state).map(|(t, _)| t.clone()).collect();
+    let (reconcile, reconcile_every) = cfg.reconcile.resolve(&readable)?;
+    let settings = Settings { reconcile, reconcile_every, reconcile_max_actions: cfg.reconcile.max_actions.unwrap_or(1000), ..settings };
     let mut writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), clock, settings)
         .with_observer(metrics.clone())
         .with_connectors(connectors);
@@ -89,6 +93,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("cannot listen on `{}` (config key `listen`): {e}", r.listen))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    if let Err(e) = app.writ.schedule_reconciliation().await {
+        tracing::error!(error = %e, "could not schedule reconciliation");
+    }
     let worker = tokio::spawn(workers::run(app.clone(), r.checkpoint_every.as_delta().to_std()?, stopped));
     tracing::info!(%addr, database = %writ_store::redact(&r.database_url), "writ is serving");
     println!("writ is serving on http://{addr}");

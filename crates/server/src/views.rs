@@ -241,3 +241,61 @@ pub fn identity(i: &Identity) -> api::IdentityView {
         groups: i.groups.iter().map(ToString::to_string).collect(),
     }
 }
+
+pub fn run(r: &writ_app::ports::ReconcileRun) -> api::RunView {
+    api::RunView {
+        id: r.id.to_string(),
+        target: r.target.to_string(),
+        state: match r.state {
+            writ_app::ports::RunState::Done => "done".into(),
+            writ_app::ports::RunState::Failed => "failed".into(),
+        },
+        by: Some(r.by.clone()),
+        started_at: Some(r.started_at),
+        finished_at: Some(r.finished_at),
+        live_rows: r.live_rows,
+        counts: writ_core::reconcile::Situation::ALL.iter().map(|s| (s.as_str().to_owned(), r.counts.get(*s))).collect(),
+        match_rate: (r.state == writ_app::ports::RunState::Done).then_some(r.match_rate),
+        reactions: r.reactions.iter().map(|(s, a)| (s.clone(), a.as_str().to_owned())).collect(),
+        actions: r.actions.clone(),
+        error: r.error.clone(),
+    }
+}
+
+/// A run still under way on this node: how far it got.
+pub fn running(id: writ_core::ids::RunId, target: &writ_core::ids::TargetId, rows: u64) -> api::RunView {
+    api::RunView {
+        id: id.to_string(),
+        target: target.to_string(),
+        state: "running".into(),
+        by: None,
+        started_at: None,
+        finished_at: None,
+        live_rows: rows,
+        counts: Default::default(),
+        match_rate: None,
+        reactions: Default::default(),
+        actions: Default::default(),
+        error: None,
+    }
+}
+
+pub fn observation(o: &writ_app::ports::RunObservation) -> api::ObservationView {
+    let ob = &o.observation;
+    api::ObservationView {
+        situation: ob.situation.as_str().to_owned(),
+        account: ob.account.clone(),
+        resource: ob.resource.clone(),
+        identity: ob.identity.as_ref().map(ToString::to_string),
+        grant: ob.grant.map(|g| g.to_string()),
+        live_detail: ob.live_detail.clone(),
+        expected: ob.expected.clone(),
+        note: ob.note.clone(),
+        action: o.action.as_ref().map(|a| api::ActionView {
+            reaction: a.reaction.as_str().to_owned(),
+            request: a.request.map(|r| r.to_string()),
+            grant: a.grant.map(|g| g.to_string()),
+            outcome: a.outcome.clone(),
+        }),
+    }
+}

@@ -2,8 +2,9 @@
 //! transaction, guarded by version checks.
 
 use sqlx::{Any, Row, Transaction};
-use writ_app::ports::{Change, StoreError, Versioned};
+use writ_app::ports::{Change, ReconcileRun, RunRecord, StoreError, Versioned};
 use writ_core::audit::{seal, AuditEvent, EventHash};
+use writ_core::grant::Drift;
 
 use crate::rows::{millis, to_doc};
 use crate::{db_err, SqlStore};
@@ -13,6 +14,17 @@ type Tx<'a> = Transaction<'a, Any>;
 /// Audit events per INSERT statement: 8 parameters each stays far below SQLite's
 /// and PostgreSQL's limits on bound parameters.
 const EVENTS_PER_INSERT: usize = 200;
+
+/// Columns of one `reconcile_observations` row.
+const OBSERVATION_COLUMNS: usize = 4;
+
+/// Observations per INSERT statement: a run may carry tens of thousands, and
+/// one statement per row would be as many round trips on PostgreSQL.
+const OBSERVATIONS_PER_INSERT: usize = 500;
+
+// Bound parameters per statement stay within SQLite's limit (32,766 since
+// 3.32), the lower of the two (PostgreSQL's is 65,535).
+const _: () = assert!(EVENTS_PER_INSERT * 8 <= 32_766 && OBSERVATIONS_PER_INSERT * OBSERVATION_COLUMNS <= 32_766);
 
 /// Turns a failed CAS into a typed conflict.
 fn check_one(rows: u64, what: &'static str, id: String) -> Result<(), StoreError> {
@@ -94,7 +106,8 @@ pub(crate) fn head_of(seq: i64, hash: &str) -> Result<(u64, EventHash), StoreErr
 /// the sealed events and the new head. Returns the statements and the events.
 pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<AuditEvent>) {
     let (mut seq, mut prev) = head;
-    let mut stmts = Vec::with_capacity(4 + change.events.len() / EVENTS_PER_INSERT);
+    let runs: usize = change.runs.iter().map(|r| 2 + r.observations.len() / OBSERVATIONS_PER_INSERT).sum();
+    let mut stmts = Vec::with_capacity(4 + change.events.len() / EVENTS_PER_INSERT + runs);
     let at = change.events.first().map_or(0, |e| millis(e.at));
     for i in &change.identities {
         stmts.push(Stmt::new(
@@ -118,6 +131,9 @@ pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<Au
     for id in &change.finished_jobs {
         stmts.push(Stmt::new("DELETE FROM jobs WHERE id = $1".into(), vec![Param::Text(id.clone())]));
     }
+    for record in &change.runs {
+        run_stmts(record, &mut stmts);
+    }
     let mut sealed = Vec::with_capacity(change.events.len());
     for ev in change.events {
         seq += 1;
@@ -128,15 +144,9 @@ pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<Au
     // One multi-row INSERT per chunk: on sqlx each statement is a round trip to
     // the database (on SQLite, to its connection thread), so fewer is faster.
     for chunk in sealed.chunks(EVENTS_PER_INSERT) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = i * 8;
-                format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO audit_events (seq, at, actor, kind, request_id, payload, prev_hash, hash) VALUES {}",
-            rows.join(", ")
+            values_list(chunk.len(), 8)
         );
         let mut params = Vec::with_capacity(chunk.len() * 8);
         for e in chunk {
@@ -158,6 +168,50 @@ pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<Au
         vec![Param::Int(i64_of(seq)), Param::Text(prev.to_string())],
     ));
     (stmts, sealed)
+}
+
+/// `($1, …, $cols), ($cols+1, …), …` for `rows` rows: the VALUES of a
+/// multi-row INSERT.
+fn values_list(rows: usize, cols: usize) -> String {
+    let mut sql = String::with_capacity(rows * cols * 7);
+    for r in 0..rows {
+        sql.push_str(if r == 0 { "(" } else { ", (" });
+        for c in 0..cols {
+            if c > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('$');
+            sql.push_str(&(r * cols + c + 1).to_string());
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// A finished reconciliation run: its row (a duplicate id is a `Duplicate`),
+/// then its observations, numbered in order, in multi-row INSERTs. Like the
+/// audit events' batches, these need only succeed: the run's own INSERT comes
+/// first and already refuses a run that exists.
+fn run_stmts(record: &RunRecord, stmts: &mut Vec<Stmt>) {
+    stmts.push(doc_stmt(run_row(&record.run)));
+    let run_id = record.run.id.to_string();
+    for (c, chunk) in record.observations.chunks(OBSERVATIONS_PER_INSERT).enumerate() {
+        let sql = format!(
+            "INSERT INTO reconcile_observations (run_id, seq, situation, doc) VALUES {}",
+            values_list(chunk.len(), OBSERVATION_COLUMNS)
+        );
+        let mut params = Vec::with_capacity(chunk.len() * OBSERVATION_COLUMNS);
+        for (i, o) in chunk.iter().enumerate() {
+            let seq = c * OBSERVATIONS_PER_INSERT + i;
+            params.extend([
+                Param::Text(run_id.clone()),
+                Param::Int(i64::try_from(seq).expect("a run's observations fit in memory")),
+                Param::Text(o.observation.situation.as_str().to_owned()),
+                Param::Text(to_doc(o)),
+            ]);
+        }
+        stmts.push(Stmt::new(sql, params));
+    }
 }
 
 impl SqlStore {
@@ -294,6 +348,86 @@ fn grant_row(g: &Versioned<writ_core::grant::Grant>) -> DocRow {
             ("is_active", Col::Int(i64::from(v.state().holds_access()))),
             ("state", Col::Text(v.state().as_str().to_owned())),
             ("expires_at", Col::Int(millis(v.expires_at()))),
+            ("target", Col::Text(v.entitlement().target().to_string())),
+            ("entitlement", Col::Text(v.entitlement().to_string())),
+            ("drift", Col::Text(v.drift().map_or("", Drift::as_str).to_owned())),
         ],
+    }
+}
+
+/// A run is written once and never updated: always an insert at version 0.
+fn run_row(r: &ReconcileRun) -> DocRow {
+    DocRow {
+        table: "reconcile_runs",
+        what: "reconciliation run",
+        id: r.id.to_string(),
+        version: 0,
+        expected: None,
+        doc: to_doc(r),
+        columns: vec![("target", Col::Text(r.target.to_string())), ("started_at", Col::Int(millis(r.started_at)))],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use writ_app::ports::{RunObservation, RunState};
+    use writ_core::ids::{RunId, TargetId};
+    use writ_core::reconcile::{Counts, Observation, Situation};
+
+    use super::*;
+
+    #[test]
+    fn values_lists_number_parameters_row_by_row() {
+        assert_eq!(values_list(1, 2), "($1, $2)");
+        assert_eq!(values_list(3, 2), "($1, $2), ($3, $4), ($5, $6)");
+    }
+
+    #[test]
+    fn a_run_is_one_insert_and_its_observations_a_few_batches_numbered_in_order() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let observation = |i: usize| RunObservation {
+            observation: Observation {
+                situation: Situation::Unapproved,
+                account: format!("a{i}"),
+                resource: "r".into(),
+                identity: None,
+                grant: None,
+                live_detail: Default::default(),
+                expected: Default::default(),
+                note: String::new(),
+            },
+            action: None,
+        };
+        let run = ReconcileRun {
+            id: RunId::from_uuid(uuid::Uuid::from_u128(1)),
+            target: TargetId::parse("pg-prod").unwrap(),
+            by: "schedule".into(),
+            started_at: at,
+            finished_at: at,
+            state: RunState::Done,
+            live_rows: 0,
+            counts: Counts::default(),
+            match_rate: 1.0,
+            reactions: Default::default(),
+            actions: Default::default(),
+            error: None,
+        };
+        let record = RunRecord { run, observations: (0..1_201).map(observation).collect() };
+        let mut stmts = Vec::new();
+        run_stmts(&record, &mut stmts);
+        assert_eq!(stmts.len(), 1 + 3, "the run, then 500 + 500 + 201 observations");
+        assert!(matches!(stmts[0].expect, Expect::Inserted { what: "reconciliation run" }) && stmts[0].sql.starts_with("INSERT INTO reconcile_runs"));
+        let rows: Vec<usize> = stmts[1..].iter().map(|s| s.params.len() / OBSERVATION_COLUMNS).collect();
+        assert_eq!(rows, vec![500, 500, 201]);
+        let seqs: Vec<i64> = stmts[1..]
+            .iter()
+            .flat_map(|s| s.params.chunks(OBSERVATION_COLUMNS).map(|row| match row[1] { Param::Int(n) => n, _ => panic!("seq") }))
+            .collect();
+        assert_eq!(seqs, (0..1_201).collect::<Vec<i64>>());
+        for s in &stmts[1..] {
+            assert!(matches!(s.expect, Expect::Done));
+            assert!(s.sql.ends_with(&format!("${})", s.params.len())), "as many placeholders as parameters");
+        }
     }
 }

@@ -3,15 +3,17 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use writ_app::ports::{Change, GrantFilter, Job, RequestFilter, Store, StoreError, TaskFilter};
+use writ_app::ports::{
+    Change, GrantFilter, Job, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, Store, StoreError, TaskFilter,
+};
 use writ_core::audit::{AuditEvent, Checkpoint, EventHash};
 use writ_core::grant::Grant;
 use writ_core::identity::Identity;
-use writ_core::ids::{GrantId, IdentityId, RequestId, TaskId};
+use writ_core::ids::{GrantId, IdentityId, RequestId, RunId, TargetId, TaskId};
 use writ_core::request::Request;
 use writ_core::task::FulfilmentTask;
 
-use crate::rows::{doc, millis};
+use crate::rows::{doc, ledger_row, millis};
 use crate::{db_err, SqlStore};
 
 fn limit(l: u32) -> i64 {
@@ -184,6 +186,42 @@ impl Store for SqlStore {
         .await
         .map_err(db_err)?;
         rows.iter().map(|r| doc("grant", r)).collect()
+    }
+
+    async fn ledger(&self, target: &TargetId) -> Result<Vec<LedgerRow>, StoreError> {
+        // Columns only: a target's ledger may hold every grant ever made on it.
+        // Each row is parsed as it arrives (`map`), while the database sends
+        // the next ones, and its buffer is dropped at once.
+        let rows = sqlx::query("SELECT id, request_id, subject, entitlement, state, drift FROM grants WHERE target = $1")
+            .bind(target.as_str())
+            .map(|row: sqlx::any::AnyRow| ledger_row(&row))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.into_iter().collect()
+    }
+
+    async fn run(&self, id: RunId) -> Result<Option<ReconcileRun>, StoreError> {
+        self.one_doc("reconciliation run", "SELECT doc FROM reconcile_runs WHERE id = $1", id.to_string()).await
+    }
+
+    async fn runs(&self, f: &RunFilter) -> Result<Vec<ReconcileRun>, StoreError> {
+        let rows = sqlx::query("SELECT doc FROM reconcile_runs WHERE ($1 = '' OR target = $1) ORDER BY started_at DESC, id LIMIT $2")
+            .bind(f.target.as_ref().map_or("", TargetId::as_str))
+            .bind(limit(f.limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| doc("reconciliation run", r)).collect()
+    }
+
+    async fn run_observations(&self, id: RunId) -> Result<Vec<RunObservation>, StoreError> {
+        let rows = sqlx::query("SELECT doc FROM reconcile_observations WHERE run_id = $1 ORDER BY seq")
+            .bind(id.to_string())
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| doc("reconciliation observation", r)).collect()
     }
 
     async fn audit_events(&self, after_seq: u64, max: u32) -> Result<Vec<AuditEvent>, StoreError> {

@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use sqlx::any::AnyRow;
 use sqlx::Row;
-use writ_app::ports::StoreError;
+use writ_app::ports::{LedgerRow, StoreError};
 use writ_core::audit::{AuditEvent, Checkpoint, EventHash};
+use writ_core::ids::{EntitlementId, GrantId, IdentityId, RequestId};
 
 use crate::db_err;
 
@@ -56,5 +57,22 @@ pub(crate) fn checkpoint(row: &AnyRow) -> Result<Checkpoint, StoreError> {
         at: from_millis("checkpoint", row.try_get("at").map_err(db_err)?)?,
         public_key: hex_array("checkpoint", &row.try_get::<String, _>("public_key").map_err(db_err)?)?,
         signature: hex_array("checkpoint", &row.try_get::<String, _>("signature").map_err(db_err)?)?,
+    })
+}
+
+/// A `grants` row as `SELECT id, request_id, subject, entitlement, state,
+/// drift` returns it. Columns by position: this runs once per grant of a
+/// target's ledger.
+pub(crate) fn ledger_row(row: &AnyRow) -> Result<LedgerRow, StoreError> {
+    let text = |i: usize| row.try_get::<String, _>(i).map_err(db_err);
+    let id = text(0)?;
+    let bad = |column: &str, e: writ_core::DomainError| StoreError::Corrupt { what: "grant", detail: format!("grant `{id}`, {column}: {e}") };
+    Ok(LedgerRow {
+        grant: GrantId::parse(&id).map_err(|e| bad("id", e))?,
+        request: RequestId::parse(&text(1)?).map_err(|e| bad("request_id", e))?,
+        subject: IdentityId::parse(&text(2)?).map_err(|e| bad("subject", e))?,
+        entitlement: EntitlementId::parse(&text(3)?).map_err(|e| bad("entitlement", e))?,
+        state: text(4)?,
+        drift: text(5)?,
     })
 }

@@ -6,13 +6,17 @@ use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use uuid::Uuid;
-use writ_app::ports::{Change, GrantFilter, Job, RequestFilter, Store, StoreError, TaskFilter, Versioned};
+use writ_app::ports::{
+    ActionTaken, Change, GrantFilter, Job, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, RunRecord, RunState, Store,
+    StoreError, TaskFilter, Versioned,
+};
 use writ_core::audit::{sign_checkpoint, ChainVerifier, NewEvent};
 use writ_core::catalog::{Catalog, Entitlement, Fulfilment, RiskTier, Target};
 use writ_core::duration::AccessDuration;
 use writ_core::grant::Grant;
 use writ_core::identity::{Identity, IdentityKind, IdentityStatus};
-use writ_core::ids::{EntitlementId, GrantId, GroupId, IdentityId, RequestId, TargetId, TaskId};
+use writ_core::ids::{EntitlementId, GrantId, GroupId, IdentityId, RequestId, RunId, TargetId, TaskId};
+use writ_core::reconcile::{Counts, Observation, Reaction, Situation};
 use writ_core::request::{Request, RequestDraft, RequestState};
 use writ_core::task::FulfilmentTask;
 use writ_store::SqlStore;
@@ -106,6 +110,7 @@ async fn contract(store: Arc<dyn Store>) {
     many_events_in_one_change(&*store).await;
     jobs_are_claimed_once_per_lease_and_finished_by_a_change(&*store).await;
     audit_chain_and_checkpoints(&*store).await;
+    reconciliation_ledger_and_runs(&*store).await;
 }
 
 /// A job committed with a change is claimed by one worker until its lease ends,
@@ -297,4 +302,154 @@ async fn contract_on_sqlite() {
 async fn contract_on_postgres() {
     let (_pg, store) = postgres().await;
     contract(store).await;
+}
+
+fn ledger_row(g: &Grant) -> LedgerRow {
+    LedgerRow {
+        grant: g.id(),
+        request: g.request_id(),
+        subject: g.subject().clone(),
+        entitlement: g.entitlement().clone(),
+        state: g.state().as_str().to_owned(),
+        drift: g.drift().map_or("", |d| d.as_str()).to_owned(),
+    }
+}
+
+async fn ledger_of(store: &dyn Store, target: &str) -> Vec<LedgerRow> {
+    let mut rows = store.ledger(&TargetId::parse(target).unwrap()).await.unwrap();
+    rows.sort_by_key(|r| r.grant);
+    rows
+}
+
+fn reconcile_run(n: u128, target: &str, started_at: DateTime<Utc>) -> ReconcileRun {
+    ReconcileRun {
+        id: RunId::from_uuid(Uuid::from_u128(n)),
+        target: TargetId::parse(target).unwrap(),
+        by: "schedule".into(),
+        started_at,
+        finished_at: started_at + TimeDelta::seconds(42),
+        state: RunState::Done,
+        live_rows: 1_234,
+        counts: Counts { matched: 1_000, unapproved: 3, missing: 2, ..Counts::default() },
+        match_rate: 0.75,
+        reactions: BTreeMap::from([("unapproved".to_owned(), Reaction::Revoke), ("missing".to_owned(), Reaction::Report)]),
+        actions: BTreeMap::from([("revoke".to_owned(), 3)]),
+        error: None,
+    }
+}
+
+/// `n` observations, each different, some with the action they caused.
+fn observations(n: usize) -> Vec<RunObservation> {
+    (0..n)
+        .map(|i| RunObservation {
+            observation: Observation {
+                situation: Situation::ALL[i % Situation::ALL.len()],
+                account: format!("acct_{i}"),
+                resource: format!("role_{}", i % 13),
+                identity: (i % 3 != 0).then(|| IdentityId::parse(&format!("user{i}")).unwrap()),
+                grant: (i % 4 == 0).then(|| GrantId::from_uuid(Uuid::from_u128(i as u128))),
+                live_detail: BTreeMap::from([("valid_until".to_owned(), format!("2026-04-{:02}", i % 28 + 1))]),
+                expected: if i % 5 == 0 { BTreeMap::from([("rules".to_owned(), "+get ~k:*".to_owned())]) } else { BTreeMap::new() },
+                note: format!("observation {i} — \"quoted\""),
+            },
+            action: (i % 7 == 0).then(|| ActionTaken {
+                reaction: Reaction::Revoke,
+                request: Some(RequestId::from_uuid(Uuid::from_u128(10_000 + i as u128))),
+                grant: None,
+                outcome: "removal queued".into(),
+            }),
+        })
+        .collect()
+}
+
+/// The ledger reads a target's grants from columns (state and drift kept up
+/// to date by every update); runs and their observations round-trip, several
+/// INSERT batches included; a change that fails leaves no run behind.
+async fn reconciliation_ledger_and_runs(store: &dyn Store) {
+    let subject = IdentityId::parse("erin").unwrap();
+    let req = RequestId::from_uuid(Uuid::from_u128(900));
+    let one_hour = AccessDuration::parse("1h").unwrap();
+    let grant_on = |n: u128, ent: &str| {
+        Grant::start(GrantId::from_uuid(Uuid::from_u128(n)), req, subject.clone(), EntitlementId::parse(ent).unwrap(), one_hour, t0())
+    };
+    let active = grant_on(901, "recon-a/readonly");
+    let mut missing = grant_on(902, "recon-a/payments.rw");
+    let mut ended = grant_on(903, "recon-a/readonly");
+    let elsewhere = grant_on(904, "recon-b/readonly");
+    store
+        .commit(Change {
+            grants: [&active, &missing, &ended, &elsewhere].into_iter().cloned().map(Versioned::new).collect(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(ledger_of(store, "recon-a").await, vec![ledger_row(&active), ledger_row(&missing), ledger_row(&ended)]);
+    assert_eq!(ledger_of(store, "recon-b").await, vec![ledger_row(&elsewhere)]);
+    assert!(ledger_of(store, "recon-c").await.is_empty());
+
+    // Updates carry state and drift into the columns.
+    assert!(missing.observe_on_target(false, t0()).is_some());
+    ended.begin_revocation(IdentityId::parse("alice").unwrap(), "done", t0()).unwrap();
+    ended.finish_removal(t0()).unwrap();
+    assert!(ended.observe_on_target(true, t0()).is_some());
+    store
+        .commit(Change { grants: vec![Versioned::update(missing.clone(), 0), Versioned::update(ended.clone(), 0)], ..Default::default() })
+        .await
+        .unwrap();
+    let ledger = ledger_of(store, "recon-a").await;
+    assert_eq!(ledger, vec![ledger_row(&active), ledger_row(&missing), ledger_row(&ended)]);
+    assert_eq!((ledger[1].state.as_str(), ledger[1].drift.as_str()), ("active", "missing"));
+    assert_eq!((ledger[2].state.as_str(), ledger[2].drift.as_str()), ("revoked", "live_after_end"));
+    assert_eq!(ledger[0].drift, "");
+
+    // Runs: one with more observations than two INSERT batches carry, one
+    // with none, one on another target.
+    let (size, head) = store.audit_head().await.unwrap();
+    let big = RunRecord { run: reconcile_run(950, "recon-a", t0()), observations: observations(1_200) };
+    let empty = RunRecord { run: reconcile_run(951, "recon-a", t0() + TimeDelta::hours(1)), observations: vec![] };
+    let other = RunRecord { run: reconcile_run(952, "recon-b", t0() + TimeDelta::minutes(30)), observations: observations(3) };
+    store
+        .commit(Change { runs: vec![big.clone(), empty.clone()], events: vec![event("reconcile.finished", None)], ..Default::default() })
+        .await
+        .unwrap();
+    store.commit(Change { runs: vec![other.clone()], ..Default::default() }).await.unwrap();
+    assert_eq!(store.audit_head().await.unwrap().0, size + 1);
+    assert_eq!(store.run(big.run.id).await.unwrap(), Some(big.run.clone()));
+    assert_eq!(store.run(RunId::from_uuid(Uuid::from_u128(999))).await.unwrap(), None);
+    assert_eq!(store.run_observations(big.run.id).await.unwrap(), big.observations, "all of them, in order");
+    assert!(store.run_observations(empty.run.id).await.unwrap().is_empty());
+    assert_eq!(store.run_observations(other.run.id).await.unwrap(), other.observations);
+
+    let recon_a = Some(TargetId::parse("recon-a").unwrap());
+    let ids = |runs: Vec<ReconcileRun>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
+    assert_eq!(ids(store.runs(&RunFilter { target: recon_a.clone(), limit: 0 }).await.unwrap()), vec![empty.run.id, big.run.id], "newest first");
+    assert_eq!(ids(store.runs(&RunFilter { target: recon_a.clone(), limit: 1 }).await.unwrap()), vec![empty.run.id]);
+    assert_eq!(store.runs(&RunFilter { target: recon_a, limit: 1 }).await.unwrap(), vec![empty.run.clone()]);
+    assert_eq!(ids(store.runs(&RunFilter::default()).await.unwrap()), vec![empty.run.id, other.run.id, big.run.id]);
+    assert!(store.runs(&RunFilter { target: Some(TargetId::parse("recon-c").unwrap()), limit: 10 }).await.unwrap().is_empty());
+
+    // A failing change writes no run and no observation: a new run whose
+    // observations were already inserted, then a run that exists...
+    let (size, head_now) = store.audit_head().await.unwrap();
+    assert_ne!(head_now, head);
+    let fresh = RunRecord { run: reconcile_run(953, "recon-a", t0() + TimeDelta::hours(2)), observations: observations(600) };
+    let again = RunRecord { run: big.run.clone(), observations: observations(2) };
+    let e = store
+        .commit(Change { runs: vec![fresh.clone(), again], events: vec![event("reconcile.finished", None)], ..Default::default() })
+        .await
+        .unwrap_err();
+    assert!(matches!(&e, StoreError::Duplicate { id, .. } if *id == big.run.id.to_string()), "{e}");
+    assert_eq!(store.run(fresh.run.id).await.unwrap(), None);
+    assert!(store.run_observations(fresh.run.id).await.unwrap().is_empty(), "its observations were rolled back");
+    assert_eq!(store.run_observations(big.run.id).await.unwrap(), big.observations, "the existing run is untouched");
+    // ...or a lost version check in the same change.
+    let e = store
+        .commit(Change { grants: vec![Versioned::update(active.clone(), 7)], runs: vec![fresh.clone()], ..Default::default() })
+        .await
+        .unwrap_err();
+    assert!(matches!(e, StoreError::VersionConflict { .. }), "{e}");
+    assert_eq!(store.run(fresh.run.id).await.unwrap(), None);
+    assert!(store.run_observations(fresh.run.id).await.unwrap().is_empty());
+    assert_eq!(ids(store.runs(&RunFilter::default()).await.unwrap()).len(), 3);
+    assert_eq!(store.audit_head().await.unwrap(), (size, head_now), "no audit event was appended");
 }

@@ -133,4 +133,11 @@ pub trait Connector: Send + Sync {
     async fn grant(&self, order: &Order) -> Result<Applied, ConnectorError>;
 
     async fn revoke(&self, order: &Order) -> Result<Applied, ConnectorError>;
+
+    /// The scope a grant of `resource` approves, as `scan` reports it in
+    /// `LiveEntitlement::detail` (keys that must match): reconciliation calls
+    /// a live row with other values a scope mismatch. Empty: no constraint.
+    fn approved_scope(&self, _resource: &str) -> BTreeMap<String, String> {
+        BTreeMap::new()
+    }
 }

@@ -13,9 +13,11 @@ use writ_core::task::FulfilmentTask;
 
 mod connector;
 mod notify;
+mod reconcile;
 
 pub use connector::{Account, AccountState, Applied, Connector, ConnectorError, ConnectorInfo, LiveEntitlement, Order};
 pub use notify::{Notification, NotificationKind, Notifier, NotifyError};
+pub use reconcile::{ActionTaken, LedgerRow, ReconcileRun, RunFilter, RunObservation, RunRecord, RunState};
 
 /// The time, injected so tests can move it.
 pub trait Clock: Send + Sync {
@@ -93,11 +95,30 @@ pub enum JobKind {
     Revoke { grant: GrantId },
     /// Deliver a notification through the configured notifier.
     Notify { notification: Box<Notification> },
+    /// Put back the access of active `grant`, which reconciliation found missing.
+    Reprovision { grant: GrantId },
+    /// Reconcile `target` on schedule; queued again after each run.
+    Reconcile { target: writ_core::ids::TargetId },
 }
 
 impl Job {
     pub fn provision(request: RequestId, entitlement: writ_core::ids::EntitlementId, due_at: DateTime<Utc>) -> Self {
         Job { id: format!("provision:{request}:{entitlement}"), request: Some(request), entitlement: Some(entitlement), due_at, attempts: 0, kind: JobKind::Provision }
+    }
+
+    pub fn reprovision(grant: &Grant, due_at: DateTime<Utc>) -> Self {
+        Job {
+            id: format!("reprovision:{}", grant.id()),
+            request: Some(grant.request_id()),
+            entitlement: Some(grant.entitlement().clone()),
+            due_at,
+            attempts: 0,
+            kind: JobKind::Reprovision { grant: grant.id() },
+        }
+    }
+
+    pub fn reconcile(target: &writ_core::ids::TargetId, due_at: DateTime<Utc>) -> Self {
+        Job { id: format!("reconcile:{target}"), request: None, entitlement: None, due_at, attempts: 0, kind: JobKind::Reconcile { target: target.clone() } }
     }
 
     pub fn notify(n: Notification, due_at: DateTime<Utc>) -> Self {
@@ -129,6 +150,8 @@ pub struct Change {
     pub jobs: Vec<Job>,
     /// Jobs whose outcome this change records: removed from the queue.
     pub finished_jobs: Vec<String>,
+    /// Finished reconciliation runs, with their observations.
+    pub runs: Vec<RunRecord>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -197,6 +220,14 @@ pub trait Store: Send + Sync {
     async fn audit_head(&self) -> Result<(u64, EventHash), StoreError>;
     async fn add_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError>;
     async fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+
+    /// Every grant ever made on `target` (for reconciliation), by columns.
+    async fn ledger(&self, target: &writ_core::ids::TargetId) -> Result<Vec<LedgerRow>, StoreError>;
+    async fn run(&self, id: writ_core::ids::RunId) -> Result<Option<ReconcileRun>, StoreError>;
+    /// Runs, newest first.
+    async fn runs(&self, filter: &RunFilter) -> Result<Vec<ReconcileRun>, StoreError>;
+    /// A run's stored observations, in the order they were made.
+    async fn run_observations(&self, id: writ_core::ids::RunId) -> Result<Vec<RunObservation>, StoreError>;
 
     /// Closes connections cleanly (SQLite folds its write-ahead log into the file).
     async fn close(&self) {}

@@ -8,5 +8,6 @@ pub mod evidence;
 pub mod grant;
 pub mod identity;
 pub mod local;
+pub mod reconcile;
 pub mod request;
 pub mod task;

@@ -37,6 +37,13 @@ pub async fn metrics(State(app): State<App>, Caller(_): Caller) -> Result<Respon
     let break_glass = app.writ.break_glass_exceptions().await?;
     let mut text = app.metrics.render(&counts);
     text.push_str(&crate::metrics::render_exceptions(revoking, overdue, break_glass));
+    let mut latest = Vec::new();
+    for target in app.writ.reconcilable_targets() {
+        let filter = writ_app::ports::RunFilter { target: Some(target), limit: 10 };
+        let runs = app.writ.store().runs(&filter).await.map_err(writ_app::AppError::from)?;
+        latest.extend(runs.into_iter().find(|r| r.state == writ_app::ports::RunState::Done));
+    }
+    text.push_str(&crate::metrics::render_reconciliation(&latest));
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }
 

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod break_glass;
 pub mod meta;
+pub mod reconcile;
 pub mod requests;
 pub mod work;
 
@@ -44,6 +45,9 @@ pub fn router() -> Router<App> {
         .route("/v1/break-glass", post(break_glass::create).get(break_glass::list))
         .route("/v1/break-glass/{id}/review", post(break_glass::review))
         .route("/v1/break-glass/{id}/resolve", post(break_glass::resolve))
+        .route("/v1/reconcile", post(reconcile::start))
+        .route("/v1/reconcile/runs", get(reconcile::runs))
+        .route("/v1/reconcile/runs/{id}", get(reconcile::show))
         .route("/v1/audit/events", get(audit::events))
         .route("/v1/audit/checkpoints", get(audit::checkpoints).post(audit::sign))
 }
