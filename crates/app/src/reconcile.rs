@@ -446,7 +446,8 @@ impl Writ {
         }
         let now = self.clock.now();
         let max = self.catalog.entitlement(&entitlement)?.max_duration;
-        let (req, mut change) = self.found(run, o, &entitlement, subject, max, "Approve to keep it as a grant.")?;
+        let (req, mut change) = self.found(run, o, &entitlement, subject, max, "Its owners approve to keep it as a grant.")?;
+        let req = req.reviewed_by_owners();
         change.events.push(crate::notify::awaiting_review(&req, now));
         let request = req.id();
         change.requests.push(Versioned::new(req));

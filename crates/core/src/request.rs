@@ -285,6 +285,19 @@ impl Request {
         self
     }
 
+    /// Replaces a just-opened request's approval stages by one per
+    /// entitlement: its owners, one approval. For access found on a target:
+    /// its owners know who should hold it.
+    pub fn reviewed_by_owners(mut self) -> Self {
+        for t in &mut self.tracks {
+            t.stages = vec![crate::review::StageProgress {
+                spec: StageSpec { name: "owner".into(), approvers: crate::catalog::ApproverRule::EntitlementOwners, required: 1 },
+                approvals: Vec::new(),
+            }];
+        }
+        self
+    }
+
     /// Break-glass: policy allowed the emergency use, so the request is
     /// approved at once, and owes `review` afterwards.
     pub fn approve_break_glass(&mut self, review: PostReview, now: DateTime<Utc>) -> Result<(), DomainError> {

@@ -335,3 +335,16 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn access_found_by_reconciliation_is_reviewed_by_the_entitlements_owners_alone() {
+    // payments_readonly normally needs its owner, then two of security.
+    let req = open(&["pg-prod/payments_readonly"]).reviewed_by_owners();
+    let stages = req.open_stages();
+    assert_eq!(stages.len(), 1);
+    assert_eq!(stages[0].1.name, "owner");
+    assert_eq!(stages[0].1.approvers, crate::catalog::ApproverRule::EntitlementOwners);
+    let mut req = req;
+    let effect = req.review(&person("olivia", &[]), None, Verdict::Approve, String::new(), t0(), |_, _| true).unwrap();
+    assert_eq!(effect.state, RequestState::Approved, "one owner's approval settles it");
+}
