@@ -385,3 +385,28 @@ fn reconciliation_runs_on_schedule_and_its_match_rate_is_a_metric() {
     assert!(metrics.contains("writ_reconcile_match_rate{target=\"pg-live\"} 0.5"), "{metrics}");
     assert!(metrics.contains("writ_reconcile_observations{target=\"pg-live\",situation=\"unapproved\"} 1"), "{metrics}");
 }
+
+#[test]
+fn a_target_that_cannot_be_read_gives_a_failed_run_that_concludes_nothing() {
+    let mut pg = PgServer::start().expect("PostgreSQL (run scripts/install-test-deps.sh)");
+    pg.psql("CREATE ROLE reporting NOLOGIN; CREATE ROLE alice LOGIN").unwrap();
+    let s = Server::start_with(None, |data| {
+        let config = pg_config(&pg) + "\n[reconcile.targets.pg-live]\nmissing = \"reprovision\"\n";
+        setup(data, &["pg-live/reporting"], &config);
+    });
+    let request = granted(&s, "alice", "pg-live/reporting", "8h");
+    pg.stop();
+    let out = s.as_("sam", &["reconcile", "--target", "pg-live"]);
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(stdout.contains("failed: target `pg-live` is unavailable"), "{stdout}");
+    assert!(stderr.contains("could not read pg-live"), "{stderr}");
+    // Nothing was concluded: no grant was marked missing, nothing re-provisioned.
+    let ev = s.json("audrey", &["request", "show", &request]);
+    assert!(!kinds(&ev).iter().any(|k| k.starts_with("grant.access_") || k.starts_with("grant.reprovision")), "{:?}", kinds(&ev));
+    let runs = s.json("sam", &["reconcile", "list"]);
+    assert_eq!(runs[0]["state"], "failed", "{runs:#}");
+    // A target that does not exist, or cannot be read, is named.
+    s.refused("sam", &["reconcile", "--target", "nowhere"], "`nowhere`");
+    s.refused("sam", &["reconcile", "show", "rec-nope"], "reconciliation run id");
+}
