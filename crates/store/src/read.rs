@@ -190,6 +190,12 @@ impl Store for SqlStore {
 
     async fn ledger(&self, target: &TargetId) -> Result<Vec<LedgerRow>, StoreError> {
         // Columns only: a target's ledger may hold every grant ever made on it.
+        if let Some(path) = self.sqlite_path.clone() {
+            let target = target.as_str().to_owned();
+            return tokio::task::spawn_blocking(move || crate::sqlite_native::read_ledger(&path, &target))
+                .await
+                .map_err(|e| StoreError::Database(format!("the ledger read stopped: {e}")))?;
+        }
         // Each row is parsed as it arrives (`map`), while the database sends
         // the next ones, and its buffer is dropped at once.
         let rows = sqlx::query("SELECT id, request_id, subject, entitlement, state, drift FROM grants WHERE target = $1")

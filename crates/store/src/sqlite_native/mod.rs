@@ -4,11 +4,13 @@
 //! message to it and back: two context switches per statement, which dominated
 //! a request's CPU time on two cores. Two paths therefore talk to SQLite
 //! directly on threads of their own: the writer, which commits a whole change
-//! per hand-off, and the whole-log read of `writ audit verify`. Both run the
+//! per hand-off, the whole-log read of `writ audit verify`, and a target's
+//! ledger for reconciliation. Both run the
 //! statements the sqlx path runs (the write plan in `commit.rs` is shared).
 //! rusqlite links the same `libsqlite3-sys` as sqlx, so the binary holds one
 //! SQLite.
 
+mod ledger;
 mod verify;
 mod writer;
 
@@ -17,6 +19,7 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags};
 use writ_app::ports::StoreError;
 
+pub(crate) use ledger::read_ledger;
 pub(crate) use verify::verify_events;
 pub(crate) use writer::NativeWriter;
 
