@@ -178,6 +178,11 @@ impl Writ {
         };
         let live_rows = match scanned {
             Ok(n) => n,
+            // Not the connector's "Writ will retry": a run is not retried, the
+            // next one (scheduled or asked for) reads the target anew.
+            Err(crate::ports::ConnectorError::Transient { detail, .. }) => {
+                return self.record_failed_run(id, target, by, started_at, &config, format!("target `{target}` is unavailable: {detail}")).await
+            }
             Err(e) => return self.record_failed_run(id, target, by, started_at, &config, e.to_string()).await,
         };
         let counts = classifier.finish(&mut |o| {

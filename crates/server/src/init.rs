@@ -106,6 +106,14 @@ pub fn next_steps(r: &InitReport, server: &str) -> String {
            WRIT_TOKEN=$WRIT_TOKEN_DANA writ task list                   # the DBA fulfils it\n  \
            WRIT_TOKEN=$WRIT_TOKEN_ALICE writ request show <id>          # the evidence chain\n\
          \n\
+         Emergency access, reviewed afterwards by the entitlement's owner:\n  \
+           WRIT_TOKEN=$WRIT_TOKEN_BOB writ break-glass use -e pg-prod/analytics_read -d 1h --reason \"INC-1234: dashboards down\"\n  \
+           WRIT_TOKEN=$WRIT_TOKEN_OSCAR writ break-glass review <id> --accept --note \"INC-1234 was real\"\n\
+         \n\
+         Compare a target's live state with the grants (pg-demo needs the PostgreSQL\n\
+         described in writ.toml):\n  \
+           WRIT_TOKEN=$WRIT_TOKEN_SAM writ reconcile --target pg-demo\n\
+         \n\
          The server is {server}; `writ --help` lists every command.\n",
         dir = r.dir.display(),
         tokens = r.tokens_file.display(),

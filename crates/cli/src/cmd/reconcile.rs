@@ -139,6 +139,10 @@ fn print_reports(reports: &[RunReport], json: bool, csv: bool) -> anyhow::Result
     let mut out = String::new();
     for r in reports {
         out += &summary(&r.run);
+        if r.run.state != "done" {
+            out.push('\n');
+            continue;
+        }
         let t = observation_table(&r.observations);
         out += &table_or(&t, "  no exceptions: every live entitlement traces to an approved grant");
         out.push('\n');

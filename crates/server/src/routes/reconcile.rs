@@ -30,7 +30,12 @@ pub async fn start(State(app): State<App>, Caller(me): Caller, Body(body): Body<
             let t = TargetId::parse(t)?;
             if !all.contains(&t) {
                 let names: Vec<String> = all.iter().map(|t| format!("`{t}`")).collect();
-                return Err(ApiError::from(writ_app::AppError::NotFound { what: "target with a connector", id: format!("{t}` (reconcilable: {}", names.join(", ")) }));
+                let known = if names.is_empty() { "none is configured".to_owned() } else { format!("these are: {}", names.join(", ")) };
+                return Err(ApiError::new(
+                    StatusCode::NOT_FOUND,
+                    "not_found",
+                    format!("`{t}` is not a target Writ can read (a catalog target with a connector in writ.toml); {known}"),
+                ));
             }
             vec![t]
         }
