@@ -84,3 +84,26 @@ async fn notifications_are_signed_retried_from_the_store_and_never_block() {
     assert!(body["summary"].as_str().unwrap().contains("`alice` still holds `pg-live/reporting`"), "{body}");
     assert!(body["payload"]["last_error"].as_str().unwrap().contains("pg-live"), "{body}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_receiver_that_refuses_is_given_up_at_once_and_the_log_says_so() {
+    let pg = PgServer::start().expect("PostgreSQL (run scripts/install-test-deps.sh)");
+    let hooks = Receiver::start().await;
+    hooks.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
+    let clock = ManualClock::new();
+    let h = harness_with_pg(pg.url(), clock.clone(), |data| hooks.config(data)).await;
+    let (status, v) = h
+        .post("alice", "/v1/requests", json!({ "entitlements": ["pg-prod/payments_readonly"], "justification": "month-end", "duration": "4h" }))
+        .await;
+    assert_eq!(status.as_u16(), 201, "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+    assert_eq!(h.app.writ.run_due_jobs(10).await.unwrap(), 1);
+    clock.advance(TimeDelta::minutes(10));
+    assert_eq!(h.app.writ.run_due_jobs(10).await.unwrap(), 0, "a 4xx is not retried");
+    assert_eq!(hooks.all().len(), 1);
+    let (_, ev) = h.get("audrey", &format!("/v1/requests/{id}")).await;
+    let abandoned = ev["events"].as_array().unwrap().iter().find(|e| e["kind"] == "notification.abandoned").expect("giving up is evidence");
+    let payload: Value = serde_json::from_str(abandoned["payload"].as_str().unwrap()).unwrap();
+    assert!(payload["error"].as_str().unwrap().contains("410"), "{payload}");
+    assert_eq!(ev["request"]["state"], "pending", "the workflow went on");
+}

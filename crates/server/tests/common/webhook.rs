@@ -35,6 +35,8 @@ impl Delivery {
 pub struct Receiver {
     pub deliveries: Arc<Mutex<Vec<Delivery>>>,
     pub fail_first: Arc<AtomicUsize>,
+    /// Refuse everything with 410 Gone (a receiver that will never take it).
+    pub refuse: Arc<std::sync::atomic::AtomicBool>,
     pub url: String,
 }
 
@@ -44,7 +46,13 @@ async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> 
     if failing {
         r.fail_first.fetch_sub(1, Ordering::SeqCst);
     }
-    let status = if failing { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::NO_CONTENT };
+    let status = if r.refuse.load(Ordering::SeqCst) {
+        StatusCode::GONE
+    } else if failing {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::NO_CONTENT
+    };
     r.deliveries.lock().unwrap().push(Delivery {
         signature: header("writ-signature"),
         delivery_id: header("writ-delivery"),
