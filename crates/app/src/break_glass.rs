@@ -2,7 +2,8 @@
 //! allows `break_glass` for that entitlement, identity and duration (the demo
 //! policy bounds the duration). It is loud (an audit event, an error-level log,
 //! a notification) and owes a post-event review by a named reviewer before a
-//! deadline; a late or rejecting review is an exception until settled. It never
+//! deadline; a late or rejecting review is an exception until settled, and a
+//! rejection ends the access the use still holds. It never
 //! bypasses the audit log, separation of duties or expiry: the grant it makes
 //! expires like any other.
 
@@ -14,7 +15,7 @@ use writ_core::request::{Request, RequestDraft};
 use writ_policy::PolicyAction;
 
 use crate::events::{self, about};
-use crate::ports::{Change, RequestFilter, Versioned};
+use crate::ports::{Change, GrantFilter, RequestFilter, Versioned};
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
@@ -70,17 +71,43 @@ impl Writ {
     }
 
     /// A named reviewer accepts or rejects break-glass use `id`, with a note.
+    /// A rejection also ends the access the use still holds (removed from the
+    /// target as any revocation is); the rejection stays an exception until
+    /// resolved.
     pub async fn review_break_glass(&self, actor: &Identity, id: RequestId, verdict: UseVerdict, note: &str) -> Result<Request, AppError> {
-        self.settle_break_glass(id, |req, now| {
+        for _ in 0..MAX_ATTEMPTS {
+            let mut req = self.load_request(id).await?;
+            let loaded = req.version();
+            let now = self.clock.now();
             let late = req.post_review().is_some_and(|r| now >= r.due_at);
             req.review_break_glass(actor, verdict, note, now)?;
-            Ok(about(id, events::BREAK_GLASS_REVIEWED, actor.id.as_str(), now, json!({
+            let mut change = Change::default();
+            change.events.push(about(id, events::BREAK_GLASS_REVIEWED, actor.id.as_str(), now, json!({
                 "verdict": verdict,
                 "note": note.trim(),
                 "late": late,
-            })))
-        })
-        .await
+            })));
+            if verdict == UseVerdict::Reject {
+                let held = self.store.grants(&GrantFilter { request: Some(id), active_only: true, ..Default::default() }).await?;
+                for mut g in held.into_iter().filter(|g| g.state() == &writ_core::grant::GrantState::Active) {
+                    let reason = format!("break-glass use rejected: {}", note.trim());
+                    let g_loaded = g.version();
+                    g.begin_revocation(actor.id.clone(), &reason, now)?;
+                    change.events.push(about(id, events::GRANT_REVOCATION_REQUESTED, actor.id.as_str(), now, json!({
+                        "grant": g.id(),
+                        "entitlement": g.entitlement(),
+                        "reason": reason,
+                    })));
+                    self.end_or_remove(&mut g, now, &mut change).await?;
+                    change.grants.push(Versioned::update(g, g_loaded));
+                }
+            }
+            change.requests.push(Versioned::update(req.clone(), loaded));
+            if self.committed(change).await? {
+                return Ok(req);
+            }
+        }
+        Err(AppError::Conflict { what: "request", id: id.to_string() })
     }
 
     /// A named reviewer settles a rejected break-glass use `id`, saying what was done.

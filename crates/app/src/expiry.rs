@@ -210,7 +210,7 @@ impl Writ {
     /// For a grant that just ended in Writ: if another grant still owes the same
     /// access, the access stays and this one ends at once; otherwise its
     /// removal from the target starts.
-    async fn end_or_remove(&self, g: &mut Grant, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
+    pub(crate) async fn end_or_remove(&self, g: &mut Grant, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
         match self.covering_grant(g, now).await? {
             Some(cover) => {
                 g.finish_removal(now)?;

@@ -142,3 +142,27 @@ async fn break_glass_is_immediate_bounded_loud_reviewed_and_still_expires() {
     let payload: Value = serde_json::from_str(reviewed["payload"].as_str().unwrap()).unwrap();
     assert_eq!(payload["late"], true, "{payload}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_break_glass_use_loses_its_access_and_stays_an_exception_until_resolved() {
+    let pg = PgServer::start().expect("PostgreSQL (run scripts/install-test-deps.sh)");
+    pg.psql("CREATE ROLE reporting NOLOGIN; CREATE ROLE bob LOGIN").unwrap();
+    let clock = ManualClock::new();
+    let h = harness_with_pg(pg.url(), clock.clone(), |_| String::new()).await;
+    let writ = h.app.writ.clone();
+    let used = break_glass(&h, "bob", "2h").await;
+    let id = used["id"].as_str().unwrap().to_owned();
+    writ.run_due_jobs(50).await.unwrap();
+    assert!(holds_reporting(&pg, "bob"));
+
+    let (status, v) = h.post("oscar", &format!("/v1/break-glass/{id}/review"), json!({ "verdict": "reject", "note": "no incident was open" })).await;
+    assert!(status.is_success(), "{v}");
+    let (_, ev) = h.get("audrey", &format!("/v1/requests/{id}")).await;
+    assert_eq!(ev["grants"][0]["state"], "revoking", "{ev}");
+    assert!(ev["grants"][0]["removal"]["ending"].as_str().unwrap().contains("break-glass use rejected"), "{ev}");
+    writ.run_due_jobs(50).await.unwrap();
+    assert!(!holds_reporting(&pg, "bob"), "removed from the target at once, not at expiry");
+    let (_, ev) = h.get("audrey", &format!("/v1/requests/{id}")).await;
+    assert_eq!(ev["grants"][0]["state"], "revoked", "{ev}");
+    assert_eq!(exceptions(&h, "audrey").await.len(), 1, "still an exception until resolved");
+}

@@ -119,7 +119,7 @@ pub fn review_lines(r: &RequestView) -> Vec<String> {
         ],
         "overdue" => vec![format!("EXCEPTION: the review was due at {} and is not done; one of {who} runs `writ break-glass review {id} ...`", short_time(&p.due_at))],
         "rejected" => vec![format!(
-            "EXCEPTION: rejected by {}: {}; a reviewer settles it with `writ break-glass resolve {id} --note ...` (and may `writ grant revoke` the access)",
+            "EXCEPTION: rejected by {}: {}; its access is being removed; a reviewer settles it with `writ break-glass resolve {id} --note ...`",
             one_line(p.reviewed_by.as_deref().unwrap_or("?")),
             one_line(p.review_note.as_deref().unwrap_or("")),
         )],
