@@ -350,8 +350,12 @@ fn ldap_accounts_of_nobody_are_unknown_and_access_from_before_writ_is_adopted() 
     // Nothing but the report on a pipe: no progress line.
     let out = s.as_("sam", &["reconcile", "--target", "dir", "--csv"]);
     assert!(out.status.success() && text(&out.stderr).is_empty(), "{}", text(&out.stderr));
-    // Only who may read the audit log may run or read it.
+    // Policy decides: security runs it (`reconcile`); auditors read the
+    // reports (`read_audit`) but do not run it; others do neither.
     s.refused("alice", &["reconcile", "--target", "dir"], "may not run reconciliation");
+    s.refused("audrey", &["reconcile", "--target", "dir"], "may not run reconciliation");
+    assert_eq!(s.json("audrey", &["reconcile", "show", run])["run"]["id"], run);
+    s.refused("alice", &["reconcile", "list"], "may not read reconciliation runs");
 }
 
 #[test]

@@ -209,6 +209,16 @@ mod tests {
     }
 
     #[test]
+    fn security_runs_reconciliation_and_auditors_only_read_it() {
+        let d = admin(AdminAction::Reconcile, &person("sam", &["security"]));
+        assert!(d.allowed, "{d:?}");
+        assert_eq!(d.policy_ids, ["admin-permit-reconcile-security"]);
+        let auditor = person("audrey", &["auditors"]);
+        assert!(!admin(AdminAction::Reconcile, &auditor).allowed, "reading the reports is not running them");
+        assert!(admin(AdminAction::ReadAudit, &auditor).allowed);
+    }
+
+    #[test]
     fn disabled_identities_administer_nothing() {
         let mut sam = person("sam", &["security"]);
         sam.status = "disabled".into();

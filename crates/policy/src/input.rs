@@ -42,11 +42,14 @@ pub enum PolicyAction {
     /// May this principal create, change, enable or disable identities?
     /// (administrative)
     ManageIdentities,
+    /// May this principal run reconciliation now (which acts on what it finds
+    /// as configured)? (administrative)
+    Reconcile,
 }
 
 impl PolicyAction {
     /// How many actions there are, for per-action tables.
-    pub const COUNT: usize = 8;
+    pub const COUNT: usize = 9;
 
     pub const ALL: [PolicyAction; Self::COUNT] = [
         PolicyAction::Request,
@@ -57,6 +60,7 @@ impl PolicyAction {
         PolicyAction::Revoke,
         PolicyAction::ReadAudit,
         PolicyAction::ManageIdentities,
+        PolicyAction::Reconcile,
     ];
 
     /// The Cedar action id (`Writ::Action::"<this>"`).
@@ -70,6 +74,7 @@ impl PolicyAction {
             PolicyAction::Revoke => "revoke",
             PolicyAction::ReadAudit => "read_audit",
             PolicyAction::ManageIdentities => "manage_identities",
+            PolicyAction::Reconcile => "reconcile",
         }
     }
 
@@ -117,16 +122,19 @@ pub enum AdminAction {
     ReadAudit,
     /// Create, change, enable or disable identities.
     ManageIdentities,
+    /// Run reconciliation now (its reports are read with `ReadAudit`).
+    Reconcile,
 }
 
 impl AdminAction {
-    pub const ALL: [AdminAction; 2] = [AdminAction::ReadAudit, AdminAction::ManageIdentities];
+    pub const ALL: [AdminAction; 3] = [AdminAction::ReadAudit, AdminAction::ManageIdentities, AdminAction::Reconcile];
 
     /// The same action in the full list.
     pub fn action(self) -> PolicyAction {
         match self {
             AdminAction::ReadAudit => PolicyAction::ReadAudit,
             AdminAction::ManageIdentities => PolicyAction::ManageIdentities,
+            AdminAction::Reconcile => PolicyAction::Reconcile,
         }
     }
 
@@ -292,7 +300,7 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", a.as_str()));
         }
         let err = "approve".parse::<PolicyAction>().unwrap_err();
-        assert!(err.contains("view, revoke, read_audit, manage_identities"), "{err}");
+        assert!(err.contains("view, revoke, read_audit, manage_identities, reconcile"), "{err}");
     }
 
     #[test]
@@ -303,7 +311,7 @@ mod tests {
             .collect();
         assert_eq!(
             admin,
-            [PolicyAction::ReadAudit, PolicyAction::ManageIdentities]
+            [PolicyAction::ReadAudit, PolicyAction::ManageIdentities, PolicyAction::Reconcile]
         );
         for a in AdminAction::ALL {
             assert_eq!(a.action().admin(), Some(a));

@@ -125,7 +125,7 @@ mod tests {
     #[test]
     fn demo_report_counts_policies_per_action() {
         let report = PolicyEngine::demo().check_report();
-        assert_eq!(report.policy_count, 20);
+        assert_eq!(report.policy_count, 21);
         let counts: Vec<_> = report.per_action.iter().map(|(a, n)| (*a, *n)).collect();
         assert_eq!(
             counts,
@@ -137,7 +137,8 @@ mod tests {
                 (View, 3),
                 (Revoke, 4),
                 (ReadAudit, 2),
-                (ManageIdentities, 2)
+                (ManageIdentities, 2),
+                (Reconcile, 2)
             ]
         );
         let text = report.to_string();
@@ -147,13 +148,13 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("forbid admin-forbid-disabled (line 30; read_audit, manage_identities)"),
+            text.contains("forbid admin-forbid-disabled (line 38; read_audit, manage_identities, reconcile)"),
             "{text}"
         );
         assert!(
             text.ends_with(
-                "ok: 7 files, 20 policies (request 4, auto_approve 1, review 4, break_glass 1, \
-                 view 3, revoke 4, read_audit 2, manage_identities 2)"
+                "ok: 7 files, 21 policies (request 4, auto_approve 1, review 4, break_glass 1, \
+                 view 3, revoke 4, read_audit 2, manage_identities 2, reconcile 2)"
             ),
             "{text}"
         );

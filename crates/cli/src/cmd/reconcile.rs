@@ -60,8 +60,11 @@ pub async fn run(api: &Client, args: &ReconcileArgs, json: bool) -> anyhow::Resu
     match &args.cmd {
         Some(ReconcileCommand::Show(a)) => {
             let value = api.get(&["v1", "reconcile", "runs", &a.run], &[]).await?;
+            if json {
+                return emit_json(&value);
+            }
             let report: RunReport = decode("reconciliation run", value)?;
-            print_reports(&[report], json, a.csv)
+            print_reports(&[report], false, a.csv)
         }
         Some(ReconcileCommand::List(a)) => {
             let mut query = Vec::new();

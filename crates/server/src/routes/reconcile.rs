@@ -1,5 +1,5 @@
-//! Reconciliation: start runs, follow them, read their reports. For whoever
-//! policy allows `read_audit` (a report shows who holds what, everywhere).
+//! Reconciliation: start runs (policy's `reconcile`), follow them and read
+//! their reports (`read_audit`: a report shows who holds what, everywhere).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -22,7 +22,7 @@ use crate::views;
 #[utoipa::path(post, path = "/v1/reconcile", request_body = StartReconcile,
     responses((status = 202, body = [RunStarted]), (status = 403, body = writ_api::ErrorBody), (status = 404, body = writ_api::ErrorBody)), security(("bearer" = [])))]
 pub async fn start(State(app): State<App>, Caller(me): Caller, Body(body): Body<StartReconcile>) -> Result<(StatusCode, Json<Vec<RunStarted>>), ApiError> {
-    app.writ.authorize(&me, AdminAction::ReadAudit, "run reconciliation")?;
+    app.writ.authorize(&me, AdminAction::Reconcile, "run reconciliation")?;
     let all = app.writ.reconcilable_targets();
     let targets = match body.target.as_deref() {
         None | Some("") => all,
