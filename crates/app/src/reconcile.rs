@@ -322,6 +322,11 @@ impl Writ {
     /// reported as refused, not an error: the run goes on.
     async fn react(&self, run: RunId, target: &TargetId, o: &Observation, reaction: Reaction, config: &TargetReconcile, ledger: &HashMap<GrantId, &LedgerRow>) -> Result<ActionTaken, AppError> {
         let refused = |why: String| Ok(ActionTaken { reaction, request: None, grant: None, outcome: format!("refused: {why}") });
+        if let Some(row) = o.grant.and_then(|g| ledger.get(&g)).filter(|r| r.state == "revoking") {
+            // The normal path is already removing it: a second removal would
+            // only race the first.
+            return Ok(ActionTaken { reaction, request: Some(row.request), grant: Some(row.grant), outcome: "not acted on: its removal is already under way".into() });
+        }
         if reaction == Reaction::Reprovision {
             let Some(row) = o.grant.and_then(|g| ledger.get(&g)) else { return refused("no grant to put back".into()) };
             let g = self.store.grant(row.grant).await?.ok_or_else(|| AppError::NotFound { what: "grant", id: row.grant.to_string() })?;

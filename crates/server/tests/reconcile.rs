@@ -1,0 +1,44 @@
+//! Reconciliation beside the expiry path, with the clock moved by hand: an
+//! access being removed is expired-but-live until its removal is proved, and
+//! a configured `revoke` does not start a second removal of it.
+
+mod common;
+
+use chrono::TimeDelta;
+use serde_json::json;
+use uuid::Uuid;
+use writ_core::ids::{RunId, TargetId};
+use writ_testkit::PgServer;
+
+use common::{harness_with_pg, ManualClock};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_being_removed_is_not_removed_twice() {
+    let pg = PgServer::start().expect("PostgreSQL (run scripts/install-test-deps.sh)");
+    pg.psql("CREATE ROLE reporting NOLOGIN; CREATE ROLE alice LOGIN").unwrap();
+    let clock = ManualClock::new();
+    let h = harness_with_pg(pg.url(), clock.clone(), |_| "\n[reconcile.targets.pg-live]\nexpired_but_live = \"revoke\"\n".into()).await;
+    let writ = h.app.writ.clone();
+    let (_, v) = h.post("alice", "/v1/requests", json!({ "entitlements": ["pg-live/reporting"], "justification": "numbers", "duration": "1h" })).await;
+    let id = v["id"].as_str().unwrap().to_owned();
+    writ.run_due_jobs(10).await.unwrap();
+    clock.advance(TimeDelta::hours(1) + TimeDelta::seconds(1));
+    assert_eq!(writ.expire_due(10).await.unwrap(), 1, "revoking; its removal job not run yet");
+
+    let target = TargetId::parse("pg-live").unwrap();
+    let run = writ.reconcile(RunId::from_uuid(Uuid::new_v4()), &target, "test", &Default::default()).await.unwrap();
+    let observations = writ.store().run_observations(run.id).await.unwrap();
+    assert_eq!(observations.len(), 1, "{observations:?}");
+    let o = &observations[0];
+    assert_eq!(o.observation.situation.as_str(), "expired_but_live");
+    assert!(o.observation.note.contains("remov"), "{}", o.observation.note);
+    let action = o.action.as_ref().unwrap();
+    assert_eq!(action.outcome, "not acted on: its removal is already under way");
+    assert_eq!(action.request.map(|r| r.to_string()), Some(id.clone()));
+
+    // The one removal runs; the next run finds nothing.
+    assert_eq!(writ.run_due_jobs(10).await.unwrap(), 1, "one removal job, not two");
+    let run = writ.reconcile(RunId::from_uuid(Uuid::new_v4()), &target, "test", &Default::default()).await.unwrap();
+    assert_eq!(run.live_rows, 0);
+    assert!(writ.store().run_observations(run.id).await.unwrap().is_empty());
+}
