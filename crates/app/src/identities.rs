@@ -43,6 +43,14 @@ impl Writ {
         if let Some(a) = actor {
             self.authorize(a, AdminAction::ManageIdentities, "manage identities")?;
         }
+        if let Some(reserved) = batch.iter().find(|i| i.id.as_str() == crate::reconcile::RECONCILER) {
+            // Reconciliation files its requests under this name: an identity
+            // holding it would be their requester, and see them all.
+            return Err(AppError::Domain(writ_core::DomainError::invalid(
+                "identity",
+                format!("`{}` is reserved for Writ's own reconciliation requests: choose another id", reserved.id),
+            )));
+        }
         let mut all = self.store.identities().await?;
         for i in &batch {
             all.retain(|x| x.id != i.id);

@@ -42,3 +42,21 @@ async fn an_access_being_removed_is_not_removed_twice() {
     assert_eq!(run.live_rows, 0);
     assert!(writ.store().run_observations(run.id).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn no_identity_may_take_the_name_reconciliation_files_its_requests_under() {
+    let h = common::harness().await;
+    let reserved = writ_core::identity::Identity {
+        id: writ_core::ids::IdentityId::parse(writ_app::reconcile::RECONCILER).unwrap(),
+        kind: writ_core::identity::IdentityKind::Person,
+        status: writ_core::identity::IdentityStatus::Active,
+        display_name: String::new(),
+        owner: None,
+        manager: None,
+        groups: Default::default(),
+        attributes: Default::default(),
+    };
+    let e = h.app.writ.upsert_identities(None, vec![reserved]).await.unwrap_err().to_string();
+    assert!(e.contains("reserved"), "{e}");
+    assert!(h.app.writ.store().identity(&writ_core::ids::IdentityId::parse("writ-reconciler").unwrap()).await.unwrap().is_none());
+}
