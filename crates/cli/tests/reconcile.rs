@@ -414,3 +414,23 @@ fn a_target_that_cannot_be_read_gives_a_failed_run_that_concludes_nothing() {
     s.refused("sam", &["reconcile", "--target", "nowhere"], "`nowhere`");
     s.refused("sam", &["reconcile", "show", "rec-nope"], "reconciliation run id");
 }
+
+#[test]
+fn an_unknown_account_can_be_configured_away_through_the_normal_removal() {
+    let ldap = LdapServer::start().expect("slapd (run scripts/install-test-deps.sh)");
+    ldap_person(&ldap, "mallory");
+    ldap_group(&ldap, "wiki");
+    ldap_add_member(&ldap, "wiki", "mallory");
+    let s = Server::start_with(None, |data| {
+        let config = ldap_config(data, &ldap) + "\n[reconcile.targets.dir]\nunknown_identity = \"revoke\"\nignore = [{ account = \"cn=wiki*\" }]\n";
+        setup(data, &["dir/wiki"], &config);
+    });
+    let report = reconcile(&s, "dir");
+    let unknown = observations(&report, "unknown_identity");
+    assert_eq!(unknown.len(), 1, "{report:#}");
+    assert_eq!(unknown[0]["action"]["outcome"], "removal queued");
+    let request = unknown[0]["action"]["request"].as_str().unwrap().to_owned();
+    let ev = wait_for(&s, &request, |v| v["grants"][0]["state"] == "revoked", "revoked");
+    assert!(!ldap_members(&ldap, "wiki").contains("uid=mallory"), "gone from the directory");
+    assert!(kinds(&ev).iter().any(|k| k == "grant.removal_verified"), "{:?}", kinds(&ev));
+}
