@@ -447,6 +447,30 @@ impl Writ {
         Ok(ActionTaken { reaction: Reaction::Adopt, request: Some(request), grant: Some(grant), outcome: format!("adopted, approved by `{}`", a.approver) })
     }
 
+    /// The owners denied keeping access that reconciliation found without a
+    /// grant (`unapproved`): it is removed through the normal path. The grant
+    /// added to the denied request stands for the access found, and ends
+    /// once its removal is proved. (A denied scope mismatch leaves the
+    /// approved grant alone: the next run reports it again.)
+    pub(crate) async fn remove_denied_found_access(&self, req: &Request, actor: &Identity, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
+        if !matches!(req.origin(), Origin::Reconciliation { situation, .. } if situation == Situation::Unapproved.as_str()) {
+            return Ok(());
+        }
+        for e in req.entitlements() {
+            let mut g = Grant::start(GrantId::from_uuid(Uuid::new_v4()), req.id(), req.subject().clone(), e.clone(), req.duration(), now);
+            let reason = format!("found by reconciliation; keeping it was denied by `{}`", actor.id);
+            g.begin_revocation(actor.id.clone(), &reason, now)?;
+            change.events.push(about(req.id(), events::GRANT_REVOCATION_REQUESTED, actor.id.as_str(), now, json!({
+                "grant": g.id(),
+                "entitlement": g.entitlement(),
+                "reason": reason,
+            })));
+            self.start_removal(&g, now, change).await?;
+            change.grants.push(Versioned::new(g));
+        }
+        Ok(())
+    }
+
     /// Opens a request for access found without a (fitting) grant, for the
     /// entitlement's approval stages; unless one is already pending.
     async fn review_found(&self, run: RunId, o: &Observation, entitlement: EntitlementId, subject: IdentityId) -> Result<ActionTaken, AppError> {

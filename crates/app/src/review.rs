@@ -74,6 +74,7 @@ impl Writ {
             match effect.state {
                 RequestState::Denied => {
                     change.events.push(about(id, events::REQUEST_DENIED, actor.id.as_str(), now, json!({ "reason": req.outcome_reason() })));
+                    self.remove_denied_found_access(&req, actor, now, &mut change).await?;
                 }
                 RequestState::Approved => {
                     if let Some(reason) = self.toxic_refusal(&req).await? {

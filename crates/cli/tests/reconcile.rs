@@ -434,3 +434,27 @@ fn an_unknown_account_can_be_configured_away_through_the_normal_removal() {
     assert!(!ldap_members(&ldap, "wiki").contains("uid=mallory"), "gone from the directory");
     assert!(kinds(&ev).iter().any(|k| k == "grant.removal_verified"), "{:?}", kinds(&ev));
 }
+
+#[test]
+fn access_found_without_a_grant_that_its_owner_refuses_to_keep_is_removed() {
+    let pg = PgServer::start().expect("PostgreSQL (run scripts/install-test-deps.sh)");
+    pg.psql("CREATE ROLE analytics NOLOGIN; CREATE ROLE bob LOGIN; GRANT analytics TO bob").unwrap();
+    let s = Server::start_with(None, |data| {
+        let config = pg_config(&pg) + "\n[reconcile.targets.pg-live]\nunapproved = \"review\"\n";
+        setup(data, &["pg-live/analytics"], &config);
+    });
+    let report = reconcile(&s, "pg-live");
+    let found = observations(&report, "unapproved");
+    assert_eq!(found[0]["action"]["reaction"], "review", "{report:#}");
+    let request = found[0]["action"]["request"].as_str().unwrap().to_owned();
+    let ev = s.json("oscar", &["request", "show", &request]);
+    assert_eq!(ev["request"]["stages"].as_array().unwrap().len(), 1, "the owners alone: {ev:#}");
+    s.ok("oscar", &["request", "deny", &request, "--reason", "bob has no business in analytics"]);
+    let ev = wait_for(&s, &request, |v| v["grants"][0]["state"] == "revoked", "removed");
+    assert!(!pg_holds(&pg, "bob", "analytics"), "removed from the target");
+    assert_eq!(ev["request"]["state"], "denied");
+    let k = kinds(&ev);
+    for e in ["reconcile.found", "request.denied", "grant.revocation_requested", "grant.removal_verified"] {
+        assert!(k.iter().any(|x| x == e), "{e} missing: {k:?}");
+    }
+}
