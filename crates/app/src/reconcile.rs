@@ -146,15 +146,7 @@ impl Writ {
             standing: standing(&r.state),
             expected: connector.approved_scope(r.entitlement.name().as_str()),
         });
-        let identities = self.store.identities().await?;
-        let active: HashMap<&IdentityId, bool> = identities.iter().map(|i| (&i.id, i.status == writ_core::identity::IdentityStatus::Active)).collect();
-        let registry: Vec<(String, AccountHolder)> = identities
-            .iter()
-            .map(|i| {
-                let owner_active = i.owner.as_ref().is_some_and(|o| active.get(o).copied().unwrap_or(false));
-                (i.id.to_string(), AccountHolder { identity: i.id.clone(), human: i.kind.is_human(), has_active_owner: owner_active })
-            })
-            .collect();
+        let registry = registry(&self.store.identities().await?);
         let mut classifier = Classifier::new(grants, registry, config.ignore.clone());
         // Exceptions are kept; matched rows only count, and only a grant
         // whose access was missing before needs to hear it is back.
@@ -191,27 +183,7 @@ impl Writ {
             }
         });
         self.mark_drift(id, &exceptions, &seen_again, &drifting).await?;
-        let ledger_by_grant: HashMap<GrantId, &LedgerRow> = ledger.iter().map(|r| (r.grant, r)).collect();
-        let mut observations = Vec::with_capacity(exceptions.len());
-        let mut actions: BTreeMap<String, u64> = BTreeMap::new();
-        for o in exceptions {
-            let reaction = config.reactions.for_situation(o.situation);
-            let action = if reaction == Reaction::Report {
-                None
-            } else if actions.values().sum::<u64>() >= self.settings.reconcile_max_actions {
-                Some(ActionTaken {
-                    reaction,
-                    request: None,
-                    grant: None,
-                    outcome: format!("not acted on: this run reached reconcile_max_actions ({})", self.settings.reconcile_max_actions),
-                })
-            } else {
-                let taken = self.react(id, target, &o, reaction, &config, &ledger_by_grant).await?;
-                *actions.entry(reaction.as_str().to_owned()).or_insert(0) += 1;
-                Some(taken)
-            };
-            observations.push(RunObservation { observation: o, action });
-        }
+        let (observations, actions) = self.react_to_all(id, target, exceptions, &config, &ledger).await?;
         let run = ReconcileRun {
             id,
             target: target.clone(),
@@ -229,6 +201,34 @@ impl Writ {
         self.record_run(run.clone(), observations).await?;
         tracing::info!(run = %id, %target, live_rows, match_rate = run.match_rate, counts = ?counts, "reconciliation run finished");
         Ok(run)
+    }
+
+    /// Carries out the configured reaction to each exception, at most
+    /// `reconcile_max_actions` of them; returns them with what was done, and
+    /// how many actions of each reaction were taken.
+    async fn react_to_all(&self, id: RunId, target: &TargetId, exceptions: Vec<Observation>, config: &TargetReconcile, ledger: &[LedgerRow]) -> Result<(Vec<RunObservation>, BTreeMap<String, u64>), AppError> {
+        let ledger_by_grant: HashMap<GrantId, &LedgerRow> = ledger.iter().map(|r| (r.grant, r)).collect();
+        let mut observations = Vec::with_capacity(exceptions.len());
+        let mut actions: BTreeMap<String, u64> = BTreeMap::new();
+        for o in exceptions {
+            let reaction = config.reactions.for_situation(o.situation);
+            let action = if reaction == Reaction::Report {
+                None
+            } else if actions.values().sum::<u64>() >= self.settings.reconcile_max_actions {
+                Some(ActionTaken {
+                    reaction,
+                    request: None,
+                    grant: None,
+                    outcome: format!("not acted on: this run reached `[reconcile] max_actions` ({})", self.settings.reconcile_max_actions),
+                })
+            } else {
+                let taken = self.react(id, target, &o, reaction, config, &ledger_by_grant).await?;
+                *actions.entry(reaction.as_str().to_owned()).or_insert(0) += 1;
+                Some(taken)
+            };
+            observations.push(RunObservation { observation: o, action });
+        }
+        Ok((observations, actions))
     }
 
     async fn record_failed_run(&self, id: RunId, target: &TargetId, by: &str, started_at: DateTime<Utc>, config: &TargetReconcile, error: String) -> Result<ReconcileRun, AppError> {
@@ -488,6 +488,19 @@ impl Writ {
         self.commit(change).await?;
         Ok(ActionTaken { reaction: Reaction::Review, request: Some(request), grant: None, outcome: "review requested from the entitlement's owners".into() })
     }
+}
+
+/// Each identity's account name and what reconciliation needs of it: whether
+/// it is a person, and for a non-human one whether its owner is active.
+fn registry(identities: &[Identity]) -> Vec<(String, AccountHolder)> {
+    let active: HashMap<&IdentityId, bool> = identities.iter().map(|i| (&i.id, i.status == writ_core::identity::IdentityStatus::Active)).collect();
+    identities
+        .iter()
+        .map(|i| {
+            let owner_active = i.owner.as_ref().is_some_and(|o| active.get(o).copied().unwrap_or(false));
+            (i.id.to_string(), AccountHolder { identity: i.id.clone(), human: i.kind.is_human(), has_active_owner: owner_active })
+        })
+        .collect()
 }
 
 fn standing(state: &str) -> Standing {

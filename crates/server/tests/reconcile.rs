@@ -60,3 +60,19 @@ async fn no_identity_may_take_the_name_reconciliation_files_its_requests_under()
     assert!(e.contains("reserved"), "{e}");
     assert!(h.app.writ.store().identity(&writ_core::ids::IdentityId::parse("writ-reconciler").unwrap()).await.unwrap().is_none());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_acts_on_at_most_max_actions_and_reports_the_rest() {
+    let pg = PgServer::start().expect("PostgreSQL (run scripts/install-test-deps.sh)");
+    pg.psql("CREATE ROLE reporting NOLOGIN; CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN; GRANT reporting TO alice, bob").unwrap();
+    let clock = ManualClock::new();
+    let h = harness_with_pg(pg.url(), clock, |_| "\n[reconcile]\nmax_actions = 1\n[reconcile.targets.pg-live]\nunapproved = \"revoke\"\n".into()).await;
+    let writ = h.app.writ.clone();
+    let target = TargetId::parse("pg-live").unwrap();
+    let run = writ.reconcile(RunId::from_uuid(Uuid::new_v4()), &target, "test", &Default::default()).await.unwrap();
+    assert_eq!(run.counts.unapproved, 2);
+    assert_eq!(run.actions.get("revoke"), Some(&1));
+    let outcomes: Vec<String> = writ.store().run_observations(run.id).await.unwrap().iter().map(|o| o.action.as_ref().unwrap().outcome.clone()).collect();
+    assert_eq!(outcomes, ["removal queued", "not acted on: this run reached `[reconcile] max_actions` (1)"]);
+    assert_eq!(writ.run_due_jobs(10).await.unwrap(), 1, "one removal");
+}
