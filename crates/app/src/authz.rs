@@ -93,12 +93,7 @@ impl Writ {
                 id: e.to_string(),
                 target: e.target().to_string(),
                 risk: String::new(),
-                owners: req
-                    .tracks()
-                    .iter()
-                    .find(|t| &t.entitlement == e)
-                    .map(|t| t.owners.iter().map(ToString::to_string).collect())
-                    .unwrap_or_default(),
+                owners: req.tracks().iter().find(|t| &t.entitlement == e).map(|t| t.owners.iter().map(ToString::to_string).collect()).unwrap_or_default(),
             },
         }
     }
@@ -136,11 +131,7 @@ impl Writ {
 
     /// A request is visible when policy allows `view` for any of its entitlements.
     pub(crate) fn request_visible(&self, actor: &Identity, parties: &Parties<'_>) -> bool {
-        parties
-            .request
-            .entitlements()
-            .iter()
-            .any(|e| self.view_allowed(actor, parties, e, facts::fulfiller_group(&self.catalog, e.target())))
+        parties.request.entitlements().iter().any(|e| self.view_allowed(actor, parties, e, facts::fulfiller_group(&self.catalog, e.target())))
     }
 
     pub(crate) async fn request_visible_in(&self, dir: &mut Directory, actor: &Identity, req: &Request) -> Result<bool, AppError> {

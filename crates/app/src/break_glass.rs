@@ -39,16 +39,22 @@ impl Writ {
                 "BREAK-GLASS used: access granted without approval"
             );
             let policy_ids: Vec<String> = req.decisions().iter().flat_map(|d| d.policy_ids.clone()).collect();
-            o.change.events.push(about(req.id(), events::BREAK_GLASS_USED, actor.id.as_str(), now, json!({
-                "subject": req.subject(),
-                "entitlements": req.entitlements(),
-                "duration": req.duration(),
-                "reason": req.justification(),
-                "ticket": req.ticket(),
-                "reviewers": reviewers,
-                "review_due_at": due_at,
-                "policy_ids": policy_ids,
-            })));
+            o.change.events.push(about(
+                req.id(),
+                events::BREAK_GLASS_USED,
+                actor.id.as_str(),
+                now,
+                json!({
+                    "subject": req.subject(),
+                    "entitlements": req.entitlements(),
+                    "duration": req.duration(),
+                    "reason": req.justification(),
+                    "ticket": req.ticket(),
+                    "reviewers": reviewers,
+                    "review_due_at": due_at,
+                    "policy_ids": policy_ids,
+                }),
+            ));
             o.change.events.push(about(req.id(), events::REQUEST_APPROVED, "policy", now, json!({ "reason": "break-glass" })));
             self.start_fulfilment(req, now, &mut o.change).await?;
         }
@@ -82,22 +88,34 @@ impl Writ {
             let late = req.post_review().is_some_and(|r| now >= r.due_at);
             req.review_break_glass(actor, verdict, note, now)?;
             let mut change = Change::default();
-            change.events.push(about(id, events::BREAK_GLASS_REVIEWED, actor.id.as_str(), now, json!({
-                "verdict": verdict,
-                "note": note.trim(),
-                "late": late,
-            })));
+            change.events.push(about(
+                id,
+                events::BREAK_GLASS_REVIEWED,
+                actor.id.as_str(),
+                now,
+                json!({
+                    "verdict": verdict,
+                    "note": note.trim(),
+                    "late": late,
+                }),
+            ));
             if verdict == UseVerdict::Reject {
                 let held = self.store.grants(&GrantFilter { request: Some(id), active_only: true, ..Default::default() }).await?;
                 for mut g in held.into_iter().filter(|g| g.state() == &writ_core::grant::GrantState::Active) {
                     let reason = format!("break-glass use rejected: {}", note.trim());
                     let g_loaded = g.version();
                     g.begin_revocation(actor.id.clone(), &reason, now)?;
-                    change.events.push(about(id, events::GRANT_REVOCATION_REQUESTED, actor.id.as_str(), now, json!({
-                        "grant": g.id(),
-                        "entitlement": g.entitlement(),
-                        "reason": reason,
-                    })));
+                    change.events.push(about(
+                        id,
+                        events::GRANT_REVOCATION_REQUESTED,
+                        actor.id.as_str(),
+                        now,
+                        json!({
+                            "grant": g.id(),
+                            "entitlement": g.entitlement(),
+                            "reason": reason,
+                        }),
+                    ));
                     self.end_or_remove(&mut g, now, &mut change).await?;
                     change.grants.push(Versioned::update(g, g_loaded));
                 }
@@ -146,10 +164,7 @@ impl Writ {
         let filter = RequestFilter { break_glass_open: true, limit: 1000, ..Default::default() };
         let now = self.clock.now();
         let found = self.list_requests(actor, filter).await?;
-        Ok(found
-            .into_iter()
-            .filter(|r| r.post_review().is_some_and(|p| p.is_open() && (!exceptions_only || p.status(now).is_exception())))
-            .collect())
+        Ok(found.into_iter().filter(|r| r.post_review().is_some_and(|p| p.is_open() && (!exceptions_only || p.status(now).is_exception()))).collect())
     }
 
     /// How many break-glass uses are exceptions now (for a metric).
@@ -173,13 +188,19 @@ impl Writ {
             }
             let review = req.post_review().expect("noted above");
             tracing::error!(request = %req.id(), requester = %req.requester(), due_at = %review.due_at, reviewers = ?review.reviewers, "break-glass review overdue");
-            let event = about(req.id(), events::BREAK_GLASS_REVIEW_OVERDUE, "system", now, json!({
-                "requester": req.requester(),
-                "subject": req.subject(),
-                "entitlements": req.entitlements(),
-                "due_at": review.due_at,
-                "reviewers": review.reviewers,
-            }));
+            let event = about(
+                req.id(),
+                events::BREAK_GLASS_REVIEW_OVERDUE,
+                "system",
+                now,
+                json!({
+                    "requester": req.requester(),
+                    "subject": req.subject(),
+                    "entitlements": req.entitlements(),
+                    "due_at": review.due_at,
+                    "reviewers": review.reviewers,
+                }),
+            );
             let change = Change { events: vec![event], requests: vec![Versioned::update(req, loaded)], ..Change::default() };
             if self.committed(change).await? {
                 noted += 1;

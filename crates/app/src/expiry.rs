@@ -59,15 +59,21 @@ impl Writ {
             let GrantState::Revoking { since, attempts, last_error, .. } = g.state().clone() else { continue };
             tracing::error!(grant = %g.id(), subject = %g.subject(), entitlement = %g.entitlement(), %since, attempts, "revocation overdue: the access is still not proved removed");
             let mut change = Change::default();
-            change.events.push(about(g.request_id(), events::GRANT_REMOVAL_OVERDUE, "system", now, json!({
-                "grant": g.id(),
-                "subject": g.subject(),
-                "entitlement": g.entitlement(),
-                "since": since,
-                "attempts": attempts,
-                "last_error": last_error,
-                "overdue_after": self.settings.removal_overdue_after.num_seconds(),
-            })));
+            change.events.push(about(
+                g.request_id(),
+                events::GRANT_REMOVAL_OVERDUE,
+                "system",
+                now,
+                json!({
+                    "grant": g.id(),
+                    "subject": g.subject(),
+                    "entitlement": g.entitlement(),
+                    "since": since,
+                    "attempts": attempts,
+                    "last_error": last_error,
+                    "overdue_after": self.settings.removal_overdue_after.num_seconds(),
+                }),
+            ));
             change.grants.push(Versioned::update(g, loaded));
             // Losing the race means the removal moved on meanwhile: look again next round.
             if self.committed(change).await? {
@@ -97,12 +103,18 @@ impl Writ {
             let now = self.clock.now();
             g.begin_revocation(actor.id.clone(), reason, now)?;
             let mut change = Change::default();
-            change.events.push(about(g.request_id(), events::GRANT_REVOCATION_REQUESTED, actor.id.as_str(), now, json!({
-                "grant": g.id(),
-                "entitlement": g.entitlement(),
-                "reason": reason.trim(),
-                "policy_ids": decision.policy_ids,
-            })));
+            change.events.push(about(
+                g.request_id(),
+                events::GRANT_REVOCATION_REQUESTED,
+                actor.id.as_str(),
+                now,
+                json!({
+                    "grant": g.id(),
+                    "entitlement": g.entitlement(),
+                    "reason": reason.trim(),
+                    "policy_ids": decision.policy_ids,
+                }),
+            ));
             self.end_or_remove(&mut g, now, &mut change).await?;
             change.grants.push(Versioned::update(g.clone(), loaded));
             if self.committed(change).await? {
@@ -122,16 +134,27 @@ impl Writ {
             if !self.is_overdue(&g) {
                 return Err(AppError::Domain(writ_core::DomainError::invalid(
                     "grant",
-                    format!("`{id}` is {}, not an overdue removal: only a removal the target keeps failing past `removal_overdue_after` can be closed by hand", g.state().as_str()),
+                    format!(
+                        "`{id}` is {}, not an overdue removal: only a removal the target keeps failing past `removal_overdue_after` can be closed by hand",
+                        g.state().as_str()
+                    ),
                 )));
             }
             if g.subject() == &actor.id {
-                return Err(AppError::Forbidden { who: actor.id.to_string(), action: format!("close the removal of grant `{id}`"), reason: "it is their own access: someone else must attest it is gone".into() });
+                return Err(AppError::Forbidden {
+                    who: actor.id.to_string(),
+                    action: format!("close the removal of grant `{id}`"),
+                    reason: "it is their own access: someone else must attest it is gone".into(),
+                });
             }
             let req = self.load_request(g.request_id()).await?;
             let decision = self.revoke_decision(actor, &req, g.entitlement()).await?;
             if !decision.allowed {
-                return Err(AppError::Forbidden { who: actor.id.to_string(), action: format!("close the removal of grant `{id}`"), reason: crate::authz::refusal(&decision) });
+                return Err(AppError::Forbidden {
+                    who: actor.id.to_string(),
+                    action: format!("close the removal of grant `{id}`"),
+                    reason: crate::authz::refusal(&decision),
+                });
             }
             let loaded = g.version();
             let now = self.clock.now();
@@ -141,15 +164,21 @@ impl Writ {
             };
             g.close_removal_by_hand(evidence, now)?;
             let mut change = Change::default();
-            change.events.push(about(g.request_id(), events::GRANT_REMOVAL_CLOSED_BY_HAND, actor.id.as_str(), now, json!({
-                "grant": g.id(),
-                "entitlement": g.entitlement(),
-                "evidence": evidence.trim(),
-                "failed_attempts": attempts,
-                "last_error": last_error,
-                "policy_ids": decision.policy_ids,
-                "state": g.state().as_str(),
-            })));
+            change.events.push(about(
+                g.request_id(),
+                events::GRANT_REMOVAL_CLOSED_BY_HAND,
+                actor.id.as_str(),
+                now,
+                json!({
+                    "grant": g.id(),
+                    "entitlement": g.entitlement(),
+                    "evidence": evidence.trim(),
+                    "failed_attempts": attempts,
+                    "last_error": last_error,
+                    "policy_ids": decision.policy_ids,
+                    "state": g.state().as_str(),
+                }),
+            ));
             change.finished_jobs.push(Job::revoke(&g, now).id);
             change.grants.push(Versioned::update(g.clone(), loaded));
             if self.committed(change).await? {
@@ -214,12 +243,18 @@ impl Writ {
         match self.covering_grant(g, now).await? {
             Some(cover) => {
                 g.finish_removal(now)?;
-                change.events.push(about(g.request_id(), events::GRANT_ENDED_COVERED, "system", now, json!({
-                    "grant": g.id(),
-                    "entitlement": g.entitlement(),
-                    "covered_by": cover.id(),
-                    "access_kept_until": cover.expires_at(),
-                })));
+                change.events.push(about(
+                    g.request_id(),
+                    events::GRANT_ENDED_COVERED,
+                    "system",
+                    now,
+                    json!({
+                        "grant": g.id(),
+                        "entitlement": g.entitlement(),
+                        "covered_by": cover.id(),
+                        "access_kept_until": cover.expires_at(),
+                    }),
+                ));
                 Ok(())
             }
             None => self.start_removal(g, now, change).await,
@@ -231,10 +266,7 @@ impl Writ {
     async fn covering_grant(&self, g: &Grant, now: DateTime<Utc>) -> Result<Option<Grant>, AppError> {
         let filter = GrantFilter { subject: Some(g.subject().clone()), active_only: true, ..Default::default() };
         let others = self.store.grants(&filter).await?;
-        Ok(others
-            .into_iter()
-            .filter(|o| o.id() != g.id() && o.entitlement() == g.entitlement() && o.is_in_force(now))
-            .max_by_key(Grant::expires_at))
+        Ok(others.into_iter().filter(|o| o.id() != g.id() && o.entitlement() == g.entitlement() && o.is_in_force(now)).max_by_key(Grant::expires_at))
     }
 
     /// Adds to `change` the removal of `g`'s access: a job for a connector that
@@ -242,12 +274,18 @@ impl Writ {
     pub(crate) async fn start_removal(&self, g: &Grant, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
         let expiring = matches!(g.state(), GrantState::Revoking { ending: Ending::Expiry, .. });
         let kind = if expiring { events::GRANT_EXPIRING } else { events::GRANT_REVOKING };
-        change.events.push(about(g.request_id(), kind, "system", now, json!({
-            "grant": g.id(),
-            "subject": g.subject(),
-            "entitlement": g.entitlement(),
-            "expires_at": g.expires_at(),
-        })));
+        change.events.push(about(
+            g.request_id(),
+            kind,
+            "system",
+            now,
+            json!({
+                "grant": g.id(),
+                "subject": g.subject(),
+                "entitlement": g.entitlement(),
+                "expires_at": g.expires_at(),
+            }),
+        ));
         let connector = self.connector_for(g.entitlement())?;
         if connector.info().reads_live_state {
             change.jobs.push(Job::revoke(g, now));
@@ -258,13 +296,19 @@ impl Writ {
         match connector.revoke(&order).await? {
             Applied::NeedsPerson { group } => {
                 let task = FulfilmentTask::open_revocation(TaskId::from_uuid(Uuid::new_v4()), g, group.clone(), now);
-                change.events.push(about(g.request_id(), events::TASK_OPENED, "system", now, json!({
-                    "task": task.id(),
-                    "entitlement": g.entitlement(),
-                    "fulfiller_group": group,
-                    "purpose": "revoke",
-                    "grant": g.id(),
-                })));
+                change.events.push(about(
+                    g.request_id(),
+                    events::TASK_OPENED,
+                    "system",
+                    now,
+                    json!({
+                        "task": task.id(),
+                        "entitlement": g.entitlement(),
+                        "fulfiller_group": group,
+                        "purpose": "revoke",
+                        "grant": g.id(),
+                    }),
+                ));
                 change.tasks.push(Versioned::new(task));
                 Ok(())
             }
@@ -303,19 +347,25 @@ impl Writ {
             match &outcome {
                 Ok((applied, before, after)) => {
                     g.finish_removal(now)?;
-                    change.events.push(about(g.request_id(), events::GRANT_REMOVAL_VERIFIED, kind, now, json!({
-                        "grant": g.id(),
-                        "entitlement": g.entitlement(),
-                        "account": order.account.name,
-                        "resource": order.resource,
-                        "applied": crate::fulfil::applied_str(applied),
-                        "before": before,
-                        "after": after,
-                        "verified": true,
-                        "state": g.state().as_str(),
-                        "attempt": job.attempts + 1,
-                        "node": self.settings.node,
-                    })));
+                    change.events.push(about(
+                        g.request_id(),
+                        events::GRANT_REMOVAL_VERIFIED,
+                        kind,
+                        now,
+                        json!({
+                            "grant": g.id(),
+                            "entitlement": g.entitlement(),
+                            "account": order.account.name,
+                            "resource": order.resource,
+                            "applied": crate::fulfil::applied_str(applied),
+                            "before": before,
+                            "after": after,
+                            "verified": true,
+                            "state": g.state().as_str(),
+                            "attempt": job.attempts + 1,
+                            "node": self.settings.node,
+                        }),
+                    ));
                     change.finished_jobs.push(job.id.clone());
                 }
                 Err((error, before, after)) => {
@@ -325,17 +375,23 @@ impl Writ {
                     if self.is_overdue(&g) {
                         tracing::error!(grant = %g.id(), entitlement = %g.entitlement(), attempts, error = %error, "revocation overdue: the access is still not proved removed; retrying");
                     }
-                    change.events.push(about(g.request_id(), events::GRANT_REMOVAL_FAILED, kind, now, json!({
-                        "grant": g.id(),
-                        "entitlement": g.entitlement(),
-                        "account": order.account.name,
-                        "error": error.to_string(),
-                        "retryable": true,
-                        "attempt": attempts,
-                        "next_attempt_at": next_at,
-                        "before": before,
-                        "after": after,
-                    })));
+                    change.events.push(about(
+                        g.request_id(),
+                        events::GRANT_REMOVAL_FAILED,
+                        kind,
+                        now,
+                        json!({
+                            "grant": g.id(),
+                            "entitlement": g.entitlement(),
+                            "account": order.account.name,
+                            "error": error.to_string(),
+                            "retryable": true,
+                            "attempt": attempts,
+                            "next_attempt_at": next_at,
+                            "before": before,
+                            "after": after,
+                        }),
+                    ));
                     change.jobs.push(Job { due_at: next_at, attempts, ..job.clone() });
                 }
             }
@@ -358,7 +414,12 @@ async fn removal(connector: &dyn Connector, order: &Order) -> Removal {
     if after.holds(&order.resource) {
         let error = ConnectorError::Permanent {
             target: order.entitlement.target().to_string(),
-            detail: format!("read-back mismatch: after the revoke, `{}` still shows `{}` for `{}`", order.entitlement.target(), order.resource, order.account.name),
+            detail: format!(
+                "read-back mismatch: after the revoke, `{}` still shows `{}` for `{}`",
+                order.entitlement.target(),
+                order.resource,
+                order.account.name
+            ),
         };
         return Err((error, Some(before), Some(after)));
     }

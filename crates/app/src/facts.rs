@@ -81,9 +81,9 @@ impl Parties<'_> {
             Relation::SubjectOwner => self.subject.and_then(|s| s.owner.as_ref()) == Some(me),
             Relation::SubjectManager => self.subject_manager == Some(me),
             Relation::EntitlementOwner => track.is_some_and(|t| t.owners.contains(me)),
-            Relation::StageApprover => track.is_some_and(|t| {
-                t.stages.iter().any(|s| matches!(&s.spec.approvers, ApproverRule::Group(g) if principal.in_group(g)))
-            }),
+            Relation::StageApprover => {
+                track.is_some_and(|t| t.stages.iter().any(|s| matches!(&s.spec.approvers, ApproverRule::Group(g) if principal.in_group(g))))
+            }
             Relation::Fulfiller => fulfillers.is_some_and(|g| principal.in_group(g)),
         };
         Relation::ALL.into_iter().filter(|&r| holds(r)).map(|r| r.as_str().to_owned()).collect()
@@ -151,10 +151,7 @@ mod tests {
                 description: String::new(),
                 owners: vec!["olga".parse().unwrap()],
                 risk: RiskTier::High,
-                stages: vec![
-                    stage("owner", ApproverRule::EntitlementOwners),
-                    stage("security", ApproverRule::Group("security".parse().unwrap())),
-                ],
+                stages: vec![stage("owner", ApproverRule::EntitlementOwners), stage("security", ApproverRule::Group("security".parse().unwrap()))],
                 max_duration: AccessDuration::parse("8h").unwrap(),
             }],
             vec![],

@@ -76,11 +76,17 @@ impl Writ {
     fn open_task(&self, req: &mut Request, e: &EntitlementId, group: writ_core::ids::GroupId, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
         let task = FulfilmentTask::open(TaskId::from_uuid(Uuid::new_v4()), req.id(), req.subject().clone(), e.clone(), group.clone(), now);
         req.record_fulfilment(e, TargetFulfilment::WithPerson { task: task.id() }, now)?;
-        change.events.push(about(req.id(), events::TASK_OPENED, "system", now, json!({
-            "task": task.id(),
-            "entitlement": e,
-            "fulfiller_group": group,
-        })));
+        change.events.push(about(
+            req.id(),
+            events::TASK_OPENED,
+            "system",
+            now,
+            json!({
+                "task": task.id(),
+                "entitlement": e,
+                "fulfiller_group": group,
+            }),
+        ));
         change.tasks.push(Versioned::new(task));
         Ok(())
     }
@@ -106,11 +112,17 @@ impl Writ {
             let now = self.clock.now();
             task.complete(actor, evidence, req.approvers(), now)?;
             let mut change = Change::default();
-            change.events.push(about(req.id(), events::TASK_COMPLETED, actor.id.as_str(), now, json!({
-                "task": task.id(),
-                "entitlement": task.entitlement(),
-                "evidence": evidence.trim(),
-            })));
+            change.events.push(about(
+                req.id(),
+                events::TASK_COMPLETED,
+                actor.id.as_str(),
+                now,
+                json!({
+                    "task": task.id(),
+                    "entitlement": task.entitlement(),
+                    "evidence": evidence.trim(),
+                }),
+            ));
             match task.purpose().clone() {
                 TaskPurpose::Grant => {
                     let before = req.state();
@@ -124,12 +136,18 @@ impl Writ {
                     let mut g = self.store.grant(grant).await?.ok_or_else(|| AppError::NotFound { what: "grant", id: grant.to_string() })?;
                     let loaded = g.version();
                     g.finish_removal(now)?;
-                    change.events.push(about(req.id(), events::GRANT_REMOVAL_ATTESTED, actor.id.as_str(), now, json!({
-                        "grant": grant,
-                        "entitlement": g.entitlement(),
-                        "task": task.id(),
-                        "state": g.state().as_str(),
-                    })));
+                    change.events.push(about(
+                        req.id(),
+                        events::GRANT_REMOVAL_ATTESTED,
+                        actor.id.as_str(),
+                        now,
+                        json!({
+                            "grant": grant,
+                            "entitlement": g.entitlement(),
+                            "task": task.id(),
+                            "state": g.state().as_str(),
+                        }),
+                    ));
                     change.grants.push(Versioned::update(g, loaded));
                 }
             }
@@ -205,22 +223,38 @@ impl Writ {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn record_attempt(&self, req: &mut Request, job: &Job, e: &EntitlementId, kind: &str, order: &Order, attempt: &Attempt, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
+    fn record_attempt(
+        &self,
+        req: &mut Request,
+        job: &Job,
+        e: &EntitlementId,
+        kind: &str,
+        order: &Order,
+        attempt: &Attempt,
+        now: DateTime<Utc>,
+        change: &mut Change,
+    ) -> Result<(), AppError> {
         let before_state = req.state();
         match attempt {
             Attempt::Verified { applied, before, after } => {
                 req.record_fulfilment(e, TargetFulfilment::Done { at: now, read_back: true }, now)?;
-                change.events.push(about(req.id(), events::ENTITLEMENT_VERIFIED, kind, now, json!({
-                    "entitlement": e,
-                    "account": order.account.name,
-                    "resource": order.resource,
-                    "applied": applied_str(applied),
-                    "before": before,
-                    "after": after,
-                    "verified": true,
-                    "attempt": job.attempts + 1,
-                    "node": self.settings.node,
-                })));
+                change.events.push(about(
+                    req.id(),
+                    events::ENTITLEMENT_VERIFIED,
+                    kind,
+                    now,
+                    json!({
+                        "entitlement": e,
+                        "account": order.account.name,
+                        "resource": order.resource,
+                        "applied": applied_str(applied),
+                        "before": before,
+                        "after": after,
+                        "verified": true,
+                        "attempt": job.attempts + 1,
+                        "node": self.settings.node,
+                    }),
+                ));
                 start_grant(req, e, now, change);
                 change.finished_jobs.push(job.id.clone());
             }
@@ -238,17 +272,23 @@ impl Writ {
                     change.finished_jobs.push(job.id.clone());
                     TargetFulfilment::Failed { error: error.to_string(), at: now }
                 };
-                change.events.push(about(req.id(), events::ENTITLEMENT_FAILED, kind, now, json!({
-                    "entitlement": e,
-                    "account": order.account.name,
-                    "resource": order.resource,
-                    "error": error.to_string(),
-                    "retryable": error.is_transient(),
-                    "attempt": attempts,
-                    "next_attempt_at": match &status { TargetFulfilment::Retrying { next_at, .. } => Some(next_at), _ => None },
-                    "before": before,
-                    "after": after,
-                })));
+                change.events.push(about(
+                    req.id(),
+                    events::ENTITLEMENT_FAILED,
+                    kind,
+                    now,
+                    json!({
+                        "entitlement": e,
+                        "account": order.account.name,
+                        "resource": order.resource,
+                        "error": error.to_string(),
+                        "retryable": error.is_transient(),
+                        "attempt": attempts,
+                        "next_attempt_at": match &status { TargetFulfilment::Retrying { next_at, .. } => Some(next_at), _ => None },
+                        "before": before,
+                        "after": after,
+                    }),
+                ));
                 req.record_fulfilment(e, status, now)?;
             }
         }
@@ -276,19 +316,31 @@ impl Writ {
             let mut change = Change::default();
             match &outcome {
                 Attempt::Verified { applied, before, after } => {
-                    change.events.push(about(g.request_id(), events::GRANT_REPROVISIONED, kind, now, json!({
-                        "grant": g.id(),
-                        "entitlement": g.entitlement(),
-                        "account": order.account.name,
-                        "applied": applied_str(applied),
-                        "before": before,
-                        "after": after,
-                        "verified": true,
-                        "attempt": attempts,
-                        "node": self.settings.node,
-                    })));
+                    change.events.push(about(
+                        g.request_id(),
+                        events::GRANT_REPROVISIONED,
+                        kind,
+                        now,
+                        json!({
+                            "grant": g.id(),
+                            "entitlement": g.entitlement(),
+                            "account": order.account.name,
+                            "applied": applied_str(applied),
+                            "before": before,
+                            "after": after,
+                            "verified": true,
+                            "attempt": attempts,
+                            "node": self.settings.node,
+                        }),
+                    ));
                     if let Some(drift) = g.observe_on_target(true, now) {
-                        change.events.push(about(g.request_id(), drift.event_kind(), "system", now, json!({ "grant": g.id(), "entitlement": g.entitlement(), "live": true })));
+                        change.events.push(about(
+                            g.request_id(),
+                            drift.event_kind(),
+                            "system",
+                            now,
+                            json!({ "grant": g.id(), "entitlement": g.entitlement(), "live": true }),
+                        ));
                         change.grants.push(Versioned::update(g.clone(), loaded));
                     }
                     change.finished_jobs.push(job.id.clone());
@@ -297,21 +349,33 @@ impl Writ {
                     change.jobs.push(Job { due_at: now + backoff(attempts), attempts, ..job.clone() });
                 }
                 Attempt::Failed { error, before, after } => {
-                    change.events.push(about(g.request_id(), events::GRANT_REPROVISION_FAILED, kind, now, json!({
-                        "grant": g.id(),
-                        "entitlement": g.entitlement(),
-                        "error": error.to_string(),
-                        "before": before,
-                        "after": after,
-                        "attempt": attempts,
-                    })));
+                    change.events.push(about(
+                        g.request_id(),
+                        events::GRANT_REPROVISION_FAILED,
+                        kind,
+                        now,
+                        json!({
+                            "grant": g.id(),
+                            "entitlement": g.entitlement(),
+                            "error": error.to_string(),
+                            "before": before,
+                            "after": after,
+                            "attempt": attempts,
+                        }),
+                    ));
                     change.finished_jobs.push(job.id.clone());
                 }
                 Attempt::WithPerson { group } => {
-                    change.events.push(about(g.request_id(), events::GRANT_REPROVISION_FAILED, kind, now, json!({
-                        "grant": g.id(),
-                        "error": format!("a manual target: group `{group}` must put it back by hand"),
-                    })));
+                    change.events.push(about(
+                        g.request_id(),
+                        events::GRANT_REPROVISION_FAILED,
+                        kind,
+                        now,
+                        json!({
+                            "grant": g.id(),
+                            "error": format!("a manual target: group `{group}` must put it back by hand"),
+                        }),
+                    ));
                     change.finished_jobs.push(job.id.clone());
                 }
             }
@@ -337,14 +401,17 @@ fn still_to_do(req: &Request, e: &EntitlementId) -> bool {
 
 /// What a connector is asked about `e` for `subject_id`, whose identity (if
 /// known) gives the account's kind.
-pub(crate) fn order_for(request: writ_core::ids::RequestId, subject_id: &writ_core::ids::IdentityId, subject: Option<&Identity>, e: &EntitlementId, expires_at: Option<DateTime<Utc>>) -> Order {
+pub(crate) fn order_for(
+    request: writ_core::ids::RequestId,
+    subject_id: &writ_core::ids::IdentityId,
+    subject: Option<&Identity>,
+    e: &EntitlementId,
+    expires_at: Option<DateTime<Utc>>,
+) -> Order {
     Order {
         request,
         subject: subject_id.clone(),
-        account: Account {
-            name: subject_id.to_string(),
-            kind: subject.map_or(writ_core::identity::IdentityKind::Person, |s| s.kind),
-        },
+        account: Account { name: subject_id.to_string(), kind: subject.map_or(writ_core::identity::IdentityKind::Person, |s| s.kind) },
         entitlement: e.clone(),
         resource: e.name().to_string(),
         expires_at,
@@ -401,8 +468,7 @@ fn announce_state(req: &Request, before: RequestState, now: DateTime<Utc>, chang
         RequestState::Failed => events::REQUEST_FAILED,
         _ => return,
     };
-    let status: serde_json::Map<String, serde_json::Value> =
-        req.fulfilment().iter().map(|(e, s)| (e.to_string(), json!(s.as_str()))).collect();
+    let status: serde_json::Map<String, serde_json::Value> = req.fulfilment().iter().map(|(e, s)| (e.to_string(), json!(s.as_str()))).collect();
     change.events.push(about(req.id(), kind, "system", now, json!({ "fulfilment": status })));
 }
 
@@ -410,12 +476,18 @@ fn announce_state(req: &Request, before: RequestState, now: DateTime<Utc>, chang
 /// from `now` for the requested duration.
 fn start_grant(req: &Request, entitlement: &EntitlementId, now: DateTime<Utc>, change: &mut Change) {
     let grant = Grant::start(GrantId::from_uuid(Uuid::new_v4()), req.id(), req.subject().clone(), entitlement.clone(), req.duration(), now);
-    change.events.push(about(req.id(), events::GRANT_STARTED, "system", now, json!({
-        "grant": grant.id(),
-        "subject": grant.subject(),
-        "entitlement": grant.entitlement(),
-        "starts_at": grant.starts_at(),
-        "expires_at": grant.expires_at(),
-    })));
+    change.events.push(about(
+        req.id(),
+        events::GRANT_STARTED,
+        "system",
+        now,
+        json!({
+            "grant": grant.id(),
+            "subject": grant.subject(),
+            "entitlement": grant.entitlement(),
+            "starts_at": grant.starts_at(),
+            "expires_at": grant.expires_at(),
+        }),
+    ));
     change.grants.push(Versioned::new(grant));
 }

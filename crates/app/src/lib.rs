@@ -7,14 +7,14 @@
 //! which the store commits in one transaction with a version check.
 
 pub mod authz;
+pub mod break_glass;
 pub mod error;
 pub mod events;
-pub mod facts;
 pub mod expiry;
+pub mod facts;
 pub mod fulfil;
 pub mod identities;
 pub mod notify;
-pub mod break_glass;
 pub mod ports;
 pub mod query;
 pub mod reconcile;

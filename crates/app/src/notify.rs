@@ -26,15 +26,23 @@ pub(crate) fn awaiting_review(req: &Request, now: DateTime<Utc>) -> NewEvent {
     let stages: Vec<Value> = req
         .open_stages()
         .into_iter()
-        .map(|(track, spec)| json!({ "entitlement": track.entitlement, "stage": spec.name, "approvers": spec.approvers.to_string(), "required": spec.required }))
+        .map(
+            |(track, spec)| json!({ "entitlement": track.entitlement, "stage": spec.name, "approvers": spec.approvers.to_string(), "required": spec.required }),
+        )
         .collect();
-    about(req.id(), events::REQUEST_AWAITING_REVIEW, "system", now, json!({
-        "requester": req.requester(),
-        "subject": req.subject(),
-        "entitlements": req.entitlements(),
-        "stages": stages,
-        "lapses_at": req.lapses_at(),
-    }))
+    about(
+        req.id(),
+        events::REQUEST_AWAITING_REVIEW,
+        "system",
+        now,
+        json!({
+            "requester": req.requester(),
+            "subject": req.subject(),
+            "entitlements": req.entitlements(),
+            "stages": stages,
+            "lapses_at": req.lapses_at(),
+        }),
+    )
 }
 
 fn text(v: &Value, key: &str) -> String {
@@ -56,10 +64,9 @@ pub fn notification_for(e: &NewEvent) -> Option<Notification> {
                 .unwrap_or_default();
             (NotificationKind::ApprovalNeeded, format!("access for `{}` waits for review: {}", text(p, "subject"), stages.join("; ")))
         }
-        events::GRANT_STARTED => (
-            NotificationKind::AccessGranted,
-            format!("`{}` now holds `{}` until {}", text(p, "subject"), text(p, "entitlement"), text(p, "expires_at")),
-        ),
+        events::GRANT_STARTED => {
+            (NotificationKind::AccessGranted, format!("`{}` now holds `{}` until {}", text(p, "subject"), text(p, "entitlement"), text(p, "expires_at")))
+        }
         events::BREAK_GLASS_USED => (
             NotificationKind::BreakGlassUsed,
             format!(
@@ -75,7 +82,12 @@ pub fn notification_for(e: &NewEvent) -> Option<Notification> {
         ),
         events::BREAK_GLASS_REVIEW_OVERDUE => (
             NotificationKind::ReviewOverdue,
-            format!("the review of break-glass use by `{}` was due at {} and is not done: {} must review it", text(p, "requester"), text(p, "due_at"), p["reviewers"]),
+            format!(
+                "the review of break-glass use by `{}` was due at {} and is not done: {} must review it",
+                text(p, "requester"),
+                text(p, "due_at"),
+                p["reviewers"]
+            ),
         ),
         events::GRANT_REMOVAL_OVERDUE => (
             NotificationKind::RevocationOverdue,
@@ -182,7 +194,11 @@ mod tests {
 
     #[test]
     fn the_summary_says_who_what_and_until_when() {
-        let n = notification_for(&event(events::GRANT_STARTED, json!({ "subject": "alice", "entitlement": "pg-demo/reporting", "expires_at": "2027-01-15T08:00:00Z" }))).unwrap();
+        let n = notification_for(&event(
+            events::GRANT_STARTED,
+            json!({ "subject": "alice", "entitlement": "pg-demo/reporting", "expires_at": "2027-01-15T08:00:00Z" }),
+        ))
+        .unwrap();
         assert_eq!(n.summary, "`alice` now holds `pg-demo/reporting` until 2027-01-15T08:00:00Z");
     }
 }

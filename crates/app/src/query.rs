@@ -75,10 +75,7 @@ impl Writ {
     /// them, they have not reviewed it yet, it is neither theirs nor for them, and
     /// policy lets them see it.
     pub async fn review_queue(&self, actor: &Identity) -> Result<Vec<Request>, AppError> {
-        let pending = self
-            .store
-            .requests(&RequestFilter { state: Some(writ_core::request::RequestState::Pending), limit: 1000, ..Default::default() })
-            .await?;
+        let pending = self.store.requests(&RequestFilter { state: Some(writ_core::request::RequestState::Pending), limit: 1000, ..Default::default() }).await?;
         let mut dir = Directory::default();
         let mut queue = Vec::new();
         for r in pending {

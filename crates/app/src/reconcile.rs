@@ -206,7 +206,14 @@ impl Writ {
     /// Carries out the configured reaction to each exception, at most
     /// `reconcile_max_actions` of them; returns them with what was done, and
     /// how many actions of each reaction were taken.
-    async fn react_to_all(&self, id: RunId, target: &TargetId, exceptions: Vec<Observation>, config: &TargetReconcile, ledger: &[LedgerRow]) -> Result<(Vec<RunObservation>, BTreeMap<String, u64>), AppError> {
+    async fn react_to_all(
+        &self,
+        id: RunId,
+        target: &TargetId,
+        exceptions: Vec<Observation>,
+        config: &TargetReconcile,
+        ledger: &[LedgerRow],
+    ) -> Result<(Vec<RunObservation>, BTreeMap<String, u64>), AppError> {
         let ledger_by_grant: HashMap<GrantId, &LedgerRow> = ledger.iter().map(|r| (r.grant, r)).collect();
         let mut observations = Vec::with_capacity(exceptions.len());
         let mut actions: BTreeMap<String, u64> = BTreeMap::new();
@@ -231,7 +238,15 @@ impl Writ {
         Ok((observations, actions))
     }
 
-    async fn record_failed_run(&self, id: RunId, target: &TargetId, by: &str, started_at: DateTime<Utc>, config: &TargetReconcile, error: String) -> Result<ReconcileRun, AppError> {
+    async fn record_failed_run(
+        &self,
+        id: RunId,
+        target: &TargetId,
+        by: &str,
+        started_at: DateTime<Utc>,
+        config: &TargetReconcile,
+        error: String,
+    ) -> Result<ReconcileRun, AppError> {
         tracing::error!(run = %id, %target, %error, "reconciliation could not read the target");
         let run = ReconcileRun {
             id,
@@ -253,16 +268,21 @@ impl Writ {
 
     /// The run, its observations and its audit event, in one transaction.
     async fn record_run(&self, run: ReconcileRun, observations: Vec<RunObservation>) -> Result<(), AppError> {
-        let event = events::general(events::RECONCILE_RUN, &run.by, run.finished_at, json!({
-            "run": run.id,
-            "target": run.target,
-            "state": run.state,
-            "live_rows": run.live_rows,
-            "counts": run.counts,
-            "match_rate": run.match_rate,
-            "actions": run.actions,
-            "error": run.error,
-        }));
+        let event = events::general(
+            events::RECONCILE_RUN,
+            &run.by,
+            run.finished_at,
+            json!({
+                "run": run.id,
+                "target": run.target,
+                "state": run.state,
+                "live_rows": run.live_rows,
+                "counts": run.counts,
+                "match_rate": run.match_rate,
+                "actions": run.actions,
+                "error": run.error,
+            }),
+        );
         self.commit(Change { events: vec![event], runs: vec![RunRecord { run, observations }], ..Change::default() }).await?;
         Ok(())
     }
@@ -298,14 +318,20 @@ impl Writ {
                 let loaded = g.version();
                 let now = self.clock.now();
                 let Some(change) = g.observe_on_target(is_live, now) else { break };
-                let event = about(g.request_id(), change.event_kind(), "system", now, json!({
-                    "grant": g.id(),
-                    "subject": g.subject(),
-                    "entitlement": g.entitlement(),
-                    "run": run,
-                    "grant_state": g.state().as_str(),
-                    "live": is_live,
-                }));
+                let event = about(
+                    g.request_id(),
+                    change.event_kind(),
+                    "system",
+                    now,
+                    json!({
+                        "grant": g.id(),
+                        "subject": g.subject(),
+                        "entitlement": g.entitlement(),
+                        "run": run,
+                        "grant_state": g.state().as_str(),
+                        "live": is_live,
+                    }),
+                );
                 if change == DriftChange::Disappeared || change == DriftChange::Reappeared {
                     tracing::warn!(grant = %id, entitlement = %g.entitlement(), kind = change.event_kind(), "the target contradicts the grant");
                 }
@@ -320,19 +346,38 @@ impl Writ {
     /// Carries out `reaction` for `o`. A reaction that cannot apply (an
     /// entitlement not in the catalog, an approver who may not approve) is
     /// reported as refused, not an error: the run goes on.
-    async fn react(&self, run: RunId, target: &TargetId, o: &Observation, reaction: Reaction, config: &TargetReconcile, ledger: &HashMap<GrantId, &LedgerRow>) -> Result<ActionTaken, AppError> {
+    async fn react(
+        &self,
+        run: RunId,
+        target: &TargetId,
+        o: &Observation,
+        reaction: Reaction,
+        config: &TargetReconcile,
+        ledger: &HashMap<GrantId, &LedgerRow>,
+    ) -> Result<ActionTaken, AppError> {
         let refused = |why: String| Ok(ActionTaken { reaction, request: None, grant: None, outcome: format!("refused: {why}") });
         if let Some(row) = o.grant.and_then(|g| ledger.get(&g)).filter(|r| r.state == "revoking") {
             // The normal path is already removing it: a second removal would
             // only race the first.
-            return Ok(ActionTaken { reaction, request: Some(row.request), grant: Some(row.grant), outcome: "not acted on: its removal is already under way".into() });
+            return Ok(ActionTaken {
+                reaction,
+                request: Some(row.request),
+                grant: Some(row.grant),
+                outcome: "not acted on: its removal is already under way".into(),
+            });
         }
         if reaction == Reaction::Reprovision {
             let Some(row) = o.grant.and_then(|g| ledger.get(&g)) else { return refused("no grant to put back".into()) };
             let g = self.store.grant(row.grant).await?.ok_or_else(|| AppError::NotFound { what: "grant", id: row.grant.to_string() })?;
             let now = self.clock.now();
             let mut change = Change::default();
-            change.events.push(about(g.request_id(), events::GRANT_REPROVISION_QUEUED, "system", now, json!({ "grant": g.id(), "entitlement": g.entitlement(), "run": run })));
+            change.events.push(about(
+                g.request_id(),
+                events::GRANT_REPROVISION_QUEUED,
+                "system",
+                now,
+                json!({ "grant": g.id(), "entitlement": g.entitlement(), "run": run }),
+            ));
             change.jobs.push(Job::reprovision(&g, now));
             self.commit(change).await?;
             return Ok(ActionTaken { reaction, request: Some(g.request_id()), grant: Some(g.id()), outcome: "re-provisioning queued".into() });
@@ -357,7 +402,15 @@ impl Writ {
 
     /// A request (not yet committed) about access found on a target, with
     /// the finding as its first event; `why` says what Writ does about it.
-    fn found(&self, run: RunId, o: &Observation, entitlement: &EntitlementId, subject: IdentityId, duration: AccessDuration, why: &str) -> Result<(Request, Change), AppError> {
+    fn found(
+        &self,
+        run: RunId,
+        o: &Observation,
+        entitlement: &EntitlementId,
+        subject: IdentityId,
+        duration: AccessDuration,
+        why: &str,
+    ) -> Result<(Request, Change), AppError> {
         let now = self.clock.now();
         let draft = RequestDraft {
             requester: IdentityId::parse(RECONCILER).expect("a valid name"),
@@ -370,21 +423,35 @@ impl Writ {
         let req = Request::open(RequestId::from_uuid(Uuid::new_v4()), draft, &self.catalog, now, self.settings.lapse_after)?
             .with_origin(Origin::Reconciliation { run, situation: o.situation.as_str().to_owned() });
         let mut change = Change::default();
-        change.events.push(about(req.id(), events::RECONCILE_FOUND, "system", now, json!({
-            "run": run,
-            "situation": o.situation,
-            "account": o.account,
-            "resource": o.resource,
-            "entitlement": entitlement,
-            "live_detail": o.live_detail,
-            "note": o.note,
-        })));
+        change.events.push(about(
+            req.id(),
+            events::RECONCILE_FOUND,
+            "system",
+            now,
+            json!({
+                "run": run,
+                "situation": o.situation,
+                "account": o.account,
+                "resource": o.resource,
+                "entitlement": entitlement,
+                "live_detail": o.live_detail,
+                "note": o.note,
+            }),
+        ));
         Ok((req, change))
     }
 
     /// A request recording access found on a target, approved and active
     /// at once (the access is there), with its grant starting now.
-    fn found_request(&self, run: RunId, o: &Observation, entitlement: EntitlementId, subject: IdentityId, duration: AccessDuration, why: &str) -> Result<(Request, Grant, Change), AppError> {
+    fn found_request(
+        &self,
+        run: RunId,
+        o: &Observation,
+        entitlement: EntitlementId,
+        subject: IdentityId,
+        duration: AccessDuration,
+        why: &str,
+    ) -> Result<(Request, Grant, Change), AppError> {
         let now = self.clock.now();
         let (mut req, change) = self.found(run, o, &entitlement, subject, duration, why)?;
         req.approve_without_review(now)?;
@@ -401,11 +468,17 @@ impl Writ {
         let (req, mut g, mut change) = self.found_request(run, o, entitlement, subject, minute, "Writ removes it.")?;
         let now = self.clock.now();
         g.begin_revocation(IdentityId::parse(RECONCILER).expect("a valid name"), &format!("{} access found by reconciliation run {run}", o.situation), now)?;
-        change.events.push(about(req.id(), events::GRANT_REVOCATION_REQUESTED, RECONCILER, now, json!({
-            "grant": g.id(),
-            "entitlement": g.entitlement(),
-            "reason": format!("{} access found by reconciliation run {run}", o.situation),
-        })));
+        change.events.push(about(
+            req.id(),
+            events::GRANT_REVOCATION_REQUESTED,
+            RECONCILER,
+            now,
+            json!({
+                "grant": g.id(),
+                "entitlement": g.entitlement(),
+                "reason": format!("{} access found by reconciliation run {run}", o.situation),
+            }),
+        ));
         self.start_removal(&g, now, &mut change).await?;
         let (request, grant) = (req.id(), g.id());
         change.requests.push(Versioned::new(req));
@@ -427,19 +500,31 @@ impl Writ {
         let max = self.catalog.entitlement(&entitlement)?.max_duration;
         let (req, g, mut change) = self.found_request(run, o, entitlement, subject, max, "Adopted as it is.")?;
         let now = self.clock.now();
-        change.events.push(about(req.id(), events::RECONCILE_ADOPTED, a.approver.as_str(), now, json!({
-            "grant": g.id(),
-            "approver": a.approver,
-            "reason": a.reason.trim(),
-            "expires_at": g.expires_at(),
-        })));
-        change.events.push(about(req.id(), events::GRANT_STARTED, "system", now, json!({
-            "grant": g.id(),
-            "subject": g.subject(),
-            "entitlement": g.entitlement(),
-            "starts_at": g.starts_at(),
-            "expires_at": g.expires_at(),
-        })));
+        change.events.push(about(
+            req.id(),
+            events::RECONCILE_ADOPTED,
+            a.approver.as_str(),
+            now,
+            json!({
+                "grant": g.id(),
+                "approver": a.approver,
+                "reason": a.reason.trim(),
+                "expires_at": g.expires_at(),
+            }),
+        ));
+        change.events.push(about(
+            req.id(),
+            events::GRANT_STARTED,
+            "system",
+            now,
+            json!({
+                "grant": g.id(),
+                "subject": g.subject(),
+                "entitlement": g.entitlement(),
+                "starts_at": g.starts_at(),
+                "expires_at": g.expires_at(),
+            }),
+        ));
         let (request, grant) = (req.id(), g.id());
         change.requests.push(Versioned::new(req));
         change.grants.push(Versioned::new(g));
@@ -460,11 +545,17 @@ impl Writ {
             let mut g = Grant::start(GrantId::from_uuid(Uuid::new_v4()), req.id(), req.subject().clone(), e.clone(), req.duration(), now);
             let reason = format!("found by reconciliation; keeping it was denied by `{}`", actor.id);
             g.begin_revocation(actor.id.clone(), &reason, now)?;
-            change.events.push(about(req.id(), events::GRANT_REVOCATION_REQUESTED, actor.id.as_str(), now, json!({
-                "grant": g.id(),
-                "entitlement": g.entitlement(),
-                "reason": reason,
-            })));
+            change.events.push(about(
+                req.id(),
+                events::GRANT_REVOCATION_REQUESTED,
+                actor.id.as_str(),
+                now,
+                json!({
+                    "grant": g.id(),
+                    "entitlement": g.entitlement(),
+                    "reason": reason,
+                }),
+            ));
             self.start_removal(&g, now, change).await?;
             change.grants.push(Versioned::new(g));
         }
@@ -474,7 +565,10 @@ impl Writ {
     /// Opens a request for access found without a (fitting) grant, for the
     /// entitlement's approval stages; unless one is already pending.
     async fn review_found(&self, run: RunId, o: &Observation, entitlement: EntitlementId, subject: IdentityId) -> Result<ActionTaken, AppError> {
-        let pending = self.store.requests(&RequestFilter { state: Some(RequestState::Pending), involving: Some(subject.clone()), limit: 1000, ..Default::default() }).await?;
+        let pending = self
+            .store
+            .requests(&RequestFilter { state: Some(RequestState::Pending), involving: Some(subject.clone()), limit: 1000, ..Default::default() })
+            .await?;
         if let Some(open) = pending.iter().find(|r| matches!(r.origin(), Origin::Reconciliation { .. }) && r.entitlements() == [entitlement.clone()]) {
             return Ok(ActionTaken { reaction: Reaction::Review, request: Some(open.id()), grant: None, outcome: "a review is already open".into() });
         }

@@ -36,11 +36,8 @@ impl Writ {
             // The reviewer's relations to the request, per entitlement, and the shared
             // context, worked out before the review borrows the request.
             let parties = Parties { request: &req, subject: Some(&subject), subject_manager: manager.as_ref() };
-            let relations: BTreeMap<EntitlementId, Vec<String>> = req
-                .entitlements()
-                .iter()
-                .map(|e| (e.clone(), parties.relations(actor, e, facts::fulfiller_group(&self.catalog, e.target()))))
-                .collect();
+            let relations: BTreeMap<EntitlementId, Vec<String>> =
+                req.entitlements().iter().map(|e| (e.clone(), parties.relations(actor, e, facts::fulfiller_group(&self.catalog, e.target())))).collect();
             let base = facts::context(&req, None, Vec::new());
             let stages_before: Vec<String> = req.open_stages().iter().map(|(t, s)| format!("{}/{}", t.entitlement, s.name)).collect();
             let effect = req.review(actor, manager.as_ref(), verdict, reason.clone(), now, |ent_id, stage| {
@@ -50,11 +47,7 @@ impl Writ {
                     principal: facts::identity(actor),
                     subject: facts::identity(&subject),
                     entitlement: facts::entitlement(ent),
-                    context: RequestContext {
-                        stage: Some(stage.name.clone()),
-                        relations: relations.get(ent_id).cloned().unwrap_or_default(),
-                        ..base.clone()
-                    },
+                    context: RequestContext { stage: Some(stage.name.clone()), relations: relations.get(ent_id).cloned().unwrap_or_default(), ..base.clone() },
                 });
                 let allowed = d.allowed;
                 decisions.push(facts::record(d, ent, actor, now));
@@ -65,12 +58,18 @@ impl Writ {
                 change.events.push(about(id, events::POLICY_DECIDED, "policy", now, events::to_value(&d)));
                 req.record_decision(d);
             }
-            change.events.push(about(id, events::REVIEW_RECORDED, actor.id.as_str(), now, json!({
-                "reviewer": actor.id,
-                "verdict": verdict.as_str(),
-                "reason": reason.trim(),
-                "counted": effect.counted,
-            })));
+            change.events.push(about(
+                id,
+                events::REVIEW_RECORDED,
+                actor.id.as_str(),
+                now,
+                json!({
+                    "reviewer": actor.id,
+                    "verdict": verdict.as_str(),
+                    "reason": reason.trim(),
+                    "counted": effect.counted,
+                }),
+            ));
             match effect.state {
                 RequestState::Denied => {
                     change.events.push(about(id, events::REQUEST_DENIED, actor.id.as_str(), now, json!({ "reason": req.outcome_reason() })));
@@ -78,11 +77,7 @@ impl Writ {
                 }
                 RequestState::Approved => {
                     if let Some(reason) = self.toxic_refusal(&req).await? {
-                        return Err(AppError::Forbidden {
-                            who: req.subject().to_string(),
-                            action: "receive this access now".into(),
-                            reason,
-                        });
+                        return Err(AppError::Forbidden { who: req.subject().to_string(), action: "receive this access now".into(), reason });
                     }
                     change.events.push(about(id, events::REQUEST_APPROVED, actor.id.as_str(), now, json!({ "reason": "every stage passed" })));
                     self.start_fulfilment(&mut req, now, &mut change).await?;

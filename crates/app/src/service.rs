@@ -77,13 +77,7 @@ fn log_decision(d: &writ_policy::Decision, principal: &str, resource: &str) {
 pub(crate) const MAX_ATTEMPTS: usize = 5;
 
 impl Writ {
-    pub fn new(
-        store: Arc<dyn Store>,
-        policy: Arc<PolicyEngine>,
-        catalog: Arc<Catalog>,
-        clock: Arc<dyn Clock>,
-        settings: Settings,
-    ) -> Self {
+    pub fn new(store: Arc<dyn Store>, policy: Arc<PolicyEngine>, catalog: Arc<Catalog>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
         Self { store, policy, catalog, clock, settings, observer: Arc::new(NoObserver), connectors: BTreeMap::new(), notifier: None, runs: Default::default() }
     }
 
@@ -149,10 +143,7 @@ impl Writ {
 
     /// Loads an identity that must exist.
     pub async fn identity(&self, id: &IdentityId) -> Result<Identity, AppError> {
-        self.store
-            .identity(id)
-            .await?
-            .ok_or_else(|| AppError::NotFound { what: "identity", id: id.to_string() })
+        self.store.identity(id).await?.ok_or_else(|| AppError::NotFound { what: "identity", id: id.to_string() })
     }
 
     /// Commits one attempt of a use-case. `Ok(false)` means a concurrent update won

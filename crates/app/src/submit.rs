@@ -41,7 +41,14 @@ impl Writ {
     /// through policy and approval like any other, linked to the grant and its
     /// request (whose evidence records the ask). Never an edit of the expiry:
     /// the new grant starts when approved, and the two overlap.
-    pub async fn request_extension(&self, actor: &Identity, id: GrantId, duration: AccessDuration, justification: String, ticket: Option<String>) -> Result<Request, AppError> {
+    pub async fn request_extension(
+        &self,
+        actor: &Identity,
+        id: GrantId,
+        duration: AccessDuration,
+        justification: String,
+        ticket: Option<String>,
+    ) -> Result<Request, AppError> {
         let g = self.store.grant(id).await?.ok_or_else(|| AppError::NotFound { what: "grant", id: id.to_string() })?;
         let original = self.load_request(g.request_id()).await?;
         if !g.is_in_force(self.clock.now()) {
@@ -70,12 +77,18 @@ impl Writ {
         // The original's evidence chain names the ask; the new request's id is
         // added by `submit_from` once it exists.
         let mut linked = Change::default();
-        linked.events.push(about(g.request_id(), events::GRANT_EXTENSION_REQUESTED, actor.id.as_str(), now, json!({
-            "grant": id,
-            "entitlement": g.entitlement(),
-            "expires_at": g.expires_at(),
-            "duration": duration,
-        })));
+        linked.events.push(about(
+            g.request_id(),
+            events::GRANT_EXTENSION_REQUESTED,
+            actor.id.as_str(),
+            now,
+            json!({
+                "grant": id,
+                "entitlement": g.entitlement(),
+                "expires_at": g.expires_at(),
+                "duration": duration,
+            }),
+        ));
         self.submit_from(actor, draft, origin, linked).await
     }
 
@@ -108,7 +121,14 @@ impl Writ {
     /// `origin`, and asks policy `action` for every entitlement, then the
     /// toxic-combination check. A refusal is recorded as a denial in the
     /// opening's change (returned `true`); nothing is committed yet.
-    pub(crate) async fn open_checked(&self, actor: &Identity, draft: RequestDraft, origin: Origin, action: PolicyAction, doing: &'static str) -> Result<(Opening, bool), AppError> {
+    pub(crate) async fn open_checked(
+        &self,
+        actor: &Identity,
+        draft: RequestDraft,
+        origin: Origin,
+        action: PolicyAction,
+        doing: &'static str,
+    ) -> Result<(Opening, bool), AppError> {
         actor.require_active(doing)?;
         if draft.requester != actor.id {
             return Err(AppError::Forbidden {
@@ -122,16 +142,22 @@ impl Writ {
         let now = self.clock.now();
         let mut req = Request::open(RequestId::from_uuid(Uuid::new_v4()), draft, &self.catalog, now, self.settings.lapse_after)?.with_origin(origin);
         let mut change = Change::default();
-        change.events.push(about(req.id(), events::REQUEST_SUBMITTED, actor.id.as_str(), now, json!({
-            "origin": req.origin(),
-            "requester": req.requester(),
-            "subject": req.subject(),
-            "entitlements": req.entitlements(),
-            "justification": req.justification(),
-            "duration": req.duration(),
-            "ticket": req.ticket(),
-            "lapses_at": req.lapses_at(),
-        })));
+        change.events.push(about(
+            req.id(),
+            events::REQUEST_SUBMITTED,
+            actor.id.as_str(),
+            now,
+            json!({
+                "origin": req.origin(),
+                "requester": req.requester(),
+                "subject": req.subject(),
+                "entitlements": req.entitlements(),
+                "justification": req.justification(),
+                "duration": req.duration(),
+                "ticket": req.ticket(),
+                "lapses_at": req.lapses_at(),
+            }),
+        ));
         let refusal = match self.decide_all(&mut req, actor, (&subject, manager.as_ref()), action) {
             Some(r) => Some(r),
             None => self.toxic_refusal(&req).await?,

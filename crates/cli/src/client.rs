@@ -62,8 +62,7 @@ pub fn resolve_token(token: Option<&str>, token_file: Option<&Path>) -> anyhow::
         return Ok(t.to_owned());
     }
     if let Some(path) = token_file {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the token file `{}`", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the token file `{}`", path.display()))?;
         let t = text.trim();
         if t.is_empty() {
             bail!("the token file `{}` is empty: put the API token in it", path.display());
@@ -92,8 +91,7 @@ impl fmt::Debug for Client {
 
 /// Parses the `--server` value, e.g. `http://127.0.0.1:7878`.
 pub fn parse_server(server: &str) -> anyhow::Result<Url> {
-    let url = Url::parse(server.trim())
-        .map_err(|e| anyhow!("`{server}` is not a server URL ({e}): pass e.g. `--server http://127.0.0.1:7878`"))?;
+    let url = Url::parse(server.trim()).map_err(|e| anyhow!("`{server}` is not a server URL ({e}): pass e.g. `--server http://127.0.0.1:7878`"))?;
     if !matches!(url.scheme(), "http" | "https") || url.cannot_be_a_base() {
         bail!("`{server}` is not an http:// or https:// URL: pass e.g. `--server http://127.0.0.1:7878`");
     }
@@ -155,13 +153,7 @@ impl Client {
         self.send(Method::POST, segments, &[], Some(body)).await
     }
 
-    async fn send<B: Serialize>(
-        &self,
-        method: Method,
-        segments: &[&str],
-        query: &[(&str, String)],
-        body: Option<&B>,
-    ) -> anyhow::Result<Option<Value>> {
+    async fn send<B: Serialize>(&self, method: Method, segments: &[&str], query: &[(&str, String)], body: Option<&B>) -> anyhow::Result<Option<Value>> {
         let url = self.url(segments)?;
         let mut req = self.http.request(method.clone(), url).bearer_auth(&self.token);
         if !query.is_empty() {
@@ -179,13 +171,8 @@ impl Client {
         if status == StatusCode::NO_CONTENT || text.trim().is_empty() {
             return Ok(None);
         }
-        let value = serde_json::from_str(&text).with_context(|| {
-            format!(
-                "the server's answer to {method} /{} is not JSON: is `{}` a Writ server?",
-                segments.join("/"),
-                self.server()
-            )
-        })?;
+        let value = serde_json::from_str(&text)
+            .with_context(|| format!("the server's answer to {method} /{} is not JSON: is `{}` a Writ server?", segments.join("/"), self.server()))?;
         Ok(Some(value))
     }
 
@@ -209,9 +196,6 @@ pub fn unreachable_error(server: &str, e: &(dyn std::error::Error + 'static)) ->
 /// Turns the server's JSON into a wire type, with an error that points at a
 /// client/server version mismatch.
 pub fn decode<T: DeserializeOwned>(what: &str, value: Value) -> anyhow::Result<T> {
-    serde_json::from_value(value).with_context(|| {
-        format!(
-            "the server's {what} is not in the form this `writ` expects: are the client and server the same version?"
-        )
-    })
+    serde_json::from_value(value)
+        .with_context(|| format!("the server's {what} is not in the form this `writ` expects: are the client and server the same version?"))
 }

@@ -47,14 +47,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, help_heading = "Global options", value_name = "URL", env = "WRIT_SERVER", default_value = DEFAULT_SERVER)]
     pub server: String,
     /// Your API token. Prefer `WRIT_TOKEN` or `--token-file`: other users can see command lines.
-    #[arg(
-        long,
-        global = true,
-        help_heading = "Global options",
-        value_name = "TOKEN",
-        env = "WRIT_TOKEN",
-        hide_env_values = true
-    )]
+    #[arg(long, global = true, help_heading = "Global options", value_name = "TOKEN", env = "WRIT_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
     /// A file holding your API token (used when no `--token` / `WRIT_TOKEN` is set).
     #[arg(long, global = true, help_heading = "Global options", value_name = "PATH", env = "WRIT_TOKEN_FILE")]

@@ -158,12 +158,8 @@ fn provisioning_to_four_live_targets_shows_each_diff_and_a_down_target_is_retrie
     let id = submit(&s, "alice", &all);
     s.ok("mona", &["request", "approve", &id, "--reason", "ok for the quarter"]);
     let v = wait_for_state(&s, "alice", &id, "active");
-    let statuses: Vec<(&str, &str)> = v["request"]["fulfilment"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| (f["entitlement"].as_str().unwrap(), f["status"].as_str().unwrap()))
-        .collect();
+    let statuses: Vec<(&str, &str)> =
+        v["request"]["fulfilment"].as_array().unwrap().iter().map(|f| (f["entitlement"].as_str().unwrap(), f["status"].as_str().unwrap())).collect();
     assert_eq!(statuses.len(), 4, "{v:#}");
     assert!(statuses.iter().all(|(_, st)| *st == "done"), "{statuses:?}");
     assert_eq!(v["grants"].as_array().unwrap().len(), 4, "each entitlement's grant started");

@@ -76,12 +76,7 @@ fn ldap_group(ldap: &LdapServer, cn: &str) {
 }
 
 fn ldap_add_member(ldap: &LdapServer, cn: &str, uid: &str) {
-    ldap.ldapmodify(&format!(
-        "dn: cn={cn},{}\nchangetype: modify\nadd: member\nmember: uid={uid},{}\n",
-        ldap.groups_dn(),
-        ldap.people_dn()
-    ))
-    .unwrap();
+    ldap.ldapmodify(&format!("dn: cn={cn},{}\nchangetype: modify\nadd: member\nmember: uid={uid},{}\n", ldap.groups_dn(), ldap.people_dn())).unwrap();
 }
 
 fn ldap_members(ldap: &LdapServer, cn: &str) -> String {
@@ -234,10 +229,15 @@ fn a_grant_whose_revocation_failed_on_one_of_two_targets_is_expired_but_live_the
     // The directory is down when the grants expire: PostgreSQL's removal is
     // proved, the directory's keeps failing, and is closed by hand (wrongly).
     ldap.stop();
-    let ev = wait_for(&s, &id, |v| {
-        v["grants"].as_array().unwrap().iter().any(|g| g["entitlement"] == "pg-live/reporting" && g["state"] == "expired")
-            && v["grants"].as_array().unwrap().iter().any(|g| g["entitlement"] == "dir/vpn" && g["removal"]["overdue"] == true)
-    }, "removed from PostgreSQL and overdue on the directory");
+    let ev = wait_for(
+        &s,
+        &id,
+        |v| {
+            v["grants"].as_array().unwrap().iter().any(|g| g["entitlement"] == "pg-live/reporting" && g["state"] == "expired")
+                && v["grants"].as_array().unwrap().iter().any(|g| g["entitlement"] == "dir/vpn" && g["removal"]["overdue"] == true)
+        },
+        "removed from PostgreSQL and overdue on the directory",
+    );
     let dir_grant = ev["grants"].as_array().unwrap().iter().find(|g| g["entitlement"] == "dir/vpn").unwrap()["id"].as_str().unwrap().to_owned();
     s.ok("sam", &["grant", "close", &dir_grant, "--evidence", "removed bob from vpn in the directory console"]);
     ldap.start_again().unwrap();
@@ -379,13 +379,7 @@ fn reconciliation_runs_on_schedule_and_its_match_rate_is_a_metric() {
     };
     assert_eq!(runs[0]["counts"]["unapproved"], 1, "bob's hand-made membership: {:#}", runs[0]);
     assert_eq!(runs[0]["match_rate"], 0.5);
-    let metrics = reqwest::blocking::Client::new()
-        .get(format!("{}/metrics", s.url))
-        .bearer_auth(&s.tokens["sam"])
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = reqwest::blocking::Client::new().get(format!("{}/metrics", s.url)).bearer_auth(&s.tokens["sam"]).send().unwrap().text().unwrap();
     assert!(metrics.contains("writ_reconcile_match_rate{target=\"pg-live\"} 0.5"), "{metrics}");
     assert!(metrics.contains("writ_reconcile_observations{target=\"pg-live\",situation=\"unapproved\"} 1"), "{metrics}");
 }

@@ -47,10 +47,21 @@ fn tampered(src: &Path, dir: &Path, name: &str, sql: &[String]) -> String {
 /// Submits a two-stage request and takes it to active, checking the refusals on
 /// the way; returns its id.
 fn two_stage_flow(s: &Server) -> String {
-    let created = s.json("alice", &[
-        "request", "create", "--entitlement", "pg-prod/payments_readonly", "--duration", "4h",
-        "--justification", "investigate INC-1234", "--ticket", "INC-1234",
-    ]);
+    let created = s.json(
+        "alice",
+        &[
+            "request",
+            "create",
+            "--entitlement",
+            "pg-prod/payments_readonly",
+            "--duration",
+            "4h",
+            "--justification",
+            "investigate INC-1234",
+            "--ticket",
+            "INC-1234",
+        ],
+    );
     assert_eq!(created["state"], "pending");
     let id = created["id"].as_str().unwrap().to_owned();
     let approve = |who: &str| s.json(who, &["request", "approve", &id, "--reason", &format!("ok from {who}")]);
@@ -77,8 +88,19 @@ fn two_stage_flow(s: &Server) -> String {
     assert_eq!(grants.as_array().unwrap().len(), 1, "{grants}");
     let shown = s.ok("alice", &["request", "show", &id]);
     for needle in [
-        "investigate INC-1234", "INC-1234", "request-permit-active", "review-permit-active", "auto_approve",
-        "olivia", "sam", "sue", "2 of 2", "dana", "GRANT payments_readonly TO alice", "request.activated", "grant.started",
+        "investigate INC-1234",
+        "INC-1234",
+        "request-permit-active",
+        "review-permit-active",
+        "auto_approve",
+        "olivia",
+        "sam",
+        "sue",
+        "2 of 2",
+        "dana",
+        "GRANT payments_readonly TO alice",
+        "request.activated",
+        "grant.started",
         "(active)",
     ] {
         assert!(shown.contains(needle), "`request show` lacks `{needle}`:\n{shown}");
@@ -135,17 +157,22 @@ fn two_stage_request_from_submission_to_verified_evidence_and_tamper_detection()
     let cols = "at, actor, kind, request_id, payload, prev_hash, hash";
     let tmp = s.dir.path();
     let cases: Vec<(&str, Vec<String>, String)> = vec![
-        ("edit", vec![format!("UPDATE audit_events SET payload = replace(payload, 'investigate', 'vacation') WHERE seq = {submitted}")],
-            format!("event {submitted} was edited")),
-        ("delete", vec![format!("DELETE FROM audit_events WHERE seq = {reviewed}")],
-            format!("event {reviewed} is missing")),
-        ("swap", vec![
-            format!("CREATE TABLE t AS SELECT seq, {cols} FROM audit_events WHERE seq IN ({reviewed}, {granted})"),
-            format!("UPDATE audit_events SET ({cols}) = (SELECT {cols} FROM t WHERE t.seq = {granted}) WHERE seq = {reviewed}"),
-            format!("UPDATE audit_events SET ({cols}) = (SELECT {cols} FROM t WHERE t.seq = {reviewed}) WHERE seq = {granted}"),
-        ], format!("event {reviewed}")),
-        ("truncate", vec![format!("DELETE FROM audit_events WHERE seq > {}", n - 3)],
-            format!("covers {n} events but the log ends at {}", n - 3)),
+        (
+            "edit",
+            vec![format!("UPDATE audit_events SET payload = replace(payload, 'investigate', 'vacation') WHERE seq = {submitted}")],
+            format!("event {submitted} was edited"),
+        ),
+        ("delete", vec![format!("DELETE FROM audit_events WHERE seq = {reviewed}")], format!("event {reviewed} is missing")),
+        (
+            "swap",
+            vec![
+                format!("CREATE TABLE t AS SELECT seq, {cols} FROM audit_events WHERE seq IN ({reviewed}, {granted})"),
+                format!("UPDATE audit_events SET ({cols}) = (SELECT {cols} FROM t WHERE t.seq = {granted}) WHERE seq = {reviewed}"),
+                format!("UPDATE audit_events SET ({cols}) = (SELECT {cols} FROM t WHERE t.seq = {reviewed}) WHERE seq = {granted}"),
+            ],
+            format!("event {reviewed}"),
+        ),
+        ("truncate", vec![format!("DELETE FROM audit_events WHERE seq > {}", n - 3)], format!("covers {n} events but the log ends at {}", n - 3)),
     ];
     for (name, sql, needle) in cases {
         let url = tampered(&db, tmp, name, &sql);

@@ -47,8 +47,6 @@ fn group(g: usize) -> String {
     format!("g{g:04}")
 }
 
-
-
 fn order(account: &str, resource: &str) -> Order {
     Order {
         request: RequestId::parse("req-00000000000000000000000000000001").unwrap(),
@@ -78,10 +76,8 @@ async fn raw_scan(ldap: &LdapServer) -> usize {
     let (conn, mut l) = LdapConnAsync::new(&ldap.url()).await.unwrap();
     tokio::spawn(conn.drive());
     l.simple_bind(ldap.admin_dn(), ldap.admin_password()).await.unwrap().success().unwrap();
-    let mut stream = l
-        .streaming_search_with(PagedResults::new(1000), &ldap.groups_dn(), Scope::OneLevel, "(objectClass=groupOfNames)", vec!["member"])
-        .await
-        .unwrap();
+    let mut stream =
+        l.streaming_search_with(PagedResults::new(1000), &ldap.groups_dn(), Scope::OneLevel, "(objectClass=groupOfNames)", vec!["member"]).await.unwrap();
     let mut n = 0;
     while let Some(e) = stream.next().await.unwrap() {
         n += SearchEntry::construct(e).attrs.get("member").map_or(0, Vec::len);

@@ -92,9 +92,6 @@ fn psql(port: u16, user: &str) -> Command {
     c
 }
 
-
-
-
 /// One run's figures, in milliseconds.
 #[derive(Debug, Default, Clone)]
 struct Run {

@@ -121,9 +121,6 @@ fn acl_list(server: &RedisServer) -> f64 {
     took
 }
 
-
-
-
 #[derive(Debug, Default, Clone)]
 struct Run {
     load: f64,
@@ -173,8 +170,7 @@ async fn run(ops: usize) -> Run {
         let got: Value = redis::cmd("ACL").arg("GETUSER").arg(&name).query_async(&mut con).await.unwrap();
         raw_t.push(ms(t.elapsed()));
         assert_ne!(got, Value::Nil);
-        let _: Value =
-            redis::cmd("ACL").arg("SETUSER").arg(&name).arg("clearselectors").arg(selector(has)).query_async(&mut con).await.unwrap();
+        let _: Value = redis::cmd("ACL").arg("SETUSER").arg(&name).arg("clearselectors").arg(selector(has)).query_async(&mut con).await.unwrap();
 
         let o = order(&name, extra);
         let t = Instant::now();

@@ -81,8 +81,6 @@ fn arg(n: usize, default: usize) -> usize {
     std::env::args().nth(n).map(|a| a.parse().expect("a number")).unwrap_or(default)
 }
 
-
-
 fn order(account: &str, resource: &str) -> Order {
     Order {
         request: RequestId::parse("req-00000000000000000000000000000001").unwrap(),
@@ -145,23 +143,14 @@ async fn main() {
     let users_loaded = t.elapsed().as_secs_f64();
     let mut group_ids = Vec::with_capacity(groups);
     for g in 0..groups {
-        let created = ok(
-            &scim,
-            "POST",
-            "/Groups",
-            &json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("group-{g:04}") }),
-        );
+        let created =
+            ok(&scim, "POST", "/Groups", &json!({ "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": format!("group-{g:04}") }));
         let gid = created["id"].as_str().unwrap().to_owned();
         let first = (g % blocks) * per_group;
         let members: Vec<Value> = user_ids[first..first + per_group].iter().map(|id| json!({ "value": id })).collect();
         for chunk in members.chunks(1000) {
             let op = json!({ "op": "add", "path": "members", "value": chunk });
-            ok(
-                &scim,
-                "PATCH",
-                &format!("/Groups/{gid}"),
-                &json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [op] }),
-            );
+            ok(&scim, "PATCH", &format!("/Groups/{gid}"), &json!({ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": [op] }));
         }
         group_ids.push(gid);
     }
@@ -175,8 +164,7 @@ async fn main() {
     let token = dir.path().join("token");
     std::fs::write(&token, scim.token()).unwrap();
     let config: ScimConfig =
-        serde_json::from_value(json!({ "base_url": scim.base_url(), "token_file": token, "page_size": PAGE, "timeout_secs": 600 }))
-            .unwrap();
+        serde_json::from_value(json!({ "base_url": scim.base_url(), "token_file": token, "page_size": PAGE, "timeout_secs": 600 })).unwrap();
     let c = Arc::new(ScimConnector::new(&TargetId::parse("okta").unwrap(), &config).unwrap());
     // Pairs (user, group) not held: a user of block b joins group g with g % blocks != b.
     let pairs = |run: usize| -> Vec<(usize, usize)> {

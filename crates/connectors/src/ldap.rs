@@ -233,9 +233,7 @@ impl LdapConnector {
         let refuse = |detail: String| ConnectorError::Permanent { target: target.to_string(), detail };
         let url = config.url.trim();
         if !(url.starts_with("ldap://") || url.starts_with("ldapi://")) {
-            return Err(refuse(format!(
-                "url `{url}`: only `ldap://` and `ldapi://` are supported (this build has no TLS: no `ldaps://`, no StartTLS)"
-            )));
+            return Err(refuse(format!("url `{url}`: only `ldap://` and `ldapi://` are supported (this build has no TLS: no `ldaps://`, no StartTLS)")));
         }
         let password = config
             .password_source()
@@ -284,9 +282,7 @@ impl LdapConnector {
             | LdapError::IdScrubSend { .. }
             | LdapError::MiscSend { .. }
             | LdapError::Timeout { .. }
-            | LdapError::EndOfStream => {
-                ConnectorError::Transient { target: self.target.to_string(), detail: format!("{what}: {e} ({})", self.url) }
-            }
+            | LdapError::EndOfStream => ConnectorError::Transient { target: self.target.to_string(), detail: format!("{what}: {e} ({})", self.url) },
             other => self.permanent(format!("{what}: {other}")),
         }
     }
@@ -359,11 +355,8 @@ impl LdapConnector {
 
     /// The stored DN of the entry at `dn` (matching `filter`), if there is one.
     async fn lookup(&self, mut ldap: Ldap, dn: &str, filter: &str, what: &str) -> Result<Option<String>, ConnectorError> {
-        let res = ldap
-            .with_timeout(self.timeout)
-            .search(dn, Scope::Base, filter, vec!["1.1"])
-            .await
-            .map_err(|e| self.fail(&format!("read {what} `{dn}`"), e))?;
+        let res =
+            ldap.with_timeout(self.timeout).search(dn, Scope::Base, filter, vec!["1.1"]).await.map_err(|e| self.fail(&format!("read {what} `{dn}`"), e))?;
         match res.1.rc {
             0 => Ok(res.0.into_iter().next().map(|e| SearchEntry::construct(e).dn)),
             32 => Ok(None),
@@ -410,12 +403,7 @@ impl LdapConnector {
 
     /// Streams the `groupOfNames` entries one level under `groups_dn` that
     /// match `filter` (ANDed), with `attrs`, page by page.
-    async fn each_group(
-        &self,
-        filter: &str,
-        attrs: Vec<&'static str>,
-        f: &mut (dyn FnMut(SearchEntry) + Send),
-    ) -> Result<(), ConnectorError> {
+    async fn each_group(&self, filter: &str, attrs: Vec<&'static str>, f: &mut (dyn FnMut(SearchEntry) + Send)) -> Result<(), ConnectorError> {
         let mut ldap = self.ldap().await?;
         let filter = format!("(&(objectClass=groupOfNames){filter})");
         let what = format!("search the groups under `{}`", self.groups.dn);
@@ -499,10 +487,7 @@ impl LdapConnector {
         match res.rc {
             0 => Ok(dn),
             // Created meanwhile (or a differently spelled name): look again.
-            68 => self
-                .find_account(ldap, name, Place::Services)
-                .await?
-                .ok_or_else(|| self.refused(&format!("create the account `{dn}`"), &res)),
+            68 => self.find_account(ldap, name, Place::Services).await?.ok_or_else(|| self.refused(&format!("create the account `{dn}`"), &res)),
             _ => Err(self.refused(&format!("create the account `{dn}`"), &res)),
         }
     }
@@ -515,8 +500,7 @@ impl LdapConnector {
                 let key = dn.key();
                 Parent {
                     managed: key == self.people.key || key == self.services.key,
-                    maybe_placeholder: key == self.groups.key
-                        || self.empty_member.as_ref().is_some_and(|b| b.key.get(1..) == Some(&key[..])),
+                    maybe_placeholder: key == self.groups.key || self.empty_member.as_ref().is_some_and(|b| b.key.get(1..) == Some(&key[..])),
                 }
             }
             Err(_) => Parent { managed: false, maybe_placeholder: false },
@@ -625,33 +609,21 @@ impl Connector for LdapConnector {
         self.check("resource", &order.resource)?;
         let place = Self::place(order.account.kind);
         let ldap = self.ldap().await?;
-        let (group, account) =
-            tokio::join!(self.find_group(ldap.clone(), &order.resource), self.find_account(ldap.clone(), &order.account.name, place));
+        let (group, account) = tokio::join!(self.find_group(ldap.clone(), &order.resource), self.find_account(ldap.clone(), &order.account.name, place));
         let Some(group) = group? else {
-            return Err(self.permanent(format!(
-                "no group `{}` (objectClass groupOfNames) under `{}`",
-                self.group_dn(&order.resource),
-                self.groups.dn
-            )));
+            return Err(self.permanent(format!("no group `{}` (objectClass groupOfNames) under `{}`", self.group_dn(&order.resource), self.groups.dn)));
         };
         let member = match (account?, place) {
             (Some(dn), _) => dn,
             (None, Place::People) => {
-                return Err(self.permanent(format!(
-                    "no entry `{}` under people_dn `{}`",
-                    self.account_dn(&order.account.name, place),
-                    self.people.dn
-                )));
+                return Err(self.permanent(format!("no entry `{}` under people_dn `{}`", self.account_dn(&order.account.name, place), self.people.dn)));
             }
             (None, Place::Services) => self.create_service_account(ldap.clone(), &order.account.name).await?,
         };
         let what = format!("add `{member}` to `{group}`");
         let mut l = ldap;
-        let res = l
-            .with_timeout(self.timeout)
-            .modify(&group, vec![Mod::Add("member", HashSet::from([member.as_str()]))])
-            .await
-            .map_err(|e| self.fail(&what, e))?;
+        let res =
+            l.with_timeout(self.timeout).modify(&group, vec![Mod::Add("member", HashSet::from([member.as_str()]))]).await.map_err(|e| self.fail(&what, e))?;
         match res.rc {
             0 => Ok(Applied::Changed),
             20 => Ok(Applied::AlreadyPresent),
@@ -664,8 +636,7 @@ impl Connector for LdapConnector {
         self.check("resource", &order.resource)?;
         let place = Self::place(order.account.kind);
         let ldap = self.ldap().await?;
-        let (group, account) =
-            tokio::join!(self.find_group(ldap.clone(), &order.resource), self.find_account(ldap.clone(), &order.account.name, place));
+        let (group, account) = tokio::join!(self.find_group(ldap.clone(), &order.resource), self.find_account(ldap.clone(), &order.account.name, place));
         let (group, account) = (group?, account?);
         let Some(member) = account else {
             return Ok(Applied::AlreadyAbsent);
@@ -688,10 +659,7 @@ impl Connector for LdapConnector {
                     let placeholder = self.placeholder(&group);
                     let res = l
                         .with_timeout(self.timeout)
-                        .modify(
-                            &group,
-                            vec![Mod::Add("member", HashSet::from([placeholder])), Mod::Delete("member", HashSet::from([member.as_str()]))],
-                        )
+                        .modify(&group, vec![Mod::Add("member", HashSet::from([placeholder])), Mod::Delete("member", HashSet::from([member.as_str()]))])
                         .await
                         .map_err(|e| self.fail(&what, e))?;
                     match res.rc {

@@ -162,12 +162,9 @@ impl PostgresConnector {
     pub fn new(target: &TargetId, config: &PostgresConfig) -> Result<Self, ConnectorError> {
         let refuse = |detail: String| ConnectorError::Permanent { target: target.to_string(), detail };
         if url_has_password(&config.url) {
-            return Err(refuse(format!(
-                "target `{target}`: the url must not contain a password; give it as `password_env` or `password_file`"
-            )));
+            return Err(refuse(format!("target `{target}`: the url must not contain a password; give it as `password_env` or `password_file`")));
         }
-        let mut options =
-            PgConnectOptions::from_str(&config.url).map_err(|e| refuse(format!("target `{target}`: invalid postgres url: {e}")))?;
+        let mut options = PgConnectOptions::from_str(&config.url).map_err(|e| refuse(format!("target `{target}`: invalid postgres url: {e}")))?;
         let secret = config.password.load(target.as_str()).map_err(|e| crate::secret_error(e, target))?;
         if let Some(s) = &secret {
             options = options.password(s.expose());
@@ -191,10 +188,7 @@ impl PostgresConnector {
     async fn pool(&self) -> &PgPool {
         self.pool
             .get_or_init(|| async {
-                PgPoolOptions::new()
-                    .max_connections(self.max_connections)
-                    .acquire_timeout(self.connect_timeout)
-                    .connect_lazy_with(self.options.clone())
+                PgPoolOptions::new().max_connections(self.max_connections).acquire_timeout(self.connect_timeout).connect_lazy_with(self.options.clone())
             })
             .await
     }
@@ -341,8 +335,7 @@ impl ValidUntil {
         match self {
             ValidUntil::Never => "infinity".into(),
             ValidUntil::NegInfinity => "-infinity".into(),
-            ValidUntil::At(us) => DateTime::<Utc>::from_timestamp_micros(us)
-                .map_or_else(|| us.to_string(), |t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+            ValidUntil::At(us) => DateTime::<Utc>::from_timestamp_micros(us).map_or_else(|| us.to_string(), |t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
         }
     }
 }
@@ -464,30 +457,21 @@ async fn fetch_raw(conn: &mut sqlx::PgConnection, sql: &str) -> Result<Vec<PgRow
 }
 
 fn entitlement(account: &str, role: String, admin_option: bool) -> LiveEntitlement {
-    LiveEntitlement {
-        account: account.to_owned(),
-        resource: role,
-        detail: BTreeMap::from([("admin_option".to_owned(), admin_option.to_string())]),
-    }
+    LiveEntitlement { account: account.to_owned(), resource: role, detail: BTreeMap::from([("admin_option".to_owned(), admin_option.to_string())]) }
 }
 
 impl PostgresConnector {
     /// Opens the transaction of a change, holding the account's advisory lock.
     async fn begin(&self, account: &str) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ConnectorError> {
         let pool = self.pool().await;
-        pool.begin_with(format!("BEGIN; SELECT pg_advisory_xact_lock({LOCK_CLASS}, {})", lock_key(account)))
-            .await
-            .map_err(|e| self.error(e))
+        pool.begin_with(format!("BEGIN; SELECT pg_advisory_xact_lock({LOCK_CLASS}, {})", lock_key(account))).await.map_err(|e| self.error(e))
     }
 
     fn check_order(&self, o: &Order) -> Result<(), ConnectorError> {
         self.check_name("account", &o.account.name)?;
         self.check_name("role", &o.resource)?;
         if o.resource.starts_with("pg_") {
-            return Err(self.refuse(format!(
-                "role {}: built-in `pg_*` roles are not managed by Writ (they are left out of read-back)",
-                shown(&o.resource)
-            )));
+            return Err(self.refuse(format!("role {}: built-in `pg_*` roles are not managed by Writ (they are left out of read-back)", shown(&o.resource))));
         }
         Ok(())
     }
@@ -551,10 +535,8 @@ impl Connector for PostgresConnector {
         // the cursor is planned for all of them (the default plans for the
         // first 10%: nested loops, twice as slow here).
         let pool = self.pool().await;
-        let mut tx = pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL cursor_tuple_fraction = 1")
-            .await
-            .map_err(|e| self.error(e))?;
+        let mut tx =
+            pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL cursor_tuple_fraction = 1").await.map_err(|e| self.error(e))?;
         let version = tx.server_version_num().unwrap_or(160_000);
         exec_raw(&mut tx, &scan_sql(version)).await.map_err(|e| self.error(e))?;
         let fetch = format!("FETCH FORWARD {SCAN_BATCH} FROM writ_scan");
@@ -604,23 +586,19 @@ impl Connector for PostgresConnector {
             }
         } else {
             if c.superuser {
-                return Err(
-                    self.refuse(format!("{} is a superuser role; Writ does not manage it as a service account", shown(&o.account.name)))
-                );
+                return Err(self.refuse(format!("{} is a superuser role; Writ does not manage it as a service account", shown(&o.account.name))));
             }
             if c.has_members {
-                return Err(
-                    self.refuse(format!("{} is a group role (other roles are its members), not a service account", shown(&o.account.name)))
-                );
+                return Err(self.refuse(format!("{} is a group role (other roles are its members), not a service account", shown(&o.account.name))));
             }
             let wanted = ValidUntil::of_order(o.expires_at);
             let current = c.valid_until.unwrap_or(ValidUntil::Never);
             let active = c.account_exists && c.can_login && c.memberships > 0;
             // While the account holds other grants, VALID UNTIL covers the latest.
             let valid_until = if active { current.max(wanted) } else { wanted };
-            let literal = valid_until.literal().ok_or_else(|| {
-                self.refuse(format!("expiry {:?} is outside the years PostgreSQL's VALID UNTIL accepts here (1-9999)", o.expires_at))
-            })?;
+            let literal = valid_until
+                .literal()
+                .ok_or_else(|| self.refuse(format!("expiry {:?} is outside the years PostgreSQL's VALID UNTIL accepts here (1-9999)", o.expires_at)))?;
             if !c.account_exists {
                 sql.push_str(&format!("CREATE ROLE {account} LOGIN VALID UNTIL {literal};"));
             } else if !c.can_login || current != valid_until {
@@ -708,11 +686,9 @@ mod tests {
 
     #[test]
     fn a_password_in_the_url_is_refused_and_never_echoed() {
-        for url in [
-            "postgres://writ:hunter2@db:5432/postgres",
-            "postgres://writ@db:5432/postgres?sslmode=disable&password=hunter2",
-            "postgresql://writ:@db/postgres",
-        ] {
+        for url in
+            ["postgres://writ:hunter2@db:5432/postgres", "postgres://writ@db:5432/postgres?sslmode=disable&password=hunter2", "postgresql://writ:@db/postgres"]
+        {
             let e = PostgresConnector::new(&target(), &PostgresConfig::new(url)).unwrap_err();
             let text = e.to_string();
             assert!(!e.is_transient() && text.contains("password_env") && !text.contains("hunter2"), "{text}");

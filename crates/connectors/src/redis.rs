@@ -282,9 +282,8 @@ fn rule_problem(rule: &str) -> Option<&'static str> {
     if rule.chars().any(|c| c.is_control() || matches!(c, '"' | '\'' | '(' | ')')) {
         return Some("quotes, parentheses and control characters are not allowed in profile rules");
     }
-    let user_level =
-        matches!(rule, "on" | "off" | "nopass" | "resetpass" | "reset" | "clearselectors" | "sanitize-payload" | "skip-sanitize-payload")
-            || rule.starts_with(['>', '<', '#', '!']);
+    let user_level = matches!(rule, "on" | "off" | "nopass" | "resetpass" | "reset" | "clearselectors" | "sanitize-payload" | "skip-sanitize-payload")
+        || rule.starts_with(['>', '<', '#', '!']);
     if user_level {
         return Some("it changes the user itself (passwords, on/off, reset); a profile holds only command, key and channel rules");
     }
@@ -329,9 +328,7 @@ impl RedisConnector {
             .into_connection_info()
             .map_err(|e| refuse(format!("target `{target}`: invalid redis url: {}", e.detail().unwrap_or("cannot parse it"))))?;
         if info.redis_settings().password().is_some() {
-            return Err(refuse(format!(
-                "target `{target}`: the url must not contain a password; give it as `password_env` or `password_file`"
-            )));
+            return Err(refuse(format!("target `{target}`: the url must not contain a password; give it as `password_env` or `password_file`")));
         }
         let username = match (info.redis_settings().username(), config.username.as_deref()) {
             (Some(a), Some(b)) if a != b => {
@@ -482,8 +479,7 @@ impl RedisConnector {
                 return Err(refused(format!("{} {}", e.code(), e.details().unwrap_or(""))));
             }
             let user = answers.get(2 * i + 1).cloned().map(parse_user).transpose().map_err(refused)?.flatten();
-            let [selector] =
-                user.map(|u| u.selectors).unwrap_or_default().try_into().map_err(|_| refused("no selector came back".into()))?;
+            let [selector] = user.map(|u| u.selectors).unwrap_or_default().try_into().map_err(|_| refused("no selector came back".into()))?;
             if let Some(other) = canon.profile_of.insert(selector, name.clone()) {
                 return Err(self.refuse(format!(
                     "profiles {} and {} grant the same rules in Redis's terms; Writ could not tell them apart",
@@ -875,23 +871,9 @@ mod tests {
         for ok in ["+@read ~cache:*", "+get +config|get %R~a* %W~b* %RW~c &chan:* -@dangerous", "allkeys allcommands resetchannels"] {
             RedisConnector::new(&target(), &config(&[("p", ok)])).unwrap_or_else(|e| panic!("{ok}: {e}"));
         }
-        for bad in [
-            "+@read nopass",
-            ">secret",
-            "<secret",
-            "on",
-            "off",
-            "reset",
-            "resetpass",
-            "#abc",
-            "!abc",
-            "clearselectors",
-            "(+get)",
-            "~\"a b\"",
-            "get",
-            "",
-            "+",
-        ] {
+        for bad in
+            ["+@read nopass", ">secret", "<secret", "on", "off", "reset", "resetpass", "#abc", "!abc", "clearselectors", "(+get)", "~\"a b\"", "get", "", "+"]
+        {
             let e = RedisConnector::new(&target(), &config(&[("p", bad)])).unwrap_err();
             assert!(!e.is_transient() && !e.to_string().contains("secret\""), "{bad}: {e}");
         }
@@ -982,10 +964,7 @@ mod tests {
             parsed("user (paren) on resetchannels -@all (~cache:* %R~x resetchannels -@all +@read) (&* -@all +get) (resetchannels -@all)"),
             ("(paren)".into(), vec![sel("~cache:* %R~x", "", "-@all +@read"), sel("", "&*", "-@all +get"), sel("", "", "-@all")])
         );
-        assert_eq!(
-            parsed("user q off ~a(b resetchannels -@all (~q resetchannels &c &d -@all +lpush)").1,
-            [sel("~q", "&c &d", "-@all +lpush")]
-        );
+        assert_eq!(parsed("user q off ~a(b resetchannels -@all (~q resetchannels &c &d -@all +lpush)").1, [sel("~q", "&c &d", "-@all +lpush")]);
         for ambiguous in [
             "user t6 off resetchannels -@all (~x resetchannels -@all +select|0))",
             "user t7 off resetchannels -@all (~b) resetchannels -@all +get)",

@@ -241,14 +241,7 @@ impl ScimConnector {
         format!("{}{path}", self.base)
     }
 
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(&str, &str)],
-        body: Option<&Value>,
-        what: &str,
-    ) -> Result<Reply, ConnectorError> {
+    async fn send(&self, method: Method, path: &str, query: &[(&str, &str)], body: Option<&Value>, what: &str) -> Result<Reply, ConnectorError> {
         let mut req = self.http.request(method, self.url(path));
         if !query.is_empty() {
             req = req.query(query);
@@ -256,10 +249,8 @@ impl ScimConnector {
         if let Some(body) = body {
             req = req.header(CONTENT_TYPE, SCIM_JSON).body(body.to_string());
         }
-        let transient = |e: reqwest::Error| ConnectorError::Transient {
-            target: self.target.to_string(),
-            detail: format!("{what}: {} ({})", describe(e), self.base),
-        };
+        let transient =
+            |e: reqwest::Error| ConnectorError::Transient { target: self.target.to_string(), detail: format!("{what}: {} ({})", describe(e), self.base) };
         let resp = req.send().await.map_err(transient)?;
         let status = resp.status();
         let body = resp.bytes().await.map_err(transient)?.to_vec();
@@ -294,8 +285,7 @@ impl ScimConnector {
     }
 
     fn parse<T: DeserializeOwned>(&self, what: &str, r: &Reply) -> Result<T, ConnectorError> {
-        serde_json::from_slice(&r.body)
-            .map_err(|e| self.permanent(format!("{what}: the server's answer is not the SCIM JSON expected: {e}")))
+        serde_json::from_slice(&r.body).map_err(|e| self.permanent(format!("{what}: the server's answer is not the SCIM JSON expected: {e}")))
     }
 
     /// A successful answer's JSON, or the error.
@@ -373,9 +363,7 @@ impl ScimConnector {
         match (exact.next(), exact.next()) {
             (None, _) => Ok(None),
             (Some(g), None) => Ok(Some(g.id)),
-            (Some(_), Some(_)) => {
-                Err(self.permanent(format!("{what}: several groups have exactly that displayName; Writ cannot tell which is meant")))
-            }
+            (Some(_), Some(_)) => Err(self.permanent(format!("{what}: several groups have exactly that displayName; Writ cannot tell which is meant"))),
         }
     }
 
@@ -493,8 +481,7 @@ impl Connector for ScimConnector {
         let mut count = 0u64;
         let mut start = 1;
         loop {
-            let page: ListResponse<Group> =
-                self.page("/Groups", None, "displayName,members", start, self.page_size, "list the groups").await?;
+            let page: ListResponse<Group> = self.page("/Groups", None, "displayName,members", start, self.page_size, "list the groups").await?;
             let n = page.resources.len() as u64;
             for g in page.resources {
                 let Some(resource) = g.display_name else { continue };
@@ -504,15 +491,8 @@ impl Connector for ScimConnector {
                         continue;
                     }
                     if !names.contains_key(&id) {
-                        let r = self
-                            .send(
-                                Method::GET,
-                                &format!("/Users/{}", path_segment(&id)),
-                                &[("attributes", "userName")],
-                                None,
-                                "look up a member",
-                            )
-                            .await?;
+                        let r =
+                            self.send(Method::GET, &format!("/Users/{}", path_segment(&id)), &[("attributes", "userName")], None, "look up a member").await?;
                         let name = match r.status {
                             s if s.is_success() => self.parse::<User>("look up a member", &r)?.user_name,
                             StatusCode::NOT_FOUND => None,

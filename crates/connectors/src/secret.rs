@@ -60,9 +60,9 @@ impl SecretSource {
     pub fn load(&self, target: &str) -> Result<Option<Secret>, SecretError> {
         match (&self.env, &self.file) {
             (Some(_), Some(_)) => Err(SecretError::Both { target: target.to_owned() }),
-            (Some(var), None) => std::env::var(var)
-                .map(|v| Some(Secret(v)))
-                .map_err(|_| SecretError::MissingEnv { target: target.to_owned(), var: var.clone() }),
+            (Some(var), None) => {
+                std::env::var(var).map(|v| Some(Secret(v))).map_err(|_| SecretError::MissingEnv { target: target.to_owned(), var: var.clone() })
+            }
             (None, Some(path)) => std::fs::read_to_string(path)
                 .map(|v| Some(Secret(v.trim_end_matches(['\n', '\r']).to_owned())))
                 .map_err(|e| SecretError::File { target: target.to_owned(), path: path.display().to_string(), reason: e.kind().to_string() }),

@@ -97,7 +97,9 @@ impl WebhookNotifier {
             return Err(WebhookConfigError(format!("webhook_url `{url}`: only http and https are supported")));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(WebhookConfigError("webhook_url carries credentials: the HMAC secret authenticates Writ, give it as `secret_env` or `secret_file`".into()));
+            return Err(WebhookConfigError(
+                "webhook_url carries credentials: the HMAC secret authenticates Writ, give it as `secret_env` or `secret_file`".into(),
+            ));
         }
         let source = SecretSource { env: config.secret_env.clone(), file: config.secret_file.clone() };
         let secret = source

@@ -307,8 +307,7 @@ async fn the_bind_password_never_shows() {
     let dir = tempfile::tempdir().unwrap();
     let wrong_file = dir.path().join("pw");
     std::fs::write(&wrong_file, wrong_pw).unwrap();
-    let wrong =
-        Arc::new(LdapConnector::new(&TargetId::parse(TARGET).unwrap(), &config(&s.ldap, &wrong_file, serde_json::Value::Null)).unwrap());
+    let wrong = Arc::new(LdapConnector::new(&TargetId::parse(TARGET).unwrap(), &config(&s.ldap, &wrong_file, serde_json::Value::Null)).unwrap());
     let mut texts = vec![format!("{good:?}"), format!("{wrong:?}"), format!("{:?}", good.info()), format!("{:?}", wrong.info())];
     let e = wrong.read_account(&person(PERSON)).await.unwrap_err();
     assert!(!e.is_transient() && e.to_string().contains("invalidCredentials"), "{e}");

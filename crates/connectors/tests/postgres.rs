@@ -21,8 +21,7 @@ use writ_core::ids::TargetId;
 use writ_testkit::{pg_binary, process, PgServer};
 
 /// Memberships other than the built-in ones among `pg_*` roles.
-const MEMBERSHIPS: &str =
-    "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE NOT starts_with(r.rolname::text, 'pg_')";
+const MEMBERSHIPS: &str = "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE NOT starts_with(r.rolname::text, 'pg_')";
 
 const ADMIN_PASSWORD: &str = "adm1n-Pa55word-for-tests";
 

@@ -70,10 +70,7 @@ async fn the_connector_contract_holds_on_a_real_redis() {
     let server = RefCell::new(start());
     // Every hostile name is also a configured profile, so the contract checks
     // profile names reach the ACL exactly (each with rules of its own).
-    let mut profiles = vec![
-        ("contract_read".to_owned(), "+@read ~contract:*".to_owned()),
-        ("contract_write".to_owned(), "+@write ~contract:*".to_owned()),
-    ];
+    let mut profiles = vec![("contract_read".to_owned(), "+@read ~contract:*".to_owned()), ("contract_write".to_owned(), "+@write ~contract:*".to_owned())];
     for (i, name) in contract::hostile_names().into_iter().enumerate() {
         profiles.push((name, format!("+get ~hostile{i}:*")));
     }
@@ -106,10 +103,7 @@ async fn the_connector_contract_holds_on_a_real_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn profiles_combine_and_a_revoke_removes_only_its_own() {
     let server = start();
-    let c = connector(
-        &server,
-        &[("cache_read", "+@read ~cache:*"), ("cache_write", "+set +del ~cache:*"), ("queue", "+lpush ~queue:* &events")],
-    );
+    let c = connector(&server, &[("cache_read", "+@read ~cache:*"), ("cache_write", "+set +del ~cache:*"), ("queue", "+lpush ~queue:* &events")]);
     assert!(make_user(&server, "alice"));
     for p in ["cache_read", "cache_write", "queue"] {
         assert_eq!(c.grant(&order("alice", IdentityKind::Person, p)).await.unwrap(), Applied::Changed);
@@ -130,12 +124,7 @@ async fn profiles_combine_and_a_revoke_removes_only_its_own() {
     assert!(!allowed(&server, "alice", &["SET", "cache:1", "v"]), "the revoked one does not");
     assert!(allowed(&server, "alice", &["LPUSH", "queue:1", "v"]));
     let acl = server.cli(&["ACL", "LIST"]).unwrap();
-    assert!(
-        acl.contains(
-            "user alice on resetchannels -@all (~cache:* resetchannels -@all +@read) (~queue:* resetchannels &events -@all +lpush)"
-        ),
-        "{acl}"
-    );
+    assert!(acl.contains("user alice on resetchannels -@all (~cache:* resetchannels -@all +@read) (~queue:* resetchannels &events -@all +lpush)"), "{acl}");
     assert_eq!(c.revoke(&order("alice", IdentityKind::Person, "cache_write")).await.unwrap(), Applied::AlreadyAbsent);
 }
 
@@ -151,11 +140,7 @@ async fn a_selector_no_profile_matches_is_reported_and_survives_revokes() {
     let unknown = state.entitlements[0].clone();
     let tokens = |r: &str| -> std::collections::BTreeSet<String> { r.split(' ').map(str::to_owned).collect() };
     assert_eq!((unknown.account.as_str(), unknown.resource.as_str()), ("bob", ""), "{unknown:?}");
-    assert_eq!(
-        tokens(&unknown.detail["rules"]),
-        tokens("~other:* %R~a(b)* resetchannels -@all +get +ping"),
-        "{unknown:?}"
-    );
+    assert_eq!(tokens(&unknown.detail["rules"]), tokens("~other:* %R~a(b)* resetchannels -@all +get +ping"), "{unknown:?}");
     assert!(contract::scan_all(&*c).await.contains(&unknown));
 
     let o = order("bob", IdentityKind::Person, "cache_read");

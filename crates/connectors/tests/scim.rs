@@ -19,9 +19,7 @@ const PERSON: &str = "writ-person";
 
 /// Percent-encodes a query value for [`ScimServer::get`].
 fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
-        .collect()
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
 }
 
 fn post(scim: &ScimServer, path: &str, body: Value) -> Option<String> {
@@ -188,8 +186,7 @@ async fn names_the_server_matches_as_equal_are_handled_exactly() {
     make_group(&s.scim, "dup").unwrap();
     make_group(&s.scim, "dup").unwrap();
     let c = connector(&s, Value::Null);
-    for (account, kind) in [("Alice", IdentityKind::Person), ("ALICE", IdentityKind::ServiceAccount), ("BOT", IdentityKind::ServiceAccount)]
-    {
+    for (account, kind) in [("Alice", IdentityKind::Person), ("ALICE", IdentityKind::ServiceAccount), ("BOT", IdentityKind::ServiceAccount)] {
         match c.grant(&order(TARGET, account, kind, "readers")).await {
             Err(ConnectorError::Permanent { detail, .. }) => assert!(detail.contains("same userName"), "{detail}"),
             other => panic!("{account}: {other:?}"),

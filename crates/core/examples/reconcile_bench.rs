@@ -113,11 +113,8 @@ fn registry(n: usize) -> HashMap<String, AccountHolder> {
     (0..n.div_ceil(GRANTS_PER_ACCOUNT))
         .map(|a| {
             let name = account(a);
-            let holder = AccountHolder {
-                identity: IdentityId::parse(&name).unwrap(),
-                human: a % 100 != 7 && a % 1000 != 999,
-                has_active_owner: a % 1000 != 999,
-            };
+            let holder =
+                AccountHolder { identity: IdentityId::parse(&name).unwrap(), human: a % 100 != 7 && a % 1000 != 999, has_active_owner: a % 1000 != 999 };
             (name, holder)
         })
         .collect()
@@ -130,9 +127,7 @@ fn row(names: &[String], i: usize) -> LiveEntitlement {
         Case::AdminOptionAgainstApproval => (account(a), resource(names, i).to_owned(), admin("true")),
         Case::Ghost => (format!("ghost{i}"), resource(names, i).to_owned(), admin("false")),
         Case::Ignored => (format!("monitoring_{}", i % 97), "pg_read_all_stats".to_owned(), admin("false")),
-        Case::UnknownSelector => {
-            (account(a), String::new(), BTreeMap::from([("rules".to_owned(), "~cache:* resetchannels -@all +@read".to_owned())]))
-        }
+        Case::UnknownSelector => (account(a), String::new(), BTreeMap::from([("rules".to_owned(), "~cache:* resetchannels -@all +@read".to_owned())])),
         Case::EndedButLive | Case::RevokingButLive | Case::Matched => (account(a), resource(names, i).to_owned(), admin("false")),
     };
     LiveEntitlement { account, resource, detail }
@@ -151,10 +146,7 @@ fn stride(n: usize) -> usize {
 
 fn vm(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok())
-        .unwrap_or(0)
+    status.lines().find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok()).unwrap_or(0)
 }
 
 /// Wall time and this thread's on-CPU time.
@@ -258,11 +250,7 @@ fn main() {
     runs.sort_by_key(|r| r.total().wall);
     let m = &runs[RUNS / 2];
     println!("median: {}  index {}, observe {}, finish {}", m.total(), m.index, m.observe, m.finish);
-    println!(
-        "  {:.0} ns per row; median on-CPU time {:.1} ms",
-        m.total().wall.as_nanos() as f64 / n as f64,
-        ms(cpu[RUNS / 2])
-    );
+    println!("  {:.0} ns per row; median on-CPU time {:.1} ms", m.total().wall.as_nanos() as f64 / n as f64, ms(cpu[RUNS / 2]));
     println!(
         "peak RSS (VmHWM): {:.0} MB; RSS with the ledger and registry built, before indexing: {:.0} MB",
         vm("VmHWM:") as f64 / 1024.0,

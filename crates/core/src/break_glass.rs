@@ -160,11 +160,7 @@ impl PostReview {
         }
         if !self.reviewers.contains(&reviewer.id) {
             let names: Vec<String> = self.reviewers.iter().map(|r| format!("`{r}`")).collect();
-            return Err(DomainError::Forbidden {
-                who: reviewer.id.to_string(),
-                action,
-                reason: format!("the named reviewers are {}", names.join(", ")),
-            });
+            return Err(DomainError::Forbidden { who: reviewer.id.to_string(), action, reason: format!("the named reviewers are {}", names.join(", ")) });
         }
         Ok(())
     }

@@ -119,11 +119,7 @@ pub struct Catalog {
 
 impl Catalog {
     /// Checks every cross-reference and returns the catalog, or the first problem.
-    pub fn new(
-        targets: Vec<Target>,
-        entitlements: Vec<Entitlement>,
-        toxic: Vec<ToxicCombination>,
-    ) -> Result<Self, DomainError> {
+    pub fn new(targets: Vec<Target>, entitlements: Vec<Entitlement>, toxic: Vec<ToxicCombination>) -> Result<Self, DomainError> {
         let mut cat = Catalog::default();
         for t in targets {
             let key = t.id.clone();
@@ -134,10 +130,7 @@ impl Catalog {
         for e in entitlements {
             let field = format!("entitlement `{}`", e.id);
             if !cat.targets.contains_key(e.id.target()) {
-                return Err(DomainError::invalid(
-                    field,
-                    format!("its target `{}` is not declared in the catalog", e.id.target()),
-                ));
+                return Err(DomainError::invalid(field, format!("its target `{}` is not declared in the catalog", e.id.target())));
             }
             if e.owners.is_empty() {
                 return Err(DomainError::invalid(field, "must name at least one owner"));
@@ -145,10 +138,7 @@ impl Catalog {
             let mut names = BTreeSet::new();
             for s in &e.stages {
                 if s.required == 0 {
-                    return Err(DomainError::invalid(
-                        format!("{field}, stage `{}`", s.name),
-                        "`required` must be at least 1",
-                    ));
+                    return Err(DomainError::invalid(format!("{field}, stage `{}`", s.name), "`required` must be at least 1"));
                 }
                 if !names.insert(s.name.as_str()) {
                     return Err(DomainError::invalid(field, format!("stage `{}` appears twice", s.name)));
@@ -161,16 +151,10 @@ impl Catalog {
         }
         for t in &toxic {
             if t.entitlements.len() < 2 {
-                return Err(DomainError::invalid(
-                    format!("toxic combination `{}`", t.name),
-                    "must list at least two entitlements",
-                ));
+                return Err(DomainError::invalid(format!("toxic combination `{}`", t.name), "must list at least two entitlements"));
             }
             if let Some(e) = t.entitlements.iter().find(|e| !cat.entitlements.contains_key(*e)) {
-                return Err(DomainError::invalid(
-                    format!("toxic combination `{}`", t.name),
-                    format!("entitlement `{e}` is not in the catalog"),
-                ));
+                return Err(DomainError::invalid(format!("toxic combination `{}`", t.name), format!("entitlement `{e}` is not in the catalog")));
             }
         }
         cat.toxic = toxic;
@@ -178,17 +162,11 @@ impl Catalog {
     }
 
     /// Checks that every owner named in the catalog is a known identity.
-    pub fn check_owners<'a>(
-        &self,
-        lookup: impl Fn(&IdentityId) -> Option<&'a Identity>,
-    ) -> Result<(), DomainError> {
+    pub fn check_owners<'a>(&self, lookup: impl Fn(&IdentityId) -> Option<&'a Identity>) -> Result<(), DomainError> {
         for e in self.entitlements.values() {
             for o in &e.owners {
                 if lookup(o).is_none() {
-                    return Err(DomainError::invalid(
-                        format!("entitlement `{}`", e.id),
-                        format!("owner `{o}` is not a known identity"),
-                    ));
+                    return Err(DomainError::invalid(format!("entitlement `{}`", e.id), format!("owner `{o}` is not a known identity")));
                 }
             }
         }
@@ -200,12 +178,9 @@ impl Catalog {
     }
 
     pub fn entitlement(&self, id: &EntitlementId) -> Result<&Entitlement, DomainError> {
-        self.entitlements.get(id).ok_or_else(|| {
-            DomainError::invalid(
-                "entitlement",
-                format!("`{id}` is not in the catalog: run `writ catalog list` to see what can be requested"),
-            )
-        })
+        self.entitlements
+            .get(id)
+            .ok_or_else(|| DomainError::invalid("entitlement", format!("`{id}` is not in the catalog: run `writ catalog list` to see what can be requested")))
     }
 
     pub fn targets(&self) -> impl Iterator<Item = &Target> {

@@ -28,12 +28,7 @@ impl AccessDuration {
 
     /// Parses `90s`, `30m`, `8h`, `7d`, `2w` and sums such as `1h30m`.
     pub fn parse(s: &str) -> Result<Self, DomainError> {
-        let bad = || {
-            DomainError::invalid(
-                "duration",
-                format!("`{s}` is not a duration: write e.g. `30m`, `8h`, `7d` or `1h30m`"),
-            )
-        };
+        let bad = || DomainError::invalid("duration", format!("`{s}` is not a duration: write e.g. `30m`, `8h`, `7d` or `1h30m`"));
         let mut total: i64 = 0;
         let mut digits = String::new();
         for c in s.trim().chars() {

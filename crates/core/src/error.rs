@@ -32,9 +32,7 @@ pub enum DomainError {
     #[error("request lapsed at {at}: it waited too long for review; submit a new request")]
     Lapsed { at: String },
 
-    #[error(
-        "toxic combination `{combination}`: `{requested}` must never be held together with `{held}`{via}"
-    )]
+    #[error("toxic combination `{combination}`: `{requested}` must never be held together with `{held}`{via}")]
     ToxicCombination { combination: String, requested: String, held: String, via: String },
 
     #[error("`{fulfiller}` approved this request and cannot also fulfil it (approver ≠ fulfiller)")]

@@ -37,9 +37,15 @@ pub enum GrantState {
         overdue_noted: bool,
     },
     /// Reached its expiry and the removal was proved.
-    Expired { at: DateTime<Utc> },
+    Expired {
+        at: DateTime<Utc>,
+    },
     /// Ended early and the removal was proved.
-    Revoked { at: DateTime<Utc>, by: IdentityId, reason: String },
+    Revoked {
+        at: DateTime<Utc>,
+        by: IdentityId,
+        reason: String,
+    },
 }
 
 impl GrantState {
@@ -120,25 +126,8 @@ pub struct Grant {
 
 impl Grant {
     /// Access went in place at `now`; it lasts `duration` from then.
-    pub fn start(
-        id: GrantId,
-        request_id: RequestId,
-        subject: IdentityId,
-        entitlement: EntitlementId,
-        duration: AccessDuration,
-        now: DateTime<Utc>,
-    ) -> Self {
-        Self {
-            id,
-            request_id,
-            subject,
-            entitlement,
-            starts_at: now,
-            expires_at: now + duration.as_delta(),
-            state: GrantState::Active,
-            drift: None,
-            version: 0,
-        }
+    pub fn start(id: GrantId, request_id: RequestId, subject: IdentityId, entitlement: EntitlementId, duration: AccessDuration, now: DateTime<Utc>) -> Self {
+        Self { id, request_id, subject, entitlement, starts_at: now, expires_at: now + duration.as_delta(), state: GrantState::Active, drift: None, version: 0 }
     }
 
     pub fn drift(&self) -> Option<&Drift> {

@@ -106,24 +106,16 @@ impl Identity {
 
     /// Checks the rules that involve another identity: a non-human identity names an
     /// owner, and that owner is a person. `lookup` finds identities by id.
-    pub fn validate<'a>(
-        &self,
-        lookup: impl Fn(&IdentityId) -> Option<&'a Identity>,
-    ) -> Result<(), DomainError> {
+    pub fn validate<'a>(&self, lookup: impl Fn(&IdentityId) -> Option<&'a Identity>) -> Result<(), DomainError> {
         match (&self.owner, self.kind.is_human()) {
-            (None, false) => Err(DomainError::invalid(
-                format!("identity `{}`", self.id),
-                format!("a {} must name an `owner` who is a person", self.kind.as_str()),
-            )),
+            (None, false) => {
+                Err(DomainError::invalid(format!("identity `{}`", self.id), format!("a {} must name an `owner` who is a person", self.kind.as_str())))
+            }
             (Some(owner), _) => match lookup(owner) {
-                None => Err(DomainError::invalid(
-                    format!("identity `{}`", self.id),
-                    format!("owner `{owner}` is not a known identity"),
-                )),
-                Some(o) if !o.kind.is_human() => Err(DomainError::invalid(
-                    format!("identity `{}`", self.id),
-                    format!("owner `{owner}` is a {}, not a person", o.kind.as_str()),
-                )),
+                None => Err(DomainError::invalid(format!("identity `{}`", self.id), format!("owner `{owner}` is not a known identity"))),
+                Some(o) if !o.kind.is_human() => {
+                    Err(DomainError::invalid(format!("identity `{}`", self.id), format!("owner `{owner}` is a {}, not a person", o.kind.as_str())))
+                }
                 Some(_) => Ok(()),
             },
             (None, true) => Ok(()),

@@ -14,11 +14,7 @@ use crate::DomainError;
 fn check_name(what: &'static str, s: &str, max: usize, extra: &[char]) -> Result<(), DomainError> {
     let valid_char = |c: char| c.is_ascii_alphanumeric() || extra.contains(&c);
     if s.is_empty() || s.len() > max {
-        return Err(DomainError::InvalidId {
-            what,
-            value: s.chars().take(64).collect(),
-            reason: format!("must be 1 to {max} characters long"),
-        });
+        return Err(DomainError::InvalidId { what, value: s.chars().take(64).collect(), reason: format!("must be 1 to {max} characters long") });
     }
     if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) || !s.chars().all(valid_char) {
         let allowed: String = extra.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(" ");

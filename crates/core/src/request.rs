@@ -142,34 +142,19 @@ pub struct ReviewEffect {
 
 impl Request {
     /// Validates a draft against the catalog and opens a pending request.
-    pub fn open(
-        id: RequestId,
-        draft: RequestDraft,
-        catalog: &Catalog,
-        now: DateTime<Utc>,
-        lapse_after: TimeDelta,
-    ) -> Result<Self, DomainError> {
+    pub fn open(id: RequestId, draft: RequestDraft, catalog: &Catalog, now: DateTime<Utc>, lapse_after: TimeDelta) -> Result<Self, DomainError> {
         let justification = draft.justification.trim().to_owned();
         if justification.is_empty() {
-            return Err(DomainError::invalid(
-                "justification",
-                "is required: say why this access is needed",
-            ));
+            return Err(DomainError::invalid("justification", "is required: say why this access is needed"));
         }
         if justification.chars().count() > MAX_JUSTIFICATION {
-            return Err(DomainError::invalid(
-                "justification",
-                format!("is longer than {MAX_JUSTIFICATION} characters"),
-            ));
+            return Err(DomainError::invalid("justification", format!("is longer than {MAX_JUSTIFICATION} characters")));
         }
         if draft.entitlements.is_empty() {
             return Err(DomainError::invalid("entitlements", "name at least one entitlement"));
         }
         if draft.entitlements.len() > MAX_ENTITLEMENTS {
-            return Err(DomainError::invalid(
-                "entitlements",
-                format!("at most {MAX_ENTITLEMENTS} per request"),
-            ));
+            return Err(DomainError::invalid("entitlements", format!("at most {MAX_ENTITLEMENTS} per request")));
         }
         let mut seen = BTreeSet::new();
         let mut tracks = Vec::with_capacity(draft.entitlements.len());
@@ -181,20 +166,14 @@ impl Request {
             if draft.duration > ent.max_duration {
                 return Err(DomainError::invalid(
                     "duration",
-                    format!(
-                        "`{}` is longer than the maximum `{}` for `{e}`: ask for a shorter duration",
-                        draft.duration, ent.max_duration
-                    ),
+                    format!("`{}` is longer than the maximum `{}` for `{e}`: ask for a shorter duration", draft.duration, ent.max_duration),
                 ));
             }
             tracks.push(ApprovalTrack::from_entitlement(ent));
         }
         if let Some(t) = &draft.ticket {
             if t.trim().is_empty() || t.len() > 200 || t.chars().any(char::is_control) {
-                return Err(DomainError::invalid(
-                    "ticket",
-                    "must be 1 to 200 printable characters, e.g. `INC-1234`",
-                ));
+                return Err(DomainError::invalid("ticket", "must be 1 to 200 printable characters, e.g. `INC-1234`"));
             }
         }
         Ok(Self {
@@ -312,7 +291,10 @@ impl Request {
     /// The post-event review of a break-glass use: accept or reject it.
     pub fn review_break_glass(&mut self, reviewer: &Identity, verdict: UseVerdict, note: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
         let involved = [&self.requester, &self.subject];
-        let review = self.post_review.as_mut().ok_or_else(|| DomainError::invalid("request", format!("`{}` is not a break-glass use: it has no post-event review", self.id)))?;
+        let review = self
+            .post_review
+            .as_mut()
+            .ok_or_else(|| DomainError::invalid("request", format!("`{}` is not a break-glass use: it has no post-event review", self.id)))?;
         review.review(reviewer, &involved, verdict, note, now)?;
         self.updated_at = now;
         self.version += 1;
@@ -322,7 +304,10 @@ impl Request {
     /// Settles a rejected break-glass use with a note.
     pub fn resolve_break_glass(&mut self, by: &Identity, note: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
         let involved = [&self.requester, &self.subject];
-        let review = self.post_review.as_mut().ok_or_else(|| DomainError::invalid("request", format!("`{}` is not a break-glass use: it has no post-event review", self.id)))?;
+        let review = self
+            .post_review
+            .as_mut()
+            .ok_or_else(|| DomainError::invalid("request", format!("`{}` is not a break-glass use: it has no post-event review", self.id)))?;
         review.resolve(by, &involved, note, now)?;
         self.updated_at = now;
         self.version += 1;
@@ -346,10 +331,7 @@ impl Request {
 
     /// The stages now waiting for approvals, one per incomplete track.
     pub fn open_stages(&self) -> Vec<(&ApprovalTrack, &StageSpec)> {
-        self.tracks
-            .iter()
-            .filter_map(|t| t.current().map(|i| (t, &t.stages[i].spec)))
-            .collect()
+        self.tracks.iter().filter_map(|t| t.current().map(|i| (t, &t.stages[i].spec))).collect()
     }
 
     /// Appends a policy decision to the evidence; decisions never change state.
@@ -433,32 +415,18 @@ impl Request {
             let Some(si) = track.current() else { continue };
             let spec = &track.stages[si].spec;
             open.push(format!("`{}` stage `{}`: {}", track.entitlement, spec.name, spec.approvers));
-            if rule_admits(&spec.approvers, reviewer, &track.owners, subject_manager)
-                && policy_allows(&track.entitlement, spec)
-            {
+            if rule_admits(&spec.approvers, reviewer, &track.owners, subject_manager) && policy_allows(&track.entitlement, spec) {
                 counted.push((ti, si));
             }
         }
         if counted.is_empty() {
-            return Err(DomainError::NoAuthority {
-                reviewer: reviewer.id.to_string(),
-                stages: open.join("; "),
-            });
+            return Err(DomainError::NoAuthority { reviewer: reviewer.id.to_string(), stages: open.join("; ") });
         }
         let refs: Vec<StageRef> = counted
             .iter()
-            .map(|&(ti, si)| StageRef {
-                entitlement: self.tracks[ti].entitlement.clone(),
-                stage: self.tracks[ti].stages[si].spec.name.clone(),
-            })
+            .map(|&(ti, si)| StageRef { entitlement: self.tracks[ti].entitlement.clone(), stage: self.tracks[ti].stages[si].spec.name.clone() })
             .collect();
-        self.reviews.push(Review {
-            reviewer: reviewer.id.clone(),
-            verdict,
-            reason: reason.clone(),
-            at: now,
-            counted: refs.clone(),
-        });
+        self.reviews.push(Review { reviewer: reviewer.id.clone(), verdict, reason: reason.clone(), at: now, counted: refs.clone() });
         match verdict {
             Verdict::Deny => {
                 self.outcome_reason = Some(format!("denied by `{}`: {reason}", reviewer.id));
@@ -492,11 +460,7 @@ impl Request {
                 reason: format!("only its requester `{}` can", self.requester),
             });
         }
-        self.outcome_reason = Some(if reason.trim().is_empty() {
-            format!("cancelled by `{by}`")
-        } else {
-            format!("cancelled by `{by}`: {}", reason.trim())
-        });
+        self.outcome_reason = Some(if reason.trim().is_empty() { format!("cancelled by `{by}`") } else { format!("cancelled by `{by}`: {}", reason.trim()) });
         self.move_to(RequestState::Cancelled, now);
         Ok(())
     }

@@ -1,12 +1,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{TimeZone, TimeDelta};
+use chrono::{TimeDelta, TimeZone};
 use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
-use crate::fulfilment::TargetFulfilment;
 use crate::catalog::{ApproverRule, Entitlement, Fulfilment, RiskTier, Target, ToxicCombination};
+use crate::fulfilment::TargetFulfilment;
 use crate::identity::{IdentityKind, IdentityStatus};
 use crate::ids::{GrantId, GroupId, TargetId};
 use crate::sod::check_toxic;
@@ -53,11 +53,7 @@ fn catalog() -> Catalog {
         risk: RiskTier::High,
         stages: vec![
             StageSpec { name: "owner".into(), approvers: ApproverRule::EntitlementOwners, required: 1 },
-            StageSpec {
-                name: "security".into(),
-                approvers: ApproverRule::Group(GroupId::parse("security").unwrap()),
-                required: 2,
-            },
+            StageSpec { name: "security".into(), approvers: ApproverRule::Group(GroupId::parse("security").unwrap()), required: 2 },
         ],
         max_duration: AccessDuration::parse("8h").unwrap(),
     };

@@ -69,11 +69,7 @@ impl ApprovalTrack {
         Self {
             entitlement: e.id.clone(),
             owners: e.owners.clone(),
-            stages: e
-                .stages
-                .iter()
-                .map(|s| StageProgress { spec: s.clone(), approvals: Vec::new() })
-                .collect(),
+            stages: e.stages.iter().map(|s| StageProgress { spec: s.clone(), approvals: Vec::new() }).collect(),
         }
     }
 
@@ -89,12 +85,7 @@ impl ApprovalTrack {
 
 /// Whether `rule` admits `reviewer`. `subject_manager` is the subject's manager (for
 /// a non-human subject, its owner's manager), resolved by the caller.
-pub fn rule_admits(
-    rule: &ApproverRule,
-    reviewer: &Identity,
-    owners: &[IdentityId],
-    subject_manager: Option<&IdentityId>,
-) -> bool {
+pub fn rule_admits(rule: &ApproverRule, reviewer: &Identity, owners: &[IdentityId], subject_manager: Option<&IdentityId>) -> bool {
     match rule {
         ApproverRule::Group(g) => reviewer.in_group(g),
         ApproverRule::EntitlementOwners => owners.contains(&reviewer.id),

@@ -11,19 +11,12 @@ use crate::DomainError;
 /// Refuses `requested` if, together with what the subject already holds (`held`,
 /// entitlement → grant), it would complete a toxic combination. The error names the
 /// combination, the requested entitlement and the grant already held.
-pub fn check_toxic(
-    catalog: &Catalog,
-    requested: &[EntitlementId],
-    held: &BTreeMap<EntitlementId, GrantId>,
-) -> Result<(), DomainError> {
+pub fn check_toxic(catalog: &Catalog, requested: &[EntitlementId], held: &BTreeMap<EntitlementId, GrantId>) -> Result<(), DomainError> {
     for combo in catalog.toxic_combinations() {
         let Some(asked) = requested.iter().find(|e| combo.entitlements.contains(*e)) else {
             continue;
         };
-        let complete = combo
-            .entitlements
-            .iter()
-            .all(|e| requested.contains(e) || held.contains_key(e));
+        let complete = combo.entitlements.iter().all(|e| requested.contains(e) || held.contains_key(e));
         if !complete {
             continue;
         }

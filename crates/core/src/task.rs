@@ -54,14 +54,7 @@ pub struct FulfilmentTask {
 }
 
 impl FulfilmentTask {
-    pub fn open(
-        id: TaskId,
-        request_id: RequestId,
-        subject: IdentityId,
-        entitlement: EntitlementId,
-        fulfiller_group: GroupId,
-        now: DateTime<Utc>,
-    ) -> Self {
+    pub fn open(id: TaskId, request_id: RequestId, subject: IdentityId, entitlement: EntitlementId, fulfiller_group: GroupId, now: DateTime<Utc>) -> Self {
         Self { id, request_id, subject, entitlement, fulfiller_group, created_at: now, purpose: TaskPurpose::Grant, state: TaskState::Open, version: 0 }
     }
 
@@ -115,35 +108,21 @@ impl FulfilmentTask {
         now: DateTime<Utc>,
     ) -> Result<(), DomainError> {
         if !self.is_open() {
-            return Err(DomainError::IllegalTransition {
-                entity: "task",
-                state: self.state.as_str().into(),
-                action: "complete",
-            });
+            return Err(DomainError::IllegalTransition { entity: "task", state: self.state.as_str().into(), action: "complete" });
         }
         by.require_active("fulfil")?;
         if !by.in_group(&self.fulfiller_group) {
-            return Err(DomainError::NotAFulfiller {
-                fulfiller: by.id.to_string(),
-                group: self.fulfiller_group.to_string(),
-            });
+            return Err(DomainError::NotAFulfiller { fulfiller: by.id.to_string(), group: self.fulfiller_group.to_string() });
         }
         if by.id == self.subject {
-            return Err(DomainError::Forbidden {
-                who: by.id.to_string(),
-                action: "fulfil this task",
-                reason: "nobody provisions their own access".into(),
-            });
+            return Err(DomainError::Forbidden { who: by.id.to_string(), action: "fulfil this task", reason: "nobody provisions their own access".into() });
         }
         if approvers.any(|a| a == &by.id) {
             return Err(DomainError::FulfillerIsApprover { fulfiller: by.id.to_string() });
         }
         let evidence = evidence.trim();
         if evidence.is_empty() {
-            return Err(DomainError::invalid(
-                "evidence",
-                "is required: describe what was changed in the target (e.g. the command run and its output)",
-            ));
+            return Err(DomainError::invalid("evidence", "is required: describe what was changed in the target (e.g. the command run and its output)"));
         }
         if evidence.chars().count() > MAX_EVIDENCE {
             return Err(DomainError::invalid("evidence", format!("is longer than {MAX_EVIDENCE} characters")));
@@ -156,11 +135,7 @@ impl FulfilmentTask {
     /// The request ended before fulfilment (e.g. cancelled).
     pub fn cancel(&mut self, now: DateTime<Utc>) -> Result<(), DomainError> {
         if !self.is_open() {
-            return Err(DomainError::IllegalTransition {
-                entity: "task",
-                state: self.state.as_str().into(),
-                action: "cancel",
-            });
+            return Err(DomainError::IllegalTransition { entity: "task", state: self.state.as_str().into(), action: "cancel" });
         }
         self.state = TaskState::Cancelled { at: now };
         self.version += 1;

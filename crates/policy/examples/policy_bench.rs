@@ -9,10 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use writ_policy::{
-    demo, Decision, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction, PolicyEngine,
-    RequestContext,
-};
+use writ_policy::{demo, Decision, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction, PolicyEngine, RequestContext};
 
 const ENTITLEMENTS: usize = 10_000;
 const TARGETS: usize = 100;
@@ -62,17 +59,9 @@ fn policies() -> String {
     for t in 0..80 {
         let (effect, action, cond) = match t % 4 {
             0 => ("forbid", "request", "context.duration_secs > 30 * 86400"),
-            1 => (
-                "permit",
-                "auto_approve",
-                "resource.risk == \"low\" && context.subject_is_requester",
-            ),
+            1 => ("permit", "auto_approve", "resource.risk == \"low\" && context.subject_is_requester"),
             2 => ("forbid", "auto_approve", "context.entitlement_count > 5"),
-            _ => (
-                "forbid",
-                "review",
-                "resource.owners.contains(principal) && context.stage == \"owner\"",
-            ),
+            _ => ("forbid", "review", "resource.owners.contains(principal) && context.stage == \"owner\""),
         };
         out.push_str(&format!(
             "@id(\"target-{t}\") {effect} (principal, action == Writ::Action::\"{action}\", resource in Writ::Target::\"tgt{t:03}\")\n  when {{ {cond} }};\n"
@@ -82,21 +71,9 @@ fn policies() -> String {
     for k in 0..900 {
         let e = entitlement(scoped_entitlement(k));
         let (effect, action, cond) = match k % 3 {
-            0 => (
-                "permit",
-                "auto_approve",
-                format!("principal in Writ::Group::\"team{}\"", k % 20),
-            ),
-            1 => (
-                "permit",
-                "auto_approve",
-                "context.duration_secs <= 4 * 3600".to_string(),
-            ),
-            _ => (
-                "forbid",
-                "request",
-                format!("!(principal in Writ::Group::\"team{}\")", k % 20),
-            ),
+            0 => ("permit", "auto_approve", format!("principal in Writ::Group::\"team{}\"", k % 20)),
+            1 => ("permit", "auto_approve", "context.duration_secs <= 4 * 3600".to_string()),
+            _ => ("forbid", "request", format!("!(principal in Writ::Group::\"team{}\")", k % 20)),
         };
         out.push_str(&format!(
             "@id(\"ent-{k}\") {effect} (principal, action == Writ::Action::\"{action}\", resource == Writ::Entitlement::\"{}\")\n  when {{ {cond} }};\n",
@@ -109,11 +86,7 @@ fn policies() -> String {
 fn query(rng: &mut Rng) -> DecisionQuery {
     let action = PolicyAction::ALL[[0, 0, 1, 1, 2, 3][rng.below(6)]];
     // Half the queries hit an entitlement that has its own policies.
-    let ent = if rng.below(2) == 0 {
-        scoped_entitlement(rng.below(900))
-    } else {
-        rng.below(ENTITLEMENTS)
-    };
+    let ent = if rng.below(2) == 0 { scoped_entitlement(rng.below(900)) } else { rng.below(ENTITLEMENTS) };
     let user = rng.below(200);
     let identity = |id: String| IdentityFacts {
         id,
@@ -123,35 +96,23 @@ fn query(rng: &mut Rng) -> DecisionQuery {
             _ => "active",
         }
         .into(),
-        groups: vec![
-            format!("team{}", user % 20),
-            ["oncall", "security", "eng"][user % 3].into(),
-        ],
+        groups: vec![format!("team{}", user % 20), ["oncall", "security", "eng"][user % 3].into()],
         owner: None,
         manager: Some(format!("mgr{}", user % 10)),
         attributes: [("department".into(), "payments".into())].into(),
     };
     let principal = identity(format!("user{user}"));
-    let subject = if rng.below(4) == 0 {
-        identity(format!("user{}", (user + 1) % 200))
-    } else {
-        principal.clone()
-    };
+    let subject = if rng.below(4) == 0 { identity(format!("user{}", (user + 1) % 200)) } else { principal.clone() };
     DecisionQuery {
         action,
         context: RequestContext {
             duration_secs: 3600 * (1 + rng.below(48) as i64),
             justification: "incident INC-1234 follow-up".into(),
             ticket: Some("CHG-42".into()),
-            stage: (action == PolicyAction::Review)
-                .then(|| ["owner", "security"][rng.below(2)].into()),
+            stage: (action == PolicyAction::Review).then(|| ["owner", "security"][rng.below(2)].into()),
             requester: principal.id.clone(),
             entitlement_count: 1 + rng.below(8) as i64,
-            relations: if subject.id == principal.id {
-                vec!["requester".into(), "subject".into()]
-            } else {
-                vec!["requester".into()]
-            },
+            relations: if subject.id == principal.id { vec!["requester".into(), "subject".into()] } else { vec!["requester".into()] },
         },
         principal,
         subject,
@@ -166,10 +127,7 @@ struct Stats {
     max: Duration,
 }
 
-fn run(
-    queries: &[DecisionQuery],
-    f: impl Fn(&DecisionQuery) -> Decision,
-) -> (Vec<Decision>, Stats) {
+fn run(queries: &[DecisionQuery], f: impl Fn(&DecisionQuery) -> Decision) -> (Vec<Decision>, Stats) {
     for q in queries.iter().take(1_000) {
         std::hint::black_box(f(q)); // warm-up
     }
@@ -184,41 +142,19 @@ fn run(
     times.sort();
     let at = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
     let mean = times.iter().sum::<Duration>() / times.len() as u32;
-    (
-        out,
-        Stats {
-            p50: at(0.50),
-            p99: at(0.99),
-            mean,
-            max: times[times.len() - 1],
-        },
-    )
+    (out, Stats { p50: at(0.50), p99: at(0.99), mean, max: times[times.len() - 1] })
 }
 
 fn main() {
     let text = policies();
     let start = Instant::now();
-    let engine = PolicyEngine::from_sources(demo::SCHEMA, &[("bench.cedar", text)])
-        .expect("bench policies are valid");
-    println!(
-        "loaded {} policies in {:?} ({} entitlements, {} targets)",
-        engine.policy_count(),
-        start.elapsed(),
-        ENTITLEMENTS,
-        TARGETS
-    );
+    let engine = PolicyEngine::from_sources(demo::SCHEMA, &[("bench.cedar", text)]).expect("bench policies are valid");
+    println!("loaded {} policies in {:?} ({} entitlements, {} targets)", engine.policy_count(), start.elapsed(), ENTITLEMENTS, TARGETS);
 
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let queries: Vec<DecisionQuery> = (0..QUERIES).map(|_| query(&mut rng)).collect();
-    let sliced_sizes: usize = queries
-        .iter()
-        .map(|q| engine.sliced_policy_count(q.action, &q.entitlement))
-        .sum();
-    println!(
-        "mean policies evaluated per decision: sliced {:.1}, naive {}",
-        sliced_sizes as f64 / QUERIES as f64,
-        engine.policy_count()
-    );
+    let sliced_sizes: usize = queries.iter().map(|q| engine.sliced_policy_count(q.action, &q.entitlement)).sum();
+    println!("mean policies evaluated per decision: sliced {:.1}, naive {}", sliced_sizes as f64 / QUERIES as f64, engine.policy_count());
 
     let (sliced, s) = run(&queries, |q| engine.decide(q));
     let (naive, n) = run(&queries, |q| engine.decide_naive(q));
@@ -230,24 +166,12 @@ fn main() {
         }
     }
     let allowed = sliced.iter().filter(|d| d.allowed).count();
-    println!(
-        "{QUERIES} queries: {allowed} allowed, {} denied",
-        QUERIES - allowed
-    );
-    println!(
-        "{:<8} {:>10} {:>10} {:>10} {:>10}",
-        "", "p50", "p99", "mean", "max"
-    );
+    println!("{QUERIES} queries: {allowed} allowed, {} denied", QUERIES - allowed);
+    println!("{:<8} {:>10} {:>10} {:>10} {:>10}", "", "p50", "p99", "mean", "max");
     for (name, st) in [("sliced", &s), ("naive", &n)] {
-        println!(
-            "{name:<8} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.1?}",
-            st.p50, st.p99, st.mean, st.max
-        );
+        println!("{name:<8} {:>10.1?} {:>10.1?} {:>10.1?} {:>10.1?}", st.p50, st.p99, st.mean, st.max);
     }
-    println!(
-        "speed-up (mean): {:.1}x",
-        n.mean.as_secs_f64() / s.mean.as_secs_f64()
-    );
+    println!("speed-up (mean): {:.1}x", n.mean.as_secs_f64() / s.mean.as_secs_f64());
     if mismatches > 0 {
         eprintln!("MISMATCH: sliced and naive disagree on {mismatches} of {QUERIES} queries");
         std::process::exit(1);

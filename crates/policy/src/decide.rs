@@ -7,9 +7,7 @@ use serde_json::json;
 
 use crate::engine::PolicyEngine;
 use crate::entities::SERVICE_ID;
-use crate::input::{
-    AdminAction, Decision, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction,
-};
+use crate::input::{AdminAction, Decision, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction};
 use crate::reads::Reads;
 
 /// What the evaluated policy sets said, merged.
@@ -26,21 +24,14 @@ impl Outcome {
     /// A set's response says which of its policies were satisfied: its reasons
     /// are the satisfied forbids when it denies, the satisfied permits when it
     /// allows (and a set that allows had no satisfied forbid).
-    fn add(
-        &mut self,
-        engine: &PolicyEngine,
-        request: &Request,
-        set: &PolicySet,
-        entities: &Entities,
-    ) {
+    fn add(&mut self, engine: &PolicyEngine, request: &Request, set: &PolicySet, entities: &Entities) {
         let response = engine.authorizer.is_authorized(request, set, entities);
         let reasons = response.diagnostics().reason().map(|id| id.to_string());
         match response.decision() {
             CedarDecision::Allow => self.permits.extend(reasons),
             CedarDecision::Deny => self.forbids.extend(reasons),
         }
-        self.errors
-            .extend(response.diagnostics().errors().map(|e| e.to_string()));
+        self.errors.extend(response.diagnostics().errors().map(|e| e.to_string()));
     }
 
     fn finish(self, action: PolicyAction, inputs: serde_json::Value) -> Decision {
@@ -61,11 +52,7 @@ fn query_inputs(q: &DecisionQuery) -> serde_json::Value {
     let principal = facts_json(&q.principal);
     // Most requests are for oneself: copying the principal's JSON is cheaper than
     // serialising the same facts again.
-    let subject = if q.subject == q.principal {
-        principal.clone()
-    } else {
-        facts_json(&q.subject)
-    };
+    let subject = if q.subject == q.principal { principal.clone() } else { facts_json(&q.subject) };
     // Not `json!`, which would serialise `principal` and `subject` once more.
     let fields = [
         ("action", facts_json(&q.action)),
@@ -93,13 +80,7 @@ fn admin_inputs(action: AdminAction, principal: &IdentityFacts) -> serde_json::V
 
 /// A deny for a question Cedar could not even be asked.
 fn unaskable(action: PolicyAction, inputs: serde_json::Value, why: String) -> Decision {
-    Decision {
-        action: action.as_str().to_string(),
-        allowed: false,
-        policy_ids: vec![],
-        errors: vec![why],
-        inputs,
-    }
+    Decision { action: action.as_str().to_string(), allowed: false, policy_ids: vec![], errors: vec![why], inputs }
 }
 
 impl PolicyEngine {
@@ -140,44 +121,19 @@ impl PolicyEngine {
 
     /// How many policies [`PolicyEngine::decide`] evaluates for this action and
     /// entitlement (for an administrative action, the entitlement is ignored).
-    pub fn sliced_policy_count(
-        &self,
-        action: PolicyAction,
-        entitlement: &EntitlementFacts,
-    ) -> usize {
-        self.slices
-            .slices(action, Some(entitlement))
-            .iter()
-            .map(|s| s.set.num_of_policies())
-            .sum()
+    pub fn sliced_policy_count(&self, action: PolicyAction, entitlement: &EntitlementFacts) -> usize {
+        self.slices.slices(action, Some(entitlement)).iter().map(|s| s.set.num_of_policies()).sum()
     }
 
     /// Evaluates `q` against `sets`, building only what `reads` says they can
     /// read of the entities and context.
-    fn evaluate<'s>(
-        &self,
-        q: &DecisionQuery,
-        sets: impl IntoIterator<Item = &'s PolicySet>,
-        reads: &Reads,
-    ) -> Decision {
+    fn evaluate<'s>(&self, q: &DecisionQuery, sets: impl IntoIterator<Item = &'s PolicySet>, reads: &Reads) -> Decision {
         if let Some(admin) = q.action.admin() {
-            return unaskable(
-                q.action,
-                query_inputs(q),
-                format!(
-                    "`{admin}` is about the service, not an entitlement: ask it with decide_admin"
-                ),
-            );
+            return unaskable(q.action, query_inputs(q), format!("`{admin}` is about the service, not an entitlement: ask it with decide_admin"));
         }
         let (request, entities) = match self.vocab.build(q, reads, None) {
             Ok(built) => built,
-            Err(e) => {
-                return unaskable(
-                    q.action,
-                    query_inputs(q),
-                    format!("cannot build the Cedar request: {e}"),
-                )
-            }
+            Err(e) => return unaskable(q.action, query_inputs(q), format!("cannot build the Cedar request: {e}")),
         };
         let mut outcome = Outcome::default();
         for set in sets {
@@ -186,23 +142,11 @@ impl PolicyEngine {
         outcome.finish(q.action, query_inputs(q))
     }
 
-    fn evaluate_admin<'s>(
-        &self,
-        action: AdminAction,
-        principal: &IdentityFacts,
-        sets: impl IntoIterator<Item = &'s PolicySet>,
-        reads: &Reads,
-    ) -> Decision {
+    fn evaluate_admin<'s>(&self, action: AdminAction, principal: &IdentityFacts, sets: impl IntoIterator<Item = &'s PolicySet>, reads: &Reads) -> Decision {
         let inputs = admin_inputs(action, principal);
         let (request, entities) = match self.vocab.build_admin(action, principal, reads, None) {
             Ok(built) => built,
-            Err(e) => {
-                return unaskable(
-                    action.action(),
-                    inputs,
-                    format!("cannot build the Cedar request: {e}"),
-                )
-            }
+            Err(e) => return unaskable(action.action(), inputs, format!("cannot build the Cedar request: {e}")),
         };
         let mut outcome = Outcome::default();
         for set in sets {
@@ -263,13 +207,7 @@ mod tests {
         let d = e.decide(&query(PolicyAction::Review));
         assert!(!d.allowed);
         assert!(d.policy_ids.is_empty() && d.errors.is_empty());
-        assert_eq!(
-            e.sliced_policy_count(
-                PolicyAction::Review,
-                &query(PolicyAction::Review).entitlement
-            ),
-            0
-        );
+        assert_eq!(e.sliced_policy_count(PolicyAction::Review, &query(PolicyAction::Review).entitlement), 0);
     }
 
     #[test]
@@ -302,10 +240,7 @@ mod tests {
             });
             // The evidence keeps the text, so the key order matters too.
             for d in [e.decide(&q), e.decide_naive(&q)] {
-                assert_eq!(
-                    serde_json::to_string(&d.inputs).unwrap(),
-                    serde_json::to_string(&expected).unwrap()
-                );
+                assert_eq!(serde_json::to_string(&d.inputs).unwrap(), serde_json::to_string(&expected).unwrap());
             }
         }
     }
@@ -329,24 +264,16 @@ mod tests {
   action "manage_identities" in ["changes"] appliesTo"#,
             );
         assert_ne!(schema, demo::SCHEMA);
-        let policy =
-            r#"@id("changes") permit (principal, action in Writ::Action::"changes", resource);"#;
+        let policy = r#"@id("changes") permit (principal, action in Writ::Action::"changes", resource);"#;
         let e = PolicyEngine::from_sources(&schema, &[("t.cedar", policy)]).unwrap();
-        for (action, allowed) in [
-            (PolicyAction::Request, true),
-            (PolicyAction::BreakGlass, true),
-            (PolicyAction::Review, false),
-        ] {
+        for (action, allowed) in [(PolicyAction::Request, true), (PolicyAction::BreakGlass, true), (PolicyAction::Review, false)] {
             let q = query(action);
             let d = e.decide(&q);
             assert_eq!(d.allowed, allowed, "{action}: {d:?}");
             assert_eq!(d, e.decide_naive(&q));
         }
         let who = &query(PolicyAction::View).principal;
-        for (action, allowed) in [
-            (AdminAction::ManageIdentities, true),
-            (AdminAction::ReadAudit, false),
-        ] {
+        for (action, allowed) in [(AdminAction::ManageIdentities, true), (AdminAction::ReadAudit, false)] {
             let d = e.decide_admin(action, who);
             assert_eq!(d.allowed, allowed, "{action}: {d:?}");
             assert_eq!(d, e.decide_admin_naive(action, who));
@@ -366,26 +293,15 @@ mod tests {
         for (relations, allowed, ids) in [
             (vec!["fulfiller"], true, vec!["fulfillers"]),
             (vec!["requester", "fulfiller"], true, vec!["fulfillers"]),
-            (
-                vec!["fulfiller", "entitlement_owner"],
-                false,
-                vec!["not-owners"],
-            ),
+            (vec!["fulfiller", "entitlement_owner"], false, vec!["not-owners"]),
             (vec!["requester"], false, vec![]),
             (vec![], false, vec![]),
         ] {
             q.context.relations = relations.iter().map(|r| r.to_string()).collect();
             let d = e.decide(&q);
-            assert_eq!(
-                (d.allowed, d.policy_ids.clone()),
-                (allowed, ids.iter().map(|i| i.to_string()).collect()),
-                "{relations:?}"
-            );
+            assert_eq!((d.allowed, d.policy_ids.clone()), (allowed, ids.iter().map(|i| i.to_string()).collect()), "{relations:?}");
             assert!(d.errors.is_empty(), "{:?}", d.errors);
-            assert_eq!(
-                d.inputs["context"]["relations"],
-                serde_json::json!(relations)
-            );
+            assert_eq!(d.inputs["context"]["relations"], serde_json::json!(relations));
         }
     }
 
@@ -410,13 +326,7 @@ mod tests {
         who.attributes.insert("role".into(), "admin".into());
         let d = e.decide_admin(AdminAction::ManageIdentities, &who);
         assert_eq!(d.policy_ids, ["owner-attr"]);
-        assert_eq!(
-            e.sliced_policy_count(
-                PolicyAction::ReadAudit,
-                &query(PolicyAction::View).entitlement
-            ),
-            1
-        );
+        assert_eq!(e.sliced_policy_count(PolicyAction::ReadAudit, &query(PolicyAction::View).entitlement), 1);
     }
 
     #[test]

@@ -8,14 +8,8 @@ pub const SCHEMA: &str = include_str!("../demo/writ.cedarschema");
 /// `(file name, text)` of every demo policy file, sorted by name.
 pub const POLICIES: &[(&str, &str)] = &[
     ("admin.cedar", include_str!("../demo/admin.cedar")),
-    (
-        "auto_approve.cedar",
-        include_str!("../demo/auto_approve.cedar"),
-    ),
-    (
-        "break_glass.cedar",
-        include_str!("../demo/break_glass.cedar"),
-    ),
+    ("auto_approve.cedar", include_str!("../demo/auto_approve.cedar")),
+    ("break_glass.cedar", include_str!("../demo/break_glass.cedar")),
     ("request.cedar", include_str!("../demo/request.cedar")),
     ("review.cedar", include_str!("../demo/review.cedar")),
     ("revoke.cedar", include_str!("../demo/revoke.cedar")),
@@ -115,14 +109,8 @@ mod tests {
 
     #[test]
     fn security_stage_needs_the_security_group() {
-        denied_by(
-            &review("security", &["engineering"]),
-            &["review-forbid-security-stage-outsider"],
-        );
-        allowed_by(
-            &review("security", &["security"]),
-            &["review-permit-active"],
-        );
+        denied_by(&review("security", &["engineering"]), &["review-forbid-security-stage-outsider"]);
+        allowed_by(&review("security", &["security"]), &["review-permit-active"]);
     }
 
     #[test]
@@ -147,15 +135,7 @@ mod tests {
 
     #[test]
     fn anyone_involved_may_view_a_request() {
-        for relation in [
-            "requester",
-            "subject",
-            "subject_owner",
-            "subject_manager",
-            "entitlement_owner",
-            "stage_approver",
-            "fulfiller",
-        ] {
+        for relation in ["requester", "subject", "subject_owner", "subject_manager", "entitlement_owner", "stage_approver", "fulfiller"] {
             allowed_by(&view(&[], &[relation]), &["view-permit-involved"]);
         }
         denied_by(&view(&["engineering"], &[]), &[]);
@@ -166,10 +146,7 @@ mod tests {
         for group in ["security", "auditors"] {
             allowed_by(&view(&[group], &[]), &["view-permit-oversight"]);
         }
-        allowed_by(
-            &view(&["auditors"], &["fulfiller"]),
-            &["view-permit-involved", "view-permit-oversight"],
-        );
+        allowed_by(&view(&["auditors"], &["fulfiller"]), &["view-permit-involved", "view-permit-oversight"]);
     }
 
     #[test]

@@ -36,19 +36,13 @@ impl PolicyEngine {
 
     /// Like [`PolicyEngine::load_dir`] from in-memory text: `files` are
     /// `(file name, policy text)`, the name being used in ids and errors.
-    pub fn from_sources<N: AsRef<str>, T: AsRef<str>>(
-        schema: &str,
-        files: &[(N, T)],
-    ) -> Result<Self, PolicyError> {
+    pub fn from_sources<N: AsRef<str>, T: AsRef<str>>(schema: &str, files: &[(N, T)]) -> Result<Self, PolicyError> {
         if files.is_empty() {
-            return Err(PolicyError::NoPolicies {
-                place: "the given sources".into(),
-            });
+            return Err(PolicyError::NoPolicies { place: "the given sources".into() });
         }
         let loaded = load::load(schema, files)?;
         let vocab = Vocab::new(&loaded.schema);
-        let all = PolicySet::from_policies(loaded.policies.iter().map(|p| p.policy.clone()))
-            .expect("ids were checked unique at load");
+        let all = PolicySet::from_policies(loaded.policies.iter().map(|p| p.policy.clone())).expect("ids were checked unique at load");
         let mut warnings = loaded.warnings;
         // An older policy directory's schema may predate an action Writ now asks.
         warnings.extend(vocab.undeclared.iter().map(|a| {
@@ -116,29 +110,16 @@ mod tests {
     #[test]
     fn an_old_schema_without_the_new_actions_loads_with_a_warning() {
         let old = demo::SCHEMA.replace(r#", "view", "revoke" appliesTo"#, " appliesTo");
-        let engine = PolicyEngine::from_sources(
-            &old,
-            &[("request.cedar", include_str!("../demo/request.cedar"))],
-        )
-        .unwrap();
+        let engine = PolicyEngine::from_sources(&old, &[("request.cedar", include_str!("../demo/request.cedar"))]).unwrap();
         let report = engine.check_report();
-        assert!(
-            report
-                .warnings
-                .iter()
-                .any(|w| w.contains("no action `view`")),
-            "{:?}",
-            report.warnings
-        );
+        assert!(report.warnings.iter().any(|w| w.contains("no action `view`")), "{:?}", report.warnings);
         assert!(PolicyEngine::demo().check_report().warnings.is_empty());
     }
 
     #[test]
     fn no_sources_is_an_error() {
         let none: &[(&str, &str)] = &[];
-        let err = PolicyEngine::from_sources(demo::SCHEMA, none)
-            .err()
-            .unwrap();
+        let err = PolicyEngine::from_sources(demo::SCHEMA, none).err().unwrap();
         assert!(matches!(err, PolicyError::NoPolicies { .. }));
     }
 }

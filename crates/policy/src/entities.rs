@@ -11,10 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
-use cedar_policy::{
-    Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression,
-    Schema,
-};
+use cedar_policy::{Context, Entities, Entity, EntityId, EntityTypeName, EntityUid, Request, RestrictedExpression, Schema};
 
 use crate::input::{AdminAction, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction};
 use crate::reads::{Attr, Reads};
@@ -58,10 +55,7 @@ struct KeptAttrs<'r> {
 
 impl<'r> KeptAttrs<'r> {
     fn new(reads: &'r Reads<'r>) -> Self {
-        KeptAttrs {
-            kept: Vec::new(),
-            reads,
-        }
+        KeptAttrs { kept: Vec::new(), reads }
     }
 
     fn put(mut self, a: Attr, value: impl FnOnce() -> RestrictedExpression) -> Self {
@@ -81,17 +75,10 @@ impl Vocab {
         let action_type = type_name("Writ::Action");
         let actions = PolicyAction::ALL.map(|a| uid(&action_type, a.as_str()));
         let action_entities = schema.action_entities().ok();
-        let action_parents = actions.clone().map(|a| {
-            action_entities
-                .as_ref()
-                .and_then(|es| es.ancestors(&a).map(|it| it.cloned().collect()))
-                .unwrap_or_default()
-        });
+        let action_parents =
+            actions.clone().map(|a| action_entities.as_ref().and_then(|es| es.ancestors(&a).map(|it| it.cloned().collect())).unwrap_or_default());
         let declared: HashSet<&EntityUid> = schema.actions().collect();
-        let undeclared = PolicyAction::ALL
-            .into_iter()
-            .filter(|a| !declared.contains(&actions[a.index()]))
-            .collect();
+        let undeclared = PolicyAction::ALL.into_iter().filter(|a| !declared.contains(&actions[a.index()])).collect();
         Vocab {
             identity: type_name("Writ::Identity"),
             group: type_name("Writ::Group"),
@@ -123,53 +110,27 @@ impl Vocab {
                 let pairs = facts.attributes.iter().map(|(k, v)| s(&format!("{k}={v}")));
                 RestrictedExpression::new_set(pairs)
             });
-        let parents = facts
-            .groups
-            .iter()
-            .filter(|g| reads.parent(g))
-            .map(|g| uid(&self.group, g))
-            .collect();
-        Entity::new(uid(&self.identity, &facts.id), attrs.into_map(), parents)
-            .map_err(|e| e.to_string())
+        let parents = facts.groups.iter().filter(|g| reads.parent(g)).map(|g| uid(&self.group, g)).collect();
+        Entity::new(uid(&self.identity, &facts.id), attrs.into_map(), parents).map_err(|e| e.to_string())
     }
 
     fn entitlement(&self, facts: &EntitlementFacts, reads: &Reads) -> Result<Entity, String> {
-        let attrs = KeptAttrs::new(reads)
-            .put(Attr::Risk, || {
-                RestrictedExpression::new_string(facts.risk.clone())
-            })
-            .put(Attr::Owners, || {
-                let owners = facts
-                    .owners
-                    .iter()
-                    .map(|o| RestrictedExpression::new_entity_uid(uid(&self.identity, o)));
-                RestrictedExpression::new_set(owners)
-            });
-        let parents = if reads.parent(&facts.target) {
-            HashSet::from([uid(&self.target, &facts.target)])
-        } else {
-            HashSet::new()
-        };
-        Entity::new(uid(&self.entitlement, &facts.id), attrs.into_map(), parents)
-            .map_err(|e| e.to_string())
+        let attrs = KeptAttrs::new(reads).put(Attr::Risk, || RestrictedExpression::new_string(facts.risk.clone())).put(Attr::Owners, || {
+            let owners = facts.owners.iter().map(|o| RestrictedExpression::new_entity_uid(uid(&self.identity, o)));
+            RestrictedExpression::new_set(owners)
+        });
+        let parents = if reads.parent(&facts.target) { HashSet::from([uid(&self.target, &facts.target)]) } else { HashSet::new() };
+        Entity::new(uid(&self.entitlement, &facts.id), attrs.into_map(), parents).map_err(|e| e.to_string())
     }
 
     /// The entity store: `entities` plus the action entity when the schema puts
     /// the action in groups.
-    fn store(
-        &self,
-        action: PolicyAction,
-        mut entities: Vec<Entity>,
-        schema: Option<&Schema>,
-    ) -> Result<Entities, String> {
+    fn store(&self, action: PolicyAction, mut entities: Vec<Entity>, schema: Option<&Schema>) -> Result<Entities, String> {
         // Without action groups, `action in [..]` is plain equality, which Cedar
         // evaluates without the action entity; skipping it keeps the store small.
         let parents = self.action_parents(action);
         if !parents.is_empty() {
-            entities.push(Entity::new_no_attrs(
-                self.action_uid(action).clone(),
-                parents.clone(),
-            ));
+            entities.push(Entity::new_no_attrs(self.action_uid(action).clone(), parents.clone()));
         }
         Entities::from_entities(entities, schema).map_err(|e| e.to_string())
     }
@@ -183,20 +144,12 @@ impl Vocab {
         let identity = |id: &str| RestrictedExpression::new_entity_uid(uid(&self.identity, id));
         let fields = KeptAttrs::new(reads)
             .put(Attr::DurationSecs, || long(c.duration_secs))
-            .put(Attr::JustificationLength, || {
-                long(c.justification.chars().count() as i64)
-            })
-            .put(Attr::HasTicket, || {
-                bool(c.ticket.as_deref().is_some_and(|t| !t.trim().is_empty()))
-            })
-            .put(Attr::Stage, || {
-                RestrictedExpression::new_string(c.stage.clone().unwrap_or_default())
-            })
+            .put(Attr::JustificationLength, || long(c.justification.chars().count() as i64))
+            .put(Attr::HasTicket, || bool(c.ticket.as_deref().is_some_and(|t| !t.trim().is_empty())))
+            .put(Attr::Stage, || RestrictedExpression::new_string(c.stage.clone().unwrap_or_default()))
             .put(Attr::Requester, || identity(&c.requester))
             .put(Attr::Subject, || identity(&q.subject.id))
-            .put(Attr::SubjectIsRequester, || {
-                bool(q.subject.id == c.requester)
-            })
+            .put(Attr::SubjectIsRequester, || bool(q.subject.id == c.requester))
             .put(Attr::EntitlementCount, || long(c.entitlement_count))
             .put(Attr::Relations, || {
                 let relations = c.relations.iter().cloned();
@@ -209,16 +162,8 @@ impl Vocab {
     /// `reads` allows of the entities and context. With `schema`, Cedar also checks them
     /// against it (tests do, reading everything; decisions skip it for speed, the
     /// shapes being fixed by this file).
-    pub fn build(
-        &self,
-        q: &DecisionQuery,
-        reads: &Reads,
-        schema: Option<&Schema>,
-    ) -> Result<(Request, Entities), String> {
-        let mut entities = vec![
-            self.identity(&q.principal, reads)?,
-            self.entitlement(&q.entitlement, reads)?,
-        ];
+    pub fn build(&self, q: &DecisionQuery, reads: &Reads, schema: Option<&Schema>) -> Result<(Request, Entities), String> {
+        let mut entities = vec![self.identity(&q.principal, reads)?, self.entitlement(&q.entitlement, reads)?];
         // Same id means same identity: the principal's facts stand for both.
         if q.subject.id != q.principal.id {
             entities.push(self.identity(&q.subject, reads)?);
@@ -226,41 +171,21 @@ impl Vocab {
         let entities = self.store(q.action, entities, schema)?;
 
         let context = self.context(q, reads)?;
-        let request = Request::new(
-            uid(&self.identity, &q.principal.id),
-            self.action_uid(q.action).clone(),
-            uid(&self.entitlement, &q.entitlement.id),
-            context,
-            schema,
-        )
-        .map_err(|e| e.to_string())?;
+        let request =
+            Request::new(uid(&self.identity, &q.principal.id), self.action_uid(q.action).clone(), uid(&self.entitlement, &q.entitlement.id), context, schema)
+                .map_err(|e| e.to_string())?;
         Ok((request, entities))
     }
 
     /// Builds the Cedar request and entity store for an administrative question:
     /// `principal` acting on `Writ::Service::"writ"`, with an empty context.
-    pub fn build_admin(
-        &self,
-        action: AdminAction,
-        principal: &IdentityFacts,
-        reads: &Reads,
-        schema: Option<&Schema>,
-    ) -> Result<(Request, Entities), String> {
+    pub fn build_admin(&self, action: AdminAction, principal: &IdentityFacts, reads: &Reads, schema: Option<&Schema>) -> Result<(Request, Entities), String> {
         let action = action.action();
         let service = uid(&self.service, SERVICE_ID);
-        let entities = vec![
-            self.identity(principal, reads)?,
-            Entity::new_no_attrs(service.clone(), HashSet::new()),
-        ];
+        let entities = vec![self.identity(principal, reads)?, Entity::new_no_attrs(service.clone(), HashSet::new())];
         let entities = self.store(action, entities, schema)?;
-        let request = Request::new(
-            uid(&self.identity, &principal.id),
-            self.action_uid(action).clone(),
-            service,
-            Context::empty(),
-            schema,
-        )
-        .map_err(|e| e.to_string())?;
+        let request =
+            Request::new(uid(&self.identity, &principal.id), self.action_uid(action).clone(), service, Context::empty(), schema).map_err(|e| e.to_string())?;
         Ok((request, entities))
     }
 }
@@ -280,15 +205,10 @@ mod tests {
         let schema = schema();
         let vocab = Vocab::new(&schema);
         assert!(vocab.undeclared.is_empty(), "{:?}", vocab.undeclared);
-        for action in PolicyAction::ALL
-            .into_iter()
-            .filter(|a| a.admin().is_none())
-        {
+        for action in PolicyAction::ALL.into_iter().filter(|a| a.admin().is_none()) {
             let mut q = query(action);
             q.principal.owner = Some("carol".into());
-            q.principal
-                .attributes
-                .insert("department".into(), "finance".into());
+            q.principal.attributes.insert("department".into(), "finance".into());
             q.entitlement.owners = vec!["olga".into(), "oscar".into()];
             q.context.ticket = Some("CHG-1".into());
             q.context.relations = vec!["requester".into(), "subject_owner".into()];
@@ -297,14 +217,7 @@ mod tests {
             vocab.build(&q, &Reads::Everything, Some(&schema)).unwrap();
         }
         for action in AdminAction::ALL {
-            vocab
-                .build_admin(
-                    action,
-                    &query(PolicyAction::View).principal,
-                    &Reads::Everything,
-                    Some(&schema),
-                )
-                .unwrap();
+            vocab.build_admin(action, &query(PolicyAction::View).principal, &Reads::Everything, Some(&schema)).unwrap();
         }
     }
 
@@ -312,15 +225,9 @@ mod tests {
     fn actions_missing_from_an_old_schema_are_reported() {
         let old = demo::SCHEMA
             .replace(r#", "view", "revoke" appliesTo"#, " appliesTo")
-            .replace(
-                r#"action "read_audit", "manage_identities""#,
-                r#"action "manage_identities""#,
-            );
+            .replace(r#"action "read_audit", "manage_identities""#, r#"action "manage_identities""#);
         let schema = Schema::from_cedarschema_str(&old).unwrap().0;
-        assert_eq!(
-            Vocab::new(&schema).undeclared,
-            [PolicyAction::View, PolicyAction::Revoke, PolicyAction::ReadAudit]
-        );
+        assert_eq!(Vocab::new(&schema).undeclared, [PolicyAction::View, PolicyAction::Revoke, PolicyAction::ReadAudit]);
     }
 
     #[test]

@@ -8,9 +8,7 @@
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 
-use crate::input::{
-    AdminAction, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction, RequestContext,
-};
+use crate::input::{AdminAction, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction, RequestContext};
 use crate::{demo, PolicyEngine};
 
 const TARGETS: [&str; 3] = ["t0", "t1", "t2"];
@@ -34,29 +32,14 @@ enum About {
 const ACTIONS: [(&str, About); 10] = [
     ("action", About::Both),
     (r#"action == Writ::Action::"request""#, About::Entitlement),
-    (
-        r#"action == Writ::Action::"auto_approve""#,
-        About::Entitlement,
-    ),
-    (
-        r#"action in [Writ::Action::"review", Writ::Action::"break_glass"]"#,
-        About::Entitlement,
-    ),
-    (
-        r#"action in [Writ::Action::"request", Writ::Action::"auto_approve"]"#,
-        About::Entitlement,
-    ),
+    (r#"action == Writ::Action::"auto_approve""#, About::Entitlement),
+    (r#"action in [Writ::Action::"review", Writ::Action::"break_glass"]"#, About::Entitlement),
+    (r#"action in [Writ::Action::"request", Writ::Action::"auto_approve"]"#, About::Entitlement),
     (r#"action == Writ::Action::"review""#, About::Entitlement),
     (r#"action == Writ::Action::"view""#, About::Entitlement),
-    (
-        r#"action in [Writ::Action::"view", Writ::Action::"review"]"#,
-        About::Entitlement,
-    ),
+    (r#"action in [Writ::Action::"view", Writ::Action::"review"]"#, About::Entitlement),
     (r#"action == Writ::Action::"read_audit""#, About::Service),
-    (
-        r#"action in [Writ::Action::"read_audit", Writ::Action::"manage_identities"]"#,
-        About::Service,
-    ),
+    (r#"action in [Writ::Action::"read_audit", Writ::Action::"manage_identities"]"#, About::Service),
 ];
 
 /// Conditions on the request and entitlement: only for policies whose scope
@@ -89,10 +72,7 @@ const PRINCIPAL_CONDITIONS: [&str; 5] = [
 struct Lcg(u64);
 impl Lcg {
     fn pick(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         ((self.0 >> 33) % n as u64) as usize
     }
 }
@@ -109,18 +89,9 @@ fn resource_scope(rng: &mut Lcg, about: About) -> (String, bool) {
     }
     let scope = match rng.pick(6) {
         0 => format!(r#"resource in Writ::Target::"{}""#, TARGETS[rng.pick(3)]),
-        1 => format!(
-            r#"resource == Writ::Entitlement::"{}""#,
-            ENTITLEMENTS[rng.pick(6)]
-        ),
-        2 => format!(
-            r#"resource in Writ::Entitlement::"{}""#,
-            ENTITLEMENTS[rng.pick(6)]
-        ),
-        3 => format!(
-            r#"resource is Writ::Entitlement in Writ::Target::"{}""#,
-            TARGETS[rng.pick(3)]
-        ),
+        1 => format!(r#"resource == Writ::Entitlement::"{}""#, ENTITLEMENTS[rng.pick(6)]),
+        2 => format!(r#"resource in Writ::Entitlement::"{}""#, ENTITLEMENTS[rng.pick(6)]),
+        3 => format!(r#"resource is Writ::Entitlement in Writ::Target::"{}""#, TARGETS[rng.pick(3)]),
         4 => "resource is Writ::Entitlement".to_string(),
         _ => return ("resource".to_string(), about == About::Entitlement),
     };
@@ -143,18 +114,12 @@ fn policies() -> String {
         let (resource, entitlements_only) = resource_scope(&mut rng, about);
         // A condition on the request needs a scope that rules the service out
         // (strict validation checks a policy against every action it can match).
-        let when = if entitlements_only {
-            CONDITIONS[rng.pick(CONDITIONS.len())]
-        } else {
-            PRINCIPAL_CONDITIONS[rng.pick(PRINCIPAL_CONDITIONS.len())]
-        };
+        let when = if entitlements_only { CONDITIONS[rng.pick(CONDITIONS.len())] } else { PRINCIPAL_CONDITIONS[rng.pick(PRINCIPAL_CONDITIONS.len())] };
         // Every fourth policy keeps the default `file:line` id.
         if i % 4 != 0 {
             out.push_str(&format!("@id(\"p{i}\")\n"));
         }
-        out.push_str(&format!(
-            "{effect} ({principal}, {action}, {resource})\n  when {{ {when} }};\n"
-        ));
+        out.push_str(&format!("{effect} ({principal}, {action}, {resource})\n  when {{ {when} }};\n"));
     }
     out
 }
@@ -164,96 +129,56 @@ fn identity(id: usize, kind: usize, status: usize, groups: Vec<bool>, ops: bool)
         id: USERS[id].into(),
         kind: KINDS[kind].into(),
         status: STATUSES[status].into(),
-        groups: GROUPS
-            .iter()
-            .zip(groups)
-            .filter(|(_, on)| *on)
-            .map(|(g, _)| g.to_string())
-            .collect(),
+        groups: GROUPS.iter().zip(groups).filter(|(_, on)| *on).map(|(g, _)| g.to_string()).collect(),
         owner: None,
         manager: None,
-        attributes: if ops {
-            [("dept".to_string(), "ops".to_string())].into()
-        } else {
-            Default::default()
-        },
+        attributes: if ops { [("dept".to_string(), "ops".to_string())].into() } else { Default::default() },
     }
 }
 
 fn identity_strategy() -> impl Strategy<Value = IdentityFacts> {
-    (
-        0..3usize,
-        0..2usize,
-        0..2usize,
-        prop::collection::vec(any::<bool>(), 3),
-        any::<bool>(),
-    )
+    (0..3usize, 0..2usize, 0..2usize, prop::collection::vec(any::<bool>(), 3), any::<bool>())
         .prop_map(|(id, kind, status, groups, ops)| identity(id, kind, status, groups, ops))
 }
 
 fn query_strategy() -> impl Strategy<Value = DecisionQuery> {
     (
         (0..6usize, identity_strategy(), identity_strategy()),
-        (
-            0..6usize,
-            0..3usize,
-            0..4usize,
-            prop::collection::vec(0..3usize, 0..3),
-        ),
-        (
-            0..7200i64,
-            0..3usize,
-            0..3usize,
-            prop::collection::btree_set(0..RELATIONS.len(), 0..3),
-        ),
+        (0..6usize, 0..3usize, 0..4usize, prop::collection::vec(0..3usize, 0..3)),
+        (0..7200i64, 0..3usize, 0..3usize, prop::collection::btree_set(0..RELATIONS.len(), 0..3)),
     )
-        .prop_map(
-            |(
-                (action, principal, subject),
-                (ent, target, risk, owners),
-                (duration, stage, requester, relations),
-            )| {
-                // Mostly the entitlement's real target; sometimes a mismatched one, which
-                // the slicer must still handle like the whole set does.
-                let real_target = ENTITLEMENTS[ent].split('/').next().unwrap_or_default();
-                let target = if target == 0 {
-                    TARGETS[(ent + 1) % 3]
-                } else {
-                    real_target
-                };
-                DecisionQuery {
-                    // The five entitlement actions come first in `ALL`.
-                    action: PolicyAction::ALL[action],
-                    principal,
-                    subject,
-                    entitlement: EntitlementFacts {
-                        id: ENTITLEMENTS[ent].into(),
-                        target: target.into(),
-                        risk: RISKS[risk].into(),
-                        owners: owners.into_iter().map(|o| USERS[o].to_string()).collect(),
-                    },
-                    context: RequestContext {
-                        duration_secs: duration,
-                        justification: "because".into(),
-                        ticket: None,
-                        stage: Some(STAGES[stage].into()).filter(|s: &String| !s.is_empty()),
-                        requester: USERS[requester].into(),
-                        entitlement_count: 1,
-                        relations: relations
-                            .into_iter()
-                            .map(|r| RELATIONS[r].to_string())
-                            .collect(),
-                    },
-                }
-            },
-        )
+        .prop_map(|((action, principal, subject), (ent, target, risk, owners), (duration, stage, requester, relations))| {
+            // Mostly the entitlement's real target; sometimes a mismatched one, which
+            // the slicer must still handle like the whole set does.
+            let real_target = ENTITLEMENTS[ent].split('/').next().unwrap_or_default();
+            let target = if target == 0 { TARGETS[(ent + 1) % 3] } else { real_target };
+            DecisionQuery {
+                // The five entitlement actions come first in `ALL`.
+                action: PolicyAction::ALL[action],
+                principal,
+                subject,
+                entitlement: EntitlementFacts {
+                    id: ENTITLEMENTS[ent].into(),
+                    target: target.into(),
+                    risk: RISKS[risk].into(),
+                    owners: owners.into_iter().map(|o| USERS[o].to_string()).collect(),
+                },
+                context: RequestContext {
+                    duration_secs: duration,
+                    justification: "because".into(),
+                    ticket: None,
+                    stage: Some(STAGES[stage].into()).filter(|s: &String| !s.is_empty()),
+                    requester: USERS[requester].into(),
+                    entitlement_count: 1,
+                    relations: relations.into_iter().map(|r| RELATIONS[r].to_string()).collect(),
+                },
+            }
+        })
 }
 
 fn engine() -> &'static PolicyEngine {
     static ENGINE: std::sync::OnceLock<PolicyEngine> = std::sync::OnceLock::new();
-    ENGINE.get_or_init(|| {
-        PolicyEngine::from_sources(demo::SCHEMA, &[("gen.cedar", policies())]).unwrap()
-    })
+    ENGINE.get_or_init(|| PolicyEngine::from_sources(demo::SCHEMA, &[("gen.cedar", policies())]).unwrap())
 }
 
 #[test]
@@ -265,28 +190,14 @@ fn generated_set_exercises_every_path() {
         action,
         principal: identity(0, 0, 0, vec![true, false, false], false),
         subject: identity(1, 0, 0, vec![], false),
-        entitlement: EntitlementFacts {
-            id: "t1/a".into(),
-            target: "t1".into(),
-            risk: "low".into(),
-            owners: vec![],
-        },
-        context: RequestContext {
-            requester: "u2".into(),
-            ..Default::default()
-        },
+        entitlement: EntitlementFacts { id: "t1/a".into(), target: "t1".into(), risk: "low".into(), owners: vec![] },
+        context: RequestContext { requester: "u2".into(), ..Default::default() },
     };
-    assert!(
-        (0..6).all(|i| PolicyAction::ALL[i].admin().is_none())
-            && PolicyAction::ALL[6..].iter().all(|a| a.admin().is_some())
-    );
+    assert!((0..6).all(|i| PolicyAction::ALL[i].admin().is_none()) && PolicyAction::ALL[6..].iter().all(|a| a.admin().is_some()));
     // Slicing must actually cut something for the equivalence to mean anything.
-    let sliced =
-        e.sliced_policy_count(PolicyAction::Request, &q(PolicyAction::Request).entitlement);
+    let sliced = e.sliced_policy_count(PolicyAction::Request, &q(PolicyAction::Request).entitlement);
     assert!(sliced < 80 && sliced > 0, "{sliced}");
-    assert!(PolicyAction::ALL[..6]
-        .iter()
-        .any(|&a| !e.decide(&q(a)).errors.is_empty()));
+    assert!(PolicyAction::ALL[..6].iter().any(|&a| !e.decide(&q(a)).errors.is_empty()));
 
     // The random queries must reach every kind of answer, or agreeing is cheap:
     // allowed, denied by a forbid, default-denied, and with evaluation errors.
@@ -302,20 +213,12 @@ fn generated_set_exercises_every_path() {
         }
         errors += usize::from(!d.errors.is_empty());
     }
-    for (what, n) in [
-        ("allowed", allowed),
-        ("forbidden", forbidden),
-        ("default deny", default_deny),
-        ("errors", errors),
-    ] {
+    for (what, n) in [("allowed", allowed), ("forbidden", forbidden), ("default deny", default_deny), ("errors", errors)] {
         assert!(n >= 10, "only {n} of 500 sampled queries were {what}");
     }
 
     // Administrative questions too, on their own (general) bucket.
-    let sliced = e.sliced_policy_count(
-        PolicyAction::ReadAudit,
-        &q(PolicyAction::Request).entitlement,
-    );
+    let sliced = e.sliced_policy_count(PolicyAction::ReadAudit, &q(PolicyAction::Request).entitlement);
     assert!(sliced < 80 && sliced > 0, "{sliced}");
     let strategy = admin_strategy();
     let (mut allowed, mut forbidden, mut default_deny) = (0, 0, 0);
@@ -329,11 +232,7 @@ fn generated_set_exercises_every_path() {
             (false, true) => default_deny += 1,
         }
     }
-    for (what, n) in [
-        ("allowed", allowed),
-        ("forbidden", forbidden),
-        ("default deny", default_deny),
-    ] {
+    for (what, n) in [("allowed", allowed), ("forbidden", forbidden), ("default deny", default_deny)] {
         assert!(n >= 10, "only {n} of 200 sampled admin queries were {what}");
     }
 }

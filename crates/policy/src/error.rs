@@ -61,11 +61,7 @@ pub enum PolicyError {
     #[error("{0}")]
     Validation(Diagnostics),
     #[error("duplicate policy id {id:?}: defined at {first} and at {second}")]
-    DuplicateId {
-        id: String,
-        first: String,
-        second: String,
-    },
+    DuplicateId { id: String, first: String, second: String },
     #[error("{at}: policy templates (?principal / ?resource slots) are not supported; write a static policy")]
     Template { at: String },
 }
@@ -73,19 +69,12 @@ pub enum PolicyError {
 /// Turns one Cedar diagnostic into a [`Located`], resolving its first labelled
 /// span against `text` (the exact text Cedar parsed, so offsets line up).
 pub(crate) fn locate(file: &str, text: &str, diag: &dyn Diagnostic) -> Located {
-    let position = diag
-        .labels()
-        .and_then(|mut labels| labels.next())
-        .map(|label| line_col(text, label.offset()));
+    let position = diag.labels().and_then(|mut labels| labels.next()).map(|label| line_col(text, label.offset()));
     let mut message = diag.to_string();
     if let Some(help) = diag.help() {
         message.push_str(&format!(" (help: {help})"));
     }
-    Located {
-        file: file.to_string(),
-        position,
-        message,
-    }
+    Located { file: file.to_string(), position, message }
 }
 
 /// Like [`locate`], plus the diagnostic's related errors (Cedar nests some
@@ -126,16 +115,9 @@ mod tests {
 
     #[test]
     fn located_display_is_compiler_style() {
-        let l = Located {
-            file: "a.cedar".into(),
-            position: Some((3, 7)),
-            message: "boom".into(),
-        };
+        let l = Located { file: "a.cedar".into(), position: Some((3, 7)), message: "boom".into() };
         assert_eq!(l.to_string(), "a.cedar:3:7: boom");
-        let l = Located {
-            position: None,
-            ..l
-        };
+        let l = Located { position: None, ..l };
         assert_eq!(l.to_string(), "a.cedar: boom");
     }
 }

@@ -99,16 +99,10 @@ impl fmt::Display for PolicyAction {
 impl FromStr for PolicyAction {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        PolicyAction::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| {
-                let names: Vec<&str> = PolicyAction::ALL.iter().map(|a| a.as_str()).collect();
-                format!(
-                    "unknown policy action {s:?}: expected one of {}",
-                    names.join(", ")
-                )
-            })
+        PolicyAction::ALL.into_iter().find(|a| a.as_str() == s).ok_or_else(|| {
+            let names: Vec<&str> = PolicyAction::ALL.iter().map(|a| a.as_str()).collect();
+            format!("unknown policy action {s:?}: expected one of {}", names.join(", "))
+        })
     }
 }
 
@@ -305,14 +299,8 @@ mod tests {
 
     #[test]
     fn admin_actions_are_the_service_level_ones() {
-        let admin: Vec<PolicyAction> = PolicyAction::ALL
-            .into_iter()
-            .filter(|a| a.admin().is_some())
-            .collect();
-        assert_eq!(
-            admin,
-            [PolicyAction::ReadAudit, PolicyAction::ManageIdentities, PolicyAction::Reconcile]
-        );
+        let admin: Vec<PolicyAction> = PolicyAction::ALL.into_iter().filter(|a| a.admin().is_some()).collect();
+        assert_eq!(admin, [PolicyAction::ReadAudit, PolicyAction::ManageIdentities, PolicyAction::Reconcile]);
         for a in AdminAction::ALL {
             assert_eq!(a.action().admin(), Some(a));
             assert_eq!(PolicyAction::from(a).as_str(), a.as_str());

@@ -30,8 +30,5 @@ mod test_support;
 
 pub use engine::PolicyEngine;
 pub use error::{Diagnostics, Located, PolicyError};
-pub use input::{
-    AdminAction, Decision, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction, Relation,
-    RequestContext,
-};
+pub use input::{AdminAction, Decision, DecisionQuery, EntitlementFacts, IdentityFacts, PolicyAction, Relation, RequestContext};
 pub use report::{CheckReport, FileSummary, PolicySummary};

@@ -34,14 +34,9 @@ pub(crate) struct Loaded {
 
 /// Reads `<dir>/writ.cedarschema` and every `<dir>/*.cedar`, sorted by name.
 pub(crate) fn read_dir(dir: &Path) -> Result<(String, Vec<(String, String)>), PolicyError> {
-    let io = |path: &Path, source| PolicyError::Io {
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |path: &Path, source| PolicyError::Io { path: path.to_path_buf(), source };
     if !dir.is_dir() {
-        return Err(PolicyError::MissingDir {
-            path: dir.to_path_buf(),
-        });
+        return Err(PolicyError::MissingDir { path: dir.to_path_buf() });
     }
     let schema_path = dir.join(SCHEMA_FILE);
     let entries = std::fs::read_dir(dir).map_err(|e| io(dir, e))?;
@@ -58,33 +53,22 @@ pub(crate) fn read_dir(dir: &Path) -> Result<(String, Vec<(String, String)>), Po
     }
     paths.sort();
     if paths.is_empty() {
-        return Err(PolicyError::NoPolicies {
-            place: dir.display().to_string(),
-        });
+        return Err(PolicyError::NoPolicies { place: dir.display().to_string() });
     }
     let mut files = Vec::with_capacity(paths.len());
     for path in paths {
         let text = std::fs::read_to_string(&path).map_err(|e| io(&path, e))?;
-        let name = path
-            .file_name()
-            .unwrap_or_default()
-            .to_string_lossy()
-            .into_owned();
+        let name = path.file_name().unwrap_or_default().to_string_lossy().into_owned();
         files.push((name, text));
     }
     Ok((schema, files))
 }
 
 /// Parses the schema and policy files, assigns ids and validates strictly.
-pub(crate) fn load<N: AsRef<str>, T: AsRef<str>>(
-    schema_src: &str,
-    files: &[(N, T)],
-) -> Result<Loaded, PolicyError> {
-    let (schema, schema_warnings) = Schema::from_cedarschema_str(schema_src)
-        .map_err(|e| PolicyError::Schema(Diagnostics(locate_all(SCHEMA_FILE, schema_src, &e))))?;
-    let mut warnings: Vec<String> = schema_warnings
-        .map(|w| format!("{SCHEMA_FILE}: {w}"))
-        .collect();
+pub(crate) fn load<N: AsRef<str>, T: AsRef<str>>(schema_src: &str, files: &[(N, T)]) -> Result<Loaded, PolicyError> {
+    let (schema, schema_warnings) =
+        Schema::from_cedarschema_str(schema_src).map_err(|e| PolicyError::Schema(Diagnostics(locate_all(SCHEMA_FILE, schema_src, &e))))?;
+    let mut warnings: Vec<String> = schema_warnings.map(|w| format!("{SCHEMA_FILE}: {w}")).collect();
 
     let mut syntax = Vec::new();
     let mut policies = Vec::new();
@@ -97,11 +81,7 @@ pub(crate) fn load<N: AsRef<str>, T: AsRef<str>>(
                 for p in name_policies(name, text, &pset)? {
                     let at = format!("{}:{}", p.file, p.line);
                     if let Some(first) = seen.insert(p.id.clone(), at.clone()) {
-                        return Err(PolicyError::DuplicateId {
-                            id: p.id,
-                            first,
-                            second: at,
-                        });
+                        return Err(PolicyError::DuplicateId { id: p.id, first, second: at });
                     }
                     policies.push(p);
                 }
@@ -112,68 +92,34 @@ pub(crate) fn load<N: AsRef<str>, T: AsRef<str>>(
         return Err(PolicyError::Syntax(Diagnostics(syntax)));
     }
 
-    let pset = PolicySet::from_policies(policies.iter().map(|p| p.policy.clone()))
-        .expect("ids were checked unique above");
-    let texts: HashMap<&str, (&str, &str)> = files
-        .iter()
-        .map(|(n, t)| (n.as_ref(), (n.as_ref(), t.as_ref())))
-        .collect();
-    let file_of: HashMap<&str, &str> = policies
-        .iter()
-        .map(|p| (p.id.as_str(), p.file.as_str()))
-        .collect();
+    let pset = PolicySet::from_policies(policies.iter().map(|p| p.policy.clone())).expect("ids were checked unique above");
+    let texts: HashMap<&str, (&str, &str)> = files.iter().map(|(n, t)| (n.as_ref(), (n.as_ref(), t.as_ref()))).collect();
+    let file_of: HashMap<&str, &str> = policies.iter().map(|p| (p.id.as_str(), p.file.as_str())).collect();
     // Validation spans point into the text of the file the policy came from.
     let place = |id: &PolicyId, diag: &dyn miette::Diagnostic| -> Located {
-        let (file, text) = file_of
-            .get(AsRef::<str>::as_ref(id))
-            .and_then(|f| texts.get(f))
-            .copied()
-            .unwrap_or(("<unknown>", ""));
+        let (file, text) = file_of.get(AsRef::<str>::as_ref(id)).and_then(|f| texts.get(f)).copied().unwrap_or(("<unknown>", ""));
         locate(file, text, diag)
     };
     let result = Validator::new(schema.clone()).validate(&pset, ValidationMode::Strict);
-    let errors: Vec<Located> = result
-        .validation_errors()
-        .map(|e| place(e.policy_id(), e))
-        .collect();
+    let errors: Vec<Located> = result.validation_errors().map(|e| place(e.policy_id(), e)).collect();
     if !errors.is_empty() {
         return Err(PolicyError::Validation(Diagnostics(errors)));
     }
-    warnings.extend(
-        result
-            .validation_warnings()
-            .map(|w| place(w.policy_id(), w).to_string()),
-    );
-    Ok(Loaded {
-        schema,
-        policies,
-        files: files.iter().map(|(n, _)| n.as_ref().to_string()).collect(),
-        warnings,
-    })
+    warnings.extend(result.validation_warnings().map(|w| place(w.policy_id(), w).to_string()));
+    Ok(Loaded { schema, policies, files: files.iter().map(|(n, _)| n.as_ref().to_string()).collect(), warnings })
 }
 
 /// Gives each policy of one parsed file its final id and line, in file order.
-fn name_policies(
-    file: &str,
-    text: &str,
-    pset: &PolicySet,
-) -> Result<Vec<LoadedPolicy>, PolicyError> {
+fn name_policies(file: &str, text: &str, pset: &PolicySet) -> Result<Vec<LoadedPolicy>, PolicyError> {
     if let Some(t) = pset.templates().next() {
         let line = find_line(text, &t.to_cedar(), 0).0;
-        return Err(PolicyError::Template {
-            at: format!("{file}:{line}"),
-        });
+        return Err(PolicyError::Template { at: format!("{file}:{line}") });
     }
     // Cedar names a file's policies policy0, policy1, … in source order; sorting
     // on that number lets us find each policy's text after the previous one,
     // which stays right even when two policies have identical text.
     let mut parsed: Vec<&Policy> = pset.policies().collect();
-    parsed.sort_by_key(|p| {
-        AsRef::<str>::as_ref(p.id())
-            .strip_prefix("policy")
-            .and_then(|n| n.parse::<usize>().ok())
-            .unwrap_or(usize::MAX)
-    });
+    parsed.sort_by_key(|p| AsRef::<str>::as_ref(p.id()).strip_prefix("policy").and_then(|n| n.parse::<usize>().ok()).unwrap_or(usize::MAX));
     let mut cursor = 0;
     let mut out = Vec::with_capacity(parsed.len());
     for p in parsed {
@@ -183,12 +129,7 @@ fn name_policies(
             Some(id) if !id.trim().is_empty() => id.to_string(),
             _ => format!("{file}:{line}"),
         };
-        out.push(LoadedPolicy {
-            policy: p.new_id(PolicyId::new(&id)),
-            id,
-            file: file.to_string(),
-            line,
-        });
+        out.push(LoadedPolicy { policy: p.new_id(PolicyId::new(&id)), id, file: file.to_string(), line });
     }
     Ok(out)
 }
@@ -226,21 +167,14 @@ mod tests {
     fn duplicate_id_across_files_names_both() {
         let a = format!("@id(\"x\")\n{PERMIT}");
         let b = format!("\n@id(\"x\")\n{PERMIT}");
-        let err = load(demo::SCHEMA, &[("a.cedar", &a), ("b.cedar", &b)])
-            .err()
-            .unwrap();
+        let err = load(demo::SCHEMA, &[("a.cedar", &a), ("b.cedar", &b)]).err().unwrap();
         assert!(matches!(err, PolicyError::DuplicateId { .. }));
-        assert_eq!(
-            err.to_string(),
-            "duplicate policy id \"x\": defined at a.cedar:1 and at b.cedar:2"
-        );
+        assert_eq!(err.to_string(), "duplicate policy id \"x\": defined at a.cedar:1 and at b.cedar:2");
     }
 
     #[test]
     fn syntax_error_names_file_line_col() {
-        let text = format!(
-            "{PERMIT}\n\npermit (principal, action, resource) when {{ principal.status == }};\n"
-        );
+        let text = format!("{PERMIT}\n\npermit (principal, action, resource) when {{ principal.status == }};\n");
         let err = load_one(&text).err().unwrap();
         assert!(matches!(err, PolicyError::Syntax(_)), "{err:?}");
         let msg = err.to_string();
@@ -268,20 +202,10 @@ mod tests {
 
     #[test]
     fn schema_error_names_schema_file() {
-        let err = load(
-            "namespace Writ {\n  entity X in [Nope];\n}\n",
-            &[("t.cedar", PERMIT)],
-        )
-        .err()
-        .unwrap();
+        let err = load("namespace Writ {\n  entity X in [Nope];\n}\n", &[("t.cedar", PERMIT)]).err().unwrap();
         assert!(matches!(err, PolicyError::Schema(_)), "{err:?}");
         assert!(err.to_string().starts_with("writ.cedarschema"), "{err}");
-        let err = load(
-            "namespace Writ {\n  entity X in \n}\n",
-            &[("t.cedar", PERMIT)],
-        )
-        .err()
-        .unwrap();
+        let err = load("namespace Writ {\n  entity X in \n}\n", &[("t.cedar", PERMIT)]).err().unwrap();
         assert!(err.to_string().starts_with("writ.cedarschema:3:"), "{err}");
     }
 
@@ -289,10 +213,7 @@ mod tests {
     fn templates_are_rejected_with_location() {
         let text = "\npermit (principal == ?principal, action, resource);";
         let err = load_one(text).err().unwrap();
-        assert_eq!(
-            err.to_string().split(':').take(2).collect::<Vec<_>>(),
-            ["t.cedar", "2"]
-        );
+        assert_eq!(err.to_string().split(':').take(2).collect::<Vec<_>>(), ["t.cedar", "2"]);
     }
 
     #[test]

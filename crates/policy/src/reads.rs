@@ -141,14 +141,8 @@ pub(crate) struct PolicyReads {
 impl PolicyReads {
     pub fn of(policy: &Policy) -> Self {
         PolicyReads {
-            attrs: policy
-                .to_cedar()
-                .map_or(Attrs::ALL, |text| attrs_read(&text)),
-            literal_ids: policy
-                .entity_literals()
-                .iter()
-                .map(|uid| uid.id().unescaped().to_string())
-                .collect(),
+            attrs: policy.to_cedar().map_or(Attrs::ALL, |text| attrs_read(&text)),
+            literal_ids: policy.entity_literals().iter().map(|uid| uid.id().unescaped().to_string()).collect(),
         }
     }
 
@@ -174,10 +168,7 @@ fn attrs_read(text: &str) -> Attrs {
         attrs.insert(a);
     }
     if may_use_whole_context(text) {
-        Attr::ALL
-            .into_iter()
-            .filter(|a| a.of_context())
-            .for_each(|a| attrs.insert(a));
+        Attr::ALL.into_iter().filter(|a| a.of_context()).for_each(|a| attrs.insert(a));
     }
     attrs
 }
@@ -194,9 +185,7 @@ fn may_use_whole_context(text: &str) -> bool {
             let after_name = r.trim_start().trim_start_matches(is_ident);
             !after_name.trim_start().starts_with('(')
         });
-        let has = rest
-            .strip_prefix("has")
-            .is_some_and(|after| after.starts_with(char::is_whitespace));
+        let has = rest.strip_prefix("has").is_some_and(|after| after.starts_with(char::is_whitespace));
         !(dot_field || rest.starts_with('[') || has)
     })
 }
@@ -239,11 +228,7 @@ mod tests {
     }
 
     fn attrs(r: &PolicyReads) -> Vec<&'static str> {
-        Attr::ALL
-            .into_iter()
-            .filter(|a| r.attrs.contains(*a))
-            .map(Attr::name)
-            .collect()
+        Attr::ALL.into_iter().filter(|a| r.attrs.contains(*a)).map(Attr::name).collect()
     }
 
     #[test]
@@ -262,8 +247,7 @@ mod tests {
 
     #[test]
     fn any_mention_counts_as_a_name() {
-        let r =
-            reads(r#"permit (principal, action, resource) when { context.stage == "owners" };"#);
+        let r = reads(r#"permit (principal, action, resource) when { context.stage == "owners" };"#);
         // "owner" is in "owners".
         assert_eq!(attrs(&r), ["owner", "owners", "stage"]);
     }
@@ -272,10 +256,7 @@ mod tests {
     fn only_field_accesses_keep_the_context_partial() {
         for (text, whole) in [
             (r#"context.stage == "" && context["has_ticket"]"#, false),
-            (
-                "context has stage && context . stage == context.requester",
-                false,
-            ),
+            ("context has stage && context . stage == context.requester", false),
             ("context == {}", true),
             ("[context].isEmpty()", true),
             ("context.isEmpty()", true),
@@ -285,16 +266,12 @@ mod tests {
             assert_eq!(may_use_whole_context(text), whole, "{text}");
         }
         let r = reads("permit (principal, action, resource) when { [context].isEmpty() };");
-        assert!(Attr::ALL
-            .into_iter()
-            .all(|a| r.attrs.contains(a) == a.of_context()));
+        assert!(Attr::ALL.into_iter().all(|a| r.attrs.contains(a) == a.of_context()));
     }
 
     #[test]
     fn an_escape_reads_every_attribute() {
-        let r = reads(
-            r#"permit (principal, action, resource) when { principal["st\u{61}tus"] == "x" };"#,
-        );
+        let r = reads(r#"permit (principal, action, resource) when { principal["st\u{61}tus"] == "x" };"#);
         assert_eq!(r.attrs, Attrs::ALL);
     }
 

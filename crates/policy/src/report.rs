@@ -39,14 +39,8 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    pub(crate) fn new(
-        vocab: &Vocab,
-        files: &[String],
-        policies: &[LoadedPolicy],
-        warnings: &[String],
-    ) -> Self {
-        let mut per_action: BTreeMap<PolicyAction, usize> =
-            PolicyAction::ALL.into_iter().map(|a| (a, 0)).collect();
+    pub(crate) fn new(vocab: &Vocab, files: &[String], policies: &[LoadedPolicy], warnings: &[String]) -> Self {
+        let mut per_action: BTreeMap<PolicyAction, usize> = PolicyAction::ALL.into_iter().map(|a| (a, 0)).collect();
         let files = files
             .iter()
             .map(|file| FileSummary {
@@ -72,12 +66,7 @@ impl CheckReport {
                     .collect(),
             })
             .collect();
-        CheckReport {
-            files,
-            policy_count: policies.len(),
-            per_action,
-            warnings: warnings.to_vec(),
-        }
+        CheckReport { files, policy_count: policies.len(), per_action, warnings: warnings.to_vec() }
     }
 }
 
@@ -89,31 +78,14 @@ impl fmt::Display for CheckReport {
             writeln!(f, "{}: {n} {noun}", file.file)?;
             for p in &file.policies {
                 let actions: Vec<&str> = p.actions.iter().map(|a| a.as_str()).collect();
-                writeln!(
-                    f,
-                    "  {:<6} {} (line {}; {})",
-                    p.effect,
-                    p.id,
-                    p.line,
-                    actions.join(", ")
-                )?;
+                writeln!(f, "  {:<6} {} (line {}; {})", p.effect, p.id, p.line, actions.join(", "))?;
             }
         }
         for w in &self.warnings {
             writeln!(f, "warning: {w}")?;
         }
-        let counts: Vec<String> = self
-            .per_action
-            .iter()
-            .map(|(a, n)| format!("{a} {n}"))
-            .collect();
-        write!(
-            f,
-            "ok: {} files, {} policies ({})",
-            self.files.len(),
-            self.policy_count,
-            counts.join(", ")
-        )
+        let counts: Vec<String> = self.per_action.iter().map(|(a, n)| format!("{a} {n}")).collect();
+        write!(f, "ok: {} files, {} policies ({})", self.files.len(), self.policy_count, counts.join(", "))
     }
 }
 
@@ -129,28 +101,12 @@ mod tests {
         let counts: Vec<_> = report.per_action.iter().map(|(a, n)| (*a, *n)).collect();
         assert_eq!(
             counts,
-            [
-                (Request, 4),
-                (AutoApprove, 1),
-                (Review, 4),
-                (BreakGlass, 1),
-                (View, 3),
-                (Revoke, 4),
-                (ReadAudit, 2),
-                (ManageIdentities, 2),
-                (Reconcile, 2)
-            ]
+            [(Request, 4), (AutoApprove, 1), (Review, 4), (BreakGlass, 1), (View, 3), (Revoke, 4), (ReadAudit, 2), (ManageIdentities, 2), (Reconcile, 2)]
         );
         let text = report.to_string();
         assert!(text.contains("request.cedar: 4 policies"), "{text}");
-        assert!(
-            text.contains("forbid request-forbid-ai-agent-critical (line "),
-            "{text}"
-        );
-        assert!(
-            text.contains("forbid admin-forbid-disabled (line 38; read_audit, manage_identities, reconcile)"),
-            "{text}"
-        );
+        assert!(text.contains("forbid request-forbid-ai-agent-critical (line "), "{text}");
+        assert!(text.contains("forbid admin-forbid-disabled (line 38; read_audit, manage_identities, reconcile)"), "{text}");
         assert!(
             text.ends_with(
                 "ok: 7 files, 21 policies (request 4, auto_approve 1, review 4, break_glass 1, \

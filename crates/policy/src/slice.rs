@@ -50,9 +50,7 @@ pub(crate) struct Slice {
 
 impl Slice {
     fn add(&mut self, p: &LoadedPolicy, reads: &PolicyReads) {
-        self.set
-            .add(p.policy.clone())
-            .expect("policy ids are unique");
+        self.set.add(p.policy.clone()).expect("policy ids are unique");
         self.reads.add(reads);
     }
 }
@@ -94,24 +92,18 @@ impl SliceIndex {
     pub fn slices(&self, action: PolicyAction, ent: Option<&EntitlementFacts>) -> Vec<&Slice> {
         let slices = &self.actions[action.index()];
         let ent = ent.filter(|_| action.admin().is_none());
-        [
-            Some(&slices.general),
-            ent.and_then(|e| slices.by_target.get(&e.target)),
-            ent.and_then(|e| slices.by_entitlement.get(&e.id)),
-        ]
-        .into_iter()
-        .flatten()
-        .filter(|s| !s.set.is_empty())
-        .collect()
+        [Some(&slices.general), ent.and_then(|e| slices.by_target.get(&e.target)), ent.and_then(|e| slices.by_entitlement.get(&e.id))]
+            .into_iter()
+            .flatten()
+            .filter(|s| !s.set.is_empty())
+            .collect()
     }
 }
 
 /// The actions a policy's action scope can match. An action matches `action ==
 /// A` / `action in [..]` when it is A or one of its schema action groups is.
 pub(crate) fn applies_to(vocab: &Vocab, constraint: &ActionConstraint) -> Vec<PolicyAction> {
-    let matches = |action: PolicyAction, listed: &EntityUid| {
-        vocab.action_uid(action) == listed || vocab.action_parents(action).contains(listed)
-    };
+    let matches = |action: PolicyAction, listed: &EntityUid| vocab.action_uid(action) == listed || vocab.action_parents(action).contains(listed);
     PolicyAction::ALL
         .into_iter()
         .filter(|&a| match constraint {
@@ -155,16 +147,8 @@ mod tests {
     }
 
     fn ids(idx: &SliceIndex, action: PolicyAction, ent: &str, target: &str) -> Vec<String> {
-        let ent = EntitlementFacts {
-            id: ent.into(),
-            target: target.into(),
-            ..Default::default()
-        };
-        let mut out: Vec<String> = idx
-            .slices(action, Some(&ent))
-            .into_iter()
-            .flat_map(|s| s.set.policies().map(|p| p.id().to_string()))
-            .collect();
+        let ent = EntitlementFacts { id: ent.into(), target: target.into(), ..Default::default() };
+        let mut out: Vec<String> = idx.slices(action, Some(&ent)).into_iter().flat_map(|s| s.set.policies().map(|p| p.id().to_string())).collect();
         out.sort();
         out
     }
@@ -183,19 +167,10 @@ mod tests {
 "#,
         );
         let req = PolicyAction::Request;
-        assert_eq!(
-            ids(&idx, req, "pg/x", "pg"),
-            ["any", "ent", "req", "tgt", "tgt-is", "two"]
-        );
-        assert_eq!(
-            ids(&idx, req, "pg/y", "pg"),
-            ["any", "ent-in", "req", "tgt", "tgt-is", "two"]
-        );
+        assert_eq!(ids(&idx, req, "pg/x", "pg"), ["any", "ent", "req", "tgt", "tgt-is", "two"]);
+        assert_eq!(ids(&idx, req, "pg/y", "pg"), ["any", "ent-in", "req", "tgt", "tgt-is", "two"]);
         assert_eq!(ids(&idx, req, "gh/z", "gh"), ["any", "req", "two"]);
-        assert_eq!(
-            ids(&idx, PolicyAction::Review, "pg/x", "pg"),
-            ["any", "two"]
-        );
+        assert_eq!(ids(&idx, PolicyAction::Review, "pg/x", "pg"), ["any", "two"]);
         assert_eq!(ids(&idx, PolicyAction::BreakGlass, "pg/x", "pg"), ["any"]);
     }
 
@@ -211,17 +186,8 @@ mod tests {
 @id("view") permit (principal, action == Writ::Action::"view", resource);
 "#,
         );
-        assert_eq!(
-            ids(&idx, PolicyAction::ReadAudit, "pg/x", "pg"),
-            ["any", "svc", "svc-is"]
-        );
-        assert_eq!(
-            ids(&idx, PolicyAction::ManageIdentities, "pg/x", "pg"),
-            ["any", "svc-is"]
-        );
-        assert_eq!(
-            ids(&idx, PolicyAction::View, "pg/x", "pg"),
-            ["any", "ent", "tgt", "view"]
-        );
+        assert_eq!(ids(&idx, PolicyAction::ReadAudit, "pg/x", "pg"), ["any", "svc", "svc-is"]);
+        assert_eq!(ids(&idx, PolicyAction::ManageIdentities, "pg/x", "pg"), ["any", "svc-is"]);
+        assert_eq!(ids(&idx, PolicyAction::View, "pg/x", "pg"), ["any", "ent", "tgt", "view"]);
     }
 }

@@ -18,12 +18,7 @@ pub(crate) fn query(action: PolicyAction) -> DecisionQuery {
         action,
         principal: person("alice", &["engineering"]),
         subject: person("alice", &["engineering"]),
-        entitlement: EntitlementFacts {
-            id: "pg-prod/payments_readonly".into(),
-            target: "pg-prod".into(),
-            risk: "low".into(),
-            owners: vec!["olga".into()],
-        },
+        entitlement: EntitlementFacts { id: "pg-prod/payments_readonly".into(), target: "pg-prod".into(), risk: "low".into(), owners: vec!["olga".into()] },
         context: RequestContext {
             duration_secs: 3600,
             justification: "debug incident INC-7".into(),

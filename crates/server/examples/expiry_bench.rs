@@ -44,7 +44,6 @@ impl Clock for BenchClock {
     }
 }
 
-
 /// Runs a SQL script through psql from a file (statement by statement: a round
 /// trip each); a big script does not fit on a command line.
 fn psql_file(pg: &PgServer, dir: &std::path::Path, sql: &str) -> anyhow::Result<()> {
@@ -86,7 +85,14 @@ async fn restart(grants: usize) -> anyhow::Result<()> {
                 .iter()
                 .map(|i| {
                     let subject = IdentityId::parse(&format!("u{i:06}")).unwrap();
-                    let g = Grant::start(GrantId::from_uuid(Uuid::new_v4()), RequestId::from_uuid(Uuid::new_v4()), subject, entitlement.clone(), AccessDuration::parse("1h").unwrap(), start);
+                    let g = Grant::start(
+                        GrantId::from_uuid(Uuid::new_v4()),
+                        RequestId::from_uuid(Uuid::new_v4()),
+                        subject,
+                        entitlement.clone(),
+                        AccessDuration::parse("1h").unwrap(),
+                        start,
+                    );
                     Versioned::new(g)
                 })
                 .collect();

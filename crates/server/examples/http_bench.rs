@@ -41,8 +41,8 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use serde::Deserialize;
 use writ_core::duration::AccessDuration;
-use writ_core::ids::{EntitlementId, RequestId};
 use writ_core::identity::Identity;
+use writ_core::ids::{EntitlementId, RequestId};
 use writ_core::request::RequestDraft;
 use writ_core::review::Verdict;
 
@@ -208,12 +208,8 @@ impl Driver {
     async fn approve(&self, id: &str) -> anyhow::Result<View> {
         match self {
             Driver::Http { client, base, mona, .. } => {
-                let resp = client
-                    .post(format!("{base}/v1/requests/{id}/approve"))
-                    .bearer_auth(mona)
-                    .json(&serde_json::json!({ "reason": "ok" }))
-                    .send()
-                    .await?;
+                let resp =
+                    client.post(format!("{base}/v1/requests/{id}/approve")).bearer_auth(mona).json(&serde_json::json!({ "reason": "ok" })).send().await?;
                 let status = resp.status();
                 if status != reqwest::StatusCode::OK {
                     bail!("POST /v1/requests/{id}/approve: {status}: {}", resp.text().await.unwrap_or_default());
@@ -419,8 +415,10 @@ fn main() -> anyhow::Result<()> {
     })?;
 
     println!();
-    println!("{:<9} {:>7} {:>8} {:>9} | {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9} | {:>9} {:>9}",
-        "flow", "ops", "wall", "ops/s", "create50", "create99", "createmax", "appr50", "appr99", "apprmax", "cpu cli", "cpu srv");
+    println!(
+        "{:<9} {:>7} {:>8} {:>9} | {:>9} {:>9} {:>9} | {:>9} {:>9} {:>9} | {:>9} {:>9}",
+        "flow", "ops", "wall", "ops/s", "create50", "create99", "createmax", "appr50", "appr99", "apprmax", "cpu cli", "cpu srv"
+    );
     for o in &outcomes {
         let (c50, c99, cmax) = o.create.summary();
         let (a50, a99, amax) = o.approve.summary();

@@ -63,7 +63,11 @@ fn median(xs: &[f64]) -> f64 {
     let mut v = xs.to_vec();
     v.sort_by(f64::total_cmp);
     let n = v.len();
-    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
 }
 
 /// A `/proc/self/status` figure, in MiB.
@@ -107,9 +111,7 @@ async fn main() -> anyhow::Result<()> {
         .status()?
         .success();
     anyhow::ensure!(ok, "loading the target failed");
-    let on_target: usize = pg
-        .psql("SELECT count(*) FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid WHERE r.rolname ~ '^r[0-9]{3}$'")?
-        .parse()?;
+    let on_target: usize = pg.psql("SELECT count(*) FROM pg_auth_members a JOIN pg_roles r ON r.oid = a.roleid WHERE r.rolname ~ '^r[0-9]{3}$'")?.parse()?;
     anyhow::ensure!(on_target == memberships, "{on_target} memberships on the target, {memberships} wanted");
     println!("target: {ROLES} groups, {users} users, {memberships} memberships, loaded in {:.2} s", t.elapsed().as_secs_f64());
 
@@ -190,11 +192,7 @@ async fn main() -> anyhow::Result<()> {
         let peak = status_mib("VmHWM:");
         let c = done.counts;
         anyhow::ensure!(done.error.is_none(), "run {run} failed: {:?}", done.error);
-        anyhow::ensure!(
-            c.matched as f64 >= 0.99 * memberships as f64,
-            "run {run}: only {} of {memberships} memberships matched: {c:?}",
-            c.matched
-        );
+        anyhow::ensure!(c.matched as f64 >= 0.99 * memberships as f64, "run {run}: only {} of {memberships} memberships matched: {c:?}", c.matched);
         println!(
             "run {run}: {secs:.3} s; {} live rows; matched {}, unapproved {}, missing {}, expired_but_live {}, scope_mismatch {}, \
              unknown_identity {}, ignored {}; match rate {:.4}; RSS {before:.1} MiB before, peak {peak:.1} MiB",
@@ -251,7 +249,8 @@ async fn main() -> anyhow::Result<()> {
             standing: if r.state == "active" { Standing::Active } else { Standing::Ended },
             expected: connector.approved_scope(r.entitlement.name().as_str()),
         });
-        let registry = identities.iter().map(|i| (i.id.to_string(), AccountHolder { identity: i.id.clone(), human: i.kind.is_human(), has_active_owner: false }));
+        let registry =
+            identities.iter().map(|i| (i.id.to_string(), AccountHolder { identity: i.id.clone(), human: i.kind.is_human(), has_active_owner: false }));
         let mut classifier = Classifier::new(grants, registry, Vec::new());
         let mut exceptions = 0usize;
         for row in live {
@@ -265,7 +264,12 @@ async fn main() -> anyhow::Result<()> {
     println!(
         "parts alone, median: ledger load {:.0} ms, identities load {:.0} ms, connector scan {:.0} ms, classifier from memory {:.0} ms; \
          together {:.0} ms, beside the run's {:.0} ms (the rest is mostly recording the run)",
-        l * 1e3, i * 1e3, sc * 1e3, cl * 1e3, (l + i + sc + cl) * 1e3, writ_median * 1e3,
+        l * 1e3,
+        i * 1e3,
+        sc * 1e3,
+        cl * 1e3,
+        (l + i + sc + cl) * 1e3,
+        writ_median * 1e3,
     );
     Ok(())
 }

@@ -25,17 +25,10 @@ impl FromRequestParts<App> for Caller {
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim)
             .ok_or_else(|| ApiError::unauthenticated("the `Authorization` header must be `Bearer <token>`"))?;
-        let identity = app
-            .writ
-            .authenticate(token)
-            .await?
-            .ok_or_else(|| ApiError::unauthenticated("unknown or revoked token: ask an administrator for a new one"))?;
+        let identity =
+            app.writ.authenticate(token).await?.ok_or_else(|| ApiError::unauthenticated("unknown or revoked token: ask an administrator for a new one"))?;
         if !identity.is_active() {
-            return Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                "forbidden",
-                format!("identity `{}` is disabled", identity.id),
-            ));
+            return Err(ApiError::new(axum::http::StatusCode::FORBIDDEN, "forbidden", format!("identity `{}` is disabled", identity.id)));
         }
         Ok(Caller(identity))
     }

@@ -50,8 +50,7 @@ pub fn parse_catalog(name: &str, text: &str) -> Result<Catalog, CatalogFileError
 /// Parses an identities file (used by `writ init` and `writ identity import`).
 pub fn load_identities(path: &Path) -> Result<Vec<Identity>, CatalogFileError> {
     let text = read(path)?;
-    let file: IdentitiesFile = toml::from_str(&text)
-        .map_err(|e| CatalogFileError::Parse { path: path.display().to_string(), message: e.to_string() })?;
+    let file: IdentitiesFile = toml::from_str(&text).map_err(|e| CatalogFileError::Parse { path: path.display().to_string(), message: e.to_string() })?;
     Ok(file.identities)
 }
 
@@ -70,14 +69,11 @@ mod tests {
     fn errors_name_the_file_the_line_or_the_entitlement() {
         let e = parse_catalog("c.toml", "[[targets]]\nid = \"pg\"\nfulfilment = { kind = \"manual\" }\n").unwrap_err().to_string();
         assert!(e.starts_with("`c.toml`") && e.contains("line 3") && e.contains("fulfiller_group"), "{e}");
-        let e = parse_catalog(
-            "c.toml",
-            "[[entitlements]]\nid = \"nope/x\"\nowners = [\"a\"]\nrisk = \"low\"\nmax_duration = \"1h\"\n",
-        )
-        .unwrap_err()
-        .to_string();
+        let e =
+            parse_catalog("c.toml", "[[entitlements]]\nid = \"nope/x\"\nowners = [\"a\"]\nrisk = \"low\"\nmax_duration = \"1h\"\n").unwrap_err().to_string();
         assert!(e.contains("`nope` is not declared"), "{e}");
-        let e = parse_catalog("c.toml", "[[targets]]\nid = \"bad id\"\nfulfilment = { kind = \"manual\", fulfiller_group = \"dba\" }\n").unwrap_err().to_string();
+        let e =
+            parse_catalog("c.toml", "[[targets]]\nid = \"bad id\"\nfulfilment = { kind = \"manual\", fulfiller_group = \"dba\" }\n").unwrap_err().to_string();
         assert!(e.contains("invalid target id"), "{e}");
     }
 }

@@ -95,7 +95,10 @@ pub struct TargetReconcileConfig {
 
 impl ReconcileConfig {
     /// Checks it against the targets Writ can read, and builds the app's settings.
-    pub fn resolve(&self, readable: &[writ_core::ids::TargetId]) -> Result<(std::collections::BTreeMap<writ_core::ids::TargetId, writ_app::reconcile::TargetReconcile>, Option<chrono::TimeDelta>), ConfigError> {
+    pub fn resolve(
+        &self,
+        readable: &[writ_core::ids::TargetId],
+    ) -> Result<(std::collections::BTreeMap<writ_core::ids::TargetId, writ_app::reconcile::TargetReconcile>, Option<chrono::TimeDelta>), ConfigError> {
         let invalid = |reason: String| ConfigError::Invalid { key: "reconcile", reason };
         let every = match self.every.trim() {
             "" => None,
@@ -134,8 +137,18 @@ impl ReconcileConfig {
 
 /// Every key, for messages about unknown ones.
 const KEYS: &[&str] = &[
-    "listen", "data_dir", "database_url", "catalog", "policies", "lapse_after", "checkpoint_every", "removal_overdue_after", "job_lease",
-    "break_glass_review_within", "node_id", "max_body_bytes",
+    "listen",
+    "data_dir",
+    "database_url",
+    "catalog",
+    "policies",
+    "lapse_after",
+    "checkpoint_every",
+    "removal_overdue_after",
+    "job_lease",
+    "break_glass_review_within",
+    "node_id",
+    "max_body_bytes",
 ];
 
 impl Default for Config {
@@ -199,10 +212,7 @@ impl Config {
         if file.exists() {
             fig = fig.merge(Toml::file(file));
         } else if file != Path::new("") {
-            return Err(ConfigError::Load(format!(
-                "`{}` does not exist: run `writ init` to create a demo configuration, or pass --config",
-                file.display()
-            )));
+            return Err(ConfigError::Load(format!("`{}` does not exist: run `writ init` to create a demo configuration, or pass --config", file.display())));
         }
         // `WRIT_LISTEN=…` sets `listen`; `WRIT_DATABASE_URL_FILE=/run/secrets/db` sets
         // `database_url` from that file, so secrets need not sit in the environment.
@@ -213,8 +223,8 @@ impl Config {
             }
             let (key, value) = match rest.strip_suffix("_FILE") {
                 Some(name) => {
-                    let text = std::fs::read_to_string(&v)
-                        .map_err(|source| ConfigError::SecretFile { var: format!("WRIT_{name}"), path: v.clone(), source })?;
+                    let text =
+                        std::fs::read_to_string(&v).map_err(|source| ConfigError::SecretFile { var: format!("WRIT_{name}"), path: v.clone(), source })?;
                     (name.to_lowercase(), text.trim_end().to_owned())
                 }
                 None => (rest.to_lowercase(), v),
@@ -227,7 +237,8 @@ impl Config {
             }
             fig = match key.as_str() {
                 "max_body_bytes" => {
-                    let n: usize = value.parse().map_err(|_| ConfigError::Invalid { key: "max_body_bytes", reason: format!("`{value}` is not a number of bytes") })?;
+                    let n: usize =
+                        value.parse().map_err(|_| ConfigError::Invalid { key: "max_body_bytes", reason: format!("`{value}` is not a number of bytes") })?;
                     fig.merge(Serialized::default(&key, n))
                 }
                 _ => fig.merge(Serialized::default(&key, value)),
@@ -247,21 +258,16 @@ impl Config {
 
     /// Checks every key and derives the settings the server runs with.
     pub fn resolve(&self) -> Result<Resolved, ConfigError> {
-        let listen = self.listen.parse().map_err(|_| ConfigError::Invalid {
-            key: "listen",
-            reason: format!("`{}` is not an address: write e.g. `127.0.0.1:7878`", self.listen),
-        })?;
-        let dur = |key: &'static str, v: &str| {
-            AccessDuration::parse(v).map_err(|e| ConfigError::Invalid { key, reason: e.to_string() })
-        };
+        let listen = self
+            .listen
+            .parse()
+            .map_err(|_| ConfigError::Invalid { key: "listen", reason: format!("`{}` is not an address: write e.g. `127.0.0.1:7878`", self.listen) })?;
+        let dur = |key: &'static str, v: &str| AccessDuration::parse(v).map_err(|e| ConfigError::Invalid { key, reason: e.to_string() });
         if self.max_body_bytes < 1024 || self.max_body_bytes > 16 * 1024 * 1024 {
             return Err(ConfigError::Invalid { key: "max_body_bytes", reason: "must be between 1024 and 16777216".into() });
         }
-        let database_url = if self.database_url.is_empty() {
-            format!("sqlite://{}", self.data_dir.join("writ.db").display())
-        } else {
-            self.database_url.clone()
-        };
+        let database_url =
+            if self.database_url.is_empty() { format!("sqlite://{}", self.data_dir.join("writ.db").display()) } else { self.database_url.clone() };
         writ_store::Backend::from_url(&database_url).map_err(|e| ConfigError::Invalid { key: "database_url", reason: e.to_string() })?;
         Ok(Resolved {
             listen,

@@ -43,10 +43,9 @@ impl From<DomainError> for ApiError {
             | DomainError::SubjectReview { .. }
             | DomainError::DuplicateReview { .. }
             | DomainError::FulfillerIsApprover { .. } => (StatusCode::FORBIDDEN, "separation_of_duties"),
-            DomainError::NoAuthority { .. }
-            | DomainError::NotAFulfiller { .. }
-            | DomainError::IdentityDisabled { .. }
-            | DomainError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
+            DomainError::NoAuthority { .. } | DomainError::NotAFulfiller { .. } | DomainError::IdentityDisabled { .. } | DomainError::Forbidden { .. } => {
+                (StatusCode::FORBIDDEN, "forbidden")
+            }
         };
         Self::new(status, code, e.to_string())
     }

@@ -39,9 +39,7 @@ pub async fn build_with_clock(cfg: &Config, clock: Arc<dyn writ_app::ports::Cloc
     let policy = PolicyEngine::load_dir(&r.policies)?;
     let store = SqlStore::open(&r.database_url).await?;
     let identities: Vec<Identity> = writ_app::ports::Store::identities(&store).await?;
-    catalog
-        .check_owners(|id| identities.iter().find(|i| &i.id == id))
-        .map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;
+    catalog.check_owners(|id| identities.iter().find(|i| &i.id == id)).map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;
     let signing_key = signing::load_or_create(&r.data_dir)?;
     let metrics = Arc::new(Metrics::default());
     let settings = Settings {
@@ -56,9 +54,7 @@ pub async fn build_with_clock(cfg: &Config, clock: Arc<dyn writ_app::ports::Cloc
     let readable: Vec<_> = connectors.iter().filter(|(_, c)| c.info().reads_live_state).map(|(t, _)| t.clone()).collect();
     let (reconcile, reconcile_every) = cfg.reconcile.resolve(&readable)?;
     let settings = Settings { reconcile, reconcile_every, reconcile_max_actions: cfg.reconcile.max_actions.unwrap_or(1000), ..settings };
-    let mut writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), clock, settings)
-        .with_observer(metrics.clone())
-        .with_connectors(connectors);
+    let mut writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), clock, settings).with_observer(metrics.clone()).with_connectors(connectors);
     if let Some(webhook) = &cfg.notifications {
         let notifier = writ_connectors::webhook::WebhookNotifier::new(webhook)?;
         tracing::info!(receiver = %writ_app::ports::Notifier::describe(&notifier), "notifications go to a webhook");
@@ -79,18 +75,13 @@ async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
 
 /// The router with its middleware; tests call it without a socket.
 pub fn router(app: App, max_body_bytes: usize) -> Router {
-    routes::router()
-        .route_layer(middleware::from_fn_with_state(app.clone(), observe))
-        .layer(RequestBodyLimitLayer::new(max_body_bytes))
-        .with_state(app)
+    routes::router().route_layer(middleware::from_fn_with_state(app.clone(), observe)).layer(RequestBodyLimitLayer::new(max_body_bytes)).with_state(app)
 }
 
 /// Serves until SIGINT or SIGTERM, then signs a last checkpoint.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let (app, r) = build(&cfg).await?;
-    let listener = TcpListener::bind(r.listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on `{}` (config key `listen`): {e}", r.listen))?;
+    let listener = TcpListener::bind(r.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on `{}` (config key `listen`): {e}", r.listen))?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     if let Err(e) = app.writ.schedule_reconciliation().await {

@@ -183,13 +183,7 @@ pub fn event(e: &AuditEvent) -> api::AuditEventView {
 }
 
 pub fn checkpoint(c: &Checkpoint) -> api::CheckpointView {
-    api::CheckpointView {
-        size: c.size,
-        head: c.head.to_string(),
-        at: c.at,
-        public_key: hex::encode(c.public_key),
-        signature: hex::encode(c.signature),
-    }
+    api::CheckpointView { size: c.size, head: c.head.to_string(), at: c.at, public_key: hex::encode(c.public_key), signature: hex::encode(c.signature) }
 }
 
 fn post_review(p: &PostReview, now: DateTime<Utc>) -> api::PostReviewView {
@@ -200,7 +194,10 @@ fn post_review(p: &PostReview, now: DateTime<Utc>) -> api::PostReviewView {
         exception: status.is_exception(),
         reviewers: p.reviewers.iter().map(ToString::to_string).collect(),
         due_at: p.due_at,
-        verdict: verdict.map(|(v, _)| match v { UseVerdict::Accept => "accept".to_owned(), UseVerdict::Reject => "reject".to_owned() }),
+        verdict: verdict.map(|(v, _)| match v {
+            UseVerdict::Accept => "accept".to_owned(),
+            UseVerdict::Reject => "reject".to_owned(),
+        }),
         reviewed_by: verdict.map(|(_, n)| n.by.to_string()),
         review_note: verdict.map(|(_, n)| n.text.clone()),
         reviewed_at: verdict.map(|(_, n)| n.at),

@@ -4,8 +4,8 @@
 mod common;
 
 use axum::http::StatusCode;
-use serde_json::{json, Value};
 use common::{harness, harness_with, Harness, ManualClock};
+use serde_json::{json, Value};
 
 impl Harness {
     async fn audit_size(&self) -> u64 {
@@ -30,11 +30,46 @@ async fn bad_input_gets_a_clear_4xx_and_writes_nothing() {
         (Some("alice"), "POST", "/v1/requests", Some(json!({ "entitlements": [] }).to_string()), StatusCode::BAD_REQUEST, "justification"),
         (Some("alice"), "POST", "/v1/requests", Some(new_request("pg-prod/nope", "1h").to_string()), StatusCode::UNPROCESSABLE_ENTITY, "not in the catalog"),
         (Some("alice"), "POST", "/v1/requests", Some(new_request("nowhere", "1h").to_string()), StatusCode::UNPROCESSABLE_ENTITY, "target/name"),
-        (Some("alice"), "POST", "/v1/requests", Some(new_request("pg-prod/payments_readonly", "9h").to_string()), StatusCode::UNPROCESSABLE_ENTITY, "maximum `8h`"),
-        (Some("alice"), "POST", "/v1/requests", Some(new_request("pg-prod/payments_readonly", "soon").to_string()), StatusCode::UNPROCESSABLE_ENTITY, "duration"),
-        (Some("alice"), "POST", "/v1/requests", Some(json!({ "entitlements": ["pg-prod/payments_readonly"], "justification": "  ", "duration": "1h" }).to_string()), StatusCode::UNPROCESSABLE_ENTITY, "justification"),
-        (Some("alice"), "POST", "/v1/requests", Some(json!({ "subject": "ghost", "entitlements": ["pg-prod/payments_readonly"], "justification": "x", "duration": "1h" }).to_string()), StatusCode::NOT_FOUND, "identity `ghost`"),
-        (Some("alice"), "POST", "/v1/requests", Some(json!({ "justification": "x".repeat(70_000), "entitlements": [], "duration": "1h" }).to_string()), StatusCode::PAYLOAD_TOO_LARGE, "too large"),
+        (
+            Some("alice"),
+            "POST",
+            "/v1/requests",
+            Some(new_request("pg-prod/payments_readonly", "9h").to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "maximum `8h`",
+        ),
+        (
+            Some("alice"),
+            "POST",
+            "/v1/requests",
+            Some(new_request("pg-prod/payments_readonly", "soon").to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "duration",
+        ),
+        (
+            Some("alice"),
+            "POST",
+            "/v1/requests",
+            Some(json!({ "entitlements": ["pg-prod/payments_readonly"], "justification": "  ", "duration": "1h" }).to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "justification",
+        ),
+        (
+            Some("alice"),
+            "POST",
+            "/v1/requests",
+            Some(json!({ "subject": "ghost", "entitlements": ["pg-prod/payments_readonly"], "justification": "x", "duration": "1h" }).to_string()),
+            StatusCode::NOT_FOUND,
+            "identity `ghost`",
+        ),
+        (
+            Some("alice"),
+            "POST",
+            "/v1/requests",
+            Some(json!({ "justification": "x".repeat(70_000), "entitlements": [], "duration": "1h" }).to_string()),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too large",
+        ),
         (Some("alice"), "GET", "/v1/requests/req-123", None, StatusCode::BAD_REQUEST, "request id"),
         (Some("alice"), "POST", "/v1/requests/req-00000000000000000000000000000001/approve", Some("{}".into()), StatusCode::NOT_FOUND, "not found"),
         (Some("alice"), "GET", "/v1/requests?state=bogus", None, StatusCode::BAD_REQUEST, "unknown state"),
@@ -82,8 +117,12 @@ async fn low_risk_self_requests_are_auto_approved_and_toxic_pairs_denied() {
     // analytics_read is low risk: the demo policy approves it without review.
     let (_, v) = h.post("alice", "/v1/requests", new_request("pg-prod/analytics_read", "2h")).await;
     assert_eq!(v["state"], "approved", "{v}");
-    assert!(v["decisions"].as_array().unwrap().iter().any(|d| d["action"] == "auto_approve" && d["allowed"] == true
-        && d["policy_ids"].as_array().unwrap().iter().any(|p| p == "auto-approve-low-risk-short-self")), "{v}");
+    assert!(
+        v["decisions"].as_array().unwrap().iter().any(|d| d["action"] == "auto_approve"
+            && d["allowed"] == true
+            && d["policy_ids"].as_array().unwrap().iter().any(|p| p == "auto-approve-low-risk-short-self")),
+        "{v}"
+    );
     // Both halves of the maker-checker pair in one request: recorded as denied.
     let both = json!({ "entitlements": ["pg-prod/payments_write", "pg-prod/payments_approve"], "justification": "x", "duration": "1h" });
     let (status, v) = h.post("bob", "/v1/requests", both).await;
@@ -104,7 +143,12 @@ async fn health_metrics_and_openapi() {
     let (status, v) = h.get("audrey", "/metrics").await;
     assert_eq!(status, StatusCode::OK);
     let text = v.as_str().unwrap();
-    for needle in ["writ_requests{state=\"pending\"} 1", "writ_policy_decisions_total{action=\"request\",outcome=\"allow\"} 1", "writ_policy_decision_seconds_bucket", "writ_http_request_seconds_bucket{method=\"POST\",route=\"/v1/requests\""] {
+    for needle in [
+        "writ_requests{state=\"pending\"} 1",
+        "writ_policy_decisions_total{action=\"request\",outcome=\"allow\"} 1",
+        "writ_policy_decision_seconds_bucket",
+        "writ_http_request_seconds_bucket{method=\"POST\",route=\"/v1/requests\"",
+    ] {
         assert!(text.contains(needle), "metrics lack {needle}:\n{text}");
     }
     let (status, doc) = h.call(None, "GET", "/openapi.json", None).await;

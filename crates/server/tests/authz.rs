@@ -7,8 +7,8 @@ mod common;
 use std::path::Path;
 
 use axum::http::StatusCode;
-use serde_json::{json, Value};
 use common::Harness;
+use serde_json::{json, Value};
 
 /// The demo install, with `edit` applied to its policy directory first.
 async fn harness_with(edit: impl FnOnce(&Path)) -> Harness {

@@ -17,10 +17,13 @@ fn psql(pg: &PgServer, sql: &str) -> String {
 }
 
 fn holds_reporting(pg: &PgServer, who: &str) -> bool {
-    psql(pg, &format!(
-        "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member \
+    psql(
+        pg,
+        &format!(
+            "SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid JOIN pg_roles u ON u.oid = m.member \
          WHERE r.rolname = 'reporting' AND u.rolname = '{who}'"
-    )) == "1"
+        ),
+    ) == "1"
 }
 
 async fn harness_with_target(pg: &PgServer, clock: std::sync::Arc<ManualClock>) -> Harness {
@@ -117,7 +120,8 @@ async fn on_a_manual_target_the_removal_is_a_task_completed_with_evidence() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (status, v) = h.post("dana", &format!("/v1/tasks/{removal}/complete"), json!({ "evidence": "REVOKE analytics_read FROM alice; \\du shows it gone" })).await;
+    let (status, v) =
+        h.post("dana", &format!("/v1/tasks/{removal}/complete"), json!({ "evidence": "REVOKE analytics_read FROM alice; \\du shows it gone" })).await;
     assert!(status.is_success(), "{v}");
     assert_eq!(grants_of(&h, &id).await[0]["state"], "expired");
     assert!(events_of(&h, &id).await.iter().any(|e| e["kind"] == "grant.removal_attested"));

@@ -92,9 +92,8 @@ async fn a_receiver_that_refuses_is_given_up_at_once_and_the_log_says_so() {
     hooks.refuse.store(true, std::sync::atomic::Ordering::SeqCst);
     let clock = ManualClock::new();
     let h = harness_with_pg(pg.url(), clock.clone(), |data| hooks.config(data)).await;
-    let (status, v) = h
-        .post("alice", "/v1/requests", json!({ "entitlements": ["pg-prod/payments_readonly"], "justification": "month-end", "duration": "4h" }))
-        .await;
+    let (status, v) =
+        h.post("alice", "/v1/requests", json!({ "entitlements": ["pg-prod/payments_readonly"], "justification": "month-end", "duration": "4h" })).await;
     assert_eq!(status.as_u16(), 201, "{v}");
     let id = v["id"].as_str().unwrap().to_owned();
     assert_eq!(h.app.writ.run_due_jobs(10).await.unwrap(), 1);

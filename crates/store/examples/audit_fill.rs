@@ -155,38 +155,78 @@ impl Gen {
         };
         let t0 = self.tick();
         let mut out = vec![
-            ev("request.submitted", &requester, json!({
-                "requester": requester, "subject": requester, "entitlements": [ent],
-                "justification": why, "duration": format!("{hours}h"), "ticket": "INC-4821",
-                "lapses_at": t0 + Duration::days(7),
-            }), t0),
-            ev("policy.decided", "policy", json!({
-                "action": "request", "entitlement": ent, "allowed": true, "principal": requester, "risk": "medium",
-                "policy_ids": ["request-requires-justification", "request-max-duration"], "at": t0,
-            }), t0),
-            ev("policy.decided", "policy", json!({
-                "action": "auto_approve", "entitlement": ent, "allowed": false, "principal": requester, "risk": "medium",
-                "policy_ids": [], "reason": "no policy permits it", "at": t0,
-            }), t0),
+            ev(
+                "request.submitted",
+                &requester,
+                json!({
+                    "requester": requester, "subject": requester, "entitlements": [ent],
+                    "justification": why, "duration": format!("{hours}h"), "ticket": "INC-4821",
+                    "lapses_at": t0 + Duration::days(7),
+                }),
+                t0,
+            ),
+            ev(
+                "policy.decided",
+                "policy",
+                json!({
+                    "action": "request", "entitlement": ent, "allowed": true, "principal": requester, "risk": "medium",
+                    "policy_ids": ["request-requires-justification", "request-max-duration"], "at": t0,
+                }),
+                t0,
+            ),
+            ev(
+                "policy.decided",
+                "policy",
+                json!({
+                    "action": "auto_approve", "entitlement": ent, "allowed": false, "principal": requester, "risk": "medium",
+                    "policy_ids": [], "reason": "no policy permits it", "at": t0,
+                }),
+                t0,
+            ),
         ];
         let t1 = self.tick();
-        out.push(ev("review.recorded", &manager, json!({
-            "reviewer": manager, "verdict": "approve", "stage": "manager", "entitlement": ent,
-            "reason": "ok, matches the on-call rota", "at": t1,
-        }), t1));
-        out.push(ev("request.approved", "policy", json!({
-            "reason": "every approval stage passed", "stages": ["manager"], "approvers": [manager], "entitlements": [ent], "at": t1,
-        }), t1));
-        out.push(ev("task.opened", "system", json!({ "task": task, "entitlement": ent, "fulfiller_group": "dba", "subject": requester, "connector": "manual", "at": t1 }), t1));
+        out.push(ev(
+            "review.recorded",
+            &manager,
+            json!({
+                "reviewer": manager, "verdict": "approve", "stage": "manager", "entitlement": ent,
+                "reason": "ok, matches the on-call rota", "at": t1,
+            }),
+            t1,
+        ));
+        out.push(ev(
+            "request.approved",
+            "policy",
+            json!({
+                "reason": "every approval stage passed", "stages": ["manager"], "approvers": [manager], "entitlements": [ent], "at": t1,
+            }),
+            t1,
+        ));
+        out.push(ev(
+            "task.opened",
+            "system",
+            json!({ "task": task, "entitlement": ent, "fulfiller_group": "dba", "subject": requester, "connector": "manual", "at": t1 }),
+            t1,
+        ));
         let t2 = self.tick();
-        out.push(ev("task.completed", "dana", json!({
-            "task": task, "entitlement": ent, "completed_by": "dana", "at": t2,
-            "evidence": format!("GRANT {} TO {requester}; verified with \\du", ent.rsplit('/').next().unwrap_or(ent)),
-        }), t2));
-        out.push(ev("grant.started", "system", json!({
-            "grant": grant, "entitlement": ent, "subject": requester, "task": task, "starts_at": t2,
-            "expires_at": t2 + Duration::hours(hours as i64),
-        }), t2));
+        out.push(ev(
+            "task.completed",
+            "dana",
+            json!({
+                "task": task, "entitlement": ent, "completed_by": "dana", "at": t2,
+                "evidence": format!("GRANT {} TO {requester}; verified with \\du", ent.rsplit('/').next().unwrap_or(ent)),
+            }),
+            t2,
+        ));
+        out.push(ev(
+            "grant.started",
+            "system",
+            json!({
+                "grant": grant, "entitlement": ent, "subject": requester, "task": task, "starts_at": t2,
+                "expires_at": t2 + Duration::hours(hours as i64),
+            }),
+            t2,
+        ));
         out.reverse();
         self.pending = out;
     }
@@ -269,11 +309,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let export = started.elapsed();
     store.close().await;
 
-    let db_size: u64 = ["", "-wal"]
-        .iter()
-        .filter_map(|s| std::fs::metadata(format!("{}{s}", args.db.display())).ok())
-        .map(|m| m.len())
-        .sum();
+    let db_size: u64 = ["", "-wal"].iter().filter_map(|s| std::fs::metadata(format!("{}{s}", args.db.display())).ok()).map(|m| m.len()).sum();
     let export_size = std::fs::metadata(&args.export)?.len();
     println!("database: {url} ({:.0} MB)", db_size as f64 / 1e6);
     println!("export:   {} ({:.0} MB)", args.export.display(), export_size as f64 / 1e6);
@@ -284,12 +320,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         payload_bytes as f64 / written.max(1) as f64
     );
     println!("checkpoint: size {} head {} signed by {}", cp.size, cp.head, cp.key_fingerprint());
-    println!(
-        "fill:     {:.1}s ({:.0} events/s, batches of {})",
-        fill.as_secs_f64(),
-        written as f64 / fill.as_secs_f64(),
-        args.batch
-    );
+    println!("fill:     {:.1}s ({:.0} events/s, batches of {})", fill.as_secs_f64(), written as f64 / fill.as_secs_f64(), args.batch);
     println!(
         "export:   {:.1}s ({:.0} events/s read back through Store::audit_events and written as JSON Lines)",
         export.as_secs_f64(),

@@ -13,12 +13,7 @@ const EVENT_COLUMNS: &str = "seq, at, actor, kind, request_id, payload, prev_has
 impl SqlStore {
     pub(crate) async fn audit_page(&self, after_seq: u64, max: u32) -> Result<Vec<AuditEvent>, StoreError> {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2");
-        let rows = sqlx::query(&sql)
-            .bind(after_seq as i64)
-            .bind(i64::from(max.max(1)))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(&sql).bind(after_seq as i64).bind(i64::from(max.max(1))).fetch_all(&self.reader).await.map_err(db_err)?;
         rows.iter().map(audit_event).collect()
     }
 
@@ -53,10 +48,8 @@ impl SqlStore {
     }
 
     pub(crate) async fn all_checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
-        let rows = sqlx::query("SELECT size, head, at, public_key, signature FROM audit_checkpoints ORDER BY size")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
+        let rows =
+            sqlx::query("SELECT size, head, at, public_key, signature FROM audit_checkpoints ORDER BY size").fetch_all(&self.reader).await.map_err(db_err)?;
         rows.iter().map(checkpoint).collect()
     }
 }
@@ -65,10 +58,7 @@ impl SqlStore {
     /// Feeds the whole log to `verifier` in seq order, stopping at the first
     /// problem, and returns the checkpoints (or the problem found). SQLite is read
     /// natively on a blocking thread, PostgreSQL in pages.
-    pub async fn verify_into(
-        &self,
-        verifier: &mut writ_core::audit::ChainVerifier,
-    ) -> Result<Result<Vec<Checkpoint>, writ_core::audit::Tamper>, StoreError> {
+    pub async fn verify_into(&self, verifier: &mut writ_core::audit::ChainVerifier) -> Result<Result<Vec<Checkpoint>, writ_core::audit::Tamper>, StoreError> {
         let events = match &self.sqlite_path {
             Some(path) => {
                 let (path, mut owned) = (path.clone(), std::mem::take(verifier));
@@ -89,10 +79,7 @@ impl SqlStore {
         }
     }
 
-    async fn verify_pages(
-        &self,
-        verifier: &mut writ_core::audit::ChainVerifier,
-    ) -> Result<Result<(), writ_core::audit::Tamper>, StoreError> {
+    async fn verify_pages(&self, verifier: &mut writ_core::audit::ChainVerifier) -> Result<Result<(), writ_core::audit::Tamper>, StoreError> {
         const PAGE: u32 = 20_000;
         let mut after = 0;
         loop {

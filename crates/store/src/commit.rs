@@ -125,7 +125,12 @@ pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<Au
             "INSERT INTO jobs (id, request_id, due_at, claimed_until, doc) VALUES ($1, $2, $3, 0, $4) \
              ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at, claimed_until = 0, doc = excluded.doc"
                 .into(),
-            vec![Param::Text(job.id.clone()), Param::Text(job.request.map_or(String::new(), |r| r.to_string())), Param::Int(millis(job.due_at)), Param::Text(to_doc(job))],
+            vec![
+                Param::Text(job.id.clone()),
+                Param::Text(job.request.map_or(String::new(), |r| r.to_string())),
+                Param::Int(millis(job.due_at)),
+                Param::Text(to_doc(job)),
+            ],
         ));
     }
     for id in &change.finished_jobs {
@@ -144,10 +149,7 @@ pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<Au
     // One multi-row INSERT per chunk: on sqlx each statement is a round trip to
     // the database (on SQLite, to its connection thread), so fewer is faster.
     for chunk in sealed.chunks(EVENTS_PER_INSERT) {
-        let sql = format!(
-            "INSERT INTO audit_events (seq, at, actor, kind, request_id, payload, prev_hash, hash) VALUES {}",
-            values_list(chunk.len(), 8)
-        );
+        let sql = format!("INSERT INTO audit_events (seq, at, actor, kind, request_id, payload, prev_hash, hash) VALUES {}", values_list(chunk.len(), 8));
         let mut params = Vec::with_capacity(chunk.len() * 8);
         for e in chunk {
             params.extend([
@@ -163,10 +165,7 @@ pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<Au
         }
         stmts.push(Stmt::new(sql, params));
     }
-    stmts.push(Stmt::new(
-        "UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1".into(),
-        vec![Param::Int(i64_of(seq)), Param::Text(prev.to_string())],
-    ));
+    stmts.push(Stmt::new("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1".into(), vec![Param::Int(i64_of(seq)), Param::Text(prev.to_string())]));
     (stmts, sealed)
 }
 
@@ -196,10 +195,7 @@ fn run_stmts(record: &RunRecord, stmts: &mut Vec<Stmt>) {
     stmts.push(doc_stmt(run_row(&record.run)));
     let run_id = record.run.id.to_string();
     for (c, chunk) in record.observations.chunks(OBSERVATIONS_PER_INSERT).enumerate() {
-        let sql = format!(
-            "INSERT INTO reconcile_observations (run_id, seq, situation, doc) VALUES {}",
-            values_list(chunk.len(), OBSERVATION_COLUMNS)
-        );
+        let sql = format!("INSERT INTO reconcile_observations (run_id, seq, situation, doc) VALUES {}", values_list(chunk.len(), OBSERVATION_COLUMNS));
         let mut params = Vec::with_capacity(chunk.len() * OBSERVATION_COLUMNS);
         for (i, o) in chunk.iter().enumerate() {
             let seq = c * OBSERVATIONS_PER_INSERT + i;
@@ -422,7 +418,12 @@ mod tests {
         assert_eq!(rows, vec![500, 500, 201]);
         let seqs: Vec<i64> = stmts[1..]
             .iter()
-            .flat_map(|s| s.params.chunks(OBSERVATION_COLUMNS).map(|row| match row[1] { Param::Int(n) => n, _ => panic!("seq") }))
+            .flat_map(|s| {
+                s.params.chunks(OBSERVATION_COLUMNS).map(|row| match row[1] {
+                    Param::Int(n) => n,
+                    _ => panic!("seq"),
+                })
+            })
             .collect();
         assert_eq!(seqs, (0..1_201).collect::<Vec<i64>>());
         for s in &stmts[1..] {

@@ -98,8 +98,7 @@ impl SqlStore {
         if backend == Backend::Sqlite && !url.contains("mode=") {
             url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
         }
-        let opts = AnyConnectOptions::from_str(&url)
-            .map_err(|e| StoreError::Database(format!("bad database URL `{}`: {e}", redact(&url))))?;
+        let opts = AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Database(format!("bad database URL `{}`: {e}", redact(&url))))?;
         let pool = |max: u32| {
             AnyPoolOptions::new()
                 .max_connections(max)
@@ -110,7 +109,8 @@ impl SqlStore {
                             // WAL lets readers run beside the writer; NORMAL sync in WAL
                             // mode is durable across application crashes (an OS crash can
                             // lose the last transactions, never corrupt the file).
-                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;").await?;
+                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                                .await?;
                         }
                         Ok(())
                     })
@@ -143,12 +143,14 @@ impl SqlStore {
         if backend == Backend::Sqlite {
             let path = sqlite_file(&url);
             if !path.exists() {
-                return Err(StoreError::Database(format!("`{}` does not exist: give the path of Writ's SQLite database, e.g. `sqlite://writ-data/writ.db`", path.display())));
+                return Err(StoreError::Database(format!(
+                    "`{}` does not exist: give the path of Writ's SQLite database, e.g. `sqlite://writ-data/writ.db`",
+                    path.display()
+                )));
             }
             url.push_str(if url.contains('?') { "&mode=ro" } else { "?mode=ro" });
         }
-        let opts = AnyConnectOptions::from_str(&url)
-            .map_err(|e| StoreError::Database(format!("bad database URL `{}`: {e}", redact(&url))))?;
+        let opts = AnyConnectOptions::from_str(&url).map_err(|e| StoreError::Database(format!("bad database URL `{}`: {e}", redact(&url))))?;
         let pool = AnyPoolOptions::new()
             .max_connections(2)
             .connect_with(opts)

@@ -3,9 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use writ_app::ports::{
-    Change, GrantFilter, Job, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, Store, StoreError, TaskFilter,
-};
+use writ_app::ports::{Change, GrantFilter, Job, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, Store, StoreError, TaskFilter};
 use writ_core::audit::{AuditEvent, Checkpoint, EventHash};
 use writ_core::grant::Grant;
 use writ_core::identity::Identity;
@@ -47,12 +45,7 @@ impl Store for SqlStore {
     }
 
     async fn token_identity(&self, token_hash: &str) -> Result<Option<Identity>, StoreError> {
-        self.one_doc(
-            "identity",
-            "SELECT i.doc FROM api_tokens t JOIN identities i ON i.id = t.identity_id WHERE t.hash = $1",
-            token_hash.to_owned(),
-        )
-        .await
+        self.one_doc("identity", "SELECT i.doc FROM api_tokens t JOIN identities i ON i.id = t.identity_id WHERE t.hash = $1", token_hash.to_owned()).await
     }
 
     async fn add_token(&self, token_hash: &str, identity: &IdentityId, label: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
@@ -72,13 +65,8 @@ impl Store for SqlStore {
     }
 
     async fn request_counts(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM requests GROUP BY state ORDER BY state")
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
-        rows.iter()
-            .map(|r| Ok((r.try_get::<String, _>("state").map_err(db_err)?, r.try_get::<i64, _>("n").map_err(db_err)? as u64)))
-            .collect()
+        let rows = sqlx::query("SELECT state, COUNT(*) AS n FROM requests GROUP BY state ORDER BY state").fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(|r| Ok((r.try_get::<String, _>("state").map_err(db_err)?, r.try_get::<i64, _>("n").map_err(db_err)? as u64))).collect()
     }
 
     async fn requests(&self, f: &RequestFilter) -> Result<Vec<Request>, StoreError> {
@@ -114,13 +102,7 @@ impl Store for SqlStore {
              (SELECT id FROM jobs WHERE due_at <= $2 AND claimed_until <= $2 ORDER BY due_at LIMIT $3{skip_locked}) \
              RETURNING doc"
         );
-        let rows = sqlx::query(&sql)
-            .bind(millis(now + lease))
-            .bind(millis(now))
-            .bind(limit(max))
-            .fetch_all(&self.writer)
-            .await
-            .map_err(db_err)?;
+        let rows = sqlx::query(&sql).bind(millis(now + lease)).bind(millis(now)).bind(limit(max)).fetch_all(&self.writer).await.map_err(db_err)?;
         let mut jobs: Vec<Job> = rows.iter().map(|r| doc("job", r)).collect::<Result<_, _>>()?;
         jobs.sort_by_key(|j| j.due_at);
         Ok(jobs)
@@ -156,15 +138,13 @@ impl Store for SqlStore {
     }
 
     async fn tasks(&self, f: &TaskFilter) -> Result<Vec<FulfilmentTask>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT doc FROM tasks WHERE ($1 = 0 OR is_open = 1) AND ($2 = '' OR request_id = $2) ORDER BY created_at, id LIMIT $3",
-        )
-        .bind(i64::from(f.open_only))
-        .bind(f.request.map_or(String::new(), |r| r.to_string()))
-        .bind(limit(f.limit))
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db_err)?;
+        let rows = sqlx::query("SELECT doc FROM tasks WHERE ($1 = 0 OR is_open = 1) AND ($2 = '' OR request_id = $2) ORDER BY created_at, id LIMIT $3")
+            .bind(i64::from(f.open_only))
+            .bind(f.request.map_or(String::new(), |r| r.to_string()))
+            .bind(limit(f.limit))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
         rows.iter().map(|r| doc("task", r)).collect()
     }
 

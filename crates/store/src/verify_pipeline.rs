@@ -41,10 +41,7 @@ impl BatchSink {
 /// Runs `produce` on a scoped thread and verifies what it pushes, in order.
 /// Returns the producer's error if it failed before the verifier found a
 /// problem, else the verification outcome.
-pub fn verify_pipelined<E: Send>(
-    verifier: &mut ChainVerifier,
-    produce: impl FnOnce(&mut BatchSink) -> Result<(), E> + Send,
-) -> Result<Result<(), Tamper>, E> {
+pub fn verify_pipelined<E: Send>(verifier: &mut ChainVerifier, produce: impl FnOnce(&mut BatchSink) -> Result<(), E> + Send) -> Result<Result<(), Tamper>, E> {
     let (full, batches) = mpsc::sync_channel::<EventBatch>(4);
     let (recycle, empty) = mpsc::channel::<EventBatch>();
     std::thread::scope(|scope| {

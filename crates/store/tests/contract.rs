@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use uuid::Uuid;
 use writ_app::ports::{
-    ActionTaken, Change, GrantFilter, Job, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, RunRecord, RunState, Store,
-    StoreError, TaskFilter, Versioned,
+    ActionTaken, Change, GrantFilter, Job, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, RunRecord, RunState, Store, StoreError,
+    TaskFilter, Versioned,
 };
 use writ_core::audit::{sign_checkpoint, ChainVerifier, NewEvent};
 use writ_core::catalog::{Catalog, Entitlement, Fulfilment, RiskTier, Target};
@@ -138,7 +138,10 @@ async fn jobs_are_claimed_once_per_lease_and_finished_by_a_change(store: &dyn St
 async fn identities_round_trip(store: &dyn Store) {
     let mut alice = person("alice");
     alice.groups.insert(GroupId::parse("security").unwrap());
-    store.commit(Change { identities: vec![alice.clone(), person("bob")], events: vec![event("identity.upserted", None)], ..Default::default() }).await.unwrap();
+    store
+        .commit(Change { identities: vec![alice.clone(), person("bob")], events: vec![event("identity.upserted", None)], ..Default::default() })
+        .await
+        .unwrap();
     assert_eq!(store.identity(&alice.id).await.unwrap(), Some(alice.clone()));
     alice.status = IdentityStatus::Disabled;
     store.commit(Change { identities: vec![alice.clone()], ..Default::default() }).await.unwrap();
@@ -205,10 +208,22 @@ async fn concurrent_updates_are_never_lost(store: Arc<dyn Store>) {
 
 async fn tasks_grants_and_filters(store: &dyn Store) {
     let r = request(3, "carol", t0() + TimeDelta::minutes(5));
-    let task = FulfilmentTask::open(TaskId::from_uuid(Uuid::from_u128(30)), r.id(), r.subject().clone(), r.entitlements()[0].clone(), GroupId::parse("dba").unwrap(), t0());
+    let task = FulfilmentTask::open(
+        TaskId::from_uuid(Uuid::from_u128(30)),
+        r.id(),
+        r.subject().clone(),
+        r.entitlements()[0].clone(),
+        GroupId::parse("dba").unwrap(),
+        t0(),
+    );
     let grant = Grant::start(GrantId::from_uuid(Uuid::from_u128(31)), r.id(), r.subject().clone(), r.entitlements()[0].clone(), r.duration(), t0());
     store
-        .commit(Change { requests: vec![Versioned::new(r.clone())], tasks: vec![Versioned::new(task.clone())], grants: vec![Versioned::new(grant.clone())], ..Default::default() })
+        .commit(Change {
+            requests: vec![Versioned::new(r.clone())],
+            tasks: vec![Versioned::new(task.clone())],
+            grants: vec![Versioned::new(grant.clone())],
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(store.task(task.id()).await.unwrap(), Some(task.clone()));
@@ -369,18 +384,14 @@ async fn reconciliation_ledger_and_runs(store: &dyn Store) {
     let subject = IdentityId::parse("erin").unwrap();
     let req = RequestId::from_uuid(Uuid::from_u128(900));
     let one_hour = AccessDuration::parse("1h").unwrap();
-    let grant_on = |n: u128, ent: &str| {
-        Grant::start(GrantId::from_uuid(Uuid::from_u128(n)), req, subject.clone(), EntitlementId::parse(ent).unwrap(), one_hour, t0())
-    };
+    let grant_on =
+        |n: u128, ent: &str| Grant::start(GrantId::from_uuid(Uuid::from_u128(n)), req, subject.clone(), EntitlementId::parse(ent).unwrap(), one_hour, t0());
     let active = grant_on(901, "recon-a/readonly");
     let mut missing = grant_on(902, "recon-a/payments.rw");
     let mut ended = grant_on(903, "recon-a/readonly");
     let elsewhere = grant_on(904, "recon-b/readonly");
     store
-        .commit(Change {
-            grants: [&active, &missing, &ended, &elsewhere].into_iter().cloned().map(Versioned::new).collect(),
-            ..Default::default()
-        })
+        .commit(Change { grants: [&active, &missing, &ended, &elsewhere].into_iter().cloned().map(Versioned::new).collect(), ..Default::default() })
         .await
         .unwrap();
     assert_eq!(ledger_of(store, "recon-a").await, vec![ledger_row(&active), ledger_row(&missing), ledger_row(&ended)]);
@@ -392,10 +403,7 @@ async fn reconciliation_ledger_and_runs(store: &dyn Store) {
     ended.begin_revocation(IdentityId::parse("alice").unwrap(), "done", t0()).unwrap();
     ended.finish_removal(t0()).unwrap();
     assert!(ended.observe_on_target(true, t0()).is_some());
-    store
-        .commit(Change { grants: vec![Versioned::update(missing.clone(), 0), Versioned::update(ended.clone(), 0)], ..Default::default() })
-        .await
-        .unwrap();
+    store.commit(Change { grants: vec![Versioned::update(missing.clone(), 0), Versioned::update(ended.clone(), 0)], ..Default::default() }).await.unwrap();
     let ledger = ledger_of(store, "recon-a").await;
     assert_eq!(ledger, vec![ledger_row(&active), ledger_row(&missing), ledger_row(&ended)]);
     assert_eq!((ledger[1].state.as_str(), ledger[1].drift.as_str()), ("active", "missing"));
@@ -408,10 +416,7 @@ async fn reconciliation_ledger_and_runs(store: &dyn Store) {
     let big = RunRecord { run: reconcile_run(950, "recon-a", t0()), observations: observations(1_200) };
     let empty = RunRecord { run: reconcile_run(951, "recon-a", t0() + TimeDelta::hours(1)), observations: vec![] };
     let other = RunRecord { run: reconcile_run(952, "recon-b", t0() + TimeDelta::minutes(30)), observations: observations(3) };
-    store
-        .commit(Change { runs: vec![big.clone(), empty.clone()], events: vec![event("reconcile.finished", None)], ..Default::default() })
-        .await
-        .unwrap();
+    store.commit(Change { runs: vec![big.clone(), empty.clone()], events: vec![event("reconcile.finished", None)], ..Default::default() }).await.unwrap();
     store.commit(Change { runs: vec![other.clone()], ..Default::default() }).await.unwrap();
     assert_eq!(store.audit_head().await.unwrap().0, size + 1);
     assert_eq!(store.run(big.run.id).await.unwrap(), Some(big.run.clone()));
@@ -434,19 +439,13 @@ async fn reconciliation_ledger_and_runs(store: &dyn Store) {
     assert_ne!(head_now, head);
     let fresh = RunRecord { run: reconcile_run(953, "recon-a", t0() + TimeDelta::hours(2)), observations: observations(600) };
     let again = RunRecord { run: big.run.clone(), observations: observations(2) };
-    let e = store
-        .commit(Change { runs: vec![fresh.clone(), again], events: vec![event("reconcile.finished", None)], ..Default::default() })
-        .await
-        .unwrap_err();
+    let e = store.commit(Change { runs: vec![fresh.clone(), again], events: vec![event("reconcile.finished", None)], ..Default::default() }).await.unwrap_err();
     assert!(matches!(&e, StoreError::Duplicate { id, .. } if *id == big.run.id.to_string()), "{e}");
     assert_eq!(store.run(fresh.run.id).await.unwrap(), None);
     assert!(store.run_observations(fresh.run.id).await.unwrap().is_empty(), "its observations were rolled back");
     assert_eq!(store.run_observations(big.run.id).await.unwrap(), big.observations, "the existing run is untouched");
     // ...or a lost version check in the same change.
-    let e = store
-        .commit(Change { grants: vec![Versioned::update(active.clone(), 7)], runs: vec![fresh.clone()], ..Default::default() })
-        .await
-        .unwrap_err();
+    let e = store.commit(Change { grants: vec![Versioned::update(active.clone(), 7)], runs: vec![fresh.clone()], ..Default::default() }).await.unwrap_err();
     assert!(matches!(e, StoreError::VersionConflict { .. }), "{e}");
     assert_eq!(store.run(fresh.run.id).await.unwrap(), None);
     assert!(store.run_observations(fresh.run.id).await.unwrap().is_empty());

@@ -48,11 +48,7 @@ ou: services
 /// An OpenLDAP binary: `slapd`/`slapadd` (package `slapd`, in `/usr/sbin`) or
 /// an `ldap-utils` client (`ldapsearch`, `ldapmodify`, `ldapadd`, ...).
 pub fn ldap_binary(name: &str) -> Result<PathBuf, TestkitError> {
-    let package = if name.starts_with("slap") {
-        "slapd"
-    } else {
-        "ldap-utils"
-    };
+    let package = if name.starts_with("slap") { "slapd" } else { "ldap-utils" };
     process::find_binary(name, package, &["/usr/sbin"])
 }
 
@@ -90,11 +86,7 @@ impl Spec {
         let mut cmd = Command::new(&self.slapd);
         // `-d none`: stay in the foreground (any -d does) and log only errors
         // (`-d 0` would silence even those).
-        cmd.arg("-f")
-            .arg(&self.conf)
-            .arg("-h")
-            .arg(format!("ldap://127.0.0.1:{port}/"))
-            .args(["-d", "none"]);
+        cmd.arg("-f").arg(&self.conf).arg("-h").arg(format!("ldap://127.0.0.1:{port}/")).args(["-d", "none"]);
         cmd
     }
 
@@ -132,17 +124,11 @@ impl LdapServer {
         for schema in SCHEMAS {
             let file = format!("{SCHEMA_DIR}/{schema}.schema");
             if !Path::new(&file).is_file() {
-                return Err(TestkitError::MissingBinary {
-                    binary: file,
-                    package: "slapd".into(),
-                });
+                return Err(TestkitError::MissingBinary { binary: file, package: "slapd".into() });
             }
         }
         if !Path::new(MODULE_DIR).join("back_mdb.so").exists() {
-            return Err(TestkitError::MissingBinary {
-                binary: format!("{MODULE_DIR}/back_mdb.so"),
-                package: "slapd".into(),
-            });
+            return Err(TestkitError::MissingBinary { binary: format!("{MODULE_DIR}/back_mdb.so"), package: "slapd".into() });
         }
 
         let dir = process::server_dir("writ-ldap-", None)?;
@@ -153,36 +139,18 @@ impl LdapServer {
 
         let seed = dir.path().join("seed.ldif");
         fs::write(&seed, format!("{BASE_LDIF}\n{ldif}"))?;
-        let out = Command::new(&slapadd)
-            .arg("-q")
-            .arg("-f")
-            .arg(&conf)
-            .arg("-l")
-            .arg(&seed)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .output()?;
+        let out = Command::new(&slapadd).arg("-q").arg("-f").arg(&conf).arg("-l").arg(&seed).current_dir(dir.path()).stdin(Stdio::null()).output()?;
         if !out.status.success() {
             return Err(TestkitError::Command {
                 what: format!("slapadd ({})", out.status),
-                output: String::from_utf8_lossy(&[&out.stderr[..], &out.stdout[..]].concat())
-                    .into_owned(),
+                output: String::from_utf8_lossy(&[&out.stderr[..], &out.stdout[..]].concat()).into_owned(),
             });
         }
         let _ = fs::remove_file(&seed);
 
-        let mut server = LdapServer {
-            spec: Spec {
-                slapd,
-                ldapsearch,
-                conf,
-            },
-            proc: Supervised::new(dir, "slapd", "TERM", STARTUP_TIMEOUT),
-        };
+        let mut server = LdapServer { spec: Spec { slapd, ldapsearch, conf }, proc: Supervised::new(dir, "slapd", "TERM", STARTUP_TIMEOUT) };
         let spec = &server.spec;
-        server
-            .proc
-            .start_on_free_port(|port| spec.command(port), |l| spec.ready(l))?;
+        server.proc.start_on_free_port(|port| spec.command(port), |l| spec.ready(l))?;
         Ok(server)
     }
 
@@ -261,8 +229,7 @@ impl LdapServer {
         if !out.status.success() {
             return Err(TestkitError::Command {
                 what: format!("ldapmodify ({})", out.status),
-                output: String::from_utf8_lossy(&[&out.stderr[..], &out.stdout[..]].concat())
-                    .into_owned(),
+                output: String::from_utf8_lossy(&[&out.stderr[..], &out.stdout[..]].concat()).into_owned(),
             });
         }
         Ok(())
@@ -271,12 +238,7 @@ impl LdapServer {
     /// `ldapsearch -LLL` bound as the root DN under `base` (subtree) with
     /// `filter`, asking for `attrs` (all user attributes if empty); returns the
     /// LDIF it prints (lines not wrapped).
-    pub fn ldapsearch(
-        &self,
-        base: &str,
-        filter: &str,
-        attrs: &[&str],
-    ) -> Result<String, TestkitError> {
+    pub fn ldapsearch(&self, base: &str, filter: &str, attrs: &[&str]) -> Result<String, TestkitError> {
         let out = Command::new(ldap_binary("ldapsearch")?)
             .args(["-x", "-LLL", "-o", "ldif-wrap=no", "-H"])
             .arg(self.url())
@@ -287,8 +249,7 @@ impl LdapServer {
         if !out.status.success() {
             return Err(TestkitError::Command {
                 what: format!("ldapsearch -b {base} {filter} ({})", out.status),
-                output: String::from_utf8_lossy(&[&out.stderr[..], &out.stdout[..]].concat())
-                    .into_owned(),
+                output: String::from_utf8_lossy(&[&out.stderr[..], &out.stdout[..]].concat()).into_owned(),
             });
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -315,16 +276,12 @@ impl LdapServer {
     /// holds the port for more than 5 s.
     pub fn start_again(&mut self) -> Result<(), TestkitError> {
         let spec = &self.spec;
-        self.proc
-            .restart(|port| spec.command(port), |l| spec.ready(l))
+        self.proc.restart(|port| spec.command(port), |l| spec.ready(l))
     }
 }
 
 fn slapd_conf(dir: &Path, data: &Path) -> String {
-    let includes: String = SCHEMAS
-        .iter()
-        .map(|s| format!("include {SCHEMA_DIR}/{s}.schema\n"))
-        .collect();
+    let includes: String = SCHEMAS.iter().map(|s| format!("include {SCHEMA_DIR}/{s}.schema\n")).collect();
     format!(
         "# Generated by writ-testkit: a throwaway test server.
 {includes}

@@ -71,11 +71,7 @@ impl fmt::Display for TestkitError {
                 "{binary} not found: install the Debian package `{package}` \
                  (run scripts/install-test-deps.sh)"
             ),
-            TestkitError::MissingPythonTool {
-                binary,
-                package,
-                venv,
-            } => write!(
+            TestkitError::MissingPythonTool { binary, package, venv } => write!(
                 f,
                 "{binary} not found in {venv}/bin nor on PATH: install the PyPI package \
                  `{package}` in that venv (run ./scripts/install-test-deps.sh)"

@@ -28,11 +28,7 @@ pub fn pg_bin_dirs() -> Vec<PathBuf> {
         })
         .collect();
     versions.sort_by_key(|v| std::cmp::Reverse(v.0));
-    std::env::var_os("WRIT_PG_BIN_DIR")
-        .map(PathBuf::from)
-        .into_iter()
-        .chain(versions.into_iter().map(|(_, dir)| dir))
-        .collect()
+    std::env::var_os("WRIT_PG_BIN_DIR").map(PathBuf::from).into_iter().chain(versions.into_iter().map(|(_, dir)| dir)).collect()
 }
 
 /// A PostgreSQL binary (`postgres`, `initdb`, `psql`, `createdb`, ...), looked up
@@ -42,10 +38,7 @@ pub fn pg_binary(name: &str) -> Result<PathBuf, TestkitError> {
         "postgres" | "initdb" | "pg_ctl" => "postgresql-15",
         _ => "postgresql-client-15",
     };
-    let dirs: Vec<String> = pg_bin_dirs()
-        .iter()
-        .map(|d| d.to_string_lossy().into_owned())
-        .collect();
+    let dirs: Vec<String> = pg_bin_dirs().iter().map(|d| d.to_string_lossy().into_owned()).collect();
     let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
     process::find_binary(name, package, &dirs)
 }
@@ -89,15 +82,7 @@ impl PgServer {
         let out = process::command_as(&initdb, user)
             .arg("-D")
             .arg(&data)
-            .args([
-                "-A",
-                "trust",
-                "-U",
-                "postgres",
-                "-E",
-                "UTF8",
-                "--locale=C.UTF-8",
-            ])
+            .args(["-A", "trust", "-U", "postgres", "-E", "UTF8", "--locale=C.UTF-8"])
             .args(["--no-sync", "--no-instructions"])
             .current_dir(dir.path())
             .stdin(Stdio::null())
@@ -105,10 +90,7 @@ impl PgServer {
         let initdb_log = dir.path().join("initdb.log");
         fs::write(&initdb_log, [&out.stdout[..], &out.stderr[..]].concat())?;
         if !out.status.success() {
-            return Err(TestkitError::Startup {
-                what: format!("initdb ({})", out.status),
-                log_tail: process::log_tail(&initdb_log, 30),
-            });
+            return Err(TestkitError::Startup { what: format!("initdb ({})", out.status), log_tail: process::log_tail(&initdb_log, 30) });
         }
 
         let log_path = dir.path().join("postgres.log");
@@ -161,20 +143,11 @@ impl PgServer {
                 },
             );
             match ready {
-                Ok(()) => {
-                    return Ok(PgServer {
-                        port,
-                        path: dir.path().to_path_buf(),
-                        child: Some(child),
-                        watchdog: Some(watchdog),
-                        dir: Some(dir),
-                    })
-                }
+                Ok(()) => return Ok(PgServer { port, path: dir.path().to_path_buf(), child: Some(child), watchdog: Some(watchdog), dir: Some(dir) }),
                 Err(e) => {
                     watchdog.disarm();
                     process::shutdown(&mut child, "INT", SHUTDOWN_GRACE);
-                    let port_taken = fs::read_to_string(&log_path)
-                        .is_ok_and(|l| l.contains("Address already in use"));
+                    let port_taken = fs::read_to_string(&log_path).is_ok_and(|l| l.contains("Address already in use"));
                     if !(port_taken && attempt < PORT_ATTEMPTS) {
                         return Err(e);
                     }
@@ -218,15 +191,9 @@ impl PgServer {
 
     /// Creates database `name` (`[a-z0-9_]+`) with `createdb`; returns its URL.
     pub fn create_database(&self, name: &str) -> Result<String, TestkitError> {
-        let valid = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        let valid = !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         if !valid {
-            return Err(TestkitError::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("database name {name:?} is not [a-z0-9_]+"),
-            )));
+            return Err(TestkitError::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("database name {name:?} is not [a-z0-9_]+"))));
         }
         let out = Command::new(pg_binary("createdb")?)
             .args(["-w", "-h", "127.0.0.1", "-U", "postgres", "-p"])
@@ -237,8 +204,7 @@ impl PgServer {
         if !out.status.success() {
             return Err(TestkitError::Command {
                 what: format!("createdb {name}"),
-                output: String::from_utf8_lossy(&[&out.stderr[..], &out.stdout[..]].concat())
-                    .into_owned(),
+                output: String::from_utf8_lossy(&[&out.stderr[..], &out.stdout[..]].concat()).into_owned(),
             });
         }
         Ok(self.url_for(name))

@@ -21,32 +21,20 @@ use crate::TestkitError;
 /// A port that was free on 127.0.0.1 a moment ago (bind to port 0, read it back).
 /// Another process may take it before the server binds it: spawners retry.
 pub fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("cannot bind 127.0.0.1:0")
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).and_then(|l| l.local_addr()).map(|a| a.port()).expect("cannot bind 127.0.0.1:0")
 }
 
 /// Finds `name` in `extra_dirs` (first) or on `PATH`. The error names the
 /// Debian package that ships it and points at `scripts/install-test-deps.sh`.
-pub fn find_binary(
-    name: &str,
-    debian_package: &str,
-    extra_dirs: &[&str],
-) -> Result<PathBuf, TestkitError> {
-    let path_dirs = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .unwrap_or_default();
+pub fn find_binary(name: &str, debian_package: &str, extra_dirs: &[&str]) -> Result<PathBuf, TestkitError> {
+    let path_dirs = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).collect::<Vec<_>>()).unwrap_or_default();
     extra_dirs
         .iter()
         .map(PathBuf::from)
         .chain(path_dirs)
         .map(|dir| dir.join(name))
         .find(|p| is_executable(p))
-        .ok_or_else(|| TestkitError::MissingBinary {
-            binary: name.to_string(),
-            package: debian_package.to_string(),
-        })
+        .ok_or_else(|| TestkitError::MissingBinary { binary: name.to_string(), package: debian_package.to_string() })
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -74,13 +62,7 @@ pub(crate) fn tail_lines(text: &str, lines: usize) -> String {
 
 /// Polls `ready` every 25 ms until it returns true. Fails early (with the log
 /// tail) if `child` exits, and after `timeout`. The caller stops the child on error.
-pub fn wait_until(
-    child: &mut Child,
-    what: &str,
-    log: &Path,
-    timeout: Duration,
-    mut ready: impl FnMut() -> bool,
-) -> Result<(), TestkitError> {
+pub fn wait_until(child: &mut Child, what: &str, log: &Path, timeout: Duration, mut ready: impl FnMut() -> bool) -> Result<(), TestkitError> {
     let deadline = Instant::now() + timeout;
     loop {
         if ready() {
@@ -94,10 +76,7 @@ pub fn wait_until(
             sleep(Duration::from_millis(25));
             continue;
         };
-        return Err(TestkitError::Startup {
-            what: problem,
-            log_tail: log_tail(log, 30),
-        });
+        return Err(TestkitError::Startup { what: problem, log_tail: log_tail(log, 30) });
     }
 }
 
@@ -121,13 +100,10 @@ pub fn server_user(user: &str) -> Result<Option<(u32, u32)>, TestkitError> {
     }
     let id = |flag: &str| -> Result<u32, TestkitError> {
         let out = Command::new("id").args([flag, user]).output()?;
-        String::from_utf8_lossy(&out.stdout)
-            .trim()
-            .parse()
-            .map_err(|_| TestkitError::Command {
-                what: format!("id {flag} {user} (does the user `{user}` exist?)"),
-                output: String::from_utf8_lossy(&out.stderr).into_owned(),
-            })
+        String::from_utf8_lossy(&out.stdout).trim().parse().map_err(|_| TestkitError::Command {
+            what: format!("id {flag} {user} (does the user `{user}` exist?)"),
+            output: String::from_utf8_lossy(&out.stderr).into_owned(),
+        })
     };
     Ok(Some((id("-u")?, id("-g")?)))
 }
@@ -145,11 +121,7 @@ pub fn command_as(program: &Path, user: Option<(u32, u32)>) -> Command {
 /// /tmp when root (so a dropped-privilege server can traverse its parents),
 /// else under the usual temp dir. Deleted when the `TempDir` is dropped.
 pub fn server_dir(prefix: &str, owner: Option<(u32, u32)>) -> io::Result<TempDir> {
-    let parent = if is_root() {
-        PathBuf::from("/tmp")
-    } else {
-        std::env::temp_dir()
-    };
+    let parent = if is_root() { PathBuf::from("/tmp") } else { std::env::temp_dir() };
     let dir = tempfile::Builder::new().prefix(prefix).tempdir_in(parent)?;
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755))?;
     chown_to(dir.path(), owner)?;
@@ -242,17 +214,9 @@ impl Drop for Watchdog {
 /// stdout, or `None` if it cannot start or takes longer than `timeout` (it is
 /// then killed). For readiness probes, which must not hang on a port held by a
 /// process that accepts connections but never answers.
-pub fn output_within(
-    cmd: &mut Command,
-    timeout: Duration,
-) -> Option<(std::process::ExitStatus, Vec<u8>)> {
+pub fn output_within(cmd: &mut Command, timeout: Duration) -> Option<(std::process::ExitStatus, Vec<u8>)> {
     use std::io::Read;
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().ok()?;
     let mut stdout = child.stdout.take()?;
     let reader = std::thread::spawn(move || {
         let mut out = Vec::new();
@@ -287,10 +251,7 @@ pub struct HttpResponse {
 impl HttpResponse {
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 }
 
@@ -303,13 +264,7 @@ pub fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> io::Result<H
 /// closes the connection and sends no chunked body), with extra `headers` and
 /// an optional body (`Content-Length` is added). Enough for readiness checks and
 /// test assertions without an HTTP crate.
-pub fn http_request(
-    method: &str,
-    port: u16,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> io::Result<HttpResponse> {
+pub fn http_request(method: &str, port: u16, path: &str, headers: &[(&str, &str)], body: Option<&str>) -> io::Result<HttpResponse> {
     use std::io::{Read, Write};
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
@@ -329,24 +284,11 @@ pub fn http_request(
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw);
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("{what}: {text:?}"));
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| bad("no end of headers in HTTP answer"))?;
+    let (head, body) = text.split_once("\r\n\r\n").ok_or_else(|| bad("no end of headers in HTTP answer"))?;
     let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| bad("no status in HTTP answer"))?;
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-        .collect();
-    Ok(HttpResponse {
-        status,
-        headers,
-        body: body.to_string(),
-    })
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok()).ok_or_else(|| bad("no status in HTTP answer"))?;
+    let headers = lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_string(), v.trim().to_string())).collect();
+    Ok(HttpResponse { status, headers, body: body.to_string() })
 }
 
 /// Attempts with a fresh port when another process grabbed ours first.
@@ -374,12 +316,7 @@ pub(crate) struct Supervised {
 
 impl Supervised {
     /// `what` names the server in errors; `signal` stops it gracefully.
-    pub(crate) fn new(
-        dir: TempDir,
-        what: &'static str,
-        signal: &'static str,
-        timeout: Duration,
-    ) -> Supervised {
+    pub(crate) fn new(dir: TempDir, what: &'static str, signal: &'static str, timeout: Duration) -> Supervised {
         let path = dir.path().to_path_buf();
         Supervised {
             what,
@@ -411,11 +348,7 @@ impl Supervised {
     /// the log says another process took it first. `command(port)` builds the
     /// server's command; `ready(launch)` says whether it answers (and is ours:
     /// another server may hold the port while ours is failing to bind it).
-    pub(crate) fn start_on_free_port(
-        &mut self,
-        mut command: impl FnMut(u16) -> Command,
-        mut ready: impl FnMut(&Launch) -> bool,
-    ) -> Result<(), TestkitError> {
+    pub(crate) fn start_on_free_port(&mut self, mut command: impl FnMut(u16) -> Command, mut ready: impl FnMut(&Launch) -> bool) -> Result<(), TestkitError> {
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -435,20 +368,13 @@ impl Supervised {
     /// Starts again on the same port after [`Supervised::stop`] (no-op if
     /// running). If the port is busy (another process took it meanwhile),
     /// retries for up to 5 s, then fails.
-    pub(crate) fn restart(
-        &mut self,
-        mut command: impl FnMut(u16) -> Command,
-        mut ready: impl FnMut(&Launch) -> bool,
-    ) -> Result<(), TestkitError> {
+    pub(crate) fn restart(&mut self, mut command: impl FnMut(u16) -> Command, mut ready: impl FnMut(&Launch) -> bool) -> Result<(), TestkitError> {
         // (A process found dead is cleaned up by is_running.)
         if self.is_running() {
             return Ok(());
         }
         if self.dir.is_none() {
-            return Err(TestkitError::Io(io::Error::new(
-                io::ErrorKind::NotFound,
-                format!("{} was closed; its dir is gone", self.what),
-            )));
+            return Err(TestkitError::Io(io::Error::new(io::ErrorKind::NotFound, format!("{} was closed; its dir is gone", self.what))));
         }
         let deadline = Instant::now() + RESTART_PORT_WAIT;
         loop {
@@ -461,25 +387,11 @@ impl Supervised {
         }
     }
 
-    fn launch(
-        &mut self,
-        port: u16,
-        command: &mut impl FnMut(u16) -> Command,
-        ready: &mut impl FnMut(&Launch) -> bool,
-    ) -> Result<(), LaunchError> {
+    fn launch(&mut self, port: u16, command: &mut impl FnMut(u16) -> Command, ready: &mut impl FnMut(&Launch) -> bool) -> Result<(), LaunchError> {
         let log_start = fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
-        let log = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .map_err(|e| LaunchError::Other(e.into()))?;
+        let log = fs::OpenOptions::new().create(true).append(true).open(&self.log).map_err(|e| LaunchError::Other(e.into()))?;
         let spawned = (|| {
-            let child = command(port)
-                .current_dir(&self.path)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log)
-                .spawn()?;
+            let child = command(port).current_dir(&self.path).stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).spawn()?;
             Ok::<_, io::Error>(child)
         })();
         let mut child = spawned.map_err(|e| LaunchError::Other(e.into()))?;
@@ -490,16 +402,9 @@ impl Supervised {
                 return Err(LaunchError::Other(e.into()));
             }
         };
-        let launch = Launch {
-            port,
-            pid: child.id(),
-            log: &self.log,
-            log_start,
-        };
+        let launch = Launch { port, pid: child.id(), log: &self.log, log_start };
         let what = format!("{} on 127.0.0.1:{port}", self.what);
-        match wait_until(&mut child, &what, &self.log, self.timeout, || {
-            ready(&launch)
-        }) {
+        match wait_until(&mut child, &what, &self.log, self.timeout, || ready(&launch)) {
             Ok(()) => {
                 self.child = Some(child);
                 self.watchdog = Some(watchdog);
@@ -509,11 +414,7 @@ impl Supervised {
                 watchdog.disarm();
                 shutdown(&mut child, self.signal, self.grace);
                 let taken = launch.log_since_start().contains("Address already in use");
-                Err(if taken {
-                    LaunchError::PortTaken(e)
-                } else {
-                    LaunchError::Other(e)
-                })
+                Err(if taken { LaunchError::PortTaken(e) } else { LaunchError::Other(e) })
             }
         }
     }
@@ -522,10 +423,7 @@ impl Supervised {
     /// A process found dead is reaped and its watchdog disarmed first (its pid
     /// may be reused from then on).
     pub(crate) fn is_running(&mut self) -> bool {
-        let alive = self
-            .child
-            .as_mut()
-            .is_some_and(|c| matches!(c.try_wait(), Ok(None)));
+        let alive = self.child.as_mut().is_some_and(|c| matches!(c.try_wait(), Ok(None)));
         if !alive {
             self.stop();
         }

@@ -16,11 +16,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// `redis-server` (package `redis-server`) or `redis-cli` (package `redis-tools`).
 pub fn redis_binary(name: &str) -> Result<PathBuf, TestkitError> {
-    let package = if name == "redis-cli" {
-        "redis-tools"
-    } else {
-        "redis-server"
-    };
+    let package = if name == "redis-cli" { "redis-tools" } else { "redis-server" };
     process::find_binary(name, package, &[])
 }
 
@@ -75,9 +71,7 @@ impl Spec {
     /// answer fails the command.
     fn cli(&self, port: u16) -> Command {
         let mut cmd = Command::new(&self.cli);
-        cmd.args(["-h", "127.0.0.1", "-p", &port.to_string(), "-e"])
-            .env_remove("REDISCLI_AUTH")
-            .stdin(Stdio::null());
+        cmd.args(["-h", "127.0.0.1", "-p", &port.to_string(), "-e"]).env_remove("REDISCLI_AUTH").stdin(Stdio::null());
         match &self.auth {
             Auth::None => {}
             Auth::Password(password) => {
@@ -93,18 +87,9 @@ impl Spec {
     /// Our server logged that it listens, and `INFO server` answers with our
     /// process's pid: the server on the port is ours.
     fn ready(&self, launch: &Launch) -> bool {
-        launch
-            .log_since_start()
-            .contains("Ready to accept connections")
-            && process::output_within(
-                self.cli(launch.port).args(["INFO", "server"]),
-                PROBE_TIMEOUT,
-            )
-            .is_some_and(|(status, stdout)| {
-                status.success()
-                    && String::from_utf8_lossy(&stdout)
-                        .lines()
-                        .any(|l| l.trim_end() == format!("process_id:{}", launch.pid))
+        launch.log_since_start().contains("Ready to accept connections")
+            && process::output_within(self.cli(launch.port).args(["INFO", "server"]), PROBE_TIMEOUT).is_some_and(|(status, stdout)| {
+                status.success() && String::from_utf8_lossy(&stdout).lines().any(|l| l.trim_end() == format!("process_id:{}", launch.pid))
             })
     }
 }
@@ -129,14 +114,9 @@ impl RedisServer {
         check_token("user", user)?;
         check_token("password", password)?;
         if user == "default" {
-            return Err(invalid(
-                "use start_with_password for the default user".into(),
-            ));
+            return Err(invalid("use start_with_password for the default user".into()));
         }
-        Self::start_auth(Auth::User {
-            name: user.to_string(),
-            password: password.to_string(),
-        })
+        Self::start_auth(Auth::User { name: user.to_string(), password: password.to_string() })
     }
 
     fn start_auth(auth: Auth) -> Result<RedisServer, TestkitError> {
@@ -145,19 +125,9 @@ impl RedisServer {
         let dir = process::server_dir("writ-redis-", None)?;
         let conf = dir.path().join("redis.conf");
         fs::write(&conf, redis_conf(dir.path(), &auth))?;
-        let mut redis = RedisServer {
-            spec: Spec {
-                server,
-                cli,
-                conf,
-                auth,
-            },
-            proc: Supervised::new(dir, "redis-server", "TERM", STARTUP_TIMEOUT),
-        };
+        let mut redis = RedisServer { spec: Spec { server, cli, conf, auth }, proc: Supervised::new(dir, "redis-server", "TERM", STARTUP_TIMEOUT) };
         let spec = &redis.spec;
-        redis
-            .proc
-            .start_on_free_port(|port| spec.command(port), |l| spec.ready(l))?;
+        redis.proc.start_on_free_port(|port| spec.command(port), |l| spec.ready(l))?;
         Ok(redis)
     }
 
@@ -212,8 +182,7 @@ impl RedisServer {
         if !out.status.success() {
             return Err(TestkitError::Command {
                 what: format!("redis-cli {} ({})", args.join(" "), out.status),
-                output: String::from_utf8_lossy(&[&out.stderr[..], &out.stdout[..]].concat())
-                    .into_owned(),
+                output: String::from_utf8_lossy(&[&out.stderr[..], &out.stdout[..]].concat()).into_owned(),
             });
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -240,8 +209,7 @@ impl RedisServer {
     /// another process holds the port for more than 5 s.
     pub fn start_again(&mut self) -> Result<(), TestkitError> {
         let spec = &self.spec;
-        self.proc
-            .restart(|port| spec.command(port), |l| spec.ready(l))
+        self.proc.restart(|port| spec.command(port), |l| spec.ready(l))
     }
 }
 
@@ -268,16 +236,11 @@ appendonly no
 }
 
 fn check_token(what: &str, value: &str) -> Result<(), TestkitError> {
-    let ok = !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+    let ok = !value.is_empty() && value.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
     if ok {
         Ok(())
     } else {
-        Err(invalid(format!(
-            "redis {what} {value:?} is not [A-Za-z0-9_.-]+"
-        )))
+        Err(invalid(format!("redis {what} {value:?} is not [A-Za-z0-9_.-]+")))
     }
 }
 

@@ -20,12 +20,7 @@ pub const DEFAULT_TOKEN: &str = "writ-scim-test-token";
 pub fn scim_venv() -> PathBuf {
     let tools = std::env::var_os("WRIT_TEST_TOOLS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default()
-                .join(".cache/writ-test-tools")
-        });
+        .unwrap_or_else(|| std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cache/writ-test-tools"));
     tools.join("scim-venv")
 }
 
@@ -34,12 +29,10 @@ pub fn scim_venv() -> PathBuf {
 pub fn scim_server_binary() -> Result<PathBuf, TestkitError> {
     let venv = scim_venv();
     let bin = venv.join("bin");
-    process::find_binary("scim2-server", "", &[&bin.to_string_lossy()]).map_err(|_| {
-        TestkitError::MissingPythonTool {
-            binary: "scim2-server".into(),
-            package: SCIM_PACKAGE.into(),
-            venv: venv.display().to_string(),
-        }
+    process::find_binary("scim2-server", "", &[&bin.to_string_lossy()]).map_err(|_| TestkitError::MissingPythonTool {
+        binary: "scim2-server".into(),
+        package: SCIM_PACKAGE.into(),
+        venv: venv.display().to_string(),
     })
 }
 
@@ -82,23 +75,13 @@ impl Spec {
     fn ready(&self, launch: &Launch) -> bool {
         let port = launch.port;
         let serving = format!("Serving SCIM on http://127.0.0.1:{port}/v2");
-        launch.log_since_start().contains(&serving)
-            && request(port, &self.token, "GET", "/Users", None).is_ok_and(|r| r.status == 200)
+        launch.log_since_start().contains(&serving) && request(port, &self.token, "GET", "/Users", None).is_ok_and(|r| r.status == 200)
     }
 }
 
-fn request(
-    port: u16,
-    token: &str,
-    method: &str,
-    path: &str,
-    body: Option<&str>,
-) -> io::Result<HttpResponse> {
+fn request(port: u16, token: &str, method: &str, path: &str, body: Option<&str>) -> io::Result<HttpResponse> {
     let auth = format!("Bearer {token}");
-    let mut headers = vec![
-        ("Authorization", auth.as_str()),
-        ("Accept", "application/scim+json"),
-    ];
+    let mut headers = vec![("Authorization", auth.as_str()), ("Accept", "application/scim+json")];
     if body.is_some() {
         headers.push(("Content-Type", "application/scim+json"));
     }
@@ -115,29 +98,15 @@ impl ScimServer {
     /// Starts a server accepting the bearer token `token`
     /// (`[A-Za-z0-9._~+/=-]+`).
     pub fn start_with_token(token: &str) -> Result<ScimServer, TestkitError> {
-        let ok = !token.is_empty()
-            && token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._~+/=-".contains(&b));
+        let ok = !token.is_empty() && token.bytes().all(|b| b.is_ascii_alphanumeric() || b"._~+/=-".contains(&b));
         if !ok {
-            return Err(TestkitError::Io(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("bearer token {token:?} is not [A-Za-z0-9._~+/=-]+"),
-            )));
+            return Err(TestkitError::Io(io::Error::new(io::ErrorKind::InvalidInput, format!("bearer token {token:?} is not [A-Za-z0-9._~+/=-]+"))));
         }
         let binary = scim_server_binary()?;
         let dir = process::server_dir("writ-scim-", None)?;
-        let mut server = ScimServer {
-            spec: Spec {
-                binary,
-                token: token.to_string(),
-            },
-            proc: Supervised::new(dir, "scim2-server", "TERM", STARTUP_TIMEOUT),
-        };
+        let mut server = ScimServer { spec: Spec { binary, token: token.to_string() }, proc: Supervised::new(dir, "scim2-server", "TERM", STARTUP_TIMEOUT) };
         let spec = &server.spec;
-        server
-            .proc
-            .start_on_free_port(|port| spec.command(port), |l| spec.ready(l))?;
+        server.proc.start_on_free_port(|port| spec.command(port), |l| spec.ready(l))?;
         Ok(server)
     }
 
@@ -172,12 +141,7 @@ impl ScimServer {
 
     /// An authenticated request (`POST`, `PATCH`, `PUT`, `DELETE`, ...) of
     /// `path` under the base URL, with an optional SCIM JSON body.
-    pub fn request(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<&str>,
-    ) -> io::Result<HttpResponse> {
+    pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> io::Result<HttpResponse> {
         request(self.port(), &self.spec.token, method, path, body)
     }
 
@@ -202,7 +166,6 @@ impl ScimServer {
     /// process holds the port for more than 5 s.
     pub fn start_again(&mut self) -> Result<(), TestkitError> {
         let spec = &self.spec;
-        self.proc
-            .restart(|port| spec.command(port), |l| spec.ready(l))
+        self.proc.restart(|port| spec.command(port), |l| spec.ready(l))
     }
 }

@@ -27,11 +27,7 @@ fn helper_start_servers_and_hang() {
     redis.start_again().unwrap();
     scim.stop();
     scim.start_again().unwrap();
-    for (pid, port, dir) in [
-        (ldap.pid(), ldap.port(), ldap.dir()),
-        (redis.pid(), redis.port(), redis.dir()),
-        (scim.pid(), scim.port(), scim.dir()),
-    ] {
+    for (pid, port, dir) in [(ldap.pid(), ldap.port(), ldap.dir()), (redis.pid(), redis.port(), redis.dir()), (scim.pid(), scim.port(), scim.dir())] {
         println!("SERVER {} {port} {}", pid.unwrap(), dir.display());
     }
     println!("READY");
@@ -43,21 +39,14 @@ fn gone(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/status")) {
         Err(_) => true,
         // Killed but not yet reaped by its new parent.
-        Ok(status) => status
-            .lines()
-            .any(|l| l.starts_with("State:") && l.contains("zombie")),
+        Ok(status) => status.lines().any(|l| l.starts_with("State:") && l.contains("zombie")),
     }
 }
 
 #[test]
 fn a_killed_test_process_leaves_no_server_running() {
     let mut helper = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "helper_start_servers_and_hang",
-            "--ignored",
-            "--nocapture",
-        ])
+        .args(["--exact", "helper_start_servers_and_hang", "--ignored", "--nocapture"])
         .env("WRIT_TESTKIT_HELPER", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -89,10 +78,7 @@ fn a_killed_test_process_leaves_no_server_running() {
     let deadline = t + Duration::from_secs(20);
     for (pid, port, dir) in &servers {
         while !(gone(*pid) && !tcp_accepts(*port) && !Path::new(dir).exists()) {
-            assert!(
-                Instant::now() < deadline,
-                "server {pid} on port {port} ({dir}) still there 20 s after its test process died"
-            );
+            assert!(Instant::now() < deadline, "server {pid} on port {port} ({dir}) still there 20 s after its test process died");
             std::thread::sleep(Duration::from_millis(50));
         }
     }

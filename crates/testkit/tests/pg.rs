@@ -5,25 +5,8 @@ use writ_testkit::{find_binary, PgServer, TestkitError};
 
 fn psql(url: &str, sql: &str) -> String {
     let psql = find_binary("psql", "postgresql-client-15", &[]).unwrap();
-    let out = Command::new(psql)
-        .args([
-            "-X",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            url,
-            "-c",
-            sql,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "psql failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new(psql).args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql]).output().unwrap();
+    assert!(out.status.success(), "psql failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap().trim().to_string()
 }
 
@@ -31,15 +14,8 @@ fn psql(url: &str, sql: &str) -> String {
 fn start_query_create_database_stop() {
     let t = Instant::now();
     let mut pg = PgServer::start().unwrap();
-    eprintln!(
-        "postgres started in {:?} on port {}",
-        t.elapsed(),
-        pg.port()
-    );
-    assert_eq!(
-        pg.url(),
-        format!("postgres://postgres@127.0.0.1:{}/postgres", pg.port())
-    );
+    eprintln!("postgres started in {:?} on port {}", t.elapsed(), pg.port());
+    assert_eq!(pg.url(), format!("postgres://postgres@127.0.0.1:{}/postgres", pg.port()));
     assert_eq!(psql(&pg.url(), "SELECT 1"), "1");
 
     let url = pg.create_database("writ_test_1").unwrap();
@@ -60,9 +36,7 @@ fn start_query_create_database_stop() {
 #[test]
 fn parallel_servers_are_independent_and_dropped() {
     let servers: Vec<PgServer> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..3)
-            .map(|_| s.spawn(|| PgServer::start().unwrap()))
-            .collect();
+        let handles: Vec<_> = (0..3).map(|_| s.spawn(|| PgServer::start().unwrap())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let mut ports: Vec<u16> = servers.iter().map(|s| s.port()).collect();

@@ -8,21 +8,14 @@ use writ_testkit::{free_port, http_get, http_request};
 
 #[test]
 fn output_within_returns_stdout_or_gives_up_and_kills() {
-    let (status, out) = output_within(
-        Command::new("sh").args(["-c", "echo hi; echo err >&2"]),
-        Duration::from_secs(5),
-    )
-    .unwrap();
+    let (status, out) = output_within(Command::new("sh").args(["-c", "echo hi; echo err >&2"]), Duration::from_secs(5)).unwrap();
     assert!(status.success());
     assert_eq!(out, b"hi\n");
 
     let t = Instant::now();
     // A grandchild (sleep) keeps stdout open after the child is killed: the
     // answer must not wait for it.
-    let answer = output_within(
-        Command::new("sh").args(["-c", "sleep 3; echo late"]),
-        Duration::from_millis(200),
-    );
+    let answer = output_within(Command::new("sh").args(["-c", "sleep 3; echo late"]), Duration::from_millis(200));
     assert!(answer.is_none());
     assert!(t.elapsed() < Duration::from_secs(2), "{:?}", t.elapsed());
 
@@ -43,26 +36,13 @@ fn http_request_sends_headers_and_body_and_parses_the_answer() {
             assert!(n > 0, "client closed early");
             request.extend_from_slice(&buf[..n]);
         }
-        conn.write_all(
-            b"HTTP/1.0 201 Created\r\nX-Thing: a b\r\nContent-Type: text/plain\r\n\r\nbody\r\nmore",
-        )
-        .unwrap();
+        conn.write_all(b"HTTP/1.0 201 Created\r\nX-Thing: a b\r\nContent-Type: text/plain\r\n\r\nbody\r\nmore").unwrap();
         String::from_utf8(request).unwrap()
     });
-    let answer = http_request(
-        "POST",
-        port,
-        "/p?q=1",
-        &[("Authorization", "Bearer t")],
-        Some("hi"),
-    )
-    .unwrap();
+    let answer = http_request("POST", port, "/p?q=1", &[("Authorization", "Bearer t")], Some("hi")).unwrap();
     let request = server.join().unwrap();
     assert!(request.starts_with("POST /p?q=1 HTTP/1.0\r\n"), "{request}");
-    assert!(
-        request.contains("\r\nAuthorization: Bearer t\r\n"),
-        "{request}"
-    );
+    assert!(request.contains("\r\nAuthorization: Bearer t\r\n"), "{request}");
     assert!(request.contains("\r\nContent-Length: 2\r\n"), "{request}");
     assert_eq!(answer.status, 201);
     assert_eq!(answer.header("x-thing"), Some("a b"));

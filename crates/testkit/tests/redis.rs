@@ -7,13 +7,7 @@ use writ_testkit::{redis_binary, RedisServer};
 /// Plain `redis-cli -p PORT [--user U] [-a PW] ARGS...`.
 fn redis_cli(port: u16, user: Option<&str>, password: Option<&str>, args: &[&str]) -> Output {
     let mut cmd = Command::new(redis_binary("redis-cli").unwrap());
-    cmd.args([
-        "-h",
-        "127.0.0.1",
-        "-p",
-        &port.to_string(),
-        "--no-auth-warning",
-    ]);
+    cmd.args(["-h", "127.0.0.1", "-p", &port.to_string(), "--no-auth-warning"]);
     if let Some(user) = user {
         cmd.args(["--user", user]);
     }
@@ -31,16 +25,9 @@ fn out(o: &Output) -> String {
 fn redis_with_an_admin_user_manages_acl_users_and_comes_back_empty_after_a_stop() {
     let t = Instant::now();
     let mut redis = RedisServer::start_with_user("writ-admin", "s3cret").unwrap();
-    eprintln!(
-        "redis started in {:?} on port {}",
-        t.elapsed(),
-        redis.port()
-    );
+    eprintln!("redis started in {:?} on port {}", t.elapsed(), redis.port());
     let port = redis.port();
-    assert_eq!(
-        redis.url(),
-        format!("redis://writ-admin:s3cret@127.0.0.1:{port}/")
-    );
+    assert_eq!(redis.url(), format!("redis://writ-admin:s3cret@127.0.0.1:{port}/"));
     assert_eq!(redis.username(), Some("writ-admin"));
     assert_eq!(redis.password(), Some("s3cret"));
     let admin = |args: &[&str]| redis_cli(port, Some("writ-admin"), Some("s3cret"), args);
@@ -53,18 +40,7 @@ fn redis_with_an_admin_user_manages_acl_users_and_comes_back_empty_after_a_stop(
     assert!(out(&wrong).starts_with("NOAUTH"));
 
     // What a connector does: create a user with narrow rights, read it back.
-    assert_eq!(
-        out(&admin(&[
-            "ACL",
-            "SETUSER",
-            "alice",
-            "on",
-            ">alice-pw",
-            "~app:*",
-            "+get"
-        ])),
-        "OK"
-    );
+    assert_eq!(out(&admin(&["ACL", "SETUSER", "alice", "on", ">alice-pw", "~app:*", "+get"])), "OK");
     let users = out(&admin(&["ACL", "LIST"]));
     assert!(users.contains("user alice on"), "{users}");
     assert!(users.contains("~app:* resetchannels -@all +get"), "{users}");
@@ -113,10 +89,7 @@ fn redis_with_requirepass() {
     let port = redis.port();
     assert_eq!(redis.url(), format!("redis://:pw-1.x@127.0.0.1:{port}/"));
     assert_eq!(redis.username(), None);
-    assert_eq!(
-        out(&redis_cli(port, None, Some("pw-1.x"), &["PING"])),
-        "PONG"
-    );
+    assert_eq!(out(&redis_cli(port, None, Some("pw-1.x"), &["PING"])), "PONG");
     assert!(out(&redis_cli(port, None, None, &["PING"])).starts_with("NOAUTH"));
     assert_eq!(redis.cli(&["PING"]).unwrap().trim(), "PONG");
 
@@ -137,9 +110,7 @@ fn redis_with_requirepass() {
 #[test]
 fn parallel_redis_servers_are_independent() {
     let servers: Vec<RedisServer> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..4)
-            .map(|_| s.spawn(|| RedisServer::start_with_password("same-pw").unwrap()))
-            .collect();
+        let handles: Vec<_> = (0..4).map(|_| s.spawn(|| RedisServer::start_with_password("same-pw").unwrap())).collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
     let mut ports: Vec<u16> = servers.iter().map(|s| s.port()).collect();

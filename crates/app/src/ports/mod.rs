@@ -103,7 +103,14 @@ pub enum JobKind {
 
 impl Job {
     pub fn provision(request: RequestId, entitlement: writ_core::ids::EntitlementId, due_at: DateTime<Utc>) -> Self {
-        Job { id: format!("provision:{request}:{entitlement}"), request: Some(request), entitlement: Some(entitlement), due_at, attempts: 0, kind: JobKind::Provision }
+        Job {
+            id: format!("provision:{request}:{entitlement}"),
+            request: Some(request),
+            entitlement: Some(entitlement),
+            due_at,
+            attempts: 0,
+            kind: JobKind::Provision,
+        }
     }
 
     pub fn reprovision(grant: &Grant, due_at: DateTime<Utc>) -> Self {

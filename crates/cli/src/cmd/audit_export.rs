@@ -135,18 +135,14 @@ pub async fn write_export(api: &Client, out: &mut impl Write) -> anyhow::Result<
         }
         for e in &page {
             if e.seq <= after {
-                bail!(
-                    "the server returned audit event {} after event {after}: the log must be in `seq` order; export aborted",
-                    e.seq
-                );
+                bail!("the server returned audit event {} after event {after}: the log must be in `seq` order; export aborted", e.seq);
             }
             after = e.seq;
             writeln!(out, "{}", event_line(e)?)?;
             counts.events += 1;
         }
     }
-    let mut checkpoints: Vec<CheckpointView> =
-        decode("audit checkpoints", api.get(&["v1", "audit", "checkpoints"], &[]).await?)?;
+    let mut checkpoints: Vec<CheckpointView> = decode("audit checkpoints", api.get(&["v1", "audit", "checkpoints"], &[]).await?)?;
     checkpoints.sort_by_key(|c| c.size);
     for c in &checkpoints {
         writeln!(out, "{}", checkpoint_line(c)?)?;

@@ -71,7 +71,13 @@ pub struct ResolveArgs {
 pub async fn run(api: &Client, cmd: &BreakGlassCommand, json: bool) -> anyhow::Result<()> {
     match cmd {
         BreakGlassCommand::Use(a) => {
-            let body = NewRequest { subject: None, entitlements: a.entitlements.clone(), justification: a.reason.clone(), duration: a.duration.clone(), ticket: a.ticket.clone() };
+            let body = NewRequest {
+                subject: None,
+                entitlements: a.entitlements.clone(),
+                justification: a.reason.clone(),
+                duration: a.duration.clone(),
+                ticket: a.ticket.clone(),
+            };
             let value = api.post(&["v1", "break-glass"], &body).await?;
             settled(api, value, json).await
         }
@@ -117,13 +123,19 @@ pub fn review_lines(r: &RequestView) -> Vec<String> {
             "BREAK-GLASS: granted without approval; this use is logged and must be reviewed".to_owned(),
             format!("review due by {} from one of {who}: `writ break-glass review {id} --accept|--reject --note ...`", short_time(&p.due_at)),
         ],
-        "overdue" => vec![format!("EXCEPTION: the review was due at {} and is not done; one of {who} runs `writ break-glass review {id} ...`", short_time(&p.due_at))],
+        "overdue" => {
+            vec![format!("EXCEPTION: the review was due at {} and is not done; one of {who} runs `writ break-glass review {id} ...`", short_time(&p.due_at))]
+        }
         "rejected" => vec![format!(
             "EXCEPTION: rejected by {}: {}; its access is being removed; a reviewer settles it with `writ break-glass resolve {id} --note ...`",
             one_line(p.reviewed_by.as_deref().unwrap_or("?")),
             one_line(p.review_note.as_deref().unwrap_or("")),
         )],
-        "accepted" => vec![format!("break-glass use accepted by {}: {}", one_line(p.reviewed_by.as_deref().unwrap_or("?")), one_line(p.review_note.as_deref().unwrap_or("")))],
+        "accepted" => vec![format!(
+            "break-glass use accepted by {}: {}",
+            one_line(p.reviewed_by.as_deref().unwrap_or("?")),
+            one_line(p.review_note.as_deref().unwrap_or(""))
+        )],
         "resolved" => vec![format!(
             "break-glass use rejected, then resolved by {}: {}",
             one_line(p.resolved_by.as_deref().unwrap_or("?")),

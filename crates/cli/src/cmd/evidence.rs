@@ -66,18 +66,8 @@ fn ask(r: &RequestView) -> String {
 
 fn decision(d: &DecisionView) -> String {
     let verdict = if d.allowed { "allow" } else { "deny" };
-    let by = if d.policy_ids.is_empty() {
-        "no policy matched".to_owned()
-    } else {
-        format!("determined by {}", list(&d.policy_ids))
-    };
-    let mut out = format!(
-        "  {}  {verdict}  {} on `{}` by {}: {by}\n",
-        time(&d.at),
-        one_line(&d.action),
-        one_line(&d.entitlement),
-        one_line(&d.principal),
-    );
+    let by = if d.policy_ids.is_empty() { "no policy matched".to_owned() } else { format!("determined by {}", list(&d.policy_ids)) };
+    let mut out = format!("  {}  {verdict}  {} on `{}` by {}: {by}\n", time(&d.at), one_line(&d.action), one_line(&d.entitlement), one_line(&d.principal),);
     for e in &d.errors {
         out += &format!("      policy error: {}\n", multi_line(e, "        "));
     }
@@ -103,22 +93,9 @@ fn stages(stages: &[StageView]) -> Vec<String> {
 }
 
 fn review(rv: &ReviewView) -> String {
-    let counted = if rv.counted.is_empty() {
-        "counted toward no stage".to_owned()
-    } else {
-        format!("counted toward {}", list(&rv.counted))
-    };
-    let reason = if rv.reason.trim().is_empty() {
-        "(no reason given)".to_owned()
-    } else {
-        format!("\"{}\"", multi_line(rv.reason.trim(), "        "))
-    };
-    format!(
-        "  {}  {} {}: {counted}\n      reason: {reason}\n",
-        time(&rv.at),
-        one_line(&rv.reviewer),
-        verdict_word(&rv.verdict),
-    )
+    let counted = if rv.counted.is_empty() { "counted toward no stage".to_owned() } else { format!("counted toward {}", list(&rv.counted)) };
+    let reason = if rv.reason.trim().is_empty() { "(no reason given)".to_owned() } else { format!("\"{}\"", multi_line(rv.reason.trim(), "        ")) };
+    format!("  {}  {} {}: {counted}\n      reason: {reason}\n", time(&rv.at), one_line(&rv.reviewer), verdict_word(&rv.verdict),)
 }
 
 fn verdict_word(v: &str) -> String {
@@ -143,20 +120,22 @@ fn target_status(f: &FulfilmentView) -> String {
         "done" if f.read_back == Some(true) => "in place, verified by read-back from the target".to_owned(),
         "done" => "in place, attested by the fulfiller's evidence".to_owned(),
         "with_person" => format!("with a person (task {})", opt(f.task.as_deref())),
-        "retrying" => format!(
-            "retrying: attempt {} failed, next at {}",
-            f.attempts.unwrap_or(0),
-            f.next_attempt_at.as_ref().map_or("-".to_owned(), time)
-        ),
+        "retrying" => format!("retrying: attempt {} failed, next at {}", f.attempts.unwrap_or(0), f.next_attempt_at.as_ref().map_or("-".to_owned(), time)),
         "failed" => "failed".to_owned(),
         "queued" => "queued for its connector".to_owned(),
         other => one_line(other),
     };
-    let mut out = format!("  `{}`: {detail}
-", one_line(&f.entitlement));
+    let mut out = format!(
+        "  `{}`: {detail}
+",
+        one_line(&f.entitlement)
+    );
     if let Some(e) = &f.error {
-        out += &format!("      target said: {}
-", multi_line(e, "        "));
+        out += &format!(
+            "      target said: {}
+",
+            multi_line(e, "        ")
+        );
     }
     out
 }
@@ -229,13 +208,7 @@ fn task(t: &TaskView) -> String {
 }
 
 fn grant(g: &GrantView) -> String {
-    let mut out = format!(
-        "  grant {}: `{}` for {}, {}\n",
-        one_line(&g.id),
-        one_line(&g.entitlement),
-        one_line(&g.subject),
-        one_line(&g.state),
-    );
+    let mut out = format!("  grant {}: `{}` for {}, {}\n", one_line(&g.id), one_line(&g.entitlement), one_line(&g.subject), one_line(&g.state),);
     let mut pairs = vec![("starts", time(&g.starts_at)), ("expires", time(&g.expires_at))];
     if let Some(r) = &g.removal {
         pairs.push(("ending", format!("{} since {}: access is being removed from the target", r.ending, time(&r.since))));

@@ -82,7 +82,13 @@ pub async fn run(api: &Client, cmd: &GrantCommand, json: bool) -> anyhow::Result
                 return emit_json(&value);
             }
             let grants: Vec<GrantView> = decode("grant list", value)?;
-            let empty = if a.overdue { "no overdue revocations" } else if a.all { "no grants" } else { "no active grants" };
+            let empty = if a.overdue {
+                "no overdue revocations"
+            } else if a.all {
+                "no grants"
+            } else {
+                "no active grants"
+            };
             emit(&table_or(&grant_table(&grants), empty))
         }
         GrantCommand::Extend(a) => {

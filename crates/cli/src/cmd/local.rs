@@ -6,9 +6,9 @@ use std::io::BufRead;
 use std::path::PathBuf;
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use clap::Args;
 use serde::Deserialize;
-use chrono::{DateTime, Utc};
 use writ_core::audit::{decode_hex_array, ChainVerifier, Checkpoint, EventHash, EventRef, VerifyReport};
 
 /// `writ init`: create a data directory with a config, a catalog and policies.
@@ -85,11 +85,7 @@ pub async fn serve(args: &ServeArgs) -> anyhow::Result<()> {
             let cfg = writ_server::Config::load(&args.config)?;
             println!("{}", writ_server::init::next_steps(&report, &format!("starting on http://{}", cfg.listen)));
         } else {
-            println!(
-                "Writ demo in {}: the demo people's tokens are in {}",
-                dir.display(),
-                dir.join(writ_server::init::TOKENS_FILE).display()
-            );
+            println!("Writ demo in {}: the demo people's tokens are in {}", dir.display(), dir.join(writ_server::init::TOKENS_FILE).display());
         }
     }
     let cfg = writ_server::Config::load(&args.config)?;
@@ -197,15 +193,10 @@ pub async fn audit_verify(args: &VerifyArgs, json: bool) -> anyhow::Result<()> {
     } else {
         let url = args.database.as_deref().expect("clap requires --database or --file");
         let store = writ_store::SqlStore::open_read_only(url).await?;
-        let checkpoints = store
-            .verify_into(&mut verifier)
-            .await?
-            .map_err(|t| anyhow::anyhow!("audit log failed verification: {t}"))?;
+        let checkpoints = store.verify_into(&mut verifier).await?.map_err(|t| anyhow::anyhow!("audit log failed verification: {t}"))?;
         (writ_store::redact(url), checkpoints)
     };
-    let report = verifier
-        .finish(&checkpoints, trusted)
-        .map_err(|t| anyhow::anyhow!("audit log failed verification: {t}"))?;
+    let report = verifier.finish(&checkpoints, trusted).map_err(|t| anyhow::anyhow!("audit log failed verification: {t}"))?;
     print_report(&source, &report, trusted.is_some(), json);
     Ok(())
 }
@@ -229,7 +220,11 @@ fn print_report(source: &str, r: &VerifyReport, trusted: bool, json: bool) {
     }
     println!("audit log verified: {} events in {source}", r.events);
     println!("  head:        {}", r.head);
-    println!("  checkpoints: {} checked, signed by {}", r.checkpoints_checked, if r.key_fingerprints.is_empty() { "nobody".into() } else { r.key_fingerprints.join(", ") });
+    println!(
+        "  checkpoints: {} checked, signed by {}",
+        r.checkpoints_checked,
+        if r.key_fingerprints.is_empty() { "nobody".into() } else { r.key_fingerprints.join(", ") }
+    );
     if unsigned_tail > 0 {
         println!("  warning: the last {unsigned_tail} events come after the newest checkpoint; only the hash chain protects them");
     }

@@ -214,28 +214,26 @@ pub fn next_steps(req: &RequestView, tasks: &[TaskView]) -> Vec<String> {
             if open.is_empty() && lines.is_empty() {
                 return vec![format!("waiting for fulfilment: see `writ request show {id}`")];
             }
-            lines.extend(open.iter()
-                .map(|t| {
-                    format!(
-                        "a fulfilment task is open for group `{}` (`{}` for `{}`): a member runs `writ task complete {} --evidence ...` once it is done",
-                        one_line(&t.fulfiller_group),
-                        one_line(&t.entitlement),
-                        one_line(&t.subject),
-                        one_line(&t.id),
-                    )
-                }));
+            lines.extend(open.iter().map(|t| {
+                format!(
+                    "a fulfilment task is open for group `{}` (`{}` for `{}`): a member runs `writ task complete {} --evidence ...` once it is done",
+                    one_line(&t.fulfiller_group),
+                    one_line(&t.entitlement),
+                    one_line(&t.subject),
+                    one_line(&t.id),
+                )
+            }));
             lines
         }
         "failed" => vec![format!("no entitlement could be put in place: see each target's error in `writ request show {id}`")],
-        "active" => vec![format!(
-            "the access is in place for {}: `writ grant list --subject {}` shows when it expires",
-            one_line(&req.subject),
-            one_line(&req.subject),
-        )],
+        "active" => {
+            vec![
+                format!("the access is in place for {}: `writ grant list --subject {}` shows when it expires", one_line(&req.subject), one_line(&req.subject),),
+            ]
+        }
         "denied" => vec![match reason {
             Some(r) => format!("denied: {r}"),
-            None => denied_by_policy(req)
-                .unwrap_or_else(|| format!("denied: see `writ request show {id}` for the decisions")),
+            None => denied_by_policy(req).unwrap_or_else(|| format!("denied: see `writ request show {id}` for the decisions")),
         }],
         "cancelled" => vec![match reason {
             Some(r) => format!("cancelled: {r}"),
@@ -263,14 +261,7 @@ fn denied_by_policy(req: &RequestView) -> Option<String> {
 pub fn request_table(requests: &[RequestView]) -> Table {
     let mut t = Table::new(&["id", "state", "requester", "subject", "entitlements", "created"]);
     for r in requests {
-        t.row([
-            r.id.clone(),
-            r.state.clone(),
-            r.requester.clone(),
-            r.subject.clone(),
-            list(&r.entitlements),
-            short_time(&r.created_at),
-        ]);
+        t.row([r.id.clone(), r.state.clone(), r.requester.clone(), r.subject.clone(), list(&r.entitlements), short_time(&r.created_at)]);
     }
     t
 }

@@ -70,9 +70,7 @@ fn evidence_text(a: &CompleteArgs) -> anyhow::Result<String> {
             std::io::stdin().read_to_string(&mut s).context("cannot read the evidence from stdin")?;
             s
         }
-        (None, Some(p)) => {
-            std::fs::read_to_string(p).with_context(|| format!("cannot read the evidence file `{}`", p.display()))?
-        }
+        (None, Some(p)) => std::fs::read_to_string(p).with_context(|| format!("cannot read the evidence file `{}`", p.display()))?,
         (None, None) => bail!("say what was done with `--evidence TEXT` or `--evidence-file PATH`"),
     };
     if text.trim().is_empty() {
@@ -93,18 +91,7 @@ pub fn completed(t: &TaskView) -> String {
 
 /// The `writ task list` table.
 pub fn task_table(tasks: &[TaskView]) -> Table {
-    let mut t = Table::new(&[
-        "id",
-        "request",
-        "subject",
-        "entitlement",
-        "group",
-        "to do",
-        "state",
-        "created",
-        "completed by",
-        "completed",
-    ]);
+    let mut t = Table::new(&["id", "request", "subject", "entitlement", "group", "to do", "state", "created", "completed by", "completed"]);
     for task in tasks {
         t.row([
             task.id.clone(),

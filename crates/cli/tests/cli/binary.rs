@@ -22,9 +22,7 @@ fn writ(args: &[&str]) -> Output {
 
 /// `alice` asks for `entitlement` for herself; returns the request id.
 fn create(s: &Server, entitlement: &str, duration: &str, justification: &str) -> String {
-    let created = s.json("alice", &[
-        "request", "create", "-e", entitlement, "--duration", duration, "--justification", justification,
-    ]);
+    let created = s.json("alice", &["request", "create", "-e", entitlement, "--duration", duration, "--justification", justification]);
     created["id"].as_str().unwrap().to_owned()
 }
 
@@ -86,12 +84,7 @@ fn create_sends_the_request_and_prints_the_next_step() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     s.assert_no_token(&out);
     let stdout = text(&out.stdout);
-    let id = stdout
-        .strip_prefix("request ")
-        .and_then(|rest| rest.split_once(" is pending\n"))
-        .unwrap_or_else(|| panic!("{stdout}"))
-        .0
-        .to_owned();
+    let id = stdout.strip_prefix("request ").and_then(|rest| rest.split_once(" is pending\n")).unwrap_or_else(|| panic!("{stdout}")).0.to_owned();
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 4, "{stdout}");
     assert_eq!(
@@ -150,12 +143,8 @@ fn approving_into_fulfilment_names_the_fulfiller_group() {
     assert_eq!(out, format!("request {id} is approved\n{}\n", fulfilment_hint(s, &id, "pg-prod/payments_readonly")));
 
     let reviews = request(s, &id)["reviews"].clone();
-    let got: Vec<(&str, &str, &str)> = reviews
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| (r["reviewer"].as_str().unwrap(), r["verdict"].as_str().unwrap(), r["reason"].as_str().unwrap()))
-        .collect();
+    let got: Vec<(&str, &str, &str)> =
+        reviews.as_array().unwrap().iter().map(|r| (r["reviewer"].as_str().unwrap(), r["verdict"].as_str().unwrap(), r["reason"].as_str().unwrap())).collect();
     assert_eq!(got, [("olivia", "approve", "owner ok"), ("sam", "approve", ""), ("sue", "approve", "ok")]);
 }
 
@@ -168,10 +157,7 @@ fn lapses(s: &Server, id: &str) -> String {
 #[test]
 fn an_auto_approved_request_names_the_fulfiller_group_at_once() {
     let s = server();
-    let out = s.ok("alice", &[
-        "request", "create", "-e", "pg-prod/analytics_read", "--duration", "8h",
-        "--justification", "binary: auto-approved",
-    ]);
+    let out = s.ok("alice", &["request", "create", "-e", "pg-prod/analytics_read", "--duration", "8h", "--justification", "binary: auto-approved"]);
     let id = out.strip_prefix("request ").and_then(|r| r.split_once(" is approved\n")).unwrap_or_else(|| panic!("{out}")).0;
     assert_eq!(out, format!("request {id} is approved\n{}\n", fulfilment_hint(s, id, "pg-prod/analytics_read")));
     let req = request(s, id);
@@ -249,10 +235,7 @@ fn audit_export_writes_events_then_checkpoints_as_json_lines() {
     let file = std::fs::read_to_string(&path).unwrap();
     assert!(file.starts_with("{\"type\":\"event\",\"seq\":1,"), "{file}");
     let (events, checkpoints) = parse_export(&file);
-    assert_eq!(
-        text(&out.stderr),
-        format!("exported {} events and {} checkpoints to {}\n", events.len(), checkpoints.len(), path.display())
-    );
+    assert_eq!(text(&out.stderr), format!("exported {} events and {} checkpoints to {}\n", events.len(), checkpoints.len(), path.display()));
     // The head was signed before the export, so a checkpoint covers this test's request.
     let seq = submitted(&events, &id);
     assert!(checkpoints.last().unwrap().size >= seq, "no checkpoint covers event {seq}");
@@ -260,10 +243,7 @@ fn audit_export_writes_events_then_checkpoints_as_json_lines() {
     assert_eq!(leftovers, ["audit.jsonl"]);
 
     // And it verifies offline, against the server's own key.
-    let out = writ_cmd()
-        .args(["audit", "verify", "--file", path.to_str().unwrap(), "--trusted-key", &s.trusted_key()])
-        .output()
-        .unwrap();
+    let out = writ_cmd().args(["audit", "verify", "--file", path.to_str().unwrap(), "--trusted-key", &s.trusted_key()]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     assert!(stdout.starts_with(&format!("audit log verified: {} events in {}\n", events.len(), path.display())), "{stdout}");
@@ -295,12 +275,7 @@ fn a_failed_export_warns_then_fails_and_leaves_no_file() {
     let out = s.writ("alice", &["audit", "export", "-o", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     s.assert_no_token(&out);
-    assert_eq!(
-        text(&out.stderr),
-        format!(
-            "warning: no new checkpoint was signed ({message}); the export ends at the last checkpoint\nerror: {message}\n"
-        )
-    );
+    assert_eq!(text(&out.stderr), format!("warning: no new checkpoint was signed ({message}); the export ends at the last checkpoint\nerror: {message}\n"));
     assert!(out.stdout.is_empty());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no file, not even a partial one");
 }

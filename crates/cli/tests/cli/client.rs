@@ -7,10 +7,7 @@ use writ_cli::client::{api_error, parse_server, resolve_token, unreachable_error
 
 #[test]
 fn an_api_error_reads_as_the_servers_message() {
-    let e = api_error(
-        StatusCode::FORBIDDEN,
-        r#"{"error":"forbidden","message":"alice may not approve her own request: ask another owner"}"#,
-    );
+    let e = api_error(StatusCode::FORBIDDEN, r#"{"error":"forbidden","message":"alice may not approve her own request: ask another owner"}"#);
     assert_eq!((e.status, e.code.as_str()), (403, "forbidden"));
     assert_eq!(e.to_string(), "alice may not approve her own request: ask another owner");
     let any: anyhow::Error = e.into();
@@ -70,14 +67,8 @@ fn the_server_must_be_an_http_url() {
 #[test]
 fn ids_are_one_path_segment_each() {
     let client = Client::new(parse_server("http://h:1").unwrap(), "t".into()).unwrap();
-    assert_eq!(
-        client.url(&["v1", "requests", "r-1", "approve"]).unwrap().as_str(),
-        "http://h:1/v1/requests/r-1/approve"
-    );
-    assert_eq!(
-        client.url(&["v1", "requests", "a/../b?x#y"]).unwrap().as_str(),
-        "http://h:1/v1/requests/a%2F..%2Fb%3Fx%23y"
-    );
+    assert_eq!(client.url(&["v1", "requests", "r-1", "approve"]).unwrap().as_str(), "http://h:1/v1/requests/r-1/approve");
+    assert_eq!(client.url(&["v1", "requests", "a/../b?x#y"]).unwrap().as_str(), "http://h:1/v1/requests/a%2F..%2Fb%3Fx%23y");
     let prefixed = Client::new(parse_server("http://h:1/writ/").unwrap(), "t".into()).unwrap();
     assert_eq!(prefixed.url(&["v1", "whoami"]).unwrap().as_str(), "http://h:1/writ/v1/whoami");
     assert_eq!(prefixed.server(), "http://h:1/writ");

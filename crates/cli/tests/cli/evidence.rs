@@ -55,12 +55,7 @@ fn show_lists_each_decision_with_the_policies_that_determined_it() {
         inputs: serde_json::json!({}),
     });
     let text = render(&ev);
-    assert!(
-        text.contains(
-            "2025-03-14 09:00:00 UTC  allow  request on `pg/readonly` by alice: determined by engineers-may-request\n"
-        ),
-        "{text}"
-    );
+    assert!(text.contains("2025-03-14 09:00:00 UTC  allow  request on `pg/readonly` by alice: determined by engineers-may-request\n"), "{text}");
     assert!(text.contains("deny  hold on `pg/readonly` by alice: no policy matched\n"), "{text}");
     assert!(text.contains("policy error: attribute `risk` missing"), "{text}");
 }
@@ -74,10 +69,7 @@ fn show_gives_each_stage_its_approvals_and_each_review_what_it_counted_toward() 
     assert!(stage_line.trim_end().ends_with("carol, dave"), "{stage_line}");
     assert!(text.contains("2025-03-14 09:10:00 UTC  bob approved: counted toward pg/readonly/owner\n"), "{text}");
     assert!(text.contains("      reason: \"ok for the incident\"\n"), "{text}");
-    assert!(
-        text.contains("carol approved: counted toward pg/readonly/security\n      reason: (no reason given)\n"),
-        "{text}"
-    );
+    assert!(text.contains("carol approved: counted toward pg/readonly/security\n      reason: (no reason given)\n"), "{text}");
 }
 
 #[test]
@@ -87,10 +79,7 @@ fn show_gives_the_fulfilment_evidence_grants_and_outcome() {
     assert!(text.contains("      completed by  erin\n"), "{text}");
     assert!(text.contains("      evidence      GRANT readonly TO alice;\n                    GRANT ROLE\n"), "{text}");
     assert!(text.contains("  grant g-1: `pg/readonly` for alice, active\n"), "{text}");
-    assert!(
-        text.contains("      starts   2025-03-14 10:00:00 UTC\n      expires  2025-03-14 18:00:00 UTC\n"),
-        "{text}"
-    );
+    assert!(text.contains("      starts   2025-03-14 10:00:00 UTC\n      expires  2025-03-14 18:00:00 UTC\n"), "{text}");
     let outcome = &text[pos(&text, "\noutcome\n")..pos(&text, "\naudit events\n")];
     assert!(outcome.contains("  active\n  the access is in place for alice"), "{outcome}");
 }
@@ -142,7 +131,10 @@ fn a_stage_needing_several_approvals_shows_progress_and_each_entitlement_its_own
     ldap.entitlement = "ldap/ops".into();
     req.stages.push(ldap);
     let steps = next_steps(&req, &[]);
-    assert_eq!(steps[0], format!("waiting for stage `security` of `pg/readonly` (members of group `security`, 1 of 2 approvals): ask them to run `writ request approve {REQ}`"));
+    assert_eq!(
+        steps[0],
+        format!("waiting for stage `security` of `pg/readonly` (members of group `security`, 1 of 2 approvals): ask them to run `writ request approve {REQ}`")
+    );
     assert_eq!(steps[1], format!("waiting for stage `manager` of `ldap/ops` (the subject's manager): ask them to run `writ request approve {REQ}`"));
     assert_eq!(steps.len(), 3);
 }
@@ -151,7 +143,10 @@ fn a_stage_needing_several_approvals_shows_progress_and_each_entitlement_its_own
 fn an_approved_request_names_the_fulfiller_group() {
     let req = fixtures::approved();
     let steps = next_steps(&req, &[fixtures::task("open")]);
-    assert_eq!(steps, ["a fulfilment task is open for group `dba` (`pg/readonly` for `alice`): a member runs `writ task complete t-1 --evidence ...` once it is done"]);
+    assert_eq!(
+        steps,
+        ["a fulfilment task is open for group `dba` (`pg/readonly` for `alice`): a member runs `writ task complete t-1 --evidence ...` once it is done"]
+    );
     assert_eq!(next_steps(&req, &[]), [format!("waiting for fulfilment: see `writ request show {REQ}`")]);
 }
 
@@ -175,15 +170,9 @@ fn cancelled_lapsed_and_active_requests_say_so() {
     assert_eq!(next_steps(&req, &[]), ["cancelled: not needed"]);
     req.state = "lapsed".into();
     req.outcome_reason = None;
-    assert_eq!(
-        next_steps(&req, &[]),
-        ["nobody decided it in time: submit a new request if the access is still needed"]
-    );
+    assert_eq!(next_steps(&req, &[]), ["nobody decided it in time: submit a new request if the access is still needed"]);
     req.state = "active".into();
-    assert_eq!(
-        next_steps(&req, &[]),
-        ["the access is in place for alice: `writ grant list --subject alice` shows when it expires"]
-    );
+    assert_eq!(next_steps(&req, &[]), ["the access is in place for alice: `writ grant list --subject alice` shows when it expires"]);
 }
 
 /// A request provisioned by connectors on two targets, one verified and one

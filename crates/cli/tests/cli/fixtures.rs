@@ -2,9 +2,7 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::json;
-use writ_api::{
-    AuditEventView, DecisionView, EvidenceView, GrantView, RequestView, ReviewView, StageView, TaskView,
-};
+use writ_api::{AuditEventView, DecisionView, EvidenceView, GrantView, RequestView, ReviewView, StageView, TaskView};
 
 pub fn at(hour: u32, minute: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 14, hour, minute, 0).unwrap()
@@ -43,10 +41,7 @@ pub fn pending() -> RequestView {
         extends_grant: None,
         extends_request: None,
         post_review: None,
-        stages: vec![
-            stage("owner", "the entitlement owners", 1, &[]),
-            stage("security", "members of group `security`", 2, &[]),
-        ],
+        stages: vec![stage("owner", "the entitlement owners", 1, &[]), stage("security", "members of group `security`", 2, &[])],
         reviews: vec![],
         decisions: vec![DecisionView {
             action: "request".into(),
@@ -76,10 +71,7 @@ pub fn review(reviewer: &str, verdict: &str, reason: &str, minute: u32, counted:
 pub fn approved() -> RequestView {
     let mut r = pending();
     r.state = "approved".into();
-    r.stages = vec![
-        stage("owner", "the entitlement owners", 1, &["bob"]),
-        stage("security", "members of group `security`", 2, &["carol", "dave"]),
-    ];
+    r.stages = vec![stage("owner", "the entitlement owners", 1, &["bob"]), stage("security", "members of group `security`", 2, &["carol", "dave"])];
     r.reviews = vec![
         review("bob", "approve", "ok for the incident", 10, &["pg/readonly/owner"]),
         review("carol", "approve", "", 20, &["pg/readonly/security"]),

@@ -113,10 +113,7 @@ fn task_and_grant_tables_show_who_and_when() {
 fn task_complete_points_at_the_request() {
     assert_eq!(
         completed(&fixtures::task("done")),
-        format!(
-            "task t-1 is done\nthe request becomes active when all its tasks are done: `writ request show {}`\n",
-            fixtures::REQ
-        )
+        format!("task t-1 is done\nthe request becomes active when all its tasks are done: `writ request show {}`\n", fixtures::REQ)
     );
 }
 
@@ -132,15 +129,7 @@ fn identity_catalog_and_whoami_render() {
         groups: vec![],
     };
     let text = identity_table(&[ident]).render();
-    assert!(text.lines().nth(1).unwrap().split_whitespace().eq([
-        "svc-report",
-        "service",
-        "active",
-        "Reporting",
-        "alice",
-        "-",
-        "-"
-    ]));
+    assert!(text.lines().nth(1).unwrap().split_whitespace().eq(["svc-report", "service", "active", "Reporting", "alice", "-", "-"]));
     let entry = writ_api::CatalogEntitlement {
         id: "pg/readonly".into(),
         description: "read the orders database".into(),
@@ -151,13 +140,7 @@ fn identity_catalog_and_whoami_render() {
     };
     let text = catalog_table(&[entry]).render();
     assert!(text.contains("owner → security") && text.ends_with("read the orders database\n"), "{text}");
-    let me = writ_api::WhoAmI {
-        id: "alice".into(),
-        kind: "human".into(),
-        status: "active".into(),
-        groups: vec!["eng".into()],
-        oversight: false,
-    };
+    let me = writ_api::WhoAmI { id: "alice".into(), kind: "human".into(), status: "active".into(), groups: vec!["eng".into()], oversight: false };
     let text = render_whoami(&me, "http://127.0.0.1:7878");
     assert!(text.starts_with("id         alice\n"), "{text}");
     assert!(text.contains("oversight  no\n"), "{text}");

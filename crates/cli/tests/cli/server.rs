@@ -111,9 +111,7 @@ impl Server {
             let _ = tx.send((read.map(|_| line), stdout));
         });
         let log_text = || std::fs::read_to_string(&log).unwrap_or_default();
-        let (line, stdout) = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("writ serve did not start within 60 s:\n{}", log_text()));
+        let (line, stdout) = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| panic!("writ serve did not start within 60 s:\n{}", log_text()));
         let line = line.unwrap();
         let url = line
             .trim()
@@ -148,12 +146,7 @@ impl Server {
     /// Like [`Server::writ`], asserting success and no leaked token; returns stdout.
     pub fn ok(&self, who: &str, args: &[&str]) -> String {
         let out = self.writ(who, args);
-        assert!(
-            out.status.success(),
-            "{who}: writ {args:?} failed: {}\nserver log:\n{}",
-            text(&out.stderr),
-            self.log()
-        );
+        assert!(out.status.success(), "{who}: writ {args:?} failed: {}\nserver log:\n{}", text(&out.stderr), self.log());
         self.assert_no_token(&out);
         text(&out.stdout)
     }

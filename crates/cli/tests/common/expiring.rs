@@ -54,10 +54,7 @@ pub fn add_target(data: &std::path::Path, pg: &PgServer) {
 
 /// Memberships of the `reporting_*` roles left on the target.
 pub fn memberships(pg: &PgServer) -> u64 {
-    pg.psql("SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE r.rolname LIKE 'reporting%'")
-        .unwrap()
-        .parse()
-        .unwrap()
+    pg.psql("SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE r.rolname LIKE 'reporting%'").unwrap().parse().unwrap()
 }
 
 /// Every person asks for every round's entitlement (auto-approved), lasting

@@ -49,11 +49,12 @@ pub fn order(target: &str, account: &str, kind: IdentityKind, resource: &str) ->
 
 pub async fn scan_all(c: &dyn Connector) -> BTreeSet<LiveEntitlement> {
     let mut all = BTreeSet::new();
-    let n = c.scan(&mut |e| {
-        all.insert(e);
-    })
-    .await
-    .expect("scan");
+    let n = c
+        .scan(&mut |e| {
+            all.insert(e);
+        })
+        .await
+        .expect("scan");
     assert_eq!(n as usize, all.len(), "scan counts what it hands over, once each");
     all
 }
@@ -124,10 +125,37 @@ async fn service_account_lifecycle(c: &dyn Connector, target: &str, sa: &str, re
 /// Names that must be handled exactly or refused, never misread.
 pub fn hostile_names() -> Vec<String> {
     let mut names: Vec<String> = [
-        "o'brien", "quote\"d", "semi;colon", "a,b+c\"d\\e<f>g;h=i", "star*", "(paren)", "back\\slash",
-        "new\nline", "nul\0byte", "dash-dash -- comment", "'; DROP TABLE x; --", "*)(uid=*))(|(uid=*",
-        "ünïcödé-名前", "trailing ", " leading", "UPPER", "dot.name", "#hash", "a/b", "$1", "%s%n",
-        "cn=admin,dc=writ,dc=test", "default", "public", "postgres", "all", "on", "nopass", ">password", "~*", "+@all",
+        "o'brien",
+        "quote\"d",
+        "semi;colon",
+        "a,b+c\"d\\e<f>g;h=i",
+        "star*",
+        "(paren)",
+        "back\\slash",
+        "new\nline",
+        "nul\0byte",
+        "dash-dash -- comment",
+        "'; DROP TABLE x; --",
+        "*)(uid=*))(|(uid=*",
+        "ünïcödé-名前",
+        "trailing ",
+        " leading",
+        "UPPER",
+        "dot.name",
+        "#hash",
+        "a/b",
+        "$1",
+        "%s%n",
+        "cn=admin,dc=writ,dc=test",
+        "default",
+        "public",
+        "postgres",
+        "all",
+        "on",
+        "nopass",
+        ">password",
+        "~*",
+        "+@all",
     ]
     .into_iter()
     .map(String::from)

@@ -90,8 +90,26 @@ mod tests {
 
     #[test]
     fn events_come_back_exactly_and_clearing_keeps_nothing() {
-        let a = EventRef { seq: 1, at_millis: 5, actor: "alice", kind: "k", request_id: None, payload: "{}", prev_hash: EventHash::GENESIS, hash: EventHash([1; 32]) };
-        let b = EventRef { seq: 2, at_millis: -7, actor: "", kind: "é", request_id: Some("req"), payload: "{\"x\":1}", prev_hash: EventHash([1; 32]), hash: EventHash([2; 32]) };
+        let a = EventRef {
+            seq: 1,
+            at_millis: 5,
+            actor: "alice",
+            kind: "k",
+            request_id: None,
+            payload: "{}",
+            prev_hash: EventHash::GENESIS,
+            hash: EventHash([1; 32]),
+        };
+        let b = EventRef {
+            seq: 2,
+            at_millis: -7,
+            actor: "",
+            kind: "é",
+            request_id: Some("req"),
+            payload: "{\"x\":1}",
+            prev_hash: EventHash([1; 32]),
+            hash: EventHash([2; 32]),
+        };
         let mut batch = EventBatch::default();
         batch.push(&a, false);
         batch.push(&b, true);

@@ -31,23 +31,12 @@ pub struct Checkpoint {
 
 /// Signs a checkpoint of a log with `size` events whose head hash is `head`.
 /// `at` comes from the caller's clock and is truncated to milliseconds.
-pub fn sign_checkpoint(
-    key: &SigningKey,
-    size: u64,
-    head: EventHash,
-    at: DateTime<Utc>,
-) -> Checkpoint {
+pub fn sign_checkpoint(key: &SigningKey, size: u64, head: EventHash, at: DateTime<Utc>) -> Checkpoint {
     let millis = at.timestamp_millis();
     // INVARIANT: the milliseconds of a valid DateTime are always in range.
     let at = DateTime::from_timestamp_millis(millis).unwrap_or(at);
     let signature = key.sign(&checkpoint_message(size, &head, millis));
-    Checkpoint {
-        size,
-        head,
-        at,
-        public_key: key.verifying_key().to_bytes(),
-        signature: signature.to_bytes(),
-    }
+    Checkpoint { size, head, at, public_key: key.verifying_key().to_bytes(), signature: signature.to_bytes() }
 }
 
 impl Checkpoint {
@@ -64,8 +53,7 @@ impl Checkpoint {
         }
         let key = VerifyingKey::from_bytes(&self.public_key).map_err(|_| bad.clone())?;
         let message = checkpoint_message(self.size, &self.head, self.at.timestamp_millis());
-        key.verify_strict(&message, &Signature::from_bytes(&self.signature))
-            .map_err(|_| bad)
+        key.verify_strict(&message, &Signature::from_bytes(&self.signature)).map_err(|_| bad)
     }
 
     /// Short, stable name of the signing key, for display and comparison by people.
@@ -108,10 +96,7 @@ mod tests {
         let bad = Err(Tamper::BadCheckpointSignature { size: 10 });
         let mut size = cp.clone();
         size.size = 11;
-        assert_eq!(
-            size.verify_signature(),
-            Err(Tamper::BadCheckpointSignature { size: 11 })
-        );
+        assert_eq!(size.verify_signature(), Err(Tamper::BadCheckpointSignature { size: 11 }));
         let mut head = cp.clone();
         head.head = EventHash([4; 32]);
         let mut time = cp.clone();
@@ -143,24 +128,16 @@ mod tests {
     /// deterministic); the same values appear in docs/audit-format.md.
     #[test]
     fn golden_checkpoint_signature() {
-        let head: EventHash = "04d5369e7ae8f57b2ff95054127cd2f466350c8f1fb49a66df5a53bbf76fbf7e"
-            .parse()
-            .unwrap();
+        let head: EventHash = "04d5369e7ae8f57b2ff95054127cd2f466350c8f1fb49a66df5a53bbf76fbf7e".parse().unwrap();
         let at = DateTime::from_timestamp_millis(1_700_000_000_123).unwrap();
         let cp = sign_checkpoint(&key(1), 7, head, at);
-        assert_eq!(
-            hex::encode(cp.public_key),
-            "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c"
-        );
+        assert_eq!(hex::encode(cp.public_key), "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c");
         assert_eq!(
             hex::encode(cp.signature),
             "6b916bb5471548302d27e3f6daaa125486be018e3ebaac7fdc2b99a5f8af60bf\
              b246d77ee1f02850b76dce3ac533d17b0359fef3d0fd30a0a101c305261b220c"
         );
-        assert_eq!(
-            cp.key_fingerprint(),
-            "ed25519:34750f98bd59fcfc946da45aaabe933b"
-        );
+        assert_eq!(cp.key_fingerprint(), "ed25519:34750f98bd59fcfc946da45aaabe933b");
     }
 
     #[test]
@@ -169,10 +146,7 @@ mod tests {
         let b = sign_checkpoint(&key(2), 0, EventHash::GENESIS, at());
         assert!(a.key_fingerprint().starts_with("ed25519:"));
         assert_eq!(a.key_fingerprint().len(), "ed25519:".len() + 32);
-        assert_eq!(
-            a.key_fingerprint(),
-            key_fingerprint(&key(1).verifying_key().to_bytes())
-        );
+        assert_eq!(a.key_fingerprint(), key_fingerprint(&key(1).verifying_key().to_bytes()));
         assert_ne!(a.key_fingerprint(), b.key_fingerprint());
     }
 }

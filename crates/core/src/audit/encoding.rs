@@ -35,15 +35,7 @@ pub const CHECKPOINT_MESSAGE_LEN: usize = 21 + 1 + 8 + 32 + 8;
 /// # Panics
 ///
 /// If a field is 4 GiB or longer, which no store accepts.
-pub fn event_hash(
-    seq: u64,
-    at_millis: i64,
-    actor: &str,
-    kind: &str,
-    request_id: Option<&str>,
-    payload: &[u8],
-    prev_hash: &EventHash,
-) -> EventHash {
+pub fn event_hash(seq: u64, at_millis: i64, actor: &str, kind: &str, request_id: Option<&str>, payload: &[u8], prev_hash: &EventHash) -> EventHash {
     // Hashed in place with `update` rather than built into a Vec: the verifier
     // runs this once per event and must not allocate.
     let mut h = Sha256::new();
@@ -73,19 +65,9 @@ fn update_field(h: &mut Sha256, bytes: &[u8]) {
 
 /// The exact bytes a version 1 checkpoint signature covers:
 /// `CHECKPOINT_DOMAIN || 0x01 || size u64 BE || head (32 bytes) || at_millis i64 BE`.
-pub fn checkpoint_message(
-    size: u64,
-    head: &EventHash,
-    at_millis: i64,
-) -> [u8; CHECKPOINT_MESSAGE_LEN] {
+pub fn checkpoint_message(size: u64, head: &EventHash, at_millis: i64) -> [u8; CHECKPOINT_MESSAGE_LEN] {
     let mut msg = [0u8; CHECKPOINT_MESSAGE_LEN];
-    let parts: [&[u8]; 5] = [
-        CHECKPOINT_DOMAIN,
-        &[ENCODING_VERSION],
-        &size.to_be_bytes(),
-        &head.0,
-        &at_millis.to_be_bytes(),
-    ];
+    let parts: [&[u8]; 5] = [CHECKPOINT_DOMAIN, &[ENCODING_VERSION], &size.to_be_bytes(), &head.0, &at_millis.to_be_bytes()];
     let mut at = 0;
     for part in parts {
         msg[at..at + part.len()].copy_from_slice(part);
@@ -137,8 +119,7 @@ fn write_canonical(out: &mut Vec<u8>, v: &Value) {
                     out.push(b',');
                 }
                 // INVARIANT: writing a string into a Vec cannot fail.
-                serde_json::to_writer(&mut *out, key.as_str())
-                    .expect("serde_json writes into a Vec");
+                serde_json::to_writer(&mut *out, key.as_str()).expect("serde_json writes into a Vec");
                 out.push(b':');
                 write_canonical(out, value);
             }
@@ -161,10 +142,7 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_at_every_depth_without_whitespace() {
         let v = json!({"b": 1, "a": {"z": [3, {"y": null, "x": true}], "m": "s"}, "A": 2.5});
-        assert_eq!(
-            canonical_json(&v),
-            r#"{"A":2.5,"a":{"m":"s","z":[3,{"x":true,"y":null}]},"b":1}"#
-        );
+        assert_eq!(canonical_json(&v), r#"{"A":2.5,"a":{"m":"s","z":[3,{"x":true,"y":null}]},"b":1}"#);
     }
 
     #[test]
@@ -184,19 +162,13 @@ mod tests {
     #[test]
     fn canonical_json_orders_keys_by_utf8_bytes_and_uses_serde_json_escapes() {
         let v = json!({"é": 1, "z": 2, "Z": 3, "line\n\"q\"": "tab\t/ \u{1} ü"});
-        assert_eq!(
-            canonical_json(&v),
-            "{\"Z\":3,\"line\\n\\\"q\\\"\":\"tab\\t/ \\u0001 ü\",\"z\":2,\"é\":1}"
-        );
+        assert_eq!(canonical_json(&v), "{\"Z\":3,\"line\\n\\\"q\\\"\":\"tab\\t/ \\u0001 ü\",\"z\":2,\"é\":1}");
     }
 
     #[test]
     fn canonical_json_writes_numbers_like_serde_json() {
         let v = json!([0, -7, 18446744073709551615u64, 1.0, 0.1, -2.5]);
-        assert_eq!(
-            canonical_json(&v),
-            "[0,-7,18446744073709551615,1.0,0.1,-2.5]"
-        );
+        assert_eq!(canonical_json(&v), "[0,-7,18446744073709551615,1.0,0.1,-2.5]");
     }
 
     #[test]
@@ -219,10 +191,7 @@ mod tests {
     #[test]
     fn length_prefixes_keep_field_boundaries_unambiguous() {
         let g = EventHash::GENESIS;
-        assert_ne!(
-            event_hash(1, 0, "ab", "c", None, b"", &g),
-            event_hash(1, 0, "a", "bc", None, b"", &g)
-        );
+        assert_ne!(event_hash(1, 0, "ab", "c", None, b"", &g), event_hash(1, 0, "a", "bc", None, b"", &g));
     }
 
     #[test]

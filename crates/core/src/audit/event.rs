@@ -58,25 +58,8 @@ pub fn seal(seq: u64, prev_hash: EventHash, event: NewEvent) -> AuditEvent {
     // INVARIANT: the milliseconds of a valid DateTime are always in range.
     let at = DateTime::from_timestamp_millis(millis).unwrap_or(event.at);
     let payload = canonical_json(&event.payload);
-    let hash = event_hash(
-        seq,
-        millis,
-        &event.actor,
-        &event.kind,
-        event.request_id.as_deref(),
-        payload.as_bytes(),
-        &prev_hash,
-    );
-    AuditEvent {
-        seq,
-        at,
-        actor: event.actor,
-        kind: event.kind,
-        request_id: event.request_id,
-        payload,
-        prev_hash,
-        hash,
-    }
+    let hash = event_hash(seq, millis, &event.actor, &event.kind, event.request_id.as_deref(), payload.as_bytes(), &prev_hash);
+    AuditEvent { seq, at, actor: event.actor, kind: event.kind, request_id: event.request_id, payload, prev_hash, hash }
 }
 
 /// Seals `event` as the next event after `prev`, or as event 1 of an empty log.
@@ -112,15 +95,7 @@ impl EventRef<'_> {
     /// The hash these contents would have if sealed at position `seq`; lets the
     /// verifier tell an event moved from elsewhere from an edited one.
     pub(crate) fn hash_as(&self, seq: u64) -> EventHash {
-        event_hash(
-            seq,
-            self.at_millis,
-            self.actor,
-            self.kind,
-            self.request_id,
-            self.payload.as_bytes(),
-            &self.prev_hash,
-        )
+        event_hash(seq, self.at_millis, self.actor, self.kind, self.request_id, self.payload.as_bytes(), &self.prev_hash)
     }
 }
 
@@ -221,18 +196,10 @@ mod tests {
         );
         assert_eq!(ev.payload, r#"{"n":1,"role":"db-admin"}"#);
         assert_eq!(ev.hash.to_string(), GOLDEN);
-        let none = seal(
-            1,
-            EventHash::GENESIS,
-            NewEvent {
-                request_id: None,
-                ..sample(at)
-            },
-        );
+        let none = seal(1, EventHash::GENESIS, NewEvent { request_id: None, ..sample(at) });
         assert_eq!(none.hash.to_string(), GOLDEN_NO_REQUEST);
     }
 
     const GOLDEN: &str = "04d5369e7ae8f57b2ff95054127cd2f466350c8f1fb49a66df5a53bbf76fbf7e";
-    const GOLDEN_NO_REQUEST: &str =
-        "b17a9aeb7d8a00f2031af1a1e363c560f67629c4cdb5c4a8bd80f9250018cc54";
+    const GOLDEN_NO_REQUEST: &str = "b17a9aeb7d8a00f2031af1a1e363c560f67629c4cdb5c4a8bd80f9250018cc54";
 }

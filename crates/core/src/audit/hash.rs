@@ -48,10 +48,7 @@ pub fn decode_hex_array<const N: usize>(text: &str) -> Result<[u8; N], HexError>
         return Ok(out);
     }
     let shown: String = text.chars().take(80).collect();
-    Err(HexError {
-        text: shown,
-        expected: N * 2,
-    })
+    Err(HexError { text: shown, expected: N * 2 })
 }
 
 /// Value of each lowercase hex digit, [`NOT_HEX`] for every other byte.
@@ -106,16 +103,11 @@ impl<'de> Deserialize<'de> for EventHash {
 pub(crate) mod hex_array {
     use super::*;
 
-    pub fn serialize<S: Serializer, const N: usize>(
-        bytes: &[u8; N],
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer, const N: usize>(bytes: &[u8; N], serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&hex::encode(bytes))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(
-        deserializer: D,
-    ) -> Result<[u8; N], D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>, const N: usize>(deserializer: D) -> Result<[u8; N], D::Error> {
         struct HexVisitor<const N: usize>;
 
         impl<const N: usize> de::Visitor<'_> for HexVisitor<N> {

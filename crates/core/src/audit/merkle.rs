@@ -86,13 +86,7 @@ fn path(leaves: &[[u8; 32]], m: usize, out: &mut Vec<[u8; 32]>) {
 
 /// Checks an audit path (RFC 9162 section 2.1.3.2): that the event with hash
 /// `event` is leaf `index` of a tree of `size` leaves whose root is `root`.
-pub fn verify_inclusion(
-    event: &EventHash,
-    index: u64,
-    size: u64,
-    proof: &[[u8; 32]],
-    root: &[u8; 32],
-) -> bool {
+pub fn verify_inclusion(event: &EventHash, index: u64, size: u64, proof: &[[u8; 32]], root: &[u8; 32]) -> bool {
     if index >= size {
         return false;
     }
@@ -135,31 +129,20 @@ mod tests {
     }
 
     fn hashes(n: usize) -> Vec<EventHash> {
-        (0..n)
-            .map(|i| EventHash(Sha256::digest(i.to_be_bytes()).into()))
-            .collect()
+        (0..n).map(|i| EventHash(Sha256::digest(i.to_be_bytes()).into())).collect()
     }
 
     #[test]
     fn small_trees_have_the_rfc_6962_shape() {
         let h = hashes(3);
         let l: Vec<_> = h.iter().map(merkle_leaf).collect();
-        assert_eq!(
-            hex::encode(merkle_root(&[])),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(hex::encode(merkle_root(&[])), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         assert_eq!(merkle_root(&h[..1]), l[0]);
-        assert_eq!(
-            merkle_root(&h),
-            merkle_node(&merkle_node(&l[0], &l[1]), &l[2])
-        );
+        assert_eq!(merkle_root(&h), merkle_node(&merkle_node(&l[0], &l[1]), &l[2]));
         assert_eq!([2, 3, 4, 5, 8, 9].map(split_point), [1, 2, 2, 4, 4, 8]);
         // Golden value, also in docs/audit-format.md.
         let golden: Vec<EventHash> = (1u8..=3).map(|i| EventHash([i; 32])).collect();
-        assert_eq!(
-            hex::encode(merkle_root(&golden)),
-            "df896896c799531f1fd1e556cea26a6989ab06853bcbfdd3e4f5097a611f658f"
-        );
+        assert_eq!(hex::encode(merkle_root(&golden)), "df896896c799531f1fd1e556cea26a6989ab06853bcbfdd3e4f5097a611f658f");
     }
 
     #[test]

@@ -25,10 +25,7 @@ mod verify;
 
 pub use batch::EventBatch;
 pub use checkpoint::{key_fingerprint, sign_checkpoint, Checkpoint};
-pub use encoding::{
-    canonical_json, checkpoint_message, event_hash, CHECKPOINT_DOMAIN, CHECKPOINT_MESSAGE_LEN,
-    ENCODING_VERSION, EVENT_DOMAIN,
-};
+pub use encoding::{canonical_json, checkpoint_message, event_hash, CHECKPOINT_DOMAIN, CHECKPOINT_MESSAGE_LEN, ENCODING_VERSION, EVENT_DOMAIN};
 pub use event::{seal, seal_after, AuditEvent, EventRef, NewEvent, SYSTEM_ACTOR};
 pub use hash::{decode_hex_array, EventHash, HexError};
 pub use merkle::{inclusion_proof, merkle_leaf, merkle_node, merkle_root, verify_inclusion};

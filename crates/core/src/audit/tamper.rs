@@ -42,11 +42,7 @@ pub enum Tamper {
         "log truncated: a checkpoint signed at {signed_at} covers {checkpoint_size} events \
          but the log ends at {log_len}"
     )]
-    Truncated {
-        checkpoint_size: u64,
-        log_len: u64,
-        signed_at: DateTime<Utc>,
-    },
+    Truncated { checkpoint_size: u64, log_len: u64, signed_at: DateTime<Utc> },
 
     /// The log's hash at position `size` differs from the signed head.
     #[error(
@@ -64,11 +60,7 @@ pub enum Tamper {
         "checkpoint at {size} events was signed by key {fingerprint}, not by the trusted key \
          {trusted}: check which key the server signs with"
     )]
-    UntrustedKey {
-        size: u64,
-        fingerprint: String,
-        trusted: String,
-    },
+    UntrustedKey { size: u64, fingerprint: String, trusted: String },
 
     /// The log declares an encoding version this build cannot verify.
     #[error(
@@ -90,30 +82,19 @@ impl Tamper {
             | Tamper::Reordered { seq, .. }
             | Tamper::Replaced { seq } => Some(*seq),
             Tamper::Deleted { missing_seq, .. } => Some(*missing_seq),
-            Tamper::Truncated {
-                checkpoint_size, ..
-            } => Some(*checkpoint_size),
-            Tamper::CheckpointMismatch { size }
-            | Tamper::BadCheckpointSignature { size }
-            | Tamper::UntrustedKey { size, .. } => Some(*size),
+            Tamper::Truncated { checkpoint_size, .. } => Some(*checkpoint_size),
+            Tamper::CheckpointMismatch { size } | Tamper::BadCheckpointSignature { size } | Tamper::UntrustedKey { size, .. } => Some(*size),
             Tamper::UnsupportedVersion { .. } => None,
         }
     }
 }
 
 fn deleted_message(missing: u64, next: u64) -> String {
-    let what = if next == missing + 1 {
-        format!("event {missing} is missing")
-    } else {
-        format!("events {missing} to {} are missing", next - 1)
-    };
+    let what = if next == missing + 1 { format!("event {missing} is missing") } else { format!("events {missing} to {} are missing", next - 1) };
     if missing <= 1 {
         format!("{what}: the log starts at event {next} (deleted)")
     } else {
-        format!(
-            "{what}: event {next} follows event {} (deleted)",
-            missing - 1
-        )
+        format!("{what}: event {next} follows event {} (deleted)", missing - 1)
     }
 }
 
@@ -146,10 +127,7 @@ fn replaced_message(seq: u64) -> String {
     if seq == 0 {
         "the start of the log was replaced: event 1 was sealed after another event".into()
     } else {
-        format!(
-            "event {seq} was replaced: event {} was sealed after a different event {seq}",
-            seq + 1
-        )
+        format!("event {seq} was replaced: event {} was sealed after a different event {seq}", seq + 1)
     }
 }
 
@@ -162,32 +140,17 @@ mod tests {
         let signed_at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
         let table: Vec<(Tamper, &str)> = vec![
             (Tamper::Edited { seq: 17 }, "event 17 was edited: its contents no longer match its hash"),
-            (
-                Tamper::Deleted { missing_seq: 5, next_seq: 6 },
-                "event 5 is missing: event 6 follows event 4 (deleted)",
-            ),
-            (
-                Tamper::Deleted { missing_seq: 5, next_seq: 8 },
-                "events 5 to 7 are missing: event 8 follows event 4 (deleted)",
-            ),
-            (
-                Tamper::Deleted { missing_seq: 1, next_seq: 2 },
-                "event 1 is missing: the log starts at event 2 (deleted)",
-            ),
+            (Tamper::Deleted { missing_seq: 5, next_seq: 6 }, "event 5 is missing: event 6 follows event 4 (deleted)"),
+            (Tamper::Deleted { missing_seq: 5, next_seq: 8 }, "events 5 to 7 are missing: event 8 follows event 4 (deleted)"),
+            (Tamper::Deleted { missing_seq: 1, next_seq: 2 }, "event 1 is missing: the log starts at event 2 (deleted)"),
             (
                 Tamper::Inserted { seq: 3, next_seq: 4 },
                 "event 3 was inserted: the event now numbered 4 was sealed as event 3, directly \
                  after event 2, and later events were renumbered",
             ),
             (Tamper::Duplicate { seq: 3, after: 3 }, "event 3 appears twice: an extra event 3 was inserted"),
-            (
-                Tamper::Reordered { seq: 5, sealed_as: 7 },
-                "event 5 is out of place: its contents were sealed as event 7 (events were swapped or moved)",
-            ),
-            (
-                Tamper::Replaced { seq: 4 },
-                "event 4 was replaced: event 5 was sealed after a different event 4",
-            ),
+            (Tamper::Reordered { seq: 5, sealed_as: 7 }, "event 5 is out of place: its contents were sealed as event 7 (events were swapped or moved)"),
+            (Tamper::Replaced { seq: 4 }, "event 4 was replaced: event 5 was sealed after a different event 4"),
             (
                 Tamper::Truncated { checkpoint_size: 120, log_len: 100, signed_at },
                 "log truncated: a checkpoint signed at 2023-11-14 22:13:20 UTC covers 120 events \
@@ -206,14 +169,7 @@ mod tests {
 
     #[test]
     fn seq_points_at_the_event_or_checkpoint() {
-        assert_eq!(
-            Tamper::Deleted {
-                missing_seq: 5,
-                next_seq: 9
-            }
-            .seq(),
-            Some(5)
-        );
+        assert_eq!(Tamper::Deleted { missing_seq: 5, next_seq: 9 }.seq(), Some(5));
         assert_eq!(Tamper::CheckpointMismatch { size: 40 }.seq(), Some(40));
         assert_eq!(Tamper::UnsupportedVersion { version: 2 }.seq(), None);
     }

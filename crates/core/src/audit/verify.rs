@@ -48,18 +48,12 @@ impl Default for ChainVerifier {
 impl ChainVerifier {
     /// A verifier for a log in the current encoding version.
     pub fn new() -> Self {
-        Self {
-            hashes: Vec::new(),
-            failed: None,
-        }
+        Self { hashes: Vec::new(), failed: None }
     }
 
     /// Like [`ChainVerifier::new`], with room for `events` hashes reserved.
     pub fn with_capacity(events: usize) -> Self {
-        Self {
-            hashes: Vec::with_capacity(events),
-            failed: None,
-        }
+        Self { hashes: Vec::with_capacity(events), failed: None }
     }
 
     /// A verifier for a log that declares its encoding version (an export
@@ -120,16 +114,10 @@ impl ChainVerifier {
     fn check(&self, ev: &EventRef<'_>, unhashed_time_digits: bool) -> Result<(), Tamper> {
         let expected = self.len() + 1;
         if ev.seq > expected {
-            return Err(Tamper::Deleted {
-                missing_seq: expected,
-                next_seq: ev.seq,
-            });
+            return Err(Tamper::Deleted { missing_seq: expected, next_seq: ev.seq });
         }
         if ev.seq < expected {
-            return Err(Tamper::Duplicate {
-                seq: ev.seq,
-                after: self.len(),
-            });
+            return Err(Tamper::Duplicate { seq: ev.seq, after: self.len() });
         }
         if unhashed_time_digits {
             return Err(Tamper::Edited { seq: ev.seq });
@@ -153,10 +141,7 @@ impl ChainVerifier {
         // Copied or moved from an earlier position that is still in the log.
         if let Some(s) = self.seq_of(&ev.hash).filter(|&s| s >= 1) {
             if ev.hash_as(s) == ev.hash {
-                return Tamper::Reordered {
-                    seq: e,
-                    sealed_as: s,
-                };
+                return Tamper::Reordered { seq: e, sealed_as: s };
             }
         }
         // Sealed right after an event we already accepted, at position s < e:
@@ -164,19 +149,13 @@ impl ChainVerifier {
         if let Some(t) = self.seq_of(&ev.prev_hash) {
             let s = t + 1;
             if s < e && ev.hash_as(s) == ev.hash {
-                return Tamper::Inserted {
-                    seq: s,
-                    next_seq: e,
-                };
+                return Tamper::Inserted { seq: s, next_seq: e };
             }
         }
         // Moved here from a later position.
         let last = e.saturating_add(REORDER_SEARCH_WINDOW);
         if let Some(s) = (e + 1..=last).find(|&s| ev.hash_as(s) == ev.hash) {
-            return Tamper::Reordered {
-                seq: e,
-                sealed_as: s,
-            };
+            return Tamper::Reordered { seq: e, sealed_as: s };
         }
         Tamper::Edited { seq: e }
     }
@@ -187,21 +166,14 @@ impl ChainVerifier {
         if *hash == EventHash::GENESIS {
             return Some(0);
         }
-        self.hashes
-            .iter()
-            .rposition(|h| h == hash)
-            .map(|i| i as u64 + 1)
+        self.hashes.iter().rposition(|h| h == hash).map(|i| i as u64 + 1)
     }
 
     /// Checks the checkpoints, in the order given, against the verified events.
     /// Each signature must verify; with `trusted_key`, each must also be signed
     /// by exactly that key. A checkpoint larger than the log means truncation;
     /// one whose head differs from the log's hash at its size means a rewrite.
-    pub fn finish(
-        self,
-        checkpoints: &[Checkpoint],
-        trusted_key: Option<[u8; 32]>,
-    ) -> Result<VerifyReport, Tamper> {
+    pub fn finish(self, checkpoints: &[Checkpoint], trusted_key: Option<[u8; 32]>) -> Result<VerifyReport, Tamper> {
         if let Some(t) = self.failed {
             return Err(t);
         }
@@ -209,20 +181,12 @@ impl ChainVerifier {
         for cp in checkpoints {
             if let Some(trusted) = trusted_key {
                 if cp.public_key != trusted {
-                    return Err(Tamper::UntrustedKey {
-                        size: cp.size,
-                        fingerprint: cp.key_fingerprint(),
-                        trusted: key_fingerprint(&trusted),
-                    });
+                    return Err(Tamper::UntrustedKey { size: cp.size, fingerprint: cp.key_fingerprint(), trusted: key_fingerprint(&trusted) });
                 }
             }
             cp.verify_signature()?;
             if cp.size > self.len() {
-                return Err(Tamper::Truncated {
-                    checkpoint_size: cp.size,
-                    log_len: self.len(),
-                    signed_at: cp.at,
-                });
+                return Err(Tamper::Truncated { checkpoint_size: cp.size, log_len: self.len(), signed_at: cp.at });
             }
             let head_at_size = match cp.size {
                 0 => EventHash::GENESIS,

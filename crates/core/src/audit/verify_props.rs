@@ -13,11 +13,7 @@ fn arb_event() -> impl Strategy<Value = NewEvent> {
     (
         0i64..10_000_000,
         "[a-z_]{0,12}",
-        prop::sample::select(vec![
-            "request.submitted",
-            "request.reviewed",
-            "grant.expired",
-        ]),
+        prop::sample::select(vec!["request.submitted", "request.reviewed", "grant.expired"]),
         prop::option::of("req_[0-9a-f]{4}"),
         any::<u32>(),
         "\\PC{0,16}",
@@ -137,16 +133,9 @@ fn apply(log: &[AuditEvent], m: &Mutation) -> (Vec<AuditEvent>, Option<Tamper>) 
             out.remove(k as usize - 1);
             let expected = if k == n {
                 let signed_at = checkpoint(log, n).at;
-                Tamper::Truncated {
-                    checkpoint_size: n,
-                    log_len: n - 1,
-                    signed_at,
-                }
+                Tamper::Truncated { checkpoint_size: n, log_len: n - 1, signed_at }
             } else {
-                Tamper::Deleted {
-                    missing_seq: k,
-                    next_seq: k + 1,
-                }
+                Tamper::Deleted { missing_seq: k, next_seq: k + 1 }
             };
             (out, Some(expected))
         }
@@ -157,13 +146,7 @@ fn apply(log: &[AuditEvent], m: &Mutation) -> (Vec<AuditEvent>, Option<Tamper>) 
                 row.seq += 1;
             }
             out.insert(k as usize - 1, forged);
-            (
-                out,
-                Some(Tamper::Inserted {
-                    seq: k,
-                    next_seq: k + 1,
-                }),
-            )
+            (out, Some(Tamper::Inserted { seq: k, next_seq: k + 1 }))
         }
         Mutation::DuplicateSeq(i, ev) => {
             let k = i.index(log.len()) as u64 + 1;
@@ -175,21 +158,14 @@ fn apply(log: &[AuditEvent], m: &Mutation) -> (Vec<AuditEvent>, Option<Tamper>) 
             let (lo, hi) = (a.min(b), a.max(b));
             out[lo] = with_contents_of(&log[hi], &log[lo]);
             out[hi] = with_contents_of(&log[lo], &log[hi]);
-            let expected = (lo != hi).then_some(Tamper::Reordered {
-                seq: lo as u64 + 1,
-                sealed_as: hi as u64 + 1,
-            });
+            let expected = (lo != hi).then_some(Tamper::Reordered { seq: lo as u64 + 1, sealed_as: hi as u64 + 1 });
             (out, expected)
         }
         Mutation::Truncate(i) => {
             let keep = i.index(log.len());
             out.truncate(keep);
             let signed_at = checkpoint(log, n).at;
-            let expected = Tamper::Truncated {
-                checkpoint_size: n,
-                log_len: keep as u64,
-                signed_at,
-            };
+            let expected = Tamper::Truncated { checkpoint_size: n, log_len: keep as u64, signed_at };
             (out, Some(expected))
         }
     }

@@ -118,10 +118,7 @@ impl TryFrom<IgnoreRuleFields> for IgnoreRule {
 impl IgnoreRule {
     /// Parses a rule from its patterns.
     pub fn new(account: Option<&str>, resource: Option<&str>) -> Result<Self, IgnoreRuleError> {
-        IgnoreRule::try_from(IgnoreRuleFields {
-            account: account.map(Pattern::parse).transpose()?,
-            resource: resource.map(Pattern::parse).transpose()?,
-        })
+        IgnoreRule::try_from(IgnoreRuleFields { account: account.map(Pattern::parse).transpose()?, resource: resource.map(Pattern::parse).transpose()? })
     }
 
     pub fn account(&self) -> Option<&Pattern> {
@@ -133,8 +130,7 @@ impl IgnoreRule {
     }
 
     pub fn matches(&self, account: &str, resource: &str) -> bool {
-        self.account.as_ref().is_none_or(|p| p.matches(account))
-            && self.resource.as_ref().is_none_or(|p| p.matches(resource))
+        self.account.as_ref().is_none_or(|p| p.matches(account)) && self.resource.as_ref().is_none_or(|p| p.matches(resource))
     }
 }
 

@@ -27,9 +27,9 @@ use crate::grant::GrantState;
 mod ignore;
 mod reaction;
 
+use crate::ids::{GrantId, IdentityId};
 pub use ignore::{IgnoreRule, IgnoreRuleError, Pattern};
 pub use reaction::{Reaction, ReactionError, Reactions};
-use crate::ids::{GrantId, IdentityId};
 
 /// One entitlement held on a target, as the target shows it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -436,11 +436,7 @@ pub struct Classifier {
 impl Classifier {
     /// Indexes `ledger` (the grants on this one target, any standing) and the
     /// identity `registry` (account name on the target → its holder).
-    pub fn new(
-        ledger: impl IntoIterator<Item = LedgerGrant>,
-        registry: impl IntoIterator<Item = (String, AccountHolder)>,
-        ignore: Vec<IgnoreRule>,
-    ) -> Self {
+    pub fn new(ledger: impl IntoIterator<Item = LedgerGrant>, registry: impl IntoIterator<Item = (String, AccountHolder)>, ignore: Vec<IgnoreRule>) -> Self {
         // The registry first: its size is known, so the table is sized once.
         let registry = registry.into_iter();
         let mut accounts = HashMap::with_capacity(registry.size_hint().0);

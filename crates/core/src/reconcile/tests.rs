@@ -19,14 +19,7 @@ fn map(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
 }
 
 fn grant(n: u128, account: &str, resource: &str, standing: Standing, expected: &[(&str, &str)]) -> LedgerGrant {
-    LedgerGrant {
-        grant: gid(n),
-        subject: id(account),
-        account: account.into(),
-        resource: resource.into(),
-        standing,
-        expected: map(expected),
-    }
+    LedgerGrant { grant: gid(n), subject: id(account), account: account.into(), resource: resource.into(), standing, expected: map(expected) }
 }
 
 fn human(name: &str) -> (String, AccountHolder) {
@@ -41,12 +34,7 @@ fn live(account: &str, resource: &str, detail: &[(&str, &str)]) -> LiveEntitleme
     LiveEntitlement { account: account.into(), resource: resource.into(), detail: map(detail) }
 }
 
-fn run(
-    ledger: Vec<LedgerGrant>,
-    accounts: Vec<(String, AccountHolder)>,
-    ignore: Vec<IgnoreRule>,
-    rows: Vec<LiveEntitlement>,
-) -> (Vec<Observation>, Counts) {
+fn run(ledger: Vec<LedgerGrant>, accounts: Vec<(String, AccountHolder)>, ignore: Vec<IgnoreRule>, rows: Vec<LiveEntitlement>) -> (Vec<Observation>, Counts) {
     let mut c = Classifier::new(ledger, accounts, ignore);
     let mut out = Vec::new();
     let mut sink = |o: Observation| out.push(o);
@@ -89,10 +77,7 @@ fn matched_row_names_its_grant_and_approved_scope() {
 #[test]
 fn identity_comes_from_the_registry_and_long_names_work_too() {
     let long = "svc-billing-reconciler@payments.example";
-    let registry = vec![
-        ("asmith".to_owned(), AccountHolder { identity: id("alice.smith"), human: true, has_active_owner: false }),
-        service(long, true),
-    ];
+    let registry = vec![("asmith".to_owned(), AccountHolder { identity: id("alice.smith"), human: true, has_active_owner: false }), service(long, true)];
     let ledger = vec![grant(1, "asmith", "r", Standing::Active, &[]), grant(2, long, "r", Standing::Active, &[])];
     let (obs, counts) = run(ledger, registry, vec![], vec![live("asmith", "r", &[]), live(long, "r", &[])]);
     assert_eq!(obs[0].identity, Some(id("alice.smith")));
@@ -192,12 +177,8 @@ fn unknown_identity_for_an_unregistered_account() {
 #[test]
 fn unknown_identity_for_a_non_human_identity_without_active_owner() {
     let ledger = vec![grant(1, "svc-a", "payments_ro", Standing::Active, &[]), grant(2, "svc-b", "payments_ro", Standing::Active, &[])];
-    let (obs, counts) = run(
-        ledger,
-        vec![service("svc-a", false), service("svc-b", true)],
-        vec![],
-        vec![live("svc-a", "payments_ro", &[]), live("svc-b", "payments_ro", &[])],
-    );
+    let (obs, counts) =
+        run(ledger, vec![service("svc-a", false), service("svc-b", true)], vec![], vec![live("svc-a", "payments_ro", &[]), live("svc-b", "payments_ro", &[])]);
     let orphan = obs.iter().find(|o| o.account == "svc-a").unwrap();
     assert_eq!(orphan.situation, Situation::UnknownIdentity);
     assert_eq!(orphan.grant, Some(gid(1)), "its grant is accounted for here, not as missing");
@@ -209,12 +190,8 @@ fn unknown_identity_for_a_non_human_identity_without_active_owner() {
 #[test]
 fn ignored_rows_are_reported_with_their_rule() {
     let rules = vec![IgnoreRule::new(None, Some("pg_*")).unwrap(), IgnoreRule::new(Some("postgres"), Some("*_admin")).unwrap()];
-    let (obs, counts) = run(
-        vec![],
-        vec![human("alice")],
-        rules,
-        vec![live("alice", "pg_monitor", &[]), live("postgres", "db_admin", &[]), live("alice", "db_admin", &[])],
-    );
+    let (obs, counts) =
+        run(vec![], vec![human("alice")], rules, vec![live("alice", "pg_monitor", &[]), live("postgres", "db_admin", &[]), live("alice", "db_admin", &[])]);
     assert_eq!(obs[0].situation, Situation::Ignored);
     assert_eq!(obs[0].note, "ignored by the rule on resource `pg_*`");
     assert_eq!(obs[1].situation, Situation::Ignored);
@@ -241,12 +218,7 @@ fn ignored_comes_before_unknown_identity_and_covers_a_grant() {
 
 #[test]
 fn unknown_identity_comes_before_matched() {
-    let (obs, _) = run(
-        vec![grant(1, "bob", "payments_ro", Standing::Active, &[])],
-        vec![],
-        vec![],
-        vec![live("bob", "payments_ro", &[])],
-    );
+    let (obs, _) = run(vec![grant(1, "bob", "payments_ro", Standing::Active, &[])], vec![], vec![], vec![live("bob", "payments_ro", &[])]);
     let o = only(obs);
     assert_eq!((o.situation, o.grant), (Situation::UnknownIdentity, Some(gid(1))));
 }
@@ -269,10 +241,8 @@ fn expired_comes_before_unapproved() {
 
 #[test]
 fn any_active_grant_whose_scope_fits_matches() {
-    let ledger = vec![
-        grant(1, "alice", "r", Standing::Active, &[("admin_option", "false")]),
-        grant(2, "alice", "r", Standing::Active, &[("admin_option", "true")]),
-    ];
+    let ledger =
+        vec![grant(1, "alice", "r", Standing::Active, &[("admin_option", "false")]), grant(2, "alice", "r", Standing::Active, &[("admin_option", "true")])];
     let (obs, counts) = run(ledger, vec![human("alice")], vec![], vec![live("alice", "r", &[("admin_option", "true")])]);
     let o = only(obs);
     assert_eq!((o.situation, o.grant), (Situation::Matched, Some(gid(2))));
@@ -283,12 +253,8 @@ fn any_active_grant_whose_scope_fits_matches() {
 
 #[test]
 fn duplicate_rows_do_not_make_a_grant_missing() {
-    let (obs, counts) = run(
-        vec![grant(1, "alice", "r", Standing::Active, &[])],
-        vec![human("alice")],
-        vec![],
-        vec![live("alice", "r", &[]), live("alice", "r", &[])],
-    );
+    let (obs, counts) =
+        run(vec![grant(1, "alice", "r", Standing::Active, &[])], vec![human("alice")], vec![], vec![live("alice", "r", &[]), live("alice", "r", &[])]);
     assert_eq!(obs.len(), 2);
     assert!(obs.iter().all(|o| o.situation == Situation::Matched && o.grant == Some(gid(1))));
     assert_eq!((counts.matched, counts.missing), (2, 0));
@@ -302,12 +268,8 @@ fn selector(account: &str, rules: &str) -> LiveEntitlement {
 
 #[test]
 fn unknown_selector_pairs_with_an_active_grant_the_target_does_not_show() {
-    let (obs, counts) = run(
-        vec![grant(1, "alice", "cache_read", Standing::Active, &[])],
-        vec![human("alice")],
-        vec![],
-        vec![selector("alice", "~cache:* +@all")],
-    );
+    let (obs, counts) =
+        run(vec![grant(1, "alice", "cache_read", Standing::Active, &[])], vec![human("alice")], vec![], vec![selector("alice", "~cache:* +@all")]);
     let o = only(obs);
     assert_eq!(o.situation, Situation::ScopeMismatch);
     assert_eq!((o.grant, o.resource.as_str()), (Some(gid(1)), "cache_read"));
@@ -443,7 +405,8 @@ const RESOURCES: [&str; 4] = ["r1", "r2", "pg_x", ""];
 const STANDINGS: [Standing; 3] = [Standing::Active, Standing::Revoking, Standing::Ended];
 
 fn registry() -> Vec<(String, AccountHolder)> {
-    vec![human(ACCOUNTS[0]), human(ACCOUNTS[1]), service("svc", true), service("orphan", false)] // `ghost` is unknown
+    vec![human(ACCOUNTS[0]), human(ACCOUNTS[1]), service("svc", true), service("orphan", false)]
+    // `ghost` is unknown
 }
 
 fn scope(choice: usize) -> BTreeMap<String, String> {
@@ -472,9 +435,7 @@ fn ledger_strategy() -> impl Strategy<Value = Vec<LedgerGrant>> {
 
 fn rows_strategy() -> impl Strategy<Value = Vec<LiveEntitlement>> {
     prop::collection::vec((0..5usize, 0..4usize, 0..3usize), 0..16).prop_map(|rows| {
-        rows.into_iter()
-            .map(|(a, r, d)| LiveEntitlement { account: ACCOUNTS[a].into(), resource: RESOURCES[r].into(), detail: scope(d) })
-            .collect()
+        rows.into_iter().map(|(a, r, d)| LiveEntitlement { account: ACCOUNTS[a].into(), resource: RESOURCES[r].into(), detail: scope(d) }).collect()
     })
 }
 

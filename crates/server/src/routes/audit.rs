@@ -23,7 +23,11 @@ pub struct EventsQuery {
 
 /// A page of the audit log, in `seq` order.
 #[utoipa::path(get, path = "/v1/audit/events", params(EventsQuery), responses((status = 200, body = [AuditEventView]), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
-pub async fn events(State(app): State<App>, Caller(me): Caller, q: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<AuditEventView>>, ApiError> {
+pub async fn events(
+    State(app): State<App>,
+    Caller(me): Caller,
+    q: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<AuditEventView>>, ApiError> {
     let Query(q) = q?;
     let page = app.writ.audit_page(&me, q.after.unwrap_or(0), q.limit.unwrap_or(1000)).await?;
     Ok(Json(page.iter().map(views::event).collect()))

@@ -36,7 +36,11 @@ pub struct OpenQuery {
 
 /// Break-glass uses whose review is still open, that the caller may see.
 #[utoipa::path(get, path = "/v1/break-glass", params(OpenQuery), responses((status = 200, body = [RequestView])), security(("bearer" = [])))]
-pub async fn list(State(app): State<App>, Caller(me): Caller, q: Result<Query<OpenQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<RequestView>>, ApiError> {
+pub async fn list(
+    State(app): State<App>,
+    Caller(me): Caller,
+    q: Result<Query<OpenQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<RequestView>>, ApiError> {
     let Query(q) = q?;
     let list = app.writ.open_break_glass(&me, q.exceptions.unwrap_or(false)).await?;
     let now = app.writ.clock().now();
@@ -46,7 +50,12 @@ pub async fn list(State(app): State<App>, Caller(me): Caller, q: Result<Query<Op
 /// Accept or reject a break-glass use (one of its named reviewers).
 #[utoipa::path(post, path = "/v1/break-glass/{id}/review", params(("id" = String, Path)), request_body = BreakGlassReview,
     responses((status = 200, body = RequestView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
-pub async fn review(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<BreakGlassReview>) -> Result<Json<RequestView>, ApiError> {
+pub async fn review(
+    State(app): State<App>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+    Body(body): Body<BreakGlassReview>,
+) -> Result<Json<RequestView>, ApiError> {
     let id = RequestId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
     let verdict = match body.verdict.as_str() {
         "accept" => UseVerdict::Accept,
@@ -60,7 +69,12 @@ pub async fn review(State(app): State<App>, Caller(me): Caller, Path(id): Path<S
 /// Settle a rejected break-glass use, saying what was done about it.
 #[utoipa::path(post, path = "/v1/break-glass/{id}/resolve", params(("id" = String, Path)), request_body = ResolveBreakGlass,
     responses((status = 200, body = RequestView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
-pub async fn resolve(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<ResolveBreakGlass>) -> Result<Json<RequestView>, ApiError> {
+pub async fn resolve(
+    State(app): State<App>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+    Body(body): Body<ResolveBreakGlass>,
+) -> Result<Json<RequestView>, ApiError> {
     let id = RequestId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
     let req = app.writ.resolve_break_glass(&me, id, &body.note).await?;
     Ok(Json(views::request(&req, app.writ.clock().now())))

@@ -5,7 +5,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use utoipa::OpenApi;
-use writ_api::{CatalogEntitlement, Health, IdentityView, SetStatus, WhoAmI, TargetView};
+use writ_api::{CatalogEntitlement, Health, IdentityView, SetStatus, TargetView, WhoAmI};
 use writ_core::identity::IdentityStatus;
 use writ_core::ids::IdentityId;
 use writ_policy::AdminAction;
@@ -107,7 +107,12 @@ pub async fn identities(State(app): State<App>, Caller(me): Caller) -> Result<Js
 /// Enable or disable an identity (policy decides: `manage_identities`). A disabled identity can
 /// neither request, review nor fulfil, from the next call on.
 #[utoipa::path(post, path = "/v1/identities/{id}/status", params(("id" = String, Path)), request_body = SetStatus, responses((status = 200, body = IdentityView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
-pub async fn set_identity_status(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<SetStatus>) -> Result<Json<IdentityView>, ApiError> {
+pub async fn set_identity_status(
+    State(app): State<App>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+    Body(body): Body<SetStatus>,
+) -> Result<Json<IdentityView>, ApiError> {
     let id = IdentityId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
     let status = match body.status.as_str() {
         "active" => IdentityStatus::Active,

@@ -64,7 +64,11 @@ pub struct RunsQuery {
 
 /// Finished runs, newest first.
 #[utoipa::path(get, path = "/v1/reconcile/runs", params(RunsQuery), responses((status = 200, body = [RunView])), security(("bearer" = [])))]
-pub async fn runs(State(app): State<App>, Caller(me): Caller, q: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<RunView>>, ApiError> {
+pub async fn runs(
+    State(app): State<App>,
+    Caller(me): Caller,
+    q: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<RunView>>, ApiError> {
     app.writ.authorize(&me, AdminAction::ReadAudit, "read reconciliation runs")?;
     let Query(q) = q?;
     let target = q.target.as_deref().filter(|t| !t.is_empty()).map(TargetId::parse).transpose()?;

@@ -52,13 +52,18 @@ pub struct ListQuery {
 
 /// List requests the caller may see.
 #[utoipa::path(get, path = "/v1/requests", params(ListQuery), responses((status = 200, body = [RequestView])), security(("bearer" = [])))]
-pub async fn list(State(app): State<App>, Caller(me): Caller, q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<RequestView>>, ApiError> {
+pub async fn list(
+    State(app): State<App>,
+    Caller(me): Caller,
+    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<RequestView>>, ApiError> {
     let Query(q) = q?;
     let state = match q.state.as_deref() {
         None | Some("") => None,
-        Some(s) => Some(RequestState::parse(s).ok_or_else(|| {
-            ApiError::bad_input(format!("unknown state `{s}`: use one of pending, approved, active, denied, cancelled, lapsed"))
-        })?),
+        Some(s) => Some(
+            RequestState::parse(s)
+                .ok_or_else(|| ApiError::bad_input(format!("unknown state `{s}`: use one of pending, approved, active, denied, cancelled, lapsed")))?,
+        ),
     };
     let involving = q.involving.as_deref().map(IdentityId::parse).transpose()?;
     let list = app.writ.list_requests(&me, RequestFilter { state, involving, limit: q.limit.unwrap_or(100), ..Default::default() }).await?;

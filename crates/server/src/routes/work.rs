@@ -1,9 +1,9 @@
 //! Fulfilment tasks and grants.
 
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use axum::http::StatusCode;
 use writ_api::{CloseRemoval, CompleteTask, ExtendGrant, GrantView, RequestView, RevokeGrant, TaskView};
 use writ_app::ports::GrantFilter;
 use writ_core::ids::{IdentityId, TaskId};
@@ -23,7 +23,11 @@ pub struct TaskQuery {
 
 /// Fulfilment tasks for the caller's fulfiller groups.
 #[utoipa::path(get, path = "/v1/tasks", params(TaskQuery), responses((status = 200, body = [TaskView])), security(("bearer" = [])))]
-pub async fn tasks(State(app): State<App>, Caller(me): Caller, q: Result<Query<TaskQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<TaskView>>, ApiError> {
+pub async fn tasks(
+    State(app): State<App>,
+    Caller(me): Caller,
+    q: Result<Query<TaskQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<TaskView>>, ApiError> {
     let Query(q) = q?;
     let list = app.writ.list_tasks(&me, q.open.unwrap_or(true)).await?;
     Ok(Json(list.iter().map(views::task).collect()))
@@ -60,7 +64,12 @@ pub async fn close(State(app): State<App>, Caller(me): Caller, Path(id): Path<St
 /// holder, or whoever requested it).
 #[utoipa::path(post, path = "/v1/grants/{id}/extend", params(("id" = String, Path)), request_body = ExtendGrant,
     responses((status = 201, body = RequestView), (status = 403, body = writ_api::ErrorBody), (status = 422, body = writ_api::ErrorBody)), security(("bearer" = [])))]
-pub async fn extend(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<ExtendGrant>) -> Result<(StatusCode, Json<RequestView>), ApiError> {
+pub async fn extend(
+    State(app): State<App>,
+    Caller(me): Caller,
+    Path(id): Path<String>,
+    Body(body): Body<ExtendGrant>,
+) -> Result<(StatusCode, Json<RequestView>), ApiError> {
     let id = writ_core::ids::GrantId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
     let duration = writ_core::duration::AccessDuration::parse(&body.duration)?;
     let req = app.writ.request_extension(&me, id, duration, body.justification, body.ticket).await?;
@@ -82,7 +91,11 @@ pub struct GrantQuery {
 
 /// Grants: access that approved requests produced.
 #[utoipa::path(get, path = "/v1/grants", params(GrantQuery), responses((status = 200, body = [GrantView])), security(("bearer" = [])))]
-pub async fn grants(State(app): State<App>, Caller(me): Caller, q: Result<Query<GrantQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Vec<GrantView>>, ApiError> {
+pub async fn grants(
+    State(app): State<App>,
+    Caller(me): Caller,
+    q: Result<Query<GrantQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Vec<GrantView>>, ApiError> {
     let Query(q) = q?;
     let subject = q.subject.as_deref().filter(|s| !s.is_empty()).map(IdentityId::parse).transpose()?;
     let overdue_only = q.overdue.unwrap_or(false);

@@ -22,9 +22,7 @@ fn corrupt(seq: i64, detail: String) -> StoreError {
 pub(crate) fn verify_events(path: &Path, verifier: &mut ChainVerifier) -> Result<Result<(), Tamper>, StoreError> {
     let conn = super::open(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     verify_pipelined(verifier, move |sink| {
-        let mut stmt = conn
-            .prepare("SELECT seq, at, actor, kind, request_id, payload, prev_hash, hash FROM audit_events ORDER BY seq")
-            .map_err(sqlite_err)?;
+        let mut stmt = conn.prepare("SELECT seq, at, actor, kind, request_id, payload, prev_hash, hash FROM audit_events ORDER BY seq").map_err(sqlite_err)?;
         let mut rows = stmt.query([]).map_err(sqlite_err)?;
         while let Some(row) = rows.next().map_err(sqlite_err)? {
             if !push_row(sink, row)? {
@@ -38,12 +36,8 @@ pub(crate) fn verify_events(path: &Path, verifier: &mut ChainVerifier) -> Result
 /// Hands one row to the verifier, decoding its hashes; false when it stopped.
 fn push_row(sink: &mut BatchSink, row: &rusqlite::Row<'_>) -> Result<bool, StoreError> {
     let seq: i64 = row.get(0).map_err(sqlite_err)?;
-    let text = |i: usize| -> Result<&str, StoreError> {
-        row.get_ref(i).map_err(sqlite_err)?.as_str().map_err(|e| corrupt(seq, format!("column {i}: {e}")))
-    };
-    let hash = |i: usize| -> Result<EventHash, StoreError> {
-        decode_hex_array::<32>(text(i)?).map(EventHash).map_err(|e| corrupt(seq, e.to_string()))
-    };
+    let text = |i: usize| -> Result<&str, StoreError> { row.get_ref(i).map_err(sqlite_err)?.as_str().map_err(|e| corrupt(seq, format!("column {i}: {e}"))) };
+    let hash = |i: usize| -> Result<EventHash, StoreError> { decode_hex_array::<32>(text(i)?).map(EventHash).map_err(|e| corrupt(seq, e.to_string())) };
     let request_id = match row.get_ref(4).map_err(sqlite_err)? {
         rusqlite::types::ValueRef::Null => None,
         v => Some(v.as_str().map_err(|e| corrupt(seq, format!("request_id: {e}")))?),

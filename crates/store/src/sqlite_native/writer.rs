@@ -128,10 +128,7 @@ fn commit_one(tx: &Transaction<'_>, change: Change) -> Result<Result<Vec<AuditEv
 }
 
 fn write(tx: &Transaction<'_>, change: Change) -> Result<Vec<AuditEvent>, StoreError> {
-    let (seq, hash): (i64, String) = tx
-        .prepare_cached(LOCK_HEAD)
-        .and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
-        .map_err(sqlite_err)?;
+    let (seq, hash): (i64, String) = tx.prepare_cached(LOCK_HEAD).and_then(|mut s| s.query_row([], |r| Ok((r.get(0)?, r.get(1)?)))).map_err(sqlite_err)?;
     let (stmts, sealed) = plan(change, head_of(seq, &hash)?);
     for stmt in &stmts {
         execute(tx, stmt)?;
@@ -163,8 +160,5 @@ fn execute(tx: &Transaction<'_>, stmt: &Stmt) -> Result<(), StoreError> {
 }
 
 fn is_unique_violation(f: &rusqlite::ffi::Error) -> bool {
-    matches!(
-        f.extended_code,
-        rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
-    )
+    matches!(f.extended_code, rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY | rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
