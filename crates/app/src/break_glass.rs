@@ -25,6 +25,11 @@ impl Writ {
     /// request (an attempt is evidence too) and returned like one.
     pub async fn break_glass(&self, actor: &Identity, draft: RequestDraft) -> Result<Request, AppError> {
         let (mut o, refused) = self.open_checked(actor, draft, Origin::BreakGlass, PolicyAction::BreakGlass, "break the glass").await?;
+        if !refused {
+            // A use policy allows, but not yet: nothing is recorded. (One
+            // policy refuses is recorded as denied, below.)
+            self.refuse_repeated_break_glass(&o.req).await?;
+        }
         // Nothing is committed yet: a use nobody could review is refused.
         let review = PostReview::open(self.break_glass_reviewers(&o.req), o.now + self.settings.break_glass_review_within)?;
         let (req, now) = (&mut o.req, o.now);
@@ -59,6 +64,37 @@ impl Writ {
             self.start_fulfilment(req, now, &mut o.change).await?;
         }
         self.record_opening(o).await
+    }
+
+    /// Refuses a new use while the subject holds
+    /// `break_glass_max_unreviewed` uses of one of the same entitlements
+    /// whose review is still open: break-glass is for an emergency, not a
+    /// way around approval, and each use must be looked at before the next.
+    async fn refuse_repeated_break_glass(&self, draft: &Request) -> Result<(), AppError> {
+        let limit = self.settings.break_glass_max_unreviewed as usize;
+        let standing = self.store.standing(draft.subject()).await?;
+        for e in draft.entitlements() {
+            let open: Vec<&Request> = standing
+                .requests
+                .iter()
+                .filter(|r| r.subject() == draft.subject() && r.entitlements().contains(e) && r.post_review().is_some_and(|p| p.is_open()))
+                .collect();
+            if open.len() >= limit {
+                let ids: Vec<String> = open.iter().map(|r| format!("`{}`", r.id())).collect();
+                return Err(AppError::Forbidden {
+                    who: draft.requester().to_string(),
+                    action: format!("break the glass for `{e}` again"),
+                    reason: format!(
+                        "`{}` already holds {} break-glass use(s) of it whose review is still open ({}; limit `break_glass_max_unreviewed` = {limit}): \
+                         one of the named reviewers must review it first (`writ break-glass review`), or ask through a normal request",
+                        draft.subject(),
+                        open.len(),
+                        ids.join(", ")
+                    ),
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Who reviews a break-glass use: the owners of its entitlements, except

@@ -264,8 +264,9 @@ impl Writ {
     /// Another active grant of the same subject and entitlement still in force
     /// after `now`, the one that lasts longest.
     async fn covering_grant(&self, g: &Grant, now: DateTime<Utc>) -> Result<Option<Grant>, AppError> {
-        let filter = GrantFilter { subject: Some(g.subject().clone()), active_only: true, ..Default::default() };
-        let others = self.store.grants(&filter).await?;
+        // Every grant the subject holds, with no limit: a cover missed would
+        // remove access another grant still owes.
+        let others = self.store.standing(g.subject()).await?.grants;
         Ok(others.into_iter().filter(|o| o.id() != g.id() && o.entitlement() == g.entitlement() && o.is_in_force(now)).max_by_key(Grant::expires_at))
     }
 

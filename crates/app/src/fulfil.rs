@@ -44,6 +44,9 @@ pub(crate) enum Attempt {
     Verified { applied: Applied, before: AccountState, after: AccountState },
     /// The connector gave a person the job (manual target).
     WithPerson { group: writ_core::ids::GroupId },
+    /// Not attempted: the subject may not receive it now (disabled, or a
+    /// toxic combination); the reason says which.
+    Refused { reason: String },
     /// Refused, unreachable, or the read-back does not show it.
     Failed { error: ConnectorError, before: Option<AccountState>, after: Option<AccountState> },
 }
@@ -125,6 +128,7 @@ impl Writ {
             ));
             match task.purpose().clone() {
                 TaskPurpose::Grant => {
+                    self.may_receive_now(&req, "complete this task").await?;
                     let before = req.state();
                     req.record_fulfilment(task.entitlement(), TargetFulfilment::Done { at: now, read_back: false }, now)?;
                     start_grant(&req, task.entitlement(), now, &mut change);
@@ -202,7 +206,10 @@ impl Writ {
         let now = self.clock.now();
         let order = self.order(&req, e, subject.as_ref(), now);
         let connector = self.connector_for(e)?.clone();
-        let attempt = attempt(&*connector, &order).await;
+        let attempt = match self.receive_refusal(&req).await? {
+            Some(reason) => Attempt::Refused { reason },
+            None => attempt(&*connector, &order).await,
+        };
         // The target has been changed (or not) once; now record it, reloading
         // the request if someone else wrote it meanwhile. Never redo the grant.
         for _ in 0..MAX_ATTEMPTS {
@@ -262,6 +269,17 @@ impl Writ {
                 self.open_task(req, e, group.clone(), now, change)?;
                 change.finished_jobs.push(job.id.clone());
             }
+            Attempt::Refused { reason } => {
+                change.events.push(about(
+                    req.id(),
+                    events::ENTITLEMENT_FAILED,
+                    "system",
+                    now,
+                    json!({ "entitlement": e, "account": order.account.name, "resource": order.resource, "error": reason, "refused": true, "retryable": false }),
+                ));
+                change.finished_jobs.push(job.id.clone());
+                req.record_fulfilment(e, TargetFulfilment::Failed { error: reason.clone(), at: now }, now)?;
+            }
             Attempt::Failed { error, before, after } => {
                 let attempts = job.attempts + 1;
                 let status = if error.is_transient() {
@@ -307,7 +325,12 @@ impl Writ {
         let order = order_for(g.request_id(), g.subject(), subject.as_ref(), g.entitlement(), Some(g.expires_at()));
         let connector = self.connector_for(g.entitlement())?.clone();
         let kind = connector.info().kind;
-        let outcome = attempt(&*connector, &order).await;
+        // Putting access back is access coming into being again.
+        let req = self.load_request(g.request_id()).await?;
+        let outcome = match self.receive_refusal(&req).await? {
+            Some(reason) => Attempt::Refused { reason },
+            None => attempt(&*connector, &order).await,
+        };
         for _ in 0..MAX_ATTEMPTS {
             let Some(mut g) = self.store.grant(id).await? else { return self.finish_job_only(job).await };
             let loaded = g.version();
@@ -362,6 +385,16 @@ impl Writ {
                             "after": after,
                             "attempt": attempts,
                         }),
+                    ));
+                    change.finished_jobs.push(job.id.clone());
+                }
+                Attempt::Refused { reason } => {
+                    change.events.push(about(
+                        g.request_id(),
+                        events::GRANT_REPROVISION_FAILED,
+                        "system",
+                        now,
+                        json!({ "grant": g.id(), "entitlement": g.entitlement(), "error": reason, "refused": true }),
                     ));
                     change.finished_jobs.push(job.id.clone());
                 }

@@ -10,8 +10,14 @@ use writ_core::identity::Identity;
 use writ_core::ids::IdentityId;
 use writ_policy::AdminAction;
 
-use crate::events::{self, general};
-use crate::ports::Change;
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use writ_core::grant::GrantState;
+
+use crate::events::{self, about, general};
+use crate::ports::{Change, TaskFilter, Versioned};
+use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
 /// Prefix that makes a leaked Writ token easy to recognise (and to scan for).
@@ -39,34 +45,76 @@ impl Writ {
     /// Creates or updates identities, checking the owner rule against the registry as
     /// it will be. `actor` is `None` for the operator (e.g. `writ init`); anyone else
     /// needs policy to allow `manage_identities`.
+    ///
+    /// Disabling an identity withdraws everything it has under way, in the same
+    /// commit: its unsettled requests (by it or for it) are withdrawn with their
+    /// open tasks, and every grant it holds starts its removal through the
+    /// normal path (read back, evidence, overdue if the target is down).
+    /// Re-enabling restores nothing: access is requested anew.
     pub async fn upsert_identities(&self, actor: Option<&Identity>, batch: Vec<Identity>) -> Result<(), AppError> {
         if let Some(a) = actor {
             self.authorize(a, AdminAction::ManageIdentities, "manage identities")?;
         }
-        if let Some(reserved) = batch.iter().find(|i| i.id.as_str() == crate::reconcile::RECONCILER) {
-            // Reconciliation files its requests under this name: an identity
-            // holding it would be their requester, and see them all.
-            return Err(AppError::Domain(writ_core::DomainError::invalid(
-                "identity",
-                format!("`{}` is reserved for Writ's own reconciliation requests: choose another id", reserved.id),
-            )));
+        for _ in 0..MAX_ATTEMPTS {
+            let mut all = self.store.identities().await?;
+            let was_active: BTreeSet<IdentityId> = all.iter().filter(|i| i.is_active()).map(|i| i.id.clone()).collect();
+            for i in &batch {
+                all.retain(|x| x.id != i.id);
+            }
+            all.extend(batch.iter().cloned());
+            for i in &batch {
+                i.validate(|id| all.iter().find(|x| &x.id == id))?;
+            }
+            let now = self.clock.now();
+            let who = actor.map_or("operator".to_owned(), |a| a.id.to_string());
+            let mut change = Change::default();
+            for i in &batch {
+                change.events.push(general(events::IDENTITY_UPSERTED, &who, now, events::to_value(i)));
+            }
+            for i in batch.iter().filter(|i| !i.is_active() && was_active.contains(&i.id)) {
+                self.withdraw_everything(&i.id, &who, now, &mut change).await?;
+            }
+            change.identities = batch.clone();
+            if self.committed(change).await? {
+                return Ok(());
+            }
         }
-        let mut all = self.store.identities().await?;
-        for i in &batch {
-            all.retain(|x| x.id != i.id);
+        Err(AppError::Conflict { what: "identity batch", id: batch.iter().map(|i| i.id.to_string()).collect::<Vec<_>>().join(",") })
+    }
+
+    /// Adds to `change` the consequences of disabling `identity`, done by `who`.
+    async fn withdraw_everything(&self, identity: &IdentityId, who: &str, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
+        let standing = self.store.standing(identity).await?;
+        let reason = format!("`{identity}` was disabled by `{who}`");
+        for mut req in standing.requests {
+            let loaded = req.version();
+            if req.withdraw(&reason, now).is_err() {
+                continue; // access already in place: its grants are removed below
+            }
+            change.events.push(about(req.id(), events::REQUEST_CANCELLED, who, now, json!({ "reason": req.outcome_reason(), "disabled": identity })));
+            for mut t in self.store.tasks(&TaskFilter { request: Some(req.id()), open_only: true, limit: 0 }).await? {
+                let v = t.version();
+                t.cancel(now)?;
+                change.events.push(about(req.id(), events::TASK_CANCELLED, who, now, json!({ "task": t.id() })));
+                change.tasks.push(Versioned::update(t, v));
+            }
+            change.requests.push(Versioned::update(req, loaded));
         }
-        all.extend(batch.iter().cloned());
-        for i in &batch {
-            i.validate(|id| all.iter().find(|x| &x.id == id))?;
+        let by = IdentityId::parse(who).unwrap_or_else(|_| identity.clone());
+        for mut g in standing.grants.into_iter().filter(|g| g.state() == &GrantState::Active) {
+            let loaded = g.version();
+            g.begin_revocation(by.clone(), &reason, now)?;
+            change.events.push(about(
+                g.request_id(),
+                events::GRANT_REVOCATION_REQUESTED,
+                who,
+                now,
+                json!({ "grant": g.id(), "entitlement": g.entitlement(), "reason": reason }),
+            ));
+            self.start_removal(&g, now, change).await?;
+            change.grants.push(Versioned::update(g, loaded));
         }
-        let now = self.clock.now();
-        let who = actor.map_or("operator".to_owned(), |a| a.id.to_string());
-        let mut change = Change::default();
-        for i in &batch {
-            change.events.push(general(events::IDENTITY_UPSERTED, &who, now, events::to_value(i)));
-        }
-        change.identities = batch;
-        self.commit(change).await?;
+        tracing::warn!(identity = %identity, by = who, "identity disabled: its requests withdrawn and its access being removed");
         Ok(())
     }
 

@@ -499,6 +499,11 @@ impl Writ {
         }
         let max = self.catalog.entitlement(&entitlement)?.max_duration;
         let (req, g, mut change) = self.found_request(run, o, entitlement, subject, max, "Adopted as it is.")?;
+        // Adopting is access coming into being in Writ's books: a disabled
+        // holder or a toxic combination is refused (and reported).
+        if let Some(why) = self.receive_refusal(&req).await? {
+            return refused(why);
+        }
         let now = self.clock.now();
         change.events.push(about(
             req.id(),

@@ -31,6 +31,14 @@ impl Writ {
                 self.lapse_due().await?;
             }
             let subject = self.identity(req.subject()).await?;
+            if verdict == Verdict::Approve {
+                if let Some(gone) = req.entitlements().iter().find(|e| self.catalog.entitlement(e).is_err()) {
+                    return Err(AppError::Domain(writ_core::DomainError::invalid(
+                        "request",
+                        format!("`{gone}` is no longer in the catalog, so request `{id}` cannot be approved: deny it, or its requester cancels it"),
+                    )));
+                }
+            }
             let manager = self.subject_manager(&subject).await?;
             let mut decisions: Vec<DecisionRecord> = Vec::new();
             // The reviewer's relations to the request, per entitlement, and the shared
@@ -41,7 +49,9 @@ impl Writ {
             let base = facts::context(&req, None, Vec::new());
             let stages_before: Vec<String> = req.open_stages().iter().map(|(t, s)| format!("{}/{}", t.entitlement, s.name)).collect();
             let effect = req.review(actor, manager.as_ref(), verdict, reason.clone(), now, |ent_id, stage| {
-                let ent = self.catalog.entitlement(ent_id).expect("request entitlements are in the catalog");
+                // An entitlement taken out of the catalog since: nobody can
+                // approve it (refused above), anyone with authority may deny.
+                let Ok(ent) = self.catalog.entitlement(ent_id) else { return verdict == Verdict::Deny };
                 let d = self.decide(&DecisionQuery {
                     action: PolicyAction::Review,
                     principal: facts::identity(actor),
@@ -53,6 +63,13 @@ impl Writ {
                 decisions.push(facts::record(d, ent, actor, now));
                 allowed
             })?;
+            if verdict == Verdict::Approve {
+                // Every approval, not only the last, widens what the subject
+                // is about to hold: refuse it while it cannot be received.
+                // (Checked once the reviewer is known to count, so nobody
+                // else learns what the subject holds.)
+                self.may_receive_now(&req, "approve").await?;
+            }
             let mut change = Change::default();
             for d in decisions {
                 change.events.push(about(id, events::POLICY_DECIDED, "policy", now, events::to_value(&d)));
@@ -76,9 +93,6 @@ impl Writ {
                     self.remove_denied_found_access(&req, actor, now, &mut change).await?;
                 }
                 RequestState::Approved => {
-                    if let Some(reason) = self.toxic_refusal(&req).await? {
-                        return Err(AppError::Forbidden { who: req.subject().to_string(), action: "receive this access now".into(), reason });
-                    }
                     change.events.push(about(id, events::REQUEST_APPROVED, actor.id.as_str(), now, json!({ "reason": "every stage passed" })));
                     self.start_fulfilment(&mut req, now, &mut change).await?;
                 }

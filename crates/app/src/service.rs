@@ -23,6 +23,9 @@ pub struct Settings {
     pub job_lease: TimeDelta,
     /// How long after a break-glass use its post-event review is due.
     pub break_glass_review_within: TimeDelta,
+    /// How many break-glass uses of one entitlement a subject may hold whose
+    /// post-event review is still open: one more is refused.
+    pub break_glass_max_unreviewed: u32,
     /// This node's name, recorded in the evidence of the jobs it runs (several
     /// nodes may share one database).
     pub node: String,
@@ -42,6 +45,7 @@ impl Default for Settings {
             removal_overdue_after: TimeDelta::minutes(15),
             job_lease: TimeDelta::minutes(2),
             break_glass_review_within: TimeDelta::hours(24),
+            break_glass_max_unreviewed: 1,
             node: "writ".into(),
             reconcile: BTreeMap::new(),
             reconcile_max_actions: 1000,

@@ -1,8 +1,6 @@
 //! Submitting a request: validate, ask policy, check toxic combinations, and either
 //! deny, approve at once, or open the approval stages.
 
-use std::collections::BTreeMap;
-
 use serde_json::json;
 use uuid::Uuid;
 use writ_core::break_glass::Origin;
@@ -10,12 +8,12 @@ use writ_core::duration::AccessDuration;
 use writ_core::identity::Identity;
 use writ_core::ids::{GrantId, IdentityId, RequestId};
 use writ_core::request::{Request, RequestDraft, RequestState};
-use writ_core::sod::check_toxic;
+use writ_core::sod::{check_toxic, holdings, Counting};
 use writ_policy::{DecisionQuery, PolicyAction};
 
 use crate::events::{self, about};
 use crate::facts::{self, Parties};
-use crate::ports::{Change, GrantFilter, Versioned};
+use crate::ports::{Change, Versioned};
 use crate::{AppError, Writ};
 
 /// A request just opened, not yet committed: who it is for, when, and what
@@ -138,6 +136,7 @@ impl Writ {
             });
         }
         let subject = self.identity(&draft.subject).await?;
+        subject.require_may_receive()?;
         let manager = self.subject_manager(&subject).await?;
         let now = self.clock.now();
         let mut req = Request::open(RequestId::from_uuid(Uuid::new_v4()), draft, &self.catalog, now, self.settings.lapse_after)?.with_origin(origin);
@@ -160,7 +159,7 @@ impl Writ {
         ));
         let refusal = match self.decide_all(&mut req, actor, (&subject, manager.as_ref()), action) {
             Some(r) => Some(r),
-            None => self.toxic_refusal(&req).await?,
+            None => self.toxic_refusal(&req, Counting::PendingToo).await?,
         };
         let refused = refusal.is_some();
         if let Some(reason) = refusal {
@@ -208,18 +207,34 @@ impl Writ {
         refusal
     }
 
-    /// A sentence naming the toxic combination this request would complete, if any.
-    pub(crate) async fn toxic_refusal(&self, req: &Request) -> Result<Option<String>, AppError> {
-        let now = self.clock.now();
-        let held: BTreeMap<_, _> = self
-            .store
-            .grants(&GrantFilter { subject: Some(req.subject().clone()), active_only: true, ..Default::default() })
-            .await?
-            .into_iter()
-            .filter(|g| g.is_in_force(now) && g.request_id() != req.id())
-            .map(|g| (g.entitlement().clone(), g.id()))
-            .collect();
+    /// A sentence naming the toxic combination `req` would complete with
+    /// what its subject holds or may soon hold (grants in force, and other
+    /// requests as `counting` says), if any.
+    pub(crate) async fn toxic_refusal(&self, req: &Request, counting: Counting) -> Result<Option<String>, AppError> {
+        let standing = self.store.standing(req.subject()).await?;
+        let theirs: Vec<Request> = standing.requests.into_iter().filter(|r| r.subject() == req.subject()).collect();
+        let held = holdings(&standing.grants, &theirs, Some(req.id()), counting);
         Ok(check_toxic(&self.catalog, req.entitlements(), &held).err().map(|e| e.to_string()))
+    }
+
+    /// Why `req`'s subject may not receive its access now, if it may not: a
+    /// disabled subject receives nothing, and nobody completes a toxic
+    /// combination. Asked wherever access comes into being (each approval,
+    /// fulfilment by a person or a connector, re-provisioning, adoption).
+    pub(crate) async fn receive_refusal(&self, req: &Request) -> Result<Option<String>, AppError> {
+        let subject = self.identity(req.subject()).await?;
+        if let Err(e) = subject.require_may_receive() {
+            return Ok(Some(e.to_string()));
+        }
+        self.toxic_refusal(req, Counting::ApprovedOnly).await
+    }
+
+    /// [`Writ::receive_refusal`] as an error; `doing` names the step.
+    pub(crate) async fn may_receive_now(&self, req: &Request, doing: &str) -> Result<(), AppError> {
+        match self.receive_refusal(req).await? {
+            Some(reason) => Err(AppError::Forbidden { who: req.subject().to_string(), action: format!("receive this access ({doing})"), reason }),
+            None => Ok(()),
+        }
     }
 
     /// Lapses every pending request past its review window. Returns how many lapsed.

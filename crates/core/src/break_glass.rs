@@ -150,7 +150,7 @@ impl PostReview {
 
     /// `reviewer` must be one of the named reviewers and not involved in the use.
     fn check_reviewer(&self, reviewer: &Identity, involved: &[&IdentityId], action: &'static str) -> Result<(), DomainError> {
-        reviewer.require_active(action)?;
+        reviewer.require_accountable(action)?;
         if involved.contains(&&reviewer.id) {
             return Err(DomainError::Forbidden {
                 who: reviewer.id.to_string(),

@@ -29,6 +29,12 @@ pub enum DomainError {
     #[error("identity `{identity}` is disabled and cannot {action}")]
     IdentityDisabled { identity: String, action: &'static str },
 
+    #[error("`{identity}` is a {kind}: only a person can {action}, whatever policy says")]
+    NotAPerson { identity: String, kind: &'static str, action: &'static str },
+
+    #[error("identity `{identity}` is disabled and receives no access by any path: re-enable it first, then request anew")]
+    SubjectDisabled { identity: String },
+
     #[error("request lapsed at {at}: it waited too long for review; submit a new request")]
     Lapsed { at: String },
 

@@ -46,6 +46,20 @@ impl IdentityStatus {
     }
 }
 
+/// The actor names Writ writes into the audit log for itself: the operator at
+/// the console, the workflow (`system`), policy, scheduled work, and each
+/// connector kind (whose read-backs are evidence). An identity under one of
+/// these names could pass its own acts off as Writ's, so none may take one.
+pub const RESERVED_NAMES: &[&str] = &["operator", "system", "policy", "schedule", "writ", "postgres", "ldap", "redis", "scim", "manual", "webhook"];
+
+/// Whether `name` is reserved for Writ's own actors: one of [`RESERVED_NAMES`],
+/// or any name in the `writ-` namespace (reconciliation files its requests
+/// as `writ-reconciler`). Compared without regard to case.
+pub fn is_reserved_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    RESERVED_NAMES.contains(&lower.as_str()) || lower.starts_with("writ-")
+}
+
 /// Someone or something that can hold access.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
@@ -84,6 +98,28 @@ impl Identity {
         }
     }
 
+    /// Fails unless the identity is an active person. Reviewing, approving and
+    /// fulfilling are acts of judgement someone answers for: an AI agent, an
+    /// API key or a service account never does them, whatever policy says.
+    pub fn require_accountable(&self, action: &'static str) -> Result<(), DomainError> {
+        self.require_active(action)?;
+        if self.kind.is_human() {
+            Ok(())
+        } else {
+            Err(DomainError::NotAPerson { identity: self.id.to_string(), kind: self.kind.as_str(), action })
+        }
+    }
+
+    /// Fails when the identity may not receive access: a disabled identity
+    /// receives nothing, by any path.
+    pub fn require_may_receive(&self) -> Result<(), DomainError> {
+        if self.is_active() {
+            Ok(())
+        } else {
+            Err(DomainError::SubjectDisabled { identity: self.id.to_string() })
+        }
+    }
+
     /// The owner whose manager stands in for this identity's: set only for a
     /// non-human identity without a manager of its own.
     pub fn manager_via_owner(&self) -> Option<&IdentityId> {
@@ -106,7 +142,18 @@ impl Identity {
 
     /// Checks the rules that involve another identity: a non-human identity names an
     /// owner, and that owner is a person. `lookup` finds identities by id.
+    /// Refuses the names Writ itself acts under ([`is_reserved_name`]).
     pub fn validate<'a>(&self, lookup: impl Fn(&IdentityId) -> Option<&'a Identity>) -> Result<(), DomainError> {
+        if is_reserved_name(self.id.as_str()) {
+            return Err(DomainError::invalid(
+                format!("identity `{}`", self.id),
+                format!(
+                    "`{}` is reserved: Writ's own actors use it in the audit log ({}, or any name starting `writ-`): choose another id",
+                    self.id,
+                    RESERVED_NAMES.join(", ")
+                ),
+            ));
+        }
         match (&self.owner, self.kind.is_human()) {
             (None, false) => {
                 Err(DomainError::invalid(format!("identity `{}`", self.id), format!("a {} must name an `owner` who is a person", self.kind.as_str())))
@@ -167,6 +214,31 @@ mod tests {
         assert_eq!(managed_bot.effective_manager(None).unwrap().as_str(), "oscar");
         assert_eq!(alice.manager_via_owner(), None);
         assert_eq!(alice.effective_manager(None).unwrap().as_str(), "mona");
+    }
+
+    #[test]
+    fn writs_own_actor_names_are_refused_as_identities() {
+        let nobody = |_: &IdentityId| -> Option<&Identity> { None };
+        for name in ["operator", "System", "policy", "schedule", "writ-reconciler", "writ-anything", "postgres", "manual"] {
+            let i = ident(name, IdentityKind::Person, None);
+            let e = i.validate(nobody).unwrap_err().to_string();
+            assert!(e.contains("Writ's own actors"), "{name}: {e}");
+        }
+        assert!(ident("writer", IdentityKind::Person, None).validate(nobody).is_ok());
+    }
+
+    #[test]
+    fn only_active_people_are_accountable() {
+        let mut alice = ident("alice", IdentityKind::Person, None);
+        assert!(alice.require_accountable("review").is_ok());
+        for kind in [IdentityKind::AiAgent, IdentityKind::ApiKey, IdentityKind::ServiceAccount] {
+            let bot = ident("bot", kind, Some("alice"));
+            let e = bot.require_accountable("approve").unwrap_err().to_string();
+            assert!(e.contains(&format!("is a {}", kind.as_str())) && e.contains("only a person"), "{e}");
+        }
+        alice.status = IdentityStatus::Disabled;
+        assert!(alice.require_accountable("review").unwrap_err().to_string().contains("disabled"));
+        assert!(alice.require_may_receive().unwrap_err().to_string().contains("receives no access"));
     }
 
     #[test]

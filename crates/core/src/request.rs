@@ -395,7 +395,7 @@ impl Request {
         if now >= self.lapses_at {
             return Err(DomainError::Lapsed { at: self.lapses_at.to_rfc3339() });
         }
-        reviewer.require_active("review")?;
+        reviewer.require_accountable("review")?;
         if reviewer.id == self.requester {
             return Err(DomainError::SelfReview { reviewer: reviewer.id.to_string() });
         }
@@ -449,10 +449,7 @@ impl Request {
 
     /// The requester withdraws the request before any access is in place.
     pub fn cancel(&mut self, by: &IdentityId, reason: String, now: DateTime<Utc>) -> Result<(), DomainError> {
-        let in_place = self.fulfilment.values().any(TargetFulfilment::is_done);
-        if !matches!(self.state, RequestState::Pending | RequestState::Approved) || in_place {
-            return Err(self.illegal("cancel"));
-        }
+        self.require_cancellable("cancel")?;
         if by != &self.requester {
             return Err(DomainError::Forbidden {
                 who: by.to_string(),
@@ -462,6 +459,24 @@ impl Request {
         }
         self.outcome_reason = Some(if reason.trim().is_empty() { format!("cancelled by `{by}`") } else { format!("cancelled by `{by}`: {}", reason.trim()) });
         self.move_to(RequestState::Cancelled, now);
+        Ok(())
+    }
+
+    /// Writ withdraws the request before any access is in place, whoever
+    /// asked: its subject or its requester can no longer take part (disabled).
+    pub fn withdraw(&mut self, reason: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
+        self.require_cancellable("withdraw")?;
+        self.outcome_reason = Some(format!("withdrawn: {}", reason.trim()));
+        self.move_to(RequestState::Cancelled, now);
+        Ok(())
+    }
+
+    /// Pending, or approved with nothing in place yet.
+    fn require_cancellable(&self, action: &'static str) -> Result<(), DomainError> {
+        let in_place = self.fulfilment.values().any(TargetFulfilment::is_done);
+        if !matches!(self.state, RequestState::Pending | RequestState::Approved) || in_place {
+            return Err(self.illegal(action));
+        }
         Ok(())
     }
 

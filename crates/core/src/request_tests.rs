@@ -7,9 +7,10 @@ use uuid::Uuid;
 use super::*;
 use crate::catalog::{ApproverRule, Entitlement, Fulfilment, RiskTier, Target, ToxicCombination};
 use crate::fulfilment::TargetFulfilment;
+use crate::grant::Grant;
 use crate::identity::{IdentityKind, IdentityStatus};
 use crate::ids::{GrantId, GroupId, TargetId};
-use crate::sod::check_toxic;
+use crate::sod::{check_toxic, holdings, Counting, Holding};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap()
@@ -182,12 +183,53 @@ fn bad_drafts_are_refused_with_the_field_named() {
 fn toxic_combinations_name_the_conflict_and_the_grant_held() {
     let cat = catalog();
     let grant = GrantId::from_uuid(Uuid::from_u128(9));
-    let held: BTreeMap<_, _> = [(ent("pg-prod/payments_write"), grant)].into_iter().collect();
+    let held: BTreeMap<_, _> = [(ent("pg-prod/payments_write"), Holding::Grant(grant))].into_iter().collect();
     let e = check_toxic(&cat, &[ent("pg-prod/payments_approve")], &held).unwrap_err().to_string();
     assert!(e.contains("payments maker-checker") && e.contains("payments_write") && e.contains(&grant.to_string()), "{e}");
     let both = check_toxic(&cat, &[ent("pg-prod/payments_approve"), ent("pg-prod/payments_write")], &BTreeMap::new());
     assert!(both.unwrap_err().to_string().contains("both are in this request"));
     assert!(check_toxic(&cat, &[ent("pg-prod/payments_readonly")], &held).is_ok());
+}
+
+/// The other half of a toxic pair counts from the moment it is asked for:
+/// pending at submission, approved and owed everywhere, through its grant
+/// once in place; never once it failed or the request ended.
+#[test]
+fn holdings_count_requests_that_may_still_put_access_in_place() {
+    let cat = catalog();
+    let write = ent("pg-prod/payments_write");
+    let approve = ent("pg-prod/payments_approve");
+    let mut pending = open(&["pg-prod/payments_write"]);
+    let names_request = |held: &BTreeMap<EntitlementId, Holding>, r: &Request| {
+        let e = check_toxic(&cat, std::slice::from_ref(&approve), held).unwrap_err().to_string();
+        assert!(e.contains(&r.id().to_string()) && e.contains("payments maker-checker"), "{e}");
+    };
+    // Pending: counts at submission only.
+    let held = holdings(&[], std::slice::from_ref(&pending), None, Counting::PendingToo);
+    names_request(&held, &pending);
+    assert!(holdings(&[], std::slice::from_ref(&pending), None, Counting::ApprovedOnly).is_empty());
+    // The request under check never counts against itself.
+    assert!(holdings(&[], std::slice::from_ref(&pending), Some(pending.id()), Counting::PendingToo).is_empty());
+    // Approved and owed: counts everywhere.
+    pending.approve_without_review(t0()).unwrap();
+    let approved = pending;
+    let held = holdings(&[], std::slice::from_ref(&approved), None, Counting::ApprovedOnly);
+    assert_eq!(held.get(&write), Some(&Holding::Request(approved.id(), RequestState::Approved)));
+    names_request(&held, &approved);
+    // In place: counted through its grant, not the request.
+    let mut done_req = approved.clone();
+    done_req.record_fulfilment(&write, done(), t0()).unwrap();
+    let g = Grant::start(GrantId::from_uuid(Uuid::from_u128(7)), done_req.id(), id("alice"), write.clone(), AccessDuration::parse("4h").unwrap(), t0());
+    assert!(holdings(&[], std::slice::from_ref(&done_req), None, Counting::PendingToo).is_empty());
+    let held = holdings(std::slice::from_ref(&g), std::slice::from_ref(&done_req), None, Counting::PendingToo);
+    assert_eq!(held.get(&write), Some(&Holding::Grant(g.id())));
+    // Failed, or ended: nothing owed.
+    let mut failed_req = approved.clone();
+    failed_req.record_fulfilment(&write, failed(), t0()).unwrap();
+    assert!(holdings(&[], &[failed_req], None, Counting::PendingToo).is_empty());
+    let mut cancelled = approved;
+    cancelled.cancel(&id("alice"), "no longer needed".into(), t0()).unwrap();
+    assert!(holdings(&[], &[cancelled], None, Counting::PendingToo).is_empty());
 }
 
 fn done() -> TargetFulfilment {

@@ -110,7 +110,7 @@ impl FulfilmentTask {
         if !self.is_open() {
             return Err(DomainError::IllegalTransition { entity: "task", state: self.state.as_str().into(), action: "complete" });
         }
-        by.require_active("fulfil")?;
+        by.require_accountable("fulfil")?;
         if !by.in_group(&self.fulfiller_group) {
             return Err(DomainError::NotAFulfiller { fulfiller: by.id.to_string(), group: self.fulfiller_group.to_string() });
         }

@@ -207,12 +207,26 @@ mod tests {
     }
 
     #[test]
-    fn break_glass_is_for_oncall_not_critical_and_at_most_four_hours() {
+    fn break_glass_is_for_oncall_themselves_not_critical_and_at_most_four_hours() {
         let mut q = query(PolicyAction::BreakGlass);
         q.principal = person("omar", &["oncall"]);
+        q.subject = person("omar", &["oncall"]);
+        q.context.requester = "omar".into();
         q.entitlement.risk = "high".into();
         q.context.duration_secs = 4 * 3600;
         allowed_by(&q, &["break-glass-permit-oncall"]);
+        // Never for someone else: a colleague, or one's own service account.
+        let mut for_other = q.clone();
+        for_other.subject = person("alice", &["engineering"]);
+        denied_by(&for_other, &[]);
+        for_other.subject = IdentityFacts { kind: "service_account".into(), owner: Some("omar".into()), ..person("omar-bot", &[]) };
+        denied_by(&for_other, &[]);
+        // A disabled subject receives nothing, even in an emergency (the
+        // subject is the principal: one identity, one status).
+        let mut disabled = q.clone();
+        disabled.principal.status = "disabled".into();
+        disabled.subject.status = "disabled".into();
+        denied_by(&disabled, &["break-glass-forbid-disabled"]);
         q.context.duration_secs = 4 * 3600 + 1;
         denied_by(&q, &[]);
         q.context.duration_secs = 3600;

@@ -35,6 +35,10 @@ pub struct Config {
     pub job_lease: String,
     /// How long after a break-glass use its post-event review is due, e.g. `24h`.
     pub break_glass_review_within: String,
+    /// How many break-glass uses of one entitlement a subject may hold whose
+    /// post-event review is still open; one more is refused until a review
+    /// settles one (1 to 100).
+    pub break_glass_max_unreviewed: u32,
     /// This node's name in the evidence of the jobs it runs; several nodes may
     /// share one PostgreSQL. Empty: `<hostname>-<pid>`.
     pub node_id: String,
@@ -147,6 +151,7 @@ const KEYS: &[&str] = &[
     "removal_overdue_after",
     "job_lease",
     "break_glass_review_within",
+    "break_glass_max_unreviewed",
     "node_id",
     "max_body_bytes",
 ];
@@ -164,6 +169,7 @@ impl Default for Config {
             removal_overdue_after: "15m".into(),
             job_lease: "2m".into(),
             break_glass_review_within: "24h".into(),
+            break_glass_max_unreviewed: 1,
             node_id: String::new(),
             max_body_bytes: 64 * 1024,
             targets: Default::default(),
@@ -197,6 +203,7 @@ pub struct Resolved {
     pub removal_overdue_after: AccessDuration,
     pub job_lease: AccessDuration,
     pub break_glass_review_within: AccessDuration,
+    pub break_glass_max_unreviewed: u32,
     pub node_id: String,
 }
 
@@ -266,6 +273,12 @@ impl Config {
         if self.max_body_bytes < 1024 || self.max_body_bytes > 16 * 1024 * 1024 {
             return Err(ConfigError::Invalid { key: "max_body_bytes", reason: "must be between 1024 and 16777216".into() });
         }
+        if !(1..=100).contains(&self.break_glass_max_unreviewed) {
+            return Err(ConfigError::Invalid {
+                key: "break_glass_max_unreviewed",
+                reason: format!("`{}` must be between 1 and 100", self.break_glass_max_unreviewed),
+            });
+        }
         let database_url =
             if self.database_url.is_empty() { format!("sqlite://{}", self.data_dir.join("writ.db").display()) } else { self.database_url.clone() };
         writ_store::Backend::from_url(&database_url).map_err(|e| ConfigError::Invalid { key: "database_url", reason: e.to_string() })?;
@@ -280,6 +293,7 @@ impl Config {
             removal_overdue_after: dur("removal_overdue_after", &self.removal_overdue_after)?,
             job_lease: dur("job_lease", &self.job_lease)?,
             break_glass_review_within: dur("break_glass_review_within", &self.break_glass_review_within)?,
+            break_glass_max_unreviewed: self.break_glass_max_unreviewed,
             node_id: self.node_id()?,
         })
     }
@@ -348,6 +362,7 @@ mod tests {
         assert!(bad(|c| c.max_body_bytes = 1).contains("`max_body_bytes`"));
         assert!(bad(|c| c.node_id = "node one".into()).contains("`node_id`"));
         assert!(bad(|c| c.break_glass_review_within = "later".into()).contains("`break_glass_review_within`"));
+        assert!(bad(|c| c.break_glass_max_unreviewed = 0).contains("`break_glass_max_unreviewed`"));
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("writ.toml");
         std::fs::write(&file, "listn = \"x\"\n").unwrap();

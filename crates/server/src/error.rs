@@ -43,9 +43,12 @@ impl From<DomainError> for ApiError {
             | DomainError::SubjectReview { .. }
             | DomainError::DuplicateReview { .. }
             | DomainError::FulfillerIsApprover { .. } => (StatusCode::FORBIDDEN, "separation_of_duties"),
-            DomainError::NoAuthority { .. } | DomainError::NotAFulfiller { .. } | DomainError::IdentityDisabled { .. } | DomainError::Forbidden { .. } => {
-                (StatusCode::FORBIDDEN, "forbidden")
-            }
+            DomainError::NoAuthority { .. }
+            | DomainError::NotAFulfiller { .. }
+            | DomainError::IdentityDisabled { .. }
+            | DomainError::SubjectDisabled { .. }
+            | DomainError::NotAPerson { .. }
+            | DomainError::Forbidden { .. } => (StatusCode::FORBIDDEN, "forbidden"),
         };
         Self::new(status, code, e.to_string())
     }

@@ -47,6 +47,7 @@ pub async fn build_with_clock(cfg: &Config, clock: Arc<dyn writ_app::ports::Cloc
         removal_overdue_after: r.removal_overdue_after.as_delta(),
         job_lease: r.job_lease.as_delta(),
         break_glass_review_within: r.break_glass_review_within.as_delta(),
+        break_glass_max_unreviewed: r.break_glass_max_unreviewed,
         node: r.node_id.clone(),
         ..Settings::default()
     };

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use writ_app::ports::{Change, GrantFilter, Job, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, Store, StoreError, TaskFilter};
+use writ_app::ports::{Change, GrantFilter, Job, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, Standing, Store, StoreError, TaskFilter};
 use writ_core::audit::{AuditEvent, Checkpoint, EventHash};
 use writ_core::grant::Grant;
 use writ_core::identity::Identity;
@@ -166,6 +166,27 @@ impl Store for SqlStore {
         .await
         .map_err(db_err)?;
         rows.iter().map(|r| doc("grant", r)).collect()
+    }
+
+    async fn standing(&self, identity: &IdentityId) -> Result<Standing, StoreError> {
+        let id = identity.to_string();
+        let grants = sqlx::query("SELECT doc FROM grants WHERE subject = $1 AND is_active = 1 ORDER BY expires_at, id")
+            .bind(&id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        let requests = sqlx::query(
+            "SELECT doc FROM requests WHERE (subject = $1 OR requester = $1) \
+             AND (state IN ('pending', 'approved', 'partially_fulfilled') OR break_glass_open = 1) ORDER BY created_at, id",
+        )
+        .bind(&id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        Ok(Standing {
+            grants: grants.iter().map(|r| doc("grant", r)).collect::<Result<_, _>>()?,
+            requests: requests.iter().map(|r| doc("request", r)).collect::<Result<_, _>>()?,
+        })
     }
 
     async fn ledger(&self, target: &TargetId) -> Result<Vec<LedgerRow>, StoreError> {

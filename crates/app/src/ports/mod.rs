@@ -161,6 +161,13 @@ pub struct Change {
     pub runs: Vec<RunRecord>,
 }
 
+/// What stands open for one identity: see [`Store::standing`].
+#[derive(Debug, Clone, Default)]
+pub struct Standing {
+    pub grants: Vec<Grant>,
+    pub requests: Vec<Request>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct RequestFilter {
     pub state: Option<RequestState>,
@@ -219,6 +226,13 @@ pub trait Store: Send + Sync {
 
     async fn grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError>;
     async fn grants(&self, filter: &GrantFilter) -> Result<Vec<Grant>, StoreError>;
+
+    /// Everything that stands open for `identity`, with no limit (a check
+    /// that saw only some of it would be a hole): the grants it holds that may
+    /// still hold access (active or revoking), and the requests for it or by
+    /// it that are unsettled (pending, approved, partially fulfilled) or owe a
+    /// break-glass review.
+    async fn standing(&self, identity: &IdentityId) -> Result<Standing, StoreError>;
 
     /// Audit events in `seq` order, starting after `after_seq`.
     async fn audit_events(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
