@@ -413,14 +413,9 @@ async fn removal(connector: &dyn Connector, order: &Order) -> Removal {
     let applied = connector.revoke(order).await.map_err(|e| (e, Some(before.clone()), None))?;
     let after = connector.read_account(&order.account).await.map_err(|e| (e, Some(before.clone()), None))?;
     if after.holds(&order.resource) {
-        let error = ConnectorError::Permanent {
+        let error = ConnectorError::ReadBackMismatch {
             target: order.entitlement.target().to_string(),
-            detail: format!(
-                "read-back mismatch: after the revoke, `{}` still shows `{}` for `{}`",
-                order.entitlement.target(),
-                order.resource,
-                order.account.name
-            ),
+            detail: format!("after the revoke, `{}` still shows `{}` for `{}`", order.entitlement.target(), order.resource, order.account.name),
         };
         return Err((error, Some(before), Some(after)));
     }

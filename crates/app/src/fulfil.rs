@@ -282,7 +282,8 @@ impl Writ {
             }
             Attempt::Failed { error, before, after } => {
                 let attempts = job.attempts + 1;
-                let status = if error.is_transient() {
+                let gave_up = matches!(error, ConnectorError::ReadBackMismatch { .. }) && attempts >= crate::ports::READ_BACK_ATTEMPTS;
+                let status = if error.is_transient() && !gave_up {
                     let next_at = now + backoff(attempts);
                     change.jobs.push(Job { due_at: next_at, attempts, ..job.clone() });
                     TargetFulfilment::Retrying { attempts, error: error.to_string(), next_at }
@@ -300,7 +301,7 @@ impl Writ {
                         "account": order.account.name,
                         "resource": order.resource,
                         "error": error.to_string(),
-                        "retryable": error.is_transient(),
+                        "retryable": error.is_transient() && !gave_up,
                         "attempt": attempts,
                         "next_attempt_at": match &status { TargetFulfilment::Retrying { next_at, .. } => Some(next_at), _ => None },
                         "before": before,
@@ -465,14 +466,9 @@ pub(crate) async fn attempt(connector: &dyn Connector, order: &Order) -> Attempt
     match connector.read_account(&order.account).await {
         Ok(after) if after.holds(&order.resource) => Attempt::Verified { applied, before, after },
         Ok(after) => Attempt::Failed {
-            error: ConnectorError::Permanent {
+            error: ConnectorError::ReadBackMismatch {
                 target: order.entitlement.target().to_string(),
-                detail: format!(
-                    "read-back mismatch: after the grant, `{}` does not show `{}` for `{}`",
-                    order.entitlement.target(),
-                    order.resource,
-                    order.account.name
-                ),
+                detail: format!("after the grant, `{}` does not show `{}` for `{}`", order.entitlement.target(), order.resource, order.account.name),
             },
             before: Some(before),
             after: Some(after),

@@ -17,4 +17,4 @@ pub mod views;
 pub mod workers;
 
 pub use config::Config;
-pub use serve::{build, build_with_clock, run, App};
+pub use serve::{build, build_with_clock, build_with_connectors, run, App, Connectors};

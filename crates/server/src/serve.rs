@@ -34,6 +34,20 @@ pub async fn build(cfg: &Config) -> anyhow::Result<(App, Resolved)> {
 
 /// [`build`] with an injected clock, so tests can move time.
 pub async fn build_with_clock(cfg: &Config, clock: Arc<dyn writ_app::ports::Clock>) -> anyhow::Result<(App, Resolved)> {
+    build_with_connectors(cfg, clock, |_| {}).await
+}
+
+/// The connector of each catalog target, by target id.
+pub type Connectors = std::collections::BTreeMap<writ_core::ids::TargetId, Arc<dyn writ_app::ports::Connector>>;
+
+/// [`build_with_clock`], letting `adapt` wrap the configured connectors
+/// before the app takes them: fault-injection tests put a target that
+/// misbehaves in a given way in front of a real one.
+pub async fn build_with_connectors(
+    cfg: &Config,
+    clock: Arc<dyn writ_app::ports::Clock>,
+    adapt: impl FnOnce(&mut Connectors),
+) -> anyhow::Result<(App, Resolved)> {
     let r = cfg.resolve()?;
     let catalog = catalog_file::load_catalog(&r.catalog)?;
     let policy = PolicyEngine::load_dir(&r.policies)?;
@@ -51,7 +65,8 @@ pub async fn build_with_clock(cfg: &Config, clock: Arc<dyn writ_app::ports::Cloc
         node: r.node_id.clone(),
         ..Settings::default()
     };
-    let connectors = writ_connectors::for_catalog(&catalog, &cfg.targets).map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;
+    let mut connectors = writ_connectors::for_catalog(&catalog, &cfg.targets).map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;
+    adapt(&mut connectors);
     let readable: Vec<_> = connectors.iter().filter(|(_, c)| c.info().reads_live_state).map(|(t, _)| t.clone()).collect();
     let (reconcile, reconcile_every) = cfg.reconcile.resolve(&readable)?;
     let settings = Settings { reconcile, reconcile_every, reconcile_max_actions: cfg.reconcile.max_actions.unwrap_or(1000), ..settings };

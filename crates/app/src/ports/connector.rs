@@ -101,11 +101,21 @@ pub enum ConnectorError {
     /// target cannot hold). `detail` is the target's own message.
     #[error("target `{target}` refused: {detail}")]
     Permanent { target: String, detail: String },
+    /// The target accepted the change but reading it back does not show it.
+    /// Writ, not the connector, says this. Retried: a target may apply a
+    /// change late (replication); a grant gives up after
+    /// [`READ_BACK_ATTEMPTS`], a removal never does (it becomes overdue).
+    #[error("target `{target}` accepted the change but does not show it: {detail}")]
+    ReadBackMismatch { target: String, detail: String },
 }
+
+/// How many times a grant whose read-back does not show it is tried before
+/// its entitlement is recorded as failed.
+pub const READ_BACK_ATTEMPTS: u32 = 3;
 
 impl ConnectorError {
     pub fn is_transient(&self) -> bool {
-        matches!(self, ConnectorError::Transient { .. })
+        matches!(self, ConnectorError::Transient { .. } | ConnectorError::ReadBackMismatch { .. })
     }
 }
 

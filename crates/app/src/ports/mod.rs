@@ -15,7 +15,7 @@ mod connector;
 mod notify;
 mod reconcile;
 
-pub use connector::{Account, AccountState, Applied, Connector, ConnectorError, ConnectorInfo, LiveEntitlement, Order};
+pub use connector::{Account, AccountState, Applied, Connector, ConnectorError, ConnectorInfo, LiveEntitlement, Order, READ_BACK_ATTEMPTS};
 pub use notify::{Notification, NotificationKind, Notifier, NotifyError};
 pub use reconcile::{ActionTaken, LedgerRow, ReconcileRun, RunFilter, RunObservation, RunRecord, RunState};
 

@@ -28,14 +28,18 @@ pub struct Harness {
 /// The demo install, with `edit` applied to its policy directory before the app
 /// is built, on `clock` (the system clock if `None`).
 pub async fn harness_with(edit: impl FnOnce(&Path), clock: Option<Arc<dyn Clock>>) -> Harness {
+    harness_adapted(edit, clock, |_| {}).await
+}
+
+/// [`harness_with`], with `adapt` wrapping the configured connectors (to put
+/// a misbehaving target in front of a real one).
+pub async fn harness_adapted(edit: impl FnOnce(&Path), clock: Option<Arc<dyn Clock>>, adapt: impl FnOnce(&mut writ_server::Connectors)) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let report = writ_server::init::init(dir.path(), false).await.unwrap();
     edit(&dir.path().join("policies"));
     let cfg = Config::load_from(&report.config, std::iter::empty()).unwrap();
-    let (app, _) = match clock {
-        Some(c) => writ_server::build_with_clock(&cfg, c).await.unwrap(),
-        None => writ_server::build(&cfg).await.unwrap(),
-    };
+    let clock = clock.unwrap_or_else(|| Arc::new(writ_server::clock::SystemClock));
+    let (app, _) = writ_server::build_with_connectors(&cfg, clock, adapt).await.unwrap();
     let router = writ_server::serve::router(app.clone(), cfg.max_body_bytes);
     Harness { _dir: dir, router, app, tokens: report.tokens.into_iter().collect() }
 }
@@ -63,7 +67,17 @@ impl ManualClock {
 /// entitlement `pg-live/reporting` (owner oscar; auto-approved for oneself, up
 /// to 8h), with `extra_config` appended to writ.toml (given the data dir).
 pub async fn harness_with_pg(pg_url: String, clock: Arc<ManualClock>, extra_config: impl FnOnce(&Path) -> String) -> Harness {
-    harness_with(
+    harness_with_pg_adapted(pg_url, clock, extra_config, |_| {}).await
+}
+
+/// [`harness_with_pg`], with `adapt` wrapping the configured connectors.
+pub async fn harness_with_pg_adapted(
+    pg_url: String,
+    clock: Arc<ManualClock>,
+    extra_config: impl FnOnce(&Path) -> String,
+    adapt: impl FnOnce(&mut writ_server::Connectors),
+) -> Harness {
+    harness_adapted(
         move |policies| {
             let data = policies.parent().unwrap();
             let mut catalog = std::fs::read_to_string(data.join("catalog.toml")).unwrap();
@@ -79,6 +93,7 @@ pub async fn harness_with_pg(pg_url: String, clock: Arc<ManualClock>, extra_conf
             std::fs::write(data.join("writ.toml"), config).unwrap();
         },
         Some(clock),
+        adapt,
     )
     .await
 }
