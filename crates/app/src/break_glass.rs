@@ -205,16 +205,24 @@ impl Writ {
 
     /// How many break-glass uses are exceptions now (for a metric).
     pub async fn break_glass_exceptions(&self) -> Result<u64, AppError> {
-        let now = self.clock.now();
-        let open = self.store.requests(&RequestFilter { break_glass_open: true, limit: 100_000, ..Default::default() }).await?;
-        Ok(open.iter().filter(|r| r.post_review().is_some_and(|p| p.status(now).is_exception())).count() as u64)
+        Ok(self.store.break_glass_exception_count(self.clock.now()).await?)
     }
 
     /// Records, once per use, each break-glass review that missed its deadline:
     /// an audit event, an error-level log and (through the event) a
     /// notification. Called by the server's periodic worker.
     pub async fn note_overdue_reviews(&self) -> Result<usize, AppError> {
-        let open = self.store.requests(&RequestFilter { break_glass_open: true, limit: 100_000, ..Default::default() }).await?;
+        let now = self.clock.now();
+        let mut open: Vec<Request> = Vec::new();
+        loop {
+            // Every exception, page by page: one left out would never be noted.
+            let page = self.store.break_glass_exceptions(now, open.last().map(Request::id), crate::service::PAGE).await?;
+            let done = page.len() < crate::service::PAGE as usize;
+            open.extend(page);
+            if done {
+                break;
+            }
+        }
         let mut noted = 0;
         for mut req in open {
             let loaded = req.version();

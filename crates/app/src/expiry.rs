@@ -21,8 +21,8 @@ use writ_core::task::FulfilmentTask;
 
 use crate::events::{self, about};
 use crate::fulfil::{backoff, order_for};
-use crate::ports::{AccountState, Applied, Change, Connector, ConnectorError, GrantFilter, Job, Order, Versioned};
-use crate::service::MAX_ATTEMPTS;
+use crate::ports::{AccountState, Applied, Change, Connector, ConnectorError, Job, Order, Versioned};
+use crate::service::{MAX_ATTEMPTS, PAGE};
 use crate::{AppError, Writ};
 
 impl Writ {
@@ -37,10 +37,7 @@ impl Writ {
 
     /// Grants being revoked (for a metric: how many, and how many are overdue).
     pub async fn removal_counts(&self) -> Result<(u64, u64), AppError> {
-        let filter = GrantFilter { revoking_only: true, limit: 100_000, ..Default::default() };
-        let revoking = self.store.grants(&filter).await?;
-        let overdue = revoking.iter().filter(|g| self.is_overdue(g)).count() as u64;
-        Ok((revoking.len() as u64, overdue))
+        Ok(self.store.removal_counts(self.clock.now() - self.settings.removal_overdue_after).await?)
     }
 
     /// Records, once per grant, each removal that has become overdue: an audit
@@ -48,9 +45,9 @@ impl Writ {
     /// retries go on. Called by the server's periodic worker; several nodes may
     /// run it, and the version check lets one of them record each grant.
     pub async fn note_overdue_removals(&self) -> Result<usize, AppError> {
-        let filter = GrantFilter { revoking_only: true, limit: 100_000, ..Default::default() };
         let mut noted = 0;
-        for mut g in self.store.grants(&filter).await? {
+        let cutoff = self.clock.now() - self.settings.removal_overdue_after;
+        for mut g in self.overdue_removals(cutoff).await? {
             let loaded = g.version();
             let now = self.clock.now();
             if g.note_removal_overdue(self.settings.removal_overdue_after, now).is_err() {
@@ -81,6 +78,20 @@ impl Writ {
             }
         }
         Ok(noted)
+    }
+
+    /// Every grant whose removal started at or before `cutoff`, page by page
+    /// (no limit: a grant left out would never be noted).
+    async fn overdue_removals(&self, cutoff: DateTime<Utc>) -> Result<Vec<Grant>, AppError> {
+        let mut all: Vec<Grant> = Vec::new();
+        loop {
+            let page = self.store.overdue_removals(cutoff, all.last().map(Grant::id), PAGE).await?;
+            let done = page.len() < PAGE as usize;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
     }
 
     /// `actor` ends grant `id` early, with `reason`, if policy allows `revoke`

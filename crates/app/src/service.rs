@@ -77,6 +77,9 @@ fn log_decision(d: &writ_policy::Decision, principal: &str, resource: &str) {
     }
 }
 
+/// How many rows a worker reads per page when it walks a whole set.
+pub(crate) const PAGE: u32 = 500;
+
 /// How many times a use-case reloads and reapplies after losing a version race.
 pub(crate) const MAX_ATTEMPTS: usize = 5;
 

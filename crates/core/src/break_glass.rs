@@ -143,6 +143,17 @@ impl PostReview {
         }
     }
 
+    /// From when this review is an exception while it stays open: at once if
+    /// rejected (until resolved), at its deadline while it awaits a verdict;
+    /// never once accepted or resolved.
+    pub fn exception_from(&self) -> Option<DateTime<Utc>> {
+        match (&self.verdict, &self.resolution) {
+            (Some((UseVerdict::Reject, _)), None) => Some(DateTime::UNIX_EPOCH),
+            (None, _) => Some(self.due_at),
+            _ => None,
+        }
+    }
+
     /// Still needs someone: not yet reviewed, or rejected and not resolved.
     pub fn is_open(&self) -> bool {
         self.verdict.is_none() || matches!(self.verdict, Some((UseVerdict::Reject, _))) && self.resolution.is_none()

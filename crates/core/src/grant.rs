@@ -185,6 +185,14 @@ impl Grant {
     pub fn version(&self) -> u64 {
         self.version
     }
+    /// When its removal started, while it is revoking.
+    pub fn removal_since(&self) -> Option<DateTime<Utc>> {
+        match &self.state {
+            GrantState::Revoking { since, .. } => Some(*since),
+            _ => None,
+        }
+    }
+
     /// Active and not past its expiry at `now`.
     pub fn is_in_force(&self, now: DateTime<Utc>) -> bool {
         self.state == GrantState::Active && now < self.expires_at

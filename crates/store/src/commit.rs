@@ -308,6 +308,7 @@ fn request_row(r: &Versioned<writ_core::request::Request>) -> DocRow {
             ("created_at", Col::Int(millis(v.created_at()))),
             ("lapses_at", Col::Int(millis(v.lapses_at()))),
             ("break_glass_open", Col::Int(i64::from(v.post_review().is_some_and(|r| r.is_open())))),
+            ("review_exception_at", Col::Int(v.post_review().and_then(|r| r.exception_from()).map_or(i64::MAX, millis))),
         ],
     }
 }
@@ -347,6 +348,7 @@ fn grant_row(g: &Versioned<writ_core::grant::Grant>) -> DocRow {
             ("target", Col::Text(v.entitlement().target().to_string())),
             ("entitlement", Col::Text(v.entitlement().to_string())),
             ("drift", Col::Text(v.drift().map_or("", Drift::as_str).to_owned())),
+            ("removal_since", Col::Int(v.removal_since().map_or(0, millis))),
         ],
     }
 }

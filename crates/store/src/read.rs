@@ -189,6 +189,50 @@ impl Store for SqlStore {
         })
     }
 
+    async fn removal_counts(&self, overdue_since: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS revoking, COALESCE(SUM(CASE WHEN removal_since <= $1 THEN 1 ELSE 0 END), 0) AS overdue \
+             FROM grants WHERE state = 'revoking'",
+        )
+        .bind(millis(overdue_since))
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let count = |c: &str| row.try_get::<i64, _>(c).map(|n| n as u64).map_err(db_err);
+        Ok((count("revoking")?, count("overdue")?))
+    }
+
+    async fn overdue_removals(&self, since: DateTime<Utc>, after: Option<GrantId>, max: u32) -> Result<Vec<Grant>, StoreError> {
+        let rows = sqlx::query("SELECT doc FROM grants WHERE state = 'revoking' AND removal_since <= $1 AND id > $2 ORDER BY id LIMIT $3")
+            .bind(millis(since))
+            .bind(after.map_or(String::new(), |g| g.to_string()))
+            .bind(limit(max))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| doc("grant", r)).collect()
+    }
+
+    async fn break_glass_exception_count(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM requests WHERE break_glass_open = 1 AND review_exception_at <= $1")
+            .bind(millis(now))
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err)?;
+        row.try_get::<i64, _>("n").map(|n| n as u64).map_err(db_err)
+    }
+
+    async fn break_glass_exceptions(&self, now: DateTime<Utc>, after: Option<RequestId>, max: u32) -> Result<Vec<Request>, StoreError> {
+        let rows = sqlx::query("SELECT doc FROM requests WHERE break_glass_open = 1 AND review_exception_at <= $1 AND id > $2 ORDER BY id LIMIT $3")
+            .bind(millis(now))
+            .bind(after.map_or(String::new(), |r| r.to_string()))
+            .bind(limit(max))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| doc("request", r)).collect()
+    }
+
     async fn ledger(&self, target: &TargetId) -> Result<Vec<LedgerRow>, StoreError> {
         // Columns only: a target's ledger may hold every grant ever made on it.
         if let Some(path) = self.sqlite_path.clone() {

@@ -109,3 +109,113 @@ async fn grants_written_before_0005_get_target_and_entitlement_on_postgres() {
     let url = pg.create_database("writ").unwrap();
     grants_are_backfilled_by_0005(&url, "postgres").await;
 }
+
+/// A grant being removed since `t0 + 5 min`, an active one, an awaiting
+/// break-glass use due at `t0 + 1 h` and a rejected one, written as the code
+/// before 0006 wrote them (no `removal_since`, no `review_exception_at`).
+async fn exceptions_are_backfilled_by_0006(url: &str, backend: &str) {
+    use chrono::TimeDelta;
+    use writ_core::break_glass::{Origin, PostReview, UseVerdict};
+    use writ_core::identity::{Identity, IdentityKind, IdentityStatus};
+    use writ_core::request::{Request, RequestDraft};
+
+    let dir = tempfile::tempdir().unwrap();
+    migrate_until(url, backend, 6, dir.path()).await;
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    let mut all = grants();
+    all[0].begin_revocation(IdentityId::parse("sam").unwrap(), "left the team", t0 + TimeDelta::minutes(5)).unwrap();
+    write_grants_before_0005(url, &all[..2]).await;
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    sqlx::query("UPDATE grants SET state = $1, doc = $2 WHERE id = $3")
+        .bind(all[0].state().as_str())
+        .bind(serde_json::to_string(&all[0]).unwrap())
+        .bind(all[0].id().to_string())
+        .execute(&pool)
+        .await
+        .unwrap();
+    let oscar = Identity {
+        id: IdentityId::parse("oscar").unwrap(),
+        kind: IdentityKind::Person,
+        status: IdentityStatus::Active,
+        display_name: String::new(),
+        owner: None,
+        manager: None,
+        groups: Default::default(),
+        attributes: Default::default(),
+    };
+    let catalog = writ_core::catalog::Catalog::new(
+        vec![writ_core::catalog::Target {
+            id: TargetId::parse("pg-prod").unwrap(),
+            description: String::new(),
+            owners: vec![],
+            fulfilment: writ_core::catalog::Fulfilment::Connector,
+        }],
+        vec![writ_core::catalog::Entitlement {
+            id: EntitlementId::parse("pg-prod/readonly").unwrap(),
+            description: String::new(),
+            owners: vec![oscar.id.clone()],
+            risk: writ_core::catalog::RiskTier::Low,
+            stages: vec![],
+            max_duration: AccessDuration::parse("8h").unwrap(),
+        }],
+        vec![],
+    )
+    .unwrap();
+    let used = |n: u128| {
+        let draft = RequestDraft {
+            requester: IdentityId::parse("bob").unwrap(),
+            subject: IdentityId::parse("bob").unwrap(),
+            entitlements: vec![EntitlementId::parse("pg-prod/readonly").unwrap()],
+            justification: "INC-1".into(),
+            duration: AccessDuration::parse("1h").unwrap(),
+            ticket: None,
+        };
+        let mut r = Request::open(RequestId::from_uuid(Uuid::from_u128(n)), draft, &catalog, t0, TimeDelta::days(7)).unwrap().with_origin(Origin::BreakGlass);
+        r.approve_break_glass(PostReview::open(vec![oscar.id.clone()], t0 + TimeDelta::hours(1)).unwrap(), t0).unwrap();
+        r
+    };
+    let awaiting = used(1);
+    let mut rejected = used(2);
+    rejected.review_break_glass(&oscar, UseVerdict::Reject, "no incident", t0).unwrap();
+    for r in [&awaiting, &rejected] {
+        sqlx::query(
+            "INSERT INTO requests (id, state, requester, subject, created_at, lapses_at, version, doc, break_glass_open) \
+             VALUES ($1, $2, 'bob', 'bob', 0, 0, 1, $3, 1)",
+        )
+        .bind(r.id().to_string())
+        .bind(r.state().as_str())
+        .bind(serde_json::to_string(r).unwrap())
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    pool.close().await;
+
+    let store = SqlStore::open(url).await.unwrap();
+    // The removal started at t0 + 5 min: overdue for a cutoff at or after it only.
+    assert_eq!(store.removal_counts(t0 + TimeDelta::minutes(4)).await.unwrap(), (1, 0));
+    assert_eq!(store.removal_counts(t0 + TimeDelta::minutes(5)).await.unwrap(), (1, 1));
+    let overdue = store.overdue_removals(t0 + TimeDelta::minutes(5), None, 10).await.unwrap();
+    assert_eq!(overdue.iter().map(Grant::id).collect::<Vec<_>>(), vec![all[0].id()]);
+    // The rejected use is an exception at once, the awaiting one from its deadline.
+    assert_eq!(store.break_glass_exception_count(t0).await.unwrap(), 1);
+    assert_eq!(store.break_glass_exception_count(t0 + TimeDelta::hours(1)).await.unwrap(), 2);
+    let page = store.break_glass_exceptions(t0 + TimeDelta::hours(1), None, 1).await.unwrap();
+    let rest = store.break_glass_exceptions(t0 + TimeDelta::hours(1), Some(page[0].id()), 1).await.unwrap();
+    assert_eq!([page[0].id(), rest[0].id()], [awaiting.id(), rejected.id()], "paged by id with a cursor");
+    store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exceptions_written_before_0006_are_counted_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/writ.db?mode=rwc", dir.path().display());
+    exceptions_are_backfilled_by_0006(&url, "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exceptions_written_before_0006_are_counted_on_postgres() {
+    let pg = PgServer::start().expect("PostgreSQL for the migration test (run scripts/install-test-deps.sh)");
+    let url = pg.create_database("writ").unwrap();
+    exceptions_are_backfilled_by_0006(&url, "postgres").await;
+}

@@ -234,6 +234,18 @@ pub trait Store: Send + Sync {
     /// break-glass review.
     async fn standing(&self, identity: &IdentityId) -> Result<Standing, StoreError>;
 
+    /// How many grants are revoking, and how many of them started their
+    /// removal at or before `overdue_since`: counted, never loaded.
+    async fn removal_counts(&self, overdue_since: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
+    /// Revoking grants whose removal started at or before `since`, by id,
+    /// after `after` (a cursor: page until fewer than `limit` come back).
+    async fn overdue_removals(&self, since: DateTime<Utc>, after: Option<GrantId>, limit: u32) -> Result<Vec<Grant>, StoreError>;
+    /// How many break-glass uses' open reviews are exceptions at `now`.
+    async fn break_glass_exception_count(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
+    /// Break-glass uses whose open review is an exception at `now`, by id,
+    /// after `after` (a cursor, as above).
+    async fn break_glass_exceptions(&self, now: DateTime<Utc>, after: Option<RequestId>, limit: u32) -> Result<Vec<Request>, StoreError>;
+
     /// Audit events in `seq` order, starting after `after_seq`.
     async fn audit_events(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
     async fn request_events(&self, id: RequestId) -> Result<Vec<AuditEvent>, StoreError>;

@@ -1,7 +1,7 @@
 //! One full reconciliation run of a real PostgreSQL target holding many
 //! memberships, end to end, beside `psql` reading the same rows.
 //!
-//!     cargo run --release -p writ-server --example reconcile_bench -- [MEMBERSHIPS=100000]
+//!     cargo run --release -p writ-server --example reconcile_e2e_bench -- [MEMBERSHIPS=100000]
 //!
 //! Starts writ-testkit's PostgreSQL as the *target* and loads it in one psql
 //! script: 100 group roles `r000..r099` (NOLOGIN) and MEMBERSHIPS / 100 login
