@@ -327,12 +327,20 @@ pub struct IdentityView {
     pub owner: Option<String>,
     pub manager: Option<String>,
     pub groups: Vec<String>,
+    /// The stored version: pass it back as `version` to change the identity
+    /// only if nobody changed it since.
+    #[serde(default)]
+    pub version: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SetStatus {
     /// `active` or `disabled`.
     pub status: String,
+    /// The version the caller read (`IdentityView.version`): if the identity
+    /// changed since, the change is refused (409) instead of overwriting it.
+    #[serde(default)]
+    pub version: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -20,6 +20,10 @@ pub enum AppError {
     #[error("{what} `{id}` changed while this update was being made: retry")]
     Conflict { what: &'static str, id: String },
 
+    /// The caller wrote from a version it read, and the record changed since.
+    #[error("{what} `{id}` is at version {stored}, not {read}: it changed since it was read; read it again and retry")]
+    Stale { what: &'static str, id: String, read: u64, stored: u64 },
+
     #[error(transparent)]
     Store(StoreError),
 

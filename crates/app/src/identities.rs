@@ -6,17 +6,17 @@
 use rand::RngCore;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use writ_core::identity::Identity;
+use writ_core::identity::{Identity, IdentityStatus};
 use writ_core::ids::IdentityId;
 use writ_policy::AdminAction;
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use writ_core::grant::GrantState;
 
 use crate::events::{self, about, general};
-use crate::ports::{Change, TaskFilter, Versioned};
+use crate::ports::{Change, StoreError, TaskFilter, Versioned};
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
@@ -35,16 +35,18 @@ pub fn new_token() -> String {
 }
 
 impl Writ {
-    /// Every identity, if policy allows `read_audit` (the audit log records every
-    /// identity change, so whoever may read it sees the registry anyway).
-    pub async fn list_identities(&self, actor: &Identity) -> Result<Vec<Identity>, AppError> {
+    /// Every identity with its stored version, if policy allows `read_audit`
+    /// (the audit log records every identity change, so whoever may read it
+    /// sees the registry anyway).
+    pub async fn list_identities(&self, actor: &Identity) -> Result<Vec<(Identity, u64)>, AppError> {
         self.authorize(actor, AdminAction::ReadAudit, "list identities")?;
-        Ok(self.store.identities().await?)
+        Ok(self.store.identities_versioned().await?)
     }
 
-    /// Creates or updates identities, checking the owner rule against the registry as
+    /// Creates or replaces identities, checking the owner rule against the registry as
     /// it will be. `actor` is `None` for the operator (e.g. `writ init`); anyone else
-    /// needs policy to allow `manage_identities`.
+    /// needs policy to allow `manage_identities`. Each record replaces the one
+    /// stored, compared-and-swapped against the version read in the same attempt.
     ///
     /// Disabling an identity withdraws everything it has under way, in the same
     /// commit: its unsettled requests (by it or for it) are withdrawn with their
@@ -52,34 +54,75 @@ impl Writ {
     /// normal path (read back, evidence, overdue if the target is down).
     /// Re-enabling restores nothing: access is requested anew.
     pub async fn upsert_identities(&self, actor: Option<&Identity>, batch: Vec<Identity>) -> Result<(), AppError> {
+        self.write_identities(actor, |_| Ok(batch.clone())).await.map(|_| ())
+    }
+
+    /// `actor` enables or disables identity `id`: a change of that field alone,
+    /// reapplied on the identity as it is now if someone else wrote it meanwhile.
+    /// With `expected_version` (the version the caller read), a write made
+    /// since is a conflict instead: a stale view never wins. Returns the
+    /// identity and its new version.
+    pub async fn set_identity_status(
+        &self,
+        actor: &Identity,
+        id: &IdentityId,
+        status: IdentityStatus,
+        expected_version: Option<u64>,
+    ) -> Result<(Identity, u64), AppError> {
+        let written = self
+            .write_identities(Some(actor), |stored| {
+                let (current, version) = stored.get(id).ok_or_else(|| AppError::NotFound { what: "identity", id: id.to_string() })?;
+                if let Some(read) = expected_version.filter(|e| e != version) {
+                    return Err(AppError::Stale { what: "identity", id: id.to_string(), read, stored: *version });
+                }
+                Ok(vec![Identity { status, ..current.clone() }])
+            })
+            .await?;
+        written.into_iter().next().ok_or_else(|| AppError::NotFound { what: "identity", id: id.to_string() })
+    }
+
+    /// Writes the identities `make` returns from the registry as stored now
+    /// (id → identity and version), each compared-and-swapped against the
+    /// version read; on a lost race, reads again and asks `make` again.
+    async fn write_identities(
+        &self,
+        actor: Option<&Identity>,
+        make: impl Fn(&BTreeMap<IdentityId, (Identity, u64)>) -> Result<Vec<Identity>, AppError>,
+    ) -> Result<Vec<(Identity, u64)>, AppError> {
         if let Some(a) = actor {
             self.authorize(a, AdminAction::ManageIdentities, "manage identities")?;
         }
         for _ in 0..MAX_ATTEMPTS {
-            let mut all = self.store.identities().await?;
-            let was_active: BTreeSet<IdentityId> = all.iter().filter(|i| i.is_active()).map(|i| i.id.clone()).collect();
+            let stored: BTreeMap<IdentityId, (Identity, u64)> =
+                self.store.identities_versioned().await?.into_iter().map(|(i, v)| (i.id.clone(), (i, v))).collect();
+            let batch = make(&stored)?;
+            let mut after: BTreeMap<&IdentityId, &Identity> = stored.iter().map(|(id, (i, _))| (id, i)).collect();
             for i in &batch {
-                all.retain(|x| x.id != i.id);
+                after.insert(&i.id, i);
             }
-            all.extend(batch.iter().cloned());
             for i in &batch {
-                i.validate(|id| all.iter().find(|x| &x.id == id))?;
+                i.validate(|id| after.get(id).copied())?;
             }
             let now = self.clock.now();
             let who = actor.map_or("operator".to_owned(), |a| a.id.to_string());
             let mut change = Change::default();
             for i in &batch {
                 change.events.push(general(events::IDENTITY_UPSERTED, &who, now, events::to_value(i)));
+                let was_active = stored.get(&i.id).is_some_and(|(old, _)| old.is_active());
+                if was_active && !i.is_active() {
+                    self.withdraw_everything(&i.id, &who, now, &mut change).await?;
+                }
             }
-            for i in batch.iter().filter(|i| !i.is_active() && was_active.contains(&i.id)) {
-                self.withdraw_everything(&i.id, &who, now, &mut change).await?;
-            }
-            change.identities = batch.clone();
-            if self.committed(change).await? {
-                return Ok(());
+            let written: Vec<(Identity, u64)> = batch.iter().map(|i| (i.clone(), stored.get(&i.id).map_or(1, |(_, v)| v + 1))).collect();
+            change.identities = batch.into_iter().map(|i| Versioned { expected_version: stored.get(&i.id).map(|(_, v)| *v), value: i }).collect();
+            match self.commit(change).await {
+                Ok(_) => return Ok(written),
+                // Someone wrote (or created) one of them meanwhile: read again.
+                Err(StoreError::VersionConflict { .. } | StoreError::Duplicate { what: "identity", .. }) => continue,
+                Err(e) => return Err(e.into()),
             }
         }
-        Err(AppError::Conflict { what: "identity batch", id: batch.iter().map(|i| i.id.to_string()).collect::<Vec<_>>().join(",") })
+        Err(AppError::Conflict { what: "identity batch", id: "(several)".into() })
     }
 
     /// Adds to `change` the consequences of disabling `identity`, done by `who`.

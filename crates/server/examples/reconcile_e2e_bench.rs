@@ -140,15 +140,17 @@ async fn main() -> anyhow::Result<()> {
     for chunk in (0..users).collect::<Vec<_>>().chunks(1000) {
         let identities = chunk
             .iter()
-            .map(|u| Identity {
-                id: IdentityId::parse(&user(*u)).unwrap(),
-                kind: IdentityKind::Person,
-                status: IdentityStatus::Active,
-                display_name: user(*u),
-                owner: None,
-                manager: None,
-                groups: Default::default(),
-                attributes: Default::default(),
+            .map(|u| {
+                writ_app::ports::Versioned::new(Identity {
+                    id: IdentityId::parse(&user(*u)).unwrap(),
+                    kind: IdentityKind::Person,
+                    status: IdentityStatus::Active,
+                    display_name: user(*u),
+                    owner: None,
+                    manager: None,
+                    groups: Default::default(),
+                    attributes: Default::default(),
+                })
             })
             .collect();
         writ.store().commit(Change { identities, ..Change::default() }).await?;

@@ -227,7 +227,7 @@ pub fn entitlement(e: &Entitlement) -> api::CatalogEntitlement {
     }
 }
 
-pub fn identity(i: &Identity) -> api::IdentityView {
+pub fn identity(i: &Identity, version: u64) -> api::IdentityView {
     api::IdentityView {
         id: i.id.to_string(),
         kind: i.kind.as_str().to_owned(),
@@ -236,6 +236,7 @@ pub fn identity(i: &Identity) -> api::IdentityView {
         owner: i.owner.as_ref().map(ToString::to_string),
         manager: i.manager.as_ref().map(ToString::to_string),
         groups: i.groups.iter().map(ToString::to_string).collect(),
+        version,
     }
 }
 

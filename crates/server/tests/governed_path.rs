@@ -265,7 +265,8 @@ async fn review_and_fulfilment_refuse_a_disabled_subject() {
     let tasked = raced_request(&h, "bob", "pg-prod/analytics_read", true, Some("dba")).await.to_string();
     let mut bob = writ.identity(&IdentityId::parse("bob").unwrap()).await.unwrap();
     bob.status = IdentityStatus::Disabled;
-    writ.store().commit(Change { identities: vec![bob], ..Change::default() }).await.unwrap();
+    let (_, version) = writ.store().identities_versioned().await.unwrap().into_iter().find(|(i, _)| i.id == bob.id).unwrap();
+    writ.store().commit(Change { identities: vec![Versioned::update(bob, version)], ..Change::default() }).await.unwrap();
 
     let (status, v) = h.post("olivia", &format!("/v1/requests/{pending}/approve"), json!({ "reason": "ok" })).await;
     assert_eq!(status.as_u16(), 403, "approval: {v}");
@@ -373,4 +374,24 @@ async fn non_human_identities_never_review_approve_or_fulfil() {
         assert!(e.contains("only a person can fulfil"), "{name}: {e}");
     }
     assert!(h.get("audrey", &format!("/v1/requests/{id}")).await.1["request"]["reviews"].as_array().unwrap().is_empty());
+}
+
+/// Identity writes are compared-and-swapped: a change made from a stale view
+/// (here: enabling bob from the version read before security disabled him)
+/// is refused with 409 and changes nothing; the current version is listed.
+#[tokio::test]
+async fn a_stale_identity_write_cannot_enable_a_disabled_identity() {
+    let h = harness().await;
+    let version_of = |list: &Value, id: &str| list.as_array().unwrap().iter().find(|i| i["id"] == id).unwrap()["version"].as_u64().unwrap();
+    let (_, list) = h.get("sam", "/v1/identities").await;
+    let read = version_of(&list, "bob");
+    let (status, v) = h.post("sue", "/v1/identities/bob/status", json!({ "status": "disabled", "version": read })).await;
+    assert!(status.is_success(), "{v}");
+    assert_eq!(v["version"].as_u64(), Some(read + 1), "{v}");
+    let (status, v) = h.post("sam", "/v1/identities/bob/status", json!({ "status": "active", "version": read })).await;
+    assert_eq!(status.as_u16(), 409, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("changed since it was read"), "{v}");
+    let (_, list) = h.get("sam", "/v1/identities").await;
+    let bob = list.as_array().unwrap().iter().find(|i| i["id"] == "bob").unwrap();
+    assert_eq!((bob["status"].as_str(), bob["version"].as_u64()), (Some("disabled"), Some(read + 1)), "{bob}");
 }

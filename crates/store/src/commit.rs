@@ -109,14 +109,7 @@ pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<Au
     let runs: usize = change.runs.iter().map(|r| 2 + r.observations.len() / OBSERVATIONS_PER_INSERT).sum();
     let mut stmts = Vec::with_capacity(4 + change.events.len() / EVENTS_PER_INSERT + runs);
     let at = change.events.first().map_or(0, |e| millis(e.at));
-    for i in &change.identities {
-        stmts.push(Stmt::new(
-            "INSERT INTO identities (id, doc, updated_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at"
-                .into(),
-            vec![Param::Text(i.id.to_string()), Param::Text(to_doc(i)), Param::Int(at)],
-        ));
-    }
+    stmts.extend(change.identities.iter().map(|i| identity_row(i, at)).map(doc_stmt));
     stmts.extend(change.requests.iter().map(request_row).map(doc_stmt));
     stmts.extend(change.tasks.iter().map(task_row).map(doc_stmt));
     stmts.extend(change.grants.iter().map(grant_row).map(doc_stmt));
@@ -290,6 +283,19 @@ fn doc_stmt(row: DocRow) -> Stmt {
         }
     };
     Stmt { sql, params, expect, id: row.id }
+}
+
+/// An identity carries no version of its own: it is the stored one plus one.
+fn identity_row(i: &Versioned<writ_core::identity::Identity>, at: i64) -> DocRow {
+    DocRow {
+        table: "identities",
+        what: "identity",
+        id: i.value.id.to_string(),
+        version: i.expected_version.map_or(1, |v| v + 1),
+        expected: i.expected_version,
+        doc: to_doc(&i.value),
+        columns: vec![("updated_at", Col::Int(at))],
+    }
 }
 
 fn request_row(r: &Versioned<writ_core::request::Request>) -> DocRow {

@@ -44,6 +44,11 @@ impl Store for SqlStore {
         rows.iter().map(|r| doc("identity", r)).collect()
     }
 
+    async fn identities_versioned(&self) -> Result<Vec<(Identity, u64)>, StoreError> {
+        let rows = sqlx::query("SELECT doc, version FROM identities ORDER BY id").fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(|r| Ok((doc("identity", r)?, r.try_get::<i64, _>("version").map_err(db_err)? as u64))).collect()
+    }
+
     async fn token_identity(&self, token_hash: &str) -> Result<Option<Identity>, StoreError> {
         self.one_doc("identity", "SELECT i.doc FROM api_tokens t JOIN identities i ON i.id = t.identity_id WHERE t.hash = $1", token_hash.to_owned()).await
     }

@@ -139,13 +139,29 @@ async fn identities_round_trip(store: &dyn Store) {
     let mut alice = person("alice");
     alice.groups.insert(GroupId::parse("security").unwrap());
     store
-        .commit(Change { identities: vec![alice.clone(), person("bob")], events: vec![event("identity.upserted", None)], ..Default::default() })
+        .commit(Change {
+            identities: vec![Versioned::new(alice.clone()), Versioned::new(person("bob"))],
+            events: vec![event("identity.upserted", None)],
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(store.identity(&alice.id).await.unwrap(), Some(alice.clone()));
+    let version_of = |all: Vec<(Identity, u64)>, id: &IdentityId| all.into_iter().find(|(i, _)| &i.id == id).unwrap().1;
+    assert_eq!(version_of(store.identities_versioned().await.unwrap(), &alice.id), 1);
+    // A second insert of the same id is a duplicate, not an overwrite.
+    let again = store.commit(Change { identities: vec![Versioned::new(alice.clone())], ..Default::default() }).await;
+    assert!(matches!(again, Err(StoreError::Duplicate { what: "identity", .. })), "{again:?}");
     alice.status = IdentityStatus::Disabled;
-    store.commit(Change { identities: vec![alice.clone()], ..Default::default() }).await.unwrap();
+    store.commit(Change { identities: vec![Versioned::update(alice.clone(), 1)], ..Default::default() }).await.unwrap();
     assert_eq!(store.identity(&alice.id).await.unwrap().unwrap().status, IdentityStatus::Disabled);
+    // A stale write (made from version 1) cannot enable her again.
+    let mut stale = alice.clone();
+    stale.status = IdentityStatus::Active;
+    let lost = store.commit(Change { identities: vec![Versioned::update(stale, 1)], ..Default::default() }).await;
+    assert!(matches!(lost, Err(StoreError::VersionConflict { what: "identity", .. })), "{lost:?}");
+    assert_eq!(store.identity(&alice.id).await.unwrap().unwrap().status, IdentityStatus::Disabled);
+    assert_eq!(version_of(store.identities_versioned().await.unwrap(), &alice.id), 2);
     assert_eq!(store.identities().await.unwrap().len(), 2);
     store.add_token("ab12", &alice.id, "cli", t0()).await.unwrap();
     assert_eq!(store.token_identity("ab12").await.unwrap().map(|i| i.id), Some(alice.id.clone()));

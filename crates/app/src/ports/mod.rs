@@ -148,7 +148,8 @@ impl Job {
 /// events and spawned jobs included, or not at all.
 #[derive(Debug, Clone, Default)]
 pub struct Change {
-    pub identities: Vec<Identity>,
+    /// `expected_version`: `None` for a new identity, else the version read.
+    pub identities: Vec<Versioned<Identity>>,
     pub requests: Vec<Versioned<Request>>,
     pub tasks: Vec<Versioned<FulfilmentTask>>,
     pub grants: Vec<Versioned<Grant>>,
@@ -202,6 +203,9 @@ pub trait Store: Send + Sync {
 
     async fn identity(&self, id: &IdentityId) -> Result<Option<Identity>, StoreError>;
     async fn identities(&self) -> Result<Vec<Identity>, StoreError>;
+    /// Every identity with the version it is stored at (for a write that
+    /// must not overwrite a change made since).
+    async fn identities_versioned(&self) -> Result<Vec<(Identity, u64)>, StoreError>;
     /// The identity an API token (given as its SHA-256 hex hash) belongs to, in one
     /// lookup: every API call authenticates, so this is the hottest read.
     async fn token_identity(&self, token_hash: &str) -> Result<Option<Identity>, StoreError>;

@@ -35,7 +35,7 @@ pub async fn run(api: &Client, cmd: &IdentityCommand, json: bool) -> anyhow::Res
         IdentityCommand::Disable(a) => (&a.id, "disabled"),
         IdentityCommand::Enable(a) => (&a.id, "active"),
     };
-    let body = SetStatus { status: status.to_owned() };
+    let body = SetStatus { status: status.to_owned(), version: None };
     let value = api.post(&["v1", "identities", id, "status"], &body).await?;
     if json {
         return emit_json(&value);

@@ -127,6 +127,7 @@ fn identity_catalog_and_whoami_render() {
         owner: Some("alice".into()),
         manager: None,
         groups: vec![],
+        version: 1,
     };
     let text = identity_table(&[ident]).render();
     assert!(text.lines().nth(1).unwrap().split_whitespace().eq(["svc-report", "service", "active", "Reporting", "alice", "-", "-"]));

@@ -101,7 +101,7 @@ pub async fn targets(State(app): State<App>, Caller(me): Caller) -> Json<Vec<Tar
 #[utoipa::path(get, path = "/v1/identities", responses((status = 200, body = [IdentityView]), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
 pub async fn identities(State(app): State<App>, Caller(me): Caller) -> Result<Json<Vec<IdentityView>>, ApiError> {
     let all = app.writ.list_identities(&me).await?;
-    Ok(Json(all.iter().map(views::identity).collect()))
+    Ok(Json(all.iter().map(|(i, v)| views::identity(i, *v)).collect()))
 }
 
 /// Enable or disable an identity (policy decides: `manage_identities`). A disabled identity can
@@ -119,8 +119,6 @@ pub async fn set_identity_status(
         "disabled" => IdentityStatus::Disabled,
         other => return Err(ApiError::bad_input(format!("unknown status `{other}`: use `active` or `disabled`"))),
     };
-    let mut identity = app.writ.identity(&id).await?;
-    identity.status = status;
-    app.writ.upsert_identities(Some(&me), vec![identity.clone()]).await?;
-    Ok(Json(views::identity(&identity)))
+    let (identity, version) = app.writ.set_identity_status(&me, &id, status, body.version).await?;
+    Ok(Json(views::identity(&identity, version)))
 }
