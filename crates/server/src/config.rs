@@ -44,6 +44,16 @@ pub struct Config {
     pub node_id: String,
     /// Largest accepted request body, in bytes.
     pub max_body_bytes: usize,
+    /// How long the server works on one request before it answers `timeout`
+    /// (503), e.g. `30s`. A change the request started may still complete.
+    pub request_timeout: String,
+    /// Most TCP connections served at once (1 to 65536); further ones wait in
+    /// the operating system's accept queue until one closes.
+    pub max_connections: u32,
+    /// SQLite's `PRAGMA synchronous` on every connection: `full` (an answered
+    /// change survives an OS crash), `normal` (faster; an OS crash can lose the
+    /// last answered changes) or `extra`. Ignored on PostgreSQL.
+    pub sqlite_synchronous: String,
     /// How to reach each target the catalog fulfils through a connector:
     /// `[targets.<id>]` with `kind` and connection settings (secrets by
     /// `password_env`/`password_file`). Only from the file: a table.
@@ -154,6 +164,9 @@ const KEYS: &[&str] = &[
     "break_glass_max_unreviewed",
     "node_id",
     "max_body_bytes",
+    "request_timeout",
+    "max_connections",
+    "sqlite_synchronous",
 ];
 
 impl Default for Config {
@@ -172,6 +185,9 @@ impl Default for Config {
             break_glass_max_unreviewed: 1,
             node_id: String::new(),
             max_body_bytes: 64 * 1024,
+            request_timeout: "30s".into(),
+            max_connections: 1024,
+            sqlite_synchronous: "full".into(),
             targets: Default::default(),
             notifications: None,
             reconcile: ReconcileConfig::default(),
@@ -205,6 +221,9 @@ pub struct Resolved {
     pub break_glass_review_within: AccessDuration,
     pub break_glass_max_unreviewed: u32,
     pub node_id: String,
+    pub request_timeout: std::time::Duration,
+    pub max_connections: usize,
+    pub sqlite_synchronous: writ_store::SqliteSynchronous,
 }
 
 impl Config {
@@ -248,6 +267,13 @@ impl Config {
                         value.parse().map_err(|_| ConfigError::Invalid { key: "max_body_bytes", reason: format!("`{value}` is not a number of bytes") })?;
                     fig.merge(Serialized::default(&key, n))
                 }
+                "max_connections" => {
+                    let n: u32 = value.parse().map_err(|_| ConfigError::Invalid {
+                        key: "max_connections",
+                        reason: format!("`{value}` is not a number of connections: write e.g. `1024`"),
+                    })?;
+                    fig.merge(Serialized::default(&key, n))
+                }
                 _ => fig.merge(Serialized::default(&key, value)),
             };
         }
@@ -279,6 +305,13 @@ impl Config {
                 reason: format!("`{}` must be between 1 and 100", self.break_glass_max_unreviewed),
             });
         }
+        if !(1..=65_536).contains(&self.max_connections) {
+            return Err(ConfigError::Invalid { key: "max_connections", reason: format!("`{}` must be between 1 and 65536", self.max_connections) });
+        }
+        let sqlite_synchronous = self
+            .sqlite_synchronous
+            .parse()
+            .map_err(|e: writ_store::UnknownSqliteSynchronous| ConfigError::Invalid { key: "sqlite_synchronous", reason: e.to_string() })?;
         let database_url =
             if self.database_url.is_empty() { format!("sqlite://{}", self.data_dir.join("writ.db").display()) } else { self.database_url.clone() };
         writ_store::Backend::from_url(&database_url).map_err(|e| ConfigError::Invalid { key: "database_url", reason: e.to_string() })?;
@@ -295,6 +328,9 @@ impl Config {
             break_glass_review_within: dur("break_glass_review_within", &self.break_glass_review_within)?,
             break_glass_max_unreviewed: self.break_glass_max_unreviewed,
             node_id: self.node_id()?,
+            request_timeout: std::time::Duration::from_secs(dur("request_timeout", &self.request_timeout)?.secs().unsigned_abs()),
+            max_connections: self.max_connections as usize,
+            sqlite_synchronous,
         })
     }
 
@@ -340,6 +376,24 @@ mod tests {
     }
 
     #[test]
+    fn hardening_and_durability_have_safe_defaults_and_can_be_set() {
+        let r = Config::default().resolve().unwrap();
+        assert_eq!(r.request_timeout, std::time::Duration::from_secs(30));
+        assert_eq!(r.max_connections, 1024);
+        assert_eq!(r.sqlite_synchronous, writ_store::SqliteSynchronous::Full);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("writ.toml");
+        std::fs::write(&file, "request_timeout = \"1m30s\"\nsqlite_synchronous = \"normal\"\n").unwrap();
+        let cfg = Config::load_from(&file, vars(&[("WRIT_MAX_CONNECTIONS", "8")])).unwrap();
+        let r = cfg.resolve().unwrap();
+        assert_eq!(r.request_timeout, std::time::Duration::from_secs(90));
+        assert_eq!(r.max_connections, 8);
+        assert_eq!(r.sqlite_synchronous, writ_store::SqliteSynchronous::Normal);
+        let e = Config::load_from(&file, vars(&[("WRIT_MAX_CONNECTIONS", "many")])).unwrap_err().to_string();
+        assert!(e.contains("`max_connections`"), "{e}");
+    }
+
+    #[test]
     fn the_key_list_matches_the_struct() {
         let v = serde_json::to_value(Config::default()).unwrap();
         let mut fields: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
@@ -363,6 +417,12 @@ mod tests {
         assert!(bad(|c| c.node_id = "node one".into()).contains("`node_id`"));
         assert!(bad(|c| c.break_glass_review_within = "later".into()).contains("`break_glass_review_within`"));
         assert!(bad(|c| c.break_glass_max_unreviewed = 0).contains("`break_glass_max_unreviewed`"));
+        assert!(bad(|c| c.request_timeout = "a while".into()).contains("`request_timeout`"));
+        assert!(bad(|c| c.request_timeout = "0s".into()).contains("`request_timeout`"));
+        assert!(bad(|c| c.max_connections = 0).contains("`max_connections`"));
+        assert!(bad(|c| c.max_connections = 65_537).contains("`max_connections`"));
+        let e = bad(|c| c.sqlite_synchronous = "off".into());
+        assert!(e.contains("`sqlite_synchronous`") && e.contains("`full`") && e.contains("`normal`") && e.contains("`extra`"), "{e}");
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("writ.toml");
         std::fs::write(&file, "listn = \"x\"\n").unwrap();

@@ -1,21 +1,34 @@
 //! Building the application from configuration, and serving it.
 
+use std::any::Any;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
+use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
+use axum::http::StatusCode;
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use ed25519_dalek::SigningKey;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 use writ_app::{Settings, Writ};
 use writ_core::identity::Identity;
 use writ_policy::PolicyEngine;
-use writ_store::SqlStore;
+use writ_store::{SqlStore, StoreOptions};
 
 use crate::config::{Config, Resolved};
+use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::{catalog_file, routes, signing, workers};
 
@@ -51,7 +64,7 @@ pub async fn build_with_connectors(
     let r = cfg.resolve()?;
     let catalog = catalog_file::load_catalog(&r.catalog)?;
     let policy = PolicyEngine::load_dir(&r.policies)?;
-    let store = SqlStore::open(&r.database_url).await?;
+    let store = SqlStore::open_with(&r.database_url, StoreOptions { sqlite_synchronous: r.sqlite_synchronous }).await?;
     let identities: Vec<Identity> = writ_app::ports::Store::identities(&store).await?;
     catalog.check_owners(|id| identities.iter().find(|i| &i.id == id)).map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;
     let signing_key = signing::load_or_create(&r.data_dir)?;
@@ -94,11 +107,125 @@ pub fn router(app: App, max_body_bytes: usize) -> Router {
     routes::router().route_layer(middleware::from_fn_with_state(app.clone(), observe)).layer(RequestBodyLimitLayer::new(max_body_bytes)).with_state(app)
 }
 
+/// Wraps `router` so that no request can take the server down or hold it
+/// indefinitely: a handler that panics is answered `500 internal` (the panic
+/// is logged, never sent), and one still working after `request_timeout` is
+/// answered `503 timeout`. Both answers have the API's error shape.
+///
+/// The timeout drops the handler's future, but a change already handed to the
+/// store may still commit, so the answer tells the caller to check first.
+pub fn harden(router: Router, request_timeout: Duration) -> Router {
+    // tower-http's timeout answers with the inner response type's `Default`
+    // body. Wrapping every body in `Some` beneath it makes its answer the only
+    // `None`, so exactly that answer, and no handler's own 503, becomes the
+    // JSON timeout error.
+    let timeout = ServiceBuilder::new()
+        .map_response(move |res: Response<Option<Body>>| {
+            let (parts, body) = res.into_parts();
+            match body {
+                Some(body) => Response::from_parts(parts, body),
+                None => timed_out(request_timeout),
+            }
+        })
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, request_timeout))
+        .map_response(|res: Response| res.map(Some));
+    // Outermost, so a panic in any layer beneath is caught too.
+    router.layer(timeout).layer(CatchPanicLayer::custom(panicked))
+}
+
+fn timed_out(request_timeout: Duration) -> Response {
+    tracing::warn!(timeout_secs = request_timeout.as_secs(), "a request ran past the request timeout and was answered 503");
+    let message = format!(
+        "the server did not finish this request within {}s (config key `request_timeout`); a change it started may still complete, so check before you retry",
+        request_timeout.as_secs()
+    );
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", message).into_response()
+}
+
+fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = panic.downcast_ref::<String>().map(String::as_str).or_else(|| panic.downcast_ref::<&str>().copied()).unwrap_or("(no message)");
+    // The panic's text may hold anything the handler had in hand: the log
+    // gets it, the caller does not.
+    tracing::error!(panic = detail, "a request handler panicked; the request was answered 500");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server could not complete the request; see its log").into_response()
+}
+
+/// A TCP listener that serves at most `max_connections` connections at once.
+///
+/// It takes a slot before it accepts, so while every slot is taken further
+/// connections wait in the operating system's accept queue instead of being
+/// accepted and left unanswered; a slot frees when its connection closes.
+pub struct LimitedListener {
+    inner: TcpListener,
+    slots: Arc<Semaphore>,
+}
+
+impl LimitedListener {
+    pub fn new(inner: TcpListener, max_connections: usize) -> Self {
+        Self { inner, slots: Arc::new(Semaphore::new(max_connections)) }
+    }
+}
+
+impl axum::serve::Listener for LimitedListener {
+    type Io = LimitedStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        if self.slots.available_permits() == 0 {
+            tracing::debug!("every connection slot is taken (config key `max_connections`); new connections wait until one closes");
+        }
+        // Nothing closes the semaphore, so acquiring cannot fail.
+        let slot = self.slots.clone().acquire_owned().await.expect("the connection semaphore is never closed");
+        // axum's own accept retries, and backs off when out of file descriptors.
+        let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
+        (LimitedStream { stream, _slot: slot }, addr)
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        self.inner.local_addr()
+    }
+}
+
+/// An accepted connection holding its slot of the [`LimitedListener`] until dropped.
+pub struct LimitedStream {
+    stream: TcpStream,
+    _slot: OwnedSemaphorePermit,
+}
+
+impl AsyncRead for LimitedStream {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for LimitedStream {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+}
+
 /// Serves until SIGINT or SIGTERM, then signs a last checkpoint.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let (app, r) = build(&cfg).await?;
     let listener = TcpListener::bind(r.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on `{}` (config key `listen`): {e}", r.listen))?;
     let addr = listener.local_addr()?;
+    let listener = LimitedListener::new(listener, r.max_connections);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     if let Err(e) = app.writ.schedule_reconciliation().await {
         tracing::error!(error = %e, "could not schedule reconciliation");
@@ -106,7 +233,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let worker = tokio::spawn(workers::run(app.clone(), r.checkpoint_every.as_delta().to_std()?, stopped));
     tracing::info!(%addr, database = %writ_store::redact(&r.database_url), "writ is serving");
     println!("writ is serving on http://{addr}");
-    axum::serve(listener, router(app.clone(), cfg.max_body_bytes)).with_graceful_shutdown(wait_for_signal()).await?;
+    let router = harden(router(app.clone(), cfg.max_body_bytes), r.request_timeout);
+    axum::serve(listener, router).with_graceful_shutdown(wait_for_signal()).await?;
     let _ = stop.send(true);
     let _ = worker.await;
     if let Err(e) = app.writ.checkpoint(&app.signing_key).await {

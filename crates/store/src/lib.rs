@@ -21,6 +21,96 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Executor};
 use writ_app::ports::StoreError;
 
+/// How hard SQLite works to make a COMMIT survive an operating-system crash or
+/// a power cut (`PRAGMA synchronous`). It changes nothing on PostgreSQL, whose
+/// durability is the server's own `synchronous_commit`.
+///
+/// `Full` is the default because Writ answers an approval only after its
+/// COMMIT, and what follows the answer assumes the commit stands: the job
+/// worker grants real access on a target, and signed checkpoints hand out the
+/// log's size and head hash. In WAL mode, `Normal` syncs the log only at
+/// checkpoints, so an OS crash can take back transactions already answered:
+/// an approval the requester was told about, access on a target with no
+/// event that explains it, a log shorter than a checkpoint already signed.
+/// `Full` syncs the write-ahead log at every COMMIT; the writer's group commit
+/// (see `sqlite_native`) pays that sync once per group of queued changes, not
+/// once per change. Choose `Normal` only where losing the last acknowledged
+/// changes after an OS crash is acceptable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SqliteSynchronous {
+    /// Sync at WAL checkpoints only: survives Writ crashing, not the OS.
+    Normal,
+    /// Sync the write-ahead log at every COMMIT: an answered change survives an OS crash.
+    #[default]
+    Full,
+    /// `Full`, and in rollback-journal modes also the directory after a COMMIT
+    /// deletes its journal. Writ runs in WAL mode, where it adds little.
+    Extra,
+}
+
+/// A `sqlite_synchronous` value that is none of the allowed ones.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("`{0}` is not a SQLite synchronous setting: write `full` (the default), `normal` or `extra`")]
+pub struct UnknownSqliteSynchronous(pub String);
+
+impl SqliteSynchronous {
+    /// The value for `PRAGMA synchronous = …`.
+    pub fn pragma_value(self) -> &'static str {
+        match self {
+            SqliteSynchronous::Normal => "NORMAL",
+            SqliteSynchronous::Full => "FULL",
+            SqliteSynchronous::Extra => "EXTRA",
+        }
+    }
+
+    /// The number `PRAGMA synchronous` reads back for this setting.
+    pub fn level(self) -> i64 {
+        match self {
+            SqliteSynchronous::Normal => 1,
+            SqliteSynchronous::Full => 2,
+            SqliteSynchronous::Extra => 3,
+        }
+    }
+}
+
+impl FromStr for SqliteSynchronous {
+    type Err = UnknownSqliteSynchronous;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "normal" => Ok(SqliteSynchronous::Normal),
+            "full" => Ok(SqliteSynchronous::Full),
+            "extra" => Ok(SqliteSynchronous::Extra),
+            _ => Err(UnknownSqliteSynchronous(s.to_owned())),
+        }
+    }
+}
+
+/// How [`SqlStore::open_with`] sets up the connections it opens.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StoreOptions {
+    /// Applied to every SQLite connection the store opens (ignored on PostgreSQL).
+    pub sqlite_synchronous: SqliteSynchronous,
+}
+
+/// The settings of every SQLite connection Writ opens, sqlx's and the native
+/// writer's alike. WAL lets readers run beside the writer.
+pub(crate) fn sqlite_pragmas(synchronous: SqliteSynchronous) -> String {
+    format!("PRAGMA journal_mode = WAL; PRAGMA synchronous = {}; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;", synchronous.pragma_value())
+}
+
+/// `PRAGMA synchronous` as SQLite reports it on each kind of connection a
+/// SQLite store uses (1 NORMAL, 2 FULL, 3 EXTRA; see [`SqliteSynchronous::level`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SqliteSynchronousInForce {
+    /// The native writer's connection, which commits every change (read back when it started).
+    pub native_writer: i64,
+    /// The sqlx writing connection (migrations and rare writes).
+    pub sqlx_writer: i64,
+    /// A reading connection.
+    pub reader: i64,
+}
+
 /// Which database a URL points at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -85,8 +175,14 @@ fn sqlite_file(url: &str) -> std::path::PathBuf {
 }
 
 impl SqlStore {
-    /// Connects, creates the SQLite file if needed, and applies migrations.
+    /// Connects, creates the SQLite file if needed, and applies migrations, with
+    /// the default [`StoreOptions`].
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Self::open_with(url, StoreOptions::default()).await
+    }
+
+    /// [`open`](Self::open) with `options`.
+    pub async fn open_with(url: &str, options: StoreOptions) -> Result<Self, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
         let mut url = url.to_owned();
@@ -106,11 +202,7 @@ impl SqlStore {
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
-                            // WAL lets readers run beside the writer; NORMAL sync in WAL
-                            // mode is durable across application crashes (an OS crash can
-                            // lose the last transactions, never corrupt the file).
-                            conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
-                                .await?;
+                            conn.execute(sqlite_pragmas(options.sqlite_synchronous).as_str()).await?;
                         }
                         Ok(())
                     })
@@ -129,7 +221,7 @@ impl SqlStore {
         let mut store = SqlStore { backend, writer, reader, sqlite_path, native_writer: None };
         store.migrate().await?;
         if let Some(path) = &store.sqlite_path {
-            store.native_writer = Some(std::sync::Arc::new(sqlite_native::NativeWriter::start(path)?));
+            store.native_writer = Some(std::sync::Arc::new(sqlite_native::NativeWriter::start(path, options.sqlite_synchronous)?));
         }
         Ok(store)
     }
@@ -170,6 +262,17 @@ impl SqlStore {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// What SQLite reports for `PRAGMA synchronous` on this store's connections;
+    /// `None` on PostgreSQL or a read-only store (which commits nothing).
+    pub async fn sqlite_synchronous_in_force(&self) -> Result<Option<SqliteSynchronousInForce>, StoreError> {
+        let Some(native) = &self.native_writer else { return Ok(None) };
+        let level = |pool: &AnyPool| {
+            let pool = pool.clone();
+            async move { sqlx::query_scalar::<_, i64>("PRAGMA synchronous").fetch_one(&pool).await.map_err(db_err) }
+        };
+        Ok(Some(SqliteSynchronousInForce { native_writer: native.synchronous(), sqlx_writer: level(&self.writer).await?, reader: level(&self.reader).await? }))
     }
 
     /// Closes every connection. On SQLite it first folds the write-ahead log into

@@ -18,6 +18,7 @@ use writ_core::audit::AuditEvent;
 
 use super::sqlite_err;
 use crate::commit::{head_of, plan, Param, Stmt, LOCK_HEAD};
+use crate::{sqlite_pragmas, SqliteSynchronous};
 
 /// Changes committed in one transaction at most; bounds the work a failed
 /// COMMIT has to report back.
@@ -30,22 +31,37 @@ type Reply = oneshot::Sender<Result<Vec<AuditEvent>, StoreError>>;
 pub(crate) struct NativeWriter {
     jobs: Mutex<Option<mpsc::Sender<(Change, Reply)>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// `PRAGMA synchronous` as the writing connection reported it at start.
+    synchronous: i64,
 }
 
 impl NativeWriter {
     /// Opens the file read-write (it must exist and be migrated) and starts the thread.
-    pub(crate) fn start(path: &Path) -> Result<Self, StoreError> {
+    pub(crate) fn start(path: &Path, synchronous: SqliteSynchronous) -> Result<Self, StoreError> {
         let conn = super::open(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-        // The same settings as the sqlx connections (see `SqlStore::open`).
-        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
-            .map_err(sqlite_err)?;
+        // The same settings as the sqlx connections (see `SqlStore::open_with`).
+        conn.execute_batch(&sqlite_pragmas(synchronous)).map_err(sqlite_err)?;
+        // SQLite ignores a PRAGMA it cannot apply rather than failing, and every
+        // acknowledged change goes through this connection: check that it took.
+        let in_force: i64 = conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).map_err(sqlite_err)?;
+        if in_force != synchronous.level() {
+            return Err(StoreError::Database(format!(
+                "SQLite did not apply `PRAGMA synchronous = {}` to the writer's connection (it reports {in_force})",
+                synchronous.pragma_value()
+            )));
+        }
         conn.set_prepared_statement_cache_capacity(64);
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("writ-sqlite-writer".into())
             .spawn(move || run(conn, rx))
             .map_err(|e| StoreError::Database(format!("cannot start the SQLite writer thread: {e}")))?;
-        Ok(NativeWriter { jobs: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)) })
+        Ok(NativeWriter { jobs: Mutex::new(Some(tx)), thread: Mutex::new(Some(thread)), synchronous: in_force })
+    }
+
+    /// `PRAGMA synchronous` on the writing connection (1 NORMAL, 2 FULL, 3 EXTRA).
+    pub(crate) fn synchronous(&self) -> i64 {
+        self.synchronous
     }
 
     pub(crate) async fn commit(&self, change: Change) -> Result<Vec<AuditEvent>, StoreError> {
