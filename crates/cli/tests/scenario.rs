@@ -220,3 +220,62 @@ fn policy_check_config_errors_and_init_name_what_is_wrong() {
     assert_eq!(serve.status.code(), Some(1));
     assert!(text(&serve.stderr).contains("config key `lapse_after`"), "{}", text(&serve.stderr));
 }
+
+/// Deleting the newest events together with the checkpoints that cover them
+/// passes a verification of the database alone (the checkpoints live in it);
+/// the checkpoints the server published to its witness directory catch it.
+/// Several nodes' keys may be trusted at once, from one file.
+#[test]
+fn a_log_cut_with_its_checkpoints_is_caught_by_the_published_witness() {
+    // The demo configuration publishes to `writ-data/witness`.
+    let mut s = Server::start(None);
+    let witness = s.dir.path().join("writ-data/witness");
+    two_stage_flow(&s);
+    // An export signs a checkpoint first (POST /v1/audit/checkpoints).
+    s.ok("audrey", &["audit", "export", "--output", s.dir.path().join("first.jsonl").to_str().unwrap()]);
+    let early = std::fs::read_dir(&witness).unwrap().count();
+    assert!(early >= 1, "the signed checkpoint was published");
+    for why in ["month-end close", "quarterly audit"] {
+        s.ok("bob", &["request", "create", "--entitlement", "pg-prod/payments_readonly", "--duration", "1h", "--justification", why]);
+    }
+    s.stop(); // the shutdown checkpoint covers the whole log, and is published too
+    let published = std::fs::read_dir(&witness).unwrap().count();
+    assert!(published > early, "{published} files");
+
+    let db = s.db();
+    let url = format!("sqlite://{}", db.display());
+    let key = std::fs::read_to_string(s.dir.path().join("writ-data/audit-signing.pub")).unwrap();
+    let keys = s.dir.path().join("node-keys.pub");
+    std::fs::write(&keys, format!("# node a\n{}\n# node b\n{}\n", key.trim(), "ab".repeat(32))).unwrap();
+    let trusted = format!("@{}", keys.display());
+    let out = verify(&["--database", &url, "--trusted-key", &trusted, "--witness", witness.to_str().unwrap(), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = report["events"].as_u64().unwrap();
+    assert_eq!(report["latest_witnessed_size"].as_u64(), Some(n), "{report}");
+
+    // Cut the newest events and every checkpoint past what remains.
+    let keep = n - 3;
+    let cut = tampered(
+        &db,
+        s.dir.path(),
+        "cut",
+        &[
+            format!("DELETE FROM audit_events WHERE seq > {keep}"),
+            format!("DELETE FROM audit_checkpoints WHERE size > {keep}"),
+            format!("UPDATE audit_head SET seq = {keep}, hash = (SELECT hash FROM audit_events WHERE seq = {keep})"),
+        ],
+    );
+    let out = verify(&["--database", &cut, "--trusted-key", &trusted]);
+    assert!(out.status.success(), "the database alone cannot tell: {}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("no --witness given"), "{}", text(&out.stdout));
+    let out = verify(&["--database", &cut, "--trusted-key", &trusted, "--witness", witness.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("covers {n} events but the log ends at {keep}")), "{err}");
+
+    // A witnessed checkpoint by a key nobody trusts is refused, naming the set.
+    let out = verify(&["--database", &url, "--trusted-key", &"cd".repeat(32), "--witness", witness.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("not by a trusted key"), "{}", text(&out.stderr));
+}

@@ -54,6 +54,18 @@ pub struct Config {
     /// change survives an OS crash), `normal` (faster; an OS crash can lose the
     /// last answered changes) or `extra`. Ignored on PostgreSQL.
     pub sqlite_synchronous: String,
+    /// A directory every signed audit checkpoint is also written to, one new
+    /// file each, never rewritten (ideally on another machine's storage):
+    /// `writ audit verify --witness DIR` then catches a log cut together with
+    /// its newest checkpoints. Empty: none.
+    pub audit_witness_dir: String,
+    /// An http(s) URL every signed checkpoint is POSTed to as JSON (a
+    /// witness service). Empty: none.
+    pub audit_witness_url: String,
+    /// The Ed25519 key file this node signs checkpoints with. Empty: its own
+    /// key in `data_dir` (created on first start). Several nodes may share one
+    /// file, or each keep its own and the verifier trust each public key.
+    pub audit_signing_key_file: String,
     /// How to reach each target the catalog fulfils through a connector:
     /// `[targets.<id>]` with `kind` and connection settings (secrets by
     /// `password_env`/`password_file`). Only from the file: a table.
@@ -167,6 +179,9 @@ const KEYS: &[&str] = &[
     "request_timeout",
     "max_connections",
     "sqlite_synchronous",
+    "audit_witness_dir",
+    "audit_witness_url",
+    "audit_signing_key_file",
 ];
 
 impl Default for Config {
@@ -188,6 +203,9 @@ impl Default for Config {
             request_timeout: "30s".into(),
             max_connections: 1024,
             sqlite_synchronous: "full".into(),
+            audit_witness_dir: String::new(),
+            audit_witness_url: String::new(),
+            audit_signing_key_file: String::new(),
             targets: Default::default(),
             notifications: None,
             reconcile: ReconcileConfig::default(),
@@ -224,6 +242,9 @@ pub struct Resolved {
     pub request_timeout: std::time::Duration,
     pub max_connections: usize,
     pub sqlite_synchronous: writ_store::SqliteSynchronous,
+    pub audit_witness_dir: Option<PathBuf>,
+    pub audit_witness_url: Option<reqwest::Url>,
+    pub audit_signing_key_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -285,6 +306,11 @@ impl Config {
                     *p = base.join(&*p);
                 }
             }
+            for p in [&mut cfg.audit_witness_dir, &mut cfg.audit_signing_key_file] {
+                if !p.is_empty() && Path::new(p.as_str()).is_relative() {
+                    *p = base.join(p.as_str()).display().to_string();
+                }
+            }
         }
         Ok(cfg)
     }
@@ -331,7 +357,27 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(dur("request_timeout", &self.request_timeout)?.secs().unsigned_abs()),
             max_connections: self.max_connections as usize,
             sqlite_synchronous,
+            audit_witness_dir: Some(self.audit_witness_dir.trim()).filter(|d| !d.is_empty()).map(PathBuf::from),
+            audit_witness_url: self.witness_url()?,
+            audit_signing_key_file: Some(self.audit_signing_key_file.trim()).filter(|f| !f.is_empty()).map(PathBuf::from),
         })
+    }
+
+    /// `audit_witness_url`, if set: an absolute http(s) URL without credentials.
+    fn witness_url(&self) -> Result<Option<reqwest::Url>, ConfigError> {
+        let raw = self.audit_witness_url.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        let bad = |reason: String| ConfigError::Invalid { key: "audit_witness_url", reason };
+        let url = reqwest::Url::parse(raw).map_err(|e| bad(format!("not a URL ({e}): write e.g. `https://witness.example.com/checkpoints`")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(bad(format!("scheme `{}`: use http or https", url.scheme())));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("credentials in the URL would be logged: the witness needs none (checkpoints are signed)".into()));
+        }
+        Ok(Some(url))
     }
 
     /// The configured node name, or `<hostname>-<pid>`.
@@ -421,6 +467,8 @@ mod tests {
         assert!(bad(|c| c.request_timeout = "0s".into()).contains("`request_timeout`"));
         assert!(bad(|c| c.max_connections = 0).contains("`max_connections`"));
         assert!(bad(|c| c.max_connections = 65_537).contains("`max_connections`"));
+        assert!(bad(|c| c.audit_witness_url = "ftp://witness.example.com".into()).contains("`audit_witness_url`"));
+        assert!(bad(|c| c.audit_witness_url = "https://user:pw@witness.example.com".into()).contains("credentials"));
         let e = bad(|c| c.sqlite_synchronous = "off".into());
         assert!(e.contains("`sqlite_synchronous`") && e.contains("`full`") && e.contains("`normal`") && e.contains("`extra`"), "{e}");
         let dir = tempfile::tempdir().unwrap();

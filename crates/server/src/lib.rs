@@ -14,6 +14,7 @@ pub mod routes;
 pub mod serve;
 pub mod signing;
 pub mod views;
+pub mod witness;
 pub mod workers;
 
 pub use config::Config;

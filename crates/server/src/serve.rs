@@ -38,6 +38,23 @@ pub struct App {
     pub writ: Arc<Writ>,
     pub metrics: Arc<Metrics>,
     pub signing_key: Arc<SigningKey>,
+    /// Where each signed checkpoint is also published.
+    pub witness: Arc<crate::witness::Witness>,
+}
+
+impl App {
+    /// Signs a checkpoint of the log if it grew, and publishes it to the
+    /// witnesses. A witness that fails is logged: the checkpoint is stored,
+    /// and the next one (which covers it) is published again.
+    pub async fn sign_checkpoint(&self) -> Result<Option<writ_core::audit::Checkpoint>, writ_app::AppError> {
+        let cp = self.writ.checkpoint(&self.signing_key).await?;
+        if let Some(cp) = &cp {
+            if let Err(e) = self.witness.publish(cp).await {
+                tracing::error!(size = cp.size, error = %e, "a signed checkpoint could not be published to its witness");
+            }
+        }
+        Ok(cp)
+    }
 }
 
 /// Opens the store and loads catalog and policies: everything but the socket.
@@ -67,7 +84,8 @@ pub async fn build_with_connectors(
     let store = SqlStore::open_with(&r.database_url, StoreOptions { sqlite_synchronous: r.sqlite_synchronous }).await?;
     let identities: Vec<Identity> = writ_app::ports::Store::identities(&store).await?;
     catalog.check_owners(|id| identities.iter().find(|i| &i.id == id)).map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;
-    let signing_key = signing::load_or_create(&r.data_dir)?;
+    let signing_key = signing::load(&r.data_dir, r.audit_signing_key_file.as_deref())?;
+    let witness = crate::witness::Witness::new(r.audit_witness_dir.clone(), r.audit_witness_url.clone())?;
     let metrics = Arc::new(Metrics::default());
     let settings = Settings {
         lapse_after: r.lapse_after.as_delta(),
@@ -89,7 +107,7 @@ pub async fn build_with_connectors(
         tracing::info!(receiver = %writ_app::ports::Notifier::describe(&notifier), "notifications go to a webhook");
         writ = writ.with_notifier(Arc::new(notifier));
     }
-    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key) }, r))
+    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness) }, r))
 }
 
 async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
@@ -237,7 +255,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     axum::serve(listener, router).with_graceful_shutdown(wait_for_signal()).await?;
     let _ = stop.send(true);
     let _ = worker.await;
-    if let Err(e) = app.writ.checkpoint(&app.signing_key).await {
+    if let Err(e) = app.sign_checkpoint().await {
         tracing::error!(error = %e, "could not sign the final checkpoint");
     }
     app.writ.store().close().await;

@@ -79,7 +79,7 @@ async fn run_periodic(app: App, checkpoint_every: Duration, mut shutdown: watch:
                 }
             }
             _ = checkpoint.tick() => {
-                match app.writ.checkpoint(&app.signing_key).await {
+                match app.sign_checkpoint().await {
                     Ok(Some(cp)) => tracing::info!(size = cp.size, head = %cp.head, "signed audit checkpoint"),
                     Ok(None) => {}
                     Err(e) => tracing::error!(error = %e, "signing a checkpoint failed"),

@@ -139,6 +139,9 @@ async fn health_metrics_and_openapi() {
     assert_eq!(v["status"], "ok");
     let (status, _) = h.call(None, "GET", "/metrics", None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // The figures are oversight's: any token is not enough.
+    let (status, v) = h.get("alice", "/metrics").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
     h.post("alice", "/v1/requests", new_request("pg-prod/payments_readonly", "1h")).await;
     let (status, v) = h.get("audrey", "/metrics").await;
     assert_eq!(status, StatusCode::OK);

@@ -315,7 +315,7 @@ async fn audit_chain_and_checkpoints(store: &dyn Store) {
             verifier.push(e).unwrap();
         }
     }
-    let report = verifier.finish(&[cp], Some(key.verifying_key().to_bytes())).unwrap();
+    let report = verifier.finish(&[cp], &[key.verifying_key().to_bytes()]).unwrap();
     assert_eq!(report.events, size);
     let r1 = RequestId::from_uuid(Uuid::from_u128(1));
     let events = store.request_events(r1).await.unwrap();

@@ -36,7 +36,7 @@ async fn filled(url: &str) -> SqlStore {
 async fn verify(store: &SqlStore) -> Result<u64, Tamper> {
     let mut verifier = ChainVerifier::new();
     store.verify_into(&mut verifier).await.unwrap()?;
-    Ok(verifier.finish(&[], None)?.events)
+    Ok(verifier.finish(&[], &[])?.events)
 }
 
 async fn tamper(url: &str, sql: &str) {

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::io::BufRead;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
@@ -50,10 +50,17 @@ pub struct VerifyArgs {
     /// Verify an export written by `writ audit export`.
     #[arg(long, value_name = "PATH")]
     pub file: Option<PathBuf>,
-    /// The Ed25519 public key checkpoints must be signed with: hex, or `@FILE`
-    /// (e.g. `@writ-data/audit-signing.pub`, written by the server).
-    #[arg(long, value_name = "HEX")]
-    pub trusted_key: Option<String>,
+    /// An Ed25519 public key checkpoints may be signed with: hex, or `@FILE`
+    /// (e.g. `@writ-data/audit-signing.pub`, written by the server; a file may
+    /// list several keys, one per line, `#` comments allowed). Repeat it for
+    /// several nodes that each sign with their own key.
+    #[arg(long, value_name = "HEX|@FILE")]
+    pub trusted_key: Vec<String>,
+    /// A directory of checkpoints the server published outside its database
+    /// (`audit_witness_dir`): the log must reach and agree with every one, so
+    /// deleting its newest events together with their checkpoints is caught.
+    #[arg(long, value_name = "DIR")]
+    pub witness: Option<PathBuf>,
 }
 
 /// `writ policy check`: validate the policies in a directory.
@@ -176,17 +183,47 @@ fn parse_line(text: &str) -> anyhow::Result<Parsed<'_>> {
     }
 }
 
-pub async fn audit_verify(args: &VerifyArgs, json: bool) -> anyhow::Result<()> {
-    let trusted = match args.trusted_key.as_deref() {
-        None => None,
-        Some(k) => {
-            let text = match k.strip_prefix('@') {
-                Some(path) => std::fs::read_to_string(path).with_context(|| format!("--trusted-key: cannot read `{path}`"))?,
-                None => k.to_owned(),
-            };
-            Some(decode_hex_array::<32>(text.trim()).map_err(|e| anyhow::anyhow!("--trusted-key: {e}"))?)
+/// The keys of every `--trusted-key`: hex, or `@FILE` with one key per line.
+fn trusted_keys(args: &[String]) -> anyhow::Result<Vec<[u8; 32]>> {
+    let mut keys = Vec::new();
+    for k in args {
+        let (text, from) = match k.strip_prefix('@') {
+            Some(path) => (std::fs::read_to_string(path).with_context(|| format!("--trusted-key: cannot read `{path}`"))?, format!("`{path}`")),
+            None => (k.clone(), "the command line".to_owned()),
+        };
+        let lines: Vec<(usize, &str)> =
+            text.lines().enumerate().map(|(n, l)| (n + 1, l.trim())).filter(|(_, l)| !l.is_empty() && !l.starts_with('#')).collect();
+        if lines.is_empty() {
+            anyhow::bail!("--trusted-key: {from} holds no key");
         }
-    };
+        for (n, line) in lines {
+            keys.push(decode_hex_array::<32>(line).map_err(|e| anyhow::anyhow!("--trusted-key: {from}, line {n}: {e}"))?);
+        }
+    }
+    Ok(keys)
+}
+
+/// Every checkpoint published in a witness directory (`*.json`, one each),
+/// naming the file of anything unreadable.
+fn witnessed_checkpoints(dir: &Path) -> anyhow::Result<Vec<Checkpoint>> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("--witness: cannot read the directory `{}`", dir.display()))?;
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).with_context(|| format!("--witness: cannot read `{}`", path.display()))?;
+            found.push(serde_json::from_str(&text).with_context(|| format!("--witness: `{}` is not a checkpoint", path.display()))?);
+        }
+    }
+    if found.is_empty() {
+        anyhow::bail!("--witness: `{}` holds no checkpoint (`*.json`): is it the server's `audit_witness_dir`?", dir.display());
+    }
+    Ok(found)
+}
+
+pub async fn audit_verify(args: &VerifyArgs, json: bool) -> anyhow::Result<()> {
+    let trusted = trusted_keys(&args.trusted_key)?;
+    let witnessed = args.witness.as_deref().map(witnessed_checkpoints).transpose()?.unwrap_or_default();
     let mut verifier = ChainVerifier::new();
     let (source, checkpoints) = if let Some(file) = &args.file {
         (file.display().to_string(), read_export(file, &mut verifier)?)
@@ -196,12 +233,16 @@ pub async fn audit_verify(args: &VerifyArgs, json: bool) -> anyhow::Result<()> {
         let checkpoints = store.verify_into(&mut verifier).await?.map_err(|t| anyhow::anyhow!("audit log failed verification: {t}"))?;
         (writ_store::redact(url), checkpoints)
     };
-    let report = verifier.finish(&checkpoints, trusted).map_err(|t| anyhow::anyhow!("audit log failed verification: {t}"))?;
-    print_report(&source, &report, trusted.is_some(), json);
+    // Witnessed checkpoints are checked like the stored ones: a log shorter
+    // than one, or different at its size, fails.
+    let latest_witnessed = witnessed.iter().map(|c| c.size).max();
+    let all: Vec<Checkpoint> = checkpoints.into_iter().chain(witnessed.iter().cloned()).collect();
+    let report = verifier.finish(&all, &trusted).map_err(|t| anyhow::anyhow!("audit log failed verification: {t}"))?;
+    print_report(&source, &report, !trusted.is_empty(), (witnessed.len(), latest_witnessed), json);
     Ok(())
 }
 
-fn print_report(source: &str, r: &VerifyReport, trusted: bool, json: bool) {
+fn print_report(source: &str, r: &VerifyReport, trusted: bool, witnessed: (usize, Option<u64>), json: bool) {
     let unsigned_tail = r.events - r.last_checkpoint_size.unwrap_or(0);
     if json {
         let v = serde_json::json!({
@@ -214,6 +255,8 @@ fn print_report(source: &str, r: &VerifyReport, trusted: bool, json: bool) {
             "events_after_last_checkpoint": unsigned_tail,
             "key_fingerprints": r.key_fingerprints,
             "trusted_key_given": trusted,
+            "witnessed_checkpoints": witnessed.0,
+            "latest_witnessed_size": witnessed.1,
         });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return;
@@ -225,6 +268,10 @@ fn print_report(source: &str, r: &VerifyReport, trusted: bool, json: bool) {
         r.checkpoints_checked,
         if r.key_fingerprints.is_empty() { "nobody".into() } else { r.key_fingerprints.join(", ") }
     );
+    match witnessed {
+        (0, _) => println!("  note: no --witness given; a log cut together with its newest checkpoints cannot be told from a shorter one"),
+        (n, latest) => println!("  witnessed:   {n} published checkpoints agree, the latest at {} events", latest.unwrap_or(0)),
+    }
     if unsigned_tail > 0 {
         println!("  warning: the last {unsigned_tail} events come after the newest checkpoint; only the hash chain protects them");
     }
@@ -281,7 +328,7 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let mut verifier = ChainVerifier::new();
         let checkpoints = read_export(&path, &mut verifier)?;
-        Ok(verifier.finish(&checkpoints, None).map_err(|t| anyhow::anyhow!("{t}"))?.events)
+        Ok(verifier.finish(&checkpoints, &[]).map_err(|t| anyhow::anyhow!("{t}"))?.events)
     }
 
     #[test]

@@ -120,9 +120,14 @@ fn local_commands_have_their_defaults() {
     assert!(!a.force);
     let Command::Policy(PolicyCommand::Check(a)) = parse(&["policy", "check"]).unwrap().command else { panic!() };
     assert_eq!(a.dir, std::path::Path::new("./writ-data/policies"));
-    let Command::Audit(AuditCommand::Verify(a)) = parse(&["audit", "verify", "--file", "log.jsonl", "--trusted-key", "ab"]).unwrap().command else { panic!() };
+    let Command::Audit(AuditCommand::Verify(a)) =
+        parse(&["audit", "verify", "--file", "log.jsonl", "--trusted-key", "ab", "--trusted-key", "@keys", "--witness", "w"]).unwrap().command
+    else {
+        panic!()
+    };
     assert_eq!(a.file.as_deref(), Some(std::path::Path::new("log.jsonl")));
-    assert_eq!(a.trusted_key.as_deref(), Some("ab"));
+    assert_eq!(a.trusted_key, ["ab", "@keys"]);
+    assert_eq!(a.witness.as_deref(), Some(std::path::Path::new("w")));
 }
 
 #[test]

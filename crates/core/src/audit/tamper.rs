@@ -57,8 +57,8 @@ pub enum Tamper {
 
     /// A checkpoint was validly signed, but not by the key the auditor trusts.
     #[error(
-        "checkpoint at {size} events was signed by key {fingerprint}, not by the trusted key \
-         {trusted}: check which key the server signs with"
+        "checkpoint at {size} events was signed by key {fingerprint}, not by a trusted key \
+         ({trusted}): check which key each node signs with"
     )]
     UntrustedKey { size: u64, fingerprint: String, trusted: String },
 

@@ -173,16 +173,18 @@ impl ChainVerifier {
     /// Each signature must verify; with `trusted_key`, each must also be signed
     /// by exactly that key. A checkpoint larger than the log means truncation;
     /// one whose head differs from the log's hash at its size means a rewrite.
-    pub fn finish(self, checkpoints: &[Checkpoint], trusted_key: Option<[u8; 32]>) -> Result<VerifyReport, Tamper> {
+    /// `trusted_keys`: the public keys checkpoints must be signed with (one
+    /// per node, or one shared by all); empty, each checkpoint's own key is
+    /// used (which only proves it was not altered after signing).
+    pub fn finish(self, checkpoints: &[Checkpoint], trusted_keys: &[[u8; 32]]) -> Result<VerifyReport, Tamper> {
         if let Some(t) = self.failed {
             return Err(t);
         }
         let mut key_fingerprints: Vec<String> = Vec::new();
         for cp in checkpoints {
-            if let Some(trusted) = trusted_key {
-                if cp.public_key != trusted {
-                    return Err(Tamper::UntrustedKey { size: cp.size, fingerprint: cp.key_fingerprint(), trusted: key_fingerprint(&trusted) });
-                }
+            if !trusted_keys.is_empty() && !trusted_keys.contains(&cp.public_key) {
+                let trusted = trusted_keys.iter().map(key_fingerprint).collect::<Vec<_>>().join(", ");
+                return Err(Tamper::UntrustedKey { size: cp.size, fingerprint: cp.key_fingerprint(), trusted });
             }
             cp.verify_signature()?;
             if cp.size > self.len() {
@@ -214,13 +216,13 @@ impl ChainVerifier {
 pub fn verify_chain<'a>(
     events: impl IntoIterator<Item = &'a AuditEvent>,
     checkpoints: &[Checkpoint],
-    trusted_key: Option<[u8; 32]>,
+    trusted_keys: &[[u8; 32]],
 ) -> Result<VerifyReport, Tamper> {
     let mut verifier = ChainVerifier::new();
     for ev in events {
         verifier.push(ev)?;
     }
-    verifier.finish(checkpoints, trusted_key)
+    verifier.finish(checkpoints, trusted_keys)
 }
 
 #[cfg(test)]

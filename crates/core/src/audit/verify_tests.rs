@@ -50,7 +50,7 @@ pub(super) fn checkpoint(events: &[AuditEvent], size: u64) -> Checkpoint {
 /// Verifies rows the way a store hands them over: ORDER BY seq.
 pub(super) fn verify(mut events: Vec<AuditEvent>, checkpoints: &[Checkpoint]) -> Result<VerifyReport, Tamper> {
     events.sort_by_key(|e| e.seq);
-    verify_chain(&events, checkpoints, None)
+    verify_chain(&events, checkpoints, &[])
 }
 
 /// Contents of `from` placed at `to`'s position, keeping `to`'s seq.
@@ -62,7 +62,7 @@ pub(super) fn with_contents_of(from: &AuditEvent, to: &AuditEvent) -> AuditEvent
 fn an_untouched_log_verifies_with_its_checkpoints() {
     let log = chain(10);
     let cps = [checkpoint(&log, 4), checkpoint(&log, 10), checkpoint(&log, 0)];
-    let report = verify_chain(&log, &cps, Some(key(1).verifying_key().to_bytes())).unwrap();
+    let report = verify_chain(&log, &cps, &[key(1).verifying_key().to_bytes()]).unwrap();
     assert_eq!(report.events, 10);
     assert_eq!(report.head, log[9].hash);
     assert_eq!(report.checkpoints_checked, 3);
@@ -193,10 +193,24 @@ fn checkpoint_signatures_and_keys_are_checked() {
 
     let other = sign_checkpoint(&key(2), 4, log[3].hash, t0());
     let trusted = key(1).verifying_key().to_bytes();
-    assert!(verify_chain(&log, std::slice::from_ref(&other), None).is_ok());
+    assert!(verify_chain(&log, std::slice::from_ref(&other), &[]).is_ok());
     assert_eq!(
-        verify_chain(&log, std::slice::from_ref(&other), Some(trusted)),
+        verify_chain(&log, std::slice::from_ref(&other), &[trusted]),
         Err(Tamper::UntrustedKey { size: 4, fingerprint: other.key_fingerprint(), trusted: key_fingerprint(&trusted) })
+    );
+    // Several nodes, each with its own key: any trusted key will do, and a
+    // checkpoint by a key outside the set is named with the whole set.
+    let by_one = sign_checkpoint(&key(1), 2, log[1].hash, t0());
+    let node_keys = [trusted, key(2).verifying_key().to_bytes()];
+    assert!(verify_chain(&log, &[by_one.clone(), other.clone()], &node_keys).is_ok());
+    let third = sign_checkpoint(&key(3), 3, log[2].hash, t0());
+    assert_eq!(
+        verify_chain(&log, &[by_one, third.clone(), other], &node_keys),
+        Err(Tamper::UntrustedKey {
+            size: 3,
+            fingerprint: third.key_fingerprint(),
+            trusted: format!("{}, {}", key_fingerprint(&node_keys[0]), key_fingerprint(&node_keys[1]))
+        })
     );
 }
 
@@ -209,7 +223,7 @@ fn the_verifier_stops_at_the_first_problem() {
     assert_eq!(first, Tamper::Deleted { missing_seq: 2, next_seq: 3 });
     assert_eq!(v.push(&log[1]), Err(first.clone()));
     assert_eq!(v.len(), 1);
-    assert_eq!(v.finish(&[], None), Err(first));
+    assert_eq!(v.finish(&[], &[]), Err(first));
 }
 
 #[test]

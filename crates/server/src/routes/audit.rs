@@ -43,7 +43,7 @@ pub async fn checkpoints(State(app): State<App>, Caller(me): Caller) -> Result<J
 #[utoipa::path(post, path = "/v1/audit/checkpoints", responses((status = 200, body = CheckpointView), (status = 204)), security(("bearer" = [])))]
 pub async fn sign(State(app): State<App>, Caller(me): Caller) -> Result<Response, ApiError> {
     app.writ.audit_checkpoints(&me).await?; // the same authority as reading the log
-    Ok(match app.writ.checkpoint(&app.signing_key).await? {
+    Ok(match app.sign_checkpoint().await? {
         Some(cp) => Json(views::checkpoint(&cp)).into_response(),
         None => StatusCode::NO_CONTENT.into_response(),
     })

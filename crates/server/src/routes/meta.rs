@@ -29,9 +29,12 @@ pub async fn healthz(State(app): State<App>) -> Response {
     }
 }
 
-/// Prometheus metrics (any authenticated identity may scrape).
-#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain")), security(("bearer" = [])))]
-pub async fn metrics(State(app): State<App>, Caller(_): Caller) -> Result<Response, ApiError> {
+/// Prometheus metrics, for whoever policy lets `read_audit` (give a scraper
+/// an identity of its own in the auditors' group).
+#[utoipa::path(get, path = "/metrics", responses((status = 200, content_type = "text/plain"), (status = 401, body = writ_api::ErrorBody), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+pub async fn metrics(State(app): State<App>, Caller(me): Caller) -> Result<Response, ApiError> {
+    // The figures say what is overdue and where: oversight's to read.
+    app.writ.authorize(&me, AdminAction::ReadAudit, "read the metrics")?;
     let counts = app.writ.store().request_counts().await.map_err(writ_app::AppError::from)?;
     let (revoking, overdue) = app.writ.removal_counts().await?;
     let break_glass = app.writ.break_glass_exceptions().await?;
