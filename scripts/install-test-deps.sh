@@ -6,7 +6,8 @@
 #   PostgreSQL 15, slapd + ldap-utils, redis-server, chromium + chromium-driver
 #   (Debian, without Recommends: those would pull in systemd and avahi; plus
 #   fonts-liberation for legible screenshots); scim2-server (PyPI, in a venv
-#   under $WRIT_TEST_TOOLS); cargo-nextest.
+#   under $WRIT_TEST_TOOLS); cargo-nextest; cargo-deny 0.20 (crates.io, built
+#   from source: about 7 minutes on 2 cores, once per machine).
 #
 # No service is started: the test harness (crates/testkit) starts its own
 # throwaway servers. During apt-get install a policy-rc.d that denies every start
@@ -15,6 +16,8 @@
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
+# `cargo install` puts its binaries here; rustup's cargo lives here too.
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 TOOLS_DIR="${WRIT_TEST_TOOLS:-${HOME:?}/.cache/writ-test-tools}"
 SCIM_VERSION="0.8.3"
 SCIM_VENV="$TOOLS_DIR/scim-venv"
@@ -120,4 +123,18 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
     cargo install --locked cargo-nextest
     echo "cargo-nextest: installed"
+fi
+
+# cargo-deny (scripts/test.sh: `cargo deny check`). deny.toml is written for the
+# 0.20 series: an older or newer minor version may read it differently, so any
+# other version is replaced (cargo-deny releases are 0.x: each minor may break).
+CARGO_DENY_SERIES="0.20"
+deny_version="$(cargo deny --version 2>/dev/null || true)"
+if [[ "$deny_version" == "cargo-deny $CARGO_DENY_SERIES."* ]]; then
+    echo "cargo-deny: already installed (${deny_version#cargo-deny })"
+else
+    cargo install --locked --force cargo-deny --version "~$CARGO_DENY_SERIES"
+    deny_version="$(cargo deny --version 2>/dev/null)" ||
+        { echo "cargo-deny: FAILED (cargo deny --version does not run)" >&2; exit 1; }
+    echo "cargo-deny: installed (${deny_version#cargo-deny })"
 fi
