@@ -72,9 +72,10 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo build --workspace --all-targets --locked"
 cargo build --workspace --all-targets --locked
 
-step "cargo nextest run --workspace --locked --no-fail-fast $*"
-cargo nextest run --workspace --locked --no-fail-fast "$@"
-
-# nextest does not run doc tests.
+# nextest does not run doc tests. They run first, so that the run ends with
+# nextest's summary of the whole suite.
 step "cargo test --workspace --locked --doc"
 cargo test --workspace --locked --doc
+
+step "cargo nextest run --workspace --locked --no-fail-fast $*"
+cargo nextest run --workspace --locked --no-fail-fast "$@"
