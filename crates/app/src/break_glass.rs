@@ -15,7 +15,7 @@ use writ_core::request::{Request, RequestDraft};
 use writ_policy::PolicyAction;
 
 use crate::events::{self, about};
-use crate::ports::{Change, GrantFilter, RequestFilter, Versioned};
+use crate::ports::{Change, Cursor, GrantFilter, Page, RequestFilter, Versioned};
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
@@ -136,7 +136,7 @@ impl Writ {
                 }),
             ));
             if verdict == UseVerdict::Reject {
-                let held = self.store.grants(&GrantFilter { request: Some(id), active_only: true, ..Default::default() }).await?;
+                let held = self.every_grant(GrantFilter { request: Some(id), active_only: true, ..Default::default() }).await?;
                 for mut g in held.into_iter().filter(|g| g.state() == &writ_core::grant::GrantState::Active) {
                     let reason = format!("break-glass use rejected: {}", note.trim());
                     let g_loaded = g.version();
@@ -193,14 +193,13 @@ impl Writ {
         Err(AppError::Conflict { what: "request", id: id.to_string() })
     }
 
-    /// Break-glass uses whose review is still open (awaiting, overdue, or
-    /// rejected and unresolved) that policy lets `actor` see; with
-    /// `exceptions_only`, just the overdue and rejected ones.
-    pub async fn open_break_glass(&self, actor: &Identity, exceptions_only: bool) -> Result<Vec<Request>, AppError> {
-        let filter = RequestFilter { break_glass_open: true, limit: 1000, ..Default::default() };
+    /// A page of the break-glass uses whose review is still open (awaiting,
+    /// overdue, or rejected and unresolved) that policy lets `actor` see,
+    /// newest first; with `exceptions_only`, just the overdue and rejected ones.
+    pub async fn open_break_glass(&self, actor: &Identity, exceptions_only: bool, limit: u32, after: Option<Cursor>) -> Result<Page<Request>, AppError> {
+        let filter = RequestFilter { break_glass_open: true, after, limit, ..Default::default() };
         let now = self.clock.now();
-        let found = self.list_requests(actor, filter).await?;
-        Ok(found.into_iter().filter(|r| r.post_review().is_some_and(|p| p.is_open() && (!exceptions_only || p.status(now).is_exception()))).collect())
+        self.visible_requests(actor, filter, |r| r.post_review().is_some_and(|p| p.is_open() && (!exceptions_only || p.status(now).is_exception()))).await
     }
 
     /// How many break-glass uses are exceptions now (for a metric).

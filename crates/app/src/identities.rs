@@ -135,7 +135,7 @@ impl Writ {
                 continue; // access already in place: its grants are removed below
             }
             change.events.push(about(req.id(), events::REQUEST_CANCELLED, who, now, json!({ "reason": req.outcome_reason(), "disabled": identity })));
-            for mut t in self.store.tasks(&TaskFilter { request: Some(req.id()), open_only: true, limit: 0 }).await? {
+            for mut t in self.every_task(TaskFilter { request: Some(req.id()), open_only: true, ..Default::default() }).await? {
                 let v = t.version();
                 t.cancel(now)?;
                 change.events.push(about(req.id(), events::TASK_CANCELLED, who, now, json!({ "task": t.id() })));

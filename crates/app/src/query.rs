@@ -3,6 +3,7 @@
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
 use writ_core::audit::{sign_checkpoint, AuditEvent, Checkpoint};
 use writ_core::grant::Grant;
 use writ_core::identity::Identity;
@@ -10,12 +11,70 @@ use writ_core::ids::RequestId;
 use writ_core::request::Request;
 use writ_core::review::rule_admits;
 use writ_core::task::FulfilmentTask;
+use writ_core::DomainError;
 use writ_policy::AdminAction;
 
 use crate::authz::{refusal, Directory};
 use crate::facts::Parties;
-use crate::ports::{GrantFilter, RequestFilter, TaskFilter};
+use crate::ports::{Cursor, GrantFilter, Page, ReconcileRun, RequestFilter, RunFilter, TaskFilter};
+use crate::service::PAGE;
 use crate::{AppError, Writ};
+
+/// A page's limit: at least 1 (the server says its own maximum).
+fn page_limit(limit: u32) -> Result<u32, AppError> {
+    if limit == 0 {
+        return Err(DomainError::invalid("limit", "must be at least 1").into());
+    }
+    Ok(limit)
+}
+
+/// `rows` read with a limit one above `limit`: a page of `limit` of them,
+/// and a cursor when the one more shows the list goes on.
+fn trimmed<T>(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> Cursor) -> Page<T> {
+    if rows.len() <= limit as usize {
+        return Page::last(rows);
+    }
+    rows.truncate(limit as usize);
+    let next = rows.last().map(key);
+    Page { items: rows, next }
+}
+
+/// Reading a list store page by store page for a use-case that keeps only
+/// some of the rows (those the caller may see): the first store page is one
+/// row more than the page asked for, and each next one twice the last, up to
+/// [`PAGE`], so a list where most rows are kept costs one read, and one where
+/// few are does not take a read per row.
+struct Scan {
+    /// The last row examined.
+    after: Option<Cursor>,
+    size: u32,
+    exhausted: bool,
+}
+
+impl Scan {
+    fn new(after: Option<Cursor>, limit: u32) -> Self {
+        Self { after, size: limit.saturating_add(1).min(PAGE), exhausted: false }
+    }
+
+    /// How many rows to read next, unless the store has no more.
+    fn next_size(&self) -> Option<u32> {
+        (!self.exhausted).then_some(self.size)
+    }
+
+    /// Notes that a read of [`Scan::next_size`] rows returned `n`.
+    fn read(&mut self, n: usize) {
+        self.exhausted = n < self.size as usize;
+        self.size = self.size.saturating_mul(2).min(PAGE);
+    }
+
+    /// A full page of `items`, the last kept one examined last: more may
+    /// follow if the store page holds `more_read` rows after it, or the
+    /// store was not exhausted.
+    fn page<T>(self, items: Vec<T>, more_read: bool) -> Page<T> {
+        let next = if more_read || !self.exhausted { self.after } else { None };
+        Page { items, next }
+    }
+}
 
 /// Everything known about one request: the aggregate (reviews, stages, decisions),
 /// its fulfilment tasks, its grants and its audit events with their hashes.
@@ -39,86 +98,154 @@ impl Writ {
             // Same answer as for a request that does not exist: ids are not probeable.
             return Err(AppError::NotFound { what: "request", id: id.to_string() });
         }
-        let tasks = self.store.tasks(&TaskFilter { request: Some(id), open_only: false, limit: 1000 }).await?;
-        let grants = self.store.grants(&GrantFilter { request: Some(id), ..Default::default() }).await?;
+        let tasks = self.every_task(TaskFilter { request: Some(id), ..Default::default() }).await?;
+        let grants = self.every_grant(GrantFilter { request: Some(id), ..Default::default() }).await?;
         let events = self.store.request_events(id).await?;
         Ok(Evidence { request, tasks, grants, events })
     }
 
-    /// The newest requests matching `filter` that policy lets `actor` see (`view`).
-    /// Without an `involving` filter, the caller's own requests (as requester or
-    /// subject) are always considered, so that others' never crowd them out.
-    pub async fn list_requests(&self, actor: &Identity, mut filter: RequestFilter) -> Result<Vec<Request>, AppError> {
-        filter.limit = filter.limit.clamp(1, 1000);
-        let mut found = self.store.requests(&filter).await?;
-        if filter.involving.is_none() {
-            let own = RequestFilter { involving: Some(actor.id.clone()), ..filter.clone() };
-            found.extend(self.store.requests(&own).await?);
-            // The store's order: newest first, then by id.
-            found.sort_by(|a, b| b.created_at().cmp(&a.created_at()).then_with(|| a.id().to_string().cmp(&b.id().to_string())));
-            found.dedup_by_key(|r| r.id());
-        }
-        let mut dir = Directory::default();
-        let mut visible = Vec::new();
-        for r in found {
-            if visible.len() >= filter.limit as usize {
-                break;
-            }
-            if self.request_visible_in(&mut dir, actor, &r).await? {
-                visible.push(r);
+    /// Every task matching `filter` (its cursor and limit aside), page by
+    /// page: for a use-case that must see all of them.
+    pub(crate) async fn every_task(&self, filter: TaskFilter) -> Result<Vec<FulfilmentTask>, AppError> {
+        let mut all: Vec<FulfilmentTask> = Vec::new();
+        loop {
+            let page = self.store.tasks(&TaskFilter { after: all.last().map(Cursor::of_task), limit: PAGE, ..filter.clone() }).await?;
+            let done = page.len() < PAGE as usize;
+            all.extend(page);
+            if done {
+                return Ok(all);
             }
         }
-        Ok(visible)
     }
 
-    /// Pending requests the caller could review now: an open stage's rule admits
-    /// them, they have not reviewed it yet, it is neither theirs nor for them, and
-    /// policy lets them see it.
-    pub async fn review_queue(&self, actor: &Identity) -> Result<Vec<Request>, AppError> {
-        let pending = self.store.requests(&RequestFilter { state: Some(writ_core::request::RequestState::Pending), limit: 1000, ..Default::default() }).await?;
+    /// Every grant matching `filter` (its cursor and limit aside), page by page.
+    pub(crate) async fn every_grant(&self, filter: GrantFilter) -> Result<Vec<Grant>, AppError> {
+        let mut all: Vec<Grant> = Vec::new();
+        loop {
+            let page = self.store.grants(&GrantFilter { after: all.last().map(Cursor::of_grant), limit: PAGE, ..filter.clone() }).await?;
+            let done = page.len() < PAGE as usize;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// Every request matching `filter` (its cursor and limit aside), page by page.
+    pub(crate) async fn every_request(&self, filter: RequestFilter) -> Result<Vec<Request>, AppError> {
+        let mut all: Vec<Request> = Vec::new();
+        loop {
+            let page = self.store.requests(&RequestFilter { after: all.last().map(Cursor::of_request), limit: PAGE, ..filter.clone() }).await?;
+            let done = page.len() < PAGE as usize;
+            all.extend(page);
+            if done {
+                return Ok(all);
+            }
+        }
+    }
+
+    /// A page of the newest requests matching `filter` that policy lets
+    /// `actor` see (`view`): up to `filter.limit` of them, after
+    /// `filter.after`. Requests the caller may not see are read and skipped,
+    /// page after page, so the page is short only where the list ends.
+    pub async fn list_requests(&self, actor: &Identity, filter: RequestFilter) -> Result<Page<Request>, AppError> {
+        self.visible_requests(actor, filter, |_| true).await
+    }
+
+    /// [`Writ::list_requests`], keeping only the requests `keep` admits too.
+    pub(crate) async fn visible_requests(&self, actor: &Identity, filter: RequestFilter, keep: impl Fn(&Request) -> bool) -> Result<Page<Request>, AppError> {
+        let limit = page_limit(filter.limit)?;
+        let mut scan = Scan::new(filter.after.clone(), limit);
+        let mut dir = Directory::default();
+        let mut found = Vec::new();
+        while let Some(size) = scan.next_size() {
+            let rows = self.store.requests(&RequestFilter { after: scan.after.clone(), limit: size, ..filter.clone() }).await?;
+            scan.read(rows.len());
+            let mut rows = rows.into_iter().peekable();
+            while let Some(r) = rows.next() {
+                scan.after = Some(Cursor::of_request(&r));
+                if keep(&r) && self.request_visible_in(&mut dir, actor, &r).await? {
+                    found.push(r);
+                    if found.len() == limit as usize {
+                        return Ok(scan.page(found, rows.peek().is_some()));
+                    }
+                }
+            }
+        }
+        Ok(Page::last(found))
+    }
+
+    /// A page of the pending requests the caller could review now: an open
+    /// stage's rule admits them, they have not reviewed it yet, it is neither
+    /// theirs nor for them, and policy lets them see it. Newest first; every
+    /// pending request is considered, page after page, until `limit` are
+    /// found or none is left.
+    pub async fn review_queue(&self, actor: &Identity, limit: u32, after: Option<Cursor>) -> Result<Page<Request>, AppError> {
+        let limit = page_limit(limit)?;
+        let pending = RequestFilter { state: Some(writ_core::request::RequestState::Pending), ..Default::default() };
+        let mut scan = Scan::new(after, limit);
         let mut dir = Directory::default();
         let mut queue = Vec::new();
-        for r in pending {
-            if r.requester() == &actor.id || r.subject() == &actor.id || r.reviews().iter().any(|rv| rv.reviewer == actor.id) {
-                continue;
-            }
-            let (subject, manager) = self.parties_of(&mut dir, &r).await?;
-            let admitted = r.open_stages().iter().any(|(t, s)| rule_admits(&s.approvers, actor, &t.owners, manager.as_ref()));
-            let parties = Parties { request: &r, subject: subject.as_ref(), subject_manager: manager.as_ref() };
-            if admitted && self.request_visible(actor, &parties) {
-                queue.push(r);
+        while let Some(size) = scan.next_size() {
+            let rows = self.store.requests(&RequestFilter { after: scan.after.clone(), limit: size, ..pending.clone() }).await?;
+            scan.read(rows.len());
+            let mut rows = rows.into_iter().peekable();
+            while let Some(r) = rows.next() {
+                scan.after = Some(Cursor::of_request(&r));
+                if r.requester() == &actor.id || r.subject() == &actor.id || r.reviews().iter().any(|rv| rv.reviewer == actor.id) {
+                    continue;
+                }
+                let (subject, manager) = self.parties_of(&mut dir, &r).await?;
+                let admitted = r.open_stages().iter().any(|(t, s)| rule_admits(&s.approvers, actor, &t.owners, manager.as_ref()));
+                let parties = Parties { request: &r, subject: subject.as_ref(), subject_manager: manager.as_ref() };
+                if admitted && self.request_visible(actor, &parties) {
+                    queue.push(r);
+                    if queue.len() == limit as usize {
+                        return Ok(scan.page(queue, rows.peek().is_some()));
+                    }
+                }
             }
         }
-        Ok(queue)
+        Ok(Page::last(queue))
     }
 
-    /// Fulfilment tasks policy lets `actor` see (`view` on the task's entitlement;
-    /// its fulfiller group are among the people involved).
-    pub async fn list_tasks(&self, actor: &Identity, open_only: bool) -> Result<Vec<FulfilmentTask>, AppError> {
-        let tasks = self.store.tasks(&TaskFilter { open_only, request: None, limit: 1000 }).await?;
+    /// A page of the fulfilment tasks matching `filter` that policy lets
+    /// `actor` see (`view` on the task's entitlement; its fulfiller group are
+    /// among the people involved), oldest first.
+    pub async fn list_tasks(&self, actor: &Identity, filter: TaskFilter) -> Result<Page<FulfilmentTask>, AppError> {
+        let limit = page_limit(filter.limit)?;
+        let mut scan = Scan::new(filter.after.clone(), limit);
         let mut requests: HashMap<RequestId, Option<Request>> = HashMap::new();
-        for t in &tasks {
-            if let Entry::Vacant(slot) = requests.entry(t.request_id()) {
-                slot.insert(self.store.request(t.request_id()).await?);
-            }
-        }
         let mut dir = Directory::default();
         let mut visible = Vec::new();
-        for t in tasks {
-            let Some(Some(req)) = requests.get(&t.request_id()) else { continue };
-            if self.task_visible_in(&mut dir, actor, req, &t).await? {
-                visible.push(t);
+        while let Some(size) = scan.next_size() {
+            let rows = self.store.tasks(&TaskFilter { after: scan.after.clone(), limit: size, ..filter.clone() }).await?;
+            scan.read(rows.len());
+            let mut rows = rows.into_iter().peekable();
+            while let Some(t) = rows.next() {
+                scan.after = Some(Cursor::of_task(&t));
+                if let Entry::Vacant(slot) = requests.entry(t.request_id()) {
+                    slot.insert(self.store.request(t.request_id()).await?);
+                }
+                let Some(Some(req)) = requests.get(&t.request_id()) else { continue };
+                if self.task_visible_in(&mut dir, actor, req, &t).await? {
+                    visible.push(t);
+                    if visible.len() == limit as usize {
+                        return Ok(scan.page(visible, rows.peek().is_some()));
+                    }
+                }
             }
         }
-        Ok(visible)
+        Ok(Page::last(visible))
     }
 
-    /// Grants. Everyone may list their own; listing another identity's, or
-    /// everyone's, takes `read_audit`: the audit log records every grant, so
-    /// whoever may read it sees them all anyway. Without a subject filter, the
-    /// caller gets everyone's grants if policy allows that, else their own.
-    pub async fn list_grants(&self, actor: &Identity, mut filter: GrantFilter) -> Result<Vec<Grant>, AppError> {
-        filter.limit = filter.limit.clamp(1, 1000);
+    /// A page of grants, by expiry. Everyone may list their own; listing
+    /// another identity's, or everyone's, takes `read_audit`: the audit log
+    /// records every grant, so whoever may read it sees them all anyway.
+    /// Without a subject filter, the caller gets everyone's grants if policy
+    /// allows that, else their own.
+    pub async fn list_grants(&self, actor: &Identity, mut filter: GrantFilter) -> Result<Page<Grant>, AppError> {
+        let limit = page_limit(filter.limit)?;
         let own = filter.subject.as_ref() == Some(&actor.id);
         if !own {
             let d = self.admin_decision(actor, AdminAction::ReadAudit);
@@ -130,13 +257,35 @@ impl Writ {
                 filter.subject = Some(actor.id.clone());
             }
         }
-        Ok(self.store.grants(&filter).await?)
+        let rows = self.store.grants(&GrantFilter { limit: limit.saturating_add(1), ..filter }).await?;
+        Ok(trimmed(rows, limit, Cursor::of_grant))
     }
 
-    /// A page of the audit log, if policy allows `read_audit`.
-    pub async fn audit_page(&self, actor: &Identity, after_seq: u64, limit: u32) -> Result<Vec<AuditEvent>, AppError> {
+    /// When a removal that started then became overdue: a grant revoking
+    /// since this time or earlier is overdue now (see [`Writ::is_overdue`]).
+    pub fn removal_overdue_since(&self) -> DateTime<Utc> {
+        self.clock.now() - self.settings.removal_overdue_after
+    }
+
+    /// A page of finished reconciliation runs, newest first, if policy allows
+    /// `read_audit` (a report shows who holds what, everywhere).
+    pub async fn list_runs(&self, actor: &Identity, filter: RunFilter) -> Result<Page<ReconcileRun>, AppError> {
+        self.authorize(actor, AdminAction::ReadAudit, "read reconciliation runs")?;
+        let limit = page_limit(filter.limit)?;
+        let rows = self.store.runs(&RunFilter { limit: limit.saturating_add(1), ..filter }).await?;
+        Ok(trimmed(rows, limit, Cursor::of_run))
+    }
+
+    /// A page of the audit log, in `seq` order after `after_seq`, if policy
+    /// allows `read_audit`; the next page starts after the `seq` it gives.
+    pub async fn audit_page(&self, actor: &Identity, after_seq: u64, limit: u32) -> Result<Page<AuditEvent, u64>, AppError> {
         self.authorize(actor, AdminAction::ReadAudit, "read the audit log")?;
-        Ok(self.store.audit_events(after_seq, limit.clamp(1, 10_000)).await?)
+        let limit = page_limit(limit)?;
+        let mut events = self.store.audit_events(after_seq, limit.saturating_add(1)).await?;
+        let more = events.len() > limit as usize;
+        events.truncate(limit as usize);
+        let next = if more { events.last().map(|e| e.seq) } else { None };
+        Ok(Page { items: events, next })
     }
 
     /// Every signed checkpoint, if policy allows `read_audit`.

@@ -570,10 +570,7 @@ impl Writ {
     /// Opens a request for access found without a (fitting) grant, for the
     /// entitlement's approval stages; unless one is already pending.
     async fn review_found(&self, run: RunId, o: &Observation, entitlement: EntitlementId, subject: IdentityId) -> Result<ActionTaken, AppError> {
-        let pending = self
-            .store
-            .requests(&RequestFilter { state: Some(RequestState::Pending), involving: Some(subject.clone()), limit: 1000, ..Default::default() })
-            .await?;
+        let pending = self.every_request(RequestFilter { state: Some(RequestState::Pending), involving: Some(subject.clone()), ..Default::default() }).await?;
         if let Some(open) = pending.iter().find(|r| matches!(r.origin(), Origin::Reconciliation { .. }) && r.entitlements() == [entitlement.clone()]) {
             return Ok(ActionTaken { reaction: Reaction::Review, request: Some(open.id()), grant: None, outcome: "a review is already open".into() });
         }

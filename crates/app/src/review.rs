@@ -122,7 +122,7 @@ impl Writ {
             req.cancel(&actor.id, reason.clone(), now)?;
             let mut change = Change::default();
             change.events.push(about(id, events::REQUEST_CANCELLED, actor.id.as_str(), now, json!({ "reason": req.outcome_reason() })));
-            for mut t in self.store.tasks(&crate::ports::TaskFilter { request: Some(id), open_only: true, limit: 1000 }).await? {
+            for mut t in self.every_task(crate::ports::TaskFilter { request: Some(id), open_only: true, ..Default::default() }).await? {
                 let v = t.version();
                 t.cancel(now)?;
                 change.events.push(about(id, events::TASK_CANCELLED, actor.id.as_str(), now, json!({ "task": t.id() })));

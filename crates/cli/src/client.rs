@@ -142,6 +142,47 @@ impl Client {
         answer.ok_or_else(|| anyhow!("the server answered GET {} with no content", segments.join("/")))
     }
 
+    /// `GET` one page of a list with query parameters: its items, and the
+    /// server's link to the next page (`Link: <…>; rel="next"`), if any.
+    pub async fn get_list(&self, segments: &[&str], query: &[(&str, String)]) -> anyhow::Result<ListPage> {
+        let mut req = self.http.get(self.url(segments)?).bearer_auth(&self.token);
+        if !query.is_empty() {
+            req = req.query(query);
+        }
+        self.list_page(req, &segments.join("/")).await
+    }
+
+    /// `GET` the page a [`ListPage::next`] link names.
+    pub async fn get_list_at(&self, url: Url) -> anyhow::Result<ListPage> {
+        let what = url.path().trim_start_matches('/').to_owned();
+        self.list_page(self.http.get(url).bearer_auth(&self.token), &what).await
+    }
+
+    async fn list_page(&self, req: reqwest::RequestBuilder, what: &str) -> anyhow::Result<ListPage> {
+        let resp = req.send().await.map_err(|e| self.unreachable(&e))?;
+        let status = resp.status();
+        let here = resp.url().clone();
+        let link = resp.headers().get_all(reqwest::header::LINK).iter().filter_map(|v| v.to_str().ok()).find_map(next_link).map(str::to_owned);
+        let text = resp.text().await.map_err(|e| self.unreachable(&e))?;
+        if !status.is_success() {
+            return Err(api_error(status, &text).into());
+        }
+        let items: Vec<Value> = serde_json::from_str(&text)
+            .with_context(|| format!("the server's answer to GET /{what} is not a JSON list: is `{}` a Writ server of this version?", self.server()))?;
+        let next = match link {
+            None => None,
+            Some(target) => {
+                let url = here.join(&target).map_err(|e| anyhow!("the server's link to the next page, `{target}`, is not a URL: {e}"))?;
+                // The token goes only to the server it was given for.
+                if url.origin() != self.base.origin() {
+                    bail!("the server's link to the next page points at another server ({}): not following it", url.origin().ascii_serialization());
+                }
+                Some(url)
+            }
+        };
+        Ok(ListPage { items, next })
+    }
+
     /// `POST` a JSON body; the JSON answer.
     pub async fn post<B: Serialize>(&self, segments: &[&str], body: &B) -> anyhow::Result<Value> {
         let answer = self.send(Method::POST, segments, &[], Some(body)).await?;
@@ -178,6 +219,45 @@ impl Client {
 
     fn unreachable(&self, e: &reqwest::Error) -> anyhow::Error {
         unreachable_error(self.server(), e)
+    }
+}
+
+/// One page of a list as the server answered it.
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub items: Vec<Value>,
+    /// The next page, when the server says there may be one.
+    pub next: Option<Url>,
+}
+
+impl ListPage {
+    /// The `cursor` the next page starts at, as the server wrote it.
+    pub fn next_cursor(&self) -> Option<String> {
+        self.next.as_ref()?.query_pairs().find(|(k, _)| k == "cursor").map(|(_, v)| v.into_owned())
+    }
+}
+
+/// The target of the `rel="next"` link in one `Link` header value
+/// (RFC 8288: `<target>; rel="next", <other>; rel="prev"`), if it has one.
+pub fn next_link(header: &str) -> Option<&str> {
+    let mut rest = header;
+    loop {
+        let start = rest.find('<')?;
+        let end = start + rest[start..].find('>')?;
+        let target = &rest[start + 1..end];
+        // This link's parameters run to the next `<` outside quotes (a
+        // target cannot hold `<`, and in this header a quoted value never does).
+        let params_end = rest[end..].find('<').map_or(rest.len(), |i| end + i);
+        let params = &rest[end + 1..params_end];
+        let is_next = params.split(';').any(|p| {
+            let Some((name, value)) = p.split_once('=') else { return false };
+            name.trim().eq_ignore_ascii_case("rel")
+                && value.trim().trim_end_matches(',').trim().trim_matches('"').split_whitespace().any(|r| r.eq_ignore_ascii_case("next"))
+        });
+        if is_next {
+            return Some(target);
+        }
+        rest = &rest[params_end..];
     }
 }
 

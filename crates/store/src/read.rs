@@ -3,7 +3,9 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
-use writ_app::ports::{Change, GrantFilter, Job, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, Standing, Store, StoreError, TaskFilter};
+use writ_app::ports::{
+    Change, Cursor, GrantFilter, Job, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, Standing, Store, StoreError, TaskFilter,
+};
 use writ_core::audit::{AuditEvent, Checkpoint, EventHash};
 use writ_core::grant::Grant;
 use writ_core::identity::Identity;
@@ -15,11 +17,22 @@ use crate::rows::{doc, ledger_row, millis};
 use crate::{db_err, SqlStore};
 
 fn limit(l: u32) -> i64 {
+    i64::from(l)
+}
+
+/// A list's page size. There is no default: a limit of 0 is a caller's
+/// mistake, said as such rather than read as some number of rows.
+fn page_size(what: &str, l: u32) -> Result<i64, StoreError> {
     if l == 0 {
-        1000
-    } else {
-        i64::from(l)
+        return Err(StoreError::Database(format!("a page of {what} was asked for with a limit of 0: pass the page size")));
     }
+    Ok(i64::from(l))
+}
+
+/// The parameters of a keyset condition on `(time column, id)`: whether
+/// there is a cursor, its time and its id (see `Cursor`).
+fn keyset(after: Option<&Cursor>) -> (i64, i64, String) {
+    after.map_or((0, 0, String::new()), |c| (1, c.at_millis(), c.id().to_owned()))
 }
 
 impl SqlStore {
@@ -75,14 +88,19 @@ impl Store for SqlStore {
     }
 
     async fn requests(&self, f: &RequestFilter) -> Result<Vec<Request>, StoreError> {
+        let (paged, at, id) = keyset(f.after.as_ref());
         let rows = sqlx::query(
             "SELECT doc FROM requests WHERE ($1 = '' OR state = $1) AND ($2 = '' OR requester = $2 OR subject = $2) \
-             AND ($3 = 0 OR break_glass_open = 1) ORDER BY created_at DESC, id LIMIT $4",
+             AND ($3 = 0 OR break_glass_open = 1) AND ($5 = 0 OR created_at < $6 OR (created_at = $6 AND id > $7)) \
+             ORDER BY created_at DESC, id LIMIT $4",
         )
         .bind(f.state.map_or("", |s| s.as_str()))
         .bind(f.involving.as_ref().map_or(String::new(), ToString::to_string))
         .bind(i64::from(f.break_glass_open))
-        .bind(limit(f.limit))
+        .bind(page_size("requests", f.limit)?)
+        .bind(paged)
+        .bind(at)
+        .bind(id)
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
@@ -143,13 +161,20 @@ impl Store for SqlStore {
     }
 
     async fn tasks(&self, f: &TaskFilter) -> Result<Vec<FulfilmentTask>, StoreError> {
-        let rows = sqlx::query("SELECT doc FROM tasks WHERE ($1 = 0 OR is_open = 1) AND ($2 = '' OR request_id = $2) ORDER BY created_at, id LIMIT $3")
-            .bind(i64::from(f.open_only))
-            .bind(f.request.map_or(String::new(), |r| r.to_string()))
-            .bind(limit(f.limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
+        let (paged, at, id) = keyset(f.after.as_ref());
+        let rows = sqlx::query(
+            "SELECT doc FROM tasks WHERE ($1 = 0 OR is_open = 1) AND ($2 = '' OR request_id = $2) \
+             AND ($4 = 0 OR created_at > $5 OR (created_at = $5 AND id > $6)) ORDER BY created_at, id LIMIT $3",
+        )
+        .bind(i64::from(f.open_only))
+        .bind(f.request.map_or(String::new(), |r| r.to_string()))
+        .bind(page_size("tasks", f.limit)?)
+        .bind(paged)
+        .bind(at)
+        .bind(id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
         rows.iter().map(|r| doc("task", r)).collect()
     }
 
@@ -158,15 +183,22 @@ impl Store for SqlStore {
     }
 
     async fn grants(&self, f: &GrantFilter) -> Result<Vec<Grant>, StoreError> {
+        let (paged, at, id) = keyset(f.after.as_ref());
         let rows = sqlx::query(
             "SELECT doc FROM grants WHERE ($1 = '' OR subject = $1) AND ($2 = '' OR request_id = $2) AND ($3 = 0 OR is_active = 1) \
-             AND ($4 = 0 OR state = 'revoking') ORDER BY expires_at, id LIMIT $5",
+             AND ($4 = 0 OR state = 'revoking') AND ($6 = 0 OR (state = 'revoking' AND removal_since <= $7)) \
+             AND ($8 = 0 OR expires_at > $9 OR (expires_at = $9 AND id > $10)) ORDER BY expires_at, id LIMIT $5",
         )
         .bind(f.subject.as_ref().map_or(String::new(), ToString::to_string))
         .bind(f.request.map_or(String::new(), |r| r.to_string()))
         .bind(i64::from(f.active_only))
         .bind(i64::from(f.revoking_only))
-        .bind(limit(f.limit))
+        .bind(page_size("grants", f.limit)?)
+        .bind(i64::from(f.removal_started_by.is_some()))
+        .bind(f.removal_started_by.map_or(0, millis))
+        .bind(paged)
+        .bind(at)
+        .bind(id)
         .fetch_all(&self.reader)
         .await
         .map_err(db_err)?;
@@ -262,12 +294,19 @@ impl Store for SqlStore {
     }
 
     async fn runs(&self, f: &RunFilter) -> Result<Vec<ReconcileRun>, StoreError> {
-        let rows = sqlx::query("SELECT doc FROM reconcile_runs WHERE ($1 = '' OR target = $1) ORDER BY started_at DESC, id LIMIT $2")
-            .bind(f.target.as_ref().map_or("", TargetId::as_str))
-            .bind(limit(f.limit))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
+        let (paged, at, id) = keyset(f.after.as_ref());
+        let rows = sqlx::query(
+            "SELECT doc FROM reconcile_runs WHERE ($1 = '' OR target = $1) \
+             AND ($3 = 0 OR started_at < $4 OR (started_at = $4 AND id > $5)) ORDER BY started_at DESC, id LIMIT $2",
+        )
+        .bind(f.target.as_ref().map_or("", TargetId::as_str))
+        .bind(page_size("reconciliation runs", f.limit)?)
+        .bind(paged)
+        .bind(at)
+        .bind(id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
         rows.iter().map(|r| doc("reconciliation run", r)).collect()
     }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use uuid::Uuid;
 use writ_app::ports::{
-    ActionTaken, Change, GrantFilter, Job, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, RunRecord, RunState, Store, StoreError,
+    ActionTaken, Change, Cursor, GrantFilter, Job, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, RunRecord, RunState, Store, StoreError,
     TaskFilter, Versioned,
 };
 use writ_core::audit::{sign_checkpoint, ChainVerifier, NewEvent};
@@ -111,6 +111,7 @@ async fn contract(store: Arc<dyn Store>) {
     jobs_are_claimed_once_per_lease_and_finished_by_a_change(&*store).await;
     audit_chain_and_checkpoints(&*store).await;
     reconciliation_ledger_and_runs(&*store).await;
+    lists_page_by_cursor(&*store).await;
 }
 
 /// A job committed with a change is claimed by one worker until its lease ends,
@@ -243,9 +244,12 @@ async fn tasks_grants_and_filters(store: &dyn Store) {
         .await
         .unwrap();
     assert_eq!(store.task(task.id()).await.unwrap(), Some(task.clone()));
-    assert_eq!(store.tasks(&TaskFilter { open_only: true, request: Some(r.id()), limit: 10 }).await.unwrap(), vec![task.clone()]);
+    assert_eq!(store.tasks(&TaskFilter { open_only: true, request: Some(r.id()), after: None, limit: 10 }).await.unwrap(), vec![task.clone()]);
     let carol = IdentityId::parse("carol").unwrap();
-    assert_eq!(store.grants(&GrantFilter { subject: Some(carol.clone()), active_only: true, ..Default::default() }).await.unwrap(), vec![grant.clone()]);
+    assert_eq!(
+        store.grants(&GrantFilter { subject: Some(carol.clone()), active_only: true, limit: 10, ..Default::default() }).await.unwrap(),
+        vec![grant.clone()]
+    );
     // Revoking: still holding access until the removal is proved, but no longer
     // due for expiry; then revoked, and history is kept.
     let far = grant.expires_at() + TimeDelta::days(1);
@@ -254,17 +258,17 @@ async fn tasks_grants_and_filters(store: &dyn Store) {
     let mut revoked = grant.clone();
     revoked.begin_revocation(IdentityId::parse("alice").unwrap(), "left the team", t0()).unwrap();
     store.commit(Change { grants: vec![Versioned::update(revoked.clone(), 0)], ..Default::default() }).await.unwrap();
-    let holding = store.grants(&GrantFilter { subject: Some(carol.clone()), active_only: true, ..Default::default() }).await.unwrap();
+    let holding = store.grants(&GrantFilter { subject: Some(carol.clone()), active_only: true, limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(holding, vec![revoked.clone()], "a revoking grant may still hold access");
     assert!(store.due_expiries(far, 10).await.unwrap().iter().all(|g| g.id() != grant.id()), "not due again");
     revoked.finish_removal(t0()).unwrap();
     store.commit(Change { grants: vec![Versioned::update(revoked.clone(), 1)], ..Default::default() }).await.unwrap();
-    assert!(store.grants(&GrantFilter { subject: Some(carol.clone()), active_only: true, ..Default::default() }).await.unwrap().is_empty());
+    assert!(store.grants(&GrantFilter { subject: Some(carol.clone()), active_only: true, limit: 10, ..Default::default() }).await.unwrap().is_empty());
     assert_eq!(store.grant(grant.id()).await.unwrap(), Some(revoked), "history is kept");
 
-    let mine = store.requests(&RequestFilter { involving: Some(carol), ..Default::default() }).await.unwrap();
+    let mine = store.requests(&RequestFilter { involving: Some(carol), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(mine.iter().map(Request::id).collect::<Vec<_>>(), vec![r.id()]);
-    let pending = store.requests(&RequestFilter { state: Some(RequestState::Pending), ..Default::default() }).await.unwrap();
+    let pending = store.requests(&RequestFilter { state: Some(RequestState::Pending), limit: 100, ..Default::default() }).await.unwrap();
     assert!(pending.iter().all(|p| p.state() == RequestState::Pending) && pending.iter().any(|p| p.id() == r.id()));
     let due = store.due_lapses(t0() + TimeDelta::hours(2), 100).await.unwrap();
     assert!(due.contains(&r.id()));
@@ -443,11 +447,12 @@ async fn reconciliation_ledger_and_runs(store: &dyn Store) {
 
     let recon_a = Some(TargetId::parse("recon-a").unwrap());
     let ids = |runs: Vec<ReconcileRun>| runs.into_iter().map(|r| r.id).collect::<Vec<_>>();
-    assert_eq!(ids(store.runs(&RunFilter { target: recon_a.clone(), limit: 0 }).await.unwrap()), vec![empty.run.id, big.run.id], "newest first");
-    assert_eq!(ids(store.runs(&RunFilter { target: recon_a.clone(), limit: 1 }).await.unwrap()), vec![empty.run.id]);
-    assert_eq!(store.runs(&RunFilter { target: recon_a, limit: 1 }).await.unwrap(), vec![empty.run.clone()]);
-    assert_eq!(ids(store.runs(&RunFilter::default()).await.unwrap()), vec![empty.run.id, other.run.id, big.run.id]);
-    assert!(store.runs(&RunFilter { target: Some(TargetId::parse("recon-c").unwrap()), limit: 10 }).await.unwrap().is_empty());
+    let runs = |target: &Option<TargetId>, limit| RunFilter { target: target.clone(), after: None, limit };
+    assert_eq!(ids(store.runs(&runs(&recon_a, 10)).await.unwrap()), vec![empty.run.id, big.run.id], "newest first");
+    assert_eq!(ids(store.runs(&runs(&recon_a, 1)).await.unwrap()), vec![empty.run.id]);
+    assert_eq!(store.runs(&runs(&recon_a, 1)).await.unwrap(), vec![empty.run.clone()]);
+    assert_eq!(ids(store.runs(&runs(&None, 10)).await.unwrap()), vec![empty.run.id, other.run.id, big.run.id]);
+    assert!(store.runs(&runs(&Some(TargetId::parse("recon-c").unwrap()), 10)).await.unwrap().is_empty());
 
     // A failing change writes no run and no observation: a new run whose
     // observations were already inserted, then a run that exists...
@@ -465,6 +470,126 @@ async fn reconciliation_ledger_and_runs(store: &dyn Store) {
     assert!(matches!(e, StoreError::VersionConflict { .. }), "{e}");
     assert_eq!(store.run(fresh.run.id).await.unwrap(), None);
     assert!(store.run_observations(fresh.run.id).await.unwrap().is_empty());
-    assert_eq!(ids(store.runs(&RunFilter::default()).await.unwrap()).len(), 3);
+    assert_eq!(ids(store.runs(&runs(&None, 10)).await.unwrap()).len(), 3);
     assert_eq!(store.audit_head().await.unwrap(), (size, head_now), "no audit event was appended");
+}
+
+/// Reads a whole list a page of `limit` at a time, each page after the
+/// cursor of the last row of the one before, until a short page.
+async fn walk<T, F, Fut>(limit: usize, mut page: F, key: impl Fn(&T) -> Cursor) -> Vec<T>
+where
+    F: FnMut(Option<Cursor>) -> Fut,
+    Fut: std::future::Future<Output = Vec<T>>,
+{
+    let mut all: Vec<T> = Vec::new();
+    let mut pages = 0;
+    loop {
+        let rows = page(all.last().map(&key)).await;
+        assert!(rows.len() <= limit, "a page holds at most its limit");
+        pages += 1;
+        assert!(pages < 100, "the walk ends");
+        let done = rows.len() < limit;
+        all.extend(rows);
+        if done {
+            return all;
+        }
+    }
+}
+
+/// Every list pages by keyset: read a page at a time, each after the last
+/// row of the one before, it yields every row exactly once, in its order
+/// (rows with the same time ordered by id), and rows added between pages
+/// before the cursor do not shift the pages after it. A page needs a limit.
+async fn lists_page_by_cursor(store: &dyn Store) {
+    // Several rows per time, so the id decides within a time.
+    let minutes = [3, 0, 1, 0, 2, 1, 0, 3, 2];
+    let at = |i: usize| t0() + TimeDelta::days(10) + TimeDelta::minutes(minutes[i]);
+    let pat = IdentityId::parse("pat").unwrap();
+    let entitlement = EntitlementId::parse("pg-prod/readonly").unwrap();
+    let one_hour = AccessDuration::parse("1h").unwrap();
+    let requests: Vec<Request> = (0..minutes.len()).map(|i| request(5_000 + i as u128, "pat", at(i))).collect();
+    let holder = requests[0].id();
+    let tasks: Vec<FulfilmentTask> = (0..minutes.len())
+        .map(|i| {
+            FulfilmentTask::open(
+                TaskId::from_uuid(Uuid::from_u128(5_100 + i as u128)),
+                holder,
+                pat.clone(),
+                entitlement.clone(),
+                GroupId::parse("dba").unwrap(),
+                at(i),
+            )
+        })
+        .collect();
+    let grants: Vec<Grant> = (0..minutes.len())
+        .map(|i| Grant::start(GrantId::from_uuid(Uuid::from_u128(5_200 + i as u128)), holder, pat.clone(), entitlement.clone(), one_hour, at(i)))
+        .collect();
+    let runs: Vec<RunRecord> = (0..minutes.len()).map(|i| RunRecord { run: reconcile_run(5_300 + i as u128, "page-t", at(i)), observations: vec![] }).collect();
+    store
+        .commit(Change {
+            requests: requests.iter().cloned().map(Versioned::new).collect(),
+            tasks: tasks.iter().cloned().map(Versioned::new).collect(),
+            grants: grants.iter().cloned().map(Versioned::new).collect(),
+            runs: runs.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+
+    // Requests and runs: newest first, then by id; tasks and grants: oldest first, then by id.
+    let newest_first = |mut v: Vec<(i64, String)>| {
+        v.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        v.into_iter().map(|(_, id)| id).collect::<Vec<_>>()
+    };
+    let oldest_first = |mut v: Vec<(i64, String)>| {
+        v.sort();
+        v.into_iter().map(|(_, id)| id).collect::<Vec<_>>()
+    };
+    let key = |c: Cursor| (c.at_millis(), c.id().to_owned());
+
+    let involving = |after, limit| RequestFilter { involving: Some(pat.clone()), after, limit, ..Default::default() };
+    let read = walk(2, |after| async { store.requests(&involving(after, 2)).await.unwrap() }, Cursor::of_request).await;
+    let expected = newest_first(requests.iter().map(|r| key(Cursor::of_request(r))).collect());
+    assert_eq!(read.iter().map(|r| r.id().to_string()).collect::<Vec<_>>(), expected, "requests: each once, newest first");
+    let pending = walk(
+        4,
+        |after| async { store.requests(&RequestFilter { state: Some(RequestState::Pending), ..involving(after, 4) }).await.unwrap() },
+        Cursor::of_request,
+    )
+    .await;
+    assert_eq!(pending.len(), requests.len(), "with the other filters");
+
+    let read =
+        walk(2, |after| async { store.tasks(&TaskFilter { request: Some(holder), open_only: false, after, limit: 2 }).await.unwrap() }, Cursor::of_task).await;
+    let expected = oldest_first(tasks.iter().map(|t| key(Cursor::of_task(t))).collect());
+    assert_eq!(read.iter().map(|t| t.id().to_string()).collect::<Vec<_>>(), expected, "tasks: each once, oldest first");
+
+    let read = walk(
+        3,
+        |after| async { store.grants(&GrantFilter { subject: Some(pat.clone()), after, limit: 3, ..Default::default() }).await.unwrap() },
+        Cursor::of_grant,
+    )
+    .await;
+    let expected = oldest_first(grants.iter().map(|g| key(Cursor::of_grant(g))).collect());
+    assert_eq!(read.iter().map(|g| g.id().to_string()).collect::<Vec<_>>(), expected, "grants: each once, soonest expiry first");
+
+    let target = Some(TargetId::parse("page-t").unwrap());
+    let read = walk(2, |after| async { store.runs(&RunFilter { target: target.clone(), after, limit: 2 }).await.unwrap() }, Cursor::of_run).await;
+    let expected = newest_first(runs.iter().map(|r| key(Cursor::of_run(&r.run))).collect());
+    assert_eq!(read.iter().map(|r| r.id.to_string()).collect::<Vec<_>>(), expected, "runs: each once, newest first");
+
+    // A request added after the first page, newer than its cursor, is not
+    // in the pages after it, and those pages are unchanged.
+    let first = store.requests(&involving(None, 3)).await.unwrap();
+    let later = request(5_099, "pat", at(0) + TimeDelta::days(1));
+    store.commit(Change { requests: vec![Versioned::new(later.clone())], ..Default::default() }).await.unwrap();
+    let cursor = Cursor::of_request(first.last().unwrap());
+    let rest = walk(3, |after| async { store.requests(&involving(Some(after.unwrap_or_else(|| cursor.clone())), 3)).await.unwrap() }, Cursor::of_request).await;
+    let seen: Vec<String> = first.iter().chain(&rest).map(|r| r.id().to_string()).collect();
+    assert_eq!(seen, newest_first(requests.iter().map(|r| key(Cursor::of_request(r))).collect()));
+
+    let e = store.requests(&involving(None, 0)).await.unwrap_err();
+    assert!(e.to_string().contains("limit of 0"), "{e}");
+    let e = store.tasks(&TaskFilter::default()).await.unwrap_err();
+    assert!(e.to_string().contains("limit of 0"), "{e}");
 }

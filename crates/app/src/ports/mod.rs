@@ -13,10 +13,12 @@ use writ_core::task::FulfilmentTask;
 
 mod connector;
 mod notify;
+mod page;
 mod reconcile;
 
 pub use connector::{Account, AccountState, Applied, Connector, ConnectorError, ConnectorInfo, LiveEntitlement, Order, READ_BACK_ATTEMPTS};
 pub use notify::{Notification, NotificationKind, Notifier, NotifyError};
+pub use page::{Cursor, CursorError, Page};
 pub use reconcile::{ActionTaken, LedgerRow, ReconcileRun, RunFilter, RunObservation, RunRecord, RunState};
 
 /// The time, injected so tests can move it.
@@ -169,6 +171,7 @@ pub struct Standing {
     pub requests: Vec<Request>,
 }
 
+/// Which requests to list, newest first (`created_at` descending, then id).
 #[derive(Debug, Clone, Default)]
 pub struct RequestFilter {
     pub state: Option<RequestState>,
@@ -176,9 +179,13 @@ pub struct RequestFilter {
     pub involving: Option<IdentityId>,
     /// Only break-glass uses whose post-event review is still open.
     pub break_glass_open: bool,
+    /// Only the requests after this one in the list's order.
+    pub after: Option<Cursor>,
+    /// At most this many (at least 1: there is no default).
     pub limit: u32,
 }
 
+/// Which grants to list, by expiry (`expires_at`, then id).
 #[derive(Debug, Clone, Default)]
 pub struct GrantFilter {
     pub subject: Option<IdentityId>,
@@ -187,13 +194,23 @@ pub struct GrantFilter {
     pub active_only: bool,
     /// Grants whose access is being removed (revoking).
     pub revoking_only: bool,
+    /// Only grants whose removal started at or before this time (revoking
+    /// ones: an overdue removal started before `now - removal_overdue_after`).
+    pub removal_started_by: Option<DateTime<Utc>>,
+    /// Only the grants after this one in the list's order.
+    pub after: Option<Cursor>,
+    /// At most this many (at least 1: there is no default).
     pub limit: u32,
 }
 
+/// Which tasks to list, oldest first (`created_at`, then id).
 #[derive(Debug, Clone, Default)]
 pub struct TaskFilter {
     pub open_only: bool,
     pub request: Option<RequestId>,
+    /// Only the tasks after this one in the list's order.
+    pub after: Option<Cursor>,
+    /// At most this many (at least 1: there is no default).
     pub limit: u32,
 }
 
@@ -214,6 +231,7 @@ pub trait Store: Send + Sync {
     async fn request(&self, id: RequestId) -> Result<Option<Request>, StoreError>;
     /// How many requests are in each state.
     async fn request_counts(&self) -> Result<Vec<(String, u64)>, StoreError>;
+    /// A page of requests (see [`RequestFilter`]); a limit of 0 is an error.
     async fn requests(&self, filter: &RequestFilter) -> Result<Vec<Request>, StoreError>;
     /// Pending requests whose lapse time is at or before `now`.
     async fn due_lapses(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<RequestId>, StoreError>;
@@ -226,9 +244,11 @@ pub trait Store: Send + Sync {
     async fn claim_jobs(&self, now: DateTime<Utc>, lease: chrono::TimeDelta, limit: u32) -> Result<Vec<Job>, StoreError>;
 
     async fn task(&self, id: TaskId) -> Result<Option<FulfilmentTask>, StoreError>;
+    /// A page of tasks (see [`TaskFilter`]); a limit of 0 is an error.
     async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<FulfilmentTask>, StoreError>;
 
     async fn grant(&self, id: GrantId) -> Result<Option<Grant>, StoreError>;
+    /// A page of grants (see [`GrantFilter`]); a limit of 0 is an error.
     async fn grants(&self, filter: &GrantFilter) -> Result<Vec<Grant>, StoreError>;
 
     /// Everything that stands open for `identity`, with no limit (a check
@@ -261,7 +281,8 @@ pub trait Store: Send + Sync {
     /// Every grant ever made on `target` (for reconciliation), by columns.
     async fn ledger(&self, target: &writ_core::ids::TargetId) -> Result<Vec<LedgerRow>, StoreError>;
     async fn run(&self, id: writ_core::ids::RunId) -> Result<Option<ReconcileRun>, StoreError>;
-    /// Runs, newest first.
+    /// A page of runs, newest first (`started_at` descending, then id); a
+    /// limit of 0 is an error.
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<ReconcileRun>, StoreError>;
     /// A run's stored observations, in the order they were made.
     async fn run_observations(&self, id: writ_core::ids::RunId) -> Result<Vec<RunObservation>, StoreError>;

@@ -84,9 +84,12 @@ pub struct RunRecord {
     pub observations: Vec<RunObservation>,
 }
 
-/// Which runs to list.
+/// Which runs to list, newest first (`started_at` descending, then id).
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
     pub target: Option<TargetId>,
+    /// Only the runs after this one in the list's order.
+    pub after: Option<super::Cursor>,
+    /// At most this many (at least 1: there is no default).
     pub limit: u32,
 }

@@ -138,12 +138,12 @@ async fn a_rejected_use_ends_its_access_and_stays_an_exception_until_resolved() 
     assert!(matches!(ended.state(), GrantState::Revoking { .. }), "{ended:?}");
     let removal = w.open_task(req.id()).await;
     assert_eq!(removal.purpose(), &TaskPurpose::Revoke { grant: grant.id() });
-    let exceptions = w.writ.open_break_glass(&sam, true).await.unwrap();
+    let exceptions = w.writ.open_break_glass(&sam, true, 100, None).await.unwrap();
     assert_eq!(exceptions.iter().map(|r| r.id()).collect::<Vec<_>>(), vec![req.id()]);
     assert_eq!(w.request(req.id()).await.post_review().unwrap().status(w.clock.now()), ReviewStatus::Rejected);
 
     w.writ.resolve_break_glass(&oscar, req.id(), "talked to alice; access removed").await.unwrap();
-    assert!(w.writ.open_break_glass(&sam, false).await.unwrap().is_empty());
+    assert!(w.writ.open_break_glass(&sam, false, 100, None).await.unwrap().is_empty());
     assert_eq!(w.request(req.id()).await.post_review().unwrap().status(w.clock.now()), ReviewStatus::Resolved);
 }
 
@@ -181,5 +181,5 @@ async fn an_overdue_break_glass_review_is_noted_once() {
     assert!(w.request(req.id()).await.post_review().unwrap().overdue_noted);
     // A late review is still taken, and settles it.
     w.writ.review_break_glass(&w.who("olivia").await, req.id(), UseVerdict::Accept, "late, but INC-7 was real").await.unwrap();
-    assert!(w.writ.open_break_glass(&w.who("sam").await, false).await.unwrap().is_empty());
+    assert!(w.writ.open_break_glass(&w.who("sam").await, false, 100, None).await.unwrap().is_empty());
 }

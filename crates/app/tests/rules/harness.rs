@@ -279,7 +279,7 @@ impl World {
     }
 
     pub async fn tasks(&self, r: RequestId) -> Vec<FulfilmentTask> {
-        self.store.tasks(&TaskFilter { request: Some(r), open_only: false, limit: 1000 }).await.unwrap()
+        self.store.tasks(&TaskFilter { request: Some(r), open_only: false, after: None, limit: 1000 }).await.unwrap()
     }
 
     /// The one open task of request `r`.

@@ -30,7 +30,7 @@ async fn the_review_queue_offers_only_what_the_caller_may_review() {
     let req = w.submit("alice", "alice", &[READ], "4h").await.unwrap();
     let queue = |who: &'static str| {
         let w = &w;
-        async move { w.writ.review_queue(&w.who(who).await).await.unwrap().iter().map(|r| r.id()).collect::<Vec<_>>() }
+        async move { w.writ.review_queue(&w.who(who).await, 100, None).await.unwrap().iter().map(|r| r.id()).collect::<Vec<_>>() }
     };
 
     assert_eq!(queue("olivia").await, vec![req.id()], "an owner at the owner stage");

@@ -5,8 +5,9 @@ use clap::{Args, Subcommand};
 use writ_api::{BreakGlassReview, NewRequest, RequestView, ResolveBreakGlass};
 
 use crate::client::{decode, Client};
+use crate::cmd::page::{self, PageArgs};
 use crate::cmd::request::settled;
-use crate::output::{emit, emit_json, list, one_line, short_time, table_or, Table};
+use crate::output::{emit, list, one_line, short_time, table_or, Table};
 
 #[derive(Debug, Subcommand)]
 pub enum BreakGlassCommand {
@@ -42,6 +43,9 @@ pub struct ListArgs {
     /// Only the exceptions: reviews overdue, or uses rejected and not resolved.
     #[arg(long)]
     pub exceptions: bool,
+    // Newest first, a page at a time (`--limit`, `--cursor`, `--all-pages`).
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -83,13 +87,17 @@ pub async fn run(api: &Client, cmd: &BreakGlassCommand, json: bool) -> anyhow::R
         }
         BreakGlassCommand::List(a) => {
             let query = if a.exceptions { vec![("exceptions", "true".to_owned())] } else { Vec::new() };
-            let value = api.get(&["v1", "break-glass"], &query).await?;
-            if json {
-                return emit_json(&value);
+            let mut command = vec!["break-glass".to_owned(), "list".to_owned()];
+            if a.exceptions {
+                command.push("--exceptions".into());
             }
-            let uses: Vec<RequestView> = decode("break-glass list", value)?;
+            let listing = page::read(api, &["v1", "break-glass"], query, &a.page).await?;
+            if json {
+                return page::emit_json(&listing, &command, &a.page);
+            }
+            let uses: Vec<RequestView> = decode("break-glass list", serde_json::Value::Array(listing.items.clone()))?;
             let empty = if a.exceptions { "no break-glass exceptions" } else { "no break-glass use awaits review" };
-            emit(&table_or(&table(&uses), empty))
+            emit(&page::with_more(table_or(&table(&uses), empty), &listing, &command, &a.page))
         }
         BreakGlassCommand::Review(a) => {
             let verdict = if a.accept { "accept" } else { "reject" };

@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use writ_api::{CloseRemoval, ExtendGrant, GrantView, RevokeGrant};
 
 use crate::client::{decode, Client};
+use crate::cmd::page::{self, PageArgs};
 use crate::output::{emit, emit_json, one_line, opt, short_time, table_or, Table};
 
 #[derive(Debug, Subcommand)]
@@ -65,23 +66,32 @@ pub struct ListArgs {
     /// configured window (Writ keeps retrying them).
     #[arg(long, conflicts_with = "all")]
     pub overdue: bool,
+    // Soonest expiry first, a page at a time (`--limit`, `--cursor`, `--all-pages`).
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 pub async fn run(api: &Client, cmd: &GrantCommand, json: bool) -> anyhow::Result<()> {
     match cmd {
         GrantCommand::List(a) => {
             let mut query = vec![("active", (!a.all).to_string())];
+            let mut command = vec!["grant".to_owned(), "list".to_owned()];
+            if a.all {
+                command.push("--all".into());
+            }
             if a.overdue {
                 query.push(("overdue", "true".to_owned()));
+                command.push("--overdue".into());
             }
             if let Some(s) = &a.subject {
                 query.push(("subject", s.clone()));
+                command.extend(["--subject".into(), s.clone()]);
             }
-            let value = api.get(&["v1", "grants"], &query).await?;
+            let listing = page::read(api, &["v1", "grants"], query, &a.page).await?;
             if json {
-                return emit_json(&value);
+                return page::emit_json(&listing, &command, &a.page);
             }
-            let grants: Vec<GrantView> = decode("grant list", value)?;
+            let grants: Vec<GrantView> = decode("grant list", serde_json::Value::Array(listing.items.clone()))?;
             let empty = if a.overdue {
                 "no overdue revocations"
             } else if a.all {
@@ -89,7 +99,7 @@ pub async fn run(api: &Client, cmd: &GrantCommand, json: bool) -> anyhow::Result
             } else {
                 "no active grants"
             };
-            emit(&table_or(&grant_table(&grants), empty))
+            emit(&page::with_more(table_or(&grant_table(&grants), empty), &listing, &command, &a.page))
         }
         GrantCommand::Extend(a) => {
             let body = ExtendGrant { duration: a.duration.clone(), justification: a.justification.clone(), ticket: a.ticket.clone() };

@@ -8,6 +8,7 @@ pub mod evidence;
 pub mod grant;
 pub mod identity;
 pub mod local;
+pub mod page;
 pub mod reconcile;
 pub mod request;
 pub mod task;

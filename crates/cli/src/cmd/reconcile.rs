@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use writ_api::{ObservationView, RunReport, RunStarted, RunView, StartReconcile};
 
 use crate::client::{decode, Client};
+use crate::cmd::page::{self, PageArgs};
 use crate::output::{emit, emit_json, one_line, opt, short_time, table_or, Table};
 
 #[derive(Debug, Args)]
@@ -50,10 +51,12 @@ pub struct ShowArgs {
 
 #[derive(Debug, Args)]
 pub struct ListArgs {
+    /// Only runs of this target.
     #[arg(long, value_name = "TARGET")]
     pub target: Option<String>,
-    #[arg(long, value_name = "N")]
-    pub limit: Option<u32>,
+    // Newest first, a page at a time (`--limit`, `--cursor`, `--all-pages`).
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 pub async fn run(api: &Client, args: &ReconcileArgs, json: bool) -> anyhow::Result<()> {
@@ -68,18 +71,17 @@ pub async fn run(api: &Client, args: &ReconcileArgs, json: bool) -> anyhow::Resu
         }
         Some(ReconcileCommand::List(a)) => {
             let mut query = Vec::new();
+            let mut command = vec!["reconcile".to_owned(), "list".to_owned()];
             if let Some(t) = &a.target {
                 query.push(("target", t.clone()));
+                command.extend(["--target".into(), t.clone()]);
             }
-            if let Some(n) = a.limit {
-                query.push(("limit", n.to_string()));
-            }
-            let value = api.get(&["v1", "reconcile", "runs"], &query).await?;
+            let listing = page::read(api, &["v1", "reconcile", "runs"], query, &a.page).await?;
             if json {
-                return emit_json(&value);
+                return page::emit_json(&listing, &command, &a.page);
             }
-            let runs: Vec<RunView> = decode("reconciliation runs", value)?;
-            emit(&table_or(&run_table(&runs), "no reconciliation runs yet: run `writ reconcile`"))
+            let runs: Vec<RunView> = decode("reconciliation runs", serde_json::Value::Array(listing.items.clone()))?;
+            emit(&page::with_more(table_or(&run_table(&runs), "no reconciliation runs yet: run `writ reconcile`"), &listing, &command, &a.page))
         }
         None => {
             let value = api.post(&["v1", "reconcile"], &StartReconcile { target: args.run.target.clone() }).await?;

@@ -5,6 +5,7 @@ use writ_api::{EvidenceView, NewRequest, ReasonBody, RequestView, TaskView};
 
 use crate::client::{decode, Client};
 use crate::cmd::evidence;
+use crate::cmd::page::{self, PageArgs};
 use crate::output::{emit, emit_json, list, one_line, short_time, table_or, Table};
 
 #[derive(Debug, Subcommand)]
@@ -48,11 +49,11 @@ pub struct ListArgs {
     #[arg(long, value_name = "STATE")]
     pub state: Option<String>,
     /// Instead: the pending requests you can review now.
-    #[arg(long, conflicts_with_all = ["state", "limit"])]
+    #[arg(long, conflicts_with = "state")]
     pub queue: bool,
-    /// At most this many requests, newest first.
-    #[arg(long, value_name = "N")]
-    pub limit: Option<u32>,
+    // Newest first, a page at a time (`--limit`, `--cursor`, `--all-pages`).
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -93,24 +94,25 @@ pub async fn run(api: &Client, cmd: &RequestCommand, json: bool) -> anyhow::Resu
             settled(api, value, json).await
         }
         RequestCommand::List(a) => {
-            let value = if a.queue {
-                api.get(&["v1", "requests", "queue"], &[]).await?
+            let mut command = vec!["request".to_owned(), "list".to_owned()];
+            let mut query = Vec::new();
+            let segments: &[&str] = if a.queue {
+                command.push("--queue".into());
+                &["v1", "requests", "queue"]
             } else {
-                let mut query = Vec::new();
                 if let Some(s) = &a.state {
+                    command.extend(["--state".into(), s.clone()]);
                     query.push(("state", s.clone()));
                 }
-                if let Some(n) = a.limit {
-                    query.push(("limit", n.to_string()));
-                }
-                api.get(&["v1", "requests"], &query).await?
+                &["v1", "requests"]
             };
+            let listing = page::read(api, segments, query, &a.page).await?;
             if json {
-                return emit_json(&value);
+                return page::emit_json(&listing, &command, &a.page);
             }
-            let requests: Vec<RequestView> = decode("request list", value)?;
+            let requests: Vec<RequestView> = decode("request list", serde_json::Value::Array(listing.items.clone()))?;
             let empty = if a.queue { "nothing waits for your review" } else { "no requests match" };
-            emit(&table_or(&request_table(&requests), empty))
+            emit(&page::with_more(table_or(&request_table(&requests), empty), &listing, &command, &a.page))
         }
         RequestCommand::Show(a) => {
             let value = api.get(&["v1", "requests", &a.id], &[]).await?;

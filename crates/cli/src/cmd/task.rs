@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use writ_api::{CompleteTask, TaskView};
 
 use crate::client::{decode, Client};
+use crate::cmd::page::{self, PageArgs};
 use crate::output::{emit, emit_json, one_line, opt, opt_time, short_time, table_or, Table};
 
 #[derive(Debug, Subcommand)]
@@ -23,6 +24,9 @@ pub struct ListArgs {
     /// Also list done and cancelled tasks.
     #[arg(long)]
     pub all: bool,
+    // Oldest first, a page at a time (`--limit`, `--cursor`, `--all-pages`).
+    #[command(flatten)]
+    pub page: PageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -42,13 +46,17 @@ pub async fn run(api: &Client, cmd: &TaskCommand, json: bool) -> anyhow::Result<
     match cmd {
         TaskCommand::List(a) => {
             let open = if a.all { "false" } else { "true" };
-            let value = api.get(&["v1", "tasks"], &[("open", open.to_owned())]).await?;
-            if json {
-                return emit_json(&value);
+            let mut command = vec!["task".to_owned(), "list".to_owned()];
+            if a.all {
+                command.push("--all".into());
             }
-            let tasks: Vec<TaskView> = decode("task list", value)?;
+            let listing = page::read(api, &["v1", "tasks"], vec![("open", open.to_owned())], &a.page).await?;
+            if json {
+                return page::emit_json(&listing, &command, &a.page);
+            }
+            let tasks: Vec<TaskView> = decode("task list", serde_json::Value::Array(listing.items.clone()))?;
             let empty = if a.all { "no tasks" } else { "no open tasks" };
-            emit(&table_or(&task_table(&tasks), empty))
+            emit(&page::with_more(table_or(&task_table(&tasks), empty), &listing, &command, &a.page))
         }
         TaskCommand::Complete(a) => {
             let evidence = evidence_text(a)?;

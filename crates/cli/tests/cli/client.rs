@@ -94,3 +94,14 @@ fn an_unreachable_server_says_what_to_check() {
          (is `writ serve` running? set --server or WRIT_SERVER)"
     );
 }
+
+#[test]
+fn the_next_page_is_the_link_whose_rel_is_next() {
+    use writ_cli::client::next_link;
+    assert_eq!(next_link(r#"</v1/requests?limit=2&cursor=5.req-a>; rel="next""#), Some("/v1/requests?limit=2&cursor=5.req-a"));
+    assert_eq!(next_link(r#"</a>; rel="prev", </b>; rel="next""#), Some("/b"));
+    assert_eq!(next_link(r#"</a>; title="x"; rel="prev next""#), Some("/a"));
+    assert_eq!(next_link("</a>; rel=next"), Some("/a"));
+    assert_eq!(next_link(r#"</a>; rel="prev""#), None);
+    assert_eq!(next_link("garbage"), None);
+}

@@ -7,6 +7,7 @@ mod client;
 mod evidence;
 mod fixtures;
 mod output;
+mod paging;
 mod parse;
 mod server;
 

@@ -1,36 +1,60 @@
 //! The audit log, for whoever policy allows `read_audit`.
 
-use axum::extract::{Query, State};
+use axum::extract::{OriginalUri, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use writ_api::{AuditEventView, CheckpointView};
 
+use super::paging::{Limit, Listed};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::serve::App;
 use crate::views;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
-    /// Return events with `seq` greater than this (default 0).
+    /// Return events with `seq` greater than this (default 0). Not with `cursor`.
     pub after: Option<u64>,
-    /// At most this many (default 1000, at most 10000).
+    /// At most this many events (default 1000; 1 to 10000, else 400).
+    #[param(minimum = 1, maximum = 10000, default = 1000)]
     pub limit: Option<u32>,
+    /// Where to resume: the `cursor` of the previous page's `Link: rel="next"` header, unchanged (opaque; a malformed one is a 400). Not with `after`.
+    pub cursor: Option<String>,
 }
 
+/// The bounds of `limit` on the audit log.
+const LIMIT: Limit = Limit { default: 1000, max: 10_000 };
+
 /// A page of the audit log, in `seq` order.
-#[utoipa::path(get, path = "/v1/audit/events", params(EventsQuery), responses((status = 200, body = [AuditEventView]), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/audit/events", params(EventsQuery),
+    responses(
+        (status = 200, description = "A page of events, in `seq` order.", body = [AuditEventView],
+            headers(("Link" = String, description = "`<path?query&cursor=…>; rel=\"next\"` (RFC 8288) when there may be more: this request's path and query with `cursor` set (and `after` dropped). Absent on the last page."))),
+        (status = 400, description = "A bad `limit` (out of range) or `cursor` (malformed), or both `after` and `cursor`; the message names it.", body = writ_api::ErrorBody),
+        (status = 403, body = writ_api::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn events(
     State(app): State<App>,
     Caller(me): Caller,
+    OriginalUri(uri): OriginalUri,
     q: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<AuditEventView>>, ApiError> {
+) -> Result<Listed<AuditEventView>, ApiError> {
     let Query(q) = q?;
-    let page = app.writ.audit_page(&me, q.after.unwrap_or(0), q.limit.unwrap_or(1000)).await?;
-    Ok(Json(page.iter().map(views::event).collect()))
+    let limit = LIMIT.of(q.limit)?;
+    let after = match (q.after, q.cursor.as_deref().filter(|c| !c.is_empty())) {
+        (Some(_), Some(_)) => return Err(ApiError::bad_input("give `after` or `cursor`, not both")),
+        (after, None) => after.unwrap_or(0),
+        // The log's cursor is the `seq` of the last event read.
+        (None, Some(c)) => c.parse().map_err(|_| {
+            ApiError::bad_input(format!("`cursor`: `{c}` is not a cursor of the audit log: pass the `cursor` of its `Link: rel=\"next\"` header unchanged"))
+        })?,
+    };
+    let page = app.writ.audit_page(&me, after, limit).await?;
+    Listed::new(page.iter().map(views::event).collect(), page.next.map(|seq| seq.to_string()), &uri, &["after"])
 }
 
 /// Every signed checkpoint.

@@ -1,6 +1,6 @@
 //! Break-glass: emergency access granted at once, and its post-event review.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -8,6 +8,7 @@ use writ_api::{BreakGlassReview, NewRequest, RequestView, ResolveBreakGlass};
 use writ_core::break_glass::UseVerdict;
 use writ_core::ids::RequestId;
 
+use super::paging::{self, Listed};
 use super::requests::draft;
 use super::Body;
 use crate::auth::Caller;
@@ -28,23 +29,39 @@ pub async fn create(State(app): State<App>, Caller(me): Caller, Body(body): Body
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct OpenQuery {
     /// Only the exceptions: reviews overdue, or uses rejected and not resolved.
     pub exceptions: Option<bool>,
+    /// At most this many uses (default 100; 1 to 1000, else 400).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    pub limit: Option<u32>,
+    /// Where to resume: the `cursor` of the previous page's `Link: rel="next"` header, unchanged (opaque; a malformed one is a 400).
+    pub cursor: Option<String>,
 }
 
-/// Break-glass uses whose review is still open, that the caller may see.
-#[utoipa::path(get, path = "/v1/break-glass", params(OpenQuery), responses((status = 200, body = [RequestView])), security(("bearer" = [])))]
+/// Break-glass uses whose review is still open, that the caller may see,
+/// newest first, a page at a time. A page is short only where the list ends.
+#[utoipa::path(get, path = "/v1/break-glass", params(OpenQuery),
+    responses(
+        (status = 200, description = "A page of break-glass uses, newest first.", body = [RequestView],
+            headers(("Link" = String, description = "`<path?query&cursor=…>; rel=\"next\"` (RFC 8288) when there may be more: this request's path and query with `cursor` set. Absent on the last page."))),
+        (status = 400, description = "A bad `limit` (out of range) or `cursor` (malformed); the message names it.", body = writ_api::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(app): State<App>,
     Caller(me): Caller,
+    OriginalUri(uri): OriginalUri,
     q: Result<Query<OpenQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<RequestView>>, ApiError> {
+) -> Result<Listed<RequestView>, ApiError> {
     let Query(q) = q?;
-    let list = app.writ.open_break_glass(&me, q.exceptions.unwrap_or(false)).await?;
+    let limit = super::requests::LIMIT.of(q.limit)?;
+    let after = paging::cursor::<RequestId>(q.cursor.as_deref())?;
+    let page = app.writ.open_break_glass(&me, q.exceptions.unwrap_or(false), limit, after).await?;
     let now = app.writ.clock().now();
-    Ok(Json(list.iter().map(|r| views::request(r, now)).collect()))
+    let views = page.iter().map(|r| views::request(r, now)).collect();
+    Listed::new(views, page.next.map(|c| c.to_string()), &uri, &[])
 }
 
 /// Accept or reject a break-glass use (one of its named reviewers).

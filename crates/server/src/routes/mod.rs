@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod break_glass;
 pub mod meta;
+pub mod paging;
 pub mod reconcile;
 pub mod requests;
 pub mod work;

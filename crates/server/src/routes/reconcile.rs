@@ -1,7 +1,7 @@
 //! Reconciliation: start runs (policy's `reconcile`), follow them and read
 //! their reports (`read_audit`: a report shows who holds what, everywhere).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -11,6 +11,7 @@ use writ_app::ports::RunFilter;
 use writ_core::ids::{RunId, TargetId};
 use writ_policy::AdminAction;
 
+use super::paging::{self, Limit, Listed};
 use super::Body;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -55,25 +56,42 @@ pub async fn start(State(app): State<App>, Caller(me): Caller, Body(body): Body<
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct RunsQuery {
     /// Only runs of this target.
     pub target: Option<String>,
+    /// At most this many runs (default 50; 1 to 1000, else 400).
+    #[param(minimum = 1, maximum = 1000, default = 50)]
     pub limit: Option<u32>,
+    /// Where to resume: the `cursor` of the previous page's `Link: rel="next"` header, unchanged (opaque; a malformed one is a 400).
+    pub cursor: Option<String>,
 }
 
-/// Finished runs, newest first.
-#[utoipa::path(get, path = "/v1/reconcile/runs", params(RunsQuery), responses((status = 200, body = [RunView])), security(("bearer" = [])))]
+/// The bounds of `limit` on run lists.
+const RUN_LIMIT: Limit = Limit { default: 50, max: 1000 };
+
+/// Finished runs, newest first, a page at a time.
+#[utoipa::path(get, path = "/v1/reconcile/runs", params(RunsQuery),
+    responses(
+        (status = 200, description = "A page of runs, newest first.", body = [RunView],
+            headers(("Link" = String, description = "`<path?query&cursor=…>; rel=\"next\"` (RFC 8288) when there may be more: this request's path and query with `cursor` set. Absent on the last page."))),
+        (status = 400, description = "A bad `limit` (out of range) or `cursor` (malformed); the message names it.", body = writ_api::ErrorBody),
+        (status = 403, body = writ_api::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn runs(
     State(app): State<App>,
     Caller(me): Caller,
+    OriginalUri(uri): OriginalUri,
     q: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<RunView>>, ApiError> {
+) -> Result<Listed<RunView>, ApiError> {
     app.writ.authorize(&me, AdminAction::ReadAudit, "read reconciliation runs")?;
     let Query(q) = q?;
+    let limit = RUN_LIMIT.of(q.limit)?;
+    let after = paging::cursor::<RunId>(q.cursor.as_deref())?;
     let target = q.target.as_deref().filter(|t| !t.is_empty()).map(TargetId::parse).transpose()?;
-    let list = app.writ.store().runs(&RunFilter { target, limit: q.limit.unwrap_or(50).clamp(1, 1000) }).await.map_err(writ_app::AppError::from)?;
-    Ok(Json(list.iter().map(views::run).collect()))
+    let page = app.writ.list_runs(&me, RunFilter { target, after, limit }).await?;
+    Listed::new(page.iter().map(views::run).collect(), page.next.map(|c| c.to_string()), &uri, &[])
 }
 
 /// One run and its exceptions; a run still under way on this node shows how

@@ -1,4 +1,4 @@
-use axum::extract::{Path, Query, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
@@ -10,6 +10,7 @@ use writ_core::request::{RequestDraft, RequestState};
 use writ_core::review::Verdict;
 use writ_core::DomainError;
 
+use super::paging::{self, Limit, Listed};
 use super::Body;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -40,24 +41,42 @@ pub async fn create(State(app): State<App>, Caller(me): Caller, Body(body): Body
     Ok((StatusCode::CREATED, Json(views::request(&req, app.writ.clock().now()))))
 }
 
+/// The bounds of `limit` on request lists.
+pub(super) const LIMIT: Limit = Limit { default: 100, max: 1000 };
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only requests in this state.
     pub state: Option<String>,
     /// Only requests where this identity is requester or subject.
     pub involving: Option<String>,
+    /// At most this many requests (default 100; 1 to 1000, else 400).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
     pub limit: Option<u32>,
+    /// Where to resume: the `cursor` of the previous page's `Link: rel="next"` header, unchanged (opaque; a malformed one is a 400).
+    pub cursor: Option<String>,
 }
 
-/// List requests the caller may see.
-#[utoipa::path(get, path = "/v1/requests", params(ListQuery), responses((status = 200, body = [RequestView])), security(("bearer" = [])))]
+/// List requests the caller may see, newest first, a page at a time. A page
+/// is short only where the list ends; when there may be more, the `Link`
+/// header names the next page.
+#[utoipa::path(get, path = "/v1/requests", params(ListQuery),
+    responses(
+        (status = 200, description = "A page of requests, newest first.", body = [RequestView],
+            headers(("Link" = String, description = "`<path?query&cursor=…>; rel=\"next\"` (RFC 8288) when there may be more: this request's path and query with `cursor` set. Absent on the last page."))),
+        (status = 400, description = "A bad `state`, `limit` (out of range) or `cursor` (malformed); the message names it.", body = writ_api::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn list(
     State(app): State<App>,
     Caller(me): Caller,
+    OriginalUri(uri): OriginalUri,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<Json<Vec<RequestView>>, ApiError> {
+) -> Result<Listed<RequestView>, ApiError> {
     let Query(q) = q?;
+    let limit = LIMIT.of(q.limit)?;
+    let after = paging::cursor::<RequestId>(q.cursor.as_deref())?;
     let state = match q.state.as_deref() {
         None | Some("") => None,
         Some(s) => Some(
@@ -66,16 +85,45 @@ pub async fn list(
         ),
     };
     let involving = q.involving.as_deref().map(IdentityId::parse).transpose()?;
-    let list = app.writ.list_requests(&me, RequestFilter { state, involving, limit: q.limit.unwrap_or(100), ..Default::default() }).await?;
+    let page = app.writ.list_requests(&me, RequestFilter { state, involving, after, limit, ..Default::default() }).await?;
     let now = app.writ.clock().now();
-    Ok(Json(list.iter().map(|r| views::request(r, now)).collect()))
+    let views = page.iter().map(|r| views::request(r, now)).collect();
+    Listed::new(views, page.next.map(|c| c.to_string()), &uri, &[])
 }
 
-/// Pending requests the caller can review now.
-#[utoipa::path(get, path = "/v1/requests/queue", responses((status = 200, body = [RequestView])), security(("bearer" = [])))]
-pub async fn queue(State(app): State<App>, Caller(me): Caller) -> Result<Json<Vec<RequestView>>, ApiError> {
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    /// At most this many requests (default 100; 1 to 1000, else 400).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    pub limit: Option<u32>,
+    /// Where to resume: the `cursor` of the previous page's `Link: rel="next"` header, unchanged (opaque; a malformed one is a 400).
+    pub cursor: Option<String>,
+}
+
+/// Pending requests the caller can review now, newest first, a page at a
+/// time. Every pending request is considered: a page is short only where
+/// the queue ends.
+#[utoipa::path(get, path = "/v1/requests/queue", params(QueueQuery),
+    responses(
+        (status = 200, description = "A page of the review queue, newest first.", body = [RequestView],
+            headers(("Link" = String, description = "`<path?query&cursor=…>; rel=\"next\"` (RFC 8288) when there may be more: this request's path and query with `cursor` set. Absent on the last page."))),
+        (status = 400, description = "A bad `limit` (out of range) or `cursor` (malformed); the message names it.", body = writ_api::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn queue(
+    State(app): State<App>,
+    Caller(me): Caller,
+    OriginalUri(uri): OriginalUri,
+    q: Result<Query<QueueQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Listed<RequestView>, ApiError> {
+    let Query(q) = q?;
+    let limit = LIMIT.of(q.limit)?;
+    let after = paging::cursor::<RequestId>(q.cursor.as_deref())?;
+    let page = app.writ.review_queue(&me, limit, after).await?;
     let now = app.writ.clock().now();
-    Ok(Json(app.writ.review_queue(&me).await?.iter().map(|r| views::request(r, now)).collect()))
+    let views = page.iter().map(|r| views::request(r, now)).collect();
+    Listed::new(views, page.next.map(|c| c.to_string()), &uri, &[])
 }
 
 /// The whole evidence chain of one request.

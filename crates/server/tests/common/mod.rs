@@ -125,6 +125,23 @@ impl Harness {
         self.call(Some(who), "GET", uri, None).await
     }
 
+    /// `GET` a list as `who`: the status, the target of its `Link: <…>;
+    /// rel="next"` header if it has one, and the body.
+    pub async fn get_page(&self, who: &str, uri: &str) -> (StatusCode, Option<String>, Value) {
+        let req = Request::builder().method("GET").uri(uri).header("authorization", format!("Bearer {}", self.tokens[who])).body(Body::empty()).unwrap();
+        let resp = self.router.clone().oneshot(req).await.unwrap();
+        let status = resp.status();
+        let links: Vec<String> = resp.headers().get_all("link").iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+        assert!(links.len() <= 1, "one Link header at most: {links:?}");
+        let next = links.first().map(|l| {
+            let target = l.strip_prefix('<').and_then(|l| l.strip_suffix(">; rel=\"next\"")).unwrap_or_else(|| panic!("not a rel=next link: {l}"));
+            target.to_owned()
+        });
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 22).await.unwrap();
+        let value = serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, next, value)
+    }
+
     pub async fn post(&self, who: &str, uri: &str, body: Value) -> (StatusCode, Value) {
         self.call(Some(who), "POST", uri, Some(body.to_string())).await
     }
