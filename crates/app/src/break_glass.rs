@@ -155,6 +155,8 @@ impl Writ {
                     self.end_or_remove(&mut g, now, &mut change).await?;
                     change.grants.push(Versioned::update(g, g_loaded));
                 }
+                // And nothing it has not yet put in place ever comes.
+                self.stop_fulfilment(&mut req, &format!("break-glass use rejected: {}", note.trim()), actor.id.as_str(), now, &mut change).await?;
             }
             change.requests.push(Versioned::update(req.clone(), loaded));
             if self.committed(change).await? {

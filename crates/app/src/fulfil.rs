@@ -76,6 +76,45 @@ impl Writ {
         Ok(())
     }
 
+    /// Stops putting in place what `req` still owes (its subject or requester
+    /// was disabled, a break-glass use was rejected): a request with nothing
+    /// in place is withdrawn; otherwise every entitlement not yet in place is
+    /// recorded as failed with `reason`, so a queued or retrying job finds
+    /// nothing left to do. Open fulfilment tasks are cancelled either way.
+    /// Access already in place is the caller's to remove (through grants).
+    pub(crate) async fn stop_fulfilment(&self, req: &mut Request, reason: &str, actor: &str, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
+        if req.withdraw(reason, now).is_ok() {
+            change.events.push(about(req.id(), events::REQUEST_CANCELLED, actor, now, json!({ "reason": req.outcome_reason() })));
+        } else if matches!(req.state(), RequestState::Approved | RequestState::PartiallyFulfilled) {
+            let before = req.state();
+            let owed: Vec<EntitlementId> = req
+                .entitlements()
+                .iter()
+                .filter(|e| !matches!(req.fulfilment().get(*e), Some(TargetFulfilment::Done { .. } | TargetFulfilment::Failed { .. })))
+                .cloned()
+                .collect();
+            for e in owed {
+                req.record_fulfilment(&e, TargetFulfilment::Failed { error: reason.to_owned(), at: now }, now)?;
+                change.events.push(about(
+                    req.id(),
+                    events::ENTITLEMENT_FAILED,
+                    actor,
+                    now,
+                    json!({ "entitlement": e, "error": reason, "refused": true, "retryable": false }),
+                ));
+            }
+            announce_state(req, before, now, change);
+        }
+        let open = self.every_task(crate::ports::TaskFilter { request: Some(req.id()), open_only: true, ..Default::default() }).await?;
+        for mut t in open.into_iter().filter(|t| t.purpose() == &TaskPurpose::Grant) {
+            let v = t.version();
+            t.cancel(now)?;
+            change.events.push(about(req.id(), events::TASK_CANCELLED, actor, now, json!({ "task": t.id(), "reason": reason })));
+            change.tasks.push(Versioned::update(t, v));
+        }
+        Ok(())
+    }
+
     fn open_task(&self, req: &mut Request, e: &EntitlementId, group: writ_core::ids::GroupId, now: DateTime<Utc>, change: &mut Change) -> Result<(), AppError> {
         let task = FulfilmentTask::open(TaskId::from_uuid(Uuid::new_v4()), req.id(), req.subject().clone(), e.clone(), group.clone(), now);
         req.record_fulfilment(e, TargetFulfilment::WithPerson { task: task.id() }, now)?;

@@ -16,7 +16,7 @@ use chrono::{DateTime, Utc};
 use writ_core::grant::GrantState;
 
 use crate::events::{self, about, general};
-use crate::ports::{Change, StoreError, TaskFilter, Versioned};
+use crate::ports::{Change, StoreError, Versioned};
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
@@ -100,7 +100,10 @@ impl Writ {
             for i in &batch {
                 after.insert(&i.id, i);
             }
-            for i in &batch {
+            // The batch, and every identity it owns: an owner may not stop
+            // being a person while it owns someone.
+            let changing: Vec<&IdentityId> = batch.iter().map(|i| &i.id).collect();
+            for i in after.values().filter(|i| changing.contains(&&i.id) || i.owner.as_ref().is_some_and(|o| changing.contains(&o))) {
                 i.validate(|id| after.get(id).copied())?;
             }
             let now = self.clock.now();
@@ -130,18 +133,13 @@ impl Writ {
         let standing = self.store.standing(identity).await?;
         let reason = format!("`{identity}` was disabled by `{who}`");
         for mut req in standing.requests {
+            // Whatever it still owes stops; what is in place is removed below
+            // (when the disabled identity holds it).
             let loaded = req.version();
-            if req.withdraw(&reason, now).is_err() {
-                continue; // access already in place: its grants are removed below
+            self.stop_fulfilment(&mut req, &reason, who, now, change).await?;
+            if req.version() != loaded {
+                change.requests.push(Versioned::update(req, loaded));
             }
-            change.events.push(about(req.id(), events::REQUEST_CANCELLED, who, now, json!({ "reason": req.outcome_reason(), "disabled": identity })));
-            for mut t in self.every_task(TaskFilter { request: Some(req.id()), open_only: true, ..Default::default() }).await? {
-                let v = t.version();
-                t.cancel(now)?;
-                change.events.push(about(req.id(), events::TASK_CANCELLED, who, now, json!({ "task": t.id() })));
-                change.tasks.push(Versioned::update(t, v));
-            }
-            change.requests.push(Versioned::update(req, loaded));
         }
         let by = IdentityId::parse(who).unwrap_or_else(|_| identity.clone());
         for mut g in standing.grants.into_iter().filter(|g| g.state() == &GrantState::Active) {

@@ -115,7 +115,6 @@ async fn the_holder_cannot_close_their_own_overdue_removal() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: closing a manual target's overdue removal by hand leaves its removal task open, and completing that task then fails (the grant is no longer revoking): a task nobody can ever close"]
 async fn closing_a_removal_by_hand_leaves_no_removal_task_open() {
     let w = World::new().await;
     let (req, grant) = w.holding_read("alice", "4h").await;

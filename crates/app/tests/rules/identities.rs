@@ -119,7 +119,6 @@ async fn only_those_policy_allows_manage_identities() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: upsert_identities validates only the identities in the batch, so an owner can become non-human while it still owns identities (the owner rule breaks for `svc`)"]
 async fn an_owner_cannot_stop_being_a_person_while_it_owns_identities() {
     let w = World::new().await;
     let head = w.head().await;
@@ -148,7 +147,6 @@ async fn requests_survive_an_update_that_does_not_disable() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: disabling an identity skips a request with some access already in place (`Request::withdraw` refuses it) and so leaves its other entitlements' open tasks open: one its requester asked for another subject is still fulfilled afterwards"]
 async fn disabling_an_identity_cancels_the_open_tasks_of_its_partly_fulfilled_requests() {
     let w = World::new().await;
     // Alice asks for bob; one of the two entitlements is in place.
