@@ -4,7 +4,7 @@
 //! - A manual target opens a task for its fulfiller group at approval; the task
 //!   is completed with evidence.
 //! - A target with a connector gets a durable job in the approval's own
-//!   transaction. A worker runs it later ([`Writ::run_due_jobs`]): it reads the
+//!   transaction. A worker runs it later ([`Writ::run_job`]): it reads the
 //!   subject's account before, grants, reads it after, and records the diff and
 //!   whether the read-back shows what was approved. Nothing touches a real target
 //!   before the approval is committed, and a crash between the two leaves the
@@ -13,6 +13,7 @@
 //! Each entitlement's grant starts when its access is in place. The request's
 //! state follows from the per-entitlement status (see `writ_core::request`).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -26,7 +27,7 @@ use writ_core::request::{Request, RequestState};
 use writ_core::task::{FulfilmentTask, TaskPurpose};
 
 use crate::events::{self, about};
-use crate::ports::{Account, AccountState, Applied, Change, Connector, ConnectorError, Job, JobKind, Order, Versioned};
+use crate::ports::{Account, AccountState, Applied, Change, Clock, Connector, ConnectorError, Job, JobKind, Order, Store, Versioned};
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
@@ -202,36 +203,64 @@ impl Writ {
         Err(AppError::Conflict { what: "task", id: id.to_string() })
     }
 
-    /// Claims the jobs that are due and runs them side by side, so one slow or
-    /// unreachable target does not hold up the others. Returns how many ran.
-    /// Called by the server's worker; safe to call from several nodes.
+    /// Claims for this node up to `limit` jobs that are due, each for
+    /// `job_lease`; run each with [`Writ::run_job`].
+    pub async fn claim_due_jobs(&self, limit: u32) -> Result<Vec<Job>, AppError> {
+        Ok(self.store.claim_jobs(self.clock.now(), self.settings.job_lease, limit, &self.settings.node).await?)
+    }
+
+    /// Claims the jobs that are due, runs them side by side and waits for all
+    /// of them. Returns how many ran. For tests and benchmarks, which want a
+    /// step that ends: the server's worker keeps jobs in flight instead and
+    /// claims more as each ends, so a long job never holds up short ones.
+    /// Safe to call from several nodes.
     pub async fn run_due_jobs(self: &Arc<Self>, limit: u32) -> Result<usize, AppError> {
-        let jobs = self.store.claim_jobs(self.clock.now(), self.settings.job_lease, limit).await?;
+        let jobs = self.claim_due_jobs(limit).await?;
         let count = jobs.len();
         let mut running = tokio::task::JoinSet::new();
         for job in jobs {
             let writ = Arc::clone(self);
-            running.spawn(async move {
-                let outcome = match (&job.kind, job.request, &job.entitlement) {
-                    (JobKind::Provision, Some(request), Some(e)) => writ.provision(&job, request, e).await,
-                    (JobKind::Provision, _, _) => writ.finish_job_only(&job).await,
-                    (JobKind::Revoke { grant }, _, _) => writ.remove(&job, *grant).await,
-                    (JobKind::Notify { notification }, _, _) => writ.deliver(&job, notification).await,
-                    (JobKind::Reprovision { grant }, _, _) => writ.reprovision(&job, *grant).await,
-                    (JobKind::Reconcile { target }, _, _) => writ.scheduled_reconcile(&job, target).await,
-                };
-                if let Err(e) = outcome {
-                    // The claim lapses and the job runs again; nothing was recorded.
-                    tracing::warn!(job = %job.id, error = %e, "job failed before recording its outcome");
-                }
-            });
+            running.spawn(async move { writ.run_job(&job).await });
         }
         while let Some(done) = running.join_next().await {
             if let Err(e) = done {
-                tracing::error!(error = %e, "a provisioning job panicked; its claim lapses and it runs again");
+                tracing::error!(error = %e, "a job panicked; its claim lapses and it runs again");
             }
         }
         Ok(count)
+    }
+
+    /// Runs one job this node claimed until its outcome is committed,
+    /// renewing the claim every third of `job_lease` meanwhile, so that no
+    /// other node takes it however long it runs. A failure before the
+    /// outcome is recorded is logged: the claim lapses and the job runs again.
+    pub async fn run_job(&self, job: &Job) {
+        let outcome = self
+            .holding_claim(&job.id, async {
+                match (&job.kind, job.request, &job.entitlement) {
+                    (JobKind::Provision, Some(request), Some(e)) => self.provision(job, request, e).await,
+                    (JobKind::Provision, _, _) => self.finish_job_only(job).await,
+                    (JobKind::Revoke { grant }, _, _) => self.remove(job, *grant).await,
+                    (JobKind::Notify { notification }, _, _) => self.deliver(job, notification).await,
+                    (JobKind::Reprovision { grant }, _, _) => self.reprovision(job, *grant).await,
+                    (JobKind::Reconcile { target }, _, _) => self.scheduled_reconcile(job, target).await,
+                }
+            })
+            .await;
+        if let Err(e) = outcome {
+            // The claim lapses and the job runs again; nothing was recorded.
+            tracing::warn!(job = %job.id, error = %e, "job failed before recording its outcome");
+        }
+    }
+
+    /// Runs `work` while renewing this node's claim on job `id`: every third
+    /// of `job_lease`, from a task of its own (so a worker thread busy with
+    /// the work does not delay it), until `work` ends or is dropped.
+    pub(crate) async fn holding_claim<T>(&self, id: &str, work: impl Future<Output = T>) -> T {
+        let heartbeat =
+            tokio::spawn(renew_claim(Arc::clone(&self.store), Arc::clone(&self.clock), id.to_owned(), self.settings.node.clone(), self.settings.job_lease));
+        let _stop = AbortOnDrop(heartbeat);
+        work.await
     }
 
     /// Runs one provisioning job (entitlement `e` of request `request`) and
@@ -462,6 +491,51 @@ impl Writ {
     pub(crate) async fn finish_job_only(&self, job: &Job) -> Result<(), AppError> {
         self.commit(Change { finished_jobs: vec![job.id.clone()], ..Change::default() }).await?;
         Ok(())
+    }
+}
+
+/// The shortest wait between two renewals of a claim, whatever `job_lease`.
+const MIN_RENEW_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Renews `node`'s claim on job `id` every third of `lease`, for `lease`
+/// from then, until aborted or the claim is no longer `node`'s.
+async fn renew_claim(store: Arc<dyn Store>, clock: Arc<dyn Clock>, id: String, node: String, lease: TimeDelta) {
+    let every = (lease / 3).to_std().unwrap_or_default().max(MIN_RENEW_EVERY);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match store.renew_claim(&id, clock.now() + lease, &node).await {
+            Ok(true) => tracing::debug!(job = %id, "job claim renewed"),
+            Ok(false) => {
+                // Either the outcome was committed a moment ago (the job is
+                // gone, or queued again) or another node took the job after
+                // this one failed to renew in time.
+                match store.job_claim(&id, clock.now()).await {
+                    Ok(Some(holder)) => tracing::warn!(
+                        job = %id,
+                        node = %node,
+                        holder = %holder.node,
+                        "this node's claim on a job it is running is gone: node `{}` took it after this one failed to renew it within `job_lease`, and may be running it too",
+                        holder.node
+                    ),
+                    Ok(None) => tracing::debug!(job = %id, "the job's claim ended with its outcome"),
+                    Err(e) => tracing::warn!(job = %id, error = %e, "this node's claim on a job it is running is gone, and who holds it could not be read"),
+                }
+                return;
+            }
+            Err(e) => tracing::warn!(job = %id, error = %e, "renewing a job's claim failed; trying again at the next renewal"),
+        }
+    }
+}
+
+/// Aborts a task when dropped: the heartbeat of a job whose work ended,
+/// failed, panicked or was cancelled.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -11,6 +11,10 @@
 //! (approved by nobody, with the finding in its chain), whose grant is then
 //! revoked (a removal job with read-back), adopted (a grant approved by the
 //! configured approver), or left pending for the entitlement's owners.
+//!
+//! A run, scheduled or asked for, holds the claim on its target's job
+//! (`reconcile:<target>`), renewed while it lasts: across nodes, one run of a
+//! target at most is under way, and one asked for meanwhile is refused.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +33,7 @@ use writ_core::reconcile::{AccountHolder, Classifier, IgnoreRule, LedgerGrant, O
 use writ_core::request::{Request, RequestDraft, RequestState};
 
 use crate::events::{self, about};
-use crate::ports::{ActionTaken, Change, Job, LedgerRow, ReconcileRun, RequestFilter, RunObservation, RunRecord, RunState, Versioned};
+use crate::ports::{ActionTaken, Change, Claimed, Job, LedgerRow, ReconcileRun, RequestFilter, RunObservation, RunRecord, RunState, Versioned};
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
@@ -79,6 +83,51 @@ impl RunsUnderWay {
     }
 }
 
+/// This node's claim on one target's reconciliation, for a run asked for on
+/// demand: from [`Writ::claim_reconciliation`], run with
+/// [`Writ::reconcile_claimed`]. One not run lapses after `job_lease`.
+#[derive(Debug)]
+#[must_use = "a claim holds its target until it is run or its lease ends"]
+pub struct ReconcileClaim {
+    target: TargetId,
+}
+
+impl ReconcileClaim {
+    pub fn target(&self) -> &TargetId {
+        &self.target
+    }
+}
+
+/// A target whose reconciliation another run holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetBusy {
+    pub target: TargetId,
+    /// The node running it.
+    pub node: String,
+    /// When its claim ends unless renewed (it is, while the run lasts).
+    pub until: DateTime<Utc>,
+}
+
+impl std::fmt::Display for TargetBusy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "a reconciliation run of `{}` is already under way on node `{}`: one run of a target at a time; wait for it to finish, \
+             then read its report with `writ reconcile list --target {}`",
+            self.target, self.node, self.target
+        )
+    }
+}
+
+/// What [`Writ::claim_reconciliation`] got.
+#[derive(Debug)]
+pub enum ReconcileClaims {
+    /// Every target asked for, claimed for this node.
+    Taken(Vec<ReconcileClaim>),
+    /// The targets another run holds; nothing was claimed.
+    Busy(Vec<TargetBusy>),
+}
+
 impl Writ {
     /// The targets that can be reconciled: those whose connector reads them.
     pub fn reconcilable_targets(&self) -> Vec<TargetId> {
@@ -100,26 +149,113 @@ impl Writ {
     }
 
     /// Queues a scheduled run of every reconcilable target, `reconcile_every`
-    /// from now (one job per target: whichever node claims it runs it).
+    /// from now (one job per target: whichever node claims it runs it). A
+    /// target whose run is under way (on any node) is left alone: that run
+    /// queues the next one when it ends.
     pub async fn schedule_reconciliation(&self) -> Result<(), AppError> {
         let Some(every) = self.settings.reconcile_every else { return Ok(()) };
-        let due = self.clock.now() + every;
-        let jobs = self.reconcilable_targets().iter().map(|t| Job::reconcile(t, due)).collect();
-        self.commit(Change { jobs, ..Change::default() }).await?;
+        for target in self.reconcilable_targets() {
+            // Queuing a job releases its claim: take the claim first, so a
+            // run under way keeps it.
+            let now = self.clock.now();
+            let job = Job::reconcile(&target, now + every);
+            match self.store.claim_job(&job, now, self.settings.job_lease, &self.settings.node).await? {
+                Claimed::Taken => {
+                    self.commit(Change { jobs: vec![job], ..Change::default() }).await?;
+                }
+                Claimed::HeldBy(c) => tracing::info!(%target, node = %c.node, "a reconciliation run is under way; it queues the next one when it ends"),
+            }
+        }
         Ok(())
     }
 
-    /// A scheduled run, then the next one queued.
+    /// A scheduled run, then the next one queued. The job's claim is renewed
+    /// while it runs ([`Writ::run_job`]).
     pub(crate) async fn scheduled_reconcile(&self, job: &Job, target: &TargetId) -> Result<(), AppError> {
-        let Some(every) = self.settings.reconcile_every.filter(|_| self.reconcilable_targets().contains(target)) else {
+        if self.settings.reconcile_every.is_none() || !self.reconcilable_targets().contains(target) {
             return self.finish_job_only(job).await;
-        };
+        }
         let id = RunId::from_uuid(Uuid::new_v4());
         if let Err(e) = self.reconcile_tracked(id, target, "schedule").await {
             tracing::error!(run = %id, %target, error = %e, "scheduled reconciliation failed");
         }
-        let next = Job::reconcile(target, self.clock.now() + every);
-        self.commit(Change { jobs: vec![next], ..Change::default() }).await?;
+        self.queue_next_run(target).await
+    }
+
+    /// Claims the reconciliation of each of `targets` for this node, for a
+    /// run asked for now: the same claim a scheduled run holds (the target's
+    /// `reconcile:<target>` job, queued if absent), taken for `job_lease` and
+    /// renewed while the run lasts, so that one run of a target at most is
+    /// under way across nodes. All of them, or none when any is held.
+    pub async fn claim_reconciliation(&self, targets: &[TargetId]) -> Result<ReconcileClaims, AppError> {
+        let mut taken = Vec::new();
+        let mut busy = Vec::new();
+        for target in targets {
+            let now = self.clock.now();
+            // Should this node stop before running it, the job left behind is
+            // the next scheduled run, or (no schedule) a job that only removes itself.
+            let job = Job::reconcile(target, self.next_scheduled_run(now).unwrap_or(now));
+            match self.store.claim_job(&job, now, self.settings.job_lease, &self.settings.node).await {
+                Ok(Claimed::Taken) => taken.push(ReconcileClaim { target: target.clone() }),
+                Ok(Claimed::HeldBy(c)) => busy.push(TargetBusy { target: target.clone(), node: c.node, until: c.until }),
+                Err(e) => {
+                    self.release_reconciliation(taken).await;
+                    return Err(e.into());
+                }
+            }
+        }
+        if busy.is_empty() {
+            return Ok(ReconcileClaims::Taken(taken));
+        }
+        self.release_reconciliation(taken).await;
+        Ok(ReconcileClaims::Busy(busy))
+    }
+
+    /// Gives back claims that will not run: each target's job stays queued
+    /// as it was, free for the next claim.
+    async fn release_reconciliation(&self, claims: Vec<ReconcileClaim>) {
+        for c in claims {
+            let id = Job::reconcile(&c.target, self.clock.now()).id;
+            if let Err(e) = self.store.renew_claim(&id, self.clock.now(), &self.settings.node).await {
+                tracing::warn!(target = %c.target, error = %e, "could not give back a reconciliation claim; it lapses after `job_lease`");
+            }
+        }
+    }
+
+    /// Runs `id` on the target `claim` holds, as asked by `by`, listed in
+    /// [`Writ::runs_under_way`] and renewing the claim while it lasts; then
+    /// queues the target's next scheduled run, or removes its job when no
+    /// schedule is set (either gives the claim back).
+    pub async fn reconcile_claimed(&self, claim: ReconcileClaim, id: RunId, by: &str) -> Result<ReconcileRun, AppError> {
+        let target = claim.target;
+        let job = Job::reconcile(&target, self.clock.now()).id;
+        let (run, queued) = self
+            .holding_claim(&job, async {
+                let run = self.reconcile_tracked(id, &target, by).await;
+                (run, self.queue_next_run(&target).await)
+            })
+            .await;
+        if let Err(e) = queued {
+            tracing::warn!(%target, error = %e, "could not queue the next reconciliation; the claim lapses after `job_lease`");
+        }
+        run
+    }
+
+    /// When the next scheduled run of a target is due, for a run ending at `now`.
+    fn next_scheduled_run(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.settings.reconcile_every.map(|every| now + every)
+    }
+
+    /// After a run of `target`: its job is queued again for the next
+    /// scheduled run, or removed when none is scheduled. Either releases the
+    /// claim the run held.
+    async fn queue_next_run(&self, target: &TargetId) -> Result<(), AppError> {
+        let now = self.clock.now();
+        let change = match self.next_scheduled_run(now) {
+            Some(due) => Change { jobs: vec![Job::reconcile(target, due)], ..Change::default() },
+            None => Change { finished_jobs: vec![Job::reconcile(target, now).id], ..Change::default() },
+        };
+        self.commit(change).await?;
         Ok(())
     }
 

@@ -113,10 +113,11 @@ pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<Au
     stmts.extend(change.requests.iter().map(request_row).map(doc_stmt));
     stmts.extend(change.tasks.iter().map(task_row).map(doc_stmt));
     stmts.extend(change.grants.iter().map(grant_row).map(doc_stmt));
+    // Queuing a job (again) releases any claim on it.
     for job in &change.jobs {
         stmts.push(Stmt::new(
-            "INSERT INTO jobs (id, request_id, due_at, claimed_until, doc) VALUES ($1, $2, $3, 0, $4) \
-             ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at, claimed_until = 0, doc = excluded.doc"
+            "INSERT INTO jobs (id, request_id, due_at, claimed_until, claimed_by, doc) VALUES ($1, $2, $3, 0, '', $4) \
+             ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at, claimed_until = 0, claimed_by = '', doc = excluded.doc"
                 .into(),
             vec![
                 Param::Text(job.id.clone()),

@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use writ_app::ports::{
-    Change, Cursor, GrantFilter, Job, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, Standing, Store, StoreError, TaskFilter,
+    Change, Claimed, Cursor, GrantFilter, Job, JobClaim, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, Standing, Store, StoreError,
+    TaskFilter,
 };
 use writ_core::audit::{AuditEvent, Checkpoint, EventHash};
 use writ_core::grant::Grant;
@@ -13,7 +14,7 @@ use writ_core::ids::{GrantId, IdentityId, RequestId, RunId, TargetId, TaskId};
 use writ_core::request::Request;
 use writ_core::task::FulfilmentTask;
 
-use crate::rows::{doc, ledger_row, millis};
+use crate::rows::{doc, from_millis, ledger_row, millis, to_doc};
 use crate::{db_err, SqlStore};
 
 fn limit(l: u32) -> i64 {
@@ -36,6 +37,21 @@ fn keyset(after: Option<&Cursor>) -> (i64, i64, String) {
 }
 
 impl SqlStore {
+    /// Who holds a claim on job `id` that still holds at `now`, read through `pool`.
+    async fn holder(&self, id: &str, now: DateTime<Utc>, pool: &sqlx::AnyPool) -> Result<Option<JobClaim>, StoreError> {
+        let row = sqlx::query("SELECT claimed_by, claimed_until FROM jobs WHERE id = $1 AND claimed_until > $2")
+            .bind(id)
+            .bind(millis(now))
+            .fetch_optional(pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            let until = from_millis("job claim", r.try_get("claimed_until").map_err(db_err)?)?;
+            Ok(JobClaim { node: r.try_get("claimed_by").map_err(db_err)?, until })
+        })
+        .transpose()
+    }
+
     async fn one_doc<T: serde::de::DeserializeOwned>(&self, what: &'static str, sql: &str, key: String) -> Result<Option<T>, StoreError> {
         let row = sqlx::query(sql).bind(key).fetch_optional(&self.reader).await.map_err(db_err)?;
         row.map(|r| doc(what, &r)).transpose()
@@ -107,7 +123,7 @@ impl Store for SqlStore {
         rows.iter().map(|r| doc("request", r)).collect()
     }
 
-    async fn claim_jobs(&self, now: DateTime<Utc>, lease: chrono::TimeDelta, max: u32) -> Result<Vec<Job>, StoreError> {
+    async fn claim_jobs(&self, now: DateTime<Utc>, lease: chrono::TimeDelta, max: u32, node: &str) -> Result<Vec<Job>, StoreError> {
         // On PostgreSQL, SKIP LOCKED lets several nodes claim side by side
         // without waiting on each other's rows; SQLite has a single writer.
         // Polled several times a second: look before taking the write lock.
@@ -121,14 +137,59 @@ impl Store for SqlStore {
         }
         let skip_locked = if self.backend() == crate::Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
-            "UPDATE jobs SET claimed_until = $1 WHERE id IN \
+            "UPDATE jobs SET claimed_until = $1, claimed_by = $4 WHERE id IN \
              (SELECT id FROM jobs WHERE due_at <= $2 AND claimed_until <= $2 ORDER BY due_at LIMIT $3{skip_locked}) \
              RETURNING doc"
         );
-        let rows = sqlx::query(&sql).bind(millis(now + lease)).bind(millis(now)).bind(limit(max)).fetch_all(&self.writer).await.map_err(db_err)?;
+        let rows = sqlx::query(&sql).bind(millis(now + lease)).bind(millis(now)).bind(limit(max)).bind(node).fetch_all(&self.writer).await.map_err(db_err)?;
         let mut jobs: Vec<Job> = rows.iter().map(|r| doc("job", r)).collect::<Result<_, _>>()?;
         jobs.sort_by_key(|j| j.due_at);
         Ok(jobs)
+    }
+
+    async fn claim_job(&self, job: &Job, now: DateTime<Utc>, lease: chrono::TimeDelta, node: &str) -> Result<Claimed, StoreError> {
+        // One statement, so two nodes cannot both take it: the upsert takes
+        // the row only where no claim holds (PostgreSQL checks the WHERE on
+        // the row it locked; SQLite has a single writer).
+        let take = "INSERT INTO jobs (id, request_id, due_at, claimed_until, claimed_by, doc) VALUES ($1, $2, $3, $4, $5, $6) \
+                    ON CONFLICT (id) DO UPDATE SET claimed_until = excluded.claimed_until, claimed_by = excluded.claimed_by \
+                    WHERE jobs.claimed_until <= $7 RETURNING id";
+        // A claim seen held may end before it is read: try again then.
+        for _ in 0..3 {
+            let taken = sqlx::query(take)
+                .bind(job.id.as_str())
+                .bind(job.request.map_or(String::new(), |r| r.to_string()))
+                .bind(millis(job.due_at))
+                .bind(millis(now + lease))
+                .bind(node)
+                .bind(to_doc(job))
+                .bind(millis(now))
+                .fetch_optional(&self.writer)
+                .await
+                .map_err(db_err)?;
+            if taken.is_some() {
+                return Ok(Claimed::Taken);
+            }
+            if let Some(holder) = self.holder(&job.id, now, &self.writer).await? {
+                return Ok(Claimed::HeldBy(holder));
+            }
+        }
+        Err(StoreError::Database(format!("job `{}` changed hands three times while being claimed", job.id)))
+    }
+
+    async fn renew_claim(&self, id: &str, until: DateTime<Utc>, node: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("UPDATE jobs SET claimed_until = $1 WHERE id = $2 AND claimed_by = $3")
+            .bind(millis(until))
+            .bind(id)
+            .bind(node)
+            .execute(&self.writer)
+            .await
+            .map_err(db_err)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn job_claim(&self, id: &str, now: DateTime<Utc>) -> Result<Option<JobClaim>, StoreError> {
+        self.holder(id, now, &self.reader).await
     }
 
     async fn due_expiries(&self, now: DateTime<Utc>, max: u32) -> Result<Vec<Grant>, StoreError> {

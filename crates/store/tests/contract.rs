@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use uuid::Uuid;
 use writ_app::ports::{
-    ActionTaken, Change, Cursor, GrantFilter, Job, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, RunRecord, RunState, Store, StoreError,
-    TaskFilter, Versioned,
+    ActionTaken, Change, Claimed, Cursor, GrantFilter, Job, JobClaim, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, RunRecord, RunState,
+    Store, StoreError, TaskFilter, Versioned,
 };
 use writ_core::audit::{sign_checkpoint, ChainVerifier, NewEvent};
 use writ_core::catalog::{Catalog, Entitlement, Fulfilment, RiskTier, Target};
@@ -109,6 +109,8 @@ async fn contract(store: Arc<dyn Store>) {
     a_failed_change_writes_nothing(&*store).await;
     many_events_in_one_change(&*store).await;
     jobs_are_claimed_once_per_lease_and_finished_by_a_change(&*store).await;
+    claims_are_renewed_by_their_holder_only(&*store).await;
+    one_of_many_nodes_claiming_a_job_by_id_gets_it(store.clone()).await;
     audit_chain_and_checkpoints(&*store).await;
     reconciliation_ledger_and_runs(&*store).await;
     lists_page_by_cursor(&*store).await;
@@ -123,17 +125,88 @@ async fn jobs_are_claimed_once_per_lease_and_finished_by_a_change(store: &dyn St
     let job = Job::provision(r, e.clone(), t0());
     let later = Job::provision(r, EntitlementId::parse("pg-prod/other").unwrap(), t0() + TimeDelta::hours(1));
     store.commit(Change { jobs: vec![job.clone(), later.clone()], ..Default::default() }).await.unwrap();
-    assert_eq!(store.claim_jobs(t0(), lease, 10).await.unwrap(), vec![job.clone()], "only the due one");
-    assert!(store.claim_jobs(t0(), lease, 10).await.unwrap().is_empty(), "held by the first claim");
+    assert_eq!(store.claim_jobs(t0(), lease, 10, "node-a").await.unwrap(), vec![job.clone()], "only the due one");
+    assert!(store.claim_jobs(t0(), lease, 10, "node-a").await.unwrap().is_empty(), "held by the first claim");
     let after_lease = t0() + lease + TimeDelta::seconds(1);
-    assert_eq!(store.claim_jobs(after_lease, lease, 10).await.unwrap(), vec![job.clone()], "a lapsed claim is taken again");
+    assert_eq!(store.claim_jobs(after_lease, lease, 10, "node-a").await.unwrap(), vec![job.clone()], "a lapsed claim is taken again");
     let retry = Job { due_at: after_lease + TimeDelta::seconds(30), attempts: 1, ..job.clone() };
     store.commit(Change { jobs: vec![retry.clone()], ..Default::default() }).await.unwrap();
-    assert!(store.claim_jobs(after_lease, lease, 10).await.unwrap().is_empty(), "rescheduled for later");
+    assert!(store.claim_jobs(after_lease, lease, 10, "node-a").await.unwrap().is_empty(), "rescheduled for later");
     let due = after_lease + TimeDelta::minutes(1);
-    assert_eq!(store.claim_jobs(due, lease, 10).await.unwrap(), vec![retry.clone()], "the rescheduling released the claim");
+    assert_eq!(store.claim_jobs(due, lease, 10, "node-a").await.unwrap(), vec![retry.clone()], "the rescheduling released the claim");
     store.commit(Change { finished_jobs: vec![job.id.clone(), later.id.clone()], ..Default::default() }).await.unwrap();
-    assert!(store.claim_jobs(t0() + TimeDelta::days(1), lease, 10).await.unwrap().is_empty(), "finished jobs are gone");
+    assert!(store.claim_jobs(t0() + TimeDelta::days(1), lease, 10, "node-a").await.unwrap().is_empty(), "finished jobs are gone");
+}
+
+/// A node renews the claims it holds, and only those: a renewed claim keeps
+/// the job from other nodes after the lease it was first taken for has
+/// ended; one left to lapse goes to another node, and its old holder's
+/// renewal then finds it gone.
+async fn claims_are_renewed_by_their_holder_only(store: &dyn Store) {
+    let lease = TimeDelta::minutes(2);
+    let job = Job::provision(RequestId::from_uuid(Uuid::from_u128(78)), EntitlementId::parse("pg-prod/readonly").unwrap(), t0());
+    store.commit(Change { jobs: vec![job.clone()], ..Default::default() }).await.unwrap();
+    assert_eq!(store.claim_jobs(t0(), lease, 10, "node-a").await.unwrap(), vec![job.clone()]);
+    let held = |node: &str, until| Some(JobClaim { node: node.into(), until });
+    assert_eq!(store.job_claim(&job.id, t0()).await.unwrap(), held("node-a", t0() + lease), "the claim names its node");
+
+    assert!(!store.renew_claim(&job.id, t0() + TimeDelta::hours(1), "node-b").await.unwrap(), "a node renews only its own claims");
+    assert_eq!(store.job_claim(&job.id, t0()).await.unwrap(), held("node-a", t0() + lease), "unchanged by node-b");
+
+    let renewed_at = t0() + lease / 3;
+    assert!(store.renew_claim(&job.id, renewed_at + lease, "node-a").await.unwrap(), "the holder renews");
+    let after_first_lease = t0() + lease + TimeDelta::seconds(1);
+    assert!(store.claim_jobs(after_first_lease, lease, 10, "node-b").await.unwrap().is_empty(), "renewed: not claimable after the first lease");
+    assert_eq!(store.job_claim(&job.id, after_first_lease).await.unwrap(), held("node-a", renewed_at + lease));
+    assert_eq!(
+        store.claim_job(&job, after_first_lease, lease, "node-b").await.unwrap(),
+        Claimed::HeldBy(JobClaim { node: "node-a".into(), until: renewed_at + lease }),
+        "nor by id"
+    );
+
+    // node-a stops renewing: once its renewed claim ends, node-b takes the job.
+    let lapsed = renewed_at + lease + TimeDelta::seconds(1);
+    assert_eq!(store.job_claim(&job.id, lapsed).await.unwrap(), None, "a claim that ended holds nothing");
+    assert_eq!(store.claim_jobs(lapsed, lease, 10, "node-b").await.unwrap(), vec![job.clone()]);
+    assert!(!store.renew_claim(&job.id, lapsed + lease, "node-a").await.unwrap(), "node-a's claim is gone");
+    assert_eq!(store.job_claim(&job.id, lapsed).await.unwrap(), held("node-b", lapsed + lease));
+
+    // Queuing the job again (its outcome: a retry) releases the claim.
+    let retry = Job { due_at: lapsed, attempts: 1, ..job.clone() };
+    store.commit(Change { jobs: vec![retry.clone()], ..Default::default() }).await.unwrap();
+    assert_eq!(store.job_claim(&job.id, lapsed).await.unwrap(), None);
+    assert!(!store.renew_claim(&job.id, lapsed + lease, "node-b").await.unwrap(), "nothing left to renew");
+
+    // By id, a job is claimed whether due or not, and queued if absent.
+    let reconcile = Job::reconcile(&TargetId::parse("pg-prod").unwrap(), lapsed + TimeDelta::days(30));
+    assert_eq!(store.claim_job(&reconcile, lapsed, lease, "node-a").await.unwrap(), Claimed::Taken);
+    assert_eq!(store.job_claim(&reconcile.id, lapsed).await.unwrap(), held("node-a", lapsed + lease));
+    assert_eq!(store.claim_job(&reconcile, lapsed, lease, "node-b").await.unwrap(), Claimed::HeldBy(JobClaim { node: "node-a".into(), until: lapsed + lease }));
+    assert!(store.renew_claim(&reconcile.id, lapsed, "node-a").await.unwrap(), "given back: a claim ending now");
+    assert_eq!(store.claim_job(&reconcile, lapsed, lease, "node-b").await.unwrap(), Claimed::Taken);
+    assert!(store.claim_jobs(lapsed + TimeDelta::days(1), lease, 10, "node-a").await.unwrap().iter().all(|j| j.id != reconcile.id), "not due");
+
+    store.commit(Change { finished_jobs: vec![job.id.clone(), reconcile.id.clone()], ..Default::default() }).await.unwrap();
+    assert!(store.claim_jobs(t0() + TimeDelta::days(365), lease, 10, "node-a").await.unwrap().is_empty(), "finished jobs are gone");
+}
+
+/// Nodes racing to claim one job by id: exactly one gets it.
+async fn one_of_many_nodes_claiming_a_job_by_id_gets_it(store: Arc<dyn Store>) {
+    let lease = TimeDelta::minutes(2);
+    let job = Job::reconcile(&TargetId::parse("pg-race").unwrap(), t0());
+    let mut racing = tokio::task::JoinSet::new();
+    for n in 0..8 {
+        let (store, job) = (store.clone(), job.clone());
+        racing.spawn(async move { store.claim_job(&job, t0(), lease, &format!("node-{n}")).await.unwrap() });
+    }
+    let mut taken = 0;
+    while let Some(claimed) = racing.join_next().await {
+        if claimed.unwrap() == Claimed::Taken {
+            taken += 1;
+        }
+    }
+    assert_eq!(taken, 1, "one claim, the others refused");
+    store.commit(Change { finished_jobs: vec![job.id.clone()], ..Default::default() }).await.unwrap();
 }
 
 async fn identities_round_trip(store: &dyn Store) {

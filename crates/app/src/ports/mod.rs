@@ -146,6 +146,24 @@ impl Job {
     }
 }
 
+/// A node's claim on a job: until it ends, no other node runs the job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobClaim {
+    /// The node holding it (`node_id`).
+    pub node: String,
+    /// When it ends unless renewed.
+    pub until: DateTime<Utc>,
+}
+
+/// What [`Store::claim_job`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claimed {
+    /// The job is claimed for the caller.
+    Taken,
+    /// Someone holds it already.
+    HeldBy(JobClaim),
+}
+
 /// Everything one use-case writes. The store commits it in one transaction, audit
 /// events and spawned jobs included, or not at all.
 #[derive(Debug, Clone, Default)]
@@ -239,9 +257,24 @@ pub trait Store: Send + Sync {
     /// Active grants whose expiry is at or before `now`, oldest first.
     async fn due_expiries(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Grant>, StoreError>;
 
-    /// Claims up to `limit` jobs due at `now` that nobody holds, for `lease`:
-    /// until it ends no other worker gets them; a worker that dies loses them.
-    async fn claim_jobs(&self, now: DateTime<Utc>, lease: chrono::TimeDelta, limit: u32) -> Result<Vec<Job>, StoreError>;
+    /// Claims for `node` up to `limit` jobs due at `now` that nobody holds,
+    /// for `lease`: until it ends (or as long as `node` renews it) no other
+    /// worker gets them; a worker that dies loses them.
+    async fn claim_jobs(&self, now: DateTime<Utc>, lease: chrono::TimeDelta, limit: u32, node: &str) -> Result<Vec<Job>, StoreError>;
+
+    /// Claims `job` for `node` until `now + lease` whether it is due or not,
+    /// queuing it first if it is absent, unless another claim on it still
+    /// holds at `now`: then says whose. (Reconciliation takes a target's
+    /// `reconcile:<target>` job this way for a run asked for on demand.)
+    async fn claim_job(&self, job: &Job, now: DateTime<Utc>, lease: chrono::TimeDelta, node: &str) -> Result<Claimed, StoreError>;
+
+    /// Extends to `until` the claim `node` holds on job `id`. False when
+    /// `node` no longer holds it: the job was finished or queued again, or
+    /// another node took it after this one's claim ran out.
+    async fn renew_claim(&self, id: &str, until: DateTime<Utc>, node: &str) -> Result<bool, StoreError>;
+
+    /// Who holds a claim on job `id` that still holds at `now`, if anyone.
+    async fn job_claim(&self, id: &str, now: DateTime<Utc>) -> Result<Option<JobClaim>, StoreError>;
 
     async fn task(&self, id: TaskId) -> Result<Option<FulfilmentTask>, StoreError>;
     /// A page of tasks (see [`TaskFilter`]); a limit of 0 is an error.

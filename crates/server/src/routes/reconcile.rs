@@ -8,6 +8,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 use writ_api::{RunReport, RunStarted, RunView, StartReconcile};
 use writ_app::ports::RunFilter;
+use writ_app::reconcile::ReconcileClaims;
 use writ_core::ids::{RunId, TargetId};
 use writ_policy::AdminAction;
 
@@ -19,9 +20,12 @@ use crate::serve::App;
 use crate::views;
 
 /// Start a run of one target, or of every target Writ can read. Runs go on
-/// in the background; follow them with `GET /v1/reconcile/runs/{id}`.
+/// in the background; follow them with `GET /v1/reconcile/runs/{id}`. One
+/// run of a target at a time, across nodes: a target whose run (scheduled
+/// or asked for) is under way is refused with 409, and then nothing starts.
 #[utoipa::path(post, path = "/v1/reconcile", request_body = StartReconcile,
-    responses((status = 202, body = [RunStarted]), (status = 403, body = writ_api::ErrorBody), (status = 404, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+    responses((status = 202, body = [RunStarted]), (status = 403, body = writ_api::ErrorBody), (status = 404, body = writ_api::ErrorBody),
+        (status = 409, body = writ_api::ErrorBody)), security(("bearer" = [])))]
 pub async fn start(State(app): State<App>, Caller(me): Caller, Body(body): Body<StartReconcile>) -> Result<(StatusCode, Json<Vec<RunStarted>>), ApiError> {
     app.writ.authorize(&me, AdminAction::Reconcile, "run reconciliation")?;
     let all = app.writ.reconcilable_targets();
@@ -41,13 +45,21 @@ pub async fn start(State(app): State<App>, Caller(me): Caller, Body(body): Body<
             vec![t]
         }
     };
+    let claims = match app.writ.claim_reconciliation(&targets).await? {
+        ReconcileClaims::Taken(claims) => claims,
+        ReconcileClaims::Busy(busy) => {
+            let why: Vec<String> = busy.iter().map(ToString::to_string).collect();
+            return Err(ApiError::new(StatusCode::CONFLICT, "conflict", why.join("; ")));
+        }
+    };
     let mut started = Vec::new();
-    for target in targets {
+    for claim in claims {
         let id = RunId::from_uuid(Uuid::new_v4());
+        let target = claim.target().clone();
         started.push(RunStarted { run: id.to_string(), target: target.to_string() });
         let (writ, by) = (app.writ.clone(), me.id.to_string());
         tokio::spawn(async move {
-            if let Err(e) = writ.reconcile_tracked(id, &target, &by).await {
+            if let Err(e) = writ.reconcile_claimed(claim, id, &by).await {
                 tracing::error!(run = %id, %target, error = %e, "reconciliation run failed");
             }
         });
