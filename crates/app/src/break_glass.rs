@@ -140,18 +140,7 @@ impl Writ {
                 for mut g in held.into_iter().filter(|g| g.state() == &writ_core::grant::GrantState::Active) {
                     let reason = format!("break-glass use rejected: {}", note.trim());
                     let g_loaded = g.version();
-                    g.begin_revocation(actor.id.clone(), &reason, now)?;
-                    change.events.push(about(
-                        id,
-                        events::GRANT_REVOCATION_REQUESTED,
-                        actor.id.as_str(),
-                        now,
-                        json!({
-                            "grant": g.id(),
-                            "entitlement": g.entitlement(),
-                            "reason": reason,
-                        }),
-                    ));
+                    crate::expiry::request_revocation(&mut g, &actor.id, &reason, now, json!({}), &mut change)?;
                     self.end_or_remove(&mut g, now, &mut change).await?;
                     change.grants.push(Versioned::update(g, g_loaded));
                 }

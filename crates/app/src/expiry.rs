@@ -16,7 +16,7 @@ use serde_json::json;
 use uuid::Uuid;
 use writ_core::grant::{Ending, Grant, GrantState};
 use writ_core::identity::Identity;
-use writ_core::ids::{GrantId, TaskId};
+use writ_core::ids::{GrantId, IdentityId, TaskId};
 use writ_core::task::FulfilmentTask;
 
 use crate::events::{self, about};
@@ -112,20 +112,8 @@ impl Writ {
             }
             let loaded = g.version();
             let now = self.clock.now();
-            g.begin_revocation(actor.id.clone(), reason, now)?;
             let mut change = Change::default();
-            change.events.push(about(
-                g.request_id(),
-                events::GRANT_REVOCATION_REQUESTED,
-                actor.id.as_str(),
-                now,
-                json!({
-                    "grant": g.id(),
-                    "entitlement": g.entitlement(),
-                    "reason": reason.trim(),
-                    "policy_ids": decision.policy_ids,
-                }),
-            ));
+            request_revocation(&mut g, &actor.id, reason, now, json!({ "policy_ids": decision.policy_ids }), &mut change)?;
             self.end_or_remove(&mut g, now, &mut change).await?;
             change.grants.push(Versioned::update(g.clone(), loaded));
             if self.committed(change).await? {
@@ -428,6 +416,28 @@ impl Writ {
         }
         Err(AppError::Conflict { what: "grant", id: id.to_string() })
     }
+}
+
+/// Ends `g` early, asked by `by`, for `reason`, and records the ask as
+/// `grant.revocation_requested` (with `extra`'s fields, e.g. the deciding
+/// policies): the one way a revocation starts. Removing the access is the
+/// caller's next step (`end_or_remove` or `start_removal`).
+pub(crate) fn request_revocation(
+    g: &mut Grant,
+    by: &IdentityId,
+    reason: &str,
+    now: DateTime<Utc>,
+    extra: serde_json::Value,
+    change: &mut Change,
+) -> Result<(), AppError> {
+    let reason = reason.trim();
+    g.begin_revocation(by.clone(), reason, now)?;
+    let mut payload = json!({ "grant": g.id(), "entitlement": g.entitlement(), "reason": reason });
+    if let (Some(p), serde_json::Value::Object(more)) = (payload.as_object_mut(), extra) {
+        p.extend(more);
+    }
+    change.events.push(about(g.request_id(), events::GRANT_REVOCATION_REQUESTED, by.as_str(), now, payload));
+    Ok(())
 }
 
 type Removal = Result<(Applied, AccountState, AccountState), (ConnectorError, Option<AccountState>, Option<AccountState>)>;

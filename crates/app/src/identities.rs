@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use writ_core::grant::GrantState;
 
-use crate::events::{self, about, general};
+use crate::events::{self, general};
 use crate::ports::{Change, StoreError, Versioned};
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
@@ -144,14 +144,7 @@ impl Writ {
         let by = IdentityId::parse(who).unwrap_or_else(|_| identity.clone());
         for mut g in standing.grants.into_iter().filter(|g| g.state() == &GrantState::Active) {
             let loaded = g.version();
-            g.begin_revocation(by.clone(), &reason, now)?;
-            change.events.push(about(
-                g.request_id(),
-                events::GRANT_REVOCATION_REQUESTED,
-                who,
-                now,
-                json!({ "grant": g.id(), "entitlement": g.entitlement(), "reason": reason }),
-            ));
+            crate::expiry::request_revocation(&mut g, &by, &reason, now, json!({}), change)?;
             self.start_removal(&g, now, change).await?;
             change.grants.push(Versioned::update(g, loaded));
         }

@@ -603,18 +603,9 @@ impl Writ {
         let minute = AccessDuration::parse("1m").expect("a valid duration");
         let (req, mut g, mut change) = self.found_request(run, o, entitlement, subject, minute, "Writ removes it.")?;
         let now = self.clock.now();
-        g.begin_revocation(IdentityId::parse(RECONCILER).expect("a valid name"), &format!("{} access found by reconciliation run {run}", o.situation), now)?;
-        change.events.push(about(
-            req.id(),
-            events::GRANT_REVOCATION_REQUESTED,
-            RECONCILER,
-            now,
-            json!({
-                "grant": g.id(),
-                "entitlement": g.entitlement(),
-                "reason": format!("{} access found by reconciliation run {run}", o.situation),
-            }),
-        ));
+        let reconciler = IdentityId::parse(RECONCILER).expect("a valid name");
+        let reason = format!("{} access found by reconciliation run {run}", o.situation);
+        crate::expiry::request_revocation(&mut g, &reconciler, &reason, now, json!({}), &mut change)?;
         self.start_removal(&g, now, &mut change).await?;
         let (request, grant) = (req.id(), g.id());
         change.requests.push(Versioned::new(req));
@@ -685,18 +676,7 @@ impl Writ {
         for e in req.entitlements() {
             let mut g = Grant::start(GrantId::from_uuid(Uuid::new_v4()), req.id(), req.subject().clone(), e.clone(), req.duration(), now);
             let reason = format!("found by reconciliation; keeping it was denied by `{}`", actor.id);
-            g.begin_revocation(actor.id.clone(), &reason, now)?;
-            change.events.push(about(
-                req.id(),
-                events::GRANT_REVOCATION_REQUESTED,
-                actor.id.as_str(),
-                now,
-                json!({
-                    "grant": g.id(),
-                    "entitlement": g.entitlement(),
-                    "reason": reason,
-                }),
-            ));
+            crate::expiry::request_revocation(&mut g, &actor.id, &reason, now, json!({}), change)?;
             self.start_removal(&g, now, change).await?;
             change.grants.push(Versioned::new(g));
         }
