@@ -180,19 +180,8 @@ impl Writ {
             ));
             change.finished_jobs.push(Job::revoke(&g, now).id);
             // On a manual target, the removal task is settled by this too.
-            let tasks = self.every_task(crate::ports::TaskFilter { request: Some(g.request_id()), open_only: true, ..Default::default() }).await?;
-            for mut t in tasks.into_iter().filter(|t| t.purpose() == &writ_core::task::TaskPurpose::Revoke { grant: id }) {
-                let v = t.version();
-                t.cancel(now)?;
-                change.events.push(about(
-                    g.request_id(),
-                    events::TASK_CANCELLED,
-                    actor.id.as_str(),
-                    now,
-                    json!({ "task": t.id(), "reason": "removal closed by hand" }),
-                ));
-                change.tasks.push(Versioned::update(t, v));
-            }
+            let purpose = writ_core::task::TaskPurpose::Revoke { grant: id };
+            self.cancel_open_tasks(g.request_id(), &purpose, actor.id.as_str(), "removal closed by hand", now, &mut change).await?;
             change.grants.push(Versioned::update(g.clone(), loaded));
             if self.committed(change).await? {
                 return Ok(g);

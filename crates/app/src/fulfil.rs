@@ -106,11 +106,25 @@ impl Writ {
             }
             announce_state(req, before, now, change);
         }
-        let open = self.every_task(crate::ports::TaskFilter { request: Some(req.id()), open_only: true, ..Default::default() }).await?;
-        for mut t in open.into_iter().filter(|t| t.purpose() == &TaskPurpose::Grant) {
+        self.cancel_open_tasks(req.id(), &TaskPurpose::Grant, actor, reason, now, change).await
+    }
+
+    /// Cancels the open tasks of `request` that serve `purpose`, recording
+    /// each with `reason`: work nobody may do any more.
+    pub(crate) async fn cancel_open_tasks(
+        &self,
+        request: writ_core::ids::RequestId,
+        purpose: &TaskPurpose,
+        actor: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+        change: &mut Change,
+    ) -> Result<(), AppError> {
+        let open = self.every_task(crate::ports::TaskFilter { request: Some(request), open_only: true, ..Default::default() }).await?;
+        for mut t in open.into_iter().filter(|t| t.purpose() == purpose) {
             let v = t.version();
             t.cancel(now)?;
-            change.events.push(about(req.id(), events::TASK_CANCELLED, actor, now, json!({ "task": t.id(), "reason": reason })));
+            change.events.push(about(request, events::TASK_CANCELLED, actor, now, json!({ "task": t.id(), "reason": reason })));
             change.tasks.push(Versioned::update(t, v));
         }
         Ok(())
