@@ -5,8 +5,8 @@
 #
 #   PostgreSQL 15, slapd + ldap-utils, redis-server, chromium + chromium-driver
 #   (Debian, without Recommends: those would pull in systemd and avahi; plus
-#   fonts-liberation for legible screenshots); scim2-server (PyPI, in a venv
-#   under $WRIT_TEST_TOOLS); cargo-nextest; cargo-deny 0.20 (crates.io, built
+#   fonts-liberation for legible screenshots); scim2-server and schemathesis
+#   (PyPI, each in a venv under $WRIT_TEST_TOOLS); cargo-nextest; cargo-deny 0.20 (crates.io, built
 #   from source: about 7 minutes on 2 cores, once per machine).
 #
 # No service is started: the test harness (crates/testkit) starts its own
@@ -21,6 +21,10 @@ export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 TOOLS_DIR="${WRIT_TEST_TOOLS:-${HOME:?}/.cache/writ-test-tools}"
 SCIM_VERSION="0.8.3"
 SCIM_VENV="$TOOLS_DIR/scim-venv"
+# The API contract checker (crates/cli/tests/contract.rs); keep in step with
+# writ_testkit::SCHEMATHESIS_PACKAGE.
+SCHEMATHESIS_VERSION="4.32.5"
+SCHEMATHESIS_VENV="$TOOLS_DIR/schemathesis-venv"
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -66,7 +70,7 @@ for c in "${COMPONENTS[@]}"; do
         fi
     done
 done
-if [ -z "$PYTHON" ] && [ ! -x "$SCIM_VENV/bin/scim2-server" ]; then
+if [ -z "$PYTHON" ] && { [ ! -x "$SCIM_VENV/bin/scim2-server" ] || [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; }; then
     missing+=(python3 python3-venv)
 fi
 
@@ -103,19 +107,26 @@ done
 [ -x /usr/lib/postgresql/15/bin/postgres ] ||
     { echo "postgresql: FAILED (/usr/lib/postgresql/15/bin/postgres missing)" >&2; exit 1; }
 
-# scim2-server (PyPI) in its own venv.
-if [ -x "$SCIM_VENV/bin/scim2-server" ]; then
-    echo "scim2-server: already installed ($SCIM_VENV)"
-else
+# A PyPI tool in a venv of its own (their dependencies stay apart), reinstalled
+# when the pinned requirement changes (the venv records the one it holds).
+#   pypi_tool NAME BINARY REQUIREMENT VENV
+pypi_tool() {
+    local name="$1" binary="$2" requirement="$3" venv="$4"
+    if [ -x "$venv/bin/$binary" ] && [ "$(cat "$venv/.writ-requirement" 2>/dev/null)" = "$requirement" ]; then
+        echo "$name: already installed ($venv)"
+        return
+    fi
     if [ -z "$PYTHON" ]; then PYTHON=/usr/bin/python3; fi
     mkdir -p "$TOOLS_DIR"
-    rm -rf "$SCIM_VENV"
-    "$PYTHON" -m venv "$SCIM_VENV"
-    "$SCIM_VENV/bin/pip" install -q --disable-pip-version-check "scim2-server==$SCIM_VERSION"
-    [ -x "$SCIM_VENV/bin/scim2-server" ] ||
-        { echo "scim2-server: FAILED (no binary in $SCIM_VENV/bin)" >&2; exit 1; }
-    echo "scim2-server: installed ($SCIM_VENV)"
-fi
+    rm -rf "$venv"
+    "$PYTHON" -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check "$requirement"
+    [ -x "$venv/bin/$binary" ] || { echo "$name: FAILED (no $binary in $venv/bin)" >&2; exit 1; }
+    echo "$requirement" >"$venv/.writ-requirement"
+    echo "$name: installed ($venv)"
+}
+pypi_tool scim2-server scim2-server "scim2-server==$SCIM_VERSION" "$SCIM_VENV"
+pypi_tool schemathesis schemathesis "schemathesis==$SCHEMATHESIS_VERSION" "$SCHEMATHESIS_VENV"
 
 # cargo-nextest
 if cargo nextest --version >/dev/null 2>&1; then

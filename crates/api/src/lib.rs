@@ -25,6 +25,7 @@ pub struct WhoAmI {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct NewRequest {
     /// Whose access changes; defaults to the caller.
     #[serde(default)]
@@ -38,10 +39,19 @@ pub struct NewRequest {
     pub ticket: Option<String>,
 }
 
-/// A review verdict's body, and a cancellation's.
+/// An approval's body, and a cancellation's: the reason is optional.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReasonBody {
     #[serde(default)]
+    pub reason: String,
+}
+
+/// A denial's body: the reason is required.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DenyBody {
+    /// Why, for the requester and the evidence chain.
     pub reason: String,
 }
 
@@ -62,6 +72,7 @@ pub struct RevokeGrant {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CompleteTask {
     /// What was changed in the target, e.g. the command run and its output.
     pub evidence: String,
@@ -334,13 +345,27 @@ pub struct IdentityView {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SetStatus {
     /// `active` or `disabled`.
     pub status: String,
     /// The version the caller read (`IdentityView.version`): if the identity
     /// changed since, the change is refused (409) instead of overwriting it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     pub version: Option<u64>,
+}
+
+/// A whole number: JSON Schema counts `3.0` as the integer 3, so the API
+/// does too; `3.5` and negative numbers are refused.
+fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    let Some(n) = Option::<serde_json::Number>::deserialize(d)? else { return Ok(None) };
+    if let Some(whole) = n.as_u64() {
+        return Ok(Some(whole));
+    }
+    match n.as_f64() {
+        Some(f) if f.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&f) => Ok(Some(f as u64)),
+        _ => Err(serde::de::Error::custom(format!("`{n}` is not a whole number from 0 up"))),
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -419,4 +444,22 @@ pub struct ObservationView {
 pub struct RunReport {
     pub run: RunView,
     pub observations: Vec<ObservationView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SetStatus;
+
+    #[test]
+    fn a_version_is_a_whole_number_however_written() {
+        for (json, want) in
+            [(r#"{"status":"active","version":3}"#, Some(3)), (r#"{"status":"active","version":3.0}"#, Some(3)), (r#"{"status":"active"}"#, None)]
+        {
+            assert_eq!(serde_json::from_str::<SetStatus>(json).unwrap().version, want, "{json}");
+        }
+        for json in [r#"{"status":"active","version":3.5}"#, r#"{"status":"active","version":-1}"#, r#"{"status":"active","version":"3"}"#] {
+            let e = serde_json::from_str::<SetStatus>(json).unwrap_err().to_string();
+            assert!(e.contains("version") || e.contains("whole number") || e.contains("invalid type"), "{json}: {e}");
+        }
+    }
 }

@@ -111,14 +111,7 @@ pub struct PostReview {
 }
 
 fn note_text(text: &str, field: &str) -> Result<String, DomainError> {
-    let t = text.trim();
-    if t.is_empty() {
-        return Err(DomainError::invalid(field, "is required: say what you checked"));
-    }
-    if t.chars().count() > crate::request::MAX_JUSTIFICATION {
-        return Err(DomainError::invalid(field, format!("is longer than {} characters", crate::request::MAX_JUSTIFICATION)));
-    }
-    Ok(t.to_owned())
+    crate::text::required(field, text, crate::text::MAX_TEXT, "say what you checked")
 }
 
 impl PostReview {

@@ -13,9 +13,15 @@ use crate::DomainError;
 pub struct AccessDuration(i64);
 
 impl AccessDuration {
+    /// The longest duration anything may last: 100 years (36,500 days).
+    pub const MAX_SECS: i64 = 36_500 * 86_400;
+
     pub fn from_secs(secs: i64) -> Result<Self, DomainError> {
         if secs <= 0 {
             return Err(DomainError::invalid("duration", "must be longer than zero"));
+        }
+        if secs > Self::MAX_SECS {
+            return Err(DomainError::invalid("duration", "is longer than 36500d (100 years): nothing lasts that long"));
         }
         Ok(Self(secs))
     }
@@ -26,15 +32,32 @@ impl AccessDuration {
         chrono::TimeDelta::seconds(self.0)
     }
 
-    /// Parses `90s`, `30m`, `8h`, `7d`, `2w` and sums such as `1h30m`.
+    /// Parses `90s`, `30m`, `8h`, `7d`, `2w` and sums such as `1h30m`: see
+    /// [`Self::secs_written`] and [`Self::from_secs`].
     pub fn parse(s: &str) -> Result<Self, DomainError> {
+        Self::from_secs(Self::secs_written(s)?)
+    }
+
+    /// The seconds `s` writes, if it has the shape of a duration: one to five
+    /// parts, each a number from 1 to 9,999,999 (no leading zero) and a unit
+    /// (the API's schema states the same shape). Whether so long a duration
+    /// is allowed is [`Self::from_secs`]'s rule.
+    pub fn secs_written(s: &str) -> Result<i64, DomainError> {
         let bad = || DomainError::invalid("duration", format!("`{s}` is not a duration: write e.g. `30m`, `8h`, `7d` or `1h30m`"));
         let mut total: i64 = 0;
+        let mut parts = 0;
         let mut digits = String::new();
-        for c in s.trim().chars() {
+        for c in s.chars() {
             if c.is_ascii_digit() {
+                if (digits.is_empty() && c == '0') || digits.len() == 7 {
+                    return Err(bad());
+                }
                 digits.push(c);
                 continue;
+            }
+            parts += 1;
+            if parts > 5 {
+                return Err(bad());
             }
             let unit = match c {
                 's' => 1,
@@ -51,7 +74,7 @@ impl AccessDuration {
         if !digits.is_empty() || total == 0 {
             return Err(bad());
         }
-        Self::from_secs(total)
+        Ok(total)
     }
 }
 
@@ -101,7 +124,7 @@ mod tests {
             assert_eq!(d.secs(), secs, "{s}");
             assert_eq!(d.to_string(), back);
         }
-        for bad in ["", "8", "h", "8x", "-1h", "0h", "99999999999999999999d"] {
+        for bad in ["", "8", "h", "8x", "-1h", "0h", "08h", "1h0m", " 8h", "12345678d", "1w1d1h1m1s1s", "99999999999999999999d", "36501d"] {
             assert!(AccessDuration::parse(bad).is_err(), "{bad:?}");
         }
     }

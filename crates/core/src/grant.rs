@@ -216,11 +216,8 @@ impl Grant {
         if self.state != GrantState::Active {
             return Err(self.illegal("revoke"));
         }
-        let reason = reason.trim();
-        if reason.is_empty() {
-            return Err(DomainError::invalid("reason", "a revocation needs a reason"));
-        }
-        self.begin_ending(Ending::Early { by, reason: reason.to_owned() }, now);
+        let reason = crate::text::required("reason", reason, crate::text::MAX_TEXT, "a revocation needs a reason")?;
+        self.begin_ending(Ending::Early { by, reason }, now);
         Ok(())
     }
 
@@ -259,13 +256,12 @@ impl Grant {
     /// `evidence` that the access is gone (e.g. removed by hand). Ends the grant
     /// like a proved removal; whether that is allowed yet is the caller's rule.
     pub fn close_removal_by_hand(&mut self, evidence: &str, now: DateTime<Utc>) -> Result<(), DomainError> {
-        let evidence = evidence.trim();
-        if evidence.is_empty() {
-            return Err(DomainError::invalid("evidence", "say how the access was removed (the command run, the ticket, what you checked)"));
-        }
-        if evidence.chars().count() > crate::task::MAX_EVIDENCE {
-            return Err(DomainError::invalid("evidence", format!("is longer than {} characters", crate::task::MAX_EVIDENCE)));
-        }
+        crate::text::required(
+            "evidence",
+            evidence,
+            crate::text::MAX_EVIDENCE,
+            "say how the access was removed (the command run, the ticket, what you checked)",
+        )?;
         self.finish_removal(now)
     }
 

@@ -161,10 +161,13 @@ macro_rules! uuid_id {
             pub fn from_uuid(u: Uuid) -> Self {
                 Self(u)
             }
-            /// Parses `<prefix>-<uuid>` or a bare UUID.
+            /// Parses `<prefix>-<uuid>` or a bare UUID, the UUID as 32 hex
+            /// digits or hyphenated (not braced, not a URN: one spelling less
+            /// for the API's schema to state).
             pub fn parse(s: &str) -> Result<Self, DomainError> {
                 let raw = s.strip_prefix(concat!($prefix, "-")).unwrap_or(s);
-                Uuid::parse_str(raw).map(Self).map_err(|_| DomainError::InvalidId {
+                let plain = matches!(raw.len(), 32 | 36) && raw.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
+                plain.then(|| Uuid::parse_str(raw).ok()).flatten().map(Self).ok_or_else(|| DomainError::InvalidId {
                     what: $what,
                     value: s.chars().take(64).collect(),
                     reason: concat!("must look like `", $prefix, "-` followed by a UUID").into(),
@@ -250,5 +253,10 @@ mod tests {
         assert!(s.starts_with("req-"));
         assert_eq!(RequestId::parse(&s).unwrap(), id);
         assert!(RequestId::parse("req-nope").unwrap_err().to_string().contains("request id"));
+        let hyphenated = Uuid::from_u128(7).hyphenated().to_string();
+        assert_eq!(RequestId::parse(&hyphenated).unwrap(), id);
+        for other_spelling in [format!("{{{hyphenated}}}"), format!("urn:uuid:{hyphenated}"), format!("req-{{{hyphenated}}}")] {
+            assert!(RequestId::parse(&other_spelling).is_err(), "{other_spelling}");
+        }
     }
 }

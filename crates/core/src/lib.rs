@@ -18,5 +18,6 @@ pub mod request;
 pub mod review;
 pub mod sod;
 pub mod task;
+pub mod text;
 
 pub use error::DomainError;

@@ -24,9 +24,9 @@ use crate::fulfilment::TargetFulfilment;
 use crate::identity::Identity;
 use crate::ids::{EntitlementId, IdentityId, RequestId};
 use crate::review::{rule_admits, ApprovalTrack, Review, StageRef, Verdict};
+use crate::text;
 use crate::DomainError;
 
-pub const MAX_JUSTIFICATION: usize = 4_000;
 pub const MAX_ENTITLEMENTS: usize = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -143,13 +143,7 @@ pub struct ReviewEffect {
 impl Request {
     /// Validates a draft against the catalog and opens a pending request.
     pub fn open(id: RequestId, draft: RequestDraft, catalog: &Catalog, now: DateTime<Utc>, lapse_after: TimeDelta) -> Result<Self, DomainError> {
-        let justification = draft.justification.trim().to_owned();
-        if justification.is_empty() {
-            return Err(DomainError::invalid("justification", "is required: say why this access is needed"));
-        }
-        if justification.chars().count() > MAX_JUSTIFICATION {
-            return Err(DomainError::invalid("justification", format!("is longer than {MAX_JUSTIFICATION} characters")));
-        }
+        let justification = text::required("justification", &draft.justification, text::MAX_TEXT, "say why this access is needed")?;
         if draft.entitlements.is_empty() {
             return Err(DomainError::invalid("entitlements", "name at least one entitlement"));
         }
@@ -171,11 +165,10 @@ impl Request {
             }
             tracks.push(ApprovalTrack::from_entitlement(ent));
         }
-        if let Some(t) = &draft.ticket {
-            if t.trim().is_empty() || t.len() > 200 || t.chars().any(char::is_control) {
-                return Err(DomainError::invalid("ticket", "must be 1 to 200 printable characters, e.g. `INC-1234`"));
-            }
-        }
+        let ticket = match &draft.ticket {
+            Some(t) => Some(text::line("ticket", t, text::MAX_TICKET, "name the ticket, e.g. `INC-1234`, or leave it out")?),
+            None => None,
+        };
         Ok(Self {
             id,
             requester: draft.requester,
@@ -183,7 +176,7 @@ impl Request {
             entitlements: draft.entitlements,
             justification,
             duration: draft.duration,
-            ticket: draft.ticket,
+            ticket,
             created_at: now,
             lapses_at: now + lapse_after,
             state: RequestState::Pending,
@@ -405,10 +398,10 @@ impl Request {
         if self.reviews.iter().any(|r| r.reviewer == reviewer.id) {
             return Err(DomainError::DuplicateReview { reviewer: reviewer.id.to_string() });
         }
-        let reason = reason.trim().to_owned();
-        if verdict == Verdict::Deny && reason.is_empty() {
-            return Err(DomainError::invalid("reason", "a denial needs a reason"));
-        }
+        let reason = match verdict {
+            Verdict::Deny => text::required("reason", &reason, text::MAX_TEXT, "a denial needs a reason")?,
+            Verdict::Approve => text::optional("reason", &reason, text::MAX_TEXT)?,
+        };
         let mut counted = Vec::new();
         let mut open = Vec::new();
         for (ti, track) in self.tracks.iter().enumerate() {
@@ -457,7 +450,8 @@ impl Request {
                 reason: format!("only its requester `{}` can", self.requester),
             });
         }
-        self.outcome_reason = Some(if reason.trim().is_empty() { format!("cancelled by `{by}`") } else { format!("cancelled by `{by}`: {}", reason.trim()) });
+        let reason = text::optional("reason", &reason, text::MAX_TEXT)?;
+        self.outcome_reason = Some(if reason.is_empty() { format!("cancelled by `{by}`") } else { format!("cancelled by `{by}`: {reason}") });
         self.move_to(RequestState::Cancelled, now);
         Ok(())
     }

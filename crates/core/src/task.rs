@@ -8,8 +8,6 @@ use crate::identity::Identity;
 use crate::ids::{EntitlementId, GrantId, GroupId, IdentityId, RequestId, TaskId};
 use crate::DomainError;
 
-pub const MAX_EVIDENCE: usize = 10_000;
-
 /// What the fulfiller is asked to do.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -120,14 +118,13 @@ impl FulfilmentTask {
         if approvers.any(|a| a == &by.id) {
             return Err(DomainError::FulfillerIsApprover { fulfiller: by.id.to_string() });
         }
-        let evidence = evidence.trim();
-        if evidence.is_empty() {
-            return Err(DomainError::invalid("evidence", "is required: describe what was changed in the target (e.g. the command run and its output)"));
-        }
-        if evidence.chars().count() > MAX_EVIDENCE {
-            return Err(DomainError::invalid("evidence", format!("is longer than {MAX_EVIDENCE} characters")));
-        }
-        self.state = TaskState::Done { by: by.id.clone(), evidence: evidence.to_owned(), at: now };
+        let evidence = crate::text::required(
+            "evidence",
+            evidence,
+            crate::text::MAX_EVIDENCE,
+            "describe what was changed in the target (e.g. the command run and its output)",
+        )?;
+        self.state = TaskState::Done { by: by.id.clone(), evidence, at: now };
         self.version += 1;
         Ok(())
     }

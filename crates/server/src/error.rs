@@ -22,6 +22,11 @@ impl ApiError {
     pub fn bad_input(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid_input", message)
     }
+    /// Input whose shape the API's schema states (a duration, an id) and
+    /// that does not have it: a 400, like a bad query string.
+    pub fn malformed(e: DomainError) -> Self {
+        Self::bad_input(e.to_string())
+    }
     pub fn unauthenticated(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
     }
@@ -36,7 +41,11 @@ impl IntoResponse for ApiError {
 impl From<DomainError> for ApiError {
     fn from(e: DomainError) -> Self {
         let (status, code) = match &e {
-            DomainError::InvalidId { .. } | DomainError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
+            // A malformed id is malformed input, like a bad query string: the
+            // schema states every id's shape. Other invalid input is well formed
+            // but breaks a rule (a catalog maximum, a required text): 422.
+            DomainError::InvalidId { .. } => (StatusCode::BAD_REQUEST, "invalid_input"),
+            DomainError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_input"),
             DomainError::IllegalTransition { .. } | DomainError::Lapsed { .. } => (StatusCode::CONFLICT, "illegal_transition"),
             DomainError::ToxicCombination { .. } => (StatusCode::FORBIDDEN, "separation_of_duties"),
             DomainError::SelfReview { .. }

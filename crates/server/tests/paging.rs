@@ -161,9 +161,15 @@ async fn limit_and_cursor_out_of_their_bounds_are_a_400_naming_them() {
     assert!(error(&v).contains("`cursor`"), "{v}");
     let (status, _) = h.get("alice", &format!("/v1/requests?cursor={request_cursor}")).await;
     assert_eq!(status, StatusCode::OK, "a request cursor for requests");
-    let (status, v) = h.get("audrey", "/v1/audit/events?after=1&cursor=2").await;
+    // `after` and `cursor` are both lower bounds: the events come after both.
+    for query in ["after=1&cursor=20", "after=20&cursor=1"] {
+        let (status, v) = h.get("audrey", &format!("/v1/audit/events?{query}&limit=1")).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v[0]["seq"], 21, "{query}: {v}");
+    }
+    let (status, v) = h.get("audrey", "/v1/audit/events?after=-1").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
-    assert!(error(&v).contains("`after` or `cursor`"), "{v}");
+    assert!(error(&v).contains("`after` must be 0 or more"), "{v}");
 }
 
 /// A reviewer's queue is found among every pending request: 1,100 newer

@@ -33,6 +33,34 @@ pub use process::{find_binary, free_port, http_get, http_request, HttpResponse};
 pub use redis::{redis_binary, RedisServer};
 pub use scim::{scim_server_binary, ScimServer};
 
+/// The PyPI requirement of the API contract checker that
+/// `scripts/install-test-deps.sh` installs in `schemathesis-venv`.
+pub const SCHEMATHESIS_PACKAGE: &str = "schemathesis==4.32.5";
+
+/// Where `scripts/install-test-deps.sh` keeps the Python tools' venvs:
+/// `$WRIT_TEST_TOOLS`, by default `~/.cache/writ-test-tools`.
+pub fn test_tools_dir() -> std::path::PathBuf {
+    std::env::var_os("WRIT_TEST_TOOLS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::env::var_os("HOME").map(std::path::PathBuf::from).unwrap_or_default().join(".cache/writ-test-tools"))
+}
+
+/// A Python tool's `binary`, looked up in `venv/bin` then `PATH`. The error
+/// names the PyPI `package` and the install script.
+pub fn python_tool(binary: &str, package: &str, venv: &std::path::Path) -> Result<std::path::PathBuf, TestkitError> {
+    let bin = venv.join("bin");
+    find_binary(binary, "", &[&bin.to_string_lossy()]).map_err(|_| TestkitError::MissingPythonTool {
+        binary: binary.into(),
+        package: package.into(),
+        venv: venv.display().to_string(),
+    })
+}
+
+/// `schemathesis`, from `schemathesis-venv` (see [`python_tool`]).
+pub fn schemathesis_binary() -> Result<std::path::PathBuf, TestkitError> {
+    python_tool("schemathesis", SCHEMATHESIS_PACKAGE, &test_tools_dir().join("schemathesis-venv"))
+}
+
 /// Errors from starting or driving a test server.
 #[derive(Debug)]
 #[non_exhaustive]

@@ -15,25 +15,15 @@ pub const SCIM_PACKAGE: &str = "scim2-server==0.8.3";
 /// The bearer token of [`ScimServer::start`].
 pub const DEFAULT_TOKEN: &str = "writ-scim-test-token";
 
-/// The venv holding `scim2-server`: `$WRIT_TEST_TOOLS/scim-venv`, by default
-/// `~/.cache/writ-test-tools/scim-venv` (as in `scripts/install-test-deps.sh`).
+/// The venv holding `scim2-server` (see [`crate::python_tool`]).
 pub fn scim_venv() -> PathBuf {
-    let tools = std::env::var_os("WRIT_TEST_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default().join(".cache/writ-test-tools"));
-    tools.join("scim-venv")
+    crate::test_tools_dir().join("scim-venv")
 }
 
 /// `scim2-server`, looked up in [`scim_venv`]`/bin` then `PATH`. The error
 /// names the PyPI package and the install script.
 pub fn scim_server_binary() -> Result<PathBuf, TestkitError> {
-    let venv = scim_venv();
-    let bin = venv.join("bin");
-    process::find_binary("scim2-server", "", &[&bin.to_string_lossy()]).map_err(|_| TestkitError::MissingPythonTool {
-        binary: "scim2-server".into(),
-        package: SCIM_PACKAGE.into(),
-        venv: venv.display().to_string(),
-    })
+    crate::python_tool("scim2-server", SCIM_PACKAGE, &scim_venv())
 }
 
 /// A throwaway SCIM 2.0 server (`scim2-server` 0.8.3, Python) on 127.0.0.1 and

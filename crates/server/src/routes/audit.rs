@@ -17,12 +17,13 @@ use crate::views;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct EventsQuery {
-    /// Return events with `seq` greater than this (default 0). Not with `cursor`.
-    pub after: Option<u64>,
+    /// Return events with `seq` greater than this (default 0); with `cursor`, after both.
+    #[param(minimum = 0)]
+    pub after: Option<i64>,
     /// At most this many events (default 1000; 1 to 10000, else 400).
     #[param(minimum = 1, maximum = 10000, default = 1000)]
     pub limit: Option<u32>,
-    /// Where to resume: the `cursor` of the previous page's `Link: rel="next"` header, unchanged (opaque; a malformed one is a 400). Not with `after`.
+    /// Where to resume: the `cursor` of the previous page's `Link: rel="next"` header, unchanged (opaque; a malformed one is a 400).
     pub cursor: Option<String>,
 }
 
@@ -34,7 +35,7 @@ const LIMIT: Limit = Limit { default: 1000, max: 10_000 };
     responses(
         (status = 200, description = "A page of events, in `seq` order.", body = [AuditEventView],
             headers(("Link" = String, description = "`<path?query&cursor=…>; rel=\"next\"` (RFC 8288) when there may be more: this request's path and query with `cursor` set (and `after` dropped). Absent on the last page."))),
-        (status = 400, description = "A bad `limit` (out of range) or `cursor` (malformed), or both `after` and `cursor`; the message names it.", body = writ_api::ErrorBody),
+        (status = 400, description = "A bad `limit` (out of range) or `cursor` (malformed); the message names it.", body = writ_api::ErrorBody),
         (status = 403, body = writ_api::ErrorBody)),
     security(("bearer" = [])))]
 pub async fn events(
@@ -45,14 +46,19 @@ pub async fn events(
 ) -> Result<Listed<AuditEventView>, ApiError> {
     let Query(q) = q?;
     let limit = LIMIT.of(q.limit)?;
-    let after = match (q.after, q.cursor.as_deref().filter(|c| !c.is_empty())) {
-        (Some(_), Some(_)) => return Err(ApiError::bad_input("give `after` or `cursor`, not both")),
-        (after, None) => after.unwrap_or(0),
-        // The log's cursor is the `seq` of the last event read.
-        (None, Some(c)) => c.parse().map_err(|_| {
+    // The log's cursor is the `seq` of the last event read. `after` and
+    // `cursor` are both lower bounds: given both, events come after both.
+    let cursor: u64 = match q.cursor.as_deref().filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(c) => c.parse().map_err(|_| {
             ApiError::bad_input(format!("`cursor`: `{c}` is not a cursor of the audit log: pass the `cursor` of its `Link: rel=\"next\"` header unchanged"))
         })?,
     };
+    let after = match q.after {
+        None => 0,
+        Some(a) => u64::try_from(a).map_err(|_| ApiError::bad_input(format!("`after` must be 0 or more (got {a})")))?,
+    };
+    let after = after.max(cursor);
     let page = app.writ.audit_page(&me, after, limit).await?;
     Listed::new(page.iter().map(views::event).collect(), page.next.map(|seq| seq.to_string()), &uri, &["after"])
 }

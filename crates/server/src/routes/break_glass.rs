@@ -73,7 +73,7 @@ pub async fn review(
     Path(id): Path<String>,
     Body(body): Body<BreakGlassReview>,
 ) -> Result<Json<RequestView>, ApiError> {
-    let id = RequestId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
+    let id = RequestId::parse(&id)?;
     let verdict = match body.verdict.as_str() {
         "accept" => UseVerdict::Accept,
         "reject" => UseVerdict::Reject,
@@ -92,7 +92,7 @@ pub async fn resolve(
     Path(id): Path<String>,
     Body(body): Body<ResolveBreakGlass>,
 ) -> Result<Json<RequestView>, ApiError> {
-    let id = RequestId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
+    let id = RequestId::parse(&id)?;
     let req = app.writ.resolve_break_glass(&me, id, &body.note).await?;
     Ok(Json(views::request(&req, app.writ.clock().now())))
 }

@@ -111,7 +111,7 @@ pub async fn runs(
 #[utoipa::path(get, path = "/v1/reconcile/runs/{id}", params(("id" = String, Path)), responses((status = 200, body = RunReport), (status = 404, body = writ_api::ErrorBody)), security(("bearer" = [])))]
 pub async fn show(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>) -> Result<Json<RunReport>, ApiError> {
     app.writ.authorize(&me, AdminAction::ReadAudit, "read reconciliation runs")?;
-    let id = RunId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
+    let id = RunId::parse(&id)?;
     let store = app.writ.store();
     if let Some(run) = store.run(id).await.map_err(writ_app::AppError::from)? {
         let observations = store.run_observations(id).await.map_err(writ_app::AppError::from)?;

@@ -2,13 +2,12 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
-use writ_api::{EvidenceView, NewRequest, ReasonBody, RequestView};
+use writ_api::{DenyBody, EvidenceView, NewRequest, ReasonBody, RequestView};
 use writ_app::ports::RequestFilter;
 use writ_core::duration::AccessDuration;
 use writ_core::ids::{EntitlementId, IdentityId, RequestId};
 use writ_core::request::{RequestDraft, RequestState};
 use writ_core::review::Verdict;
-use writ_core::DomainError;
 
 use super::paging::{self, Limit, Listed};
 use super::Body;
@@ -17,18 +16,24 @@ use crate::error::ApiError;
 use crate::serve::App;
 use crate::views;
 
-pub(super) fn draft(caller: &IdentityId, body: NewRequest) -> Result<RequestDraft, DomainError> {
+pub(super) fn draft(caller: &IdentityId, body: NewRequest) -> Result<RequestDraft, ApiError> {
     let subject = match body.subject.as_deref() {
         None | Some("") => caller.clone(),
         Some(s) => IdentityId::parse(s)?,
     };
     let entitlements = body.entitlements.iter().map(|e| EntitlementId::parse(e)).collect::<Result<_, _>>()?;
-    let duration = AccessDuration::parse(&body.duration)?;
+    let duration = duration(&body.duration)?;
     Ok(RequestDraft { requester: caller.clone(), subject, entitlements, justification: body.justification, duration, ticket: body.ticket })
 }
 
+/// A duration: a 400 when it does not have the shape of one, a 422 when it
+/// is longer than anything may last.
+pub(super) fn duration(text: &str) -> Result<AccessDuration, ApiError> {
+    Ok(AccessDuration::from_secs(AccessDuration::secs_written(text).map_err(ApiError::malformed)?)?)
+}
+
 fn request_id(raw: &str) -> Result<RequestId, ApiError> {
-    RequestId::parse(raw).map_err(|e| ApiError::bad_input(e.to_string()))
+    Ok(RequestId::parse(raw)?)
 }
 
 /// Submit a request for access.
@@ -84,7 +89,7 @@ pub async fn list(
                 .ok_or_else(|| ApiError::bad_input(format!("unknown state `{s}`: use one of pending, approved, active, denied, cancelled, lapsed")))?,
         ),
     };
-    let involving = q.involving.as_deref().map(IdentityId::parse).transpose()?;
+    let involving = q.involving.as_deref().filter(|s| !s.is_empty()).map(IdentityId::parse).transpose()?;
     let page = app.writ.list_requests(&me, RequestFilter { state, involving, after, limit, ..Default::default() }).await?;
     let now = app.writ.clock().now();
     let views = page.iter().map(|r| views::request(r, now)).collect();
@@ -133,21 +138,21 @@ pub async fn show(State(app): State<App>, Caller(me): Caller, Path(id): Path<Str
     Ok(Json(views::evidence(&ev, app.writ.clock().now(), |g| app.writ.is_overdue(g))))
 }
 
-async fn review(app: App, me: writ_core::identity::Identity, id: &str, verdict: Verdict, body: ReasonBody) -> Result<Json<RequestView>, ApiError> {
-    let req = app.writ.review(&me, request_id(id)?, verdict, body.reason).await?;
+async fn review(app: App, me: writ_core::identity::Identity, id: &str, verdict: Verdict, reason: String) -> Result<Json<RequestView>, ApiError> {
+    let req = app.writ.review(&me, request_id(id)?, verdict, reason).await?;
     Ok(Json(views::request(&req, app.writ.clock().now())))
 }
 
 /// Approve a request at its current stage(s).
 #[utoipa::path(post, path = "/v1/requests/{id}/approve", params(("id" = String, Path)), request_body = ReasonBody, responses((status = 200, body = RequestView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
 pub async fn approve(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<ReasonBody>) -> Result<Json<RequestView>, ApiError> {
-    review(app, me, &id, Verdict::Approve, body).await
+    review(app, me, &id, Verdict::Approve, body.reason).await
 }
 
 /// Deny a request; final.
-#[utoipa::path(post, path = "/v1/requests/{id}/deny", params(("id" = String, Path)), request_body = ReasonBody, responses((status = 200, body = RequestView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
-pub async fn deny(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<ReasonBody>) -> Result<Json<RequestView>, ApiError> {
-    review(app, me, &id, Verdict::Deny, body).await
+#[utoipa::path(post, path = "/v1/requests/{id}/deny", params(("id" = String, Path)), request_body = DenyBody, responses((status = 200, body = RequestView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+pub async fn deny(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<DenyBody>) -> Result<Json<RequestView>, ApiError> {
+    review(app, me, &id, Verdict::Deny, body.reason).await
 }
 
 /// Withdraw one's own request before access is in place.

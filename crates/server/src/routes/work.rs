@@ -55,7 +55,7 @@ pub async fn tasks(
 /// Record that a manual task was carried out, with evidence.
 #[utoipa::path(post, path = "/v1/tasks/{id}/complete", params(("id" = String, Path)), request_body = CompleteTask, responses((status = 200, body = TaskView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
 pub async fn complete(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<CompleteTask>) -> Result<Json<TaskView>, ApiError> {
-    let id = TaskId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
+    let id = TaskId::parse(&id)?;
     let task = app.writ.complete_task(&me, id, &body.evidence).await?;
     Ok(Json(views::task(&task)))
 }
@@ -64,7 +64,7 @@ pub async fn complete(State(app): State<App>, Caller(me): Caller, Path(id): Path
 /// *revoking* until the removal from the target is proved, then *revoked*.
 #[utoipa::path(post, path = "/v1/grants/{id}/revoke", params(("id" = String, Path)), request_body = RevokeGrant, responses((status = 200, body = GrantView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
 pub async fn revoke(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<RevokeGrant>) -> Result<Json<GrantView>, ApiError> {
-    let id = writ_core::ids::GrantId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
+    let id = writ_core::ids::GrantId::parse(&id)?;
     let g = app.writ.revoke_grant(&me, id, &body.reason).await?;
     Ok(Json(views::grant(&g, app.writ.is_overdue(&g))))
 }
@@ -73,7 +73,7 @@ pub async fn revoke(State(app): State<App>, Caller(me): Caller, Path(id): Path<S
 /// that the access is gone. Not by the holder; otherwise as policy `revoke` allows.
 #[utoipa::path(post, path = "/v1/grants/{id}/close", params(("id" = String, Path)), request_body = CloseRemoval, responses((status = 200, body = GrantView), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
 pub async fn close(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<CloseRemoval>) -> Result<Json<GrantView>, ApiError> {
-    let id = writ_core::ids::GrantId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
+    let id = writ_core::ids::GrantId::parse(&id)?;
     let g = app.writ.close_removal_by_hand(&me, id, &body.evidence).await?;
     Ok(Json(views::grant(&g, app.writ.is_overdue(&g))))
 }
@@ -89,8 +89,8 @@ pub async fn extend(
     Path(id): Path<String>,
     Body(body): Body<ExtendGrant>,
 ) -> Result<(StatusCode, Json<RequestView>), ApiError> {
-    let id = writ_core::ids::GrantId::parse(&id).map_err(|e| ApiError::bad_input(e.to_string()))?;
-    let duration = writ_core::duration::AccessDuration::parse(&body.duration)?;
+    let id = writ_core::ids::GrantId::parse(&id)?;
+    let duration = super::requests::duration(&body.duration)?;
     let req = app.writ.request_extension(&me, id, duration, body.justification, body.ticket).await?;
     Ok((StatusCode::CREATED, Json(views::request(&req, app.writ.clock().now()))))
 }
