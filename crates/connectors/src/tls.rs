@@ -78,7 +78,7 @@ pub fn certificate_advice(detail: &str) -> Option<&'static str> {
     const SIGNS: [&str; 4] = ["certificate", "UnknownIssuer", "NotValidForName", "unknown ca"];
     SIGNS.iter().any(|s| detail.contains(s)).then_some(
         "the server's TLS certificate was not accepted: set `ca_file` to the PEM file of the CA that signed it \
-         (`sslrootcert` in a PostgreSQL URL), and connect by a name the certificate holds",
+         (`sslrootcert` in a PostgreSQL URL, `audit_witness_ca_file` for the witness), and connect by a name the certificate holds",
     )
 }
 
