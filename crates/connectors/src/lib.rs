@@ -39,11 +39,12 @@ impl TargetConfig {
     /// network without verified TLS (see [`tls::transport`]).
     pub fn plaintext_warning(&self, target: &str) -> Option<String> {
         let what = format!("target `{target}`");
+        let ca = Some("ca_file");
         match self {
-            TargetConfig::Postgres(c) => tls::plaintext_warning(&what, &c.url, c.ca_file.is_some()),
-            TargetConfig::Ldap(c) => tls::plaintext_warning(&what, &c.url, c.starttls),
-            TargetConfig::Redis(c) => tls::plaintext_warning(&what, &c.url, false),
-            TargetConfig::Scim(c) => tls::plaintext_warning(&what, &c.base_url, false),
+            TargetConfig::Postgres(c) => tls::plaintext_warning(&what, &c.url, c.ca_file.is_some(), ca),
+            TargetConfig::Ldap(c) => tls::plaintext_warning(&what, &c.url, c.starttls, ca),
+            TargetConfig::Redis(c) => tls::plaintext_warning(&what, &c.url, false, ca),
+            TargetConfig::Scim(c) => tls::plaintext_warning(&what, &c.base_url, false, ca),
         }
     }
 

@@ -99,7 +99,8 @@ pub enum Transport {
     /// nothing crosses the network.
     Local,
     /// Over the network to `host` without verified TLS; `why` says what is
-    /// missing and `fix` what to write instead.
+    /// missing and `fix` what to write instead (the CA aside: that key
+    /// depends on where the URL is configured, see [`plaintext_warning`]).
     Exposed { host: String, why: &'static str, fix: &'static str },
 }
 
@@ -133,18 +134,14 @@ pub fn transport(url: &str, tls_configured: bool) -> Transport {
                 None => tls_configured,
                 Some(_) => false,
             };
-            (
-                verified,
-                "its sslmode does not verify the server (neither verify-full nor verify-ca)",
-                "add `sslmode=verify-full` to the URL, with `sslrootcert=<CA file>` (or `ca_file` on a target)",
-            )
+            (verified, "no `sslmode=verify-full` or `verify-ca`", "add `sslmode=verify-full` to the URL")
         }
         "ldaps" => (true, "", ""),
-        "ldap" => (tls_configured, "it is ldap:// without StartTLS", "use `ldaps://`, or set `starttls = true`, with `ca_file` for a private CA"),
+        "ldap" => (tls_configured, "ldap:// without StartTLS", "use `ldaps://`, or set `starttls = true`"),
         "rediss" => (true, "", ""),
-        "redis" => (false, "it is redis://", "use `rediss://`, with `ca_file` for a private CA"),
+        "redis" => (false, "redis://", "use `rediss://`"),
         "https" => (true, "", ""),
-        "http" => (false, "it is http://", "use `https://`, with `ca_file` for a private CA"),
+        "http" => (false, "http://", "use `https://`"),
         _ => return Transport::Local,
     };
     if verified {
@@ -157,14 +154,20 @@ pub fn transport(url: &str, tls_configured: bool) -> Transport {
 }
 
 /// The start-up warning for `what` (e.g. "target `pg-prod`") reached at
-/// `url`, when it crosses the network without verified TLS.
-pub fn plaintext_warning(what: &str, url: &str, tls_configured: bool) -> Option<String> {
-    match transport(url, tls_configured) {
-        Transport::Exposed { host, why, fix } => {
-            Some(format!("{what} is reached at {host} without verified TLS ({why}): passwords and data cross the network readable and alterable; {fix}"))
-        }
-        _ => None,
-    }
+/// `url`, when it crosses the network without verified TLS. `ca_key` is the
+/// key beside the URL that names a CA file (`ca_file`,
+/// `audit_witness_ca_file`), if there is one; a PostgreSQL URL can always
+/// carry `sslrootcert=`.
+pub fn plaintext_warning(what: &str, url: &str, tls_configured: bool, ca_key: Option<&str>) -> Option<String> {
+    let Transport::Exposed { host, why, fix } = transport(url, tls_configured) else { return None };
+    let postgres = url.trim_start().starts_with("postgres");
+    let ca = match (postgres, ca_key) {
+        (true, Some(key)) => format!(" with `sslrootcert=<the CA's PEM file>`, or set `{key}`"),
+        (true, None) => " with `sslrootcert=<the CA's PEM file>`".to_owned(),
+        (false, Some(key)) => format!(", and `{key}` if a private CA signed its certificate"),
+        (false, None) => String::new(),
+    };
+    Some(format!("{what} is reached at {host} without verified TLS ({why}): passwords and data would cross the network readable and alterable; {fix}{ca}"))
 }
 
 #[cfg(test)]
@@ -204,8 +207,10 @@ mod tests {
         assert!(exposed("redis://10.0.0.5:6379/", false));
         assert!(exposed("http://scim.example.com/v2", false));
         assert!(exposed("http://192.168.1.10/hook", false));
-        let w = plaintext_warning("target `corp-ldap`", "ldap://ldap.corp.example/", false).unwrap();
-        assert!(w.contains("corp-ldap") && w.contains("ldap.corp.example") && w.contains("starttls = true"), "{w}");
+        let w = plaintext_warning("target `corp-ldap`", "ldap://ldap.corp.example/", false, Some("ca_file")).unwrap();
+        assert!(w.contains("corp-ldap") && w.contains("ldap.corp.example") && w.contains("starttls = true") && w.contains("`ca_file`"), "{w}");
+        let w = plaintext_warning("the database", "postgres://writ@db.internal/writ", false, None).unwrap();
+        assert!(w.contains("sslmode=verify-full") && w.contains("sslrootcert") && !w.contains("ca_file"), "{w}");
     }
 
     #[test]
@@ -220,7 +225,7 @@ mod tests {
             ("https://scim.example.com/v2", false),
         ] {
             assert_eq!(transport(url, tls), Transport::Verified, "{url}");
-            assert_eq!(plaintext_warning("x", url, tls), None);
+            assert_eq!(plaintext_warning("x", url, tls, None), None);
         }
     }
 

@@ -392,14 +392,14 @@ impl Config {
     pub fn plaintext_warnings(&self) -> Vec<String> {
         use writ_connectors::tls::plaintext_warning;
         let mut warnings: Vec<String> = Vec::new();
-        warnings.extend(plaintext_warning("the database (`database_url`)", &self.database_url, false));
+        warnings.extend(plaintext_warning("the database (`database_url`)", &self.database_url, false, None));
         for (id, target) in &self.targets {
             warnings.extend(target.plaintext_warning(id));
         }
         if let Some(n) = &self.notifications {
-            warnings.extend(plaintext_warning("the webhook (`[notifications] webhook_url`)", &n.webhook_url, false));
+            warnings.extend(plaintext_warning("the webhook (`[notifications] webhook_url`)", &n.webhook_url, false, Some("ca_file")));
         }
-        warnings.extend(plaintext_warning("the audit witness (`audit_witness_url`)", &self.audit_witness_url, false));
+        warnings.extend(plaintext_warning("the audit witness (`audit_witness_url`)", &self.audit_witness_url, false, Some("audit_witness_ca_file")));
         warnings
     }
 
