@@ -6,9 +6,11 @@
 //! the server (verification is on) with an error that names the target and
 //! says to set `ca_file`.
 
+mod contract;
+
 use std::path::Path;
 
-use writ_app::ports::{Account, Connector, Notification, Notifier, Order};
+use writ_app::ports::{Connector, Notification, Notifier, Order};
 use writ_connectors::ldap::{LdapConfig, LdapConnector};
 use writ_connectors::postgres::{PostgresConfig, PostgresConnector};
 use writ_connectors::redis::{RedisConfig, RedisConnector};
@@ -16,20 +18,18 @@ use writ_connectors::scim::{ScimConfig, ScimConnector};
 use writ_connectors::secret::SecretSource;
 use writ_connectors::webhook::{WebhookConfig, WebhookNotifier};
 use writ_core::identity::IdentityKind;
-use writ_core::ids::{EntitlementId, IdentityId, RequestId, TargetId};
+use writ_core::ids::TargetId;
 use writ_testkit::{HttpsReceiver, LdapServer, LdapTls, PgServer, RedisServer, ScimServer, TestCa};
 
 const ACCOUNT: &str = "svc-tls";
 
 fn order(target: &str, resource: &str) -> Order {
-    Order {
-        request: RequestId::parse("req-00000000000000000000000000000001").unwrap(),
-        subject: IdentityId::parse("tls-subject").unwrap(),
-        account: Account { name: ACCOUNT.to_owned(), kind: IdentityKind::ServiceAccount },
-        entitlement: EntitlementId::parse(&format!("{target}/tls")).unwrap(),
-        resource: resource.to_owned(),
-        expires_at: Some(chrono::DateTime::from_timestamp(4_102_444_800, 0).unwrap()), // 2100-01-01
-    }
+    contract::order(target, ACCOUNT, IdentityKind::ServiceAccount, resource)
+}
+
+/// The CA that signs the server's certificate, and another one.
+fn two_cas(name: &str) -> (TestCa, TestCa) {
+    (TestCa::new(name).unwrap(), TestCa::new(&format!("not {name}")).unwrap())
 }
 
 /// A grant succeeds and the account read back (over the same TLS) holds it.
@@ -55,8 +55,7 @@ fn secret_file(dir: &Path, value: &str) -> SecretSource {
 
 #[tokio::test]
 async fn postgres_over_verified_tls() {
-    let ca = TestCa::new("pg").unwrap();
-    let other = TestCa::new("other").unwrap();
+    let (ca, other) = two_cas("pg");
     let pg = PgServer::start_tls(&ca).unwrap();
     pg.psql("CREATE ROLE payments_readonly NOLOGIN").unwrap();
     let connector = |ca_file: &Path| {
@@ -76,8 +75,7 @@ async fn postgres_over_verified_tls() {
 }
 
 async fn ldap_over(mode: LdapTls) {
-    let ca = TestCa::new("ldap").unwrap();
-    let other = TestCa::new("other").unwrap();
+    let (ca, other) = two_cas("ldap");
     let ldap = LdapServer::start_tls(&ca, mode).unwrap();
     ldap.ldapmodify(&format!("dn: cn=admins,{groups}\nobjectClass: groupOfNames\ncn: admins\nmember: cn=admins,{groups}\n", groups = ldap.groups_dn()))
         .unwrap();
@@ -115,8 +113,7 @@ async fn ldap_with_starttls_and_verified_tls() {
 
 #[tokio::test]
 async fn rediss_with_verified_tls() {
-    let ca = TestCa::new("redis").unwrap();
-    let other = TestCa::new("other").unwrap();
+    let (ca, other) = two_cas("redis");
     let redis = RedisServer::start_tls(&ca, "writ", "adm1n-Pa55word").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let connector = |ca_file: &Path| {
@@ -135,8 +132,7 @@ async fn rediss_with_verified_tls() {
 
 #[tokio::test]
 async fn scim_over_https_with_verified_tls() {
-    let ca = TestCa::new("scim").unwrap();
-    let other = TestCa::new("other").unwrap();
+    let (ca, other) = two_cas("scim");
     let scim = ScimServer::start_tls(&ca).unwrap();
     // The group is made over the same HTTPS (the harness's helpers are plain HTTP).
     let pem = std::fs::read(ca.ca_file()).unwrap();
@@ -163,8 +159,7 @@ async fn scim_over_https_with_verified_tls() {
 
 #[tokio::test]
 async fn webhooks_over_https_with_verified_tls() {
-    let ca = TestCa::new("hooks").unwrap();
-    let other = TestCa::new("other").unwrap();
+    let (ca, other) = two_cas("hooks");
     let receiver = HttpsReceiver::start(&ca).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let secret = dir.path().join("hook-secret");
