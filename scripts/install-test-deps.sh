@@ -49,7 +49,10 @@ declare -A COMPONENT_PKGS=(
 )
 COMPONENTS=(postgresql slapd ldap-utils redis-server chromium chromium-driver)
 
-# Python with a working venv module (for scim2-server).
+# Python with a working venv module (for scim2-server; its `ssl` module also
+# serves the harness's HTTPS servers: scim2-server over TLS, the webhook and
+# witness receiver). TLS test certificates are made in Rust (rcgen): no
+# openssl command is needed.
 PYTHON=""
 for candidate in /usr/bin/python3 python3; do
     if command -v "$candidate" >/dev/null 2>&1 &&

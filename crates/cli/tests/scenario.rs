@@ -279,3 +279,21 @@ fn a_log_cut_with_its_checkpoints_is_caught_by_the_published_witness() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("not by a trusted key"), "{}", text(&out.stderr));
 }
+
+/// `writ serve` says on stderr, at start-up, which connections would cross the
+/// network without verified TLS, and is quiet about the ones on this machine
+/// (the demo's PostgreSQL target is on 127.0.0.1).
+#[test]
+fn serve_warns_about_plaintext_connections_to_other_machines() {
+    let server = Server::start_with(None, |data| {
+        let config = data.join("writ.toml");
+        let text = std::fs::read_to_string(&config).unwrap();
+        // The witness is never reached before the test ends: a checkpoint is
+        // signed every hour here.
+        std::fs::write(&config, text.replace("audit_witness_url = \"\"", "audit_witness_url = \"http://witness.example.com/checkpoints\"")).unwrap();
+    });
+    let log = server.log();
+    let warning = log.lines().find(|l| l.contains("WARN") && l.contains("audit_witness_url")).unwrap_or_else(|| panic!("no warning in:\n{log}"));
+    assert!(warning.contains("witness.example.com") && warning.contains("without verified TLS") && warning.contains("https://"), "{warning}");
+    assert!(!log.contains("target `pg-demo` is reached"), "127.0.0.1 is this machine:\n{log}");
+}

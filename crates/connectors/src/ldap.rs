@@ -53,6 +53,7 @@ mod dn;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -86,14 +87,20 @@ const DEFAULT_TIMEOUT_SECS: u64 = 30;
 /// # page_size = 500
 /// # connect_timeout_secs = 5
 /// # timeout_secs = 30                              # per operation (per reply while searching)
+/// # starttls = true                                # with ldap://: StartTLS before the bind
+/// # ca_file = "/etc/writ/ldap-ca.pem"              # the CA of the server's certificate
 /// ```
+///
+/// TLS: `ldaps://` or `ldap://` with `starttls = true`; the server's
+/// certificate must chain to `ca_file` (PEM) if given, else to the system's
+/// CAs, and hold the URL's host name. No bind is sent before TLS is up.
 ///
 /// The secret's fields are the ones of [`SecretSource`], spelled out here
 /// rather than flattened so that unknown fields (typos) are still refused.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LdapConfig {
-    /// `ldap://host:port/` or `ldapi://…` (no TLS in this build).
+    /// `ldap://host:port/`, `ldaps://host:port/` or `ldapi://…`.
     pub url: String,
     pub bind_dn: String,
     /// The environment variable holding the bind password.
@@ -120,6 +127,12 @@ pub struct LdapConfig {
     /// Per operation; while searching, per reply.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// Upgrade an `ldap://` connection with StartTLS before binding.
+    #[serde(default)]
+    pub starttls: bool,
+    /// The CA (PEM) the server's certificate must chain to.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl LdapConfig {
@@ -155,6 +168,9 @@ pub struct LdapConnector {
     page_size: i32,
     connect_timeout: Duration,
     timeout: Duration,
+    starttls: bool,
+    /// Trusting only `ca_file`; `None`: ldap3's default (the system's CAs).
+    tls_config: Option<Arc<rustls::ClientConfig>>,
     conn: Mutex<Option<Ldap>>,
 }
 
@@ -232,9 +248,13 @@ impl LdapConnector {
     pub fn new(target: &TargetId, config: &LdapConfig) -> Result<Self, ConnectorError> {
         let refuse = |detail: String| ConnectorError::Permanent { target: target.to_string(), detail };
         let url = config.url.trim();
-        if !(url.starts_with("ldap://") || url.starts_with("ldapi://")) {
-            return Err(refuse(format!("url `{url}`: only `ldap://` and `ldapi://` are supported (this build has no TLS: no `ldaps://`, no StartTLS)")));
+        if !(url.starts_with("ldap://") || url.starts_with("ldaps://") || url.starts_with("ldapi://")) {
+            return Err(refuse(format!("url `{url}`: use `ldap://`, `ldaps://` or `ldapi://`")));
         }
+        if config.starttls && !url.starts_with("ldap://") {
+            return Err(refuse(format!("url `{url}`: `starttls = true` upgrades an `ldap://` connection; `ldaps://` is TLS already, remove `starttls`")));
+        }
+        let tls_config = config.ca_file.as_deref().map(crate::tls::rustls_config).transpose().map_err(|e| refuse(e.to_string()))?;
         let password = config
             .password_source()
             .load(target.as_str())
@@ -264,6 +284,8 @@ impl LdapConnector {
             page_size: page_size as i32,
             connect_timeout: Duration::from_secs(config.connect_timeout_secs.unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS)),
             timeout: Duration::from_secs(config.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS)),
+            starttls: config.starttls,
+            tls_config,
             conn: Mutex::new(None),
         })
     }
@@ -282,7 +304,9 @@ impl LdapConnector {
             | LdapError::IdScrubSend { .. }
             | LdapError::MiscSend { .. }
             | LdapError::Timeout { .. }
-            | LdapError::EndOfStream => ConnectorError::Transient { target: self.target.to_string(), detail: format!("{what}: {e} ({})", self.url) },
+            | LdapError::EndOfStream => {
+                ConnectorError::Transient { target: self.target.to_string(), detail: crate::tls::with_advice(format!("{what}: {e} ({})", self.url)) }
+            }
             other => self.permanent(format!("{what}: {other}")),
         }
     }
@@ -310,7 +334,10 @@ impl LdapConnector {
             }
         }
         *slot = None;
-        let settings = LdapConnSettings::new().set_conn_timeout(self.connect_timeout);
+        let mut settings = LdapConnSettings::new().set_conn_timeout(self.connect_timeout).set_starttls(self.starttls);
+        if let Some(config) = &self.tls_config {
+            settings = settings.set_config(config.clone());
+        }
         let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &self.url).await.map_err(|e| self.fail("cannot connect", e))?;
         let target = self.target.to_string();
         tokio::spawn(async move {
@@ -697,14 +724,20 @@ mod tests {
     }
 
     #[test]
-    fn config_refuses_typos_and_tls_urls() {
+    fn config_refuses_typos_other_schemes_and_tls_settings_that_do_not_fit() {
         assert!(config("").is_ok());
         assert!(config(r#","pasword_env":"X""#).unwrap_err().to_string().contains("unknown field"));
         let target = TargetId::parse("corp-ldap").unwrap();
+        let refused = |c: LdapConfig| LdapConnector::new(&target, &c).unwrap_err().to_string();
         let mut c = config("").unwrap();
+        c.url = "http://h/".into();
+        assert!(refused(c).contains("ldaps://"));
+        let mut c = config(r#","starttls":true"#).unwrap();
         c.url = "ldaps://h/".into();
-        let e = LdapConnector::new(&target, &c).unwrap_err().to_string();
-        assert!(e.contains("no TLS"), "{e}");
+        let e = refused(c);
+        assert!(e.contains("TLS already"), "{e}");
+        let e = refused(config(r#","ca_file":"/nonexistent/ca.pem""#).unwrap());
+        assert!(e.contains("corp-ldap") && e.contains("/nonexistent/ca.pem"), "{e}");
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod postgres;
 pub mod redis;
 pub mod scim;
 pub mod secret;
+pub mod tls;
 pub mod webhook;
 
 use std::collections::BTreeMap;
@@ -34,6 +35,19 @@ pub enum TargetConfig {
 }
 
 impl TargetConfig {
+    /// The start-up warning for this target when it is reached over the
+    /// network without verified TLS (see [`tls::transport`]).
+    pub fn plaintext_warning(&self, target: &str) -> Option<String> {
+        let what = format!("target `{target}`");
+        let ca = Some("ca_file");
+        match self {
+            TargetConfig::Postgres(c) => tls::plaintext_warning(&what, &c.url, c.ca_file.is_some(), ca),
+            TargetConfig::Ldap(c) => tls::plaintext_warning(&what, &c.url, c.starttls, ca),
+            TargetConfig::Redis(c) => tls::plaintext_warning(&what, &c.url, false, ca),
+            TargetConfig::Scim(c) => tls::plaintext_warning(&what, &c.base_url, false, ca),
+        }
+    }
+
     pub fn kind(&self) -> &'static str {
         match self {
             TargetConfig::Postgres(_) => "postgres",

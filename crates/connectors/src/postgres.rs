@@ -43,7 +43,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde::Deserialize;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgSslMode};
 use sqlx::Row;
 use tokio::sync::OnceCell;
 use writ_app::ports::{Account, AccountState, Applied, Connector, ConnectorError, ConnectorInfo, LiveEntitlement, Order};
@@ -71,7 +71,14 @@ const LOCK_CLASS: i32 = 0x5752_4954;
 /// connect_timeout_secs = 5                                     # optional
 /// statement_timeout_secs = 30                                  # optional
 /// max_connections = 4                                          # optional
+/// ca_file = "/etc/writ/db-ca.pem"                              # optional: TLS, see below
 /// ```
+///
+/// TLS: `ca_file` (PEM) is the CA the server's certificate must chain to (as
+/// `sslrootcert=` in the URL would be, and in addition to the public web
+/// roots, as sqlx loads them); with it and no `sslmode` in the URL, the mode
+/// is `verify-full` (encrypted, certificate and host name checked). The URL's
+/// own `sslmode`/`sslrootcert` work as in libpq.
 ///
 /// Unknown keys are refused (a typo must not silently fall back to a default).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -86,6 +93,8 @@ pub struct PostgresConfig {
     /// `statement_timeout` and `lock_timeout` of Writ's sessions.
     pub statement_timeout_secs: u64,
     pub max_connections: u32,
+    /// The CA (PEM) the server's certificate must chain to.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl PostgresConfig {
@@ -101,6 +110,7 @@ impl PostgresConfig {
             connect_timeout_secs: Self::DEFAULT_CONNECT_TIMEOUT_SECS,
             statement_timeout_secs: Self::DEFAULT_STATEMENT_TIMEOUT_SECS,
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            ca_file: None,
         }
     }
 }
@@ -121,6 +131,8 @@ struct RawPostgresConfig {
     statement_timeout_secs: Option<u64>,
     #[serde(default)]
     max_connections: Option<u32>,
+    #[serde(default)]
+    ca_file: Option<std::path::PathBuf>,
 }
 
 impl From<RawPostgresConfig> for PostgresConfig {
@@ -131,6 +143,7 @@ impl From<RawPostgresConfig> for PostgresConfig {
             connect_timeout_secs: r.connect_timeout_secs.unwrap_or(Self::DEFAULT_CONNECT_TIMEOUT_SECS),
             statement_timeout_secs: r.statement_timeout_secs.unwrap_or(Self::DEFAULT_STATEMENT_TIMEOUT_SECS),
             max_connections: r.max_connections.unwrap_or(Self::DEFAULT_MAX_CONNECTIONS),
+            ca_file: r.ca_file,
         }
     }
 }
@@ -165,6 +178,15 @@ impl PostgresConnector {
             return Err(refuse(format!("target `{target}`: the url must not contain a password; give it as `password_env` or `password_file`")));
         }
         let mut options = PgConnectOptions::from_str(&config.url).map_err(|e| refuse(format!("target `{target}`: invalid postgres url: {e}")))?;
+        if let Some(ca) = &config.ca_file {
+            // Read now, so a wrong path is a start-up error rather than a
+            // handshake failure on the first job.
+            crate::tls::read_ca(ca).map_err(|e| refuse(format!("target `{target}`: {e}")))?;
+            options = options.ssl_root_cert(ca);
+            if !url_has_param(&config.url, "sslmode") {
+                options = options.ssl_mode(PgSslMode::VerifyFull);
+            }
+        }
         let secret = config.password.load(target.as_str()).map_err(|e| crate::secret_error(e, target))?;
         if let Some(s) = &secret {
             options = options.password(s.expose());
@@ -281,6 +303,11 @@ fn url_has_password(url: &str) -> bool {
     in_userinfo || in_query
 }
 
+/// Whether the URL's query sets `key`.
+fn url_has_param(url: &str, key: &str) -> bool {
+    url.split_once('?').is_some_and(|(_, q)| q.split(['&', '#']).any(|kv| kv.split('=').next().is_some_and(|k| k.eq_ignore_ascii_case(key))))
+}
+
 /// (transient, detail) for a sqlx error.
 fn classify(e: &sqlx::Error) -> (bool, String) {
     use sqlx::Error as E;
@@ -296,10 +323,13 @@ fn classify(e: &sqlx::Error) -> (bool, String) {
                 || code == "40P01"; // deadlock
             (transient, format!("{} (SQLSTATE {code})", db.message()))
         }
-        E::Io(io) => (true, format!("cannot reach the server: {io}")),
+        // sqlx reports a refused certificate as an I/O error of the handshake.
+        E::Io(io) => (true, crate::tls::with_advice(format!("cannot reach the server: {io}"))),
         E::PoolTimedOut => (true, "no connection to the server within the connect timeout".into()),
         E::PoolClosed | E::WorkerCrashed => (true, e.to_string()),
-        E::Tls(t) => (true, format!("TLS: {t}")),
+        // A refused certificate may be replaced on the server: retried, with
+        // what to do about it.
+        E::Tls(t) => (true, crate::tls::with_advice(format!("TLS: {t}"))),
         E::Protocol(p) => (true, format!("protocol: {p}")),
         other => (false, other.to_string()),
     }

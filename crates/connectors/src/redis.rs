@@ -88,11 +88,15 @@ const GETUSER_BATCH: usize = 1_000;
 /// connect_timeout_secs = 5               # optional
 /// response_timeout_secs = 10             # optional
 /// scan_timeout_secs = 120                # optional: the `ACL LIST` of a scan
+/// ca_file = "/etc/writ/redis-ca.pem"     # optional, with rediss://: the CA of the server's certificate
 ///
 /// [targets.cache-prod.profiles]
 /// cache_read = "+@read ~cache:*"
 /// cache_write = "+@write ~cache:*"
 /// ```
+///
+/// TLS: `rediss://`; the server's certificate must chain to `ca_file` (PEM)
+/// if given, else to the system's CAs. `#insecure` (no verification) is refused.
 ///
 /// Unknown keys are refused.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -110,6 +114,8 @@ pub struct RedisConfig {
     pub response_timeout_secs: u64,
     /// For the one `ACL LIST` of a scan (slow the first time, see the module doc).
     pub scan_timeout_secs: u64,
+    /// The CA (PEM) the server's certificate must chain to (`rediss://` only).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl RedisConfig {
@@ -126,6 +132,7 @@ impl RedisConfig {
             connect_timeout_secs: Self::DEFAULT_CONNECT_TIMEOUT_SECS,
             response_timeout_secs: Self::DEFAULT_RESPONSE_TIMEOUT_SECS,
             scan_timeout_secs: Self::DEFAULT_SCAN_TIMEOUT_SECS,
+            ca_file: None,
         }
     }
 }
@@ -150,6 +157,8 @@ struct RawRedisConfig {
     response_timeout_secs: Option<u64>,
     #[serde(default)]
     scan_timeout_secs: Option<u64>,
+    #[serde(default)]
+    ca_file: Option<std::path::PathBuf>,
 }
 
 impl From<RawRedisConfig> for RedisConfig {
@@ -162,6 +171,7 @@ impl From<RawRedisConfig> for RedisConfig {
             connect_timeout_secs: r.connect_timeout_secs.unwrap_or(Self::DEFAULT_CONNECT_TIMEOUT_SECS),
             response_timeout_secs: r.response_timeout_secs.unwrap_or(Self::DEFAULT_RESPONSE_TIMEOUT_SECS),
             scan_timeout_secs: r.scan_timeout_secs.unwrap_or(Self::DEFAULT_SCAN_TIMEOUT_SECS),
+            ca_file: r.ca_file,
         }
     }
 }
@@ -322,6 +332,9 @@ impl RedisConnector {
     /// contact the target.
     pub fn new(target: &TargetId, config: &RedisConfig) -> Result<Self, ConnectorError> {
         let refuse = |detail: String| ConnectorError::Permanent { target: target.to_string(), detail };
+        if config.url.contains("#insecure") {
+            return Err(refuse(format!("target `{target}`: `#insecure` would accept any server certificate; give the server's CA as `ca_file` instead")));
+        }
         let info = config
             .url
             .as_str()
@@ -345,7 +358,17 @@ impl RedisConnector {
             settings = settings.set_password(s.expose());
         }
         let info = info.set_redis_settings(settings);
-        let client = redis::Client::open(info).map_err(|e| refuse(format!("target `{target}`: {e}")))?;
+        let tls = config.url.trim_start().starts_with("rediss://");
+        let client = match &config.ca_file {
+            None => redis::Client::open(info),
+            Some(_) if !tls => return Err(refuse(format!("target `{target}`: `ca_file` is for TLS: use a `rediss://` url"))),
+            Some(path) => {
+                // Read (and checked) here so that a wrong file is a start-up error.
+                let pem = crate::tls::read_ca_pem(path).map_err(|e| refuse(format!("target `{target}`: {e}")))?;
+                redis::Client::build_with_tls(info, redis::TlsCertificates { client_tls: None, root_cert: Some(pem) })
+            }
+        }
+        .map_err(|e| refuse(format!("target `{target}`: {e}")))?;
 
         let mut profiles = BTreeMap::new();
         let mut seen: HashMap<Vec<&str>, &str> = HashMap::new();
@@ -419,7 +442,7 @@ impl RedisConnector {
                 format!("cannot authenticate as `{}` (wrong password, or the user is off): {e}", self.admin)
             }
             (_, Some(code), Some(detail)) => format!("{code} {detail}"),
-            _ => e.to_string(),
+            _ => crate::tls::with_advice(e.to_string()),
         };
         if let Some(s) = &self.secret {
             if !s.expose().is_empty() {

@@ -73,7 +73,11 @@ const PATCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// # page_size = 100
 /// # connect_timeout_secs = 5
 /// # timeout_secs = 30                       # per request
+/// # ca_file = "/etc/writ/scim-ca.pem"       # https: trust only this CA (PEM)
 /// ```
+///
+/// TLS: an `https://` base URL; the server's certificate must chain to
+/// `ca_file` if given (and then only to it), else to the public web roots.
 ///
 /// The bearer token is a secret like a password: it is loaded by
 /// [`SecretSource`] from the variable or file named here.
@@ -96,6 +100,9 @@ pub struct ScimConfig {
     /// Per request.
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// The CA (PEM) the server's certificate must chain to (`https` only).
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
 }
 
 impl ScimConfig {
@@ -181,8 +188,9 @@ fn secret_error(e: SecretError, target: &TargetId) -> ConnectorError {
 }
 
 /// A transport error and its causes, without headers (so without the token)
-/// and without the URL (the caller says what it was doing).
-pub(crate) fn describe(e: reqwest::Error) -> String {
+/// and without the URL (the caller says what it was doing); with what to do
+/// when it is a refused certificate.
+pub fn describe(e: reqwest::Error) -> String {
     let e = e.without_url();
     let mut s = e.to_string();
     let mut source = std::error::Error::source(&e);
@@ -191,7 +199,7 @@ pub(crate) fn describe(e: reqwest::Error) -> String {
         s.push_str(&cause.to_string());
         source = cause.source();
     }
-    s
+    crate::tls::with_advice(s)
 }
 
 impl ScimConnector {
@@ -224,7 +232,11 @@ impl ScimConnector {
         if page_size == 0 {
             return Err(refuse("page_size must be at least 1".into()));
         }
-        let http = reqwest::Client::builder()
+        if config.ca_file.is_some() && url.scheme() != "https" {
+            return Err(refuse(format!("base_url `{url}`: `ca_file` is for TLS: use an `https://` base_url")));
+        }
+        let http = crate::tls::http_client(reqwest::Client::builder(), config.ca_file.as_deref())
+            .map_err(|e| refuse(e.to_string()))?
             .default_headers(headers)
             .connect_timeout(Duration::from_secs(config.connect_timeout_secs.unwrap_or(DEFAULT_CONNECT_TIMEOUT_SECS)))
             .timeout(Duration::from_secs(config.timeout_secs.unwrap_or(DEFAULT_TIMEOUT_SECS)))

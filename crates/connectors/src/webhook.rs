@@ -42,6 +42,10 @@ pub struct WebhookConfig {
     /// Seconds before a delivery attempt is abandoned (and retried later).
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// With an https `webhook_url`: the CA (PEM) the receiver's certificate
+    /// must chain to, trusted instead of the public web roots.
+    #[serde(default)]
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 /// Why the notifier cannot be built; names the key, never a secret.
@@ -109,7 +113,11 @@ impl WebhookNotifier {
         if secret.expose().len() < 16 {
             return Err(WebhookConfigError("the signing secret is shorter than 16 bytes: use a long random value".into()));
         }
-        let http = reqwest::Client::builder()
+        if config.ca_file.is_some() && url.scheme() != "https" {
+            return Err(WebhookConfigError(format!("webhook_url `{url}`: `ca_file` is for TLS: use an `https://` webhook_url")));
+        }
+        let http = crate::tls::http_client(reqwest::Client::builder(), config.ca_file.as_deref())
+            .map_err(|e| WebhookConfigError(e.to_string()))?
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(config.timeout_secs.unwrap_or(10)))
             .build()
@@ -140,7 +148,7 @@ impl Notifier for WebhookNotifier {
             .body(body)
             .send()
             .await
-            .map_err(|e| NotifyError::Transient(crate::scim::describe(e)))?;
+            .map_err(|e| NotifyError::Transient(format!("{}: {}", self.describe(), crate::scim::describe(e))))?;
         let status = reply.status();
         if status.is_success() {
             Ok(())
@@ -173,7 +181,13 @@ mod tests {
 
     #[test]
     fn bad_configuration_is_named_and_never_shows_the_secret() {
-        let cfg = |url: &str, env: &str| WebhookConfig { webhook_url: url.into(), secret_env: Some(env.into()), secret_file: None, timeout_secs: None };
+        let cfg = |url: &str, env: &str| WebhookConfig {
+            webhook_url: url.into(),
+            secret_env: Some(env.into()),
+            secret_file: None,
+            timeout_secs: None,
+            ca_file: None,
+        };
         std::env::set_var("WRIT_TEST_WEBHOOK_SHORT", "short");
         std::env::set_var("WRIT_TEST_WEBHOOK_OK", "a-long-enough-secret-value");
         let e = WebhookNotifier::new(&cfg("ftp://x", "WRIT_TEST_WEBHOOK_OK")).err().unwrap().to_string();

@@ -62,6 +62,10 @@ pub struct Config {
     /// An http(s) URL every signed checkpoint is POSTed to as JSON (a
     /// witness service). Empty: none.
     pub audit_witness_url: String,
+    /// With an https `audit_witness_url`: the CA (PEM) the witness's
+    /// certificate must chain to, trusted instead of the public web roots.
+    /// Empty: the public roots.
+    pub audit_witness_ca_file: String,
     /// The Ed25519 key file this node signs checkpoints with. Empty: its own
     /// key in `data_dir` (created on first start). Several nodes may share one
     /// file, or each keep its own and the verifier trust each public key.
@@ -181,6 +185,7 @@ const KEYS: &[&str] = &[
     "sqlite_synchronous",
     "audit_witness_dir",
     "audit_witness_url",
+    "audit_witness_ca_file",
     "audit_signing_key_file",
 ];
 
@@ -205,6 +210,7 @@ impl Default for Config {
             sqlite_synchronous: "full".into(),
             audit_witness_dir: String::new(),
             audit_witness_url: String::new(),
+            audit_witness_ca_file: String::new(),
             audit_signing_key_file: String::new(),
             targets: Default::default(),
             notifications: None,
@@ -244,6 +250,7 @@ pub struct Resolved {
     pub sqlite_synchronous: writ_store::SqliteSynchronous,
     pub audit_witness_dir: Option<PathBuf>,
     pub audit_witness_url: Option<reqwest::Url>,
+    pub audit_witness_ca_file: Option<PathBuf>,
     pub audit_signing_key_file: Option<PathBuf>,
 }
 
@@ -306,7 +313,7 @@ impl Config {
                     *p = base.join(&*p);
                 }
             }
-            for p in [&mut cfg.audit_witness_dir, &mut cfg.audit_signing_key_file] {
+            for p in [&mut cfg.audit_witness_dir, &mut cfg.audit_witness_ca_file, &mut cfg.audit_signing_key_file] {
                 if !p.is_empty() && Path::new(p.as_str()).is_relative() {
                     *p = base.join(p.as_str()).display().to_string();
                 }
@@ -359,8 +366,41 @@ impl Config {
             sqlite_synchronous,
             audit_witness_dir: Some(self.audit_witness_dir.trim()).filter(|d| !d.is_empty()).map(PathBuf::from),
             audit_witness_url: self.witness_url()?,
+            audit_witness_ca_file: self.witness_ca_file()?,
             audit_signing_key_file: Some(self.audit_signing_key_file.trim()).filter(|f| !f.is_empty()).map(PathBuf::from),
         })
+    }
+
+    /// `audit_witness_ca_file`, if set: only beside an https witness URL.
+    fn witness_ca_file(&self) -> Result<Option<PathBuf>, ConfigError> {
+        let raw = self.audit_witness_ca_file.trim();
+        if raw.is_empty() {
+            return Ok(None);
+        }
+        if !self.audit_witness_url.trim().starts_with("https://") {
+            return Err(ConfigError::Invalid {
+                key: "audit_witness_ca_file",
+                reason: "it is the CA of an https witness: set `audit_witness_url` to an `https://` URL, or remove it".into(),
+            });
+        }
+        Ok(Some(PathBuf::from(raw)))
+    }
+
+    /// One warning per connection that would cross the network without
+    /// verified TLS: the database, each target, the webhook, the witness.
+    /// Loopback and unix sockets are fine (see `writ_connectors::tls::transport`).
+    pub fn plaintext_warnings(&self) -> Vec<String> {
+        use writ_connectors::tls::plaintext_warning;
+        let mut warnings: Vec<String> = Vec::new();
+        warnings.extend(plaintext_warning("the database (`database_url`)", &self.database_url, false, None));
+        for (id, target) in &self.targets {
+            warnings.extend(target.plaintext_warning(id));
+        }
+        if let Some(n) = &self.notifications {
+            warnings.extend(plaintext_warning("the webhook (`[notifications] webhook_url`)", &n.webhook_url, false, Some("ca_file")));
+        }
+        warnings.extend(plaintext_warning("the audit witness (`audit_witness_url`)", &self.audit_witness_url, false, Some("audit_witness_ca_file")));
+        warnings
     }
 
     /// `audit_witness_url`, if set: an absolute http(s) URL without credentials.
@@ -469,6 +509,7 @@ mod tests {
         assert!(bad(|c| c.max_connections = 65_537).contains("`max_connections`"));
         assert!(bad(|c| c.audit_witness_url = "ftp://witness.example.com".into()).contains("`audit_witness_url`"));
         assert!(bad(|c| c.audit_witness_url = "https://user:pw@witness.example.com".into()).contains("credentials"));
+        assert!(bad(|c| c.audit_witness_ca_file = "ca.pem".into()).contains("`audit_witness_ca_file`"), "a CA without an https witness");
         let e = bad(|c| c.sqlite_synchronous = "off".into());
         assert!(e.contains("`sqlite_synchronous`") && e.contains("`full`") && e.contains("`normal`") && e.contains("`extra`"), "{e}");
         let dir = tempfile::tempdir().unwrap();
@@ -481,5 +522,59 @@ mod tests {
         std::fs::write(&file, "").unwrap();
         let e = Config::load_from(&file, vars(&[("WRIT_LISTN", "x")])).unwrap_err().to_string();
         assert!(e.contains("unknown environment variable `WRIT_LISTN`") && e.contains("WRIT_LISTEN"), "{e}");
+    }
+
+    #[test]
+    fn connections_to_other_machines_without_verified_tls_are_warned_about_and_loopback_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("writ.toml");
+        std::fs::write(
+            &file,
+            r#"
+database_url = "postgres://writ@db.internal:5432/writ"
+audit_witness_url = "http://witness.internal/checkpoints"
+
+[targets.pg-local]
+kind = "postgres"
+url = "postgres://writ@127.0.0.1:5432/postgres"
+
+[targets.pg-verified]
+kind = "postgres"
+url = "postgres://writ@pg.internal:5432/postgres"
+ca_file = "/etc/writ/pg-ca.pem"
+
+[targets.corp-ldap]
+kind = "ldap"
+url = "ldap://ldap.internal:389/"
+bind_dn = "cn=writ,dc=corp"
+people_dn = "ou=people,dc=corp"
+groups_dn = "ou=groups,dc=corp"
+services_dn = "ou=services,dc=corp"
+
+[targets.cache]
+kind = "redis"
+url = "redis://cache.internal:6379/"
+
+[targets.okta]
+kind = "scim"
+base_url = "https://scim.example.com/v2"
+
+[notifications]
+webhook_url = "http://[::1]:9000/hook"
+secret_env = "X"
+"#,
+        )
+        .unwrap();
+        let warnings = Config::load_from(&file, vars(&[])).unwrap().plaintext_warnings();
+        let joined = warnings.join("\n");
+        assert_eq!(warnings.len(), 4, "{joined}");
+        for expected in ["`database_url`", "db.internal", "target `corp-ldap`", "target `cache`", "`audit_witness_url`"] {
+            assert!(joined.contains(expected), "{expected} in {joined}");
+        }
+        for quiet in ["pg-local", "pg-verified", "okta", "webhook"] {
+            assert!(!joined.contains(quiet), "{quiet} in {joined}");
+        }
+        assert!(!joined.contains("writ@"), "no user names or URLs, only hosts: {joined}");
+        assert!(Config::default().plaintext_warnings().is_empty(), "the default (SQLite) is local");
     }
 }

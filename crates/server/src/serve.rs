@@ -79,13 +79,17 @@ pub async fn build_with_connectors(
     adapt: impl FnOnce(&mut Connectors),
 ) -> anyhow::Result<(App, Resolved)> {
     let r = cfg.resolve()?;
+    // Said before anything connects, on stderr with the other logs.
+    for warning in cfg.plaintext_warnings() {
+        tracing::warn!("{warning}");
+    }
     let catalog = catalog_file::load_catalog(&r.catalog)?;
     let policy = PolicyEngine::load_dir(&r.policies)?;
     let store = SqlStore::open_with(&r.database_url, StoreOptions { sqlite_synchronous: r.sqlite_synchronous }).await?;
     let identities: Vec<Identity> = writ_app::ports::Store::identities(&store).await?;
     catalog.check_owners(|id| identities.iter().find(|i| &i.id == id)).map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;
     let signing_key = signing::load(&r.data_dir, r.audit_signing_key_file.as_deref())?;
-    let witness = crate::witness::Witness::new(r.audit_witness_dir.clone(), r.audit_witness_url.clone())?;
+    let witness = crate::witness::Witness::new(r.audit_witness_dir.clone(), r.audit_witness_url.clone(), r.audit_witness_ca_file.as_deref())?;
     let metrics = Arc::new(Metrics::default());
     let settings = Settings {
         lapse_after: r.lapse_after.as_delta(),

@@ -35,15 +35,20 @@ pub enum WitnessError {
     Conflicting { path: PathBuf },
     #[error("the witness at `{url}` did not take the checkpoint: {detail}")]
     Http { url: String, detail: String },
+    #[error("config key `audit_witness_ca_file`: {0}")]
+    CaFile(#[from] writ_connectors::tls::CaFileError),
 }
 
 impl Witness {
-    /// Publishes to `dir` (created if missing) and/or `url` (http or https).
-    pub fn new(dir: Option<PathBuf>, url: Option<reqwest::Url>) -> Result<Self, WitnessError> {
+    /// Publishes to `dir` (created if missing) and/or `url` (http or https;
+    /// over https, trusting only `ca_file` when given).
+    pub fn new(dir: Option<PathBuf>, url: Option<reqwest::Url>, ca_file: Option<&Path>) -> Result<Self, WitnessError> {
         if let Some(d) = &dir {
             std::fs::create_dir_all(d).map_err(|source| WitnessError::Write { path: d.clone(), source })?;
         }
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap_or_default();
+        let builder = writ_connectors::tls::http_client(reqwest::Client::builder(), ca_file)?;
+        // Building fails only without a TLS backend, which this build has.
+        let client = builder.timeout(Duration::from_secs(10)).build().unwrap_or_default();
         Ok(Self { dir, url, client })
     }
 
@@ -72,7 +77,7 @@ impl Witness {
 
     async fn post(&self, url: &reqwest::Url, cp: &Checkpoint) -> Result<(), WitnessError> {
         let http = |detail: String| WitnessError::Http { url: url.to_string(), detail };
-        let resp = self.client.post(url.clone()).json(cp).send().await.map_err(|e| http(e.without_url().to_string()))?;
+        let resp = self.client.post(url.clone()).json(cp).send().await.map_err(|e| http(writ_connectors::scim::describe(e)))?;
         if !resp.status().is_success() {
             return Err(http(format!("it answered {}", resp.status())));
         }
@@ -132,7 +137,7 @@ mod tests {
     #[tokio::test]
     async fn each_checkpoint_is_a_new_file_never_rewritten() {
         let dir = tempfile::tempdir().unwrap();
-        let w = Witness::new(Some(dir.path().join("witness")), None).unwrap();
+        let w = Witness::new(Some(dir.path().join("witness")), None, None).unwrap();
         w.publish(&cp(3, 1)).await.unwrap();
         w.publish(&cp(3, 1)).await.unwrap();
         let e = w.publish(&cp(3, 2)).await.unwrap_err().to_string();

@@ -12,15 +12,25 @@ use writ_core::audit::Checkpoint;
 
 use common::webhook::Receiver;
 use common::{harness_with, Harness};
+use writ_server::witness::Witness;
+use writ_testkit::{HttpsReceiver, TestCa};
 
 async fn with_witness(url: &str) -> Harness {
-    let url = url.to_owned();
+    with_witness_ca(url, "").await
+}
+
+/// The demo config with `url` as its witness, trusting `ca_file` (empty: the public roots).
+async fn with_witness_ca(url: &str, ca_file: &str) -> Harness {
+    let (url, ca_file) = (url.to_owned(), ca_file.to_owned());
     harness_with(
         move |policies| {
             let config = policies.parent().unwrap().join("writ.toml");
             let text = std::fs::read_to_string(&config).unwrap();
-            assert!(text.contains("audit_witness_url = \"\""), "the demo config names the key");
-            std::fs::write(&config, text.replace("audit_witness_url = \"\"", &format!("audit_witness_url = \"{url}\""))).unwrap();
+            assert!(text.contains("audit_witness_url = \"\"") && text.contains("audit_witness_ca_file = \"\""), "the demo config names the keys");
+            let text = text
+                .replace("audit_witness_url = \"\"", &format!("audit_witness_url = \"{url}\""))
+                .replace("audit_witness_ca_file = \"\"", &format!("audit_witness_ca_file = \"{ca_file}\""));
+            std::fs::write(&config, text).unwrap();
         },
         None,
     )
@@ -56,4 +66,24 @@ async fn a_witness_that_refuses_does_not_stop_signing() {
     assert_eq!(witness.all().len(), 1, "it was tried");
     let stored = h.app.writ.store().checkpoints().await.unwrap();
     assert!(stored.contains(&cp), "signed and stored all the same");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checkpoints_reach_an_https_witness_that_its_ca_vouches_for_and_no_other() {
+    let ca = TestCa::new("witness").unwrap();
+    let receiver = HttpsReceiver::start(&ca).unwrap();
+    let url = format!("{}/checkpoints", receiver.base_url());
+    let h = with_witness_ca(&url, &ca.ca_file().display().to_string()).await;
+    let cp = sign(&h).await;
+    let got = receiver.received();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let hit: serde_json::Value = serde_json::from_str(&got[0]).unwrap();
+    let published: Checkpoint = serde_json::from_str(hit["body"].as_str().unwrap()).unwrap();
+    assert_eq!(published, cp);
+
+    let other = TestCa::new("other").unwrap();
+    let witness = Witness::new(None, Some(url.parse().unwrap()), Some(other.ca_file())).unwrap();
+    let e = witness.publish(&cp).await.expect_err("a witness signed by another CA must be refused").to_string();
+    assert!(e.contains(&url) && e.contains("certificate") && e.contains("`audit_witness_ca_file`"), "{e}");
+    assert_eq!(receiver.received().len(), 1, "nothing reached the witness");
 }

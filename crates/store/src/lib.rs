@@ -148,6 +148,19 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// `detail` with what to do when it is a refused TLS certificate. (The
+/// connectors say the same for targets; the store does not depend on them.)
+fn with_tls_advice(detail: String) -> String {
+    if detail.contains("certificate") || detail.contains("UnknownIssuer") || detail.contains("NotValidForName") {
+        format!(
+            "{detail}; the database's TLS certificate was not accepted: add `sslrootcert=<PEM file of the CA that signed it>` to `database_url` \
+             (with `sslmode=verify-full`), and connect by a name the certificate holds"
+        )
+    } else {
+        detail
+    }
+}
+
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     StoreError::Database(e.to_string())
 }
@@ -209,7 +222,7 @@ impl SqlStore {
                 })
                 .connect_with(opts.clone())
         };
-        let cannot_open = |e: sqlx::Error| StoreError::Database(format!("cannot open `{}`: {e}", redact(&url)));
+        let cannot_open = |e: sqlx::Error| StoreError::Database(format!("cannot open `{}`: {}", redact(&url), with_tls_advice(e.to_string())));
         let (writer, reader) = match backend {
             Backend::Sqlite => (pool(1).await.map_err(cannot_open)?, pool(4).await.map_err(cannot_open)?),
             Backend::Postgres => {
@@ -247,7 +260,7 @@ impl SqlStore {
             .max_connections(2)
             .connect_with(opts)
             .await
-            .map_err(|e| StoreError::Database(format!("cannot open `{}`: {e}", redact(&url))))?;
+            .map_err(|e| StoreError::Database(format!("cannot open `{}`: {}", redact(&url), with_tls_advice(e.to_string()))))?;
         let sqlite_path = (backend == Backend::Sqlite).then(|| sqlite_file(&url));
         Ok(SqlStore { backend, writer: pool.clone(), reader: pool, sqlite_path, native_writer: None })
     }

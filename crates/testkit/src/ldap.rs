@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::process::{self, Launch, Supervised};
+use crate::tls::{TestCa, TlsFiles};
 use crate::TestkitError;
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -74,11 +75,24 @@ pub struct LdapServer {
     proc: Supervised,
 }
 
+/// How a TLS [`LdapServer`] speaks TLS ([`LdapServer::start_tls`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LdapTls {
+    /// Only an `ldaps://` listener: TLS from the first byte.
+    Ldaps,
+    /// Only an `ldap://` listener, and `security tls=1`: every operation but
+    /// the StartTLS request itself is refused (`confidentialityRequired`)
+    /// until the client has started TLS on the connection.
+    StartTls,
+}
+
 /// What it takes to (re)launch slapd.
 struct Spec {
     slapd: PathBuf,
     ldapsearch: PathBuf,
     conf: PathBuf,
+    /// The mode and the CA file clients trust (a copy in the server's dir).
+    tls: Option<(LdapTls, PathBuf)>,
 }
 
 impl Spec {
@@ -86,7 +100,28 @@ impl Spec {
         let mut cmd = Command::new(&self.slapd);
         // `-d none`: stay in the foreground (any -d does) and log only errors
         // (`-d 0` would silence even those).
-        cmd.arg("-f").arg(&self.conf).arg("-h").arg(format!("ldap://127.0.0.1:{port}/")).args(["-d", "none"]);
+        cmd.arg("-f").arg(&self.conf).arg("-h").arg(self.url(port)).args(["-d", "none"]);
+        cmd
+    }
+
+    fn url(&self, port: u16) -> String {
+        match self.tls {
+            Some((LdapTls::Ldaps, _)) => format!("ldaps://127.0.0.1:{port}/"),
+            _ => format!("ldap://127.0.0.1:{port}/"),
+        }
+    }
+
+    /// An OpenLDAP client tool on `port`, speaking TLS as the server wants
+    /// (`-ZZ`: StartTLS, failing if it cannot) and trusting only our CA.
+    fn client(&self, tool: &Path, port: u16) -> Command {
+        let mut cmd = Command::new(tool);
+        cmd.arg("-H").arg(self.url(port)).env_remove("LDAPTLS_CACERTDIR");
+        if let Some((mode, ca)) = &self.tls {
+            cmd.env("LDAPTLS_CACERT", ca).env("LDAPTLS_REQCERT", "demand");
+            if *mode == LdapTls::StartTls {
+                cmd.arg("-ZZ");
+            }
+        }
         cmd
     }
 
@@ -96,9 +131,8 @@ impl Spec {
         let port = launch.port;
         launch.log_since_start().contains("slapd starting")
             && process::output_within(
-                Command::new(&self.ldapsearch)
-                    .args(["-x", "-LLL", "-o", "nettimeout=1", "-l", "1", "-H"])
-                    .arg(format!("ldap://127.0.0.1:{port}/"))
+                self.client(&self.ldapsearch, port)
+                    .args(["-x", "-LLL", "-o", "nettimeout=1", "-l", "1"])
                     .args(["-D", ADMIN_DN, "-w", ADMIN_PASSWORD, "-b", BASE_DN])
                     .args(["-s", "base", "1.1"]),
                 PROBE_TIMEOUT,
@@ -118,6 +152,19 @@ impl LdapServer {
     /// first, without `changetype`) after the base tree with `slapadd` before
     /// the server starts: the fast way to seed many entries.
     pub fn start_with_ldif(ldif: &str) -> Result<LdapServer, TestkitError> {
+        Self::start_inner(ldif, None)
+    }
+
+    /// Like [`LdapServer::start`], speaking only TLS in `mode` with a
+    /// certificate `ca` signed for 127.0.0.1/localhost: a plaintext client
+    /// cannot bind. [`LdapServer::url`] is `ldaps://…` for
+    /// [`LdapTls::Ldaps`]; the helpers ([`LdapServer::ldapsearch`], ...)
+    /// speak TLS too.
+    pub fn start_tls(ca: &TestCa, mode: LdapTls) -> Result<LdapServer, TestkitError> {
+        Self::start_inner("", Some((ca, mode)))
+    }
+
+    fn start_inner(ldif: &str, tls: Option<(&TestCa, LdapTls)>) -> Result<LdapServer, TestkitError> {
         let slapd = ldap_binary("slapd")?;
         let slapadd = ldap_binary("slapadd")?;
         let ldapsearch = ldap_binary("ldapsearch")?;
@@ -135,7 +182,11 @@ impl LdapServer {
         let data = dir.path().join("data");
         fs::create_dir(&data)?;
         let conf = dir.path().join("slapd.conf");
-        fs::write(&conf, slapd_conf(dir.path(), &data))?;
+        let tls = match tls {
+            None => None,
+            Some((ca, mode)) => Some((mode, ca.files().install(dir.path(), None)?)),
+        };
+        fs::write(&conf, slapd_conf(dir.path(), &data, tls.as_ref()))?;
 
         let seed = dir.path().join("seed.ldif");
         fs::write(&seed, format!("{BASE_LDIF}\n{ldif}"))?;
@@ -148,15 +199,18 @@ impl LdapServer {
         }
         let _ = fs::remove_file(&seed);
 
-        let mut server = LdapServer { spec: Spec { slapd, ldapsearch, conf }, proc: Supervised::new(dir, "slapd", "TERM", STARTUP_TIMEOUT) };
+        let mut server = LdapServer {
+            spec: Spec { slapd, ldapsearch, conf, tls: tls.map(|(mode, files)| (mode, files.ca)) },
+            proc: Supervised::new(dir, "slapd", "TERM", STARTUP_TIMEOUT),
+        };
         let spec = &server.spec;
         server.proc.start_on_free_port(|port| spec.command(port), |l| spec.ready(l))?;
         Ok(server)
     }
 
-    /// `ldap://127.0.0.1:PORT/`
+    /// `ldap://127.0.0.1:PORT/` (`ldaps://` for [`LdapTls::Ldaps`]).
     pub fn url(&self) -> String {
-        format!("ldap://127.0.0.1:{}/", self.proc.port())
+        self.spec.url(self.proc.port())
     }
 
     pub fn port(&self) -> u16 {
@@ -205,9 +259,10 @@ impl LdapServer {
     /// Applies `ldif` with `ldapmodify -a` bound as the root DN: records with a
     /// `changetype` do what they say, records without one are added.
     pub fn ldapmodify(&self, ldif: &str) -> Result<(), TestkitError> {
-        let mut child = Command::new(ldap_binary("ldapmodify")?)
-            .args(["-x", "-a", "-H"])
-            .arg(self.url())
+        let mut child = self
+            .spec
+            .client(&ldap_binary("ldapmodify")?, self.port())
+            .args(["-x", "-a"])
             .args(["-D", ADMIN_DN, "-w", ADMIN_PASSWORD])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -239,9 +294,10 @@ impl LdapServer {
     /// `filter`, asking for `attrs` (all user attributes if empty); returns the
     /// LDIF it prints (lines not wrapped).
     pub fn ldapsearch(&self, base: &str, filter: &str, attrs: &[&str]) -> Result<String, TestkitError> {
-        let out = Command::new(ldap_binary("ldapsearch")?)
-            .args(["-x", "-LLL", "-o", "ldif-wrap=no", "-H"])
-            .arg(self.url())
+        let out = self
+            .spec
+            .client(&ldap_binary("ldapsearch")?, self.port())
+            .args(["-x", "-LLL", "-o", "ldif-wrap=no"])
             .args(["-D", ADMIN_DN, "-w", ADMIN_PASSWORD, "-b", base, filter])
             .args(attrs)
             .stdin(Stdio::null())
@@ -280,11 +336,26 @@ impl LdapServer {
     }
 }
 
-fn slapd_conf(dir: &Path, data: &Path) -> String {
+fn slapd_conf(dir: &Path, data: &Path, tls: Option<&(LdapTls, TlsFiles)>) -> String {
     let includes: String = SCHEMAS.iter().map(|s| format!("include {SCHEMA_DIR}/{s}.schema\n")).collect();
+    let tls = match tls {
+        None => String::new(),
+        Some((mode, files)) => {
+            // `security tls=1` (global): no operation without TLS. An ldaps-only
+            // server needs none: it has no plaintext listener at all.
+            let security = if *mode == LdapTls::StartTls { "security tls=1\n" } else { "" };
+            format!(
+                "TLSCACertificateFile \"{}\"\nTLSCertificateFile \"{}\"\nTLSCertificateKeyFile \"{}\"\n{security}",
+                files.ca.display(),
+                files.cert.display(),
+                files.key.display()
+            )
+        }
+    };
     format!(
         "# Generated by writ-testkit: a throwaway test server.
 {includes}
+{tls}
 pidfile \"{pid}\"
 argsfile \"{args}\"
 modulepath {MODULE_DIR}

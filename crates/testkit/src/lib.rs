@@ -12,7 +12,9 @@
 //! `scripts/install-test-deps.sh` installs them.
 //!
 //! Servers: [`PgServer`] (PostgreSQL), [`LdapServer`] (OpenLDAP `slapd`),
-//! [`RedisServer`] and [`ScimServer`] (`scim2-server`). The last three can be
+//! [`RedisServer`] and [`ScimServer`] (`scim2-server`), and [`HttpsReceiver`]
+//! (POSTs over HTTPS). Each can speak TLS only (`start_tls`), with a
+//! certificate signed by a [`TestCa`] made at run time. The last three can be
 //! stopped and started again on the same port, for "target down, then back"
 //! tests; only the LDAP server keeps its data across that (see each type).
 //!
@@ -21,17 +23,21 @@
 use std::fmt;
 use std::io;
 
+pub mod https;
 pub mod ldap;
 pub mod pg;
 pub mod process;
 pub mod redis;
 pub mod scim;
+pub mod tls;
 
-pub use ldap::{ldap_binary, LdapServer};
+pub use https::HttpsReceiver;
+pub use ldap::{ldap_binary, LdapServer, LdapTls};
 pub use pg::{pg_binary, PgServer};
 pub use process::{find_binary, free_port, http_get, http_request, HttpResponse};
 pub use redis::{redis_binary, RedisServer};
 pub use scim::{scim_server_binary, ScimServer};
+pub use tls::TestCa;
 
 /// The PyPI requirement of the API contract checker that
 /// `scripts/install-test-deps.sh` installs in `schemathesis-venv`.

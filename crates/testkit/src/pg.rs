@@ -8,6 +8,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 
 use crate::process::{self, Watchdog};
+use crate::tls::TestCa;
 use crate::TestkitError;
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,6 +55,8 @@ pub fn pg_binary(name: &str) -> Result<PathBuf, TestkitError> {
 /// stops the server and deletes the dir (see [`Watchdog`]).
 pub struct PgServer {
     port: u16,
+    /// The CA file clients trust, when started with [`PgServer::start_tls`].
+    ca: Option<PathBuf>,
     path: PathBuf,
     child: Option<Child>,
     watchdog: Option<Watchdog>,
@@ -69,6 +72,19 @@ impl PgServer {
     /// Like [`PgServer::start`], with extra `name=value` settings passed as
     /// `postgres -c name=value` (e.g. `"max_connections=200"`).
     pub fn start_with(settings: &[&str]) -> Result<PgServer, TestkitError> {
+        Self::start_inner(settings, None)
+    }
+
+    /// Like [`PgServer::start`], but TCP clients must use TLS: `ssl=on` with a
+    /// certificate `ca` signed for 127.0.0.1/localhost, and a `pg_hba.conf`
+    /// whose only TCP lines are `hostssl` (a plaintext TCP connection is
+    /// refused with "no pg_hba.conf entry ... no encryption"). The unix socket
+    /// stays open to the harness's own `pg_isready`.
+    pub fn start_tls(ca: &TestCa) -> Result<PgServer, TestkitError> {
+        Self::start_inner(&[], Some(ca))
+    }
+
+    fn start_inner(settings: &[&str], tls: Option<&TestCa>) -> Result<PgServer, TestkitError> {
         let postgres = pg_binary("postgres")?;
         let initdb = pg_binary("initdb")?;
         let pg_isready = pg_binary("pg_isready")?;
@@ -92,6 +108,23 @@ impl PgServer {
         if !out.status.success() {
             return Err(TestkitError::Startup { what: format!("initdb ({})", out.status), log_tail: process::log_tail(&initdb_log, 30) });
         }
+        let mut settings: Vec<String> = settings.iter().map(|s| s.to_string()).collect();
+        let ca = match tls {
+            None => None,
+            Some(ca) => {
+                let files = ca.files().install(dir.path(), user)?;
+                let hba = dir.path().join("pg_hba.conf");
+                fs::write(&hba, "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostssl all all ::1/128 trust\n")?;
+                process::chown_to(&hba, user)?;
+                settings.extend([
+                    "ssl=on".to_string(),
+                    format!("ssl_cert_file={}", files.cert.display()),
+                    format!("ssl_key_file={}", files.key.display()),
+                    format!("hba_file={}", hba.display()),
+                ]);
+                Some(files.ca)
+            }
+        };
 
         let log_path = dir.path().join("postgres.log");
         let mut attempt = 0;
@@ -109,7 +142,7 @@ impl PgServer {
                 .args(["-c", "listen_addresses=127.0.0.1"])
                 .args(["-c", "fsync=off", "-c", "synchronous_commit=off"])
                 .args(["-c", "full_page_writes=off"])
-                .args(settings.iter().flat_map(|s| ["-c", s]))
+                .args(settings.iter().flat_map(|s| ["-c", s.as_str()]))
                 .current_dir(dir.path())
                 .stdin(Stdio::null())
                 .stdout(log.try_clone()?)
@@ -143,7 +176,7 @@ impl PgServer {
                 },
             );
             match ready {
-                Ok(()) => return Ok(PgServer { port, path: dir.path().to_path_buf(), child: Some(child), watchdog: Some(watchdog), dir: Some(dir) }),
+                Ok(()) => return Ok(PgServer { port, ca, path: dir.path().to_path_buf(), child: Some(child), watchdog: Some(watchdog), dir: Some(dir) }),
                 Err(e) => {
                     watchdog.disarm();
                     process::shutdown(&mut child, "INT", SHUTDOWN_GRACE);
@@ -163,6 +196,18 @@ impl PgServer {
 
     fn url_for(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// For a server from [`PgServer::start_tls`]: its URL for a client that
+    /// verifies the server against `ca_file` (`sslmode=verify-full`). Give
+    /// another CA's file to see verification fail.
+    pub fn tls_url(&self, ca_file: &Path) -> String {
+        format!("{}?sslmode=verify-full&sslrootcert={}", self.url(), ca_file.display())
+    }
+
+    /// The CA file of a server from [`PgServer::start_tls`] (a copy in its dir).
+    pub fn ca_file(&self) -> Option<&Path> {
+        self.ca.as_deref()
     }
 
     pub fn port(&self) -> u16 {

@@ -7,6 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::process::{self, Launch, Supervised};
+use crate::tls::{TestCa, TlsFiles};
 use crate::TestkitError;
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,12 +58,20 @@ struct Spec {
     cli: PathBuf,
     conf: PathBuf,
     auth: Auth,
+    /// The CA file clients trust (a copy in the server's dir), for a TLS server.
+    tls_ca: Option<PathBuf>,
 }
 
 impl Spec {
     fn command(&self, port: u16) -> Command {
         let mut cmd = Command::new(&self.server);
-        cmd.arg(&self.conf).args(["--port", &port.to_string()]);
+        cmd.arg(&self.conf);
+        if self.tls_ca.is_some() {
+            // `port 0`: no plaintext listener at all, only TLS.
+            cmd.args(["--port", "0", "--tls-port", &port.to_string()]);
+        } else {
+            cmd.args(["--port", &port.to_string()]);
+        }
         cmd
     }
 
@@ -72,6 +81,9 @@ impl Spec {
     fn cli(&self, port: u16) -> Command {
         let mut cmd = Command::new(&self.cli);
         cmd.args(["-h", "127.0.0.1", "-p", &port.to_string(), "-e"]).env_remove("REDISCLI_AUTH").stdin(Stdio::null());
+        if let Some(ca) = &self.tls_ca {
+            cmd.arg("--tls").arg("--cacert").arg(ca);
+        }
         match &self.auth {
             Auth::None => {}
             Auth::Password(password) => {
@@ -119,13 +131,30 @@ impl RedisServer {
         Self::start_auth(Auth::User { name: user.to_string(), password: password.to_string() })
     }
 
+    /// Like [`RedisServer::start_with_user`], speaking only TLS (`port 0`,
+    /// `tls-port`) with a certificate `ca` signed for 127.0.0.1/localhost;
+    /// clients need no certificate of their own. [`RedisServer::url`] is
+    /// `rediss://…`; [`RedisServer::cli`] speaks TLS too. Debian's
+    /// `redis-server` 7 is built with TLS.
+    pub fn start_tls(ca: &TestCa, user: &str, password: &str) -> Result<RedisServer, TestkitError> {
+        check_token("user", user)?;
+        check_token("password", password)?;
+        Self::start_inner(Auth::User { name: user.to_string(), password: password.to_string() }, Some(ca))
+    }
+
     fn start_auth(auth: Auth) -> Result<RedisServer, TestkitError> {
+        Self::start_inner(auth, None)
+    }
+
+    fn start_inner(auth: Auth, tls: Option<&TestCa>) -> Result<RedisServer, TestkitError> {
         let server = redis_binary("redis-server")?;
         let cli = redis_binary("redis-cli")?;
         let dir = process::server_dir("writ-redis-", None)?;
         let conf = dir.path().join("redis.conf");
-        fs::write(&conf, redis_conf(dir.path(), &auth))?;
-        let mut redis = RedisServer { spec: Spec { server, cli, conf, auth }, proc: Supervised::new(dir, "redis-server", "TERM", STARTUP_TIMEOUT) };
+        let tls = tls.map(|ca| ca.files().install(dir.path(), None)).transpose()?;
+        fs::write(&conf, redis_conf(dir.path(), &auth, tls.as_ref()))?;
+        let tls_ca = tls.map(|f| f.ca);
+        let mut redis = RedisServer { spec: Spec { server, cli, conf, auth, tls_ca }, proc: Supervised::new(dir, "redis-server", "TERM", STARTUP_TIMEOUT) };
         let spec = &redis.spec;
         redis.proc.start_on_free_port(|port| spec.command(port), |l| spec.ready(l))?;
         Ok(redis)
@@ -136,11 +165,12 @@ impl RedisServer {
     /// passwords are `[A-Za-z0-9_.-]+`).
     pub fn url(&self) -> String {
         let port = self.port();
+        let scheme = if self.spec.tls_ca.is_some() { "rediss" } else { "redis" };
         match &self.spec.auth {
-            Auth::None => format!("redis://127.0.0.1:{port}/"),
-            Auth::Password(pw) => format!("redis://:{pw}@127.0.0.1:{port}/"),
+            Auth::None => format!("{scheme}://127.0.0.1:{port}/"),
+            Auth::Password(pw) => format!("{scheme}://:{pw}@127.0.0.1:{port}/"),
             Auth::User { name, password } => {
-                format!("redis://{name}:{password}@127.0.0.1:{port}/")
+                format!("{scheme}://{name}:{password}@127.0.0.1:{port}/")
             }
         }
     }
@@ -213,7 +243,16 @@ impl RedisServer {
     }
 }
 
-fn redis_conf(dir: &Path, auth: &Auth) -> String {
+fn redis_conf(dir: &Path, auth: &Auth, tls: Option<&TlsFiles>) -> String {
+    let tls = match tls {
+        None => String::new(),
+        Some(f) => format!(
+            "tls-cert-file \"{}\"\ntls-key-file \"{}\"\ntls-ca-cert-file \"{}\"\ntls-auth-clients no\n",
+            f.cert.display(),
+            f.key.display(),
+            f.ca.display()
+        ),
+    };
     let auth = match auth {
         Auth::None => String::new(),
         Auth::Password(pw) => format!("requirepass {pw}\n"),
@@ -230,7 +269,7 @@ logfile \"\"
 dir \"{dir}\"
 save \"\"
 appendonly no
-{auth}",
+{tls}{auth}",
         dir = dir.display(),
     )
 }

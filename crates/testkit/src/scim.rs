@@ -6,6 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::process::{self, HttpResponse, Launch, Supervised};
+use crate::tls::{TestCa, TlsFiles};
 use crate::TestkitError;
 
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(30);
@@ -47,11 +48,52 @@ pub struct ScimServer {
 struct Spec {
     binary: PathBuf,
     token: String,
+    /// For a server over HTTPS: the venv's Python, the wrapper script and
+    /// the installed TLS files.
+    tls: Option<ScimTls>,
 }
+
+struct ScimTls {
+    python: PathBuf,
+    script: PathBuf,
+    files: TlsFiles,
+}
+
+/// Runs scim2-server's own command line (`scim2_server.testserver.cli.main`:
+/// same argument parsing, same WSGI application, same threading server), with
+/// its listening socket wrapped by Python's `ssl` module: scim2-server has no
+/// TLS option of its own, and putting a proxy in front would test the proxy.
+const SCIM_TLS_WRAPPER: &str = r#"import ssl, sys
+from scim2_server.testserver import cli
+
+cert, key = sys.argv[1], sys.argv[2]
+del sys.argv[1:3]
+sys.argv[0] = "scim2-server"
+context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+context.load_cert_chain(cert, key)
+plain_make_server = cli.make_server
+
+def make_server(*args, **kwargs):
+    server = plain_make_server(*args, **kwargs)
+    # The handshake runs in accept(); a client that gives up on it (wrong CA)
+    # raises ssl.SSLError there, an OSError the server loop already ignores.
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    return server
+
+cli.make_server = make_server
+cli.main()
+"#;
 
 impl Spec {
     fn command(&self, port: u16) -> Command {
-        let mut cmd = Command::new(&self.binary);
+        let mut cmd = match &self.tls {
+            None => Command::new(&self.binary),
+            Some(tls) => {
+                let mut cmd = Command::new(&tls.python);
+                cmd.arg(&tls.script).arg(&tls.files.cert).arg(&tls.files.key);
+                cmd
+            }
+        };
         cmd.args(["--hostname", "127.0.0.1", "--port", &port.to_string()])
             .args(["--bearer-token", &self.token])
             .env("PYTHONUNBUFFERED", "1")
@@ -62,10 +104,15 @@ impl Spec {
     /// Our process says it serves on this port (it prints that after binding,
     /// so the HTTP probe cannot reach a process that took the port first), and
     /// an authenticated `GET /v2/Users` answers 200.
+    /// Over HTTPS the harness has no client of its own: the line (printed by
+    /// our process after it bound the port, so the port is ours) and a TCP
+    /// accept must do.
     fn ready(&self, launch: &Launch) -> bool {
         let port = launch.port;
+        // scim2-server prints `http://` whatever the socket speaks.
         let serving = format!("Serving SCIM on http://127.0.0.1:{port}/v2");
-        launch.log_since_start().contains(&serving) && request(port, &self.token, "GET", "/Users", None).is_ok_and(|r| r.status == 200)
+        launch.log_since_start().contains(&serving)
+            && if self.tls.is_some() { process::tcp_accepts(port) } else { request(port, &self.token, "GET", "/Users", None).is_ok_and(|r| r.status == 200) }
     }
 }
 
@@ -92,9 +139,34 @@ impl ScimServer {
         if !ok {
             return Err(TestkitError::Io(io::Error::new(io::ErrorKind::InvalidInput, format!("bearer token {token:?} is not [A-Za-z0-9._~+/=-]+"))));
         }
+        Self::start_inner(token, None)
+    }
+
+    /// Like [`ScimServer::start`], over HTTPS only, with a certificate `ca`
+    /// signed for 127.0.0.1/localhost (scim2-server's own command and
+    /// application, its socket wrapped by Python's `ssl`).
+    /// [`ScimServer::base_url`] is `https://…`; the plain-HTTP helpers
+    /// ([`ScimServer::get`], [`ScimServer::request`]) answer an error.
+    pub fn start_tls(ca: &TestCa) -> Result<ScimServer, TestkitError> {
+        Self::start_inner(DEFAULT_TOKEN, Some(ca))
+    }
+
+    fn start_inner(token: &str, tls: Option<&TestCa>) -> Result<ScimServer, TestkitError> {
         let binary = scim_server_binary()?;
         let dir = process::server_dir("writ-scim-", None)?;
-        let mut server = ScimServer { spec: Spec { binary, token: token.to_string() }, proc: Supervised::new(dir, "scim2-server", "TERM", STARTUP_TIMEOUT) };
+        let tls = match tls {
+            None => None,
+            Some(ca) => {
+                let files = ca.files().install(dir.path(), None)?;
+                let script = dir.path().join("scim2_server_tls.py");
+                std::fs::write(&script, SCIM_TLS_WRAPPER)?;
+                // The venv's interpreter, next to the scim2-server script.
+                let python = binary.with_file_name("python3");
+                Some(ScimTls { python, script, files })
+            }
+        };
+        let mut server =
+            ScimServer { spec: Spec { binary, token: token.to_string(), tls }, proc: Supervised::new(dir, "scim2-server", "TERM", STARTUP_TIMEOUT) };
         let spec = &server.spec;
         server.proc.start_on_free_port(|port| spec.command(port), |l| spec.ready(l))?;
         Ok(server)
@@ -102,7 +174,8 @@ impl ScimServer {
 
     /// `http://127.0.0.1:PORT/v2` (no trailing slash): append `/Users`, `/Groups`, ...
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}/v2", self.proc.port())
+        let scheme = if self.spec.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}/v2", self.proc.port())
     }
 
     pub fn port(&self) -> u16 {
@@ -132,6 +205,9 @@ impl ScimServer {
     /// An authenticated request (`POST`, `PATCH`, `PUT`, `DELETE`, ...) of
     /// `path` under the base URL, with an optional SCIM JSON body.
     pub fn request(&self, method: &str, path: &str, body: Option<&str>) -> io::Result<HttpResponse> {
+        if self.spec.tls.is_some() {
+            return Err(io::Error::new(io::ErrorKind::Unsupported, "this SCIM server speaks HTTPS; the harness's helpers speak plain HTTP"));
+        }
         request(self.port(), &self.spec.token, method, path, body)
     }
 
