@@ -182,6 +182,8 @@ impl Writ {
             ));
             match task.purpose().clone() {
                 TaskPurpose::Grant => {
+                    // The request is approved: it already counts in the
+                    // subject's holdings, so no guard need go with this change.
                     self.may_receive_now(&req, "complete this task").await?;
                     let before = req.state();
                     req.record_fulfilment(task.entitlement(), TargetFulfilment::Done { at: now, read_back: false }, now)?;

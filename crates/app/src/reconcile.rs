@@ -628,9 +628,11 @@ impl Writ {
         let (req, g, mut change) = self.found_request(run, o, entitlement, subject, max, "Adopted as it is.")?;
         // Adopting is access coming into being in Writ's books: a disabled
         // holder or a toxic combination is refused (and reported).
-        if let Some(why) = self.receive_refusal(&req).await? {
+        let check = self.receive_check(&req).await?;
+        if let Some(why) = check.refusal {
             return refused(why);
         }
+        change.guards.extend(check.guard);
         let now = self.clock.now();
         change.events.push(about(
             req.id(),

@@ -48,6 +48,7 @@ impl Writ {
                 req.entitlements().iter().map(|e| (e.clone(), parties.relations(actor, e, facts::fulfiller_group(&self.catalog, e.target())))).collect();
             let base = facts::context(&req, None, Vec::new());
             let stages_before: Vec<String> = req.open_stages().iter().map(|(t, s)| format!("{}/{}", t.entitlement, s.name)).collect();
+            let mut guard = None;
             let effect = req.review(actor, manager.as_ref(), verdict, reason.clone(), now, |ent_id, stage| {
                 // An entitlement taken out of the catalog since: nobody can
                 // approve it (refused above), anyone with authority may deny.
@@ -68,9 +69,9 @@ impl Writ {
                 // is about to hold: refuse it while it cannot be received.
                 // (Checked once the reviewer is known to count, so nobody
                 // else learns what the subject holds.)
-                self.may_receive_now(&req, "approve").await?;
+                guard = self.may_receive_now(&req, "approve").await?;
             }
-            let mut change = Change::default();
+            let mut change = Change { guards: guard.into_iter().collect(), ..Default::default() };
             for d in decisions {
                 change.events.push(about(id, events::POLICY_DECIDED, "policy", now, events::to_value(&d)));
                 req.record_decision(d);

@@ -13,8 +13,16 @@ use writ_policy::{DecisionQuery, PolicyAction};
 
 use crate::events::{self, about};
 use crate::facts::{self, Parties};
-use crate::ports::{Change, Versioned};
+use crate::ports::{Change, HoldingsGuard, Versioned};
 use crate::{AppError, Writ};
+
+/// What a separation-of-duties check found: why the access may not be
+/// received, if so, and the guard of the holdings it read (none when it read
+/// none).
+pub(crate) struct SodCheck {
+    pub refusal: Option<String>,
+    pub guard: Option<HoldingsGuard>,
+}
 
 /// A request just opened, not yet committed: who it is for, when, and what
 /// its commit will write.
@@ -159,7 +167,13 @@ impl Writ {
         ));
         let refusal = match self.decide_all(&mut req, actor, (&subject, manager.as_ref()), action) {
             Some(r) => Some(r),
-            None => self.toxic_refusal(&req, Counting::PendingToo).await?,
+            None => {
+                // A pending request counts in its subject's holdings: the
+                // submission relies on them as read (see HoldingsGuard).
+                let check = self.toxic_refusal(&req, Counting::PendingToo).await?;
+                change.guards.extend(check.guard);
+                check.refusal
+            }
         };
         let refused = refusal.is_some();
         if let Some(reason) = refusal {
@@ -210,11 +224,11 @@ impl Writ {
     /// A sentence naming the toxic combination `req` would complete with
     /// what its subject holds or may soon hold (grants in force, and other
     /// requests as `counting` says), if any.
-    pub(crate) async fn toxic_refusal(&self, req: &Request, counting: Counting) -> Result<Option<String>, AppError> {
+    pub(crate) async fn toxic_refusal(&self, req: &Request, counting: Counting) -> Result<SodCheck, AppError> {
         let standing = self.store.standing(req.subject()).await?;
         let theirs: Vec<Request> = standing.requests.into_iter().filter(|r| r.subject() == req.subject()).collect();
         let held = holdings(&standing.grants, &theirs, Some(req.id()), counting);
-        Ok(check_toxic(&self.catalog, req.entitlements(), &held).err().map(|e| e.to_string()))
+        Ok(SodCheck { refusal: check_toxic(&self.catalog, req.entitlements(), &held).err().map(|e| e.to_string()), guard: Some(standing.guard) })
     }
 
     /// Why `req`'s subject may not receive its access now, if it may not: a
@@ -222,18 +236,26 @@ impl Writ {
     /// combination. Asked wherever access comes into being (each approval,
     /// fulfilment by a person or a connector, re-provisioning, adoption).
     pub(crate) async fn receive_refusal(&self, req: &Request) -> Result<Option<String>, AppError> {
+        Ok(self.receive_check(req).await?.refusal)
+    }
+
+    pub(crate) async fn receive_check(&self, req: &Request) -> Result<SodCheck, AppError> {
         let subject = self.identity(req.subject()).await?;
         if let Err(e) = subject.require_may_receive() {
-            return Ok(Some(e.to_string()));
+            return Ok(SodCheck { refusal: Some(e.to_string()), guard: None });
         }
         self.toxic_refusal(req, Counting::ApprovedOnly).await
     }
 
-    /// [`Writ::receive_refusal`] as an error; `doing` names the step.
-    pub(crate) async fn may_receive_now(&self, req: &Request, doing: &str) -> Result<(), AppError> {
-        match self.receive_refusal(req).await? {
+    /// [`Writ::receive_refusal`] as an error; `doing` names the step. Returns
+    /// the guard of the holdings it read: a change that makes the access
+    /// count (an approval) carries it, so that of two such changes racing on
+    /// one subject, the second is retried and checked again.
+    pub(crate) async fn may_receive_now(&self, req: &Request, doing: &str) -> Result<Option<HoldingsGuard>, AppError> {
+        let check = self.receive_check(req).await?;
+        match check.refusal {
             Some(reason) => Err(AppError::Forbidden { who: req.subject().to_string(), action: format!("receive this access ({doing})"), reason }),
-            None => Ok(()),
+            None => Ok(check.guard),
         }
     }
 

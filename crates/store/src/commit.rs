@@ -2,7 +2,7 @@
 //! transaction, guarded by version checks.
 
 use sqlx::{Any, Row, Transaction};
-use writ_app::ports::{Change, ReconcileRun, RunRecord, StoreError, Versioned};
+use writ_app::ports::{Change, HoldingsGuard, ReconcileRun, RunRecord, StoreError, Versioned};
 use writ_core::audit::{seal, AuditEvent, EventHash};
 use writ_core::grant::Drift;
 
@@ -92,6 +92,20 @@ impl Stmt {
     }
 }
 
+/// Bumps a subject's holdings guard from the version the change read: a new
+/// row from 0, else an update only from that version (one row, or a conflict).
+fn guard_stmt(guard: &HoldingsGuard) -> Stmt {
+    let from = i64_of(guard.version);
+    Stmt {
+        sql: "INSERT INTO holdings_guards (subject, version) VALUES ($1, $2) \
+              ON CONFLICT (subject) DO UPDATE SET version = excluded.version WHERE holdings_guards.version = $3"
+            .into(),
+        params: vec![Param::Text(guard.subject.to_string()), Param::Int(from + 1), Param::Int(from)],
+        expect: Expect::OneRow { what: "holdings of" },
+        id: guard.subject.to_string(),
+    }
+}
+
 /// The statement that opens every write transaction. It locks the audit head
 /// row: on PostgreSQL that serialises appends to the chain; on SQLite it takes
 /// the write lock at once, so a transaction never has to upgrade a read.
@@ -113,6 +127,7 @@ pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<Au
     stmts.extend(change.requests.iter().map(request_row).map(doc_stmt));
     stmts.extend(change.tasks.iter().map(task_row).map(doc_stmt));
     stmts.extend(change.grants.iter().map(grant_row).map(doc_stmt));
+    stmts.extend(change.guards.iter().map(guard_stmt));
     // Queuing a job (again) releases any claim on it.
     for job in &change.jobs {
         stmts.push(Stmt::new(

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 use writ_app::ports::{
-    Change, Claimed, Cursor, GrantFilter, Job, JobClaim, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, Standing, Store, StoreError,
-    TaskFilter,
+    Change, Claimed, Cursor, GrantFilter, HoldingsGuard, Job, JobClaim, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, Standing, Store,
+    StoreError, TaskFilter,
 };
 use writ_core::audit::{AuditEvent, Checkpoint, EventHash};
 use writ_core::grant::Grant;
@@ -268,6 +268,16 @@ impl Store for SqlStore {
 
     async fn standing(&self, identity: &IdentityId) -> Result<Standing, StoreError> {
         let id = identity.to_string();
+        // The guard first: a change committed between this read and the
+        // holdings' makes the guard stale (a retry), never the holdings.
+        let version = sqlx::query("SELECT version FROM holdings_guards WHERE subject = $1")
+            .bind(&id)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?
+            .map(|r| r.try_get::<i64, _>("version").map_err(db_err))
+            .transpose()?
+            .unwrap_or(0);
         let grants = sqlx::query("SELECT doc FROM grants WHERE subject = $1 AND is_active = 1 ORDER BY expires_at, id")
             .bind(&id)
             .fetch_all(&self.reader)
@@ -284,6 +294,7 @@ impl Store for SqlStore {
         Ok(Standing {
             grants: grants.iter().map(|r| doc("grant", r)).collect::<Result<_, _>>()?,
             requests: requests.iter().map(|r| doc("request", r)).collect::<Result<_, _>>()?,
+            guard: HoldingsGuard { subject: identity.clone(), version: version as u64 },
         })
     }
 

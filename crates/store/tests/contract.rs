@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use uuid::Uuid;
 use writ_app::ports::{
-    ActionTaken, Change, Claimed, Cursor, GrantFilter, Job, JobClaim, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, RunRecord, RunState,
-    Store, StoreError, TaskFilter, Versioned,
+    ActionTaken, Change, Claimed, Cursor, GrantFilter, HoldingsGuard, Job, JobClaim, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation,
+    RunRecord, RunState, Store, StoreError, TaskFilter, Versioned,
 };
 use writ_core::audit::{sign_checkpoint, ChainVerifier, NewEvent};
 use writ_core::catalog::{Catalog, Entitlement, Fulfilment, RiskTier, Target};
@@ -114,6 +114,50 @@ async fn contract(store: Arc<dyn Store>) {
     audit_chain_and_checkpoints(&*store).await;
     reconciliation_ledger_and_runs(&*store).await;
     lists_page_by_cursor(&*store).await;
+    holdings_guards_let_one_of_two_racers_commit(store.clone()).await;
+}
+
+/// Two changes that relied on the same reading of a subject's holdings (each
+/// carries the guard version it read): one commits, the other is a
+/// `VersionConflict` and writes nothing; read again, the guard has moved on.
+/// Many racers at once: exactly one wins.
+async fn holdings_guards_let_one_of_two_racers_commit(store: Arc<dyn Store>) {
+    let carol = IdentityId::parse("carol").unwrap();
+    let read = store.standing(&carol).await.unwrap().guard;
+    assert_eq!(read, HoldingsGuard { subject: carol.clone(), version: 0 }, "nobody relied on carol's holdings yet");
+    let first = request(901, "carol", t0());
+    let second = request(902, "carol", t0());
+    let with_guard = |r: &Request, guard: &HoldingsGuard| Change {
+        requests: vec![Versioned::new(r.clone())],
+        events: vec![event("request.submitted", Some(r))],
+        guards: vec![guard.clone()],
+        ..Default::default()
+    };
+    store.commit(with_guard(&first, &read)).await.unwrap();
+    let lost = store.commit(with_guard(&second, &read)).await.unwrap_err();
+    assert!(matches!(&lost, StoreError::VersionConflict { what: "holdings of", id } if id == "carol"), "{lost}");
+    assert_eq!(store.request(second.id()).await.unwrap(), None, "the loser wrote nothing");
+    let again = store.standing(&carol).await.unwrap();
+    assert_eq!(again.guard.version, 1);
+    assert!(again.requests.iter().any(|r| r.id() == first.id()), "the holdings read again include the winner");
+    store.commit(with_guard(&second, &again.guard)).await.unwrap();
+
+    let read = store.standing(&carol).await.unwrap().guard;
+    let racers = (0..8u128).map(|n| {
+        let store = store.clone();
+        let change = with_guard(&request(910 + n, "carol", t0()), &read);
+        tokio::spawn(async move { store.commit(change).await })
+    });
+    let mut won = 0;
+    for racer in racers.collect::<Vec<_>>() {
+        match racer.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(StoreError::VersionConflict { .. }) => {}
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!(won, 1, "one racer commits, the others are told to read again");
+    assert_eq!(store.standing(&carol).await.unwrap().guard.version, read.version + 1);
 }
 
 /// A job committed with a change is claimed by one worker until its lease ends,

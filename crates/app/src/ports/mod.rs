@@ -180,13 +180,28 @@ pub struct Change {
     pub finished_jobs: Vec<String>,
     /// Finished reconciliation runs, with their observations.
     pub runs: Vec<RunRecord>,
+    /// Holdings this change relied on (a separation-of-duties check): the
+    /// commit fails with a `VersionConflict` if they changed since.
+    pub guards: Vec<HoldingsGuard>,
+}
+
+/// A subject's holdings as a separation-of-duties check read them: the
+/// version of their guard then. A change carrying it commits only if no other
+/// change that relied on the same subject's holdings committed since, and
+/// bumps it, so of two changes racing on one subject the second is retried.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HoldingsGuard {
+    pub subject: IdentityId,
+    pub version: u64,
 }
 
 /// What stands open for one identity: see [`Store::standing`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Standing {
     pub grants: Vec<Grant>,
     pub requests: Vec<Request>,
+    /// Read before the grants and requests: see [`HoldingsGuard`].
+    pub guard: HoldingsGuard,
 }
 
 /// Which requests to list, newest first (`created_at` descending, then id).

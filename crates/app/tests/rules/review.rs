@@ -348,3 +348,38 @@ async fn an_entitlement_gone_from_the_catalog_cannot_be_approved_but_can_be_deni
     assert_eq!(denied.state(), RequestState::Denied);
     assert_eq!(w.request(req.id()).await.state(), RequestState::Denied);
 }
+
+/// The last approvals of the two halves of a toxic pair, racing: both load
+/// their request and read the subject's holdings before either commits, so
+/// each sees the other still pending. The holdings guard lets one commit;
+/// the other is retried, sees the first approved, and is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approvals_of_a_toxic_pair_racing_cannot_both_pass() {
+    let w = World::new().await;
+    // Both halves were asked for before the combination was declared toxic.
+    let before = w.node_with(catalog_with(false));
+    let alice = w.who("alice").await;
+    let write = before.submit(&alice, draft("alice", "alice", &[WRITE], "4h")).await.unwrap();
+    let approve = before.submit(&alice, draft("alice", "alice", &[APPROVE], "4h")).await.unwrap();
+    w.approve("sam", write.id()).await.unwrap();
+    let guard_before = w.store.standing(&id("alice")).await.unwrap().guard.version;
+    let (sue, mona) = (w.who("sue").await, w.who("mona").await);
+    w.clock.meet(2);
+
+    let (a, b) = {
+        let (w1, w2) = (w.writ.clone(), w.writ.clone());
+        let (x, y) = (write.id(), approve.id());
+        let a = tokio::spawn(async move { w1.review(&sue, x, Verdict::Approve, "ok".into()).await });
+        let b = tokio::spawn(async move { w2.review(&mona, y, Verdict::Approve, "ok".into()).await });
+        (a.await.unwrap(), b.await.unwrap())
+    };
+
+    assert!(w.clock.met(), "the two approvals did not race");
+    let (passed, refused): (Vec<_>, Vec<_>) = [a, b].into_iter().partition(|r| r.is_ok());
+    assert_eq!(passed.len(), 1, "exactly one half is approved: {passed:?} {refused:?}");
+    let e = refused.into_iter().next().unwrap().unwrap_err();
+    assert!(matches!(&e, AppError::Forbidden { reason, .. } if reason.contains(TOXIC)), "{e:?}");
+    let states = [w.request(write.id()).await.state(), w.request(approve.id()).await.state()];
+    assert_eq!(states.iter().filter(|s| **s == RequestState::Approved).count(), 1, "{states:?}");
+    assert!(w.store.standing(&id("alice")).await.unwrap().guard.version > guard_before, "the approval relied on alice's holdings as read");
+}
