@@ -24,6 +24,10 @@ impl Writ {
     /// `break_glass` for every entitlement. A refusal is recorded as a denied
     /// request (an attempt is evidence too) and returned like one.
     pub async fn break_glass(&self, actor: &Identity, draft: RequestDraft) -> Result<Request, AppError> {
+        self.on_fresh_holdings(|| self.break_glass_once(actor, draft.clone())).await
+    }
+
+    async fn break_glass_once(&self, actor: &Identity, draft: RequestDraft) -> Result<Request, AppError> {
         let (mut o, refused) = self.open_checked(actor, draft, Origin::BreakGlass, PolicyAction::BreakGlass, "break the glass").await?;
         if !refused {
             // A use policy allows, but not yet: nothing is recorded. (One

@@ -14,6 +14,7 @@ use writ_policy::{DecisionQuery, PolicyAction};
 use crate::events::{self, about};
 use crate::facts::{self, Parties};
 use crate::ports::{Change, HoldingsGuard, Versioned};
+use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
 /// What a separation-of-duties check found: why the access may not be
@@ -102,6 +103,28 @@ impl Writ {
     /// once; `linked` holds events about other requests to commit with it (the
     /// new request's id is added to their payloads as `extension_request`).
     async fn submit_from(&self, actor: &Identity, draft: RequestDraft, origin: Origin, linked: Change) -> Result<Request, AppError> {
+        self.on_fresh_holdings(|| self.submit_once(actor, draft.clone(), origin.clone(), linked.clone())).await
+    }
+
+    /// Runs `submission` again (a new request each time: a lost attempt
+    /// wrote nothing) while it loses the race on its subject's holdings
+    /// guard, so it is decided on holdings that include the winner's.
+    pub(crate) async fn on_fresh_holdings<F, Fut>(&self, mut submission: F) -> Result<Request, AppError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Request, AppError>>,
+    {
+        let mut lost = None;
+        for _ in 0..MAX_ATTEMPTS {
+            match submission().await {
+                Err(e @ AppError::Conflict { what: "holdings of", .. }) => lost = Some(e),
+                settled => return settled,
+            }
+        }
+        Err(lost.expect("MAX_ATTEMPTS is at least 1"))
+    }
+
+    async fn submit_once(&self, actor: &Identity, draft: RequestDraft, origin: Origin, linked: Change) -> Result<Request, AppError> {
         let (mut o, refused) = self.open_checked(actor, draft, origin, PolicyAction::Request, "request access").await?;
         for mut e in linked.events {
             e.payload["extension_request"] = json!(o.req.id());

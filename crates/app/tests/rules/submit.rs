@@ -225,3 +225,28 @@ async fn a_grant_no_longer_in_force_cannot_be_extended() {
     assert!(matches!(&e, AppError::Domain(DomainError::Invalid { field, .. }) if field == "grant"), "{e:?}");
     assert_eq!(w.head().await, head);
 }
+
+/// The two halves of a toxic pair submitted at once for one subject: each
+/// reads the holdings before the other commits. The holdings guard lets one
+/// commit; the other is submitted again on the holdings that now include the
+/// first, and is denied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn submissions_of_a_toxic_pair_racing_cannot_both_stand() {
+    let w = World::new().await;
+    let alice = w.who("alice").await;
+    w.clock.meet(2);
+
+    let (a, b) = {
+        let (w1, w2, alice2) = (w.writ.clone(), w.writ.clone(), alice.clone());
+        let a = tokio::spawn(async move { w1.submit(&alice, draft("alice", "alice", &[WRITE], "4h")).await });
+        let b = tokio::spawn(async move { w2.submit(&alice2, draft("alice", "alice", &[APPROVE], "4h")).await });
+        (a.await.unwrap().unwrap(), b.await.unwrap().unwrap())
+    };
+
+    assert!(w.clock.met(), "the two submissions did not race");
+    let mut states = [a.state(), b.state()];
+    states.sort_by_key(|s| s.as_str());
+    assert_eq!(states, [RequestState::Denied, RequestState::Pending], "one stands, the other is denied");
+    let denied = if a.state() == RequestState::Denied { &a } else { &b };
+    assert!(denied.outcome_reason().unwrap_or_default().contains(TOXIC), "{:?}", denied.outcome_reason());
+}
