@@ -337,9 +337,17 @@ impl Writ {
         let connector = self.connector_for(g.entitlement())?.clone();
         let kind = connector.info().kind;
         let outcome = removal(&*connector, &order).await;
+        // The outcome is recorded on the grant as loaded before the work: if
+        // it changed meanwhile, the commit's version check fails and the loop
+        // reloads it (a closed grant then only finishes the job).
+        let mut next = Some(g);
         for _ in 0..MAX_ATTEMPTS {
-            let Some(mut g) = self.store.grant(id).await? else {
-                return self.finish_job_only(job).await;
+            let mut g = match next.take() {
+                Some(g) => g,
+                None => match self.store.grant(id).await? {
+                    Some(g) => g,
+                    None => return self.finish_job_only(job).await,
+                },
             };
             if !matches!(g.state(), GrantState::Revoking { .. }) {
                 return self.finish_job_only(job).await;

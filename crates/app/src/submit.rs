@@ -248,6 +248,12 @@ impl Writ {
     /// what its subject holds or may soon hold (grants in force, and other
     /// requests as `counting` says), if any.
     pub(crate) async fn toxic_refusal(&self, req: &Request, counting: Counting) -> Result<SodCheck, AppError> {
+        // No combination names what is asked: nothing the subject holds can
+        // complete one, so its holdings (read in full) need not be loaded,
+        // and nothing relies on them (no guard).
+        if !writ_core::sod::names_any(&self.catalog, req.entitlements()) {
+            return Ok(SodCheck { refusal: None, guard: None });
+        }
         let standing = self.store.standing(req.subject()).await?;
         let theirs: Vec<Request> = standing.requests.into_iter().filter(|r| r.subject() == req.subject()).collect();
         let held = holdings(&standing.grants, &theirs, Some(req.id()), counting);

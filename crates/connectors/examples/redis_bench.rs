@@ -8,7 +8,9 @@
 //! and loads 100,000 memberships: 100,000 users, each holding one of 10
 //! profiles as a selector (pipelined `ACL SETUSER`). Then:
 //!
-//! - **scan**: the connector's `scan` against `redis-cli ACL LIST > /dev/null`.
+//! - **scan**: the connector's `scan` against `redis-cli ACL LIST > /dev/null`
+//!   and against the in-process floor: `ACL LIST` through the `redis` crate on
+//!   an open connection, every line of the reply counted.
 //!   Redis computes each user's `ACL LIST` description the first time it is
 //!   asked and caches it, so the first call after loading is "cold" and pays
 //!   for all of them. Both clients are timed cold: `redis-cli` on the first
@@ -113,6 +115,15 @@ async fn scan(c: &RedisConnector) -> f64 {
     took
 }
 
+/// The in-process floor: one `ACL LIST` on an open connection, its lines counted.
+async fn raw_acl_list(con: &mut MultiplexedConnection) -> f64 {
+    let t = Instant::now();
+    let lines: Vec<String> = redis::cmd("ACL").arg("LIST").query_async(con).await.unwrap();
+    let took = ms(t.elapsed());
+    assert!(lines.len() > USERS, "{} lines", lines.len());
+    took
+}
+
 fn acl_list(server: &RedisServer) -> f64 {
     let t = Instant::now();
     let ok = cli(server).args(["ACL", "LIST"]).stdout(Stdio::null()).status().unwrap();
@@ -126,6 +137,7 @@ struct Run {
     load: f64,
     cli_cold: f64,
     cli_warm: f64,
+    raw_warm: f64,
     scan_cold: f64,
     scan_warm: f64,
     grant_p50: f64,
@@ -151,14 +163,15 @@ async fn run(ops: usize) -> Run {
     let c = connector(&server);
     r.scan_cold = scan(&c).await;
 
-    let (mut cli_t, mut scan_t) = (vec![], vec![]);
+    let mut con = raw(&server).await;
+    let (mut cli_t, mut scan_t, mut raw_t) = (vec![], vec![], vec![]);
     for _ in 0..4 {
         cli_t.push(acl_list(&server));
         scan_t.push(scan(&c).await);
+        raw_t.push(raw_acl_list(&mut con).await);
     }
-    (r.cli_warm, r.scan_warm) = (median(&cli_t), median(&scan_t));
+    (r.cli_warm, r.scan_warm, r.raw_warm) = (median(&cli_t), median(&scan_t), median(&raw_t));
 
-    let mut con = raw(&server).await;
     let _: Value = redis::cmd("CONFIG").arg("RESETSTAT").query_async(&mut con).await.unwrap();
     let (mut grant_t, mut revoke_t, mut raw_t) = (vec![], vec![], vec![]);
     for op in 0..ops {
@@ -226,7 +239,9 @@ async fn main() {
     table.row("scan, connector, new connector (cold)", col(|r| r.scan_cold));
     table.row("scan, redis-cli ACL LIST > /dev/null (warm)", col(|r| r.cli_warm));
     table.row("scan, connector (warm)", col(|r| r.scan_warm));
+    table.row("scan, in-process ACL LIST, redis crate (warm)", col(|r| r.raw_warm));
     table.row("scan warm: connector / redis-cli", col(|r| r.scan_warm / r.cli_warm));
+    table.row("scan warm: connector / in-process", col(|r| r.scan_warm / r.raw_warm));
     table.row("scan cold: connector / redis-cli", col(|r| r.scan_cold / r.cli_cold));
     table.row("grant + read_account, connector p50", col(|r| r.grant_p50));
     table.row("grant + read_account, connector p99", col(|r| r.grant_p99));

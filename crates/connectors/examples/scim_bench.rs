@@ -12,7 +12,9 @@
 //! times (default 3):
 //! - (a) a full `scan` (pages `/Users` for names, then `/Groups`) against a
 //!   plain loop of `GET /Groups?startIndex&count&attributes=displayName,members`
-//!   that parses each page, both with `count` 1,000;
+//!   that parses each page, both with `count` 1,000, and against the same loop
+//!   in process (reqwest + serde_json on one keep-alive connection: the
+//!   in-process client's floor);
 //! - (b) `OPS` (default 30: a read-back costs seconds here) grants each followed
 //!   by `read_account`, against the plain client's PATCH (add the member) + the
 //!   same read-back query (`GET /Groups?filter=members.value eq "<id>"`), and
@@ -102,6 +104,34 @@ fn ok(scim: &ScimServer, method: &str, path: &str, body: &Value) -> Value {
     }
 }
 
+/// The in-process floor of a scan: the plain client's paging loop through
+/// reqwest on one keep-alive connection, each page parsed and its members
+/// counted. Returns the memberships seen.
+async fn in_process_scan(scim: &ScimServer, http: &reqwest::Client) -> u64 {
+    let (mut start, mut n) = (1u64, 0u64);
+    loop {
+        let page: Value = http
+            .get(format!("{}/Groups", scim.base_url()))
+            .query(&[("startIndex", start.to_string()), ("count", PAGE.to_string()), ("attributes", "displayName,members".into())])
+            .bearer_auth(scim.token())
+            .header("Accept", "application/scim+json")
+            .send()
+            .await
+            .unwrap()
+            .error_for_status()
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let got = page["Resources"].as_array().map_or(&[][..], Vec::as_slice);
+        n += got.iter().map(|g| g["members"].as_array().map_or(0, Vec::len) as u64).sum::<u64>();
+        if got.is_empty() || start - 1 + got.len() as u64 >= page["totalResults"].as_u64().unwrap() {
+            return n;
+        }
+        start += got.len() as u64;
+    }
+}
+
 fn plain(scim: &ScimServer, args: &[&str], stdin: &str) -> Value {
     let mut child = Command::new("python3")
         .args(["-c", PLAIN, &scim.base_url(), scim.token()])
@@ -181,6 +211,8 @@ async fn main() {
         "scan: connector (s)",
         "scan: plain paged GET /Groups (s)",
         "scan: ratio connector / plain",
+        "scan: in-process paged GET /Groups, reqwest (s)",
+        "scan: ratio connector / in-process",
         "grant+read-back: connector p50 (ms)",
         "grant+read-back: connector p99 (ms)",
         "grant+read-back: plain PATCH + GET filter members.value p50 (ms)",
@@ -192,6 +224,7 @@ async fn main() {
     .map(|n| (n.to_owned(), Vec::new()))
     .collect();
 
+    let http = reqwest::Client::new();
     for r in 0..runs {
         let t = Instant::now();
         let n = c.scan(&mut |_| {}).await.unwrap();
@@ -201,6 +234,10 @@ async fn main() {
         let plain_n = plain(&scim, &["scan", &PAGE.to_string()], "");
         let plain_scan = t.elapsed().as_secs_f64();
         assert_eq!(plain_n.as_u64(), Some(memberships as u64));
+        let t = Instant::now();
+        let raw_n = in_process_scan(&scim, &http).await;
+        let raw_scan = t.elapsed().as_secs_f64();
+        assert_eq!(raw_n, memberships as u64);
 
         let mut conn_lat = Vec::new();
         for (i, g) in pairs(r) {
@@ -220,6 +257,8 @@ async fn main() {
             conn_scan,
             plain_scan,
             conn_scan / plain_scan,
+            raw_scan,
+            conn_scan / raw_scan,
             percentile(&conn_lat.iter().map(|s| s * 1e3).collect::<Vec<_>>(), 50.0),
             percentile(&conn_lat.iter().map(|s| s * 1e3).collect::<Vec<_>>(), 99.0),
             percentile(&filter_lat.iter().map(|s| s * 1e3).collect::<Vec<_>>(), 50.0),

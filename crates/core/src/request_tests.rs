@@ -10,7 +10,7 @@ use crate::fulfilment::TargetFulfilment;
 use crate::grant::Grant;
 use crate::identity::{IdentityKind, IdentityStatus};
 use crate::ids::{GrantId, GroupId, TargetId};
-use crate::sod::{check_toxic, holdings, Counting, Holding};
+use crate::sod::{check_toxic, holdings, names_any, Counting, Holding};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 9, 0, 0).unwrap()
@@ -189,6 +189,18 @@ fn toxic_combinations_name_the_conflict_and_the_grant_held() {
     let both = check_toxic(&cat, &[ent("pg-prod/payments_approve"), ent("pg-prod/payments_write")], &BTreeMap::new());
     assert!(both.unwrap_err().to_string().contains("both are in this request"));
     assert!(check_toxic(&cat, &[ent("pg-prod/payments_readonly")], &held).is_ok());
+}
+
+/// The app skips reading a subject's holdings when no combination names what
+/// is asked: then no holdings at all could make `check_toxic` refuse.
+#[test]
+fn holdings_matter_only_for_entitlements_a_combination_names() {
+    let cat = catalog();
+    assert!(names_any(&cat, &[ent("pg-prod/payments_readonly"), ent("pg-prod/payments_write")]));
+    assert!(!names_any(&cat, &[ent("pg-prod/payments_readonly")]));
+    let grant = GrantId::from_uuid(Uuid::from_u128(9));
+    let everything: BTreeMap<_, _> = cat.entitlements().map(|e| (e.id.clone(), Holding::Grant(grant))).collect();
+    assert!(check_toxic(&cat, &[ent("pg-prod/payments_readonly")], &everything).is_ok());
 }
 
 /// The other half of a toxic pair counts from the moment it is asked for:

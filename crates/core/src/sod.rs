@@ -76,6 +76,13 @@ pub fn holdings(grants: &[Grant], requests: &[Request], exclude: Option<RequestI
     held
 }
 
+/// Whether any toxic combination of `catalog` names one of `requested`. When
+/// none does, [`check_toxic`] passes whatever the subject holds, so the
+/// holdings need not be read.
+pub fn names_any(catalog: &Catalog, requested: &[EntitlementId]) -> bool {
+    catalog.toxic_combinations().iter().any(|combo| requested.iter().any(|e| combo.entitlements.contains(e)))
+}
+
 /// Refuses `requested` if, together with what the subject holds or may soon
 /// hold (`held`, from [`holdings`]), it would complete a toxic combination.
 /// The error names the combination, the requested entitlement and where the

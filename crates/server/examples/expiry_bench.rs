@@ -1,20 +1,28 @@
 //! Time from expiry to verified removal, for many grants expiring at once on a
 //! real PostgreSQL target.
 //!
-//!     cargo run --release -p writ-server --example expiry_bench -- [GRANTS=10000] [BATCH=128]
+//!     cargo run --release -p writ-server --example expiry_bench -- [GRANTS=10000] [--fsync-off] [--loop [BATCH=128]]
 //!
-//! Starts writ-testkit's PostgreSQL as the *target*, creates a `reporting` role
+//! Starts writ-testkit's PostgreSQL as the *target*, durable (`fsync`,
+//! `synchronous_commit` and `full_page_writes` on, as a production server runs;
+//! `--fsync-off` for the testkit's fast settings), creates a `reporting` role
 //! and one login role per grant, each already a member (the access in place).
-//! Writ itself runs on SQLite in a temp dir (the demo install plus a connector
-//! target `pg-live`), on a clock the bench moves. The bench commits the grants
-//! through the store, moves the clock past their common expiry, and then drives
-//! exactly what the server's job worker runs (`expire_due` and `run_due_jobs`
-//! in batches of 128) until every grant is expired. It reports the wall time
-//! until the first and the last removal was verified, and the p50/p99 over the
-//! grants (each grant's removal counted when the batch that verified it
-//! returned), then checks on the target that no membership is left, and runs
-//! the plain-client reference: the same number of `REVOKE` + read-back round
-//! trips over one connection.
+//! Writ itself runs on SQLite with its default `synchronous=FULL` in a temp dir
+//! (the demo install plus a connector target `pg-live`), on a clock the bench
+//! holds still while it commits the grants, then moves past their common
+//! expiry and lets run with real time.
+//!
+//! By default the server's own job worker (`writ_server::workers::run_jobs`,
+//! what `writ serve` runs: expiry scan, claims, up to 128 jobs in flight) does
+//! the work; `--loop` instead drives `expire_due` + `run_due_jobs` in batches
+//! of BATCH, the way this bench did before 2026-12. Each job reads the account,
+//! `REVOKE`s under an advisory lock with a membership check, reads it back, and
+//! commits the evidence. The bench waits until no grant is due or being
+//! revoked, takes each grant's time from its `grant.removal_verified` event
+//! (stamped by the moving clock at its commit), reports the wall time until
+//! the last removal was verified with p50/p99 over the grants, checks on the
+//! target that no membership is left, and runs the plain-client reference: the
+//! same number of `REVOKE` + read-back round trips through `psql`.
 //!
 //! `expiry_bench restart [GRANTS=100000]` instead measures a restart with that
 //! many grants pending expiry: it commits them, then times building the server
@@ -36,11 +44,24 @@ use writ_core::grant::Grant;
 use writ_core::ids::{EntitlementId, GrantId, IdentityId, RequestId};
 use writ_testkit::PgServer;
 
-struct BenchClock(Mutex<DateTime<Utc>>);
+/// A clock held at a time, or running with real time from a time.
+struct BenchClock(Mutex<(DateTime<Utc>, Option<Instant>)>);
+
+impl BenchClock {
+    fn held(at: DateTime<Utc>) -> Self {
+        BenchClock(Mutex::new((at, None)))
+    }
+
+    /// From now on, `at` plus the real time elapsed since this call.
+    fn run_from(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap() = (at, Some(Instant::now()));
+    }
+}
 
 impl Clock for BenchClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
+        let (at, since) = *self.0.lock().unwrap();
+        since.map_or(at, |s| at + TimeDelta::from_std(s.elapsed()).unwrap_or_default())
     }
 }
 
@@ -76,7 +97,7 @@ async fn restart(grants: usize) -> anyhow::Result<()> {
     writ_server::init::init(dir.path(), false).await?;
     let cfg = writ_server::Config::load(&dir.path().join("writ.toml"))?;
     let start = DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
-    let clock = Arc::new(BenchClock(Mutex::new(start)));
+    let clock = Arc::new(BenchClock::held(start));
     {
         let (app, _) = writ_server::build_with_clock(&cfg, clock.clone()).await?;
         let entitlement = EntitlementId::parse("pg-prod/analytics_read")?;
@@ -126,10 +147,23 @@ async fn main() -> anyhow::Result<()> {
         let n = std::env::args().nth(2).map_or(Ok(100_000), |a| a.parse()).context("GRANTS must be a number")?;
         return restart(n).await;
     }
-    let grants: usize = std::env::args().nth(1).map_or(Ok(10_000), |a| a.parse()).context("GRANTS must be a number")?;
-    // The server's worker takes 128 at a time (workers.rs); other sizes are for experiments.
-    let batch: u32 = std::env::args().nth(2).map_or(Ok(128), |a| a.parse()).context("BATCH must be a number")?;
-    let pg = PgServer::start().context("PostgreSQL (run scripts/install-test-deps.sh)")?;
+    let mut grants: usize = 10_000;
+    let (mut durable, mut batch) = (true, None::<u32>);
+    let mut args = std::env::args().skip(1).peekable();
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--fsync-off" => durable = false,
+            // The server's worker takes 128 at a time (workers.rs); other sizes are for experiments.
+            "--loop" => batch = Some(args.next_if(|n| n.parse::<u32>().is_ok()).map_or(128, |n| n.parse().unwrap())),
+            n => grants = n.parse().with_context(|| format!("`{n}`: give GRANTS, --fsync-off or --loop [BATCH]"))?,
+        }
+    }
+    let pg = if durable { PgServer::start_durable() } else { PgServer::start() }.context("PostgreSQL (run scripts/install-test-deps.sh)")?;
+    let mut shown = Vec::new();
+    for s in ["fsync", "synchronous_commit", "full_page_writes"] {
+        shown.push(format!("{s}={}", pg.psql(&format!("SHOW {s}"))?));
+    }
+    println!("target postgresql: {}", shown.join(" "));
     let scripts = tempfile::tempdir()?;
     let t = Instant::now();
     let mut sql = String::from("CREATE ROLE reporting NOLOGIN;");
@@ -153,8 +187,8 @@ async fn main() -> anyhow::Result<()> {
     std::fs::write(dir.path().join("writ.toml"), config)?;
     let cfg = writ_server::Config::load(&dir.path().join("writ.toml"))?;
     let start = DateTime::from_timestamp_millis(1_800_000_000_000).unwrap();
-    let clock = Arc::new(BenchClock(Mutex::new(start)));
-    let (app, _) = writ_server::build_with_clock(&cfg, clock.clone()).await?;
+    let clock = Arc::new(BenchClock::held(start));
+    let (app, resolved) = writ_server::build_with_clock(&cfg, clock.clone()).await?;
     let writ = app.writ.clone();
 
     // The grants, as if each had been provisioned at `start` for one hour.
@@ -179,32 +213,64 @@ async fn main() -> anyhow::Result<()> {
     }
     println!("writ: {grants} active grants committed in {:.2} s", t.elapsed().as_secs_f64());
 
-    // All of them expire now; drive the worker's loop and time the removals.
-    *clock.0.lock().unwrap() = start + TimeDelta::hours(1) + TimeDelta::seconds(1);
+    let (head, _) = writ.store().audit_head().await?;
+    let workers =
+        if batch.is_some() { "expire_due + run_due_jobs in a loop (--loop)".to_owned() } else { "the server's job worker (workers::run_jobs)".to_owned() };
+    println!("writ: sqlite_synchronous={}; removals driven by {workers}", resolved.sqlite_synchronous.pragma_value());
+
+    // All of them expire now, and the clock runs on from there.
+    clock.run_from(start + TimeDelta::hours(1) + TimeDelta::seconds(1));
+    let expired_at = clock.now();
     let t = Instant::now();
-    let mut done_at: Vec<f64> = Vec::with_capacity(grants);
-    loop {
-        let expired = writ.expire_due(batch).await?;
-        // Each job that ran verified one removal (a failure would be retried
-        // later and show as grants still revoking at the end).
-        let ran = writ.run_due_jobs(batch).await?;
-        let now = t.elapsed().as_secs_f64();
-        done_at.extend(std::iter::repeat_n(now, ran));
-        if expired == 0 && ran == 0 {
-            break;
+    match batch {
+        Some(batch) => loop {
+            let expired = writ.expire_due(batch).await?;
+            let ran = writ.run_due_jobs(batch).await?;
+            if expired == 0 && ran == 0 {
+                break;
+            }
+        },
+        None => {
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            let worker = tokio::spawn(writ_server::workers::run_jobs(app.clone(), stopped));
+            // Done when nothing is due any more and no removal is under way.
+            loop {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                if writ.store().due_expiries(clock.now(), 1).await?.is_empty() && writ.removal_counts().await?.0 == 0 {
+                    break;
+                }
+            }
+            let _ = stop.send(true);
+            worker.await?;
         }
     }
-    let unfinished = writ.store().grants(&GrantFilter { active_only: true, limit: 100_000, ..Default::default() }).await?.len();
-    anyhow::ensure!(unfinished == 0 && done_at.len() == grants, "{unfinished} grants not removed, {} removals verified", done_at.len());
     let total = t.elapsed().as_secs_f64();
+    let unfinished = writ.store().grants(&GrantFilter { active_only: true, limit: 100_000, ..Default::default() }).await?.len();
+    // Each grant's removal, as its evidence dates it.
+    let mut done_at: Vec<f64> = Vec::with_capacity(grants);
+    let mut after = head;
+    loop {
+        let page = writ.store().audit_events(after, 10_000).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        done_at.extend(page.iter().filter(|e| e.kind == "grant.removal_verified").map(|e| (e.at - expired_at).as_seconds_f64()));
+    }
+    anyhow::ensure!(unfinished == 0 && done_at.len() == grants, "{unfinished} grants not removed, {} removals verified", done_at.len());
     done_at.sort_by(f64::total_cmp);
     let left = pg.psql("SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE r.rolname = 'reporting'")?;
     println!(
-        "writ: {grants} grants expired at once: all removed and verified in {total:.2} s; \
+        "writ: {grants} grants expired at once: all removed and verified in {total:.2} s (last evidence at {:.2} s); \
          per grant p50 {:.2} s, p99 {:.2} s, first {:.2} s; memberships left on the target: {left}",
+        done_at[done_at.len() - 1],
         percentile(&done_at, 50.0),
         percentile(&done_at, 99.0),
         done_at[0],
+    );
+    println!(
+        "RESULT grants={grants} target_durable={durable} driver={} total_s={total:.3} p50_s={:.3} p99_s={:.3}",
+        if batch.is_some() { "loop" } else { "worker" },
+        percentile(&done_at, 50.0),
+        percentile(&done_at, 99.0)
     );
 
     // The plain client's floor: REVOKE + read-back round trips on one connection.
@@ -221,6 +287,8 @@ async fn main() -> anyhow::Result<()> {
     }
     let t = Instant::now();
     psql_file(&pg, scripts.path(), &script)?;
-    println!("psql: {grants} REVOKE + read-back round trips in {:.2} s", t.elapsed().as_secs_f64());
+    let psql_s = t.elapsed().as_secs_f64();
+    println!("psql: {grants} REVOKE + read-back round trips in {psql_s:.2} s");
+    println!("RESULT psql_s={psql_s:.3}");
     Ok(())
 }

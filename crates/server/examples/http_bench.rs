@@ -8,12 +8,18 @@
 //! flow, 10000), `--warmup N` (500), `--direct` (call `Writ` in process instead of
 //! going through HTTP: shows what HTTP, JSON and auth cost on top),
 //! `--store-only` (diagnostic: N tasks commit a bare `Change` of 5 audit events
-//! through the `Store` port, the write path's floor without policy or HTTP).
+//! through the `Store` port, the write path's floor without policy or HTTP),
+//! `--sqlite-synchronous normal|full|extra` (default: the config's default,
+//! `full`), `--no-workers` (serve the router alone, without the background
+//! workers: the setting of the figures before 2026-12).
 //!
 //! Runs `writ init` in a temp dir (demo config, catalog, policies, identities,
-//! tokens), serves `writ_server::serve::router` with `axum::serve` on
-//! 127.0.0.1:0, and drives it over real HTTP/1.1 (keep-alive) with N concurrent
-//! clients, for a fixed number of operations per flow:
+//! tokens), starts the server the way `writ serve` does (`writ_server::start`:
+//! the hardened router with its connection limit on 127.0.0.1:0, and the
+//! background workers: job worker with expiries, lapses, overdue checks,
+//! checkpoint signing, scheduled reconciliation), and drives it over real
+//! HTTP/1.1 (keep-alive) with N concurrent clients, for a fixed number of
+//! operations per flow:
 //!
 //! - `auto`: POST /v1/requests as alice for `pg-prod/analytics_read`, 2h. The
 //!   demo policy auto-approves it: one call yields the policy decisions, the
@@ -22,8 +28,8 @@
 //!   stage "manager"), then POST /v1/requests/{id}/approve as mona, her manager.
 //!   One operation = one completed request+decision pair.
 //!
-//! Backends: `sqlite` (the default store: WAL, `synchronous=NORMAL`, one writer
-//! connection), `postgres` (writ-testkit's throwaway server: `fsync=off`,
+//! Backends: `sqlite` (the default store: WAL, `synchronous=FULL` unless told
+//! otherwise, one writer thread with group commit), `postgres` (writ-testkit's throwaway server: `fsync=off`,
 //! `synchronous_commit=off`, `full_page_writes=off`, which flatters it), and
 //! `postgres-durable` (the same server with `fsync=on`, `synchronous_commit=on`,
 //! `full_page_writes=on`).
@@ -60,10 +66,14 @@ struct Args {
     warmup: usize,
     direct: bool,
     store_only: bool,
+    /// `--sqlite-synchronous`: `None` keeps the configuration's default.
+    sqlite_synchronous: Option<String>,
+    workers: bool,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
-    let mut a = Args { backend: Backend::Sqlite, clients: 32, ops: 10_000, warmup: 500, direct: false, store_only: false };
+    let mut a =
+        Args { backend: Backend::Sqlite, clients: 32, ops: 10_000, warmup: 500, direct: false, store_only: false, sqlite_synchronous: None, workers: true };
     let mut it = std::env::args().skip(1);
     let num = |v: Option<String>, name: &str| -> anyhow::Result<usize> {
         v.with_context(|| format!("{name} needs a value"))?.parse().with_context(|| format!("{name} needs a number"))
@@ -78,7 +88,11 @@ fn parse_args() -> anyhow::Result<Args> {
             "--warmup" => a.warmup = num(it.next(), "--warmup")?,
             "--direct" => a.direct = true,
             "--store-only" => a.store_only = true,
-            other => bail!("unknown argument `{other}`: use sqlite|postgres|postgres-durable [--clients N] [--ops N] [--warmup N] [--direct] [--store-only]"),
+            "--sqlite-synchronous" => a.sqlite_synchronous = Some(it.next().context("--sqlite-synchronous needs normal, full or extra")?),
+            "--no-workers" => a.workers = false,
+            other => bail!(
+                "unknown argument `{other}`: use sqlite|postgres|postgres-durable [--clients N] [--ops N] [--warmup N] [--direct] [--store-only] [--sqlite-synchronous normal|full|extra] [--no-workers]"
+            ),
         }
     }
     if a.clients == 0 || a.ops == 0 {
@@ -313,20 +327,13 @@ async fn run_flow(driver: &Driver, flow: Flow, clients: usize, ops: usize) -> an
 }
 
 fn start_postgres(durable: bool) -> anyhow::Result<(writ_testkit::PgServer, String)> {
-    let settings: &[&str] = if durable { &["fsync=on", "synchronous_commit=on", "full_page_writes=on"] } else { &[] };
-    let pg = writ_testkit::PgServer::start_with(settings).map_err(|e| anyhow::anyhow!("cannot start PostgreSQL: {e}"))?;
+    let pg = if durable { writ_testkit::PgServer::start_durable() } else { writ_testkit::PgServer::start() };
+    let pg = pg.map_err(|e| anyhow::anyhow!("cannot start PostgreSQL: {e}"))?;
     let url = pg.create_database("bench").map_err(|e| anyhow::anyhow!("createdb: {e}"))?;
     // Say what the server really runs with (later `-c` settings win).
-    let psql = writ_testkit::pg_binary("psql").map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut shown = Vec::new();
     for s in ["fsync", "synchronous_commit", "full_page_writes", "server_version"] {
-        let out = std::process::Command::new(&psql)
-            .args(["-w", "-h", "127.0.0.1", "-U", "postgres", "-d", "bench", "-Atc"])
-            .arg(format!("SHOW {s}"))
-            .arg("-p")
-            .arg(pg.port().to_string())
-            .output()?;
-        shown.push(format!("{s}={}", String::from_utf8_lossy(&out.stdout).trim()));
+        shown.push(format!("{s}={}", pg.psql(&format!("SHOW {s}")).map_err(|e| anyhow::anyhow!("{e}"))?.trim()));
     }
     println!("postgresql: {}", shown.join(" "));
     Ok((pg, url))
@@ -352,7 +359,8 @@ fn main() -> anyhow::Result<()> {
     let client_rt = tokio::runtime::Builder::new_multi_thread().thread_name("cli").enable_all().build()?;
 
     let report = server_rt.block_on(writ_server::init::init(dir.path(), false))?;
-    let vars: Vec<(String, String)> = pg.iter().map(|(_, url)| ("WRIT_DATABASE_URL".to_owned(), url.clone())).collect();
+    let mut vars: Vec<(String, String)> = pg.iter().map(|(_, url)| ("WRIT_DATABASE_URL".to_owned(), url.clone())).collect();
+    vars.extend(args.sqlite_synchronous.iter().map(|s| ("WRIT_SQLITE_SYNCHRONOUS".to_owned(), s.clone())));
     let cfg = writ_server::Config::load_from(&report.config, vars.into_iter())?;
     let (app, resolved) = server_rt.block_on(writ_server::build(&cfg))?;
     let tokens: HashMap<String, String> = report.tokens.into_iter().collect();
@@ -361,8 +369,15 @@ fn main() -> anyhow::Result<()> {
 
     let listener = server_rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
     let addr = listener.local_addr()?;
-    let router = writ_server::serve::router(app.clone(), cfg.max_body_bytes);
-    server_rt.spawn(async move { axum::serve(listener, router).await });
+    // As `writ serve` runs it: hardened router, connection limit, background
+    // workers. `--no-workers` serves the bare router (the old setting).
+    let serving = if args.workers {
+        Some(server_rt.block_on(writ_server::start(app.clone(), &cfg, &resolved, listener))?)
+    } else {
+        let router = writ_server::serve::router(app.clone(), cfg.max_body_bytes);
+        server_rt.spawn(async move { axum::serve(listener, router).await });
+        None
+    };
 
     let driver = if args.store_only {
         Driver::Store { app: app.clone() }
@@ -379,11 +394,16 @@ fn main() -> anyhow::Result<()> {
     };
 
     let backend = match args.backend {
-        Backend::Sqlite => "sqlite (WAL, synchronous=NORMAL, 1 writer connection)",
-        Backend::Postgres => "postgres (testkit: fsync=off, synchronous_commit=off, full_page_writes=off)",
-        Backend::PostgresDurable => "postgres (fsync=on, synchronous_commit=on, full_page_writes=on)",
+        // The writer thread refuses to start unless SQLite reports this level in force.
+        Backend::Sqlite => format!("sqlite (WAL, synchronous={}, one writer thread, group commit)", resolved.sqlite_synchronous.pragma_value()),
+        Backend::Postgres => "postgres (testkit: fsync=off, synchronous_commit=off, full_page_writes=off)".to_owned(),
+        Backend::PostgresDurable => "postgres (fsync=on, synchronous_commit=on, full_page_writes=on)".to_owned(),
     };
     println!("backend:  {backend}");
+    println!(
+        "server:   {}",
+        if args.workers { "as `writ serve` runs it (writ_server::start): background workers on" } else { "router only, no background workers (--no-workers)" }
+    );
     println!("database: {}", writ_store::redact(&resolved.database_url));
     println!(
         "driver:   {}, {} concurrent clients, {} ops per flow after {} warm-up ops",
@@ -444,8 +464,10 @@ fn main() -> anyhow::Result<()> {
         let (c50, c99, _) = o.create.summary();
         let (a50, a99, _) = o.approve.summary();
         println!(
-            "RESULT backend={:?} direct={} store_only={} flow={} ops_per_s={:.0} create_p50_ms={:.3} create_p99_ms={:.3} approve_p50_ms={:.3} approve_p99_ms={:.3} cpu_client_s={:.2} cpu_server_s={:.2}",
+            "RESULT backend={:?} sync={} workers={} direct={} store_only={} flow={} ops_per_s={:.0} create_p50_ms={:.3} create_p99_ms={:.3} approve_p50_ms={:.3} approve_p99_ms={:.3} cpu_client_s={:.2} cpu_server_s={:.2}",
             args.backend,
+            args.sqlite_synchronous.as_deref().unwrap_or("default"),
+            args.workers,
             args.direct,
             args.store_only,
             o.flow.name(),
@@ -460,7 +482,10 @@ fn main() -> anyhow::Result<()> {
     }
 
     client_rt.shutdown_timeout(Duration::from_secs(1));
-    server_rt.block_on(app.writ.store().close());
+    match serving {
+        Some(s) => server_rt.block_on(s.stop(std::future::ready(())))?,
+        None => server_rt.block_on(app.writ.store().close()),
+    }
     server_rt.shutdown_timeout(Duration::from_secs(1));
     drop(pg);
     Ok(())

@@ -18,4 +18,4 @@ pub mod witness;
 pub mod workers;
 
 pub use config::Config;
-pub use serve::{build, build_with_clock, build_with_connectors, run, App, Connectors};
+pub use serve::{build, build_with_clock, build_with_connectors, run, start, App, Connectors, Serving};

@@ -246,25 +246,73 @@ impl AsyncWrite for LimitedStream {
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let (app, r) = build(&cfg).await?;
     let listener = TcpListener::bind(r.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on `{}` (config key `listen`): {e}", r.listen))?;
+    let serving = start(app, &cfg, &r, listener).await?;
+    tracing::info!(addr = %serving.addr, database = %writ_store::redact(&r.database_url), "writ is serving");
+    println!("writ is serving on http://{}", serving.addr);
+    serving.stop(wait_for_signal()).await
+}
+
+/// A server [`start`]ed: the hardened router on its listener, and the
+/// background workers `writ serve` runs beside it.
+pub struct Serving {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    app: App,
+    http: tokio::task::JoinHandle<io::Result<()>>,
+    stop_http: tokio::sync::oneshot::Sender<()>,
+    worker: tokio::task::JoinHandle<()>,
+    stop_worker: tokio::sync::watch::Sender<bool>,
+}
+
+/// Everything `writ serve` runs once the app is built: the scheduled
+/// reconciliation, the background workers (jobs, expiries, lapses, overdue
+/// checks, checkpoint signing) and the hardened router on `listener`, at most
+/// `max_connections` connections at once. Benchmarks start the server this
+/// way too, so they measure what a user runs.
+pub async fn start(app: App, cfg: &Config, r: &Resolved, listener: TcpListener) -> anyhow::Result<Serving> {
     let addr = listener.local_addr()?;
     let listener = LimitedListener::new(listener, r.max_connections);
-    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (stop_worker, stopped) = tokio::sync::watch::channel(false);
     if let Err(e) = app.writ.schedule_reconciliation().await {
         tracing::error!(error = %e, "could not schedule reconciliation");
     }
     let worker = tokio::spawn(workers::run(app.clone(), r.checkpoint_every.as_delta().to_std()?, stopped));
-    tracing::info!(%addr, database = %writ_store::redact(&r.database_url), "writ is serving");
-    println!("writ is serving on http://{addr}");
     let router = harden(router(app.clone(), cfg.max_body_bytes), r.request_timeout);
-    axum::serve(listener, router).with_graceful_shutdown(wait_for_signal()).await?;
-    let _ = stop.send(true);
-    let _ = worker.await;
-    if let Err(e) = app.sign_checkpoint().await {
-        tracing::error!(error = %e, "could not sign the final checkpoint");
+    let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
+    let http = tokio::spawn(async move {
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                let _ = http_stopped.await;
+            })
+            .await
+    });
+    Ok(Serving { addr, app, http, stop_http, worker, stop_worker })
+}
+
+impl Serving {
+    /// Once `signal` completes (or the HTTP server fails): stops accepting and
+    /// lets the requests under way finish, stops the workers (jobs under way get a grace period to record
+    /// their outcome), signs a last checkpoint and closes the store.
+    pub async fn stop(self, signal: impl std::future::Future<Output = ()>) -> anyhow::Result<()> {
+        let Serving { app, mut http, stop_http, worker, stop_worker, .. } = self;
+        // The server ending on its own (it failed) stops the rest too.
+        let served = tokio::select! {
+            () = signal => {
+                let _ = stop_http.send(());
+                http.await
+            }
+            served = &mut http => served,
+        };
+        let _ = stop_worker.send(true);
+        let _ = worker.await;
+        if let Err(e) = app.sign_checkpoint().await {
+            tracing::error!(error = %e, "could not sign the final checkpoint");
+        }
+        app.writ.store().close().await;
+        tracing::info!("writ stopped");
+        served.map_err(|e| anyhow::anyhow!("the HTTP server task failed: {e}"))??;
+        Ok(())
     }
-    app.writ.store().close().await;
-    tracing::info!("writ stopped");
-    Ok(())
 }
 
 async fn wait_for_signal() {

@@ -31,57 +31,35 @@ pub async fn run(app: App, checkpoint_every: Duration, shutdown: watch::Receiver
     let _ = jobs.await;
 }
 
+/// When a backlog waits, the worker claims again as soon as this many places
+/// are free, instead of waiting for the next poll: a burst of expiries (10,000
+/// grants ending in the same minute) drains at the speed of the jobs, not at
+/// [`JOBS_BATCH`] per [`JOBS_EVERY`]. Claiming in chunks keeps the claims (a
+/// write each) few.
+const REFILL_AT: usize = JOBS_IN_FLIGHT / 4;
+
 /// The job worker: keeps up to [`JOBS_IN_FLIGHT`] jobs running, and claims
 /// more as each ends, until `shutdown`. Each job renews its claim while it
 /// runs ([`writ_app::Writ::run_job`]).
 pub async fn run_jobs(app: App, mut shutdown: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(JOBS_EVERY);
     let mut running: JoinSet<()> = JoinSet::new();
+    // Whether the last round left work behind (a full batch of expiries, or a
+    // claim that filled every free place): then a job ending is a reason to
+    // look again at once.
+    let mut backlog = false;
     loop {
         tokio::select! {
             _ = shutdown.changed() => break,
-            _ = tick.tick() => loop {
-                reap(&mut running);
-                // Expired grants first: their removal jobs can then be claimed
-                // in this round. Keep going while the expiries filled a batch
-                // or the claim filled every free place, so a backlog drains at
-                // once instead of one batch per tick.
-                let expired = match app.writ.expire_due(JOBS_BATCH).await {
-                    Ok(n) => {
-                        if n > 0 {
-                            tracing::info!(grants = n, "grants expired; removing their access");
-                        }
-                        n
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "expiring grants failed");
-                        0
-                    }
-                };
-                let room = JOBS_IN_FLIGHT.saturating_sub(running.len());
-                let claimed = if room == 0 {
-                    0
-                } else {
-                    match app.writ.claim_due_jobs(u32::try_from(room).unwrap_or(u32::MAX)).await {
-                        Ok(jobs) => {
-                            let n = jobs.len();
-                            for job in jobs {
-                                let writ = app.writ.clone();
-                                running.spawn(async move { writ.run_job(&job).await });
-                            }
-                            n
-                        }
-                        Err(e) => {
-                            tracing::error!(error = %e, "claiming jobs failed");
-                            0
-                        }
-                    }
-                };
-                if expired < JOBS_BATCH as usize && (room == 0 || claimed < room) {
-                    break;
+            _ = tick.tick() => {}
+            Some(done) = running.join_next(), if backlog && !running.is_empty() => {
+                log_panic(done);
+                if JOBS_IN_FLIGHT - running.len() < REFILL_AT {
+                    continue;
                 }
-            },
+            }
         }
+        backlog = fill(&app, &mut running).await;
     }
     if running.is_empty() {
         return;
@@ -96,6 +74,59 @@ pub async fn run_jobs(app: App, mut shutdown: watch::Receiver<bool>) {
     if drained.is_err() {
         tracing::warn!(jobs = running.len(), "jobs still running at shutdown were stopped; their claims lapse after `job_lease` and they run again");
         running.shutdown().await;
+    }
+}
+
+/// One round: reaps the jobs that ended, starts the removal of expired
+/// grants and claims due jobs into the free places. Returns whether work was
+/// left behind (more expiries due, or more jobs than places).
+async fn fill(app: &App, running: &mut JoinSet<()>) -> bool {
+    loop {
+        reap(running);
+        // Expired grants first: their removal jobs can then be claimed
+        // in this round. Keep going while the expiries filled a batch
+        // or the claim filled every free place, so a backlog drains at
+        // once instead of one batch per tick.
+        let expired = match app.writ.expire_due(JOBS_BATCH).await {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(grants = n, "grants expired; removing their access");
+                }
+                n
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "expiring grants failed");
+                0
+            }
+        };
+        let room = JOBS_IN_FLIGHT.saturating_sub(running.len());
+        let claimed = if room == 0 {
+            0
+        } else {
+            match app.writ.claim_due_jobs(u32::try_from(room).unwrap_or(u32::MAX)).await {
+                Ok(jobs) => {
+                    let n = jobs.len();
+                    for job in jobs {
+                        let writ = app.writ.clone();
+                        running.spawn(async move { writ.run_job(&job).await });
+                    }
+                    n
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming jobs failed");
+                    0
+                }
+            }
+        };
+        let more_expiries = expired >= JOBS_BATCH as usize;
+        let more_jobs = room == 0 || claimed >= room;
+        if !more_expiries && !more_jobs {
+            return false;
+        }
+        if !more_expiries {
+            // Every place is taken and jobs wait: look again as places free.
+            return true;
+        }
     }
 }
 

@@ -119,6 +119,20 @@ pub(crate) fn head_of(seq: i64, hash: &str) -> Result<(u64, EventHash), StoreErr
 /// Everything `change` writes after the head was locked at `head`: aggregates,
 /// the sealed events and the new head. Returns the statements and the events.
 pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<AuditEvent>) {
+    let (mut stmts, sealed, head) = plan_body(change, head);
+    stmts.push(head_update(head));
+    (stmts, sealed)
+}
+
+/// The head row's update to `head`: the last statement of a transaction that appended.
+pub(crate) fn head_update(head: (u64, EventHash)) -> Stmt {
+    Stmt::new("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1".into(), vec![Param::Int(i64_of(head.0)), Param::Text(head.1.to_string())])
+}
+
+/// [`plan`] without the head's update, for a writer that commits several
+/// changes after one another in one transaction and updates the head once:
+/// the statements, the sealed events and the head after them.
+pub(crate) fn plan_body(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<AuditEvent>, (u64, EventHash)) {
     let (mut seq, mut prev) = head;
     let runs: usize = change.runs.iter().map(|r| 2 + r.observations.len() / OBSERVATIONS_PER_INSERT).sum();
     let mut stmts = Vec::with_capacity(4 + change.events.len() / EVENTS_PER_INSERT + runs);
@@ -174,8 +188,7 @@ pub(crate) fn plan(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<Au
         }
         stmts.push(Stmt::new(sql, params));
     }
-    stmts.push(Stmt::new("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1".into(), vec![Param::Int(i64_of(seq)), Param::Text(prev.to_string())]));
-    (stmts, sealed)
+    (stmts, sealed, (seq, prev))
 }
 
 /// `($1, …, $cols), ($cols+1, …), …` for `rows` rows: the VALUES of a
@@ -224,6 +237,9 @@ impl SqlStore {
         if let Some(writer) = &self.native_writer {
             return writer.commit(change).await;
         }
+        if let Some(writer) = &self.pg_writer {
+            return writer.commit(change).await;
+        }
         let mut tx = self.writer.begin().await.map_err(db_err)?;
         let head = sqlx::query(LOCK_HEAD).fetch_one(&mut *tx).await.map_err(db_err)?;
         let head = head_of(head.try_get("seq").map_err(db_err)?, &head.try_get::<String, _>("hash").map_err(db_err)?)?;
@@ -236,7 +252,7 @@ impl SqlStore {
     }
 }
 
-async fn execute(tx: &mut Tx<'_>, stmt: &Stmt) -> Result<(), StoreError> {
+pub(crate) async fn execute(tx: &mut Tx<'_>, stmt: &Stmt) -> Result<(), StoreError> {
     let mut q = sqlx::query(&stmt.sql);
     for p in &stmt.params {
         q = match p {

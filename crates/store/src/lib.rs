@@ -9,6 +9,7 @@
 
 mod audit;
 mod commit;
+mod pg_writer;
 mod read;
 mod rows;
 mod sqlite_native;
@@ -179,6 +180,9 @@ pub struct SqlStore {
     /// On SQLite, changes are committed by this thread rather than through
     /// `writer` (see `sqlite_native`); `writer` keeps migrations and rare writes.
     native_writer: Option<std::sync::Arc<sqlite_native::NativeWriter>>,
+    /// On PostgreSQL, changes are committed by this task, several per
+    /// transaction when they queue up (see `pg_writer`).
+    pg_writer: Option<std::sync::Arc<pg_writer::PgWriter>>,
 }
 
 /// The file path in a `sqlite:` URL.
@@ -231,10 +235,13 @@ impl SqlStore {
             }
         };
         let sqlite_path = (backend == Backend::Sqlite).then(|| sqlite_file(&url));
-        let mut store = SqlStore { backend, writer, reader, sqlite_path, native_writer: None };
+        let mut store = SqlStore { backend, writer, reader, sqlite_path, native_writer: None, pg_writer: None };
         store.migrate().await?;
         if let Some(path) = &store.sqlite_path {
             store.native_writer = Some(std::sync::Arc::new(sqlite_native::NativeWriter::start(path, options.sqlite_synchronous)?));
+        }
+        if backend == Backend::Postgres {
+            store.pg_writer = Some(std::sync::Arc::new(pg_writer::PgWriter::start(&url)?));
         }
         Ok(store)
     }
@@ -262,7 +269,7 @@ impl SqlStore {
             .await
             .map_err(|e| StoreError::Database(format!("cannot open `{}`: {}", redact(&url), with_tls_advice(e.to_string()))))?;
         let sqlite_path = (backend == Backend::Sqlite).then(|| sqlite_file(&url));
-        Ok(SqlStore { backend, writer: pool.clone(), reader: pool, sqlite_path, native_writer: None })
+        Ok(SqlStore { backend, writer: pool.clone(), reader: pool, sqlite_path, native_writer: None, pg_writer: None })
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -296,6 +303,9 @@ impl SqlStore {
             if tokio::task::spawn_blocking(move || writer.close()).await.is_err() {
                 tracing::error!("the SQLite writer could not be stopped cleanly");
             }
+        }
+        if let Some(writer) = &self.pg_writer {
+            writer.close().await;
         }
         if self.backend == Backend::Sqlite {
             if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await {

@@ -47,7 +47,8 @@ pub fn pg_binary(name: &str) -> Result<PathBuf, TestkitError> {
 /// A throwaway PostgreSQL server on 127.0.0.1 and a free port, in a temp dir;
 /// stopped and deleted on drop.
 ///
-/// Superuser `postgres`, trust auth, `fsync=off`, locale `C.UTF-8`. When run as
+/// Superuser `postgres`, trust auth, `fsync=off` (unless started with
+/// [`PgServer::start_durable`]), locale `C.UTF-8`. When run as
 /// root, the server runs as the `postgres` user. The temp dir holds `data/`,
 /// `sock/` (unix socket), `initdb.log` and `postgres.log`.
 ///
@@ -67,6 +68,17 @@ impl PgServer {
     /// Starts a server and waits until it accepts connections (about 1-2 s).
     pub fn start() -> Result<PgServer, TestkitError> {
         Self::start_with(&[])
+    }
+
+    /// The settings that make a commit durable, which [`PgServer::start`] turns
+    /// off for speed: each COMMIT reaches the disk before it is answered.
+    pub const DURABLE: [&'static str; 3] = ["fsync=on", "synchronous_commit=on", "full_page_writes=on"];
+
+    /// Like [`PgServer::start`], but durable ([`PgServer::DURABLE`]), as a
+    /// production server runs: for benchmarks whose figures must not be
+    /// flattered by skipped syncs.
+    pub fn start_durable() -> Result<PgServer, TestkitError> {
+        Self::start_with(&Self::DURABLE)
     }
 
     /// Like [`PgServer::start`], with extra `name=value` settings passed as
