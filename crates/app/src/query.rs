@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use writ_core::audit::{sign_checkpoint, AuditEvent, Checkpoint};
 use writ_core::grant::Grant;
 use writ_core::identity::Identity;
-use writ_core::ids::RequestId;
+use writ_core::ids::{RequestId, TargetId};
 use writ_core::request::Request;
 use writ_core::review::rule_admits;
 use writ_core::task::FulfilmentTask;
@@ -16,7 +16,7 @@ use writ_policy::AdminAction;
 
 use crate::authz::{refusal, Directory};
 use crate::facts::Parties;
-use crate::ports::{Cursor, GrantFilter, Page, ReconcileRun, RequestFilter, RunFilter, TaskFilter};
+use crate::ports::{Cursor, GrantFilter, Page, ReconcileRun, RequestFilter, RunFilter, RunState, TaskFilter};
 use crate::service::PAGE;
 use crate::{AppError, Writ};
 
@@ -274,6 +274,22 @@ impl Writ {
         let limit = page_limit(filter.limit)?;
         let rows = self.store.runs(&RunFilter { limit: limit.saturating_add(1), ..filter }).await?;
         Ok(trimmed(rows, limit, Cursor::of_run))
+    }
+
+    /// The newest run of `target` that finished (`done`), however many failed
+    /// or are under way after it: read page by page until one is found.
+    pub async fn last_finished_run(&self, target: &TargetId) -> Result<Option<ReconcileRun>, AppError> {
+        let mut after = None;
+        loop {
+            let page = self.store.runs(&RunFilter { target: Some(target.clone()), after, limit: PAGE }).await?;
+            if let Some(done) = page.iter().find(|r| r.state == RunState::Done) {
+                return Ok(Some(done.clone()));
+            }
+            if page.len() < PAGE as usize {
+                return Ok(None);
+            }
+            after = page.last().map(Cursor::of_run);
+        }
     }
 
     /// A page of the audit log, in `seq` order after `after_seq`, if policy

@@ -41,9 +41,7 @@ pub async fn metrics(State(app): State<App>, Caller(me): Caller) -> Result<Respo
     text.push_str(&crate::metrics::render_exceptions(revoking, overdue, break_glass));
     let mut latest = Vec::new();
     for target in app.writ.reconcilable_targets() {
-        let filter = writ_app::ports::RunFilter { target: Some(target), after: None, limit: 10 };
-        let runs = app.writ.store().runs(&filter).await.map_err(writ_app::AppError::from)?;
-        latest.extend(runs.into_iter().find(|r| r.state == writ_app::ports::RunState::Done));
+        latest.extend(app.writ.last_finished_run(&target).await?);
     }
     text.push_str(&crate::metrics::render_reconciliation(&latest));
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
