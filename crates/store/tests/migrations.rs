@@ -219,3 +219,22 @@ async fn exceptions_written_before_0006_are_counted_on_postgres() {
     let url = pg.create_database("writ").unwrap();
     exceptions_are_backfilled_by_0006(&url, "postgres").await;
 }
+
+/// The query behind `Store::standing` (read by every separation-of-duties
+/// check and every expiry's overlap check) finds a subject's grants through
+/// the subject index, never by walking every active grant: SQLite's planner,
+/// without statistics, once picked the expiry index for its ORDER BY, and
+/// 10,000 expiries cost 10,000 × 10,000 row visits.
+#[tokio::test]
+async fn a_subjects_grants_are_found_through_the_subject_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("writ.db");
+    drop(SqlStore::open(&format!("sqlite://{}", file.display())).await.unwrap());
+    let db = rusqlite::Connection::open(&file).unwrap();
+    // The same statement as `standing` in src/read.rs.
+    let sql = "EXPLAIN QUERY PLAN SELECT doc FROM grants WHERE subject = ?1 AND is_active = 1 ORDER BY expires_at, id";
+    let mut plan = db.prepare(sql).unwrap();
+    let steps: Vec<String> = plan.query_map(["alice"], |row| row.get::<_, String>(3)).unwrap().map(Result::unwrap).collect();
+    assert!(steps.iter().any(|s| s.contains("USING INDEX grants_by_subject_in_order (subject=? AND is_active=?)")), "{steps:?}");
+    assert!(!steps.iter().any(|s| s.contains("TEMP B-TREE")), "the index gives the order too: {steps:?}");
+}
