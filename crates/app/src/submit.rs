@@ -117,7 +117,7 @@ impl Writ {
         let mut lost = None;
         for _ in 0..MAX_ATTEMPTS {
             match submission().await {
-                Err(e @ AppError::Conflict { what: "holdings of", .. }) => lost = Some(e),
+                Err(e @ AppError::Conflict { what: HoldingsGuard::CONFLICT, .. }) => lost = Some(e),
                 settled => return settled,
             }
         }

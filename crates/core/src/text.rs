@@ -14,9 +14,11 @@ pub const MAX_EVIDENCE: usize = 10_000;
 pub const MAX_TICKET: usize = 200;
 
 /// Characters refused anywhere in free text: C0 controls but tab, line feed
-/// and carriage return; DEL and the C1 controls.
+/// and carriage return; DEL and the C1 controls; and the bidirectional
+/// embedding, override and isolate controls, which reorder what a terminal
+/// or a page shows (an approver could read a different reason than stored).
 pub fn is_refused(c: char) -> bool {
-    c.is_control() && !matches!(c, '\t' | '\n' | '\r')
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `raw`, trimmed, checked: at most `max` characters, no refused character.
@@ -69,9 +71,9 @@ mod tests {
     #[test]
     fn controls_are_refused_but_tabs_and_line_breaks_are_not() {
         assert!(optional("note", "a\tb\r\nc", 10).is_ok());
-        for bad in ["\u{1b}[2J", "a\u{0}b", "\u{7f}", "\u{85}", "\u{1c}"] {
+        for bad in ["\u{1b}[2J", "a\u{0}b", "\u{7f}", "\u{85}", "\u{1c}", "ok\u{202e}evil", "\u{2066}x"] {
             let e = optional("note", bad, 10).unwrap_err().to_string();
-            assert!(e.contains("note") && e.contains("control character"), "{bad:?}: {e}");
+            assert!(e.contains("note") && e.contains("character U+"), "{bad:?}: {e}");
         }
     }
 

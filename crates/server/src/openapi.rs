@@ -89,11 +89,12 @@ pub mod shape {
     /// The `cursor` of the audit log: the `seq` of the last event read.
     pub const AUDIT_CURSOR: &str = "[0-9]{1,19}";
     /// Free text, no control characters but tab and line breaks; may be blank.
-    pub const TEXT: &str = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*";
+    pub const TEXT: &str = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*";
     /// Free text with something visible in it.
-    pub const REQUIRED_TEXT: &str = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*";
+    pub const REQUIRED_TEXT: &str = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069][^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*";
     /// One line with something visible in it (a ticket).
-    pub const LINE: &str = r"[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*";
+    pub const LINE: &str =
+        r"[^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069][^\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*";
 
     /// A `<prefix>-<uuid>` id (`RequestId`, …); the prefix may be left out.
     pub fn uuid_id(prefix: &str) -> String {
@@ -370,7 +371,7 @@ mod tests {
         }
 
         #[test]
-        fn the_shape_of_text_is_what_the_text_rules_take(s in proptest::collection::vec(any::<char>(), 0..12), blank in "[ \t\n\u{a0}\u{3000}]{0,3}") {
+        fn the_shape_of_text_is_what_the_text_rules_take(s in proptest::collection::vec(any::<char>(), 0..12), blank in "[ \t\n\u{a0}\u{3000}\u{202e}\u{2067}a]{0,3}") {
             let s: String = s.into_iter().collect::<String>() + &blank;
             agree(shape::TEXT, &s, writ_core::text::optional("reason", &s, 4_000).is_ok())?;
             agree(shape::REQUIRED_TEXT, &s, writ_core::text::required("reason", &s, 4_000, "say why").is_ok())?;

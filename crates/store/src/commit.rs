@@ -101,7 +101,7 @@ fn guard_stmt(guard: &HoldingsGuard) -> Stmt {
               ON CONFLICT (subject) DO UPDATE SET version = excluded.version WHERE holdings_guards.version = $3"
             .into(),
         params: vec![Param::Text(guard.subject.to_string()), Param::Int(from + 1), Param::Int(from)],
-        expect: Expect::OneRow { what: "holdings of" },
+        expect: Expect::OneRow { what: HoldingsGuard::CONFLICT },
         id: guard.subject.to_string(),
     }
 }

@@ -195,6 +195,11 @@ pub struct HoldingsGuard {
     pub version: u64,
 }
 
+impl HoldingsGuard {
+    /// The `what` of the `VersionConflict` a stale guard causes.
+    pub const CONFLICT: &'static str = "holdings of";
+}
+
 /// What stands open for one identity: see [`Store::standing`].
 #[derive(Debug, Clone)]
 pub struct Standing {
