@@ -21,6 +21,7 @@ pub mod reconcile;
 pub mod review;
 pub mod service;
 pub mod submit;
+pub mod tokens;
 
 pub use error::AppError;
 pub use service::{Settings, Writ};

@@ -19,5 +19,6 @@ pub mod review;
 pub mod sod;
 pub mod task;
 pub mod text;
+pub mod token;
 
 pub use error::DomainError;

@@ -83,6 +83,36 @@ pub struct Config {
     /// target `[reconcile.targets.<id>]` (reactions, ignore rules, adoption).
     #[serde(default, skip_serializing)]
     pub reconcile: ReconcileConfig,
+    /// API tokens: `[tokens]` with `max_lifetime_person` (default `365d`,
+    /// also a person's token's expiry when none is asked for) and
+    /// `max_lifetime_non_human` (default `90d`; such tokens must be given an
+    /// expiry).
+    #[serde(default, skip_serializing)]
+    pub tokens: TokensConfig,
+}
+
+/// `[tokens]`: the longest a token may last; empty keeps the default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensConfig {
+    #[serde(default)]
+    pub max_lifetime_person: String,
+    #[serde(default)]
+    pub max_lifetime_non_human: String,
+}
+
+impl TokensConfig {
+    fn resolve(&self) -> Result<writ_core::token::TokenLimits, ConfigError> {
+        let defaults = writ_core::token::TokenLimits::default();
+        let dur = |key: &'static str, v: &str, default: AccessDuration| match v.trim() {
+            "" => Ok(default),
+            v => AccessDuration::parse(v).map_err(|e| ConfigError::Invalid { key, reason: format!("{e} (under `[tokens]`)") }),
+        };
+        Ok(writ_core::token::TokenLimits {
+            person: dur("max_lifetime_person", &self.max_lifetime_person, defaults.person)?,
+            non_human: dur("max_lifetime_non_human", &self.max_lifetime_non_human, defaults.non_human)?,
+        })
+    }
 }
 
 /// `[reconcile]`.
@@ -215,6 +245,7 @@ impl Default for Config {
             targets: Default::default(),
             notifications: None,
             reconcile: ReconcileConfig::default(),
+            tokens: TokensConfig::default(),
         }
     }
 }
@@ -252,6 +283,7 @@ pub struct Resolved {
     pub audit_witness_url: Option<reqwest::Url>,
     pub audit_witness_ca_file: Option<PathBuf>,
     pub audit_signing_key_file: Option<PathBuf>,
+    pub tokens: writ_core::token::TokenLimits,
 }
 
 impl Config {
@@ -368,6 +400,7 @@ impl Config {
             audit_witness_url: self.witness_url()?,
             audit_witness_ca_file: self.witness_ca_file()?,
             audit_signing_key_file: Some(self.audit_signing_key_file.trim()).filter(|f| !f.is_empty()).map(PathBuf::from),
+            tokens: self.tokens.resolve()?,
         })
     }
 

@@ -98,6 +98,7 @@ pub async fn build_with_connectors(
         break_glass_review_within: r.break_glass_review_within.as_delta(),
         break_glass_max_unreviewed: r.break_glass_max_unreviewed,
         node: r.node_id.clone(),
+        tokens: r.tokens,
         ..Settings::default()
     };
     let mut connectors = writ_connectors::for_catalog(&catalog, &cfg.targets).map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;

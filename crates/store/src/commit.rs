@@ -2,7 +2,7 @@
 //! transaction, guarded by version checks.
 
 use sqlx::{Any, Row, Transaction};
-use writ_app::ports::{Change, HoldingsGuard, ReconcileRun, RunRecord, StoreError, Versioned};
+use writ_app::ports::{Change, HoldingsGuard, ReconcileRun, RunRecord, StoreError, TokenWrite, Versioned};
 use writ_core::audit::{seal, AuditEvent, EventHash};
 use writ_core::grant::Drift;
 
@@ -106,6 +106,57 @@ fn guard_stmt(guard: &HoldingsGuard) -> Stmt {
     }
 }
 
+/// "Not yet" and "never" in the `tokens` table's time columns (no NULLs: a
+/// parameter is bound as text or a number, and PostgreSQL types a NULL).
+pub(crate) const NOT_YET: i64 = 0;
+pub(crate) const NEVER: i64 = i64::MAX;
+
+/// A token issued (an INSERT: a duplicate id or hash is a `Duplicate`), or a
+/// transition compared-and-swapped on its version. Only revocation changes a
+/// stored token; `last_used_at` is written outside changes.
+fn token_stmt(w: &TokenWrite) -> Stmt {
+    match w {
+        TokenWrite::Issue { token: t, hash } => Stmt {
+            sql: "INSERT INTO tokens (id, hash, identity_id, owner, name, scope, created_at, expires_at, revoked_at, revoked_by, revoke_reason, last_used_at, version) \
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                .into(),
+            params: vec![
+                Param::Text(t.id.to_string()),
+                Param::Text(hash.clone()),
+                Param::Text(t.identity.to_string()),
+                Param::Text(t.owner.to_string()),
+                Param::Text(t.name.clone()),
+                Param::Text(t.scope.map_or("", |s| s.as_str()).to_owned()),
+                Param::Int(millis(t.created_at)),
+                Param::Int(t.expires_at.map_or(NEVER, millis)),
+                Param::Int(t.revoked.as_ref().map_or(NOT_YET, |r| millis(r.at))),
+                Param::Text(t.revoked.as_ref().map_or(String::new(), |r| r.by.clone())),
+                Param::Text(t.revoked.as_ref().map_or(String::new(), |r| r.reason.clone())),
+                Param::Int(t.last_used_at.map_or(NOT_YET, millis)),
+                Param::Int(i64_of(t.version)),
+            ],
+            expect: Expect::Inserted { what: "token" },
+            id: t.id.to_string(),
+        },
+        TokenWrite::Update(v) => {
+            let t = &v.value;
+            Stmt {
+                sql: "UPDATE tokens SET revoked_at = $2, revoked_by = $3, revoke_reason = $4, version = $5 WHERE id = $1 AND version = $6".into(),
+                params: vec![
+                    Param::Text(t.id.to_string()),
+                    Param::Int(t.revoked.as_ref().map_or(NOT_YET, |r| millis(r.at))),
+                    Param::Text(t.revoked.as_ref().map_or(String::new(), |r| r.by.clone())),
+                    Param::Text(t.revoked.as_ref().map_or(String::new(), |r| r.reason.clone())),
+                    Param::Int(i64_of(t.version)),
+                    Param::Int(i64_of(v.expected_version.unwrap_or(0))),
+                ],
+                expect: Expect::OneRow { what: "token" },
+                id: t.id.to_string(),
+            }
+        }
+    }
+}
+
 /// The statement that opens every write transaction. It locks the audit head
 /// row: on PostgreSQL that serialises appends to the chain; on SQLite it takes
 /// the write lock at once, so a transaction never has to upgrade a read.
@@ -142,6 +193,7 @@ pub(crate) fn plan_body(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, V
     stmts.extend(change.tasks.iter().map(task_row).map(doc_stmt));
     stmts.extend(change.grants.iter().map(grant_row).map(doc_stmt));
     stmts.extend(change.guards.iter().map(guard_stmt));
+    stmts.extend(change.tokens.iter().map(token_stmt));
     // Queuing a job (again) releases any claim on it.
     for job in &change.jobs {
         stmts.push(Stmt::new(
