@@ -60,7 +60,10 @@ impl TokenScope {
 
     /// Parses `read` or `request`, saying which exist otherwise.
     pub fn parse(s: &str) -> Result<Self, DomainError> {
-        Self::ALL.into_iter().find(|c| c.as_str() == s).ok_or_else(|| DomainError::invalid("scope", format!("`{s}` is not a token scope: use `read` or `request`")))
+        Self::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| DomainError::invalid("scope", format!("`{s}` is not a token scope: use `read` or `request`")))
     }
 
     /// Whether a token of this scope may do `op` (policy is asked afterwards).
@@ -252,7 +255,14 @@ impl Token {
     /// A new token for `subject`, answered for by `owner`, as `draft` asks
     /// within `limits`. Fails on a disabled subject, a bad name, a missing
     /// expiry for a non-human identity or a lifetime over the cap.
-    pub fn issue(id: TokenId, subject: &Identity, owner: IdentityId, draft: TokenDraft, limits: &TokenLimits, now: DateTime<Utc>) -> Result<Token, DomainError> {
+    pub fn issue(
+        id: TokenId,
+        subject: &Identity,
+        owner: IdentityId,
+        draft: TokenDraft,
+        limits: &TokenLimits,
+        now: DateTime<Utc>,
+    ) -> Result<Token, DomainError> {
         subject.require_active("receive a token")?;
         let name = crate::text::line("name", &draft.name, MAX_NAME, "name the token after where it is used, e.g. `laptop` or `ci-deploy`")?;
         let (cap, key) = if subject.kind.is_human() { (limits.person, "max_lifetime_person") } else { (limits.non_human, "max_lifetime_non_human") };

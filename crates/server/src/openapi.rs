@@ -111,7 +111,14 @@ pub mod shape {
 
 /// The id a path's `{id}` (and a list's `cursor`) names, by the path's first segments.
 fn id_shape(path: &str) -> Option<String> {
-    let by_prefix = [("/v1/requests", "req"), ("/v1/break-glass", "req"), ("/v1/grants", "grant"), ("/v1/tasks", "task"), ("/v1/reconcile/runs", "rec"), ("/v1/tokens", "tok")];
+    let by_prefix = [
+        ("/v1/requests", "req"),
+        ("/v1/break-glass", "req"),
+        ("/v1/grants", "grant"),
+        ("/v1/tasks", "task"),
+        ("/v1/reconcile/runs", "rec"),
+        ("/v1/tokens", "tok"),
+    ];
     if path.starts_with("/v1/identities/") {
         return Some(shape::IDENTITY.to_owned());
     }
@@ -159,8 +166,12 @@ const BODY_WORDS: &[(&str, &str, &[&str])] =
     &[("BreakGlassReview", "verdict", &["accept", "reject"]), ("SetStatus", "status", &["active", "disabled"]), ("NewToken", "scope", &["read", "request"])];
 
 /// Fields that name something: (schema, field, shape); empty means absent.
-const BODY_NAMES: &[(&str, &str, &str)] =
-    &[("NewRequest", "subject", shape::IDENTITY), ("StartReconcile", "target", shape::TARGET), ("NewToken", "identity", shape::IDENTITY), ("NewToken", "expires", shape::DURATION)];
+const BODY_NAMES: &[(&str, &str, &str)] = &[
+    ("NewRequest", "subject", shape::IDENTITY),
+    ("StartReconcile", "target", shape::TARGET),
+    ("NewToken", "identity", shape::IDENTITY),
+    ("NewToken", "expires", shape::DURATION),
+];
 
 /// Makes the document exact; see the module's comment.
 struct Contract;

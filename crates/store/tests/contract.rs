@@ -291,9 +291,9 @@ fn token(n: u128, identity: &str, owner: &str, at: DateTime<Utc>) -> Token {
         identity: IdentityId::parse(identity).unwrap(),
         owner: IdentityId::parse(owner).unwrap(),
         name: format!("token {n}"),
-        scope: (n % 2 == 0).then_some(TokenScope::Read),
+        scope: n.is_multiple_of(2).then_some(TokenScope::Read),
         created_at: at,
-        expires_at: (n % 3 != 0).then(|| at + TimeDelta::days(30)),
+        expires_at: (!n.is_multiple_of(3)).then(|| at + TimeDelta::days(30)),
         revoked: None,
         last_used_at: None,
         version: 1,
@@ -301,11 +301,7 @@ fn token(n: u128, identity: &str, owner: &str, at: DateTime<Utc>) -> Token {
 }
 
 fn issue(t: &Token, hash: &str) -> Change {
-    Change {
-        tokens: vec![TokenWrite::Issue { token: t.clone(), hash: hash.into() }],
-        events: vec![event("token.issued", None)],
-        ..Default::default()
-    }
+    Change { tokens: vec![TokenWrite::Issue { token: t.clone(), hash: hash.into() }], events: vec![event("token.issued", None)], ..Default::default() }
 }
 
 /// A token and its event commit together, or neither; it is found by its
