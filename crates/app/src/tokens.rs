@@ -158,18 +158,11 @@ impl Writ {
     /// A page of the tokens `actor` may see, newest first: those it
     /// authenticates with or answers for, or every token for an administrator.
     pub async fn list_tokens(&self, actor: &Identity, after: Option<Cursor>, limit: u32) -> Result<Page<Token>, AppError> {
-        if limit == 0 {
-            return Err(writ_core::DomainError::invalid("limit", "must be at least 1").into());
-        }
+        let limit = crate::query::page_limit(limit)?;
         let admin = self.admin_decision(actor, AdminAction::ManageIdentities).allowed;
         let filter = TokenFilter { involving: (!admin).then(|| actor.id.clone()), after, limit: limit.saturating_add(1), ..Default::default() };
-        let mut rows = self.store.tokens(&filter).await?;
-        if rows.len() <= limit as usize {
-            return Ok(Page::last(rows));
-        }
-        rows.truncate(limit as usize);
-        let next = rows.last().map(Cursor::of_token);
-        Ok(Page { items: rows, next })
+        let rows = self.store.tokens(&filter).await?;
+        Ok(crate::query::trimmed(rows, limit, Cursor::of_token))
     }
 
     /// `actor` revokes token `id`, at once: the next call with it is refused.
