@@ -513,6 +513,20 @@ mod tests {
     }
 
     #[test]
+    fn token_lifetimes_default_and_can_be_capped() {
+        assert_eq!(Config::default().resolve().unwrap().tokens, writ_core::token::TokenLimits::default());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("writ.toml");
+        std::fs::write(&file, "[tokens]\nmax_lifetime_non_human = \"7d\"\n").unwrap();
+        let r = Config::load_from(&file, vars(&[])).unwrap().resolve().unwrap();
+        assert_eq!(r.tokens.non_human, AccessDuration::parse("7d").unwrap());
+        assert_eq!(r.tokens.person, writ_core::token::TokenLimits::default().person);
+        std::fs::write(&file, "[tokens]\nmax_lifetime_person = \"forever\"\n").unwrap();
+        let e = Config::load_from(&file, vars(&[])).unwrap().resolve().unwrap_err().to_string();
+        assert!(e.contains("`max_lifetime_person`") && e.contains("[tokens]"), "{e}");
+    }
+
+    #[test]
     fn the_key_list_matches_the_struct() {
         let v = serde_json::to_value(Config::default()).unwrap();
         let mut fields: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();

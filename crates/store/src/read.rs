@@ -80,6 +80,9 @@ impl Store for SqlStore {
     }
 
     async fn token_by_hash(&self, token_hash: &str) -> Result<Option<(Token, Identity)>, StoreError> {
+        if let Some(native) = &self.token_reader {
+            return native.by_hash(token_hash);
+        }
         // One indexed lookup (the hash is unique) joined to its identity.
         let sql = format!("SELECT {TOKEN_COLUMNS}, i.doc FROM tokens t JOIN identities i ON i.id = t.identity_id WHERE t.hash = $1");
         let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await.map_err(db_err)?;

@@ -85,8 +85,12 @@ pub(crate) const TOKEN_COLUMNS: &str =
 
 /// A token's record from the [`TOKEN_COLUMNS`] of a row, by position.
 pub(crate) fn token(row: &AnyRow) -> Result<Token, StoreError> {
-    let text = |i: usize| row.try_get::<String, _>(i).map_err(db_err);
-    let int = |i: usize| row.try_get::<i64, _>(i).map_err(db_err);
+    token_from(|i| row.try_get::<String, _>(i).map_err(db_err), |i| row.try_get::<i64, _>(i).map_err(db_err))
+}
+
+/// A token's record from the [`TOKEN_COLUMNS`] of a row read by any driver:
+/// `text(i)` and `int(i)` read column `i`.
+pub(crate) fn token_from(text: impl Fn(usize) -> Result<String, StoreError>, int: impl Fn(usize) -> Result<i64, StoreError>) -> Result<Token, StoreError> {
     let id = text(0)?;
     let bad = |column: &str, e: String| StoreError::Corrupt { what: "token", detail: format!("token `{id}`, {column}: {e}") };
     let time = |i: usize| from_millis("token", int(i)?);
