@@ -198,7 +198,12 @@ impl Modify for Contract {
         }
         for (schema, field, words) in BODY_WORDS {
             if let Some(o) = string_field(&mut components.schemas, schema, field) {
-                o.enum_values = Some(words.iter().map(|w| serde_json::Value::from(*w)).collect());
+                let mut values: Vec<serde_json::Value> = words.iter().map(|w| serde_json::Value::from(*w)).collect();
+                // An optional field (`string | null`): null stays allowed.
+                if serde_json::to_value(&o.schema_type).is_ok_and(|t| t.as_array().is_some_and(|a| a.contains(&"null".into()))) {
+                    values.push(serde_json::Value::Null);
+                }
+                o.enum_values = Some(values);
             }
         }
         for (schema, field, shape) in BODY_NAMES {
@@ -410,6 +415,8 @@ mod tests {
         assert_eq!(request["properties"]["duration"]["pattern"], format!("^({})$", shape::DURATION));
         assert_eq!(request["additionalProperties"], false);
         assert!(doc["paths"]["/healthz"]["get"]["responses"]["401"].is_null(), "healthz needs no token");
+        let scope = &doc["components"]["schemas"]["NewToken"]["properties"]["scope"]["enum"];
+        assert_eq!(scope, &serde_json::json!(["read", "request", null]), "an optional word may also be null");
         let created = &doc["paths"]["/v1/requests"]["post"]["responses"]["201"]["links"]["post /v1/requests/{id}/approve"];
         assert_eq!(created["operationRef"], "#/paths/~1v1~1requests~1{id}~1approve/post");
         for (from, method, status, _, to, to_method) in super::LINKS {
