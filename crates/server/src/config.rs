@@ -50,6 +50,10 @@ pub struct Config {
     /// Most TCP connections served at once (1 to 65536); further ones wait in
     /// the operating system's accept queue until one closes.
     pub max_connections: u32,
+    /// A connection that moves no byte either way for this long is closed,
+    /// freeing its slot of `max_connections`, e.g. `2m`. Longer than
+    /// `request_timeout`, so a slow answer is still sent.
+    pub idle_timeout: String,
     /// SQLite's `PRAGMA synchronous` on every connection: `full` (an answered
     /// change survives an OS crash), `normal` (faster; an OS crash can lose the
     /// last answered changes) or `extra`. Ignored on PostgreSQL.
@@ -212,6 +216,7 @@ const KEYS: &[&str] = &[
     "max_body_bytes",
     "request_timeout",
     "max_connections",
+    "idle_timeout",
     "sqlite_synchronous",
     "audit_witness_dir",
     "audit_witness_url",
@@ -237,6 +242,7 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             request_timeout: "30s".into(),
             max_connections: 1024,
+            idle_timeout: "2m".into(),
             sqlite_synchronous: "full".into(),
             audit_witness_dir: String::new(),
             audit_witness_url: String::new(),
@@ -278,6 +284,7 @@ pub struct Resolved {
     pub node_id: String,
     pub request_timeout: std::time::Duration,
     pub max_connections: usize,
+    pub idle_timeout: std::time::Duration,
     pub sqlite_synchronous: writ_store::SqliteSynchronous,
     pub audit_witness_dir: Option<PathBuf>,
     pub audit_witness_url: Option<reqwest::Url>,
@@ -373,6 +380,18 @@ impl Config {
         if !(1..=65_536).contains(&self.max_connections) {
             return Err(ConfigError::Invalid { key: "max_connections", reason: format!("`{}` must be between 1 and 65536", self.max_connections) });
         }
+        let secs = |key: &'static str, v: &str| dur(key, v).map(|d| std::time::Duration::from_secs(d.secs().unsigned_abs()));
+        let request_timeout = secs("request_timeout", &self.request_timeout)?;
+        let idle_timeout = secs("idle_timeout", &self.idle_timeout)?;
+        if idle_timeout <= request_timeout {
+            return Err(ConfigError::Invalid {
+                key: "idle_timeout",
+                reason: format!(
+                    "`{}` must be longer than `request_timeout` (`{}`): a connection waiting for a slow answer would be closed before it is sent",
+                    self.idle_timeout, self.request_timeout
+                ),
+            });
+        }
         let sqlite_synchronous = self
             .sqlite_synchronous
             .parse()
@@ -393,8 +412,9 @@ impl Config {
             break_glass_review_within: dur("break_glass_review_within", &self.break_glass_review_within)?,
             break_glass_max_unreviewed: self.break_glass_max_unreviewed,
             node_id: self.node_id()?,
-            request_timeout: std::time::Duration::from_secs(dur("request_timeout", &self.request_timeout)?.secs().unsigned_abs()),
+            request_timeout,
             max_connections: self.max_connections as usize,
+            idle_timeout,
             sqlite_synchronous,
             audit_witness_dir: Some(self.audit_witness_dir.trim()).filter(|d| !d.is_empty()).map(PathBuf::from),
             audit_witness_url: self.witness_url()?,

@@ -3,7 +3,7 @@
 
 use sqlx::{Any, Row, Transaction};
 use writ_app::ports::{Change, HoldingsGuard, ReconcileRun, RunRecord, StoreError, TokenWrite, Versioned};
-use writ_core::audit::{seal, AuditEvent, EventHash};
+use writ_core::audit::{seal, AuditEvent, EventHash, NewEvent};
 use writ_core::grant::Drift;
 
 use crate::rows::{millis, to_doc};
@@ -180,13 +180,22 @@ pub(crate) fn head_update(head: (u64, EventHash)) -> Stmt {
     Stmt::new("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1".into(), vec![Param::Int(i64_of(head.0)), Param::Text(head.1.to_string())])
 }
 
-/// [`plan`] without the head's update, for a writer that commits several
-/// changes after one another in one transaction and updates the head once:
-/// the statements, the sealed events and the head after them.
+/// [`plan`] without the head's update: the statements, the sealed events and
+/// the head after them.
 pub(crate) fn plan_body(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<AuditEvent>, (u64, EventHash)) {
-    let (mut seq, mut prev) = head;
+    let (mut stmts, events) = plan_rows(change);
+    let (sealed, head) = seal_all(events, head);
+    stmts.extend(event_inserts(&sealed));
+    (stmts, sealed, head)
+}
+
+/// Everything `change` writes but its audit events (aggregates, guards, jobs,
+/// runs), and the events, still unsealed. The statements do not depend on the
+/// head, so a writer that commits several changes in one transaction can plan
+/// each once and seal every event of the group at its end.
+pub(crate) fn plan_rows(change: Change) -> (Vec<Stmt>, Vec<NewEvent>) {
     let runs: usize = change.runs.iter().map(|r| 2 + r.observations.len() / OBSERVATIONS_PER_INSERT).sum();
-    let mut stmts = Vec::with_capacity(4 + change.events.len() / EVENTS_PER_INSERT + runs);
+    let mut stmts = Vec::with_capacity(5 + change.events.len() / EVENTS_PER_INSERT + runs);
     let at = change.events.first().map_or(0, |e| millis(e.at));
     stmts.extend(change.identities.iter().map(|i| identity_row(i, at)).map(doc_stmt));
     stmts.extend(change.requests.iter().map(request_row).map(doc_stmt));
@@ -214,15 +223,27 @@ pub(crate) fn plan_body(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, V
     for record in &change.runs {
         run_stmts(record, &mut stmts);
     }
-    let mut sealed = Vec::with_capacity(change.events.len());
-    for ev in change.events {
+    (stmts, change.events)
+}
+
+/// Seals `events` in order after `head`: the sealed events and the new head.
+pub(crate) fn seal_all(events: Vec<NewEvent>, head: (u64, EventHash)) -> (Vec<AuditEvent>, (u64, EventHash)) {
+    let (mut seq, mut prev) = head;
+    let mut sealed = Vec::with_capacity(events.len());
+    for ev in events {
         seq += 1;
         let e = seal(seq, prev, ev);
         prev = e.hash;
         sealed.push(e);
     }
-    // One multi-row INSERT per chunk: on sqlx each statement is a round trip to
-    // the database (on SQLite, to its connection thread), so fewer is faster.
+    (sealed, (seq, prev))
+}
+
+/// The INSERTs of sealed events: one multi-row statement per chunk (on sqlx
+/// each statement is a round trip to the database, or on SQLite to its
+/// connection thread, so fewer is faster).
+pub(crate) fn event_inserts(sealed: &[AuditEvent]) -> Vec<Stmt> {
+    let mut stmts = Vec::with_capacity(sealed.len().div_ceil(EVENTS_PER_INSERT));
     for chunk in sealed.chunks(EVENTS_PER_INSERT) {
         let sql = format!("INSERT INTO audit_events (seq, at, actor, kind, request_id, payload, prev_hash, hash) VALUES {}", values_list(chunk.len(), 8));
         let mut params = Vec::with_capacity(chunk.len() * 8);
@@ -240,7 +261,7 @@ pub(crate) fn plan_body(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, V
         }
         stmts.push(Stmt::new(sql, params));
     }
-    (stmts, sealed, (seq, prev))
+    stmts
 }
 
 /// `($1, …, $cols), ($cols+1, …), …` for `rows` rows: the VALUES of a

@@ -218,6 +218,11 @@ impl SqlStore {
             AnyPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(30))
+                // sqlx pings every connection it hands out. On SQLite that
+                // is a hand-off to the connection's thread before every
+                // query, for a local file that cannot go stale: no ping.
+                // PostgreSQL keeps it, so a restarted server costs no request.
+                .test_before_acquire(backend != Backend::Sqlite)
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {

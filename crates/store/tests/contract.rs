@@ -107,6 +107,7 @@ async fn contract(store: Arc<dyn Store>) {
     tokens_issue_revoke_list_and_use(&*store).await;
     requests_insert_update_and_conflict(&*store).await;
     concurrent_updates_are_never_lost(store.clone()).await;
+    a_group_keeps_what_stands_and_drops_only_the_losers(store.clone()).await;
     tasks_grants_and_filters(&*store).await;
     a_failed_change_writes_nothing(&*store).await;
     many_events_in_one_change(&*store).await;
@@ -409,6 +410,60 @@ async fn concurrent_updates_are_never_lost(store: Arc<dyn Store>) {
     assert_eq!(size_after, size_before + 1, "only the winner's event was appended");
     let last = store.audit_events(size_before, 10).await.unwrap();
     assert_eq!((last.len(), last[0].hash), (1, head), "the head is the winner's event");
+}
+
+/// Independent changes committed side by side with racers on one request
+/// (on PostgreSQL they usually share one group transaction, which must run
+/// again with a savepoint per change once a racer fails): every independent
+/// change and exactly one racer stand, each with its events, chained in order.
+async fn a_group_keeps_what_stands_and_drops_only_the_losers(store: Arc<dyn Store>) {
+    let raced = request(9_000, "erin", t0());
+    store.commit(Change { requests: vec![Versioned::new(raced.clone())], ..Default::default() }).await.unwrap();
+    let (size_before, _) = store.audit_head().await.unwrap();
+    let mut handles = Vec::new();
+    for i in 0..16u128 {
+        let store = store.clone();
+        let raced = raced.clone();
+        handles.push(tokio::spawn(async move {
+            let change = if i % 2 == 0 {
+                let fresh = request(9_001 + i, "frank", t0());
+                Change {
+                    events: vec![event("fresh", Some(&fresh)), event("fresh.more", Some(&fresh))],
+                    requests: vec![Versioned::new(fresh)],
+                    ..Default::default()
+                }
+            } else {
+                let mut mine = raced;
+                mine.cancel(&IdentityId::parse("erin").unwrap(), format!("racer {i}"), t0()).unwrap();
+                Change { events: vec![event("race", None)], requests: vec![Versioned::update(mine, 0)], ..Default::default() }
+            };
+            (i, store.commit(change).await)
+        }));
+    }
+    let (mut fresh, mut raced_wins) = (0, 0);
+    for h in handles {
+        match h.await.unwrap() {
+            (i, Ok(sealed)) if i % 2 == 0 => {
+                assert_eq!(sealed.len(), 2);
+                assert_eq!(store.request(request(9_001 + i, "frank", t0()).id()).await.unwrap().map(|r| r.version()), Some(0), "fresh request {i} stored");
+                fresh += 1;
+            }
+            (_, Ok(sealed)) => {
+                assert_eq!(sealed.len(), 1);
+                raced_wins += 1;
+            }
+            (i, Err(StoreError::VersionConflict { .. })) if i % 2 == 1 => {}
+            (i, Err(e)) => panic!("change {i}: unexpected error {e}"),
+        }
+    }
+    assert_eq!((fresh, raced_wins), (8, 1), "every independent change and exactly one racer stand");
+    let (size_after, head) = store.audit_head().await.unwrap();
+    assert_eq!(size_after, size_before + 8 * 2 + 1, "the events of what stood, and nothing of the losers");
+    let appended = store.audit_events(size_before, 100).await.unwrap();
+    assert_eq!(appended.last().map(|e| e.hash), Some(head));
+    for pair in appended.windows(2) {
+        assert_eq!((pair[1].seq, pair[1].prev_hash), (pair[0].seq + 1, pair[0].hash), "chained in order");
+    }
 }
 
 async fn tasks_grants_and_filters(store: &dyn Store) {
