@@ -490,8 +490,11 @@ pub struct TokenView {
     pub id: String,
     /// Who it authenticates as.
     pub identity: String,
-    /// Who answers for it.
+    /// Who answers for it: the person it authenticates as, or the owner of
+    /// the non-human identity it authenticates as.
     pub owner: String,
+    /// Who issued it: an identity, or `operator` (`writ init`).
+    pub created_by: String,
     pub name: String,
     pub scope: Option<String>,
     /// `active`, `expired` or `revoked`.

@@ -80,6 +80,7 @@ fn token_event(t: &Token) -> Value {
         "token": t.id,
         "identity": t.identity,
         "owner": t.owner,
+        "created_by": t.created_by,
         "name": t.name,
         "scope": t.scope,
         "expires_at": t.expires_at,
@@ -130,20 +131,18 @@ impl Writ {
             };
             self.authorize(actor, AdminAction::ManageIdentities, &what)?;
         }
-        self.issue(&subject, actor.id.clone(), &actor.id.to_string(), draft).await
+        self.issue(&subject, actor.id.as_str(), draft).await
     }
 
-    /// The operator (`writ init`) issues a token for `identity`; its owner is
-    /// the identity itself (a person) or the identity's owner.
+    /// The operator (`writ init`) issues a token for `identity`.
     pub async fn issue_token_as_operator(&self, identity: &IdentityId, draft: TokenDraft) -> Result<(Token, String), AppError> {
         let subject = self.identity(identity).await?;
-        let owner = if subject.kind.is_human() { subject.id.clone() } else { subject.owner.clone().unwrap_or_else(|| subject.id.clone()) };
-        self.issue(&subject, owner, "operator", draft).await
+        self.issue(&subject, "operator", draft).await
     }
 
-    async fn issue(&self, subject: &Identity, owner: IdentityId, actor: &str, draft: TokenDraft) -> Result<(Token, String), AppError> {
+    async fn issue(&self, subject: &Identity, actor: &str, draft: TokenDraft) -> Result<(Token, String), AppError> {
         let now = self.clock.now();
-        let token = Token::issue(TokenId::from_uuid(uuid::Uuid::new_v4()), subject, owner, draft, &self.settings.tokens, now)?;
+        let token = Token::issue(TokenId::from_uuid(uuid::Uuid::new_v4()), subject, actor, draft, &self.settings.tokens, now)?;
         let secret = new_token();
         let change = Change {
             events: vec![general(events::TOKEN_ISSUED, actor, now, token_event(&token))],

@@ -237,9 +237,11 @@ pub struct Token {
     pub id: TokenId,
     /// Who it authenticates as.
     pub identity: IdentityId,
-    /// Who answers for it: whoever created it, or the identity itself (a
-    /// person) or its owner (a non-human identity) when the operator did.
+    /// Who answers for it: the person it authenticates as, or the owner of
+    /// the non-human identity it authenticates as (at issue).
     pub owner: IdentityId,
+    /// Who issued it: an identity, or `operator` (`writ init`).
+    pub created_by: String,
     pub name: String,
     pub scope: Option<TokenScope>,
     pub created_at: DateTime<Utc>,
@@ -252,17 +254,10 @@ pub struct Token {
 }
 
 impl Token {
-    /// A new token for `subject`, answered for by `owner`, as `draft` asks
+    /// A new token for `subject`, issued by `created_by`, as `draft` asks
     /// within `limits`. Fails on a disabled subject, a bad name, a missing
     /// expiry for a non-human identity or a lifetime over the cap.
-    pub fn issue(
-        id: TokenId,
-        subject: &Identity,
-        owner: IdentityId,
-        draft: TokenDraft,
-        limits: &TokenLimits,
-        now: DateTime<Utc>,
-    ) -> Result<Token, DomainError> {
+    pub fn issue(id: TokenId, subject: &Identity, created_by: &str, draft: TokenDraft, limits: &TokenLimits, now: DateTime<Utc>) -> Result<Token, DomainError> {
         subject.require_active("receive a token")?;
         let name = crate::text::line("name", &draft.name, MAX_NAME, "name the token after where it is used, e.g. `laptop` or `ci-deploy`")?;
         let (cap, key) = if subject.kind.is_human() { (limits.person, "max_lifetime_person") } else { (limits.non_human, "max_lifetime_non_human") };
@@ -282,10 +277,13 @@ impl Token {
                 ))
             }
         };
+        // A non-human identity always names a person owner (Identity::validate).
+        let owner = if subject.kind.is_human() { subject.id.clone() } else { subject.owner.clone().unwrap_or_else(|| subject.id.clone()) };
         Ok(Token {
             id,
             identity: subject.id.clone(),
             owner,
+            created_by: created_by.to_owned(),
             name,
             scope: draft.scope,
             created_at: now,
@@ -363,7 +361,7 @@ mod tests {
     }
 
     fn issue(subject: &Identity, lifetime: Option<&str>) -> Result<Token, DomainError> {
-        Token::issue(TokenId::from_uuid(uuid::Uuid::from_u128(1)), subject, IdentityId::parse("alice").unwrap(), draft(lifetime), &TokenLimits::default(), t0())
+        Token::issue(TokenId::from_uuid(uuid::Uuid::from_u128(1)), subject, "sam", draft(lifetime), &TokenLimits::default(), t0())
     }
 
     #[test]
@@ -371,6 +369,7 @@ mod tests {
         let alice = who("alice", IdentityKind::Person);
         let t = issue(&alice, None).unwrap();
         assert_eq!(t.name, "laptop");
+        assert_eq!((t.owner.as_str(), t.created_by.as_str()), ("alice", "sam"), "a person answers for their own tokens");
         assert_eq!(t.expires_at, Some(t0() + TimeDelta::days(365)));
         assert_eq!(issue(&alice, Some("30d")).unwrap().expires_at, Some(t0() + TimeDelta::days(30)));
         let e = issue(&alice, Some("366d")).unwrap_err().to_string();
@@ -385,7 +384,9 @@ mod tests {
             assert!(e.contains("must expire") && e.contains("90d"), "{e}");
             let e = issue(&bot, Some("91d")).unwrap_err().to_string();
             assert!(e.contains("max_lifetime_non_human"), "{e}");
-            assert_eq!(issue(&bot, Some("90d")).unwrap().expires_at, Some(t0() + TimeDelta::days(90)));
+            let t = issue(&bot, Some("90d")).unwrap();
+            assert_eq!(t.expires_at, Some(t0() + TimeDelta::days(90)));
+            assert_eq!(t.owner.as_str(), "alice", "the machine's owner answers for its tokens");
         }
     }
 
@@ -397,7 +398,7 @@ mod tests {
         let alice = who("alice", IdentityKind::Person);
         for bad in ["", "  ", "a\nb", "x\u{202e}y", &"n".repeat(MAX_NAME + 1)] {
             let d = TokenDraft { name: bad.into(), lifetime: None, scope: None };
-            let e = Token::issue(TokenId::from_uuid(uuid::Uuid::nil()), &alice, alice.id.clone(), d, &TokenLimits::default(), t0()).unwrap_err();
+            let e = Token::issue(TokenId::from_uuid(uuid::Uuid::nil()), &alice, "alice", d, &TokenLimits::default(), t0()).unwrap_err();
             assert!(e.to_string().contains("name"), "{bad:?}: {e}");
         }
     }

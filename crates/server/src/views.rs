@@ -304,6 +304,7 @@ pub fn token(t: &writ_core::token::Token, now: DateTime<Utc>) -> api::TokenView 
         id: t.id.to_string(),
         identity: t.identity.to_string(),
         owner: t.owner.to_string(),
+        created_by: t.created_by.clone(),
         name: t.name.clone(),
         scope: t.scope.map(|s| s.as_str().to_owned()),
         status: t.status(now).as_str().to_owned(),

@@ -134,6 +134,7 @@ async fn setup() -> Setup {
             id: writ_core::ids::TokenId::from_uuid(uuid::Uuid::new_v4()),
             identity: id.clone(),
             owner: id,
+            created_by: "operator".into(),
             name: "test".into(),
             scope: None,
             created_at: chrono::Utc::now(),

@@ -117,8 +117,8 @@ pub(crate) const NEVER: i64 = i64::MAX;
 fn token_stmt(w: &TokenWrite) -> Stmt {
     match w {
         TokenWrite::Issue { token: t, hash } => Stmt {
-            sql: "INSERT INTO tokens (id, hash, identity_id, owner, name, scope, created_at, expires_at, revoked_at, revoked_by, revoke_reason, last_used_at, version) \
-                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+            sql: "INSERT INTO tokens (id, hash, identity_id, owner, name, scope, created_at, expires_at, revoked_at, revoked_by, revoke_reason, last_used_at, version, created_by) \
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
                 .into(),
             params: vec![
                 Param::Text(t.id.to_string()),
@@ -134,6 +134,7 @@ fn token_stmt(w: &TokenWrite) -> Stmt {
                 Param::Text(t.revoked.as_ref().map_or(String::new(), |r| r.reason.clone())),
                 Param::Int(t.last_used_at.map_or(NOT_YET, millis)),
                 Param::Int(i64_of(t.version)),
+                Param::Text(t.created_by.clone()),
             ],
             expect: Expect::Inserted { what: "token" },
             id: t.id.to_string(),

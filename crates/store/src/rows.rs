@@ -81,7 +81,7 @@ pub(crate) fn ledger_row(row: &AnyRow) -> Result<LedgerRow, StoreError> {
 
 /// The columns of a `tokens` row that make its record, in [`token`]'s order.
 pub(crate) const TOKEN_COLUMNS: &str =
-    "t.id, t.identity_id, t.owner, t.name, t.scope, t.created_at, t.expires_at, t.revoked_at, t.revoked_by, t.revoke_reason, t.last_used_at, t.version";
+    "t.id, t.identity_id, t.owner, t.name, t.scope, t.created_at, t.expires_at, t.revoked_at, t.revoked_by, t.revoke_reason, t.last_used_at, t.version, t.created_by";
 
 /// A token's record from the [`TOKEN_COLUMNS`] of a row, by position.
 pub(crate) fn token(row: &AnyRow) -> Result<Token, StoreError> {
@@ -108,5 +108,6 @@ pub(crate) fn token_from(text: impl Fn(usize) -> Result<String, StoreError>, int
         revoked,
         last_used_at: if int(10)? == NOT_YET { None } else { Some(time(10)?) },
         version: u64::try_from(int(11)?).map_err(|e| bad("version", e.to_string()))?,
+        created_by: text(12)?,
     })
 }

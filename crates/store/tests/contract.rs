@@ -291,6 +291,7 @@ fn token(n: u128, identity: &str, owner: &str, at: DateTime<Utc>) -> Token {
         id: TokenId::from_uuid(Uuid::from_u128(n)),
         identity: IdentityId::parse(identity).unwrap(),
         owner: IdentityId::parse(owner).unwrap(),
+        created_by: "sam".into(),
         name: format!("token {n}"),
         scope: n.is_multiple_of(2).then_some(TokenScope::Read),
         created_at: at,

@@ -275,7 +275,7 @@ async fn tokens_keep_working_after_0012(url: &str, backend: &str) {
     let store = SqlStore::open(url).await.unwrap();
     let (t1, who) = store.token_by_hash("h1").await.unwrap().expect("the old token is found by its hash");
     assert_eq!(who, alice);
-    assert_eq!((t1.identity.as_str(), t1.owner.as_str(), t1.name.as_str()), ("alice", "alice", "writ init demo"));
+    assert_eq!((t1.identity.as_str(), t1.owner.as_str(), t1.created_by.as_str(), t1.name.as_str()), ("alice", "alice", "operator", "writ init demo"));
     assert_eq!((t1.created_at, t1.expires_at, t1.revoked.clone(), t1.scope, t1.version), (t0, None, None, None, 1));
     assert!(t1.usable(t0 + chrono::TimeDelta::days(10_000)).is_ok());
     let (t2, _) = store.token_by_hash("h2").await.unwrap().unwrap();

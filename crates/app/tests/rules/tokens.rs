@@ -35,7 +35,7 @@ fn forbidden(r: Result<(Token, String), AppError>) -> bool {
 async fn a_person_mints_tokens_for_itself_and_the_machines_it_owns_only() {
     let w = World::new().await;
     let (mine, secret) = w.create("alice", None, None).await.unwrap();
-    assert_eq!((mine.identity.as_str(), mine.owner.as_str()), ("alice", "alice"));
+    assert_eq!((mine.identity.as_str(), mine.owner.as_str(), mine.created_by.as_str()), ("alice", "alice", "alice"));
     assert_eq!(w.authenticates(&secret).await.as_deref(), Ok("alice"));
     let (bots, _) = w.create("alice", Some("agent"), Some("30d")).await.unwrap();
     assert_eq!((bots.identity.as_str(), bots.owner.as_str()), ("agent", "alice"), "the owner answers for it");
@@ -44,7 +44,7 @@ async fn a_person_mints_tokens_for_itself_and_the_machines_it_owns_only() {
     assert!(forbidden(w.create("svc", None, Some("1d")).await), "a machine does not mint its own");
     // Policy's `manage_identities` (security): for anyone.
     let (for_bob, _) = w.create("sam", Some("bob"), None).await.unwrap();
-    assert_eq!((for_bob.identity.as_str(), for_bob.owner.as_str()), ("bob", "sam"));
+    assert_eq!((for_bob.identity.as_str(), for_bob.owner.as_str(), for_bob.created_by.as_str()), ("bob", "bob", "sam"), "bob answers for his token");
     assert!(matches!(w.create("sam", Some("nobody"), None).await, Err(AppError::NotFound { .. })));
 }
 
@@ -101,7 +101,9 @@ async fn a_token_is_revoked_by_its_identity_its_owner_or_an_administrator_and_on
     let bob = w.who("bob").await;
     assert!(matches!(w.writ.revoke_token(&bob, alices.id, "").await, Err(AppError::NotFound { .. })), "others' tokens are not even shown");
     assert!(matches!(w.writ.revoke_token(&bob, svc_token.id, "").await, Err(AppError::NotFound { .. })));
-    // oscar owns svc: he answers for its tokens, whoever minted them.
+    // oscar owns svc: he answers for its tokens, whoever minted them, and lists them.
+    assert_eq!(svc_token.owner.as_str(), "oscar");
+    assert_eq!(w.writ.list_tokens(&w.who("oscar").await, None, 10).await.unwrap().items, vec![svc_token.clone()]);
     let revoked = w.writ.revoke_token(&w.who("oscar").await, svc_token.id, "rotated").await.unwrap();
     assert_eq!(revoked.revoked.as_ref().map(|r| (r.by.as_str(), r.reason.as_str())), Some(("oscar", "rotated")));
     let again = w.writ.revoke_token(&w.who("sam").await, svc_token.id, "").await;

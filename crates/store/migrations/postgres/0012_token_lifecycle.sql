@@ -1,7 +1,7 @@
 -- Tokens with a lifecycle: an id, an owner, a name, an optional scope, an
 -- expiry, a revocation and the last use. Replaces `api_tokens`; the tokens
 -- issued before keep working (same hash), with a new id, their identity as
--- owner, their label as name, and no expiry.
+-- owner, the operator as issuer, their label as name, and no expiry.
 -- Times are Unix milliseconds; 0 means "not yet" (revoked_at, last_used_at)
 -- and 9223372036854775807 means "never" (expires_at), as elsewhere: no NULLs
 -- to bind as parameters.
@@ -9,7 +9,8 @@ CREATE TABLE tokens (
     id            TEXT PRIMARY KEY,
     hash          TEXT NOT NULL UNIQUE,        -- SHA-256 of the secret; the secret itself is never stored
     identity_id   TEXT NOT NULL,               -- who it authenticates as
-    owner         TEXT NOT NULL,               -- who answers for it
+    owner         TEXT NOT NULL,               -- who answers for it: the person, or the machine's owner
+    created_by    TEXT NOT NULL,               -- who issued it: an identity, or 'operator'
     name          TEXT NOT NULL,
     scope         TEXT NOT NULL DEFAULT '',    -- '' (none), 'read' or 'request'
     created_at    BIGINT NOT NULL,
@@ -21,8 +22,8 @@ CREATE TABLE tokens (
     version       BIGINT NOT NULL
 );
 
-INSERT INTO tokens (id, hash, identity_id, owner, name, created_at, expires_at, version)
-SELECT 'tok-' || md5(random()::text || hash || clock_timestamp()::text), hash, identity_id, identity_id, label, created_at, 9223372036854775807, 1 FROM api_tokens;
+INSERT INTO tokens (id, hash, identity_id, owner, created_by, name, created_at, expires_at, version)
+SELECT 'tok-' || md5(random()::text || hash || clock_timestamp()::text), hash, identity_id, identity_id, 'operator', label, created_at, 9223372036854775807, 1 FROM api_tokens;
 
 DROP TABLE api_tokens;
 

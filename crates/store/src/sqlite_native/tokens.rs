@@ -67,7 +67,7 @@ fn lookup(conn: &Connection, hash: &str) -> Result<Option<(Token, Identity)>, St
         let int = |i: usize| row.get::<_, i64>(i).map_err(sqlite_err);
         let token = token_from(text, int);
         let identity = row
-            .get_ref(12)
+            .get_ref(13)
             .and_then(|v| v.as_str().map_err(Into::into))
             .map_err(sqlite_err)
             .and_then(|doc| serde_json::from_str::<Identity>(doc).map_err(|e| StoreError::Corrupt { what: "identity", detail: e.to_string() }));
