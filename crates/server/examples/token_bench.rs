@@ -152,7 +152,12 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     writ.upsert_identities(None, (0..people).map(person).collect()).await?;
     let t = Instant::now();
     let secrets = issue(&writ, people, args.tokens, 0).await?;
-    println!("backend {}: {} tokens for {people} people issued in {:.1} s", if args.postgres { "postgres" } else { "sqlite" }, secrets.len(), t.elapsed().as_secs_f64());
+    println!(
+        "backend {}: {} tokens for {people} people issued in {:.1} s",
+        if args.postgres { "postgres" } else { "sqlite" },
+        secrets.len(),
+        t.elapsed().as_secs_f64()
+    );
 
     // Every token used once: its last use recorded, as for tokens in use.
     for s in &secrets {

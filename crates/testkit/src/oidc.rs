@@ -97,7 +97,8 @@ impl OidcProvider {
         ]);
         let back = self.approve(&format!("{}/auth?{query}", self.issuer()), login)?;
         let code = query_param(&back, "code").ok_or_else(|| fail(format!("no code in {back}")))?;
-        let body = form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", redirect), ("code_verifier", &verifier), ("client_id", client_id)]);
+        let body =
+            form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", redirect), ("code_verifier", &verifier), ("client_id", client_id)]);
         let answer = self.request("POST", "/token", &[("Content-Type", "application/x-www-form-urlencoded")], Some(&body))?;
         let json: serde_json::Value = serde_json::from_str(&answer.body).map_err(|e| fail(format!("token answer {e}: {}", answer.body)))?;
         json["id_token"].as_str().map(str::to_owned).ok_or_else(|| fail(format!("no id_token: {}", answer.body)))

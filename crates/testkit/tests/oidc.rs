@@ -48,7 +48,11 @@ fn device_flow_is_approved_through_the_pages() {
     )
     .unwrap();
     let start: serde_json::Value = serde_json::from_str(&start.body).unwrap();
-    let body = form(&[("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", start["device_code"].as_str().unwrap()), ("client_id", CLIENT_ID)]);
+    let body = form(&[
+        ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+        ("device_code", start["device_code"].as_str().unwrap()),
+        ("client_id", CLIENT_ID),
+    ]);
     let poll = || http_request("POST", op.port(), "/token", &[("Content-Type", "application/x-www-form-urlencoded")], Some(&body)).unwrap();
     assert!(poll().body.contains("authorization_pending"));
     op.approve_device(start["verification_uri_complete"].as_str().unwrap(), "carol").unwrap();

@@ -66,9 +66,11 @@ fn lookup(conn: &Connection, hash: &str) -> Result<Option<(Token, Identity)>, St
         let text = |i: usize| row.get::<_, String>(i).map_err(sqlite_err);
         let int = |i: usize| row.get::<_, i64>(i).map_err(sqlite_err);
         let token = token_from(text, int);
-        let identity = row.get_ref(12).and_then(|v| v.as_str().map_err(Into::into)).map_err(sqlite_err).and_then(|doc| {
-            serde_json::from_str::<Identity>(doc).map_err(|e| StoreError::Corrupt { what: "identity", detail: e.to_string() })
-        });
+        let identity = row
+            .get_ref(12)
+            .and_then(|v| v.as_str().map_err(Into::into))
+            .map_err(sqlite_err)
+            .and_then(|doc| serde_json::from_str::<Identity>(doc).map_err(|e| StoreError::Corrupt { what: "identity", detail: e.to_string() }));
         Ok(token.and_then(|t| identity.map(|i| (t, i))))
     })
     .optional()
