@@ -104,7 +104,9 @@ impl Client {
         let base = parse_server(&args.server)?;
         let token = match resolve_token(args.token.as_deref(), args.token_file.as_deref()) {
             // Nothing given: the token of `writ login` for this server, if any.
-            Err(e) if args.token.as_deref().is_none_or(|t| t.trim().is_empty()) && args.token_file.is_none() => crate::cmd::login::stored_token(&base).ok_or(e)?,
+            Err(e) if args.token.as_deref().is_none_or(|t| t.trim().is_empty()) && args.token_file.is_none() => {
+                crate::cmd::login::stored_token(&base).ok_or(e)?
+            }
             other => other?,
         };
         Self::new(base, token)

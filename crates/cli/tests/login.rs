@@ -85,7 +85,8 @@ fn login_with_the_device_flow_then_work_then_logout() {
     let me = run(&s, home.path(), &["--json", "whoami"]);
     assert!(me.status.success(), "{}", text(&me.stderr));
     assert_eq!(serde_json::from_slice::<Value>(&me.stdout).unwrap()["id"], "alice");
-    let created = run(&s, home.path(), &["request", "create", "--entitlement", "pg-prod/payments_readonly", "--duration", "4h", "--justification", "INC-1 via sso"]);
+    let created =
+        run(&s, home.path(), &["request", "create", "--entitlement", "pg-prod/payments_readonly", "--duration", "4h", "--justification", "INC-1 via sso"]);
     assert!(created.status.success(), "{}", text(&created.stderr));
 
     // Logout revokes it at the server and deletes it.

@@ -54,7 +54,10 @@ struct Session {
 pub fn session_path() -> anyhow::Result<PathBuf> {
     let base = match std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(std::env::var_os("HOME").ok_or_else(|| anyhow!("neither XDG_CONFIG_HOME nor HOME is set: cannot find where to keep the sign-in"))?).join(".config"),
+        None => {
+            PathBuf::from(std::env::var_os("HOME").ok_or_else(|| anyhow!("neither XDG_CONFIG_HOME nor HOME is set: cannot find where to keep the sign-in"))?)
+                .join(".config")
+        }
     };
     Ok(base.join("writ").join("session.json"))
 }
@@ -62,7 +65,9 @@ pub fn session_path() -> anyhow::Result<PathBuf> {
 fn read_session() -> anyhow::Result<Option<Session>> {
     let path = session_path()?;
     match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(Some(serde_json::from_str(&text).with_context(|| format!("`{}` is not a sign-in of `writ login`: delete it and sign in again", path.display()))?)),
+        Ok(text) => Ok(Some(
+            serde_json::from_str(&text).with_context(|| format!("`{}` is not a sign-in of `writ login`: delete it and sign in again", path.display()))?,
+        )),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(anyhow!("cannot read `{}`: {e}", path.display())),
     }
@@ -84,7 +89,8 @@ fn write_session(session: &Session) -> anyhow::Result<PathBuf> {
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).with_context(|| format!("cannot make `{}` private", dir.display()))?;
     let tmp = dir.join(".session.json.tmp");
     let _ = std::fs::remove_file(&tmp);
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).with_context(|| format!("cannot write `{}`", tmp.display()))?;
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).with_context(|| format!("cannot write `{}`", tmp.display()))?;
     file.write_all(serde_json::to_string_pretty(session)?.as_bytes())?;
     file.sync_all()?;
     std::fs::rename(&tmp, &path).with_context(|| format!("cannot write `{}`", path.display()))?;
@@ -173,7 +179,14 @@ pub async fn logout() -> anyhow::Result<()> {
         Err(e) if e.downcast_ref::<crate::client::ApiError>().is_some_and(|a| a.status == 401 || a.status == 409) => {
             println!("Signed out of {}: the token had already ended; {} deleted.", session.server, path.display())
         }
-        Err(e) => return Err(e.context(format!("{} deleted, but the token {} could not be revoked: revoke it with `writ token revoke {}`", path.display(), session.token_id, session.token_id))),
+        Err(e) => {
+            return Err(e.context(format!(
+                "{} deleted, but the token {} could not be revoked: revoke it with `writ token revoke {}`",
+                path.display(),
+                session.token_id,
+                session.token_id
+            )))
+        }
     }
     Ok(())
 }
@@ -193,7 +206,12 @@ async fn device_flow(http: &reqwest::Client, op: &Provider) -> anyhow::Result<St
     let deadline = Instant::now() + WAIT_FOR_USER;
     loop {
         tokio::time::sleep(interval).await;
-        let answer = token_request(http, &op.token_endpoint, &[("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", code), ("client_id", &op.client_id)]).await?;
+        let answer = token_request(
+            http,
+            &op.token_endpoint,
+            &[("grant_type", "urn:ietf:params:oauth:grant-type:device_code"), ("device_code", code), ("client_id", &op.client_id)],
+        )
+        .await?;
         match answer {
             Ok(id_token) => return Ok(id_token),
             Err(e) if e == "authorization_pending" && Instant::now() < deadline => {}
@@ -255,12 +273,22 @@ async fn callback(listener: &tokio::net::TcpListener, state: &str) -> anyhow::Re
         }
         let param = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
         let (page, outcome) = match (param("error"), param("state"), param("code")) {
-            (Some(e), _, _) => ("Writ sign-in failed: see the terminal.", Err(anyhow!("the provider refused: {e} {}", param("error_description").unwrap_or_default()))),
+            (Some(e), _, _) => {
+                ("Writ sign-in failed: see the terminal.", Err(anyhow!("the provider refused: {e} {}", param("error_description").unwrap_or_default())))
+            }
             (None, Some(s), Some(code)) if s == state => ("Signed in to Writ: you can close this tab.", Ok(code)),
-            _ => ("Writ sign-in failed: see the terminal.", Err(anyhow!("the provider's answer does not belong to this sign-in (state): run `writ login` again"))),
+            _ => (
+                "Writ sign-in failed: see the terminal.",
+                Err(anyhow!("the provider's answer does not belong to this sign-in (state): run `writ login` again")),
+            ),
         };
         let body = format!("<!doctype html><title>Writ</title><p>{page}</p>");
-        let _ = stream.write_all(format!("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).as_bytes()).await;
+        let _ = stream
+            .write_all(
+                format!("HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+                    .as_bytes(),
+            )
+            .await;
         return outcome;
     }
 }
@@ -271,7 +299,10 @@ async fn token_request(http: &reqwest::Client, endpoint: &str, form: &[(&str, &s
     let status = resp.status();
     let body: Value = resp.json().await.unwrap_or(Value::Null);
     if status.is_success() {
-        return body["id_token"].as_str().map(|t| Ok(t.to_owned())).ok_or_else(|| anyhow!("the provider's answer has no id_token: is `openid` among the scopes?"));
+        return body["id_token"]
+            .as_str()
+            .map(|t| Ok(t.to_owned()))
+            .ok_or_else(|| anyhow!("the provider's answer has no id_token: is `openid` among the scopes?"));
     }
     Ok(Err(body["error"].as_str().map_or_else(|| format!("HTTP {status}"), str::to_owned)))
 }
@@ -301,5 +332,10 @@ fn hostname() -> String {
 /// Best effort: the terminal already shows the URL.
 fn open_browser(url: &str) {
     let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
-    let _ = std::process::Command::new(opener).arg(url).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn();
+    let _ = std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
 }
