@@ -459,9 +459,6 @@ impl Config {
             warnings.extend(plaintext_warning("the webhook (`[notifications] webhook_url`)", &n.webhook_url, false, Some("ca_file")));
         }
         warnings.extend(plaintext_warning("the audit witness (`audit_witness_url`)", &self.audit_witness_url, false, Some("audit_witness_ca_file")));
-        if let Some(o) = &self.oidc {
-            warnings.extend(plaintext_warning("the OpenID provider (`[oidc] issuer`)", &o.issuer, false, None));
-        }
         warnings
     }
 
