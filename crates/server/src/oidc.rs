@@ -24,7 +24,7 @@ const LEEWAY_SECS: i64 = 60;
 /// The longest a sign-in's Writ token may last (`session_lifetime`).
 const MAX_SESSION_SECS: i64 = 7 * 86_400;
 /// A token with an unknown key id refetches the JWKS at most this often.
-const REFETCH_AFTER: Duration = Duration::from_secs(10);
+const REFETCH_AFTER: Duration = Duration::from_secs(5);
 /// The scopes `writ login` asks for.
 pub const SCOPES: &str = "openid profile email";
 

@@ -174,6 +174,30 @@ async fn bad_id_tokens_are_refused_each_with_what_to_do() {
 }
 
 #[tokio::test]
+async fn a_new_signing_key_of_the_provider_is_fetched_when_a_token_names_it() {
+    let mut op = OidcProvider::start().unwrap();
+    let h = harness_for(&op).await;
+    let (status, v) = exchange(&h, &op.id_token(CLIENT_ID, "olivia", "n").unwrap(), None).await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+
+    op.restart_with_a_new_key().unwrap();
+    let rotated = op.id_token(CLIENT_ID, "olivia", "n").unwrap();
+    // Keys are fetched again at most every few seconds (a stream of made-up
+    // key ids must not become a stream of requests to the provider): until
+    // then the new key's tokens are refused as unverifiable, then accepted.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let (status, v) = exchange(&h, &rotated, None).await;
+        if status == StatusCode::CREATED {
+            break;
+        }
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+        assert!(std::time::Instant::now() < deadline, "the new key was never fetched: {v}");
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+}
+
+#[tokio::test]
 async fn without_oidc_configured_sign_in_is_not_found() {
     let h = common::harness().await;
     let (status, v) = call(&h, None, "GET", "/v1/auth/oidc", None).await;

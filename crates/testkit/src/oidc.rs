@@ -39,6 +39,17 @@ pub fn provider_dir() -> PathBuf {
 /// Stopped (and its temp dir deleted) on drop.
 pub struct OidcProvider {
     proc: Supervised,
+    node: PathBuf,
+}
+
+fn command(node: &std::path::Path, port: u16) -> Command {
+    let mut cmd = Command::new(node);
+    cmd.arg(provider_dir().join("provider.mjs")).env("OP_PORT", port.to_string()).env("OP_TEST_SIGNING", "1");
+    cmd
+}
+
+fn ready(l: &Launch) -> bool {
+    l.log_since_start().contains(&format!("{READY}{{\"issuer\":\"http://127.0.0.1:{}\"", l.port))
 }
 
 impl OidcProvider {
@@ -52,16 +63,17 @@ impl OidcProvider {
                 output: "its node_modules are missing: run ./scripts/install-test-deps.sh (npm ci)".into(),
             });
         }
-        let script = dir.join("provider.mjs");
         let mut proc = Supervised::new(process::server_dir("writ-oidc-", None)?, "oidc-provider", "TERM", STARTUP_TIMEOUT);
-        let command = |port: u16| {
-            let mut cmd = Command::new(&node);
-            cmd.arg(&script).env("OP_PORT", port.to_string()).env("OP_TEST_SIGNING", "1");
-            cmd
-        };
-        let ready = |l: &Launch| l.log_since_start().contains(&format!("{READY}{{\"issuer\":\"http://127.0.0.1:{}\"", l.port));
-        proc.start_on_free_port(command, ready)?;
-        Ok(OidcProvider { proc })
+        proc.start_on_free_port(|port| command(&node, port), ready)?;
+        Ok(OidcProvider { proc, node })
+    }
+
+    /// Stops the provider and starts it again on the same port (same issuer)
+    /// with a **new signing key** (and no sessions): a key rotation.
+    pub fn restart_with_a_new_key(&mut self) -> Result<(), TestkitError> {
+        self.proc.stop();
+        let node = self.node.clone();
+        self.proc.restart(|port| command(&node, port), ready)
     }
 
     /// `http://127.0.0.1:PORT`, exactly as the ID tokens' `iss` says it.
