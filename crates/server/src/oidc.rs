@@ -66,7 +66,7 @@ pub struct OidcConfigError {
 /// Why an ID token is refused. Each says what to do; none repeats the token.
 #[derive(Debug, thiserror::Error)]
 pub enum SignInError {
-    #[error("the ID token is not a JWT (three base64url parts): pass the `id_token` the provider returned, unchanged")]
+    #[error("the ID token is not a well-formed JWT (three base64url parts; standard claims of their standard types): pass the `id_token` the provider returned, unchanged")]
     Malformed,
     #[error("the ID token was issued by `{0}`, but this server trusts only `{1}`: sign in with that provider (`writ login`)")]
     UnknownIssuer(String, String),
@@ -84,8 +84,10 @@ pub enum SignInError {
     NotYetValid,
     #[error("the ID token's nonce is not the one of this sign-in: it belongs to another sign-in; sign in again")]
     Nonce,
-    #[error("the ID token has no string claim `{0}` (`[oidc] identity_claim`): ask the provider's administrator to release it to Writ, or change the setting")]
+    #[error("the ID token has no `{0}`, which every ID token carries: tell Writ's operator; the provider does not follow OpenID Connect")]
     MissingClaim(String),
+    #[error("the ID token has no string claim `{0}` (`[oidc] identity_claim`): ask the provider's administrator to release it to Writ, or Writ's operator to change the setting")]
+    MissingIdentityClaim(String),
     #[error("the provider `{0}` cannot be reached or answered badly ({1}): try again later, or tell Writ's operator")]
     Provider(String, String),
 }
@@ -236,12 +238,14 @@ impl Oidc {
                 K::InvalidIssuer => SignInError::UnknownIssuer(iss.clone(), self.issuer.clone()),
                 K::MissingRequiredClaim(c) => SignInError::MissingClaim(c.clone()),
                 K::InvalidAlgorithm => SignInError::Algorithm(header.alg),
-                K::Json(_) => SignInError::MissingClaim("sub".into()),
+                K::Json(_) => SignInError::Malformed,
                 _ => SignInError::BadSignature,
             }
         })?;
         let claims = data.claims;
-        if claims.iat.is_some_and(|iat| iat > now + LEEWAY_SECS) {
+        // OpenID Connect Core 2: every ID token says when it was issued.
+        let iat = claims.iat.ok_or_else(|| SignInError::MissingClaim("iat".into()))?;
+        if iat > now + LEEWAY_SECS {
             return Err(SignInError::NotYetValid);
         }
         if let Some(expected) = nonce {
@@ -250,7 +254,7 @@ impl Oidc {
             }
         }
         let identity = if self.claim == "sub" { Some(claims.sub.clone()) } else { claims.rest.get(&self.claim).and_then(|v| v.as_str()).map(str::to_owned) };
-        let identity = identity.filter(|s| !s.is_empty()).ok_or_else(|| SignInError::MissingClaim(self.claim.clone()))?;
+        let identity = identity.filter(|s| !s.is_empty()).ok_or_else(|| SignInError::MissingIdentityClaim(self.claim.clone()))?;
         Ok(Verified { subject: claims.sub, identity })
     }
 

@@ -151,7 +151,17 @@ async fn bad_id_tokens_are_refused_each_with_what_to_do() {
             None,
             "preferred_username",
         ),
-        ("not a JWT", "abc".into(), None, "not a JWT"),
+        (
+            "no issue time",
+            op.sign(&claims(&op, "olivia", |c| {
+                c.as_object_mut().unwrap().remove("iat");
+            }))
+            .unwrap(),
+            None,
+            "`iat`",
+        ),
+        ("not a JWT", "abc".into(), None, "not a well-formed JWT"),
+        ("a claim of the wrong type", op.sign(&claims(&op, "olivia", |c| c["sub"] = json!(42))).unwrap(), None, "not a well-formed JWT"),
     ];
     for (what, token, nonce, says) in cases {
         let (status, v) = exchange(&h, &token, nonce).await;
