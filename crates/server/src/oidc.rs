@@ -17,6 +17,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
 use tokio::sync::Mutex;
+use writ_connectors::secret::{Secret, SecretSource};
 use writ_core::duration::AccessDuration;
 
 /// Clock skew allowed between Writ and the provider.
@@ -45,6 +46,13 @@ pub struct OidcConfig {
     /// How long the Writ token of a sign-in lasts (default `8h`, at most `7d`).
     #[serde(default = "default_session")]
     pub session_lifetime: String,
+    /// Writ's client secret, for a confidential client (the web portal's
+    /// code exchange): the name of an environment variable holding it…
+    #[serde(default)]
+    pub client_secret_env: Option<String>,
+    /// …or a file holding it (one of the two). `writ login` needs neither.
+    #[serde(default)]
+    pub client_secret_file: Option<std::path::PathBuf>,
 }
 
 fn default_claim() -> String {
@@ -107,6 +115,7 @@ pub struct Oidc {
     client_id: String,
     claim: String,
     session: AccessDuration,
+    client_secret: Option<Secret>,
     http: reqwest::Client,
     keys: Mutex<Keys>,
 }
@@ -168,6 +177,8 @@ impl OidcConfig {
                 format!("`{}` is longer than 7d: a sign-in's token is short-lived; use `writ token create` for long ones", self.session_lifetime),
             ));
         }
+        let source = SecretSource { env: self.client_secret_env.clone(), file: self.client_secret_file.clone() };
+        let client_secret = source.load("oidc").map_err(|e| bad("client_secret_env/client_secret_file", e.to_string()))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
@@ -178,6 +189,7 @@ impl OidcConfig {
             client_id: self.client_id.trim().to_string(),
             claim: self.identity_claim.trim().to_string(),
             session,
+            client_secret,
             http,
             keys: Mutex::new(Keys::default()),
         })
@@ -191,6 +203,12 @@ impl Oidc {
 
     pub fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// Writ's client secret at the provider, if configured: for a
+    /// confidential client's code exchange (the CLI is a public client).
+    pub fn client_secret(&self) -> Option<&Secret> {
+        self.client_secret.as_ref()
     }
 
     /// How long a sign-in's Writ token lasts.
@@ -341,7 +359,14 @@ mod tests {
     use super::*;
 
     fn config(issuer: &str) -> OidcConfig {
-        OidcConfig { issuer: issuer.into(), client_id: "writ".into(), identity_claim: default_claim(), session_lifetime: default_session() }
+        OidcConfig {
+            issuer: issuer.into(),
+            client_id: "writ".into(),
+            identity_claim: default_claim(),
+            session_lifetime: default_session(),
+            client_secret_env: None,
+            client_secret_file: None,
+        }
     }
 
     #[test]
@@ -358,6 +383,21 @@ mod tests {
         c.session_lifetime = "30d".into();
         let e = c.resolve().err().unwrap().to_string();
         assert!(e.contains("session_lifetime") && e.contains("7d"), "{e}");
+    }
+
+    #[test]
+    fn the_client_secret_comes_from_a_file_and_never_prints() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "s3cret-value\n").unwrap();
+        let mut c = config("https://login.example.com");
+        c.client_secret_file = Some(file);
+        let oidc = c.resolve().unwrap();
+        assert_eq!(oidc.client_secret().unwrap().expose(), "s3cret-value");
+        assert!(!format!("{:?}", oidc.client_secret()).contains("s3cret"));
+        c.client_secret_file = Some(dir.path().join("missing"));
+        let e = c.resolve().err().unwrap().to_string();
+        assert!(e.contains("client_secret") && e.contains("missing"), "{e}");
     }
 
     #[test]
