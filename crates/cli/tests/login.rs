@@ -99,6 +99,11 @@ fn login_with_the_device_flow_then_work_then_logout() {
     assert!(text(&after.stderr).contains("revoked"), "{}", text(&after.stderr));
     let none = run(&s, home.path(), &["whoami"]);
     assert!(text(&none.stderr).contains("writ login"), "{}", text(&none.stderr));
+
+    // Neither the ID token (a JWT: `eyJ…`) nor the Writ token reached the server's log.
+    let log = s.log();
+    assert!(log.contains("token issued"), "the log is the server's: {log}");
+    assert!(!log.contains("eyJ") && !log.contains(&secret), "{log}");
 }
 
 #[test]
