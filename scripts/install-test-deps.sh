@@ -6,7 +6,8 @@
 #   PostgreSQL 15, slapd + ldap-utils, redis-server, chromium + chromium-driver
 #   (Debian, without Recommends: those would pull in systemd and avahi; plus
 #   fonts-liberation for legible screenshots); scim2-server and schemathesis
-#   (PyPI, each in a venv under $WRIT_TEST_TOOLS); cargo-nextest; cargo-deny 0.20 (crates.io, built
+#   (PyPI, each in a venv under $WRIT_TEST_TOOLS); the OIDC test provider (npm,
+#   `npm ci` in crates/testkit/oidc-provider; Node.js must be there); cargo-nextest; cargo-deny 0.20 (crates.io, built
 #   from source: about 7 minutes on 2 cores, once per machine).
 #
 # No service is started: the test harness (crates/testkit) starts its own
@@ -130,6 +131,22 @@ pypi_tool() {
 }
 pypi_tool scim2-server scim2-server "scim2-server==$SCIM_VERSION" "$SCIM_VENV"
 pypi_tool schemathesis schemathesis "schemathesis==$SCHEMATHESIS_VERSION" "$SCHEMATHESIS_VENV"
+
+# The OIDC test provider (crates/testkit/oidc-provider: npm `oidc-provider`,
+# pinned by its package-lock.json), run by Node. `npm ci` only when the
+# installed tree is not the lockfile's (npm records it in .package-lock.json),
+# so a second run needs no registry.
+OIDC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/crates/testkit/oidc-provider"
+command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1 ||
+    { echo "oidc-provider: FAILED (node and npm are needed: install Node.js >= 20.12)" >&2; exit 1; }
+if [ -f "$OIDC_DIR/node_modules/.package-lock.json" ] &&
+    [ "$OIDC_DIR/node_modules/.package-lock.json" -nt "$OIDC_DIR/package-lock.json" ] &&
+    [ -d "$OIDC_DIR/node_modules/oidc-provider" ]; then
+    echo "oidc-provider: already installed ($OIDC_DIR/node_modules)"
+else
+    npm ci --prefix "$OIDC_DIR" --no-audit --no-fund --prefer-offline --silent
+    echo "oidc-provider: installed ($OIDC_DIR/node_modules)"
+fi
 
 # cargo-nextest
 if cargo nextest --version >/dev/null 2>&1; then

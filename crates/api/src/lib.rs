@@ -515,3 +515,31 @@ pub struct CreatedToken {
     /// The bearer token itself (`writ_…`).
     pub secret: String,
 }
+
+/// How to sign in to this server with the organisation's OpenID provider
+/// (`GET /v1/auth/oidc`): what `writ login` needs besides the server's URL.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OidcInfo {
+    /// The provider's issuer URL; its discovery document is under `/.well-known/openid-configuration`.
+    pub issuer: String,
+    /// Writ's client id at the provider: the audience its ID tokens must name.
+    pub client_id: String,
+    /// The scopes to ask for, space-separated.
+    pub scopes: String,
+}
+
+/// Exchange an ID token of the organisation's provider for a Writ token
+/// (`POST /v1/auth/oidc/token`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OidcSignIn {
+    /// The ID token (a JWT) the provider issued to Writ's client id.
+    pub id_token: String,
+    /// The nonce the client put in its authorization request, if it sent one:
+    /// the ID token must carry the same.
+    #[serde(default)]
+    pub nonce: Option<String>,
+    /// The Writ token's name, e.g. `writ login (laptop)`; default `writ login`.
+    #[serde(default)]
+    pub name: Option<String>,
+}

@@ -87,6 +87,25 @@ fn token_event(t: &Token) -> Value {
     })
 }
 
+/// Who vouched for a sign-in: the OpenID provider (its issuer URL) and the
+/// subject it named (the claim Writ maps to an identity).
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub provider: String,
+    pub subject: String,
+}
+
+/// Why a proven sign-in gets no token: said to the person signing in.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SignInRefused {
+    #[error("the provider vouched for `{0}`, but Writ has no identity `{0}`: ask a Writ administrator to add you (an identity source or `writ init`)")]
+    Unknown(IdentityId),
+    #[error("`{0}` is disabled in Writ: ask a Writ administrator to enable it")]
+    Disabled(IdentityId),
+    #[error("`{0}` is a {1}, not a person: only people sign in; give a {1} a token (`writ token create --identity {0}`)")]
+    NotAPerson(IdentityId, &'static str),
+}
+
 impl Writ {
     /// The identity behind a bearer token, with the token, or why not: an
     /// unknown, revoked or expired token. One indexed read; a use is recorded
@@ -140,12 +159,51 @@ impl Writ {
         self.issue(&subject, "operator", draft).await
     }
 
+    /// A person who proved to the organisation's OpenID provider that they
+    /// are `identity` gets a session token (`draft`: its name and lifetime).
+    /// Refused (the inner `Err`) unless `identity` is a known, active person.
+    /// The `token.issued` event names the provider and the subject it
+    /// vouched for; the proof itself (the ID token) is never kept.
+    pub async fn issue_token_signed_in(
+        &self,
+        identity: &IdentityId,
+        via: &SignedIn,
+        draft: TokenDraft,
+    ) -> Result<Result<(Token, String), SignInRefused>, AppError> {
+        let Some(subject) = self.store.identity(identity).await? else { return Ok(Err(SignInRefused::Unknown(identity.clone()))) };
+        if !subject.kind.is_human() {
+            return Ok(Err(SignInRefused::NotAPerson(identity.clone(), subject.kind.as_str())));
+        }
+        if !subject.is_active() {
+            return Ok(Err(SignInRefused::Disabled(identity.clone())));
+        }
+        let extra = json!({ "provider": via.provider, "subject": via.subject });
+        self.issue_with(&subject, subject.id.as_str(), draft, Some(extra)).await.map(Ok)
+    }
+
     async fn issue(&self, subject: &Identity, actor: &str, draft: TokenDraft) -> Result<(Token, String), AppError> {
+        self.issue_with(subject, actor, draft, None).await
+    }
+
+    /// Issues a token; `signed_in`, when present, goes into the event as `signed_in_with`.
+    async fn issue_with(
+        &self,
+        subject: &Identity,
+        actor: &str,
+        draft: TokenDraft,
+        signed_in: Option<Value>,
+    ) -> Result<(Token, String), AppError> {
         let now = self.clock.now();
         let token = Token::issue(TokenId::from_uuid(uuid::Uuid::new_v4()), subject, actor, draft, &self.settings.tokens, now)?;
         let secret = new_token();
         let change = Change {
-            events: vec![general(events::TOKEN_ISSUED, actor, now, token_event(&token))],
+            events: vec![general(events::TOKEN_ISSUED, actor, now, {
+                let mut payload = token_event(&token);
+                if let Some(via) = signed_in {
+                    payload["signed_in_with"] = via;
+                }
+                payload
+            })],
             tokens: vec![TokenWrite::Issue { token: token.clone(), hash: token_hash(&secret) }],
             ..Default::default()
         };

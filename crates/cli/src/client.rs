@@ -52,7 +52,7 @@ pub fn api_error(status: StatusCode, body: &str) -> ApiError {
 }
 
 /// The message for a missing token.
-pub const NO_TOKEN: &str = "no API token: pass `--token TOKEN`, set `WRIT_TOKEN`, \
+pub const NO_TOKEN: &str = "no API token: sign in with `writ login`, pass `--token TOKEN`, set `WRIT_TOKEN`, \
      or name a file holding it with `--token-file PATH` or `WRIT_TOKEN_FILE`";
 
 /// Resolves the token from `--token` / `WRIT_TOKEN`, else `--token-file` /
@@ -102,7 +102,13 @@ impl Client {
     /// A client for the server and token named by the global flags.
     pub fn from_args(args: &GlobalArgs) -> anyhow::Result<Self> {
         let base = parse_server(&args.server)?;
-        let token = resolve_token(args.token.as_deref(), args.token_file.as_deref())?;
+        let token = match resolve_token(args.token.as_deref(), args.token_file.as_deref()) {
+            // Nothing given: the token of `writ login` for this server, if any.
+            Err(e) if args.token.as_deref().is_none_or(|t| t.trim().is_empty()) && args.token_file.is_none() => {
+                crate::cmd::login::stored_token(&base).ok_or(e)?
+            }
+            other => other?,
+        };
         Self::new(base, token)
     }
 

@@ -94,6 +94,11 @@ pub enum Command {
     /// Identities: people, service accounts, agents.
     #[command(subcommand)]
     Identity(IdentityCommand),
+    /// Sign in with your organisation's single sign-on (OpenID Connect); the
+    /// token it earns is kept in `~/.config/writ/` and used when no token is given.
+    Login(cmd::login::LoginArgs),
+    /// Revoke the token of `writ login` and delete it.
+    Logout,
     /// API tokens: create (the secret shown once), list, revoke.
     #[command(subcommand)]
     Token(cmd::token::TokenCommand),
@@ -137,6 +142,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BreakGlass(c) => cmd::break_glass::run(&api()?, c, json).await,
         Command::Reconcile(c) => cmd::reconcile::run(&api()?, c, json).await,
         Command::Identity(c) => cmd::identity::run(&api()?, c, json).await,
+        Command::Login(a) => cmd::login::login(&cli.global, a).await,
+        Command::Logout => cmd::login::logout().await,
         Command::Token(c) => cmd::token::run(&api()?, c, json).await,
         Command::Audit(AuditCommand::Export(a)) => cmd::audit_export::run(&api()?, a, json).await,
         Command::Audit(AuditCommand::Verify(a)) => cmd::local::audit_verify(a, json).await,

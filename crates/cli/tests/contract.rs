@@ -5,6 +5,7 @@
 //! check on: undocumented status codes, responses that break their schema,
 //! valid input refused, invalid input accepted, server errors.
 //!
+//! Single sign-on is configured (a real OpenID provider from writ-testkit).
 //! It runs twice: as a requester (alice) and as a member of security (sam),
 //! who may read the audit log, reconcile and manage identities. The seed is
 //! fixed so a failure reproduces; set `WRIT_SCHEMATHESIS_SEED` to explore
@@ -50,7 +51,15 @@ fn operations(server: &Server) -> usize {
 
 #[test]
 fn the_api_keeps_its_openapi_contract_for_every_kind_of_caller() {
-    let server = Server::start(None);
+    // Single sign-on on, against a real provider: its endpoints answer
+    // their 200s and 401s, not only the 404 of a server without it.
+    let op = writ_testkit::OidcProvider::start().unwrap();
+    let issuer = op.issuer();
+    let server = Server::start_with(None, move |data| {
+        let config = data.join("writ.toml");
+        let toml = std::fs::read_to_string(&config).unwrap();
+        std::fs::write(&config, format!("{toml}\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"writ\"\n")).unwrap();
+    });
     let seed = std::env::var("WRIT_SCHEMATHESIS_SEED").unwrap_or_else(|_| "20261202".to_owned());
     for who in ["alice", "sam"] {
         let workdir = tempfile::tempdir().unwrap();

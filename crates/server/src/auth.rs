@@ -107,7 +107,7 @@ mod tests {
     #[test]
     fn every_documented_route_names_what_it_does() {
         let doc = crate::openapi::document();
-        let public = ["/healthz", "/openapi.json"];
+        let public = ["/healthz", "/openapi.json", "/v1/auth/oidc", "/v1/auth/oidc/token"];
         for (path, item) in doc["paths"].as_object().unwrap() {
             for method in item.as_object().unwrap().keys() {
                 let m = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();

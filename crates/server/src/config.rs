@@ -93,6 +93,11 @@ pub struct Config {
     /// expiry).
     #[serde(default, skip_serializing)]
     pub tokens: TokensConfig,
+    /// Sign-in with the organisation's OpenID provider: `[oidc]` with
+    /// `issuer`, `client_id`, `identity_claim` (default `preferred_username`)
+    /// and `session_lifetime` (default `8h`). Absent: no single sign-on.
+    #[serde(default, skip_serializing)]
+    pub oidc: Option<crate::oidc::OidcConfig>,
 }
 
 /// `[tokens]`: the longest a token may last; empty keeps the default.
@@ -252,6 +257,7 @@ impl Default for Config {
             notifications: None,
             reconcile: ReconcileConfig::default(),
             tokens: TokensConfig::default(),
+            oidc: None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod init;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod routes;
 pub mod serve;

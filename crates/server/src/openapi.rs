@@ -15,7 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{audit, break_glass, meta, reconcile, requests, tokens, work};
+use crate::routes::{audit, break_glass, meta, oidc, reconcile, requests, tokens, work};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -35,6 +35,7 @@ use crate::routes::{audit, break_glass, meta, reconcile, requests, tokens, work}
         reconcile::start, reconcile::runs, reconcile::show,
         audit::events, audit::checkpoints, audit::sign,
         tokens::create, tokens::list, tokens::revoke,
+        oidc::info, oidc::exchange,
     ),
     modifiers(&BearerAuth, &Contract)
 )]
@@ -157,6 +158,7 @@ const BODY_TEXT: &[(&str, &str, &str, usize)] = &[
     ("CompleteTask", "evidence", shape::REQUIRED_TEXT, writ_core::text::MAX_EVIDENCE),
     ("CloseRemoval", "evidence", shape::REQUIRED_TEXT, writ_core::text::MAX_EVIDENCE),
     ("NewToken", "name", shape::LINE, writ_core::token::MAX_NAME),
+    ("OidcSignIn", "name", shape::LINE, writ_core::token::MAX_NAME),
     ("BreakGlassReview", "note", shape::REQUIRED_TEXT, writ_core::text::MAX_TEXT),
     ("ResolveBreakGlass", "note", shape::REQUIRED_TEXT, writ_core::text::MAX_TEXT),
 ];

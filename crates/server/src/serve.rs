@@ -41,6 +41,8 @@ pub struct App {
     pub signing_key: Arc<SigningKey>,
     /// Where each signed checkpoint is also published.
     pub witness: Arc<crate::witness::Witness>,
+    /// Sign-in with the organisation's OpenID provider (`[oidc]`), if configured.
+    pub oidc: Option<Arc<crate::oidc::Oidc>>,
 }
 
 impl App {
@@ -113,7 +115,8 @@ pub async fn build_with_connectors(
         tracing::info!(receiver = %writ_app::ports::Notifier::describe(&notifier), "notifications go to a webhook");
         writ = writ.with_notifier(Arc::new(notifier));
     }
-    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness) }, r))
+    let oidc = cfg.oidc.as_ref().map(|o| o.resolve().map(Arc::new)).transpose()?;
+    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness), oidc }, r))
 }
 
 async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {

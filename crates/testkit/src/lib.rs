@@ -12,8 +12,8 @@
 //! `scripts/install-test-deps.sh` installs them.
 //!
 //! Servers: [`PgServer`] (PostgreSQL), [`LdapServer`] (OpenLDAP `slapd`),
-//! [`RedisServer`] and [`ScimServer`] (`scim2-server`), and [`HttpsReceiver`]
-//! (POSTs over HTTPS). Each can speak TLS only (`start_tls`), with a
+//! [`RedisServer`] and [`ScimServer`] (`scim2-server`), [`HttpsReceiver`]
+//! (POSTs over HTTPS), and [`OidcProvider`] (npm `oidc-provider`, run by Node). Each can speak TLS only (`start_tls`), with a
 //! certificate signed by a [`TestCa`] made at run time. The last three can be
 //! stopped and started again on the same port, for "target down, then back"
 //! tests; only the LDAP server keeps its data across that (see each type).
@@ -25,6 +25,7 @@ use std::io;
 
 pub mod https;
 pub mod ldap;
+pub mod oidc;
 pub mod pg;
 pub mod process;
 pub mod redis;
@@ -33,6 +34,7 @@ pub mod tls;
 
 pub use https::HttpsReceiver;
 pub use ldap::{ldap_binary, LdapServer, LdapTls};
+pub use oidc::OidcProvider;
 pub use pg::{pg_binary, PgServer};
 pub use process::{find_binary, free_port, http_get, http_request, HttpResponse};
 pub use redis::{redis_binary, RedisServer};

@@ -8,6 +8,7 @@ pub mod evidence;
 pub mod grant;
 pub mod identity;
 pub mod local;
+pub mod login;
 pub mod page;
 pub mod reconcile;
 pub mod request;

@@ -36,7 +36,7 @@ fn without_a_token_it_says_how_to_set_one() {
     let out = writ(&["whoami"]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.starts_with("error: no API token: pass `--token TOKEN`, set `WRIT_TOKEN`"), "{err}");
+    assert!(err.starts_with("error: no API token: sign in with `writ login`, pass `--token TOKEN`, set `WRIT_TOKEN`"), "{err}");
 }
 
 #[test]

@@ -84,6 +84,8 @@ pub fn writ_cmd() -> Command {
     for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("WRIT_")) {
         c.env_remove(k);
     }
+    // No sign-in of `writ login` from the machine's user: a test gives its own.
+    c.env("XDG_CONFIG_HOME", std::env::temp_dir().join("writ-tests-no-sign-in"));
     c
 }
 

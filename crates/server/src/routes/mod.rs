@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod break_glass;
 pub mod meta;
+pub mod oidc;
 pub mod paging;
 pub mod reconcile;
 pub mod requests;
@@ -54,4 +55,6 @@ pub fn router() -> Router<App> {
         .route("/v1/audit/checkpoints", get(audit::checkpoints).post(audit::sign))
         .route("/v1/tokens", post(tokens::create).get(tokens::list))
         .route("/v1/tokens/{id}/revoke", post(tokens::revoke))
+        .route("/v1/auth/oidc", get(oidc::info))
+        .route("/v1/auth/oidc/token", post(oidc::exchange))
 }
