@@ -14,6 +14,7 @@ pub mod grant;
 pub mod identity;
 pub mod ids;
 pub mod reconcile;
+pub mod scim;
 pub mod request;
 pub mod review;
 pub mod sod;
