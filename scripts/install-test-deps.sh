@@ -5,8 +5,8 @@
 #
 #   PostgreSQL 15, slapd + ldap-utils, redis-server, chromium + chromium-driver
 #   (Debian, without Recommends: those would pull in systemd and avahi; plus
-#   fonts-liberation for legible screenshots); scim2-server and schemathesis
-#   (PyPI, each in a venv under $WRIT_TEST_TOOLS); cargo-nextest; cargo-deny 0.20 (crates.io, built
+#   fonts-liberation for legible screenshots); scim2-server, schemathesis and
+#   scim2-tester (PyPI, each in a venv under $WRIT_TEST_TOOLS); cargo-nextest; cargo-deny 0.20 (crates.io, built
 #   from source: about 7 minutes on 2 cores, once per machine).
 #
 # No service is started: the test harness (crates/testkit) starts its own
@@ -25,6 +25,10 @@ SCIM_VENV="$TOOLS_DIR/scim-venv"
 # writ_testkit::SCHEMATHESIS_PACKAGE.
 SCHEMATHESIS_VERSION="4.32.5"
 SCHEMATHESIS_VENV="$TOOLS_DIR/schemathesis-venv"
+# The SCIM compliance checker (crates/cli/tests/scim_compliance.rs), a library
+# run through its python; keep in step with writ_testkit::SCIM2_TESTER_PACKAGE.
+SCIM2_TESTER_VERSION="0.5.2"
+SCIM2_TESTER_VENV="$TOOLS_DIR/scim2-tester-venv"
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -73,7 +77,7 @@ for c in "${COMPONENTS[@]}"; do
         fi
     done
 done
-if [ -z "$PYTHON" ] && { [ ! -x "$SCIM_VENV/bin/scim2-server" ] || [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; }; then
+if [ -z "$PYTHON" ] && { [ ! -x "$SCIM_VENV/bin/scim2-server" ] || [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ] || [ ! -x "$SCIM2_TESTER_VENV/bin/python" ]; }; then
     missing+=(python3 python3-venv)
 fi
 
@@ -130,6 +134,7 @@ pypi_tool() {
 }
 pypi_tool scim2-server scim2-server "scim2-server==$SCIM_VERSION" "$SCIM_VENV"
 pypi_tool schemathesis schemathesis "schemathesis==$SCHEMATHESIS_VERSION" "$SCHEMATHESIS_VENV"
+pypi_tool scim2-tester python "scim2-tester[httpx2]==$SCIM2_TESTER_VERSION" "$SCIM2_TESTER_VENV"
 
 # cargo-nextest
 if cargo nextest --version >/dev/null 2>&1; then

@@ -11,6 +11,7 @@ pub mod init;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod scim;
 pub mod serve;
 pub mod signing;
 pub mod views;

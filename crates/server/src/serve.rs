@@ -40,6 +40,8 @@ pub struct App {
     pub signing_key: Arc<SigningKey>,
     /// Where each signed checkpoint is also published.
     pub witness: Arc<crate::witness::Witness>,
+    /// Inbound SCIM, when `[scim]` is configured.
+    pub scim: Option<Arc<crate::scim::ScimService>>,
 }
 
 impl App {
@@ -91,6 +93,7 @@ pub async fn build_with_connectors(
     let signing_key = signing::load(&r.data_dir, r.audit_signing_key_file.as_deref())?;
     let witness = crate::witness::Witness::new(r.audit_witness_dir.clone(), r.audit_witness_url.clone(), r.audit_witness_ca_file.as_deref())?;
     let metrics = Arc::new(Metrics::default());
+    let scim = crate::scim::service(cfg.scim.as_ref(), None)?;
     let settings = Settings {
         lapse_after: r.lapse_after.as_delta(),
         removal_overdue_after: r.removal_overdue_after.as_delta(),
@@ -111,7 +114,7 @@ pub async fn build_with_connectors(
         tracing::info!(receiver = %writ_app::ports::Notifier::describe(&notifier), "notifications go to a webhook");
         writ = writ.with_notifier(Arc::new(notifier));
     }
-    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness) }, r))
+    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness), scim }, r))
 }
 
 async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
@@ -126,7 +129,7 @@ async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
 
 /// The router with its middleware; tests call it without a socket.
 pub fn router(app: App, max_body_bytes: usize) -> Router {
-    routes::router().route_layer(middleware::from_fn_with_state(app.clone(), observe)).layer(RequestBodyLimitLayer::new(max_body_bytes)).with_state(app)
+    routes::router().merge(crate::scim::router(&app)).route_layer(middleware::from_fn_with_state(app.clone(), observe)).layer(RequestBodyLimitLayer::new(max_body_bytes)).with_state(app)
 }
 
 /// Wraps `router` so that no request can take the server down or hold it

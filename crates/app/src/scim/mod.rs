@@ -131,11 +131,15 @@ impl Writ {
     /// on `userName`, `id` or `externalId` (what providers ask before each
     /// create) is looked up by index; any other reads every person.
     pub async fn scim_users_list(&self, q: &ListQuery, base: &str) -> Result<ListPage, ScimError> {
-        let key = match q.filter.as_ref().and_then(Filter::as_equality) {
+        Ok(page(self.scim_users_matching(q.filter.as_ref(), base).await?, q))
+    }
+
+    async fn scim_users_matching(&self, filter: Option<&Filter>, base: &str) -> Result<Vec<Value>, ScimError> {
+        let key = match filter.and_then(Filter::as_equality) {
             Some((p, v)) if p.urn.is_none() && p.sub.is_none() && (p.attr.eq_ignore_ascii_case("userName") || p.attr.eq_ignore_ascii_case("id")) => {
                 match IdentityId::parse(v) {
                     Ok(id) => ScimUserKey::Ids(vec![id]),
-                    Err(_) => return Ok(page(Vec::new(), q)),
+                    Err(_) => return Ok(Vec::new()),
                 }
             }
             Some((p, v)) if p.urn.is_none() && p.sub.is_none() && p.attr.eq_ignore_ascii_case("externalId") => ScimUserKey::ExternalId(v.to_owned()),
@@ -143,11 +147,13 @@ impl Writ {
         };
         let rows: Vec<ScimUserRow> = self.scim_rows(&key).await?.into_iter().filter(|r| !is_deleted(r)).collect();
         let groups = self.group_index(rows.iter().map(|r| &r.identity)).await?;
-        let all = rows
-            .iter()
-            .map(|r| map::user_resource(r, &groups, base))
-            .filter(|res| q.filter.as_ref().is_none_or(|f| f.matches(Kind::User, res)))
-            .collect();
+        Ok(rows.iter().map(|r| map::user_resource(r, &groups, base)).filter(|res| filter.is_none_or(|f| f.matches(Kind::User, res))).collect())
+    }
+
+    /// `POST /.search` at the root: Users then Groups matching `q`'s filter.
+    pub async fn scim_search_all(&self, q: &ListQuery, base: &str) -> Result<ListPage, ScimError> {
+        let mut all = self.scim_users_matching(q.filter.as_ref(), base).await?;
+        all.extend(self.scim_groups_matching(q.filter.as_ref(), base).await?);
         Ok(page(all, q))
     }
 
@@ -292,7 +298,11 @@ impl Writ {
     /// Groups matching `q`'s filter, by display name; one equality on
     /// `displayName`, `id` or `externalId` is looked up by index.
     pub async fn scim_groups_list(&self, q: &ListQuery, base: &str) -> Result<ListPage, ScimError> {
-        let key = match q.filter.as_ref().and_then(Filter::as_equality) {
+        Ok(page(self.scim_groups_matching(q.filter.as_ref(), base).await?, q))
+    }
+
+    async fn scim_groups_matching(&self, filter: Option<&Filter>, base: &str) -> Result<Vec<Value>, ScimError> {
+        let key = match filter.and_then(Filter::as_equality) {
             Some((p, v)) if p.urn.is_none() && p.sub.is_none() && p.attr.eq_ignore_ascii_case("displayName") => ScimGroupKey::DisplayName(v.to_owned()),
             Some((p, v)) if p.urn.is_none() && p.sub.is_none() && p.attr.eq_ignore_ascii_case("id") => ScimGroupKey::Ids(vec![v.to_owned()]),
             Some((p, v)) if p.urn.is_none() && p.sub.is_none() && p.attr.eq_ignore_ascii_case("externalId") => ScimGroupKey::ExternalId(v.to_owned()),
@@ -301,12 +311,11 @@ impl Writ {
         let groups = self.store.scim_groups(&key).await.map_err(store_failed)?;
         let ids: Vec<GroupId> = groups.iter().map(|(g, _)| g.group.clone()).collect();
         let members = self.members(&ids).await?;
-        let all = groups
+        Ok(groups
             .iter()
             .map(|(g, v)| map::group_resource(g, *v, members.get(&g.group).map_or(&[], Vec::as_slice), base))
-            .filter(|res| q.filter.as_ref().is_none_or(|f| f.matches(Kind::Group, res)))
-            .collect();
-        Ok(page(all, q))
+            .filter(|res| filter.is_none_or(|f| f.matches(Kind::Group, res)))
+            .collect())
     }
 
     pub async fn scim_create_group(&self, body: &Value, base: &str) -> Result<Resource, ScimError> {

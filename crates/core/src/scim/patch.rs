@@ -153,9 +153,11 @@ fn apply_one(kind: Kind, resource: &mut Value, op: Op, p: &PatchPath, value: Opt
             }
             Op::Add | Op::Replace => {
                 let v = value.and_then(Value::as_object).ok_or_else(|| ScimError::invalid_value(format!("the value for `{urn}` must be an object")))?;
+                // Its attributes, as in an operation without a path (a
+                // client may echo the extension's `schemas`).
                 for (k, x) in v {
                     let sub = PatchPath { attr: AttrPath { urn: Some(urn.clone()), attr: k.clone(), sub: None }, filter: None, sub: None };
-                    apply_one(kind, resource, op, &sub, Some(x), pathless)?;
+                    apply_one(kind, resource, op, &sub, Some(x), true)?;
                 }
                 Ok(())
             }
