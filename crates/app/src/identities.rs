@@ -131,8 +131,13 @@ impl Writ {
         change: &mut Change,
     ) -> Result<Vec<(Identity, u64)>, AppError> {
         let changing: BTreeSet<IdentityId> = batch.iter().map(|i| i.id.clone()).collect();
-        let owners: Vec<IdentityId> =
-            batch.iter().filter_map(|i| i.owner.clone()).filter(|o| !changing.contains(o) && !stored.contains_key(o)).collect::<BTreeSet<_>>().into_iter().collect();
+        let owners: Vec<IdentityId> = batch
+            .iter()
+            .filter_map(|i| i.owner.clone())
+            .filter(|o| !changing.contains(o) && !stored.contains_key(o))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let mut after: BTreeMap<IdentityId, Identity> = stored.iter().map(|(id, (i, _))| (id.clone(), i.clone())).collect();
         let changing_ids: Vec<IdentityId> = changing.iter().cloned().collect();
         let around = self.store.identities_by_id(&owners).await?.into_iter().chain(self.store.identities_owned_by(&changing_ids).await?);

@@ -38,7 +38,9 @@ fn parse_args() -> anyhow::Result<Args> {
     let mut a = Args { users: 10_000, groups: 1_000, members: 10, clients: 8, runs: 3, lookup: true };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
-        let mut num = |what: &str| -> anyhow::Result<usize> { it.next().with_context(|| format!("{what} needs a number"))?.parse().with_context(|| format!("{what} needs a number")) };
+        let mut num = |what: &str| -> anyhow::Result<usize> {
+            it.next().with_context(|| format!("{what} needs a number"))?.parse().with_context(|| format!("{what} needs a number"))
+        };
         match arg.as_str() {
             "--users" => a.users = num("--users")?,
             "--groups" => a.groups = num("--groups")?,
@@ -64,8 +66,9 @@ fn user(n: usize) -> Value {
         "emails": [{ "value": user_name(n), "type": "work", "primary": true }],
     });
     // Nine in ten have a manager: one of the first users.
-    if n % 10 != 0 {
-        u["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] = json!({ "manager": { "value": user_name(n / 10 * 10) }, "department": format!("dept{}", n % 37) });
+    if !n.is_multiple_of(10) {
+        u["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"] =
+            json!({ "manager": { "value": user_name(n / 10 * 10) }, "department": format!("dept{}", n % 37) });
     }
     u
 }

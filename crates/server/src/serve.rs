@@ -129,7 +129,11 @@ async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
 
 /// The router with its middleware; tests call it without a socket.
 pub fn router(app: App, max_body_bytes: usize) -> Router {
-    routes::router().merge(crate::scim::router(&app)).route_layer(middleware::from_fn_with_state(app.clone(), observe)).layer(RequestBodyLimitLayer::new(max_body_bytes)).with_state(app)
+    routes::router()
+        .merge(crate::scim::router(&app))
+        .route_layer(middleware::from_fn_with_state(app.clone(), observe))
+        .layer(RequestBodyLimitLayer::new(max_body_bytes))
+        .with_state(app)
 }
 
 /// Wraps `router` so that no request can take the server down or hold it

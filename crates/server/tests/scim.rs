@@ -128,14 +128,19 @@ async fn an_identity_provider_provisions_people_managers_and_groups() {
     assert_eq!(events(&h).await.len(), before, "nothing refused reached the audit log");
 
     // Groups: the display name gives the Writ group id; members are identities' groups.
-    let r = scim(&h, "POST", "/scim/v2/Groups", Some(json!({ "displayName": "Payments Team", "members": [{ "value": "ann@example.com" }, { "value": "alice" }] }))).await;
+    let r =
+        scim(&h, "POST", "/scim/v2/Groups", Some(json!({ "displayName": "Payments Team", "members": [{ "value": "ann@example.com" }, { "value": "alice" }] })))
+            .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.body);
     let gid = r.body["id"].as_str().unwrap().to_owned();
     let team = GroupId::parse("Payments-Team").unwrap();
     assert!(identity(&h, "ann@example.com").await.groups.contains(&team));
     assert!(identity(&h, "alice").await.groups.contains(&team));
     let r = scim(&h, "GET", "/scim/v2/Users/ann@example.com", None).await;
-    assert_eq!(r.body["groups"], json!([{ "value": gid, "$ref": format!("http://writ.test/scim/v2/Groups/{gid}"), "display": "Payments Team", "type": "direct" }]));
+    assert_eq!(
+        r.body["groups"],
+        json!([{ "value": gid, "$ref": format!("http://writ.test/scim/v2/Groups/{gid}"), "display": "Payments Team", "type": "direct" }])
+    );
     let r = scim(&h, "GET", "/scim/v2/Groups?filter=displayName%20eq%20%22payments%20team%22", None).await;
     assert_eq!(r.body["totalResults"], 1, "displayName compares without regard to case: {}", r.body);
     let r = scim(&h, "GET", "/scim/v2/Groups?filter=members%20eq%20%22alice%22", None).await;
@@ -176,7 +181,15 @@ async fn an_identity_provider_provisions_people_managers_and_groups() {
     let r = call_with(&h, Some(TOKEN), "PUT", user, Some(json!({ "userName": "ann@example.com", "active": true })), &[("if-match", "W/\"1-1\"")]).await;
     assert_error(&r, 412, None, "If-Match");
     let current = scim(&h, "GET", user, None).await.headers["etag"].to_str().unwrap().to_owned();
-    let r = call_with(&h, Some(TOKEN), "PUT", user, Some(json!({ "userName": "ann@example.com", "active": true, "displayName": "Ann" })), &[("if-match", &current)]).await;
+    let r = call_with(
+        &h,
+        Some(TOKEN),
+        "PUT",
+        user,
+        Some(json!({ "userName": "ann@example.com", "active": true, "displayName": "Ann" })),
+        &[("if-match", &current)],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     let i = identity(&h, "ann@example.com").await;
     assert_eq!((i.is_active(), i.display_name.as_str(), i.manager), (true, "Ann", None), "PUT replaces: no manager given, none kept");
@@ -186,8 +199,15 @@ async fn an_identity_provider_provisions_people_managers_and_groups() {
     let total = r.body["totalResults"].as_u64().unwrap();
     assert!(total >= 10, "{}", r.body);
     assert_eq!((r.body["startIndex"].clone(), r.body["itemsPerPage"].clone()), (json!(2), json!(3)));
-    let r = scim(&h, "GET", "/scim/v2/Users?filter=displayName%20sw%20%22an%22%20and%20active%20eq%20true%20and%20not%20(emails%20pr)&attributes=userName", None).await;
-    assert_eq!(r.body["Resources"], json!([{ "id": "ann@example.com", "userName": "ann@example.com", "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"] }]), "{}", r.body);
+    let r =
+        scim(&h, "GET", "/scim/v2/Users?filter=displayName%20sw%20%22an%22%20and%20active%20eq%20true%20and%20not%20(emails%20pr)&attributes=userName", None)
+            .await;
+    assert_eq!(
+        r.body["Resources"],
+        json!([{ "id": "ann@example.com", "userName": "ann@example.com", "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"] }]),
+        "{}",
+        r.body
+    );
 
     // DELETE disables and hides the user; its identity stays for the audit log.
     let r = scim(&h, "DELETE", user, None).await;
@@ -216,7 +236,10 @@ async fn scim_has_its_own_token_and_exists_only_when_configured() {
     assert_error(&scim(&h, "GET", "/scim/v2/Nothing", None).await, 404, None, "no SCIM endpoint");
     assert_error(&scim(&h, "DELETE", "/scim/v2/ServiceProviderConfig", None).await, 405, None, "method");
     let r = scim(&h, "GET", "/scim/v2/ServiceProviderConfig", None).await;
-    assert_eq!((r.body["patch"]["supported"].clone(), r.body["bulk"]["supported"].clone(), r.body["etag"]["supported"].clone()), (json!(true), json!(false), json!(true)));
+    assert_eq!(
+        (r.body["patch"]["supported"].clone(), r.body["bulk"]["supported"].clone(), r.body["etag"]["supported"].clone()),
+        (json!(true), json!(false), json!(true))
+    );
 
     let plain = common::harness().await;
     let r = call_with(&plain, Some(TOKEN), "GET", "/scim/v2/Users", None, &[]).await;

@@ -42,7 +42,15 @@ fn user_record(name: &str, external: Option<&str>, deleted: bool) -> ScimUserRec
 
 fn group_record(scim_id: &str, g: &str, name: &str) -> ScimGroupRecord {
     let t = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
-    ScimGroupRecord { id: scim_id.into(), group: group(g), display_name: name.into(), external_id: Some(format!("ext-{scim_id}")), created_at: t, updated_at: t, attributes: json!({}) }
+    ScimGroupRecord {
+        id: scim_id.into(),
+        group: group(g),
+        display_name: name.into(),
+        external_id: Some(format!("ext-{scim_id}")),
+        created_at: t,
+        updated_at: t,
+        attributes: json!({}),
+    }
 }
 
 async fn write(store: &dyn Store, identities: Vec<Versioned<Identity>>) -> Result<(), StoreError> {
@@ -102,7 +110,10 @@ async fn scim_store_behaviours(store: Arc<dyn Store>) {
     s.commit(scim(vec![Versioned::update(user_record("bob", Some("00u-bob"), true), 1)])).await.unwrap();
     assert!(s.group_members(&[group("ops")]).await.unwrap().is_empty(), "a deleted user is no member");
     let rows = s.scim_users(&ScimUserKey::Ids(vec![id("bob"), id("ann")])).await.unwrap();
-    assert_eq!(rows.iter().map(|r| (r.identity.id.as_str(), r.record.as_ref().map(|(r, v)| (r.deleted, *v)))).collect::<Vec<_>>(), [("ann", None), ("bob", Some((true, 2)))]);
+    assert_eq!(
+        rows.iter().map(|r| (r.identity.id.as_str(), r.record.as_ref().map(|(r, v)| (r.deleted, *v)))).collect::<Vec<_>>(),
+        [("ann", None), ("bob", Some((true, 2)))]
+    );
 
     // Groups: unique Writ group id and name, looked up without regard to case.
     let groups = |groups: Vec<Versioned<ScimGroupRecord>>, deleted_groups: Vec<Versioned<String>>| Change {

@@ -81,7 +81,11 @@ pub fn scim2_tester_python() -> Result<std::path::PathBuf, TestkitError> {
     if imports {
         Ok(python)
     } else {
-        Err(TestkitError::MissingPythonTool { binary: "python (with scim2_tester)".into(), package: SCIM2_TESTER_PACKAGE.into(), venv: venv.display().to_string() })
+        Err(TestkitError::MissingPythonTool {
+            binary: "python (with scim2_tester)".into(),
+            package: SCIM2_TESTER_PACKAGE.into(),
+            venv: venv.display().to_string(),
+        })
     }
 }
 

@@ -20,8 +20,8 @@ mod scim;
 pub use connector::{Account, AccountState, Applied, Connector, ConnectorError, ConnectorInfo, LiveEntitlement, Order, READ_BACK_ATTEMPTS};
 pub use notify::{Notification, NotificationKind, Notifier, NotifyError};
 pub use page::{Cursor, CursorError, Page};
-pub use scim::{ScimChange, ScimGroupKey, ScimGroupRecord, ScimUserKey, ScimUserRecord, ScimUserRow};
 pub use reconcile::{ActionTaken, LedgerRow, ReconcileRun, RunFilter, RunObservation, RunRecord, RunState};
+pub use scim::{ScimChange, ScimGroupKey, ScimGroupRecord, ScimUserKey, ScimUserRecord, ScimUserRow};
 
 /// The time, injected so tests can move it.
 pub trait Clock: Send + Sync {

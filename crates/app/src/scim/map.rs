@@ -21,7 +21,8 @@ pub fn time(t: DateTime<Utc>) -> String {
 /// The user `clean` (a sanitized User) names: its `userName` as a Writ
 /// identity id.
 pub fn user_id(clean: &Value) -> Result<IdentityId, ScimError> {
-    let name = clean.get("userName").and_then(Value::as_str).ok_or_else(|| ScimError::invalid_value("`userName` is required: the Writ identity id of the person"))?;
+    let name =
+        clean.get("userName").and_then(Value::as_str).ok_or_else(|| ScimError::invalid_value("`userName` is required: the Writ identity id of the person"))?;
     IdentityId::parse(name).map_err(|e| ScimError::invalid_value(format!("`userName` `{name}` cannot be a Writ identity id: {e}")))
 }
 

@@ -73,7 +73,9 @@ fn app_error(e: AppError) -> ScimError {
     match e {
         AppError::Domain(d) => ScimError::invalid_value(d.to_string()),
         AppError::NotFound { what, id } => ScimError::not_found(what, &id),
-        AppError::Conflict { what, id } => ScimError { status: 409, scim_type: None, detail: format!("{what} `{id}` kept changing while this request was applied: retry") },
+        AppError::Conflict { what, id } => {
+            ScimError { status: 409, scim_type: None, detail: format!("{what} `{id}` kept changing while this request was applied: retry") }
+        }
         AppError::Stale { .. } => ScimError::precondition(e.to_string()),
         AppError::Store(StoreError::Duplicate { what, id }) => ScimError::uniqueness(format!("{what} `{id}` already exists")),
         other => store_failed(other),
@@ -165,7 +167,9 @@ impl Writ {
             if let Some((existing, _)) = stored.get(&id) {
                 let deleted = self.scim_rows(&ScimUserKey::Ids(vec![id.clone()])).await?.iter().any(is_deleted);
                 return Err(ScimError::uniqueness(if deleted {
-                    format!("user `{id}` was deleted; Writ keeps its identity (disabled) because the audit log refers to it: give the new person another userName")
+                    format!(
+                        "user `{id}` was deleted; Writ keeps its identity (disabled) because the audit log refers to it: give the new person another userName"
+                    )
                 } else if existing.kind.is_human() {
                     format!("a user with userName `{id}` exists: read it with the filter userName eq \"{id}\" and update it")
                 } else {
@@ -174,7 +178,14 @@ impl Writ {
             }
             let identity = map::identity_from(&clean, &id, None)?;
             let now = self.clock.now();
-            let record = ScimUserRecord { id: id.clone(), external_id: map::external_id(&clean), deleted: false, created_at: now, updated_at: now, attributes: map::user_attributes(&clean) };
+            let record = ScimUserRecord {
+                id: id.clone(),
+                external_id: map::external_id(&clean),
+                deleted: false,
+                created_at: now,
+                updated_at: now,
+                attributes: map::user_attributes(&clean),
+            };
             let mut change = Change::default();
             let written = self.stage_identities(ACTOR, Some(SOURCE), &stored, vec![identity], &mut change).await.map_err(app_error)?;
             change.events.push(user_event("create", &record, now));
@@ -249,7 +260,9 @@ impl Writ {
                     let identity = Identity { status: IdentityStatus::Disabled, ..current.clone() };
                     let record = match &row.record {
                         Some((r, _)) => ScimUserRecord { deleted: true, updated_at: now, ..r.clone() },
-                        None => ScimUserRecord { id: current.id.clone(), external_id: None, deleted: true, created_at: now, updated_at: now, attributes: json!({}) },
+                        None => {
+                            ScimUserRecord { id: current.id.clone(), external_id: None, deleted: true, created_at: now, updated_at: now, attributes: json!({}) }
+                        }
                     };
                     (identity, record)
                 }
@@ -390,7 +403,8 @@ impl Writ {
             concerned.extend(removed.iter().cloned());
             let stored = self.identities_versioned_by(&concerned).await.map_err(app_error)?;
             if !added.is_empty() {
-                let live: BTreeSet<IdentityId> = self.scim_rows(&ScimUserKey::Ids(added.clone())).await?.into_iter().filter(|r| !is_deleted(r)).map(|r| r.identity.id).collect();
+                let live: BTreeSet<IdentityId> =
+                    self.scim_rows(&ScimUserKey::Ids(added.clone())).await?.into_iter().filter(|r| !is_deleted(r)).map(|r| r.identity.id).collect();
                 if let Some(missing) = added.iter().find(|a| !live.contains(*a)) {
                     return Err(ScimError::invalid_value(format!("member `{missing}` is not a user of this service: create the user first")));
                 }
@@ -439,7 +453,12 @@ impl Writ {
 
     /// The record and members a sanitized Group makes, checking that its
     /// name is not another group's.
-    async fn group_from(&self, clean: &Value, current: Option<&ScimGroupRecord>, now: chrono::DateTime<chrono::Utc>) -> Result<(ScimGroupRecord, BTreeSet<IdentityId>), ScimError> {
+    async fn group_from(
+        &self,
+        clean: &Value,
+        current: Option<&ScimGroupRecord>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(ScimGroupRecord, BTreeSet<IdentityId>), ScimError> {
         let name = clean
             .get("displayName")
             .and_then(Value::as_str)

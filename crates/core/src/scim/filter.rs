@@ -62,14 +62,21 @@ impl CompareOp {
 /// A parsed filter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Filter {
-    Compare { path: AttrPath, op: CompareOp, value: Value },
+    Compare {
+        path: AttrPath,
+        op: CompareOp,
+        value: Value,
+    },
     Present(AttrPath),
     And(Box<Filter>, Box<Filter>),
     Or(Box<Filter>, Box<Filter>),
     Not(Box<Filter>),
     /// `emails[type eq "work"]`: some element of the multi-valued attribute
     /// matches the inner filter, whose paths are relative to the element.
-    ValuePath { path: AttrPath, filter: Box<Filter> },
+    ValuePath {
+        path: AttrPath,
+        filter: Box<Filter>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -228,7 +235,9 @@ impl Parser<'_> {
                         self.pos += 1;
                         return Ok(Filter::Present(path));
                     }
-                    Some(Tok::Word(o)) => CompareOp::parse(o).ok_or_else(|| self.bad(format!("`{o}` is not an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr)")))?,
+                    Some(Tok::Word(o)) => {
+                        CompareOp::parse(o).ok_or_else(|| self.bad(format!("`{o}` is not an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr)")))?
+                    }
                     _ => return Err(self.bad(format!("`{w}` must be followed by an operator (eq, ne, co, sw, ew, gt, ge, lt, le, pr)"))),
                 };
                 self.pos += 1;
@@ -274,9 +283,7 @@ impl Filter {
                 // `ne` on an absent attribute is true: nothing equals the value.
                 hit || (*op == CompareOp::Ne && values.is_empty())
             }
-            Filter::ValuePath { path, filter } => {
-                path.values(resource).into_iter().any(|element| filter.matches_element(kind, path, element))
-            }
+            Filter::ValuePath { path, filter } => path.values(resource).into_iter().any(|element| filter.matches_element(kind, path, element)),
         }
     }
 

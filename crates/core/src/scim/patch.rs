@@ -114,9 +114,11 @@ pub fn apply(kind: Kind, resource: &mut Value, ops: &[Operation]) -> Result<(), 
     for op in ops {
         match &op.path {
             None => {
-                let value = op.value.as_ref().and_then(Value::as_object).ok_or_else(|| {
-                    ScimError::invalid_value("an operation without a `path` needs a `value` that is an object of attributes")
-                })?;
+                let value = op
+                    .value
+                    .as_ref()
+                    .and_then(Value::as_object)
+                    .ok_or_else(|| ScimError::invalid_value("an operation without a `path` needs a `value` that is an object of attributes"))?;
                 for (k, v) in value {
                     if schema::is_extension(k) && v.is_object() {
                         let urn = schema::split_urn(k).and_then(|(u, _)| u);
@@ -310,9 +312,8 @@ fn filtered(
                 // Nothing matches: the element the filter describes is made
                 // (Entra ID replaces `emails[type eq "work"].value` on a user
                 // without one), when the filter says what it is.
-                let mut made = equalities(filter).ok_or_else(|| {
-                    ScimError::bad(ScimType::NoTarget, format!("no value of `{attr}` matches the filter `{filter}`"))
-                })?;
+                let mut made =
+                    equalities(filter).ok_or_else(|| ScimError::bad(ScimType::NoTarget, format!("no value of `{attr}` matches the filter `{filter}`")))?;
                 match (sub, value) {
                     (Some(s), Some(v)) => {
                         made.insert(s.to_owned(), v.clone());
@@ -451,7 +452,8 @@ mod tests {
 
     #[test]
     fn entra_replaces_a_filtered_value_that_does_not_exist_yet_by_making_it() {
-        let r = patch(Kind::User, json!({ "userName": "ann" }), json!([{ "op": "Add", "path": "emails[type eq \"work\"].value", "value": "ann@work" }])).unwrap();
+        let r =
+            patch(Kind::User, json!({ "userName": "ann" }), json!([{ "op": "Add", "path": "emails[type eq \"work\"].value", "value": "ann@work" }])).unwrap();
         assert_eq!(r["emails"], json!([{ "type": "work", "value": "ann@work" }]));
         let e = patch(Kind::User, json!({}), json!([{ "op": "replace", "path": "emails[value co \"x\"].type", "value": "work" }])).unwrap_err();
         assert_eq!(e.scim_type, Some(ScimType::NoTarget));

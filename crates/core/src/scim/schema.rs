@@ -130,7 +130,10 @@ pub const ENTERPRISE_ATTRS: &[Attr] = &[
     string("organization", "The organization."),
     string("division", "The division."),
     string("department", "The department."),
-    Attr { sub: MANAGER_SUB, ..attr("manager", Type::Complex, "The user's manager: Writ's manager of the identity (the approver of `subject_manager` stages).") },
+    Attr {
+        sub: MANAGER_SUB,
+        ..attr("manager", Type::Complex, "The user's manager: Writ's manager of the identity (the approver of `subject_manager` stages).")
+    },
 ];
 
 const MEMBER_SUB: &[Attr] = &[
@@ -329,9 +332,7 @@ fn clean_single(a: &'static Attr, v: &Value, at: &str) -> Result<Option<Value>, 
         }
         // A complex attribute given as its `value` alone (Entra ID sends
         // the manager so).
-        (Type::Complex, Value::String(_)) if a.sub.iter().any(|s| s.name == "value") => {
-            clean_single(a, &json!({ "value": v }), at)
-        }
+        (Type::Complex, Value::String(_)) if a.sub.iter().any(|s| s.name == "value") => clean_single(a, &json!({ "value": v }), at),
         (Type::Complex, _) => Err(wrong("an object")),
     }
 }

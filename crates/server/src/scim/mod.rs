@@ -244,7 +244,10 @@ async fn service_provider_config(State(app): State<App>, headers: HeaderMap) -> 
 }
 
 fn list_of(items: Vec<Value>) -> Response {
-    scim_json(StatusCode::OK, &json!({ "schemas": [schema::LIST_RESPONSE], "totalResults": items.len(), "startIndex": 1, "itemsPerPage": items.len(), "Resources": items }))
+    scim_json(
+        StatusCode::OK,
+        &json!({ "schemas": [schema::LIST_RESPONSE], "totalResults": items.len(), "startIndex": 1, "itemsPerPage": items.len(), "Resources": items }),
+    )
 }
 
 async fn resource_types(State(app): State<App>, headers: HeaderMap) -> Response {
