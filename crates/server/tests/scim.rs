@@ -235,6 +235,8 @@ async fn scim_has_its_own_token_and_exists_only_when_configured() {
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "the SCIM token is no /v1 token");
     assert_error(&scim(&h, "GET", "/scim/v2/Nothing", None).await, 404, None, "no SCIM endpoint");
     assert_error(&scim(&h, "DELETE", "/scim/v2/ServiceProviderConfig", None).await, 405, None, "method");
+    let big = json!({ "userName": "big", "title": "x".repeat(70_000) });
+    assert_error(&scim(&h, "POST", "/scim/v2/Users", Some(big)).await, 413, None, "max_body_bytes");
     let r = scim(&h, "GET", "/scim/v2/ServiceProviderConfig", None).await;
     assert_eq!(
         (r.body["patch"]["supported"].clone(), r.body["bulk"]["supported"].clone(), r.body["etag"]["supported"].clone()),

@@ -78,7 +78,7 @@ pub fn router(app: &App) -> Router<App> {
         .route("/.search", post(search_all))
         .route("/Groups/{id}", get(get_group).put(replace_group).patch(patch_group).delete(delete_group))
         .fallback(not_found)
-        .layer(middleware::map_response(method_not_allowed))
+        .layer(middleware::map_response(scim_shaped))
         .layer(middleware::from_fn_with_state(app.clone(), authenticate));
     Router::new().nest("/scim/v2", resources)
 }
@@ -98,12 +98,29 @@ fn unauthenticated(detail: &str) -> Response {
     Failure(ScimError { status: 401, scim_type: None, detail: detail.into() }).into_response()
 }
 
-/// axum answers a method a route lacks with an empty 405: SCIM's shape instead.
-async fn method_not_allowed(resp: Response) -> Response {
-    if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
-        return Failure(ScimError { status: 405, scim_type: None, detail: "this endpoint does not support that method".into() }).into_response();
+/// Answers that do not come from a SCIM handler (axum's 405 for a method a
+/// route lacks, its rejections of a body over `max_body_bytes` or of a
+/// malformed query string) get SCIM's error shape too, with their text.
+async fn scim_shaped(resp: Response) -> Response {
+    let status = resp.status();
+    let ours = resp.headers().get(header::CONTENT_TYPE).is_some_and(|c| c.as_bytes() == CONTENT_TYPE.as_bytes());
+    if ours || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
     }
-    resp
+    let text = match axum::body::to_bytes(resp.into_body(), 4096).await {
+        Ok(b) => String::from_utf8_lossy(&b).trim().to_owned(),
+        Err(_) => String::new(),
+    };
+    let detail = match status {
+        StatusCode::METHOD_NOT_ALLOWED => "this endpoint does not support that method".to_owned(),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            "the body is larger than the server accepts (config key `max_body_bytes`): send fewer members per request, or raise the limit".to_owned()
+        }
+        _ if text.is_empty() => status.canonical_reason().unwrap_or("error").to_owned(),
+        _ => text,
+    };
+    let scim_type = (status == StatusCode::BAD_REQUEST).then_some(ScimType::InvalidSyntax);
+    Failure(ScimError { status: status.as_u16(), scim_type, detail }).into_response()
 }
 
 async fn not_found(req: Request) -> Response {
