@@ -199,6 +199,14 @@ async fn an_identity_provider_provisions_people_managers_and_groups() {
     let total = r.body["totalResults"].as_u64().unwrap();
     assert!(total >= 10, "{}", r.body);
     assert_eq!((r.body["startIndex"].clone(), r.body["itemsPerPage"].clone()), (json!(2), json!(3)));
+    let ids = |v: &Value| -> Vec<String> { v["Resources"].as_array().unwrap().iter().map(|u| u["id"].as_str().unwrap().to_owned()).collect() };
+    let everyone = ids(&scim(&h, "GET", "/scim/v2/Users", None).await.body);
+    assert_eq!(everyone.len() as u64, total);
+    let mut walked = Vec::new();
+    for start in (1..=total).step_by(4) {
+        walked.extend(ids(&scim(&h, "GET", &format!("/scim/v2/Users?startIndex={start}&count=4"), None).await.body));
+    }
+    assert_eq!(walked, everyone, "pages of 4 walk the whole list, in order, once");
     let r =
         scim(&h, "GET", "/scim/v2/Users?filter=displayName%20sw%20%22an%22%20and%20active%20eq%20true%20and%20not%20(emails%20pr)&attributes=userName", None)
             .await;

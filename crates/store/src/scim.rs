@@ -121,6 +121,18 @@ impl SqlStore {
         Ok(users)
     }
 
+    pub(crate) async fn read_scim_user_ids(&self) -> Result<Vec<IdentityId>, StoreError> {
+        let sql = "SELECT i.id AS id FROM identities i LEFT JOIN scim_users s ON s.id = i.id \
+                   WHERE i.kind = 'person' AND COALESCE(s.deleted, 0) = 0 ORDER BY i.id";
+        let rows = self.fetch(sql, &[]).await?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("id").map_err(db_err)?;
+                IdentityId::parse(&id).map_err(|e| StoreError::Corrupt { what: "identity id", detail: e.to_string() })
+            })
+            .collect()
+    }
+
     pub(crate) async fn read_scim_groups(&self, key: &ScimGroupKey) -> Result<Vec<(ScimGroupRecord, u64)>, StoreError> {
         const SELECT: &str = "SELECT doc, version FROM scim_groups";
         let rows = match key {

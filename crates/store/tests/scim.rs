@@ -114,6 +114,8 @@ async fn scim_store_behaviours(store: Arc<dyn Store>) {
         rows.iter().map(|r| (r.identity.id.as_str(), r.record.as_ref().map(|(r, v)| (r.deleted, *v)))).collect::<Vec<_>>(),
         [("ann", None), ("bob", Some((true, 2)))]
     );
+    let live: Vec<String> = s.scim_user_ids().await.unwrap().into_iter().map(|i| i.to_string()).collect();
+    assert_eq!(live, ["ann"], "people SCIM has not deleted, by id");
 
     // Groups: unique Writ group id and name, looked up without regard to case.
     let groups = |groups: Vec<Versioned<ScimGroupRecord>>, deleted_groups: Vec<Versioned<String>>| Change {

@@ -132,8 +132,19 @@ impl Writ {
     /// Users matching `q`'s filter, by id. A filter that is one equality
     /// on `userName`, `id` or `externalId` (what providers ask before each
     /// create) is looked up by index; any other reads every person.
+    /// Without a filter, only the page's users are read (an identity
+    /// provider importing every user walks all the pages).
     pub async fn scim_users_list(&self, q: &ListQuery, base: &str) -> Result<ListPage, ScimError> {
-        Ok(page(self.scim_users_matching(q.filter.as_ref(), base).await?, q))
+        if q.filter.is_some() {
+            return Ok(page(self.scim_users_matching(q.filter.as_ref(), base).await?, q));
+        }
+        let ids = self.store.scim_user_ids().await.map_err(store_failed)?;
+        let start = q.start_index.max(1);
+        let wanted: Vec<IdentityId> = ids.iter().skip(start - 1).take(q.count.min(MAX_RESULTS)).cloned().collect();
+        let rows: Vec<ScimUserRow> =
+            if wanted.is_empty() { Vec::new() } else { self.scim_rows(&ScimUserKey::Ids(wanted)).await?.into_iter().filter(|r| !is_deleted(r)).collect() };
+        let groups = self.group_index(rows.iter().map(|r| &r.identity)).await?;
+        Ok(ListPage { total: ids.len(), start_index: start, resources: rows.iter().map(|r| map::user_resource(r, &groups, base)).collect() })
     }
 
     async fn scim_users_matching(&self, filter: Option<&Filter>, base: &str) -> Result<Vec<Value>, ScimError> {
