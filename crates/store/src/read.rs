@@ -90,8 +90,8 @@ impl Store for SqlStore {
         self.read_scim_users(key).await
     }
 
-    async fn scim_user_ids(&self) -> Result<Vec<IdentityId>, StoreError> {
-        self.read_scim_user_ids().await
+    async fn scim_user_page(&self, offset: u64, limit: u32) -> Result<(u64, Vec<IdentityId>), StoreError> {
+        self.read_scim_user_page(offset, limit).await
     }
 
     async fn scim_groups(&self, key: &writ_app::ports::ScimGroupKey) -> Result<Vec<(writ_app::ports::ScimGroupRecord, u64)>, StoreError> {

@@ -121,16 +121,23 @@ impl SqlStore {
         Ok(users)
     }
 
-    pub(crate) async fn read_scim_user_ids(&self) -> Result<Vec<IdentityId>, StoreError> {
-        let sql = "SELECT i.id AS id FROM identities i LEFT JOIN scim_users s ON s.id = i.id \
-                   WHERE i.kind = 'person' AND COALESCE(s.deleted, 0) = 0 ORDER BY i.id";
-        let rows = self.fetch(sql, &[]).await?;
-        rows.iter()
+    pub(crate) async fn read_scim_user_page(&self, offset: u64, limit: u32) -> Result<(u64, Vec<IdentityId>), StoreError> {
+        const LIVE: &str = "FROM identities i LEFT JOIN scim_users s ON s.id = i.id WHERE i.kind = 'person' AND COALESCE(s.deleted, 0) = 0";
+        let total: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n {LIVE}")).fetch_one(&self.reader).await.map_err(db_err)?.try_get("n").map_err(db_err)?;
+        let rows = sqlx::query(&format!("SELECT i.id AS id {LIVE} ORDER BY i.id LIMIT $1 OFFSET $2"))
+            .bind(i64::from(limit))
+            .bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        let ids = rows
+            .iter()
             .map(|r| {
                 let id: String = r.try_get("id").map_err(db_err)?;
                 IdentityId::parse(&id).map_err(|e| StoreError::Corrupt { what: "identity id", detail: e.to_string() })
             })
-            .collect()
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok((total as u64, ids))
     }
 
     pub(crate) async fn read_scim_groups(&self, key: &ScimGroupKey) -> Result<Vec<(ScimGroupRecord, u64)>, StoreError> {

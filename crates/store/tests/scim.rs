@@ -114,8 +114,9 @@ async fn scim_store_behaviours(store: Arc<dyn Store>) {
         rows.iter().map(|r| (r.identity.id.as_str(), r.record.as_ref().map(|(r, v)| (r.deleted, *v)))).collect::<Vec<_>>(),
         [("ann", None), ("bob", Some((true, 2)))]
     );
-    let live: Vec<String> = s.scim_user_ids().await.unwrap().into_iter().map(|i| i.to_string()).collect();
-    assert_eq!(live, ["ann"], "people SCIM has not deleted, by id");
+    let (total, live) = s.scim_user_page(0, 10).await.unwrap();
+    assert_eq!((total, live), (1, vec![id("ann")]), "people SCIM has not deleted, by id");
+    assert_eq!(s.scim_user_page(1, 10).await.unwrap(), (1, vec![]));
 
     // Groups: unique Writ group id and name, looked up without regard to case.
     let groups = |groups: Vec<Versioned<ScimGroupRecord>>, deleted_groups: Vec<Versioned<String>>| Change {
@@ -147,6 +148,8 @@ async fn scim_store_behaviours(store: Arc<dyn Store>) {
     assert!(rows.windows(2).all(|w| w[0].identity.id < w[1].identity.id), "ordered by id");
     assert_eq!(s.identities_by_id(&ids).await.unwrap().len(), 1200);
     assert_eq!(s.group_members(&[group("big")]).await.unwrap().len(), 1200);
+    let (total, page) = s.scim_user_page(600, 3).await.unwrap();
+    assert_eq!((total, page), (1201, vec![id("p0599"), id("p0600"), id("p0601")]), "ann, then p0000…: position 600 is p0599");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

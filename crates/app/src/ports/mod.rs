@@ -350,9 +350,11 @@ pub trait Store: Send + Sync {
     async fn identities_owned_by(&self, owners: &[IdentityId]) -> Result<Vec<(Identity, u64)>, StoreError>;
     /// People with their SCIM records (see [`ScimUserKey`]), by id.
     async fn scim_users(&self, key: &ScimUserKey) -> Result<Vec<ScimUserRow>, StoreError>;
-    /// The id of every person SCIM has not deleted, by id (what an
-    /// unfiltered list pages through without reading every document).
-    async fn scim_user_ids(&self) -> Result<Vec<IdentityId>, StoreError>;
+    /// How many people SCIM has not deleted, and the ids of `limit` of them
+    /// from position `offset` (0-based) in id order: an unfiltered SCIM list
+    /// page. SCIM pages by position (`startIndex`, RFC 7644 §3.4.2.4), not
+    /// by cursor, so this one list reads by offset.
+    async fn scim_user_page(&self, offset: u64, limit: u32) -> Result<(u64, Vec<IdentityId>), StoreError>;
     /// SCIM groups with their versions (see [`ScimGroupKey`]).
     async fn scim_groups(&self, key: &ScimGroupKey) -> Result<Vec<(ScimGroupRecord, u64)>, StoreError>;
     /// The people in each of `groups` that SCIM has not deleted, as (group,

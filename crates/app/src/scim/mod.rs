@@ -138,13 +138,17 @@ impl Writ {
         if q.filter.is_some() {
             return Ok(page(self.scim_users_matching(q.filter.as_ref(), base).await?, q));
         }
-        let ids = self.store.scim_user_ids().await.map_err(store_failed)?;
         let start = q.start_index.max(1);
-        let wanted: Vec<IdentityId> = ids.iter().skip(start - 1).take(q.count.min(MAX_RESULTS)).cloned().collect();
+        let count = q.count.min(MAX_RESULTS) as u32;
+        let (total, wanted) = if count == 0 {
+            (self.store.scim_user_page(0, 1).await.map_err(store_failed)?.0, Vec::new())
+        } else {
+            self.store.scim_user_page(start as u64 - 1, count).await.map_err(store_failed)?
+        };
         let rows: Vec<ScimUserRow> =
             if wanted.is_empty() { Vec::new() } else { self.scim_rows(&ScimUserKey::Ids(wanted)).await?.into_iter().filter(|r| !is_deleted(r)).collect() };
         let groups = self.group_index(rows.iter().map(|r| &r.identity)).await?;
-        Ok(ListPage { total: ids.len(), start_index: start, resources: rows.iter().map(|r| map::user_resource(r, &groups, base)).collect() })
+        Ok(ListPage { total: total as usize, start_index: start, resources: rows.iter().map(|r| map::user_resource(r, &groups, base)).collect() })
     }
 
     async fn scim_users_matching(&self, filter: Option<&Filter>, base: &str) -> Result<Vec<Value>, ScimError> {
