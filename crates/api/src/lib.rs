@@ -463,3 +463,55 @@ mod tests {
         }
     }
 }
+
+/// Create an API token (`POST /v1/tokens`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    /// Where it is used, e.g. `laptop` or `ci-deploy`: one line.
+    pub name: String,
+    /// Who it authenticates as; defaults to the caller. Another identity
+    /// takes being its owner (a non-human identity) or policy's `manage_identities`.
+    #[serde(default)]
+    pub identity: Option<String>,
+    /// How long it lasts, e.g. `30d`. Required for a non-human identity;
+    /// a person's token lasts the configured maximum when absent.
+    #[serde(default)]
+    pub expires: Option<String>,
+    /// `read` (reads only) or `request` (submit and cancel requests, read
+    /// one's own); absent: whatever policy allows the identity.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// A token's record: never its secret.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TokenView {
+    pub id: String,
+    /// Who it authenticates as.
+    pub identity: String,
+    /// Who answers for it: the person it authenticates as, or the owner of
+    /// the non-human identity it authenticates as.
+    pub owner: String,
+    /// Who issued it: an identity, or `operator` (`writ init`).
+    pub created_by: String,
+    pub name: String,
+    pub scope: Option<String>,
+    /// `active`, `expired` or `revoked`.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    /// Absent: never (tokens issued before expiry existed).
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+    pub revoked_by: Option<String>,
+    /// To within a minute.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// A token just created, with its secret: shown this once, never again.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CreatedToken {
+    pub token: TokenView,
+    /// The bearer token itself (`writ_…`).
+    pub secret: String,
+}

@@ -32,6 +32,7 @@ pub const GRANT_REMOVAL_FAILED: &str = "grant.removal_failed";
 pub const GRANT_REMOVAL_ATTESTED: &str = "grant.removal_attested";
 pub const GRANT_REMOVAL_CLOSED_BY_HAND: &str = "grant.removal_closed_by_hand";
 pub const TOKEN_ISSUED: &str = "token.issued";
+pub const TOKEN_REVOKED: &str = "token.revoked";
 pub const REQUEST_AWAITING_REVIEW: &str = "request.awaiting_review";
 pub const GRANT_REMOVAL_OVERDUE: &str = "grant.removal_overdue";
 pub const GRANT_EXTENSION_REQUESTED: &str = "grant.extension_requested";

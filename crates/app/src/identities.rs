@@ -1,11 +1,6 @@
-//! Registering identities and issuing API tokens.
-//!
-//! Tokens are random 256-bit secrets shown once; only their SHA-256 hash is stored.
-//! A plain hash suffices (no salt, no slow KDF) because the secret has full entropy.
+//! Registering identities, enabling and disabling them.
 
-use rand::RngCore;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use writ_core::identity::{Identity, IdentityStatus};
 use writ_core::ids::IdentityId;
 use writ_policy::AdminAction;
@@ -19,20 +14,6 @@ use crate::events::{self, general};
 use crate::ports::{Change, StoreError, Versioned};
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
-
-/// Prefix that makes a leaked Writ token easy to recognise (and to scan for).
-pub const TOKEN_PREFIX: &str = "writ_";
-
-/// The stored form of a token.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
-pub fn new_token() -> String {
-    let mut raw = [0u8; 32];
-    rand::rngs::OsRng.fill_bytes(&mut raw);
-    format!("{TOKEN_PREFIX}{}", hex::encode(raw))
-}
 
 impl Writ {
     /// Every identity with its stored version, if policy allows `read_audit`
@@ -50,8 +31,9 @@ impl Writ {
     ///
     /// Disabling an identity withdraws everything it has under way, in the same
     /// commit: its unsettled requests (by it or for it) are withdrawn with their
-    /// open tasks, and every grant it holds starts its removal through the
-    /// normal path (read back, evidence, overdue if the target is down).
+    /// open tasks, every grant it holds starts its removal through the
+    /// normal path (read back, evidence, overdue if the target is down), and
+    /// every token it authenticates with is revoked.
     /// Re-enabling restores nothing: access is requested anew.
     pub async fn upsert_identities(&self, actor: Option<&Identity>, batch: Vec<Identity>) -> Result<(), AppError> {
         let ids: Vec<IdentityId> = batch.iter().map(|i| i.id.clone()).collect();
@@ -189,30 +171,10 @@ impl Writ {
             self.start_removal(&g, now, change).await?;
             change.grants.push(Versioned::update(g, loaded));
         }
+        // A disabled identity's tokens are refused anyway (only an active one
+        // authenticates); revoked, they stay dead if it is enabled again.
+        self.revoke_every_token(identity, who, now, change).await?;
         tracing::warn!(identity = %identity, by = who, "identity disabled: its requests withdrawn and its access being removed");
         Ok(())
-    }
-
-    /// Issues a new API token for `identity` and returns it; it is never shown again.
-    pub async fn issue_token(&self, identity: &IdentityId, label: &str) -> Result<String, AppError> {
-        self.identity(identity).await?;
-        let token = new_token();
-        let now = self.clock.now();
-        self.store.add_token(&token_hash(&token), identity, label, now).await?;
-        self.store
-            .commit(Change {
-                events: vec![general(events::TOKEN_ISSUED, "operator", now, json!({ "identity": identity, "label": label }))],
-                ..Default::default()
-            })
-            .await?;
-        Ok(token)
-    }
-
-    /// The identity behind a bearer token, if the token is known and the identity exists.
-    pub async fn authenticate(&self, token: &str) -> Result<Option<Identity>, AppError> {
-        if !token.starts_with(TOKEN_PREFIX) || token.len() > 200 {
-            return Ok(None);
-        }
-        Ok(self.store.token_identity(&token_hash(token)).await?)
     }
 }

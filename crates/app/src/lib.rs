@@ -22,6 +22,7 @@ pub mod review;
 pub mod scim;
 pub mod service;
 pub mod submit;
+pub mod tokens;
 
 pub use error::AppError;
 pub use service::{Settings, Writ};

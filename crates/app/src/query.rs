@@ -21,7 +21,7 @@ use crate::service::PAGE;
 use crate::{AppError, Writ};
 
 /// A page's limit: at least 1 (the server says its own maximum).
-fn page_limit(limit: u32) -> Result<u32, AppError> {
+pub(crate) fn page_limit(limit: u32) -> Result<u32, AppError> {
     if limit == 0 {
         return Err(DomainError::invalid("limit", "must be at least 1").into());
     }
@@ -30,7 +30,7 @@ fn page_limit(limit: u32) -> Result<u32, AppError> {
 
 /// `rows` read with a limit one above `limit`: a page of `limit` of them,
 /// and a cursor when the one more shows the list goes on.
-fn trimmed<T>(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> Cursor) -> Page<T> {
+pub(crate) fn trimmed<T>(mut rows: Vec<T>, limit: u32, key: impl Fn(&T) -> Cursor) -> Page<T> {
     if rows.len() <= limit as usize {
         return Page::last(rows);
     }

@@ -36,6 +36,8 @@ pub struct Settings {
     pub reconcile_max_actions: u64,
     /// How often every target is reconciled on schedule (none: on demand only).
     pub reconcile_every: Option<TimeDelta>,
+    /// How long tokens may last (`[tokens]`).
+    pub tokens: writ_core::token::TokenLimits,
 }
 
 impl Default for Settings {
@@ -50,6 +52,7 @@ impl Default for Settings {
             reconcile: BTreeMap::new(),
             reconcile_max_actions: 1000,
             reconcile_every: None,
+            tokens: Default::default(),
         }
     }
 }

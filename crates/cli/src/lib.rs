@@ -94,6 +94,9 @@ pub enum Command {
     /// Identities: people, service accounts, agents.
     #[command(subcommand)]
     Identity(IdentityCommand),
+    /// API tokens: create (the secret shown once), list, revoke.
+    #[command(subcommand)]
+    Token(cmd::token::TokenCommand),
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
@@ -134,6 +137,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::BreakGlass(c) => cmd::break_glass::run(&api()?, c, json).await,
         Command::Reconcile(c) => cmd::reconcile::run(&api()?, c, json).await,
         Command::Identity(c) => cmd::identity::run(&api()?, c, json).await,
+        Command::Token(c) => cmd::token::run(&api()?, c, json).await,
         Command::Audit(AuditCommand::Export(a)) => cmd::audit_export::run(&api()?, a, json).await,
         Command::Audit(AuditCommand::Verify(a)) => cmd::local::audit_verify(a, json).await,
         Command::Policy(PolicyCommand::Check(a)) => cmd::local::policy_check(a, json),

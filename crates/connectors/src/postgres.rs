@@ -58,6 +58,9 @@ pub const MAX_NAME_BYTES: usize = 63;
 /// Rows fetched per round trip by `scan`.
 const SCAN_BATCH: usize = 10_000;
 
+/// A pooled connection idle for longer than this is pinged before it is used again.
+const IDLE_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// First key of the advisory locks Writ takes (`WRIT` in ASCII).
 const LOCK_CLASS: i32 = 0x5752_4954;
 
@@ -210,7 +213,23 @@ impl PostgresConnector {
     async fn pool(&self) -> &PgPool {
         self.pool
             .get_or_init(|| async {
-                PgPoolOptions::new().max_connections(self.max_connections).acquire_timeout(self.connect_timeout).connect_lazy_with(self.options.clone())
+                PgPoolOptions::new()
+                    .max_connections(self.max_connections)
+                    .acquire_timeout(self.connect_timeout)
+                    // sqlx pings every connection it hands out, a round trip
+                    // before each query; a removal made 3 of them. Only a
+                    // connection left idle can have gone stale (the target
+                    // restarted, a firewall dropped it), so only those are pinged.
+                    .test_before_acquire(false)
+                    .before_acquire(|conn, meta| {
+                        Box::pin(async move {
+                            if meta.idle_for > IDLE_BEFORE_PING {
+                                sqlx::Connection::ping(conn).await?;
+                            }
+                            Ok(true)
+                        })
+                    })
+                    .connect_lazy_with(self.options.clone())
             })
             .await
     }
@@ -332,6 +351,16 @@ fn classify(e: &sqlx::Error) -> (bool, String) {
         E::Tls(t) => (true, crate::tls::with_advice(format!("TLS: {t}"))),
         E::Protocol(p) => (true, format!("protocol: {p}")),
         other => (false, other.to_string()),
+    }
+}
+
+/// Whether `e` says the connection itself is gone (the server shut it down,
+/// the socket broke), rather than anything about the statement.
+fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P02"),
+        sqlx::Error::Io(_) | sqlx::Error::Protocol(_) => true,
+        _ => false,
     }
 }
 
@@ -494,7 +523,32 @@ impl PostgresConnector {
     /// Opens the transaction of a change, holding the account's advisory lock.
     async fn begin(&self, account: &str) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ConnectorError> {
         let pool = self.pool().await;
-        pool.begin_with(format!("BEGIN; SELECT pg_advisory_xact_lock({LOCK_CLASS}, {})", lock_key(account))).await.map_err(|e| self.error(e))
+        let sql = format!("BEGIN; SELECT pg_advisory_xact_lock({LOCK_CLASS}, {})", lock_key(account));
+        self.on_live_connection(|| pool.begin_with(sql.clone())).await
+    }
+
+    /// Runs `first`, the first statement an operation sends on a pooled
+    /// connection, again while it fails only because that connection had
+    /// died (the target restarted while it sat in the pool): connections
+    /// used within the last second are not pinged before use, so this is how
+    /// a stale one is noticed. Nothing ran on the dead connection, so trying
+    /// again changes nothing twice; each failure drops one stale connection,
+    /// so at most `max_connections` more tries are needed.
+    async fn on_live_connection<T, F, Fut>(&self, first: F) -> Result<T, ConnectorError>
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        let mut tries = 0;
+        loop {
+            match first().await {
+                Err(e) if connection_lost(&e) && tries < self.max_connections => {
+                    tries += 1;
+                    tracing::debug!(target_id = %self.target, error = %e, "postgres: a pooled connection had died; trying another");
+                }
+                other => return other.map_err(|e| self.error(e)),
+            }
+        }
     }
 
     fn check_order(&self, o: &Order) -> Result<(), ConnectorError> {
@@ -536,7 +590,8 @@ impl Connector for PostgresConnector {
 
     async fn read_account(&self, account: &Account) -> Result<AccountState, ConnectorError> {
         self.check_name("account", &account.name)?;
-        let rows = sqlx::query(READ_SQL).bind(&account.name).fetch_all(self.pool().await).await.map_err(|e| self.error(e))?;
+        let pool = self.pool().await;
+        let rows = self.on_live_connection(|| sqlx::query(READ_SQL).bind(&account.name).fetch_all(pool)).await?;
         let Some(first) = rows.first() else {
             return Ok(AccountState::default());
         };
@@ -566,7 +621,7 @@ impl Connector for PostgresConnector {
         // first 10%: nested loops, twice as slow here).
         let pool = self.pool().await;
         let mut tx =
-            pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL cursor_tuple_fraction = 1").await.map_err(|e| self.error(e))?;
+            self.on_live_connection(|| pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL cursor_tuple_fraction = 1")).await?;
         let version = tx.server_version_num().unwrap_or(160_000);
         exec_raw(&mut tx, &scan_sql(version)).await.map_err(|e| self.error(e))?;
         let fetch = format!("FETCH FORWARD {SCAN_BATCH} FROM writ_scan");

@@ -220,6 +220,10 @@ uuid_id!(
     /// One reconciliation run of one target.
     RunId, "rec", "reconciliation run id"
 );
+uuid_id!(
+    /// An API token (its record, never its secret).
+    TokenId, "tok", "token id"
+);
 
 #[cfg(test)]
 mod tests {

@@ -20,5 +20,6 @@ pub mod scim;
 pub mod sod;
 pub mod task;
 pub mod text;
+pub mod token;
 
 pub use error::DomainError;

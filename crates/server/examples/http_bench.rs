@@ -385,7 +385,7 @@ fn main() -> anyhow::Result<()> {
         let (a, m) = server_rt.block_on(async {
             let a = app.writ.authenticate(&alice_token).await?;
             let m = app.writ.authenticate(&mona_token).await?;
-            anyhow::Ok((a.context("alice")?, m.context("mona")?))
+            anyhow::Ok((a.context("alice")?.identity, m.context("mona")?.identity))
         })?;
         Driver::Direct { app: app.clone(), alice: a, mona: m }
     } else {

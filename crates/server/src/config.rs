@@ -50,6 +50,10 @@ pub struct Config {
     /// Most TCP connections served at once (1 to 65536); further ones wait in
     /// the operating system's accept queue until one closes.
     pub max_connections: u32,
+    /// A connection that moves no byte either way for this long is closed,
+    /// freeing its slot of `max_connections`, e.g. `2m`. Longer than
+    /// `request_timeout`, so a slow answer is still sent.
+    pub idle_timeout: String,
     /// SQLite's `PRAGMA synchronous` on every connection: `full` (an answered
     /// change survives an OS crash), `normal` (faster; an OS crash can lose the
     /// last answered changes) or `extra`. Ignored on PostgreSQL.
@@ -88,6 +92,36 @@ pub struct Config {
     /// Absent: no SCIM endpoint.
     #[serde(default, skip_serializing)]
     pub scim: Option<crate::scim::ScimConfig>,
+    /// API tokens: `[tokens]` with `max_lifetime_person` (default `365d`,
+    /// also a person's token's expiry when none is asked for) and
+    /// `max_lifetime_non_human` (default `90d`; such tokens must be given an
+    /// expiry).
+    #[serde(default, skip_serializing)]
+    pub tokens: TokensConfig,
+}
+
+/// `[tokens]`: the longest a token may last; empty keeps the default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensConfig {
+    #[serde(default)]
+    pub max_lifetime_person: String,
+    #[serde(default)]
+    pub max_lifetime_non_human: String,
+}
+
+impl TokensConfig {
+    fn resolve(&self) -> Result<writ_core::token::TokenLimits, ConfigError> {
+        let defaults = writ_core::token::TokenLimits::default();
+        let dur = |key: &'static str, v: &str, default: AccessDuration| match v.trim() {
+            "" => Ok(default),
+            v => AccessDuration::parse(v).map_err(|e| ConfigError::Invalid { key, reason: format!("{e} (under `[tokens]`)") }),
+        };
+        Ok(writ_core::token::TokenLimits {
+            person: dur("max_lifetime_person", &self.max_lifetime_person, defaults.person)?,
+            non_human: dur("max_lifetime_non_human", &self.max_lifetime_non_human, defaults.non_human)?,
+        })
+    }
 }
 
 /// `[reconcile]`.
@@ -187,6 +221,7 @@ const KEYS: &[&str] = &[
     "max_body_bytes",
     "request_timeout",
     "max_connections",
+    "idle_timeout",
     "sqlite_synchronous",
     "audit_witness_dir",
     "audit_witness_url",
@@ -212,6 +247,7 @@ impl Default for Config {
             max_body_bytes: 64 * 1024,
             request_timeout: "30s".into(),
             max_connections: 1024,
+            idle_timeout: "2m".into(),
             sqlite_synchronous: "full".into(),
             audit_witness_dir: String::new(),
             audit_witness_url: String::new(),
@@ -221,6 +257,7 @@ impl Default for Config {
             notifications: None,
             reconcile: ReconcileConfig::default(),
             scim: None,
+            tokens: TokensConfig::default(),
         }
     }
 }
@@ -253,11 +290,13 @@ pub struct Resolved {
     pub node_id: String,
     pub request_timeout: std::time::Duration,
     pub max_connections: usize,
+    pub idle_timeout: std::time::Duration,
     pub sqlite_synchronous: writ_store::SqliteSynchronous,
     pub audit_witness_dir: Option<PathBuf>,
     pub audit_witness_url: Option<reqwest::Url>,
     pub audit_witness_ca_file: Option<PathBuf>,
     pub audit_signing_key_file: Option<PathBuf>,
+    pub tokens: writ_core::token::TokenLimits,
 }
 
 impl Config {
@@ -350,6 +389,18 @@ impl Config {
         if !(1..=65_536).contains(&self.max_connections) {
             return Err(ConfigError::Invalid { key: "max_connections", reason: format!("`{}` must be between 1 and 65536", self.max_connections) });
         }
+        let secs = |key: &'static str, v: &str| dur(key, v).map(|d| std::time::Duration::from_secs(d.secs().unsigned_abs()));
+        let request_timeout = secs("request_timeout", &self.request_timeout)?;
+        let idle_timeout = secs("idle_timeout", &self.idle_timeout)?;
+        if idle_timeout <= request_timeout {
+            return Err(ConfigError::Invalid {
+                key: "idle_timeout",
+                reason: format!(
+                    "`{}` must be longer than `request_timeout` (`{}`): a connection waiting for a slow answer would be closed before it is sent",
+                    self.idle_timeout, self.request_timeout
+                ),
+            });
+        }
         let sqlite_synchronous = self
             .sqlite_synchronous
             .parse()
@@ -370,13 +421,15 @@ impl Config {
             break_glass_review_within: dur("break_glass_review_within", &self.break_glass_review_within)?,
             break_glass_max_unreviewed: self.break_glass_max_unreviewed,
             node_id: self.node_id()?,
-            request_timeout: std::time::Duration::from_secs(dur("request_timeout", &self.request_timeout)?.secs().unsigned_abs()),
+            request_timeout,
             max_connections: self.max_connections as usize,
+            idle_timeout,
             sqlite_synchronous,
             audit_witness_dir: Some(self.audit_witness_dir.trim()).filter(|d| !d.is_empty()).map(PathBuf::from),
             audit_witness_url: self.witness_url()?,
             audit_witness_ca_file: self.witness_ca_file()?,
             audit_signing_key_file: Some(self.audit_signing_key_file.trim()).filter(|f| !f.is_empty()).map(PathBuf::from),
+            tokens: self.tokens.resolve()?,
         })
     }
 
@@ -486,6 +539,20 @@ mod tests {
         assert_eq!(r.sqlite_synchronous, writ_store::SqliteSynchronous::Normal);
         let e = Config::load_from(&file, vars(&[("WRIT_MAX_CONNECTIONS", "many")])).unwrap_err().to_string();
         assert!(e.contains("`max_connections`"), "{e}");
+    }
+
+    #[test]
+    fn token_lifetimes_default_and_can_be_capped() {
+        assert_eq!(Config::default().resolve().unwrap().tokens, writ_core::token::TokenLimits::default());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("writ.toml");
+        std::fs::write(&file, "[tokens]\nmax_lifetime_non_human = \"7d\"\n").unwrap();
+        let r = Config::load_from(&file, vars(&[])).unwrap().resolve().unwrap();
+        assert_eq!(r.tokens.non_human, AccessDuration::parse("7d").unwrap());
+        assert_eq!(r.tokens.person, writ_core::token::TokenLimits::default().person);
+        std::fs::write(&file, "[tokens]\nmax_lifetime_person = \"forever\"\n").unwrap();
+        let e = Config::load_from(&file, vars(&[])).unwrap().resolve().unwrap_err().to_string();
+        assert!(e.contains("`max_lifetime_person`") && e.contains("[tokens]"), "{e}");
     }
 
     #[test]

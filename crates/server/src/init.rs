@@ -13,6 +13,8 @@ pub const DEMO_CONFIG: &str = include_str!("../demo/writ.toml");
 pub const DEMO_CATALOG: &str = include_str!("../demo/catalog.toml");
 pub const DEMO_IDENTITIES: &str = include_str!("../demo/identities.toml");
 pub const TOKENS_FILE: &str = "demo-tokens.env";
+/// The name of the tokens `init` issues; `init --force` revokes those it replaces.
+pub const DEMO_TOKEN_NAME: &str = "writ init demo";
 
 /// What `init` made.
 pub struct InitReport {
@@ -65,7 +67,7 @@ pub async fn init(dir: &Path, force: bool) -> anyhow::Result<InitReport> {
         std::sync::Arc::new(policy),
         std::sync::Arc::new(catalog),
         std::sync::Arc::new(crate::clock::SystemClock),
-        writ_app::Settings::default(),
+        writ_app::Settings { tokens: r.tokens, ..writ_app::Settings::default() },
     );
     let identities = catalog_file::load_identities(&dir.join("identities.toml"))?;
     writ.upsert_identities(None, identities.clone()).await?;
@@ -74,7 +76,11 @@ pub async fn init(dir: &Path, force: bool) -> anyhow::Result<InitReport> {
     let mut tokens = Vec::new();
     let mut env = String::from("# API tokens of the demo identities. Secrets: keep this file private.\n");
     for i in identities.iter().filter(|i| i.kind.is_human()) {
-        let token = writ.issue_token(&i.id, "writ init demo").await?;
+        // `--force` on a database that has the demo already: the tokens
+        // written before are replaced, so they stop working.
+        writ.revoke_tokens_named(&i.id, DEMO_TOKEN_NAME, "replaced by `writ init --force`").await?;
+        let draft = writ_core::token::TokenDraft { name: DEMO_TOKEN_NAME.into(), lifetime: None, scope: None };
+        let (_, token) = writ.issue_token_as_operator(&i.id, draft).await?;
         env.push_str(&format!("WRIT_TOKEN_{}={token}\n", i.id.as_str().to_uppercase().replace(['-', '.', '@', '+'], "_")));
         tokens.push((i.id.to_string(), token));
     }

@@ -15,7 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{audit, break_glass, meta, reconcile, requests, work};
+use crate::routes::{audit, break_glass, meta, reconcile, requests, tokens, work};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -34,6 +34,7 @@ use crate::routes::{audit, break_glass, meta, reconcile, requests, work};
         break_glass::create, break_glass::list, break_glass::review, break_glass::resolve,
         reconcile::start, reconcile::runs, reconcile::show,
         audit::events, audit::checkpoints, audit::sign,
+        tokens::create, tokens::list, tokens::revoke,
     ),
     modifiers(&BearerAuth, &Contract)
 )]
@@ -110,7 +111,14 @@ pub mod shape {
 
 /// The id a path's `{id}` (and a list's `cursor`) names, by the path's first segments.
 fn id_shape(path: &str) -> Option<String> {
-    let by_prefix = [("/v1/requests", "req"), ("/v1/break-glass", "req"), ("/v1/grants", "grant"), ("/v1/tasks", "task"), ("/v1/reconcile/runs", "rec")];
+    let by_prefix = [
+        ("/v1/requests", "req"),
+        ("/v1/break-glass", "req"),
+        ("/v1/grants", "grant"),
+        ("/v1/tasks", "task"),
+        ("/v1/reconcile/runs", "rec"),
+        ("/v1/tokens", "tok"),
+    ];
     if path.starts_with("/v1/identities/") {
         return Some(shape::IDENTITY.to_owned());
     }
@@ -148,15 +156,22 @@ const BODY_TEXT: &[(&str, &str, &str, usize)] = &[
     ("RevokeGrant", "reason", shape::REQUIRED_TEXT, writ_core::text::MAX_TEXT),
     ("CompleteTask", "evidence", shape::REQUIRED_TEXT, writ_core::text::MAX_EVIDENCE),
     ("CloseRemoval", "evidence", shape::REQUIRED_TEXT, writ_core::text::MAX_EVIDENCE),
+    ("NewToken", "name", shape::LINE, writ_core::token::MAX_NAME),
     ("BreakGlassReview", "note", shape::REQUIRED_TEXT, writ_core::text::MAX_TEXT),
     ("ResolveBreakGlass", "note", shape::REQUIRED_TEXT, writ_core::text::MAX_TEXT),
 ];
 
 /// Fields that take one of a few words: (schema, field, words).
-const BODY_WORDS: &[(&str, &str, &[&str])] = &[("BreakGlassReview", "verdict", &["accept", "reject"]), ("SetStatus", "status", &["active", "disabled"])];
+const BODY_WORDS: &[(&str, &str, &[&str])] =
+    &[("BreakGlassReview", "verdict", &["accept", "reject"]), ("SetStatus", "status", &["active", "disabled"]), ("NewToken", "scope", &["read", "request"])];
 
 /// Fields that name something: (schema, field, shape); empty means absent.
-const BODY_NAMES: &[(&str, &str, &str)] = &[("NewRequest", "subject", shape::IDENTITY), ("StartReconcile", "target", shape::TARGET)];
+const BODY_NAMES: &[(&str, &str, &str)] = &[
+    ("NewRequest", "subject", shape::IDENTITY),
+    ("StartReconcile", "target", shape::TARGET),
+    ("NewToken", "identity", shape::IDENTITY),
+    ("NewToken", "expires", shape::DURATION),
+];
 
 /// Makes the document exact; see the module's comment.
 struct Contract;
@@ -183,7 +198,12 @@ impl Modify for Contract {
         }
         for (schema, field, words) in BODY_WORDS {
             if let Some(o) = string_field(&mut components.schemas, schema, field) {
-                o.enum_values = Some(words.iter().map(|w| serde_json::Value::from(*w)).collect());
+                let mut values: Vec<serde_json::Value> = words.iter().map(|w| serde_json::Value::from(*w)).collect();
+                // An optional field (`string | null`): null stays allowed.
+                if serde_json::to_value(&o.schema_type).is_ok_and(|t| t.as_array().is_some_and(|a| a.contains(&"null".into()))) {
+                    values.push(serde_json::Value::Null);
+                }
+                o.enum_values = Some(values);
             }
         }
         for (schema, field, shape) in BODY_NAMES {
@@ -222,6 +242,8 @@ const LINKS: &[(&str, &str, &str, &str, &str, &str)] = &[
     ("/v1/identities", "get", "200", "/0/id", "/v1/identities/{id}/status", "post"),
     ("/v1/reconcile", "post", "202", "/0/run", "/v1/reconcile/runs/{id}", "get"),
     ("/v1/reconcile/runs", "get", "200", "/0/id", "/v1/reconcile/runs/{id}", "get"),
+    // Not from the token list: a stateful test would revoke its own token.
+    ("/v1/tokens", "post", "201", "/token/id", "/v1/tokens/{id}/revoke", "post"),
 ];
 
 fn link_responses(doc: &mut utoipa::openapi::OpenApi) {
@@ -393,6 +415,8 @@ mod tests {
         assert_eq!(request["properties"]["duration"]["pattern"], format!("^({})$", shape::DURATION));
         assert_eq!(request["additionalProperties"], false);
         assert!(doc["paths"]["/healthz"]["get"]["responses"]["401"].is_null(), "healthz needs no token");
+        let scope = &doc["components"]["schemas"]["NewToken"]["properties"]["scope"]["enum"];
+        assert_eq!(scope, &serde_json::json!(["read", "request", null]), "an optional word may also be null");
         let created = &doc["paths"]["/v1/requests"]["post"]["responses"]["201"]["links"]["post /v1/requests/{id}/approve"];
         assert_eq!(created["operationRef"], "#/paths/~1v1~1requests~1{id}~1approve/post");
         for (from, method, status, _, to, to_method) in super::LINKS {

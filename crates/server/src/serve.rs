@@ -1,6 +1,7 @@
 //! Building the application from configuration, and serving it.
 
 use std::any::Any;
+use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -101,6 +102,7 @@ pub async fn build_with_connectors(
         break_glass_review_within: r.break_glass_review_within.as_delta(),
         break_glass_max_unreviewed: r.break_glass_max_unreviewed,
         node: r.node_id.clone(),
+        tokens: r.tokens,
         ..Settings::default()
     };
     let mut connectors = writ_connectors::for_catalog(&catalog, &cfg.targets).map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;
@@ -179,19 +181,24 @@ fn panicked(panic: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server could not complete the request; see its log").into_response()
 }
 
-/// A TCP listener that serves at most `max_connections` connections at once.
+/// A TCP listener that serves at most `max_connections` connections at once,
+/// and closes a connection that moves no byte either way for `idle_timeout`.
 ///
 /// It takes a slot before it accepts, so while every slot is taken further
 /// connections wait in the operating system's accept queue instead of being
-/// accepted and left unanswered; a slot frees when its connection closes.
+/// accepted and left unanswered; a slot frees when its connection closes. The
+/// idle timeout is what frees a slot a client opened and left silent (a
+/// keep-alive connection it forgot, or one that sends nothing on purpose to
+/// use the slots up): without it such a connection held its slot forever.
 pub struct LimitedListener {
     inner: TcpListener,
     slots: Arc<Semaphore>,
+    idle_timeout: Duration,
 }
 
 impl LimitedListener {
-    pub fn new(inner: TcpListener, max_connections: usize) -> Self {
-        Self { inner, slots: Arc::new(Semaphore::new(max_connections)) }
+    pub fn new(inner: TcpListener, max_connections: usize, idle_timeout: Duration) -> Self {
+        Self { inner, slots: Arc::new(Semaphore::new(max_connections)), idle_timeout }
     }
 }
 
@@ -207,7 +214,8 @@ impl axum::serve::Listener for LimitedListener {
         let slot = self.slots.clone().acquire_owned().await.expect("the connection semaphore is never closed");
         // axum's own accept retries, and backs off when out of file descriptors.
         let (stream, addr) = axum::serve::Listener::accept(&mut self.inner).await;
-        (LimitedStream { stream, _slot: slot }, addr)
+        let idle = Box::pin(tokio::time::sleep(self.idle_timeout));
+        (LimitedStream { stream, _slot: slot, idle, idle_timeout: self.idle_timeout }, addr)
     }
 
     fn local_addr(&self) -> io::Result<Self::Addr> {
@@ -215,21 +223,56 @@ impl axum::serve::Listener for LimitedListener {
     }
 }
 
-/// An accepted connection holding its slot of the [`LimitedListener`] until dropped.
+/// An accepted connection holding its slot of the [`LimitedListener`] until
+/// dropped. Every byte read or written pushes its idle deadline back; a read
+/// or write still waiting at the deadline fails with `TimedOut`, which makes
+/// the HTTP server drop the connection.
 pub struct LimitedStream {
     stream: TcpStream,
     _slot: OwnedSemaphorePermit,
+    idle: Pin<Box<tokio::time::Sleep>>,
+    idle_timeout: Duration,
+}
+
+impl LimitedStream {
+    /// What a read or write that moved `moved` bytes (or is still waiting,
+    /// `None`) means for the connection.
+    fn after_io<T>(&mut self, cx: &mut Context<'_>, polled: Poll<io::Result<T>>, moved: impl Fn(&T) -> bool) -> Poll<io::Result<T>> {
+        match polled {
+            Poll::Ready(Ok(v)) => {
+                if moved(&v) {
+                    let deadline = tokio::time::Instant::now() + self.idle_timeout;
+                    self.idle.as_mut().reset(deadline);
+                }
+                Poll::Ready(Ok(v))
+            }
+            Poll::Pending => match self.idle.as_mut().poll(cx) {
+                Poll::Ready(()) => {
+                    tracing::debug!(idle_secs = self.idle_timeout.as_secs(), "closing a connection idle past `idle_timeout`");
+                    Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "connection idle past `idle_timeout`")))
+                }
+                Poll::Pending => Poll::Pending,
+            },
+            other => other,
+        }
+    }
 }
 
 impl AsyncRead for LimitedStream {
     fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().stream).poll_read(cx, buf)
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut this.stream).poll_read(cx, buf);
+        let moved = buf.filled().len() > before;
+        this.after_io(cx, polled, |_| moved)
     }
 }
 
 impl AsyncWrite for LimitedStream {
     fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_write(cx, buf);
+        this.after_io(cx, polled, |n| *n > 0)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -241,7 +284,9 @@ impl AsyncWrite for LimitedStream {
     }
 
     fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        this.after_io(cx, polled, |n| *n > 0)
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -278,7 +323,7 @@ pub struct Serving {
 /// way too, so they measure what a user runs.
 pub async fn start(app: App, cfg: &Config, r: &Resolved, listener: TcpListener) -> anyhow::Result<Serving> {
     let addr = listener.local_addr()?;
-    let listener = LimitedListener::new(listener, r.max_connections);
+    let listener = LimitedListener::new(listener, r.max_connections, r.idle_timeout);
     let (stop_worker, stopped) = tokio::sync::watch::channel(false);
     if let Err(e) = app.writ.schedule_reconciliation().await {
         tracing::error!(error = %e, "could not schedule reconciliation");

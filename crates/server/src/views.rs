@@ -297,3 +297,21 @@ pub fn observation(o: &writ_app::ports::RunObservation) -> api::ObservationView 
         }),
     }
 }
+
+/// A token's record as of `now` (its status depends on the time).
+pub fn token(t: &writ_core::token::Token, now: DateTime<Utc>) -> api::TokenView {
+    api::TokenView {
+        id: t.id.to_string(),
+        identity: t.identity.to_string(),
+        owner: t.owner.to_string(),
+        created_by: t.created_by.clone(),
+        name: t.name.clone(),
+        scope: t.scope.map(|s| s.as_str().to_owned()),
+        status: t.status(now).as_str().to_owned(),
+        created_at: t.created_at,
+        expires_at: t.expires_at,
+        revoked_at: t.revoked.as_ref().map(|r| r.at),
+        revoked_by: t.revoked.as_ref().map(|r| r.by.clone()),
+        last_used_at: t.last_used_at,
+    }
+}

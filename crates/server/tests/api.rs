@@ -228,11 +228,12 @@ async fn a_disabled_identity_can_neither_request_nor_approve_and_decisions_use_c
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, v) = h.post("sam", "/v1/identities/olivia/status", json!({ "status": "disabled" })).await;
     assert_eq!(status, StatusCode::OK, "{v}");
+    // Disabling revoked her tokens: refused before anything else.
     let (status, v) = h.post("olivia", &format!("/v1/requests/{id}/approve"), json!({})).await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("disabled"), "{v}");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("revoked"), "{v}");
     let (status, _) = h.post("olivia", "/v1/requests", new_request("pg-prod/analytics_read", "1h")).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     // The owner stage can still pass through the other owner.
     let (status, _) = h.post("oscar", &format!("/v1/requests/{id}/approve"), json!({})).await;
     assert_eq!(status, StatusCode::OK);

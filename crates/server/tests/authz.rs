@@ -130,11 +130,12 @@ async fn the_demo_admin_policy_decides_the_audit_log_identities_and_others_grant
     assert!(v["message"].as_str().unwrap().contains("manage_identities"), "{v}");
     let (status, v) = h.post("sam", "/v1/identities/audrey/status", disable).await;
     assert_eq!(status, StatusCode::OK, "{v}");
-    // A disabled auditor reads nothing (authentication already refuses her; the
-    // policy's own forbid is unit-tested in writ-policy).
+    // A disabled auditor reads nothing (disabling her revoked her tokens, so
+    // authentication already refuses her; the policy's own forbid is
+    // unit-tested in writ-policy).
     let (status, v) = h.get("audrey", "/v1/audit/events").await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
-    assert!(v["message"].as_str().unwrap().contains("disabled"), "{v}");
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("revoked"), "{v}");
 }
 
 #[tokio::test]

@@ -26,11 +26,17 @@ async fn demo_router(extra: Router, request_timeout: Duration) -> (tempfile::Tem
     (dir, harden(router(app, cfg.max_body_bytes).merge(extra), request_timeout))
 }
 
-/// Serves `router` through a [`LimitedListener`] on 127.0.0.1, as `writ serve` does.
+/// Serves `router` through a [`LimitedListener`] on 127.0.0.1, as `writ serve`
+/// does, with the default idle timeout.
 async fn serve(router: Router, max_connections: usize) -> String {
+    serve_idle(router, max_connections, Duration::from_secs(120)).await
+}
+
+/// [`serve`] with connections closed after `idle_timeout` without traffic.
+async fn serve_idle(router: Router, max_connections: usize, idle_timeout: Duration) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(LimitedListener::new(listener, max_connections), router).await.unwrap() });
+    tokio::spawn(async move { axum::serve(LimitedListener::new(listener, max_connections, idle_timeout), router).await.unwrap() });
     format!("http://{addr}")
 }
 
@@ -163,4 +169,34 @@ async fn with_one_connection_allowed_a_second_waits_until_the_first_closes() {
     send_healthz(&mut third).await;
     let head = tokio::time::timeout(LIVENESS, read_head(&mut third)).await.expect("the slot is freed again");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_idle_timeout_and_frees_its_slot() {
+    let (_dir, router) = demo_router(Router::new(), Duration::from_secs(1)).await;
+    let base = serve_idle(router, 1, Duration::from_secs(2)).await;
+    let addr = base.trim_start_matches("http://").to_owned();
+
+    // A client takes the only slot and sends nothing, ever.
+    let mut silent = TcpStream::connect(&addr).await.unwrap();
+    // Another one waits in the accept queue behind it.
+    let mut waiting = TcpStream::connect(&addr).await.unwrap();
+    send_healthz(&mut waiting).await;
+
+    // The silent one is closed by the server (end of stream, or a reset)...
+    let mut byte = [0u8; 1];
+    let closed = tokio::time::timeout(LIVENESS, silent.read(&mut byte)).await.expect("the server closes an idle connection");
+    assert!(matches!(closed, Ok(0) | Err(_)), "the silent connection got data: {closed:?}");
+    // ... and the waiting one is served in its slot.
+    let head = tokio::time::timeout(LIVENESS, read_head(&mut waiting)).await.expect("the freed slot serves the next connection");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}
+
+#[test]
+fn the_idle_timeout_must_outlast_the_request_timeout() {
+    let cfg = Config { request_timeout: "30s".into(), idle_timeout: "30s".into(), ..Config::default() };
+    let err = cfg.resolve().unwrap_err().to_string();
+    assert!(err.contains("idle_timeout") && err.contains("request_timeout"), "{err}");
+    let cfg = Config { request_timeout: "30s".into(), idle_timeout: "31s".into(), ..Config::default() };
+    assert_eq!(cfg.resolve().unwrap().idle_timeout, Duration::from_secs(31));
 }

@@ -130,7 +130,21 @@ async fn setup() -> Setup {
     let store = writ_store::SqlStore::open(&db).await.unwrap();
     for (who, token) in &report.tokens {
         let id = IdentityId::parse(who).unwrap();
-        writ_app::ports::Store::add_token(&store, &writ_app::identities::token_hash(token), &id, "test", chrono::Utc::now()).await.unwrap();
+        let record = writ_core::token::Token {
+            id: writ_core::ids::TokenId::from_uuid(uuid::Uuid::new_v4()),
+            identity: id.clone(),
+            owner: id,
+            created_by: "operator".into(),
+            name: "test".into(),
+            scope: None,
+            created_at: chrono::Utc::now(),
+            expires_at: None,
+            revoked: None,
+            last_used_at: None,
+            version: 1,
+        };
+        let issue = writ_app::ports::TokenWrite::Issue { token: record, hash: writ_app::tokens::token_hash(token) };
+        writ_app::ports::Store::commit(&store, writ_app::ports::Change { tokens: vec![issue], ..Default::default() }).await.unwrap();
     }
     store.close().await;
     Setup { pg, db, _dir: dir, config: report.config, tokens: report.tokens.into_iter().collect(), clock: ManualClock::new(), gate: Gate::shut() }

@@ -2,8 +2,8 @@
 //! transaction, guarded by version checks.
 
 use sqlx::{Any, Row, Transaction};
-use writ_app::ports::{Change, HoldingsGuard, ReconcileRun, RunRecord, StoreError, Versioned};
-use writ_core::audit::{seal, AuditEvent, EventHash};
+use writ_app::ports::{Change, HoldingsGuard, ReconcileRun, RunRecord, StoreError, TokenWrite, Versioned};
+use writ_core::audit::{seal, AuditEvent, EventHash, NewEvent};
 use writ_core::grant::Drift;
 
 use crate::rows::{millis, to_doc};
@@ -106,6 +106,58 @@ fn guard_stmt(guard: &HoldingsGuard) -> Stmt {
     }
 }
 
+/// "Not yet" and "never" in the `tokens` table's time columns (no NULLs: a
+/// parameter is bound as text or a number, and PostgreSQL types a NULL).
+pub(crate) const NOT_YET: i64 = 0;
+pub(crate) const NEVER: i64 = i64::MAX;
+
+/// A token issued (an INSERT: a duplicate id or hash is a `Duplicate`), or a
+/// transition compared-and-swapped on its version. Only revocation changes a
+/// stored token; `last_used_at` is written outside changes.
+fn token_stmt(w: &TokenWrite) -> Stmt {
+    match w {
+        TokenWrite::Issue { token: t, hash } => Stmt {
+            sql: "INSERT INTO tokens (id, hash, identity_id, owner, name, scope, created_at, expires_at, revoked_at, revoked_by, revoke_reason, last_used_at, version, created_by) \
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+                .into(),
+            params: vec![
+                Param::Text(t.id.to_string()),
+                Param::Text(hash.clone()),
+                Param::Text(t.identity.to_string()),
+                Param::Text(t.owner.to_string()),
+                Param::Text(t.name.clone()),
+                Param::Text(t.scope.map_or("", |s| s.as_str()).to_owned()),
+                Param::Int(millis(t.created_at)),
+                Param::Int(t.expires_at.map_or(NEVER, millis)),
+                Param::Int(t.revoked.as_ref().map_or(NOT_YET, |r| millis(r.at))),
+                Param::Text(t.revoked.as_ref().map_or(String::new(), |r| r.by.clone())),
+                Param::Text(t.revoked.as_ref().map_or(String::new(), |r| r.reason.clone())),
+                Param::Int(t.last_used_at.map_or(NOT_YET, millis)),
+                Param::Int(i64_of(t.version)),
+                Param::Text(t.created_by.clone()),
+            ],
+            expect: Expect::Inserted { what: "token" },
+            id: t.id.to_string(),
+        },
+        TokenWrite::Update(v) => {
+            let t = &v.value;
+            Stmt {
+                sql: "UPDATE tokens SET revoked_at = $2, revoked_by = $3, revoke_reason = $4, version = $5 WHERE id = $1 AND version = $6".into(),
+                params: vec![
+                    Param::Text(t.id.to_string()),
+                    Param::Int(t.revoked.as_ref().map_or(NOT_YET, |r| millis(r.at))),
+                    Param::Text(t.revoked.as_ref().map_or(String::new(), |r| r.by.clone())),
+                    Param::Text(t.revoked.as_ref().map_or(String::new(), |r| r.reason.clone())),
+                    Param::Int(i64_of(t.version)),
+                    Param::Int(i64_of(v.expected_version.unwrap_or(0))),
+                ],
+                expect: Expect::OneRow { what: "token" },
+                id: t.id.to_string(),
+            }
+        }
+    }
+}
+
 /// The statement that opens every write transaction. It locks the audit head
 /// row: on PostgreSQL that serialises appends to the chain; on SQLite it takes
 /// the write lock at once, so a transaction never has to upgrade a read.
@@ -129,13 +181,22 @@ pub(crate) fn head_update(head: (u64, EventHash)) -> Stmt {
     Stmt::new("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1".into(), vec![Param::Int(i64_of(head.0)), Param::Text(head.1.to_string())])
 }
 
-/// [`plan`] without the head's update, for a writer that commits several
-/// changes after one another in one transaction and updates the head once:
-/// the statements, the sealed events and the head after them.
+/// [`plan`] without the head's update: the statements, the sealed events and
+/// the head after them.
 pub(crate) fn plan_body(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, Vec<AuditEvent>, (u64, EventHash)) {
-    let (mut seq, mut prev) = head;
+    let (mut stmts, events) = plan_rows(change);
+    let (sealed, head) = seal_all(events, head);
+    stmts.extend(event_inserts(&sealed));
+    (stmts, sealed, head)
+}
+
+/// Everything `change` writes but its audit events (aggregates, guards, jobs,
+/// runs), and the events, still unsealed. The statements do not depend on the
+/// head, so a writer that commits several changes in one transaction can plan
+/// each once and seal every event of the group at its end.
+pub(crate) fn plan_rows(change: Change) -> (Vec<Stmt>, Vec<NewEvent>) {
     let runs: usize = change.runs.iter().map(|r| 2 + r.observations.len() / OBSERVATIONS_PER_INSERT).sum();
-    let mut stmts = Vec::with_capacity(4 + change.events.len() / EVENTS_PER_INSERT + runs);
+    let mut stmts = Vec::with_capacity(5 + change.events.len() / EVENTS_PER_INSERT + runs);
     let at = change.events.first().map_or(0, |e| millis(e.at));
     for i in &change.identities {
         stmts.push(doc_stmt(identity_row(i, at)));
@@ -146,6 +207,7 @@ pub(crate) fn plan_body(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, V
     stmts.extend(change.tasks.iter().map(task_row).map(doc_stmt));
     stmts.extend(change.grants.iter().map(grant_row).map(doc_stmt));
     stmts.extend(change.guards.iter().map(guard_stmt));
+    stmts.extend(change.tokens.iter().map(token_stmt));
     // Queuing a job (again) releases any claim on it.
     for job in &change.jobs {
         stmts.push(Stmt::new(
@@ -166,15 +228,27 @@ pub(crate) fn plan_body(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, V
     for record in &change.runs {
         run_stmts(record, &mut stmts);
     }
-    let mut sealed = Vec::with_capacity(change.events.len());
-    for ev in change.events {
+    (stmts, change.events)
+}
+
+/// Seals `events` in order after `head`: the sealed events and the new head.
+pub(crate) fn seal_all(events: Vec<NewEvent>, head: (u64, EventHash)) -> (Vec<AuditEvent>, (u64, EventHash)) {
+    let (mut seq, mut prev) = head;
+    let mut sealed = Vec::with_capacity(events.len());
+    for ev in events {
         seq += 1;
         let e = seal(seq, prev, ev);
         prev = e.hash;
         sealed.push(e);
     }
-    // One multi-row INSERT per chunk: on sqlx each statement is a round trip to
-    // the database (on SQLite, to its connection thread), so fewer is faster.
+    (sealed, (seq, prev))
+}
+
+/// The INSERTs of sealed events: one multi-row statement per chunk (on sqlx
+/// each statement is a round trip to the database, or on SQLite to its
+/// connection thread, so fewer is faster).
+pub(crate) fn event_inserts(sealed: &[AuditEvent]) -> Vec<Stmt> {
+    let mut stmts = Vec::with_capacity(sealed.len().div_ceil(EVENTS_PER_INSERT));
     for chunk in sealed.chunks(EVENTS_PER_INSERT) {
         let sql = format!("INSERT INTO audit_events (seq, at, actor, kind, request_id, payload, prev_hash, hash) VALUES {}", values_list(chunk.len(), 8));
         let mut params = Vec::with_capacity(chunk.len() * 8);
@@ -192,7 +266,7 @@ pub(crate) fn plan_body(change: Change, head: (u64, EventHash)) -> (Vec<Stmt>, V
         }
         stmts.push(Stmt::new(sql, params));
     }
-    (stmts, sealed, (seq, prev))
+    stmts
 }
 
 /// `($1, …, $cols), ($cols+1, …), …` for `rows` rows: the VALUES of a

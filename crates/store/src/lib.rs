@@ -184,6 +184,8 @@ pub struct SqlStore {
     /// On PostgreSQL, changes are committed by this task, several per
     /// transaction when they queue up (see `pg_writer`).
     pg_writer: Option<std::sync::Arc<pg_writer::PgWriter>>,
+    /// On SQLite, the token lookup of every API call (see `sqlite_native`).
+    token_reader: Option<std::sync::Arc<sqlite_native::TokenReader>>,
 }
 
 /// The file path in a `sqlite:` URL.
@@ -217,6 +219,11 @@ impl SqlStore {
             AnyPoolOptions::new()
                 .max_connections(max)
                 .acquire_timeout(Duration::from_secs(30))
+                // sqlx pings every connection it hands out. On SQLite that
+                // is a hand-off to the connection's thread before every
+                // query, for a local file that cannot go stale: no ping.
+                // PostgreSQL keeps it, so a restarted server costs no request.
+                .test_before_acquire(backend != Backend::Sqlite)
                 .after_connect(move |conn, _| {
                     Box::pin(async move {
                         if backend == Backend::Sqlite {
@@ -236,10 +243,11 @@ impl SqlStore {
             }
         };
         let sqlite_path = (backend == Backend::Sqlite).then(|| sqlite_file(&url));
-        let mut store = SqlStore { backend, writer, reader, sqlite_path, native_writer: None, pg_writer: None };
+        let mut store = SqlStore { backend, writer, reader, sqlite_path, native_writer: None, pg_writer: None, token_reader: None };
         store.migrate().await?;
         if let Some(path) = &store.sqlite_path {
             store.native_writer = Some(std::sync::Arc::new(sqlite_native::NativeWriter::start(path, options.sqlite_synchronous)?));
+            store.token_reader = Some(std::sync::Arc::new(sqlite_native::TokenReader::new(path)));
         }
         if backend == Backend::Postgres {
             store.pg_writer = Some(std::sync::Arc::new(pg_writer::PgWriter::start(&url)?));
@@ -270,7 +278,7 @@ impl SqlStore {
             .await
             .map_err(|e| StoreError::Database(format!("cannot open `{}`: {}", redact(&url), with_tls_advice(e.to_string()))))?;
         let sqlite_path = (backend == Backend::Sqlite).then(|| sqlite_file(&url));
-        Ok(SqlStore { backend, writer: pool.clone(), reader: pool, sqlite_path, native_writer: None, pg_writer: None })
+        Ok(SqlStore { backend, writer: pool.clone(), reader: pool, sqlite_path, native_writer: None, pg_writer: None, token_reader: None })
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -299,6 +307,9 @@ impl SqlStore {
     /// Closes every connection. On SQLite it first folds the write-ahead log into
     /// the database file, so the file alone holds everything (for backups).
     pub async fn close(&self) {
+        if let Some(reader) = &self.token_reader {
+            reader.close();
+        }
         if let Some(writer) = self.native_writer.clone() {
             // Joining waits for queued commits: not on a runtime thread.
             if tokio::task::spawn_blocking(move || writer.close()).await.is_err() {

@@ -5,9 +5,10 @@
 //! COMMIT is on disk, so on PostgreSQL writers take turns anyway, each paying
 //! its round trips and its WAL flush while the others wait. Group commit makes
 //! one turn serve every change queued meanwhile: one BEGIN, one head lock, one
-//! head update and one flushed COMMIT for the group. Each change runs inside
-//! its own SAVEPOINT, so a change that fails (a lost version check, a
-//! duplicate) is rolled back alone and the others commit. A change is
+//! INSERT of the group's audit events, one head update and one flushed COMMIT
+//! for the group. A change that fails (a lost version check, a duplicate) is
+//! rolled back alone and the others commit: the group then runs again with a
+//! SAVEPOINT around each change. A change is
 //! answered only once the COMMIT that holds it has returned, as before.
 
 use std::str::FromStr;
@@ -17,9 +18,9 @@ use sqlx::any::AnyConnectOptions;
 use sqlx::{AnyConnection, Connection, Row};
 use tokio::sync::{mpsc, oneshot};
 use writ_app::ports::{Change, StoreError};
-use writ_core::audit::AuditEvent;
+use writ_core::audit::{AuditEvent, NewEvent};
 
-use crate::commit::{execute, head_of, head_update, plan_body, LOCK_HEAD};
+use crate::commit::{event_inserts, execute, head_of, head_update, plan_rows, seal_all, Stmt, LOCK_HEAD};
 use crate::db_err;
 
 /// Changes committed in one transaction at most; bounds the subtransactions a
@@ -102,15 +103,66 @@ async fn run(opts: AnyConnectOptions, mut jobs: mpsc::UnboundedReceiver<(Change,
 /// The transaction could not be completed; every change of the group was answered with an error.
 struct Broken;
 
+/// A queued change, planned once: its statements (which do not depend on the
+/// audit head), its events (sealed at the group's end) and whom to answer.
+struct Planned {
+    stmts: Vec<Stmt>,
+    events: Vec<NewEvent>,
+    reply: Reply,
+}
+
+/// How one attempt at a group's transaction ended.
+enum Attempt {
+    /// Committed: each change's sealed events, or the error that rolled it back alone.
+    Committed(Vec<Result<Vec<AuditEvent>, StoreError>>),
+    /// Run without savepoints, a change failed: the whole transaction was
+    /// rolled back and must run again with savepoints.
+    NeedsSavepoints,
+    /// The transaction itself failed (connection, COMMIT): nothing committed.
+    Failed(StoreError),
+}
+
 /// Commits a group in one transaction and answers each change.
+///
+/// First without savepoints: when no change fails (nearly always) that saves
+/// a round trip per change. If one does fail (a lost version check, a
+/// duplicate), that transaction is rolled back and the group runs again with a
+/// savepoint around each change, so the failing one is undone alone. The audit
+/// events of every change that stands are sealed in queue order at the end and
+/// inserted together.
 async fn commit_group(conn: &mut AnyConnection, group: Vec<(Change, Reply)>) -> Result<(), Broken> {
-    let savepoints = group.len() > 1;
+    let mut planned: Vec<Planned> = group
+        .into_iter()
+        .map(|(change, reply)| {
+            let (stmts, events) = plan_rows(change);
+            Planned { stmts, events, reply }
+        })
+        .collect();
+    let mut outcome = attempt(conn, &mut planned, false).await;
+    if matches!(outcome, Attempt::NeedsSavepoints) {
+        outcome = attempt(conn, &mut planned, true).await;
+    }
+    match outcome {
+        Attempt::Committed(results) => {
+            for (p, result) in planned.into_iter().zip(results) {
+                // The caller may have given up waiting; the change stands anyway.
+                let _ = p.reply.send(result);
+            }
+            Ok(())
+        }
+        Attempt::Failed(e) => {
+            answer_all(planned.into_iter().map(|p| p.reply), &e);
+            Err(Broken)
+        }
+        Attempt::NeedsSavepoints => unreachable!("an attempt with savepoints never asks for them"),
+    }
+}
+
+/// One transaction over the whole group, with or without a savepoint per change.
+async fn attempt(conn: &mut AnyConnection, planned: &mut [Planned], savepoints: bool) -> Attempt {
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
-        Err(e) => {
-            answer_all(group.into_iter().map(|(_, r)| r), &db_err(e));
-            return Err(Broken);
-        }
+        Err(e) => return Attempt::Failed(db_err(e)),
     };
     let head = match sqlx::query(LOCK_HEAD).fetch_one(&mut *tx).await {
         Ok(row) => row.try_get("seq").and_then(|seq| Ok((seq, row.try_get::<String, _>("hash")?))).map_err(db_err).and_then(|(seq, hash)| head_of(seq, &hash)),
@@ -118,73 +170,75 @@ async fn commit_group(conn: &mut AnyConnection, group: Vec<(Change, Reply)>) -> 
     };
     let mut head = match head {
         Ok(h) => h,
-        Err(e) => {
-            answer_all(group.into_iter().map(|(_, r)| r), &e);
-            return Err(Broken);
-        }
+        Err(e) => return Attempt::Failed(e),
     };
-    let mut committed: Vec<(Vec<AuditEvent>, Reply)> = Vec::with_capacity(group.len());
-    let mut group = group.into_iter();
+    let mut outcomes: Vec<Result<(), StoreError>> = Vec::with_capacity(planned.len());
     // Whether a savepoint is open (so the next one first releases it, in the same round trip).
     let mut open = false;
-    while let Some((change, reply)) = group.next() {
+    for change in planned.iter() {
         if savepoints {
             let sql = if open { "RELEASE SAVEPOINT change; SAVEPOINT change" } else { "SAVEPOINT change" };
             if let Err(e) = simple(&mut tx, sql).await {
-                let e = db_err(e);
-                answer_all(committed.into_iter().map(|(_, r)| r).chain(std::iter::once(reply)).chain(group.map(|(_, r)| r)), &e);
-                return Err(Broken);
+                return Attempt::Failed(db_err(e));
             }
             open = true;
         }
-        let (stmts, sealed, next_head) = plan_body(change, head);
         let mut outcome = Ok(());
-        for stmt in &stmts {
+        for stmt in &change.stmts {
             outcome = execute(&mut tx, stmt).await;
             if outcome.is_err() {
                 break;
             }
         }
-        match outcome {
-            Ok(()) => {
-                head = next_head;
-                committed.push((sealed, reply));
+        if outcome.is_err() {
+            if !savepoints && planned.len() > 1 {
+                // Undo everything and run again with savepoints; the change
+                // fails again there (or stands, if what failed it was
+                // another change of this group, since rolled back).
+                return match tx.rollback().await {
+                    Ok(()) => Attempt::NeedsSavepoints,
+                    Err(e) => Attempt::Failed(db_err(e)),
+                };
             }
-            Err(e) if savepoints => {
+            if savepoints {
                 // Undo this change alone; if even that fails, the transaction is lost.
                 if let Err(undo) = simple(&mut tx, "ROLLBACK TO SAVEPOINT change").await {
-                    let _ = reply.send(Err(e));
-                    answer_all(committed.into_iter().map(|(_, r)| r).chain(group.map(|(_, r)| r)), &db_err(undo));
-                    return Err(Broken);
+                    return Attempt::Failed(db_err(undo));
                 }
-                let _ = reply.send(Err(e));
-            }
-            Err(e) => {
-                // The only change of its transaction: roll it all back (dropping `tx`).
-                let _ = reply.send(Err(e));
-                return Ok(());
             }
         }
+        outcomes.push(outcome);
     }
-    if committed.is_empty() {
-        return if tx.rollback().await.is_ok() { Ok(()) } else { Err(Broken) };
+    let standing = planned.iter().zip(&outcomes).filter(|(_, o)| o.is_ok());
+    if standing.clone().next().is_none() {
+        // Nothing stands: a rollback (dropping an aborted transaction) is all there is to do.
+        if let Err(e) = tx.rollback().await {
+            return Attempt::Failed(db_err(e));
+        }
+        return Attempt::Committed(outcomes.into_iter().map(|o| o.map(|()| Vec::new())).collect());
     }
-    if let Err(e) = execute(&mut tx, &head_update(head)).await {
-        answer_all(committed.into_iter().map(|(_, r)| r), &e);
-        return Err(Broken);
+    // The events of the changes that stand, sealed in queue order after the head.
+    let mut sealed_per_change: Vec<Vec<AuditEvent>> = Vec::with_capacity(planned.len());
+    let mut all_sealed: Vec<AuditEvent> = Vec::new();
+    for (change, outcome) in planned.iter_mut().zip(&outcomes) {
+        if outcome.is_err() {
+            sealed_per_change.push(Vec::new());
+            continue;
+        }
+        // The last use of the events: nothing runs again after this point.
+        let (sealed, next) = seal_all(std::mem::take(&mut change.events), head);
+        head = next;
+        all_sealed.extend(sealed.iter().cloned());
+        sealed_per_change.push(sealed);
+    }
+    for stmt in event_inserts(&all_sealed).iter().chain(std::iter::once(&head_update(head))) {
+        if let Err(e) = execute(&mut tx, stmt).await {
+            return Attempt::Failed(e);
+        }
     }
     match tx.commit().await {
-        Ok(()) => {
-            for (events, reply) in committed {
-                // The caller may have given up waiting; the change stands anyway.
-                let _ = reply.send(Ok(events));
-            }
-            Ok(())
-        }
-        Err(e) => {
-            answer_all(committed.into_iter().map(|(_, r)| r), &db_err(e));
-            Err(Broken)
-        }
+        Ok(()) => Attempt::Committed(outcomes.into_iter().zip(sealed_per_change).map(|(o, sealed)| o.map(|()| sealed)).collect()),
+        Err(e) => Attempt::Failed(db_err(e)),
     }
 }
 

@@ -5,16 +5,17 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use writ_app::ports::{
     Change, Claimed, Cursor, GrantFilter, HoldingsGuard, Job, JobClaim, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, Standing, Store,
-    StoreError, TaskFilter,
+    StoreError, TaskFilter, TokenFilter,
 };
 use writ_core::audit::{AuditEvent, Checkpoint, EventHash};
 use writ_core::grant::Grant;
 use writ_core::identity::Identity;
-use writ_core::ids::{GrantId, IdentityId, RequestId, RunId, TargetId, TaskId};
+use writ_core::ids::{GrantId, IdentityId, RequestId, RunId, TargetId, TaskId, TokenId};
 use writ_core::request::Request;
 use writ_core::task::FulfilmentTask;
+use writ_core::token::Token;
 
-use crate::rows::{doc, from_millis, ledger_row, millis, to_doc};
+use crate::rows::{doc, from_millis, ledger_row, millis, to_doc, token, TOKEN_COLUMNS};
 use crate::{db_err, SqlStore};
 
 fn limit(l: u32) -> i64 {
@@ -102,16 +103,49 @@ impl Store for SqlStore {
         self.read_group_members(groups).await
     }
 
-    async fn token_identity(&self, token_hash: &str) -> Result<Option<Identity>, StoreError> {
-        self.one_doc("identity", "SELECT i.doc FROM api_tokens t JOIN identities i ON i.id = t.identity_id WHERE t.hash = $1", token_hash.to_owned()).await
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<(Token, Identity)>, StoreError> {
+        if let Some(native) = &self.token_reader {
+            return native.by_hash(token_hash);
+        }
+        // One indexed lookup (the hash is unique) joined to its identity.
+        let sql = format!("SELECT {TOKEN_COLUMNS}, i.doc FROM tokens t JOIN identities i ON i.id = t.identity_id WHERE t.hash = $1");
+        let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await.map_err(db_err)?;
+        row.map(|r| Ok((token(&r)?, doc("identity", &r)?))).transpose()
     }
 
-    async fn add_token(&self, token_hash: &str, identity: &IdentityId, label: &str, at: DateTime<Utc>) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO api_tokens (hash, identity_id, label, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(token_hash)
-            .bind(identity.to_string())
-            .bind(label)
+    async fn token(&self, id: TokenId) -> Result<Option<Token>, StoreError> {
+        let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens t WHERE t.id = $1");
+        let row = sqlx::query(&sql).bind(id.to_string()).fetch_optional(&self.reader).await.map_err(db_err)?;
+        row.map(|r| token(&r)).transpose()
+    }
+
+    async fn tokens(&self, f: &TokenFilter) -> Result<Vec<Token>, StoreError> {
+        let (paged, at, id) = keyset(f.after.as_ref());
+        let sql = format!(
+            "SELECT {TOKEN_COLUMNS} FROM tokens t WHERE ($1 = '' OR t.identity_id = $1 OR t.owner = $1) AND ($2 = '' OR t.identity_id = $2) \
+             AND ($3 = 0 OR t.revoked_at = 0) AND ($5 = 0 OR t.created_at < $6 OR (t.created_at = $6 AND t.id > $7)) \
+             ORDER BY t.created_at DESC, t.id LIMIT $4"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(f.involving.as_ref().map_or(String::new(), ToString::to_string))
+            .bind(f.identity.as_ref().map_or(String::new(), ToString::to_string))
+            .bind(i64::from(f.unrevoked_only))
+            .bind(page_size("tokens", f.limit)?)
+            .bind(paged)
+            .bind(at)
+            .bind(id)
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(token).collect()
+    }
+
+    async fn record_token_use(&self, id: TokenId, at: DateTime<Utc>) -> Result<(), StoreError> {
+        // The condition makes racing calls write once, and never move it back.
+        sqlx::query("UPDATE tokens SET last_used_at = $2 WHERE id = $1 AND last_used_at <= $3")
+            .bind(id.to_string())
             .bind(millis(at))
+            .bind(millis(at - writ_core::token::LAST_USE_PRECISION))
             .execute(&self.writer)
             .await
             .map_err(db_err)?;

@@ -6,8 +6,10 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 use writ_app::ports::{LedgerRow, StoreError};
 use writ_core::audit::{AuditEvent, Checkpoint, EventHash};
-use writ_core::ids::{EntitlementId, GrantId, IdentityId, RequestId};
+use writ_core::ids::{EntitlementId, GrantId, IdentityId, RequestId, TokenId};
+use writ_core::token::{Revocation, Token, TokenScope};
 
+use crate::commit::{NEVER, NOT_YET};
 use crate::db_err;
 
 pub(crate) fn millis(t: DateTime<Utc>) -> i64 {
@@ -74,5 +76,38 @@ pub(crate) fn ledger_row(row: &AnyRow) -> Result<LedgerRow, StoreError> {
         entitlement: EntitlementId::parse(&text(3)?).map_err(|e| bad("entitlement", e))?,
         state: text(4)?,
         drift: text(5)?,
+    })
+}
+
+/// The columns of a `tokens` row that make its record, in [`token`]'s order.
+pub(crate) const TOKEN_COLUMNS: &str =
+    "t.id, t.identity_id, t.owner, t.name, t.scope, t.created_at, t.expires_at, t.revoked_at, t.revoked_by, t.revoke_reason, t.last_used_at, t.version, t.created_by";
+
+/// A token's record from the [`TOKEN_COLUMNS`] of a row, by position.
+pub(crate) fn token(row: &AnyRow) -> Result<Token, StoreError> {
+    token_from(|i| row.try_get::<String, _>(i).map_err(db_err), |i| row.try_get::<i64, _>(i).map_err(db_err))
+}
+
+/// A token's record from the [`TOKEN_COLUMNS`] of a row read by any driver:
+/// `text(i)` and `int(i)` read column `i`.
+pub(crate) fn token_from(text: impl Fn(usize) -> Result<String, StoreError>, int: impl Fn(usize) -> Result<i64, StoreError>) -> Result<Token, StoreError> {
+    let id = text(0)?;
+    let bad = |column: &str, e: String| StoreError::Corrupt { what: "token", detail: format!("token `{id}`, {column}: {e}") };
+    let time = |i: usize| from_millis("token", int(i)?);
+    let scope = text(4)?;
+    let revoked_at = int(7)?;
+    let revoked = if revoked_at == NOT_YET { None } else { Some(Revocation { at: time(7)?, by: text(8)?, reason: text(9)? }) };
+    Ok(Token {
+        id: TokenId::parse(&id).map_err(|e| bad("id", e.to_string()))?,
+        identity: IdentityId::parse(&text(1)?).map_err(|e| bad("identity_id", e.to_string()))?,
+        owner: IdentityId::parse(&text(2)?).map_err(|e| bad("owner", e.to_string()))?,
+        name: text(3)?,
+        scope: if scope.is_empty() { None } else { Some(TokenScope::parse(&scope).map_err(|e| bad("scope", e.to_string()))?) },
+        created_at: time(5)?,
+        expires_at: if int(6)? == NEVER { None } else { Some(time(6)?) },
+        revoked,
+        last_used_at: if int(10)? == NOT_YET { None } else { Some(time(10)?) },
+        version: u64::try_from(int(11)?).map_err(|e| bad("version", e.to_string()))?,
+        created_by: text(12)?,
     })
 }

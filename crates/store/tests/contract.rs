@@ -8,17 +8,18 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use uuid::Uuid;
 use writ_app::ports::{
     ActionTaken, Change, Claimed, Cursor, GrantFilter, HoldingsGuard, Job, JobClaim, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation,
-    RunRecord, RunState, Store, StoreError, TaskFilter, Versioned,
+    RunRecord, RunState, Store, StoreError, TaskFilter, TokenFilter, TokenWrite, Versioned,
 };
 use writ_core::audit::{sign_checkpoint, ChainVerifier, NewEvent};
 use writ_core::catalog::{Catalog, Entitlement, Fulfilment, RiskTier, Target};
 use writ_core::duration::AccessDuration;
 use writ_core::grant::Grant;
 use writ_core::identity::{Identity, IdentityKind, IdentityStatus};
-use writ_core::ids::{EntitlementId, GrantId, GroupId, IdentityId, RequestId, RunId, TargetId, TaskId};
+use writ_core::ids::{EntitlementId, GrantId, GroupId, IdentityId, RequestId, RunId, TargetId, TaskId, TokenId};
 use writ_core::reconcile::{Counts, Observation, Reaction, Situation};
 use writ_core::request::{Request, RequestDraft, RequestState};
 use writ_core::task::FulfilmentTask;
+use writ_core::token::{Token, TokenScope};
 use writ_store::SqlStore;
 use writ_testkit::PgServer;
 
@@ -103,8 +104,10 @@ async fn postgres() -> (PgServer, Arc<dyn Store>) {
 /// Every behaviour of the contract, in order, against one store.
 async fn contract(store: Arc<dyn Store>) {
     identities_round_trip(&*store).await;
+    tokens_issue_revoke_list_and_use(&*store).await;
     requests_insert_update_and_conflict(&*store).await;
     concurrent_updates_are_never_lost(store.clone()).await;
+    a_group_keeps_what_stands_and_drops_only_the_losers(store.clone()).await;
     tasks_grants_and_filters(&*store).await;
     a_failed_change_writes_nothing(&*store).await;
     many_events_in_one_change(&*store).await;
@@ -281,9 +284,79 @@ async fn identities_round_trip(store: &dyn Store) {
     assert_eq!(store.identity(&alice.id).await.unwrap().unwrap().status, IdentityStatus::Disabled);
     assert_eq!(version_of(store.identities_versioned().await.unwrap(), &alice.id), 2);
     assert_eq!(store.identities().await.unwrap().len(), 2);
-    store.add_token("ab12", &alice.id, "cli", t0()).await.unwrap();
-    assert_eq!(store.token_identity("ab12").await.unwrap().map(|i| i.id), Some(alice.id.clone()));
-    assert_eq!(store.token_identity("nope").await.unwrap(), None);
+}
+
+fn token(n: u128, identity: &str, owner: &str, at: DateTime<Utc>) -> Token {
+    Token {
+        id: TokenId::from_uuid(Uuid::from_u128(n)),
+        identity: IdentityId::parse(identity).unwrap(),
+        owner: IdentityId::parse(owner).unwrap(),
+        created_by: "sam".into(),
+        name: format!("token {n}"),
+        scope: n.is_multiple_of(2).then_some(TokenScope::Read),
+        created_at: at,
+        expires_at: (!n.is_multiple_of(3)).then(|| at + TimeDelta::days(30)),
+        revoked: None,
+        last_used_at: None,
+        version: 1,
+    }
+}
+
+fn issue(t: &Token, hash: &str) -> Change {
+    Change { tokens: vec![TokenWrite::Issue { token: t.clone(), hash: hash.into() }], events: vec![event("token.issued", None)], ..Default::default() }
+}
+
+/// A token and its event commit together, or neither; it is found by its
+/// hash in one read with its identity; a revocation is compared-and-swapped;
+/// lists filter by identity, by involvement and by revocation, page by
+/// cursor; a last use is recorded at most once a minute.
+async fn tokens_issue_revoke_list_and_use(store: &dyn Store) {
+    let (size, _) = store.audit_head().await.unwrap();
+    let t1 = token(901, "alice", "alice", t0());
+    store.commit(issue(&t1, "hash-901")).await.unwrap();
+    assert_eq!(store.audit_head().await.unwrap().0, size + 1, "the token's event is in the same commit");
+    let (found, who) = store.token_by_hash("hash-901").await.unwrap().expect("found by hash");
+    assert_eq!((found.clone(), who.id.clone()), (t1.clone(), t1.identity.clone()));
+    assert_eq!(store.token(t1.id).await.unwrap(), Some(t1.clone()));
+    assert_eq!(store.token_by_hash("hash-nope").await.unwrap(), None);
+    // The same id, or the same hash, again: a duplicate, and its event is not written.
+    let dup = store.commit(issue(&t1, "hash-other")).await.unwrap_err();
+    assert!(matches!(dup, StoreError::Duplicate { what: "token", .. }), "{dup}");
+    let same_hash = store.commit(issue(&token(902, "alice", "alice", t0()), "hash-901")).await;
+    assert!(same_hash.is_err(), "a hash belongs to one token");
+    assert_eq!(store.audit_head().await.unwrap().0, size + 1, "nothing of a failed change is written");
+    // Revocation, and a stale one loses.
+    let revoked = t1.revoke("sam", "lost", t0() + TimeDelta::minutes(5)).unwrap();
+    store.commit(Change { tokens: vec![TokenWrite::Update(Versioned::update(revoked.clone(), 1))], ..Default::default() }).await.unwrap();
+    assert_eq!(store.token(t1.id).await.unwrap(), Some(revoked.clone()));
+    let stale = t1.revoke("bob", "", t0() + TimeDelta::minutes(6)).unwrap();
+    let lost = store.commit(Change { tokens: vec![TokenWrite::Update(Versioned::update(stale, 1))], ..Default::default() }).await;
+    assert!(matches!(lost, Err(StoreError::VersionConflict { what: "token", .. })), "{lost:?}");
+    assert_eq!(store.token_by_hash("hash-901").await.unwrap().unwrap().0.revoked, revoked.revoked, "found revoked: the caller says so");
+    // Lists: a bot's token owned by alice, bob's own.
+    let bot = token(903, "svc-bot", "alice", t0() + TimeDelta::minutes(1));
+    let bobs = token(904, "bob", "bob", t0() + TimeDelta::minutes(2));
+    for (t, h) in [(&bot, "hash-903"), (&bobs, "hash-904")] {
+        store.commit(issue(t, h)).await.unwrap();
+    }
+    assert_eq!(store.token_by_hash("hash-903").await.unwrap(), None, "a token whose identity is unknown authenticates no one");
+    let list = |f: TokenFilter| async move { store.tokens(&f).await.unwrap().into_iter().map(|t| t.id).collect::<Vec<_>>() };
+    let alice = IdentityId::parse("alice").unwrap();
+    assert_eq!(list(TokenFilter { involving: Some(alice.clone()), limit: 10, ..Default::default() }).await, vec![bot.id, t1.id], "newest first");
+    assert_eq!(list(TokenFilter { identity: Some(alice.clone()), limit: 10, ..Default::default() }).await, vec![t1.id]);
+    assert_eq!(list(TokenFilter { identity: Some(alice.clone()), unrevoked_only: true, limit: 10, ..Default::default() }).await, vec![]);
+    assert_eq!(list(TokenFilter { limit: 10, ..Default::default() }).await, vec![bobs.id, bot.id, t1.id]);
+    let page2 = TokenFilter { after: Some(Cursor::of_token(&bobs)), limit: 1, ..Default::default() };
+    assert_eq!(list(page2).await, vec![bot.id]);
+    assert!(store.tokens(&TokenFilter::default()).await.is_err(), "a page needs a limit");
+    // Last use: recorded, then not again within the minute, then again.
+    let at = t0() + TimeDelta::hours(1);
+    store.record_token_use(bobs.id, at).await.unwrap();
+    assert_eq!(store.token(bobs.id).await.unwrap().unwrap().last_used_at, Some(at));
+    store.record_token_use(bobs.id, at + TimeDelta::seconds(30)).await.unwrap();
+    assert_eq!(store.token(bobs.id).await.unwrap().unwrap().last_used_at, Some(at), "within the minute: unchanged");
+    store.record_token_use(bobs.id, at + TimeDelta::seconds(60)).await.unwrap();
+    assert_eq!(store.token(bobs.id).await.unwrap().unwrap().last_used_at, Some(at + TimeDelta::seconds(60)));
 }
 
 async fn requests_insert_update_and_conflict(store: &dyn Store) {
@@ -338,6 +411,60 @@ async fn concurrent_updates_are_never_lost(store: Arc<dyn Store>) {
     assert_eq!(size_after, size_before + 1, "only the winner's event was appended");
     let last = store.audit_events(size_before, 10).await.unwrap();
     assert_eq!((last.len(), last[0].hash), (1, head), "the head is the winner's event");
+}
+
+/// Independent changes committed side by side with racers on one request
+/// (on PostgreSQL they usually share one group transaction, which must run
+/// again with a savepoint per change once a racer fails): every independent
+/// change and exactly one racer stand, each with its events, chained in order.
+async fn a_group_keeps_what_stands_and_drops_only_the_losers(store: Arc<dyn Store>) {
+    let raced = request(9_000, "erin", t0());
+    store.commit(Change { requests: vec![Versioned::new(raced.clone())], ..Default::default() }).await.unwrap();
+    let (size_before, _) = store.audit_head().await.unwrap();
+    let mut handles = Vec::new();
+    for i in 0..16u128 {
+        let store = store.clone();
+        let raced = raced.clone();
+        handles.push(tokio::spawn(async move {
+            let change = if i % 2 == 0 {
+                let fresh = request(9_001 + i, "frank", t0());
+                Change {
+                    events: vec![event("fresh", Some(&fresh)), event("fresh.more", Some(&fresh))],
+                    requests: vec![Versioned::new(fresh)],
+                    ..Default::default()
+                }
+            } else {
+                let mut mine = raced;
+                mine.cancel(&IdentityId::parse("erin").unwrap(), format!("racer {i}"), t0()).unwrap();
+                Change { events: vec![event("race", None)], requests: vec![Versioned::update(mine, 0)], ..Default::default() }
+            };
+            (i, store.commit(change).await)
+        }));
+    }
+    let (mut fresh, mut raced_wins) = (0, 0);
+    for h in handles {
+        match h.await.unwrap() {
+            (i, Ok(sealed)) if i % 2 == 0 => {
+                assert_eq!(sealed.len(), 2);
+                assert_eq!(store.request(request(9_001 + i, "frank", t0()).id()).await.unwrap().map(|r| r.version()), Some(0), "fresh request {i} stored");
+                fresh += 1;
+            }
+            (_, Ok(sealed)) => {
+                assert_eq!(sealed.len(), 1);
+                raced_wins += 1;
+            }
+            (i, Err(StoreError::VersionConflict { .. })) if i % 2 == 1 => {}
+            (i, Err(e)) => panic!("change {i}: unexpected error {e}"),
+        }
+    }
+    assert_eq!((fresh, raced_wins), (8, 1), "every independent change and exactly one racer stand");
+    let (size_after, head) = store.audit_head().await.unwrap();
+    assert_eq!(size_after, size_before + 8 * 2 + 1, "the events of what stood, and nothing of the losers");
+    let appended = store.audit_events(size_before, 100).await.unwrap();
+    assert_eq!(appended.last().map(|e| e.hash), Some(head));
+    for pair in appended.windows(2) {
+        assert_eq!((pair[1].seq, pair[1].prev_hash), (pair[0].seq + 1, pair[0].hash), "chained in order");
+    }
 }
 
 async fn tasks_grants_and_filters(store: &dyn Store) {

@@ -266,6 +266,51 @@ async fn identities_are_backfilled_by_0013(url: &str, backend: &str) {
     store.close().await;
 }
 
+/// Tokens as the code before 0012 wrote them (`api_tokens`: hash, identity,
+/// label, time) keep authenticating after it: same hash, a new id, their
+/// identity as owner, their label as name, no expiry, not revoked.
+async fn tokens_keep_working_after_0012(url: &str, backend: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    migrate_until(url, backend, 12, dir.path()).await;
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    let alice = writ_core::identity::Identity {
+        id: IdentityId::parse("alice").unwrap(),
+        kind: writ_core::identity::IdentityKind::Person,
+        status: writ_core::identity::IdentityStatus::Active,
+        display_name: String::new(),
+        owner: None,
+        manager: None,
+        groups: Default::default(),
+        attributes: Default::default(),
+    };
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    sqlx::query("INSERT INTO identities (id, version, doc, updated_at) VALUES ('alice', 1, $1, 0)")
+        .bind(serde_json::to_string(&alice).unwrap())
+        .execute(&pool)
+        .await
+        .unwrap();
+    for (hash, label) in [("h1", "writ init demo"), ("h2", "cli")] {
+        sqlx::query("INSERT INTO api_tokens (hash, identity_id, label, created_at) VALUES ($1, 'alice', $2, $3)")
+            .bind(hash)
+            .bind(label)
+            .bind(t0.timestamp_millis())
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+    let store = SqlStore::open(url).await.unwrap();
+    let (t1, who) = store.token_by_hash("h1").await.unwrap().expect("the old token is found by its hash");
+    assert_eq!(who, alice);
+    assert_eq!((t1.identity.as_str(), t1.owner.as_str(), t1.created_by.as_str(), t1.name.as_str()), ("alice", "alice", "operator", "writ init demo"));
+    assert_eq!((t1.created_at, t1.expires_at, t1.revoked.clone(), t1.scope, t1.version), (t0, None, None, None, 1));
+    assert!(t1.usable(t0 + chrono::TimeDelta::days(10_000)).is_ok());
+    let (t2, _) = store.token_by_hash("h2").await.unwrap().unwrap();
+    assert_ne!(t1.id, t2.id, "each gets an id of its own");
+    assert_eq!(store.token(t2.id).await.unwrap().map(|t| t.name), Some("cli".to_owned()));
+    store.close().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn identities_written_before_0013_get_kind_owner_and_membership_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
@@ -278,4 +323,18 @@ async fn identities_written_before_0013_get_kind_owner_and_membership_on_postgre
     let pg = PgServer::start().expect("PostgreSQL for the migration test (run scripts/install-test-deps.sh)");
     let url = pg.create_database("writ").unwrap();
     identities_are_backfilled_by_0013(&url, "postgres").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_written_before_0012_keep_working_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/writ.db?mode=rwc", dir.path().display());
+    tokens_keep_working_after_0012(&url, "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_written_before_0012_keep_working_on_postgres() {
+    let pg = PgServer::start().expect("PostgreSQL for the migration test (run scripts/install-test-deps.sh)");
+    let url = pg.create_database("writ").unwrap();
+    tokens_keep_working_after_0012(&url, "postgres").await;
 }

@@ -7,9 +7,10 @@ use thiserror::Error;
 use writ_core::audit::{AuditEvent, Checkpoint, EventHash, NewEvent};
 use writ_core::grant::Grant;
 use writ_core::identity::Identity;
-use writ_core::ids::{GrantId, IdentityId, RequestId, TaskId};
+use writ_core::ids::{GrantId, IdentityId, RequestId, TaskId, TokenId};
 use writ_core::request::{Request, RequestState};
 use writ_core::task::FulfilmentTask;
+use writ_core::token::Token;
 
 mod connector;
 mod notify;
@@ -187,6 +188,18 @@ pub struct Change {
     pub guards: Vec<HoldingsGuard>,
     /// Inbound SCIM's records (see `ports::scim`).
     pub scim: ScimChange,
+    /// Tokens issued or revoked, beside their audit events.
+    pub tokens: Vec<TokenWrite>,
+}
+
+/// A token written by a [`Change`].
+#[derive(Debug, Clone)]
+pub enum TokenWrite {
+    /// A new token, stored under its secret's SHA-256 hex hash (never the secret).
+    Issue { token: Token, hash: String },
+    /// A transition of a stored token, compared-and-swapped on the version it
+    /// was read at.
+    Update(Versioned<Token>),
 }
 
 /// A subject's holdings as a separation-of-duties check read them: the
@@ -256,6 +269,21 @@ pub struct TaskFilter {
     pub limit: u32,
 }
 
+/// Which tokens to list, newest first (`created_at` descending, then id).
+#[derive(Debug, Clone, Default)]
+pub struct TokenFilter {
+    /// Tokens that authenticate as this identity or that it answers for.
+    pub involving: Option<IdentityId>,
+    /// Tokens that authenticate as this identity.
+    pub identity: Option<IdentityId>,
+    /// Only tokens not revoked (expired ones included).
+    pub unrevoked_only: bool,
+    /// Only the tokens after this one in the list's order.
+    pub after: Option<Cursor>,
+    /// At most this many (at least 1: there is no default).
+    pub limit: u32,
+}
+
 #[async_trait]
 pub trait Store: Send + Sync {
     async fn commit(&self, change: Change) -> Result<Vec<AuditEvent>, StoreError>;
@@ -267,8 +295,19 @@ pub trait Store: Send + Sync {
     async fn identities_versioned(&self) -> Result<Vec<(Identity, u64)>, StoreError>;
     /// The identity an API token (given as its SHA-256 hex hash) belongs to, in one
     /// lookup: every API call authenticates, so this is the hottest read.
-    async fn token_identity(&self, token_hash: &str) -> Result<Option<Identity>, StoreError>;
-    async fn add_token(&self, token_hash: &str, identity: &IdentityId, label: &str, at: DateTime<Utc>) -> Result<(), StoreError>;
+    /// The token with this SHA-256 hex hash and the identity it authenticates
+    /// as, in one indexed lookup: every API call authenticates, so this is
+    /// the hottest read. Revoked and expired tokens are returned too (the
+    /// caller says which).
+    async fn token_by_hash(&self, token_hash: &str) -> Result<Option<(Token, Identity)>, StoreError>;
+    async fn token(&self, id: TokenId) -> Result<Option<Token>, StoreError>;
+    /// A page of tokens (see [`TokenFilter`]); a limit of 0 is an error.
+    async fn tokens(&self, filter: &TokenFilter) -> Result<Vec<Token>, StoreError>;
+    /// Notes that token `id` was used at `at`, if its recorded last use is
+    /// older than [`writ_core::token::LAST_USE_PRECISION`]. Outside any
+    /// `Change`: a use is not an event, and at most one write a minute per
+    /// token keeps it off the hot path.
+    async fn record_token_use(&self, id: TokenId, at: DateTime<Utc>) -> Result<(), StoreError>;
 
     async fn request(&self, id: RequestId) -> Result<Option<Request>, StoreError>;
     /// How many requests are in each state.

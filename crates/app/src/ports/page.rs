@@ -56,6 +56,11 @@ impl Cursor {
         Self::new(r.started_at, r.id)
     }
 
+    /// After this token, in the order of token lists (`created_at`).
+    pub fn of_token(t: &writ_core::token::Token) -> Self {
+        Self::new(t.created_at, t.id)
+    }
+
     /// The sort time, in Unix milliseconds (the stored column's unit).
     pub fn at_millis(&self) -> i64 {
         self.at

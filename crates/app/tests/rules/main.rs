@@ -16,4 +16,5 @@ mod identities;
 mod reconcile;
 mod review;
 mod submit;
+mod tokens;
 mod visibility;

@@ -12,3 +12,4 @@ pub mod page;
 pub mod reconcile;
 pub mod request;
 pub mod task;
+pub mod token;

@@ -7,6 +7,7 @@ pub mod meta;
 pub mod paging;
 pub mod reconcile;
 pub mod requests;
+pub mod tokens;
 pub mod work;
 
 use axum::extract::FromRequest;
@@ -51,4 +52,6 @@ pub fn router() -> Router<App> {
         .route("/v1/reconcile/runs/{id}", get(reconcile::show))
         .route("/v1/audit/events", get(audit::events))
         .route("/v1/audit/checkpoints", get(audit::checkpoints).post(audit::sign))
+        .route("/v1/tokens", post(tokens::create).get(tokens::list))
+        .route("/v1/tokens/{id}/revoke", post(tokens::revoke))
 }

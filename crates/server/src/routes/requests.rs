@@ -11,7 +11,7 @@ use writ_core::review::Verdict;
 
 use super::paging::{self, Limit, Listed};
 use super::Body;
-use crate::auth::Caller;
+use crate::auth::{Caller, OwnOnly};
 use crate::error::ApiError;
 use crate::serve::App;
 use crate::views;
@@ -76,6 +76,7 @@ pub struct ListQuery {
 pub async fn list(
     State(app): State<App>,
     Caller(me): Caller,
+    OwnOnly(own_only): OwnOnly,
     OriginalUri(uri): OriginalUri,
     q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Listed<RequestView>, ApiError> {
@@ -89,7 +90,10 @@ pub async fn list(
                 .ok_or_else(|| ApiError::bad_input(format!("unknown state `{s}`: use one of pending, approved, active, denied, cancelled, lapsed")))?,
         ),
     };
-    let involving = q.involving.as_deref().filter(|s| !s.is_empty()).map(IdentityId::parse).transpose()?;
+    let mut involving = q.involving.as_deref().filter(|s| !s.is_empty()).map(IdentityId::parse).transpose()?;
+    if own_only {
+        involving = Some(own(&me, involving, "requests")?);
+    }
     let page = app.writ.list_requests(&me, RequestFilter { state, involving, after, limit, ..Default::default() }).await?;
     let now = app.writ.clock().now();
     let views = page.iter().map(|r| views::request(r, now)).collect();
@@ -133,8 +137,12 @@ pub async fn queue(
 
 /// The whole evidence chain of one request.
 #[utoipa::path(get, path = "/v1/requests/{id}", params(("id" = String, Path)), responses((status = 200, body = EvidenceView), (status = 404, body = writ_api::ErrorBody)), security(("bearer" = [])))]
-pub async fn show(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>) -> Result<Json<EvidenceView>, ApiError> {
+pub async fn show(State(app): State<App>, Caller(me): Caller, OwnOnly(own_only): OwnOnly, Path(id): Path<String>) -> Result<Json<EvidenceView>, ApiError> {
     let ev = app.writ.evidence(&me, request_id(&id)?).await?;
+    if own_only && ev.request.requester() != &me.id && ev.request.subject() != &me.id {
+        // As for a request policy hides: this token sees its identity's own only.
+        return Err(writ_app::AppError::NotFound { what: "request", id }.into());
+    }
     Ok(Json(views::evidence(&ev, app.writ.clock().now(), |g| app.writ.is_overdue(g))))
 }
 
@@ -160,4 +168,17 @@ pub async fn deny(State(app): State<App>, Caller(me): Caller, Path(id): Path<Str
 pub async fn cancel(State(app): State<App>, Caller(me): Caller, Path(id): Path<String>, Body(body): Body<ReasonBody>) -> Result<Json<RequestView>, ApiError> {
     let req = app.writ.cancel(&me, request_id(&id)?, body.reason).await?;
     Ok(Json(views::request(&req, app.writ.clock().now())))
+}
+
+/// The identity a list limited to the caller's own (a `request`-scoped token)
+/// reads for: the caller, whatever `asked` (another is a 403).
+pub(super) fn own(me: &writ_core::identity::Identity, asked: Option<IdentityId>, what: &str) -> Result<IdentityId, ApiError> {
+    match asked {
+        Some(other) if other != me.id => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this token's scope `request` shows only `{}`'s own {what}, not `{other}`'s: use a token without a scope", me.id),
+        )),
+        _ => Ok(me.id.clone()),
+    }
 }

@@ -10,7 +10,7 @@ use writ_core::ids::{GrantId, IdentityId, TaskId};
 
 use super::paging::{self, Limit, Listed};
 use super::Body;
-use crate::auth::Caller;
+use crate::auth::{Caller, OwnOnly};
 use crate::error::ApiError;
 use crate::serve::App;
 use crate::views;
@@ -127,13 +127,17 @@ const GRANT_LIMIT: Limit = Limit { default: 500, max: 1000 };
 pub async fn grants(
     State(app): State<App>,
     Caller(me): Caller,
+    OwnOnly(own_only): OwnOnly,
     OriginalUri(uri): OriginalUri,
     q: Result<Query<GrantQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Listed<GrantView>, ApiError> {
     let Query(q) = q?;
     let limit = GRANT_LIMIT.of(q.limit)?;
     let after = paging::cursor::<GrantId>(q.cursor.as_deref())?;
-    let subject = q.subject.as_deref().filter(|s| !s.is_empty()).map(IdentityId::parse).transpose()?;
+    let mut subject = q.subject.as_deref().filter(|s| !s.is_empty()).map(IdentityId::parse).transpose()?;
+    if own_only {
+        subject = Some(super::requests::own(&me, subject, "grants")?);
+    }
     let overdue_only = q.overdue.unwrap_or(false);
     let filter = GrantFilter {
         subject,

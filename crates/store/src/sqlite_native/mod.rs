@@ -5,12 +5,14 @@
 //! a request's CPU time on two cores. Two paths therefore talk to SQLite
 //! directly on threads of their own: the writer, which commits a whole change
 //! per hand-off, the whole-log read of `writ audit verify`, and a target's
-//! ledger for reconciliation. Both run the
+//! ledger for reconciliation; and the token lookup of every API call, on the
+//! caller's task (`tokens.rs`). Both run the
 //! statements the sqlx path runs (the write plan in `commit.rs` is shared).
 //! rusqlite links the same `libsqlite3-sys` as sqlx, so the binary holds one
 //! SQLite.
 
 mod ledger;
+mod tokens;
 mod verify;
 mod writer;
 
@@ -20,6 +22,7 @@ use rusqlite::{Connection, OpenFlags};
 use writ_app::ports::StoreError;
 
 pub(crate) use ledger::read_ledger;
+pub(crate) use tokens::TokenReader;
 pub(crate) use verify::verify_events;
 pub(crate) use writer::NativeWriter;
 
