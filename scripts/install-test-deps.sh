@@ -5,9 +5,10 @@
 #
 #   PostgreSQL 15, slapd + ldap-utils, redis-server, chromium + chromium-driver
 #   (Debian, without Recommends: those would pull in systemd and avahi; plus
-#   fonts-liberation for legible screenshots); scim2-server and schemathesis
-#   (PyPI, each in a venv under $WRIT_TEST_TOOLS); the OIDC test provider (npm,
-#   `npm ci` in crates/testkit/oidc-provider; Node.js must be there); cargo-nextest; cargo-deny 0.20 (crates.io, built
+#   fonts-liberation for legible screenshots); scim2-server, schemathesis and
+#   scim2-tester (PyPI, each in a venv under $WRIT_TEST_TOOLS); the OIDC test
+#   provider (npm, `npm ci` in crates/testkit/oidc-provider; Node.js must be
+#   there); cargo-nextest; cargo-deny 0.20 (crates.io, built
 #   from source: about 7 minutes on 2 cores, once per machine).
 #
 # No service is started: the test harness (crates/testkit) starts its own
@@ -26,6 +27,10 @@ SCIM_VENV="$TOOLS_DIR/scim-venv"
 # writ_testkit::SCHEMATHESIS_PACKAGE.
 SCHEMATHESIS_VERSION="4.32.5"
 SCHEMATHESIS_VENV="$TOOLS_DIR/schemathesis-venv"
+# The SCIM compliance checker (crates/cli/tests/scim_compliance.rs), a library
+# run through its python; keep in step with writ_testkit::SCIM2_TESTER_PACKAGE.
+SCIM2_TESTER_VERSION="0.5.2"
+SCIM2_TESTER_VENV="$TOOLS_DIR/scim2-tester-venv"
 
 SUDO=()
 if [ "$(id -u)" -ne 0 ]; then
@@ -74,7 +79,7 @@ for c in "${COMPONENTS[@]}"; do
         fi
     done
 done
-if [ -z "$PYTHON" ] && { [ ! -x "$SCIM_VENV/bin/scim2-server" ] || [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ]; }; then
+if [ -z "$PYTHON" ] && { [ ! -x "$SCIM_VENV/bin/scim2-server" ] || [ ! -x "$SCHEMATHESIS_VENV/bin/schemathesis" ] || [ ! -x "$SCIM2_TESTER_VENV/bin/python" ]; }; then
     missing+=(python3 python3-venv)
 fi
 
@@ -131,6 +136,7 @@ pypi_tool() {
 }
 pypi_tool scim2-server scim2-server "scim2-server==$SCIM_VERSION" "$SCIM_VENV"
 pypi_tool schemathesis schemathesis "schemathesis==$SCHEMATHESIS_VERSION" "$SCHEMATHESIS_VENV"
+pypi_tool scim2-tester python "scim2-tester[httpx2]==$SCIM2_TESTER_VERSION" "$SCIM2_TESTER_VENV"
 
 # The OIDC test provider (crates/testkit/oidc-provider: npm `oidc-provider`,
 # pinned by its package-lock.json), run by Node. `npm ci` only when the

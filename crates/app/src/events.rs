@@ -48,6 +48,10 @@ pub const RECONCILE_ADOPTED: &str = "reconcile.adopted";
 pub const GRANT_REPROVISION_QUEUED: &str = "grant.reprovision_queued";
 pub const GRANT_REPROVISIONED: &str = "grant.reprovisioned";
 pub const GRANT_REPROVISION_FAILED: &str = "grant.reprovision_failed";
+/// A SCIM provider wrote a user's SCIM record (created, replaced, patched, deleted).
+pub const SCIM_USER_WRITTEN: &str = "scim.user.written";
+/// A SCIM provider created, changed or deleted a group.
+pub const SCIM_GROUP_WRITTEN: &str = "scim.group.written";
 
 /// Builds an event about a request.
 pub fn about(request: RequestId, kind: &str, actor: &str, at: DateTime<Utc>, payload: Value) -> NewEvent {

@@ -5,7 +5,7 @@ use writ_core::identity::{Identity, IdentityStatus};
 use writ_core::ids::IdentityId;
 use writ_policy::AdminAction;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use writ_core::grant::GrantState;
@@ -36,7 +36,8 @@ impl Writ {
     /// every token it authenticates with is revoked.
     /// Re-enabling restores nothing: access is requested anew.
     pub async fn upsert_identities(&self, actor: Option<&Identity>, batch: Vec<Identity>) -> Result<(), AppError> {
-        self.write_identities(actor, |_| Ok(batch.clone())).await.map(|_| ())
+        let ids: Vec<IdentityId> = batch.iter().map(|i| i.id.clone()).collect();
+        self.write_identities(actor, &ids, |_| Ok(batch.clone())).await.map(|_| ())
     }
 
     /// `actor` enables or disables identity `id`: a change of that field alone,
@@ -52,7 +53,7 @@ impl Writ {
         expected_version: Option<u64>,
     ) -> Result<(Identity, u64), AppError> {
         let written = self
-            .write_identities(Some(actor), |stored| {
+            .write_identities(Some(actor), std::slice::from_ref(id), |stored| {
                 let (current, version) = stored.get(id).ok_or_else(|| AppError::NotFound { what: "identity", id: id.to_string() })?;
                 if let Some(read) = expected_version.filter(|e| e != version) {
                     return Err(AppError::Stale { what: "identity", id: id.to_string(), read, stored: *version });
@@ -63,43 +64,24 @@ impl Writ {
         written.into_iter().next().ok_or_else(|| AppError::NotFound { what: "identity", id: id.to_string() })
     }
 
-    /// Writes the identities `make` returns from the registry as stored now
-    /// (id → identity and version), each compared-and-swapped against the
-    /// version read; on a lost race, reads again and asks `make` again.
+    /// Writes the identities `make` returns from identities `ids` as stored
+    /// now (id → identity and version), each compared-and-swapped against
+    /// the version read; on a lost race, reads again and asks `make` again.
     async fn write_identities(
         &self,
         actor: Option<&Identity>,
+        ids: &[IdentityId],
         make: impl Fn(&BTreeMap<IdentityId, (Identity, u64)>) -> Result<Vec<Identity>, AppError>,
     ) -> Result<Vec<(Identity, u64)>, AppError> {
         if let Some(a) = actor {
             self.authorize(a, AdminAction::ManageIdentities, "manage identities")?;
         }
+        let who = actor.map_or("operator".to_owned(), |a| a.id.to_string());
         for _ in 0..MAX_ATTEMPTS {
-            let stored: BTreeMap<IdentityId, (Identity, u64)> =
-                self.store.identities_versioned().await?.into_iter().map(|(i, v)| (i.id.clone(), (i, v))).collect();
+            let stored = self.identities_versioned_by(ids).await?;
             let batch = make(&stored)?;
-            let mut after: BTreeMap<&IdentityId, &Identity> = stored.iter().map(|(id, (i, _))| (id, i)).collect();
-            for i in &batch {
-                after.insert(&i.id, i);
-            }
-            // The batch, and every identity it owns: an owner may not stop
-            // being a person while it owns someone.
-            let changing: Vec<&IdentityId> = batch.iter().map(|i| &i.id).collect();
-            for i in after.values().filter(|i| changing.contains(&&i.id) || i.owner.as_ref().is_some_and(|o| changing.contains(&o))) {
-                i.validate(|id| after.get(id).copied())?;
-            }
-            let now = self.clock.now();
-            let who = actor.map_or("operator".to_owned(), |a| a.id.to_string());
             let mut change = Change::default();
-            for i in &batch {
-                change.events.push(general(events::IDENTITY_UPSERTED, &who, now, events::to_value(i)));
-                let was_active = stored.get(&i.id).is_some_and(|(old, _)| old.is_active());
-                if was_active && !i.is_active() {
-                    self.withdraw_everything(&i.id, &who, now, &mut change).await?;
-                }
-            }
-            let written: Vec<(Identity, u64)> = batch.iter().map(|i| (i.clone(), stored.get(&i.id).map_or(1, |(_, v)| v + 1))).collect();
-            change.identities = batch.into_iter().map(|i| Versioned { expected_version: stored.get(&i.id).map(|(_, v)| *v), value: i }).collect();
+            let written = self.stage_identities(&who, None, &stored, batch, &mut change).await?;
             match self.commit(change).await {
                 Ok(_) => return Ok(written),
                 // Someone wrote (or created) one of them meanwhile: read again.
@@ -108,6 +90,65 @@ impl Writ {
             }
         }
         Err(AppError::Conflict { what: "identity batch", id: "(several)".into() })
+    }
+
+    /// Identities `ids` as stored now, by id, with their versions.
+    pub(crate) async fn identities_versioned_by(&self, ids: &[IdentityId]) -> Result<BTreeMap<IdentityId, (Identity, u64)>, AppError> {
+        Ok(self.store.identities_by_id(ids).await?.into_iter().map(|(i, v)| (i.id.clone(), (i, v))).collect())
+    }
+
+    /// Adds to `change` the writing of `batch` by `who` (from `source`, when
+    /// not Writ's own API), each compared-and-swapped against its version in
+    /// `stored` (absent: created). Checks the owner rule on the batch and on
+    /// every identity it owns, reading only those and the batch's owners (a
+    /// write never reads the whole registry), adds an audit event per
+    /// identity, and withdraws everything of each identity it disables.
+    /// Returns the identities with the versions they will have.
+    pub(crate) async fn stage_identities(
+        &self,
+        who: &str,
+        source: Option<&str>,
+        stored: &BTreeMap<IdentityId, (Identity, u64)>,
+        batch: Vec<Identity>,
+        change: &mut Change,
+    ) -> Result<Vec<(Identity, u64)>, AppError> {
+        let changing: BTreeSet<IdentityId> = batch.iter().map(|i| i.id.clone()).collect();
+        let owners: Vec<IdentityId> = batch
+            .iter()
+            .filter_map(|i| i.owner.clone())
+            .filter(|o| !changing.contains(o) && !stored.contains_key(o))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut after: BTreeMap<IdentityId, Identity> = stored.iter().map(|(id, (i, _))| (id.clone(), i.clone())).collect();
+        let changing_ids: Vec<IdentityId> = changing.iter().cloned().collect();
+        let around = self.store.identities_by_id(&owners).await?.into_iter().chain(self.store.identities_owned_by(&changing_ids).await?);
+        for (i, _) in around {
+            after.entry(i.id.clone()).or_insert(i);
+        }
+        for i in &batch {
+            after.insert(i.id.clone(), i.clone());
+        }
+        // The batch, and every identity it owns: an owner may not stop
+        // being a person while it owns someone.
+        for i in after.values().filter(|i| changing.contains(&i.id) || i.owner.as_ref().is_some_and(|o| changing.contains(o))) {
+            i.validate(|id| after.get(id))?;
+        }
+        let now = self.clock.now();
+        for i in &batch {
+            let mut payload = events::to_value(i);
+            if let (Some(s), Some(p)) = (source, payload.as_object_mut()) {
+                p.insert("source".into(), json!(s));
+            }
+            change.events.push(general(events::IDENTITY_UPSERTED, who, now, payload));
+            let was_active = stored.get(&i.id).is_some_and(|(old, _)| old.is_active());
+            if was_active && !i.is_active() {
+                self.withdraw_everything(&i.id, who, now, change).await?;
+            }
+        }
+        let written: Vec<(Identity, u64)> = batch.iter().map(|i| (i.clone(), stored.get(&i.id).map_or(1, |(_, v)| v + 1))).collect();
+        change.identities.extend(batch.into_iter().map(|i| Versioned { expected_version: stored.get(&i.id).map(|(_, v)| *v), value: i }));
+        Ok(written)
     }
 
     /// Adds to `change` the consequences of disabling `identity`, done by `who`.

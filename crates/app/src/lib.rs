@@ -19,6 +19,7 @@ pub mod ports;
 pub mod query;
 pub mod reconcile;
 pub mod review;
+pub mod scim;
 pub mod service;
 pub mod submit;
 pub mod tokens;

@@ -16,6 +16,7 @@ pub mod ids;
 pub mod reconcile;
 pub mod request;
 pub mod review;
+pub mod scim;
 pub mod sod;
 pub mod task;
 pub mod text;

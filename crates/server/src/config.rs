@@ -87,6 +87,11 @@ pub struct Config {
     /// target `[reconcile.targets.<id>]` (reactions, ignore rules, adoption).
     #[serde(default, skip_serializing)]
     pub reconcile: ReconcileConfig,
+    /// Inbound SCIM 2.0 at `/scim/v2`: `[scim]` with the provider's bearer
+    /// token (`token_file` or `token_sha256`) and optionally `base_url`.
+    /// Absent: no SCIM endpoint.
+    #[serde(default, skip_serializing)]
+    pub scim: Option<crate::scim::ScimConfig>,
     /// API tokens: `[tokens]` with `max_lifetime_person` (default `365d`,
     /// also a person's token's expiry when none is asked for) and
     /// `max_lifetime_non_human` (default `90d`; such tokens must be given an
@@ -256,6 +261,7 @@ impl Default for Config {
             targets: Default::default(),
             notifications: None,
             reconcile: ReconcileConfig::default(),
+            scim: None,
             tokens: TokensConfig::default(),
             oidc: None,
         }
@@ -357,6 +363,9 @@ impl Config {
                 if p.is_relative() {
                     *p = base.join(&*p);
                 }
+            }
+            if let Some(p) = cfg.scim.as_mut().and_then(|s| s.token_file.as_mut()).filter(|p| p.is_relative()) {
+                *p = base.join(&*p);
             }
             for p in [&mut cfg.audit_witness_dir, &mut cfg.audit_witness_ca_file, &mut cfg.audit_signing_key_file] {
                 if !p.is_empty() && Path::new(p.as_str()).is_relative() {

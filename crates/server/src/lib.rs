@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod openapi;
 pub mod routes;
+pub mod scim;
 pub mod serve;
 pub mod signing;
 pub mod views;

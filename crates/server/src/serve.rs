@@ -43,6 +43,8 @@ pub struct App {
     pub witness: Arc<crate::witness::Witness>,
     /// Sign-in with the organisation's OpenID provider (`[oidc]`), if configured.
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
+    /// Inbound SCIM, when `[scim]` is configured.
+    pub scim: Option<Arc<crate::scim::ScimService>>,
 }
 
 impl App {
@@ -94,6 +96,7 @@ pub async fn build_with_connectors(
     let signing_key = signing::load(&r.data_dir, r.audit_signing_key_file.as_deref())?;
     let witness = crate::witness::Witness::new(r.audit_witness_dir.clone(), r.audit_witness_url.clone(), r.audit_witness_ca_file.as_deref())?;
     let metrics = Arc::new(Metrics::default());
+    let scim = crate::scim::service(cfg.scim.as_ref(), None)?;
     let settings = Settings {
         lapse_after: r.lapse_after.as_delta(),
         removal_overdue_after: r.removal_overdue_after.as_delta(),
@@ -116,7 +119,7 @@ pub async fn build_with_connectors(
         writ = writ.with_notifier(Arc::new(notifier));
     }
     let oidc = cfg.oidc.as_ref().map(|o| o.resolve().map(Arc::new)).transpose()?;
-    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness), oidc }, r))
+    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness), oidc, scim }, r))
 }
 
 async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
@@ -131,7 +134,11 @@ async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
 
 /// The router with its middleware; tests call it without a socket.
 pub fn router(app: App, max_body_bytes: usize) -> Router {
-    routes::router().route_layer(middleware::from_fn_with_state(app.clone(), observe)).layer(RequestBodyLimitLayer::new(max_body_bytes)).with_state(app)
+    routes::router()
+        .merge(crate::scim::router(&app))
+        .route_layer(middleware::from_fn_with_state(app.clone(), observe))
+        .layer(RequestBodyLimitLayer::new(max_body_bytes))
+        .with_state(app)
 }
 
 /// Wraps `router` so that no request can take the server down or hold it

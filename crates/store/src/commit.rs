@@ -35,7 +35,7 @@ fn check_one(rows: u64, what: &'static str, id: String) -> Result<(), StoreError
     }
 }
 
-fn i64_of(v: u64) -> i64 {
+pub(crate) fn i64_of(v: u64) -> i64 {
     i64::try_from(v).expect("versions and sequence numbers stay below 2^63")
 }
 
@@ -70,7 +70,7 @@ pub(crate) struct Stmt {
 }
 
 impl Stmt {
-    fn new(sql: String, params: Vec<Param>) -> Self {
+    pub(crate) fn new(sql: String, params: Vec<Param>) -> Self {
         Stmt { sql, params, expect: Expect::Done, id: String::new() }
     }
 
@@ -198,7 +198,11 @@ pub(crate) fn plan_rows(change: Change) -> (Vec<Stmt>, Vec<NewEvent>) {
     let runs: usize = change.runs.iter().map(|r| 2 + r.observations.len() / OBSERVATIONS_PER_INSERT).sum();
     let mut stmts = Vec::with_capacity(5 + change.events.len() / EVENTS_PER_INSERT + runs);
     let at = change.events.first().map_or(0, |e| millis(e.at));
-    stmts.extend(change.identities.iter().map(|i| identity_row(i, at)).map(doc_stmt));
+    for i in &change.identities {
+        stmts.push(doc_stmt(identity_row(i, at)));
+        membership_stmts(&i.value, &mut stmts);
+    }
+    crate::scim::stmts(&change.scim, &mut stmts);
     stmts.extend(change.requests.iter().map(request_row).map(doc_stmt));
     stmts.extend(change.tasks.iter().map(task_row).map(doc_stmt));
     stmts.extend(change.grants.iter().map(grant_row).map(doc_stmt));
@@ -267,7 +271,7 @@ pub(crate) fn event_inserts(sealed: &[AuditEvent]) -> Vec<Stmt> {
 
 /// `($1, …, $cols), ($cols+1, …), …` for `rows` rows: the VALUES of a
 /// multi-row INSERT.
-fn values_list(rows: usize, cols: usize) -> String {
+pub(crate) fn values_list(rows: usize, cols: usize) -> String {
     let mut sql = String::with_capacity(rows * cols * 7);
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
@@ -343,7 +347,7 @@ pub(crate) async fn execute(tx: &mut Tx<'_>, stmt: &Stmt) -> Result<(), StoreErr
 }
 
 /// A value for one column.
-enum Col {
+pub(crate) enum Col {
     Text(String),
     Int(i64),
 }
@@ -351,19 +355,19 @@ enum Col {
 /// One aggregate row: its table, key, version, JSON document and the columns that
 /// queries filter on. Table and column names are constants of this crate, never
 /// user input, so building the SQL from them is safe.
-struct DocRow {
-    table: &'static str,
-    what: &'static str,
-    id: String,
-    version: u64,
-    expected: Option<u64>,
-    doc: String,
-    columns: Vec<(&'static str, Col)>,
+pub(crate) struct DocRow {
+    pub(crate) table: &'static str,
+    pub(crate) what: &'static str,
+    pub(crate) id: String,
+    pub(crate) version: u64,
+    pub(crate) expected: Option<u64>,
+    pub(crate) doc: String,
+    pub(crate) columns: Vec<(&'static str, Col)>,
 }
 
 /// Inserts a new aggregate, or updates it if it is still at the version it was
 /// loaded at (compare-and-swap); a lost race is a `VersionConflict`.
-fn doc_stmt(row: DocRow) -> Stmt {
+pub(crate) fn doc_stmt(row: DocRow) -> Stmt {
     let names: Vec<&str> = row.columns.iter().map(|(n, _)| *n).collect();
     let sql = match row.expected {
         None => {
@@ -400,7 +404,23 @@ fn identity_row(i: &Versioned<writ_core::identity::Identity>, at: i64) -> DocRow
         version: i.expected_version.map_or(1, |v| v + 1),
         expected: i.expected_version,
         doc: to_doc(&i.value),
-        columns: vec![("updated_at", Col::Int(at))],
+        columns: vec![
+            ("updated_at", Col::Int(at)),
+            ("kind", Col::Text(i.value.kind.as_str().to_owned())),
+            ("owner", Col::Text(i.value.owner.as_ref().map_or(String::new(), |o| o.to_string()))),
+        ],
+    }
+}
+
+/// Rewrites `identity_groups` for one identity written: the table is the
+/// identities' `groups`, indexed by group.
+fn membership_stmts(i: &writ_core::identity::Identity, stmts: &mut Vec<Stmt>) {
+    stmts.push(Stmt::new("DELETE FROM identity_groups WHERE identity_id = $1".into(), vec![Param::Text(i.id.to_string())]));
+    let groups: Vec<&writ_core::ids::GroupId> = i.groups.iter().collect();
+    for chunk in groups.chunks(500) {
+        let sql = format!("INSERT INTO identity_groups (group_id, identity_id) VALUES {}", values_list(chunk.len(), 2));
+        let params = chunk.iter().flat_map(|g| [Param::Text(g.to_string()), Param::Text(i.id.to_string())]).collect();
+        stmts.push(Stmt::new(sql, params));
     }
 }
 

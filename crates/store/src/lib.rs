@@ -12,6 +12,7 @@ mod commit;
 mod pg_writer;
 mod read;
 mod rows;
+mod scim;
 mod sqlite_native;
 pub mod verify_pipeline;
 

@@ -79,6 +79,30 @@ impl Store for SqlStore {
         rows.iter().map(|r| Ok((doc("identity", r)?, r.try_get::<i64, _>("version").map_err(db_err)? as u64))).collect()
     }
 
+    async fn identities_by_id(&self, ids: &[IdentityId]) -> Result<Vec<(Identity, u64)>, StoreError> {
+        self.identities_in("SELECT doc, version FROM identities WHERE id IN ({}) ORDER BY id", ids).await
+    }
+
+    async fn identities_owned_by(&self, owners: &[IdentityId]) -> Result<Vec<(Identity, u64)>, StoreError> {
+        self.identities_in("SELECT doc, version FROM identities WHERE owner IN ({}) ORDER BY id", owners).await
+    }
+
+    async fn scim_users(&self, key: &writ_app::ports::ScimUserKey) -> Result<Vec<writ_app::ports::ScimUserRow>, StoreError> {
+        self.read_scim_users(key).await
+    }
+
+    async fn scim_user_page(&self, offset: u64, limit: u32) -> Result<(u64, Vec<IdentityId>), StoreError> {
+        self.read_scim_user_page(offset, limit).await
+    }
+
+    async fn scim_groups(&self, key: &writ_app::ports::ScimGroupKey) -> Result<Vec<(writ_app::ports::ScimGroupRecord, u64)>, StoreError> {
+        self.read_scim_groups(key).await
+    }
+
+    async fn group_members(&self, groups: &[writ_core::ids::GroupId]) -> Result<Vec<(writ_core::ids::GroupId, IdentityId)>, StoreError> {
+        self.read_group_members(groups).await
+    }
+
     async fn token_by_hash(&self, token_hash: &str) -> Result<Option<(Token, Identity)>, StoreError> {
         if let Some(native) = &self.token_reader {
             return native.by_hash(token_hash);

@@ -239,6 +239,33 @@ async fn a_subjects_grants_are_found_through_the_subject_index() {
     assert!(!steps.iter().any(|s| s.contains("TEMP B-TREE")), "the index gives the order too: {steps:?}");
 }
 
+/// Identities as the code before 0013 wrote them (no kind or owner column,
+/// no membership index) are backfilled by it.
+async fn identities_are_backfilled_by_0013(url: &str, backend: &str) {
+    use writ_app::ports::ScimUserKey;
+    use writ_core::ids::GroupId;
+    let dir = tempfile::tempdir().unwrap();
+    migrate_until(url, backend, 13, dir.path()).await;
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let docs = [
+        ("ann", r#"{"id":"ann","kind":"person","status":"active","groups":["ops","eng"]}"#),
+        ("bot", r#"{"id":"bot","kind":"ai_agent","status":"active","owner":"ann","groups":["ops"]}"#),
+        ("bob", r#"{"id":"bob","kind":"person","status":"active"}"#),
+    ];
+    for (id, doc) in docs {
+        sqlx::query("INSERT INTO identities (id, doc, updated_at, version) VALUES ($1, $2, 0, 1)").bind(id).bind(doc).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    let store = SqlStore::open(url).await.unwrap();
+    let people: Vec<String> = store.scim_users(&ScimUserKey::All).await.unwrap().into_iter().map(|r| r.identity.id.to_string()).collect();
+    assert_eq!(people, ["ann", "bob"]);
+    let owned = store.identities_owned_by(&[IdentityId::parse("ann").unwrap()]).await.unwrap();
+    assert_eq!(owned.len(), 1);
+    let members = store.group_members(&[GroupId::parse("ops").unwrap(), GroupId::parse("eng").unwrap()]).await.unwrap();
+    assert_eq!(members.iter().map(|(g, i)| format!("{g}:{i}")).collect::<Vec<_>>(), ["eng:ann", "ops:ann"]);
+    store.close().await;
+}
+
 /// Tokens as the code before 0012 wrote them (`api_tokens`: hash, identity,
 /// label, time) keep authenticating after it: same hash, a new id, their
 /// identity as owner, their label as name, no expiry, not revoked.
@@ -282,6 +309,20 @@ async fn tokens_keep_working_after_0012(url: &str, backend: &str) {
     assert_ne!(t1.id, t2.id, "each gets an id of its own");
     assert_eq!(store.token(t2.id).await.unwrap().map(|t| t.name), Some("cli".to_owned()));
     store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_written_before_0013_get_kind_owner_and_membership_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}/writ.db?mode=rwc", dir.path().display());
+    identities_are_backfilled_by_0013(&url, "sqlite").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identities_written_before_0013_get_kind_owner_and_membership_on_postgres() {
+    let pg = PgServer::start().expect("PostgreSQL for the migration test (run scripts/install-test-deps.sh)");
+    let url = pg.create_database("writ").unwrap();
+    identities_are_backfilled_by_0013(&url, "postgres").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -69,6 +69,28 @@ pub fn schemathesis_binary() -> Result<std::path::PathBuf, TestkitError> {
     python_tool("schemathesis", SCHEMATHESIS_PACKAGE, &test_tools_dir().join("schemathesis-venv"))
 }
 
+/// The PyPI requirement of the SCIM compliance checker that
+/// `scripts/install-test-deps.sh` installs in `scim2-tester-venv` (with its
+/// HTTP client).
+pub const SCIM2_TESTER_PACKAGE: &str = "scim2-tester[httpx2]==0.5.2";
+
+/// The Python of `scim2-tester-venv`, where scim2-tester is importable
+/// (it is a library: the test runs a small script with it).
+pub fn scim2_tester_python() -> Result<std::path::PathBuf, TestkitError> {
+    let venv = test_tools_dir().join("scim2-tester-venv");
+    let python = venv.join("bin/python");
+    let imports = std::process::Command::new(&python).args(["-c", "import scim2_tester, httpx2"]).output().is_ok_and(|o| o.status.success());
+    if imports {
+        Ok(python)
+    } else {
+        Err(TestkitError::MissingPythonTool {
+            binary: "python (with scim2_tester)".into(),
+            package: SCIM2_TESTER_PACKAGE.into(),
+            venv: venv.display().to_string(),
+        })
+    }
+}
+
 /// Errors from starting or driving a test server.
 #[derive(Debug)]
 #[non_exhaustive]

@@ -16,11 +16,13 @@ mod connector;
 mod notify;
 mod page;
 mod reconcile;
+mod scim;
 
 pub use connector::{Account, AccountState, Applied, Connector, ConnectorError, ConnectorInfo, LiveEntitlement, Order, READ_BACK_ATTEMPTS};
 pub use notify::{Notification, NotificationKind, Notifier, NotifyError};
 pub use page::{Cursor, CursorError, Page};
 pub use reconcile::{ActionTaken, LedgerRow, ReconcileRun, RunFilter, RunObservation, RunRecord, RunState};
+pub use scim::{ScimChange, ScimGroupKey, ScimGroupRecord, ScimUserKey, ScimUserRecord, ScimUserRow};
 
 /// The time, injected so tests can move it.
 pub trait Clock: Send + Sync {
@@ -184,6 +186,8 @@ pub struct Change {
     /// Holdings this change relied on (a separation-of-duties check): the
     /// commit fails with a `VersionConflict` if they changed since.
     pub guards: Vec<HoldingsGuard>,
+    /// Inbound SCIM's records (see `ports::scim`).
+    pub scim: ScimChange,
     /// Tokens issued or revoked, beside their audit events.
     pub tokens: Vec<TokenWrite>,
 }
@@ -378,6 +382,23 @@ pub trait Store: Send + Sync {
     async fn runs(&self, filter: &RunFilter) -> Result<Vec<ReconcileRun>, StoreError>;
     /// A run's stored observations, in the order they were made.
     async fn run_observations(&self, id: writ_core::ids::RunId) -> Result<Vec<RunObservation>, StoreError>;
+
+    /// Identities by id with their versions; ids not stored are left out.
+    async fn identities_by_id(&self, ids: &[IdentityId]) -> Result<Vec<(Identity, u64)>, StoreError>;
+    /// The identities whose owner is one of `owners`, with their versions.
+    async fn identities_owned_by(&self, owners: &[IdentityId]) -> Result<Vec<(Identity, u64)>, StoreError>;
+    /// People with their SCIM records (see [`ScimUserKey`]), by id.
+    async fn scim_users(&self, key: &ScimUserKey) -> Result<Vec<ScimUserRow>, StoreError>;
+    /// How many people SCIM has not deleted, and the ids of `limit` of them
+    /// from position `offset` (0-based) in id order: an unfiltered SCIM list
+    /// page. SCIM pages by position (`startIndex`, RFC 7644 §3.4.2.4), not
+    /// by cursor, so this one list reads by offset.
+    async fn scim_user_page(&self, offset: u64, limit: u32) -> Result<(u64, Vec<IdentityId>), StoreError>;
+    /// SCIM groups with their versions (see [`ScimGroupKey`]).
+    async fn scim_groups(&self, key: &ScimGroupKey) -> Result<Vec<(ScimGroupRecord, u64)>, StoreError>;
+    /// The people in each of `groups` that SCIM has not deleted, as (group,
+    /// person) pairs ordered by group then person.
+    async fn group_members(&self, groups: &[writ_core::ids::GroupId]) -> Result<Vec<(writ_core::ids::GroupId, IdentityId)>, StoreError>;
 
     /// Closes connections cleanly (SQLite folds its write-ahead log into the file).
     async fn close(&self) {}
