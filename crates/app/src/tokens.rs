@@ -186,13 +186,7 @@ impl Writ {
     }
 
     /// Issues a token; `signed_in`, when present, goes into the event as `signed_in_with`.
-    async fn issue_with(
-        &self,
-        subject: &Identity,
-        actor: &str,
-        draft: TokenDraft,
-        signed_in: Option<Value>,
-    ) -> Result<(Token, String), AppError> {
+    async fn issue_with(&self, subject: &Identity, actor: &str, draft: TokenDraft, signed_in: Option<Value>) -> Result<(Token, String), AppError> {
         let now = self.clock.now();
         let token = Token::issue(TokenId::from_uuid(uuid::Uuid::new_v4()), subject, actor, draft, &self.settings.tokens, now)?;
         let secret = new_token();
