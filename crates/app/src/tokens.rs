@@ -102,7 +102,7 @@ pub enum SignInRefused {
     Unknown(IdentityId),
     #[error("`{0}` is disabled in Writ: ask a Writ administrator to enable it")]
     Disabled(IdentityId),
-    #[error("`{0}` is a {1}, not a person: only people sign in; give a {1} a token (`writ token create --identity {0}`)")]
+    #[error("`{0}` is a {1}, not a person: only people sign in; give a {1} a token (`writ token create --for {0} --name NAME --expires 30d`)")]
     NotAPerson(IdentityId, &'static str),
 }
 

@@ -112,6 +112,11 @@ async fn bad_id_tokens_are_refused_each_with_what_to_do() {
     let other_payload = op.sign(&claims(&op, "sam", |_| {})).unwrap();
     forged_payload[1] = other_payload.split('.').nth(1).unwrap();
     let forged_payload = forged_payload.join(".");
+    // The good token's claims under a header an attacker writes: unsigned
+    // (`alg: none`), and HS256 (a MAC an attacker could key with the public key).
+    let payload = good.split('.').nth(1).unwrap();
+    let unsigned = format!("eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{payload}.");
+    let hmac = format!("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.{payload}.c2lnbmVk");
 
     let now = chrono::Utc::now().timestamp();
     let cases: Vec<(&str, String, Option<&str>, &str)> = vec![
@@ -141,7 +146,9 @@ async fn bad_id_tokens_are_refused_each_with_what_to_do() {
         ("unknown issuer", other_op.id_token(CLIENT_ID, "olivia", "n").unwrap(), None, "trusts only"),
         ("another sign-in's nonce", good.clone(), Some("not-n"), "nonce"),
         ("unknown user", op.id_token(CLIENT_ID, "nobody", "n").unwrap(), None, "no identity `nobody`"),
-        ("not a person", op.id_token(CLIENT_ID, "svc-billing", "n").unwrap(), None, "not a person"),
+        ("not a person", op.id_token(CLIENT_ID, "svc-billing", "n").unwrap(), None, "`writ token create --for svc-billing"),
+        ("unsigned", unsigned, None, "not a well-formed JWT"),
+        ("signed with a shared-secret MAC", hmac, None, "does not take"),
         (
             "no identity claim",
             op.sign(&claims(&op, "olivia", |c| {
