@@ -38,6 +38,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -45,12 +46,13 @@ use chrono::{DateTime, Datelike, SecondsFormat, Utc};
 use serde::Deserialize;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow, PgSslMode};
 use sqlx::Row;
-use tokio::sync::OnceCell;
+use tokio::sync::{mpsc, oneshot, OnceCell};
 use writ_app::ports::{Account, AccountState, Applied, Connector, ConnectorError, ConnectorInfo, LiveEntitlement, Order};
-use writ_core::identity::IdentityKind;
 use writ_core::ids::TargetId;
 
 use crate::secret::{Secret, SecretSource};
+
+mod batch;
 
 /// The longest name PostgreSQL holds exactly (`NAMEDATALEN - 1` in a standard build).
 pub const MAX_NAME_BYTES: usize = 63;
@@ -151,7 +153,18 @@ impl From<RawPostgresConfig> for PostgresConfig {
     }
 }
 
+/// Changes (grants and revokes) go through a queue to one task per
+/// connector, which applies what has queued up meanwhile in one transaction
+/// (see `batch`): on a durable target each transaction waits for a flush, so
+/// 10,000 removals due at once cost a few dozen flushes rather than 10,000.
 pub struct PostgresConnector {
+    inner: Arc<Inner>,
+    /// Started on the first change, inside the runtime that makes it.
+    changes: OnceLock<mpsc::UnboundedSender<batch::Pending>>,
+}
+
+/// What the connector's calls and its change task share.
+struct Inner {
     target: TargetId,
     endpoint: String,
     options: PgConnectOptions,
@@ -166,9 +179,9 @@ pub struct PostgresConnector {
 impl fmt::Debug for PostgresConnector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PostgresConnector")
-            .field("target", &self.target.as_str())
-            .field("endpoint", &self.endpoint)
-            .field("password", &self.secret.as_ref().map(|_| "***"))
+            .field("target", &self.inner.target.as_str())
+            .field("endpoint", &self.inner.endpoint)
+            .field("password", &self.inner.secret.as_ref().map(|_| "***"))
             .finish_non_exhaustive()
     }
 }
@@ -199,7 +212,7 @@ impl PostgresConnector {
         }
         let timeout = format!("{}s", config.statement_timeout_secs);
         options = options.application_name("writ").options([("statement_timeout", timeout.as_str()), ("lock_timeout", timeout.as_str())]);
-        Ok(PostgresConnector {
+        let inner = Inner {
             target: target.clone(),
             endpoint: config.url.clone(),
             options,
@@ -207,9 +220,29 @@ impl PostgresConnector {
             max_connections: config.max_connections,
             pool: OnceCell::new(),
             secret,
-        })
+        };
+        Ok(PostgresConnector { inner: Arc::new(inner), changes: OnceLock::new() })
     }
 
+    /// Queues a change for the change task and waits for its outcome.
+    async fn change(&self, kind: batch::Kind, order: &Order) -> Result<Applied, ConnectorError> {
+        self.inner.check_order(order)?;
+        let queue = self.changes.get_or_init(|| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            tokio::spawn(batch::run(self.inner.clone(), rx));
+            tx
+        });
+        let (reply, outcome) = oneshot::channel();
+        let stopped = || ConnectorError::Transient {
+            target: self.inner.target.to_string(),
+            detail: "the connector's change queue has stopped (the runtime is shutting down)".into(),
+        };
+        queue.send(batch::Pending { kind, order: order.clone(), reply }).map_err(|_| stopped())?;
+        outcome.await.map_err(|_| stopped())?
+    }
+}
+
+impl Inner {
     async fn pool(&self) -> &PgPool {
         self.pool
             .get_or_init(|| async {
@@ -263,9 +296,15 @@ impl PostgresConnector {
         }
     }
 
-    async fn check(&self, tx: &mut sqlx::PgConnection, account: &str, resource: &str) -> Result<Check, ConnectorError> {
-        let row = sqlx::query(CHECK_SQL).bind(account).bind(resource).fetch_one(tx).await.map_err(|e| self.error(e))?;
-        Check::from_row(&row).map_err(|e| self.error(e))
+    /// The [`Check`] of each order, in their order.
+    async fn check(&self, tx: &mut sqlx::PgConnection, orders: &[&Order]) -> Result<Vec<Check>, ConnectorError> {
+        let accounts: Vec<&str> = orders.iter().map(|o| o.account.name.as_str()).collect();
+        let roles: Vec<&str> = orders.iter().map(|o| o.resource.as_str()).collect();
+        let rows = sqlx::query(CHECK_SQL).bind(accounts).bind(roles).fetch_all(tx).await.map_err(|e| self.error(e))?;
+        if rows.len() != orders.len() {
+            return Err(self.refuse(format!("the membership check answered {} rows for {} changes", rows.len(), orders.len())));
+        }
+        rows.iter().map(|row| Check::from_row(row).map_err(|e| self.error(e))).collect()
     }
 }
 
@@ -411,8 +450,9 @@ fn valid_until_of(row: &PgRow) -> Result<Option<ValidUntil>, sqlx::Error> {
     Ok(Some(if row.try_get::<Option<bool>, _>("vu_inf")?.unwrap_or(false) { ValidUntil::Never } else { ValidUntil::NegInfinity }))
 }
 
-/// What a grant or revoke needs to know, read under the account's lock.
-/// `$1` the account, `$2` the role.
+/// What each grant or revoke of a batch needs to know, read under the
+/// accounts' locks: one row per (account, role) pair of `$1` and `$2`, in
+/// their order.
 const CHECK_SQL: &str = "SELECT \
      r.oid IS NOT NULL AS role_exists, \
      a.oid IS NOT NULL AS account_exists, \
@@ -426,11 +466,12 @@ const CHECK_SQL: &str = "SELECT \
         WHERE m.member = a.oid AND NOT starts_with(g.rolname::text, 'pg_')) AS memberships, \
      EXISTS (SELECT 1 FROM pg_auth_members m JOIN pg_roles x ON x.oid = m.member \
         WHERE m.roleid = a.oid AND x.rolname::text <> current_user::text) AS has_members, \
-     $1::text = current_user::text AS is_self, \
+     o.account = current_user::text AS is_self, \
      current_setting('server_version_num')::int4 AS server_version \
-   FROM (SELECT 1) AS one \
-   LEFT JOIN pg_roles a ON a.rolname = $1::text \
-   LEFT JOIN pg_roles r ON r.rolname = $2::text";
+   FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS o(account, role, i) \
+   LEFT JOIN pg_roles a ON a.rolname = o.account \
+   LEFT JOIN pg_roles r ON r.rolname = o.role \
+   ORDER BY o.i";
 
 struct Check {
     role_exists: bool,
@@ -519,11 +560,18 @@ fn entitlement(account: &str, role: String, admin_option: bool) -> LiveEntitleme
     LiveEntitlement { account: account.to_owned(), resource: role, detail: BTreeMap::from([("admin_option".to_owned(), admin_option.to_string())]) }
 }
 
-impl PostgresConnector {
-    /// Opens the transaction of a change, holding the account's advisory lock.
-    async fn begin(&self, account: &str) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ConnectorError> {
+impl Inner {
+    /// Opens the transaction of a batch of changes, holding the advisory
+    /// lock of each account, taken in key order so that two batches (of this
+    /// node or another) never wait on each other in a cycle.
+    async fn begin(&self, accounts: &[&str]) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, ConnectorError> {
         let pool = self.pool().await;
-        let sql = format!("BEGIN; SELECT pg_advisory_xact_lock({LOCK_CLASS}, {})", lock_key(account));
+        let keys: std::collections::BTreeSet<i32> = accounts.iter().map(|a| lock_key(a)).collect();
+        let keys: Vec<String> = keys.iter().map(i32::to_string).collect();
+        let sql = format!(
+            "BEGIN; SELECT pg_advisory_xact_lock({LOCK_CLASS}, k) FROM (SELECT k FROM unnest(ARRAY[{}]::int4[]) AS k ORDER BY k) AS keys",
+            keys.join(",")
+        );
         self.on_live_connection(|| pool.begin_with(sql.clone())).await
     }
 
@@ -580,8 +628,8 @@ impl Connector for PostgresConnector {
     fn info(&self) -> ConnectorInfo {
         ConnectorInfo {
             kind: "postgres",
-            target: self.target.to_string(),
-            endpoint: self.endpoint.clone(),
+            target: self.inner.target.to_string(),
+            endpoint: self.inner.endpoint.clone(),
             reads_live_state: true,
             manages_accounts: true,
             enforces_expiry: true,
@@ -589,13 +637,14 @@ impl Connector for PostgresConnector {
     }
 
     async fn read_account(&self, account: &Account) -> Result<AccountState, ConnectorError> {
-        self.check_name("account", &account.name)?;
-        let pool = self.pool().await;
-        let rows = self.on_live_connection(|| sqlx::query(READ_SQL).bind(&account.name).fetch_all(pool)).await?;
+        let this = &self.inner;
+        this.check_name("account", &account.name)?;
+        let pool = this.pool().await;
+        let rows = this.on_live_connection(|| sqlx::query(READ_SQL).bind(&account.name).fetch_all(pool)).await?;
         let Some(first) = rows.first() else {
             return Ok(AccountState::default());
         };
-        let decode = |e| self.error(e);
+        let decode = |e| this.error(e);
         let mut attributes = BTreeMap::new();
         attributes.insert("login".to_owned(), first.try_get::<bool, _>("can_login").map_err(decode)?.to_string());
         attributes.insert("enabled".to_owned(), first.try_get::<bool, _>("enabled").map_err(decode)?.to_string());
@@ -615,24 +664,25 @@ impl Connector for PostgresConnector {
     }
 
     async fn scan(&self, sink: &mut (dyn FnMut(LiveEntitlement) + Send)) -> Result<u64, ConnectorError> {
+        let this = &self.inner;
         // A cursor in a read-only transaction: one snapshot, SCAN_BATCH rows per
         // round trip, never more than that in memory. Every row will be read, so
         // the cursor is planned for all of them (the default plans for the
         // first 10%: nested loops, twice as slow here).
-        let pool = self.pool().await;
+        let pool = this.pool().await;
         let mut tx =
-            self.on_live_connection(|| pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL cursor_tuple_fraction = 1")).await?;
+            this.on_live_connection(|| pool.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SET LOCAL cursor_tuple_fraction = 1")).await?;
         let version = tx.server_version_num().unwrap_or(160_000);
-        exec_raw(&mut tx, &scan_sql(version)).await.map_err(|e| self.error(e))?;
+        exec_raw(&mut tx, &scan_sql(version)).await.map_err(|e| this.error(e))?;
         let fetch = format!("FETCH FORWARD {SCAN_BATCH} FROM writ_scan");
         let mut n = 0u64;
         loop {
-            let rows = fetch_raw(&mut tx, &fetch).await.map_err(|e| self.error(e))?;
+            let rows = fetch_raw(&mut tx, &fetch).await.map_err(|e| this.error(e))?;
             if rows.is_empty() {
                 break;
             }
             for row in rows {
-                let decode = |e| self.error(e);
+                let decode = |e| this.error(e);
                 let member: String = row.try_get("member").map_err(decode)?;
                 let role: String = row.try_get("role").map_err(decode)?;
                 let admin: bool = row.try_get("admin_option").map_err(decode)?;
@@ -640,104 +690,16 @@ impl Connector for PostgresConnector {
                 n += 1;
             }
         }
-        tx.rollback().await.map_err(|e| self.error(e))?;
+        tx.rollback().await.map_err(|e| this.error(e))?;
         Ok(n)
     }
 
     async fn grant(&self, o: &Order) -> Result<Applied, ConnectorError> {
-        self.check_order(o)?;
-        let person = o.account.kind == IdentityKind::Person;
-        let account = quote_ident(&o.account.name);
-        let role = quote_ident(&o.resource);
-        let mut tx = self.begin(&o.account.name).await?;
-        let c = self.check(&mut tx, &o.account.name, &o.resource).await?;
-        if !c.role_exists {
-            return Err(self.no_role(o));
-        }
-        if c.is_self {
-            return Err(self.not_self(o));
-        }
-        let mut sql = String::new();
-        if person {
-            if !c.account_exists {
-                return Err(self.refuse(format!("no login role {} on target `{}`", shown(&o.account.name), self.target)));
-            }
-            if !c.can_login {
-                return Err(self.refuse(format!(
-                    "role {} on target `{}` cannot log in (NOLOGIN): a person's account must be a login role",
-                    shown(&o.account.name),
-                    self.target
-                )));
-            }
-        } else {
-            if c.superuser {
-                return Err(self.refuse(format!("{} is a superuser role; Writ does not manage it as a service account", shown(&o.account.name))));
-            }
-            if c.has_members {
-                return Err(self.refuse(format!("{} is a group role (other roles are its members), not a service account", shown(&o.account.name))));
-            }
-            let wanted = ValidUntil::of_order(o.expires_at);
-            let current = c.valid_until.unwrap_or(ValidUntil::Never);
-            let active = c.account_exists && c.can_login && c.memberships > 0;
-            // While the account holds other grants, VALID UNTIL covers the latest.
-            let valid_until = if active { current.max(wanted) } else { wanted };
-            let literal = valid_until
-                .literal()
-                .ok_or_else(|| self.refuse(format!("expiry {:?} is outside the years PostgreSQL's VALID UNTIL accepts here (1-9999)", o.expires_at)))?;
-            if !c.account_exists {
-                sql.push_str(&format!("CREATE ROLE {account} LOGIN VALID UNTIL {literal};"));
-            } else if !c.can_login || current != valid_until {
-                sql.push_str(&format!("ALTER ROLE {account} LOGIN VALID UNTIL {literal};"));
-            }
-        }
-        if !c.is_member {
-            sql.push_str(&format!("GRANT {role} TO {account};"));
-        }
-        if sql.is_empty() {
-            tx.rollback().await.map_err(|e| self.error(e))?;
-            return Ok(Applied::AlreadyPresent);
-        }
-        exec_raw(&mut tx, &sql).await.map_err(|e| self.error(e))?;
-        tx.commit().await.map_err(|e| self.error(e))?;
-        tracing::info!(target_id = %self.target, account = %o.account.name, role = %o.resource, "postgres: granted");
-        Ok(Applied::Changed)
+        self.change(batch::Kind::Grant, o).await
     }
 
     async fn revoke(&self, o: &Order) -> Result<Applied, ConnectorError> {
-        self.check_order(o)?;
-        let person = o.account.kind == IdentityKind::Person;
-        let account = quote_ident(&o.account.name);
-        let role = quote_ident(&o.resource);
-        let mut tx = self.begin(&o.account.name).await?;
-        let c = self.check(&mut tx, &o.account.name, &o.resource).await?;
-        if !(c.account_exists && c.role_exists && c.is_member) {
-            tx.rollback().await.map_err(|e| self.error(e))?;
-            return Ok(Applied::AlreadyAbsent);
-        }
-        if c.is_self {
-            return Err(self.not_self(o));
-        }
-        let mut sql = format!("REVOKE {role} FROM {account};");
-        if !person && !c.superuser && c.memberships <= 1 && c.can_login {
-            // Its last membership: the service account can no longer log in.
-            sql.push_str(&format!("ALTER ROLE {account} NOLOGIN;"));
-        }
-        exec_raw(&mut tx, &sql).await.map_err(|e| self.error(e))?;
-        if c.server_version >= 160_000 {
-            // From PostgreSQL 16 a membership can be granted by several roles,
-            // and REVOKE only removes Writ's own grant of it.
-            let after = self.check(&mut tx, &o.account.name, &o.resource).await?;
-            if after.is_member {
-                return Err(self.refuse(format!(
-                    "{} keeps {} after REVOKE: the membership was also granted by another role (REVOKE … GRANTED BY that role)",
-                    shown(&o.account.name),
-                    shown(&o.resource)
-                )));
-            }
-        }
-        tx.commit().await.map_err(|e| self.error(e))?;
-        tracing::info!(target_id = %self.target, account = %o.account.name, role = %o.resource, "postgres: revoked");
-        Ok(Applied::Changed)
+        self.change(batch::Kind::Revoke, o).await
     }
 }
 

@@ -247,6 +247,84 @@ async fn a_service_account_gets_a_login_role_valid_until_its_latest_expiry() {
     assert_eq!(catalog("SELECT rolvaliduntil IS NULL FROM pg_roles WHERE rolname = 'etl-bot'"), "t");
 }
 
+/// Changes asked for at once are applied a batch per transaction (see
+/// `postgres/batch.rs`): each still gets its own answer, a change the target
+/// refuses fails alone, and two changes to one account see each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_asked_at_once_share_transactions_and_each_gets_its_own_answer() {
+    let pg = Pg::start();
+    const PEOPLE: usize = 60;
+    let mut setup = String::from("CREATE ROLE batch_read; CREATE ROLE batch_write; CREATE ROLE loop_person LOGIN; CREATE ROLE loop_role;");
+    // loop_role is a member of loop_person: granting loop_role to loop_person
+    // would make a cycle, which PostgreSQL refuses only when the GRANT runs.
+    setup.push_str("GRANT loop_person TO loop_role;");
+    for i in 0..PEOPLE {
+        setup.push_str(&format!("CREATE ROLE batch_p{i} LOGIN;"));
+    }
+    pg.psql_ok(&setup, &[]);
+    let c = pg.connector();
+    let svc = |role: &str| contract::order("pg-test", "batch-bot", IdentityKind::ServiceAccount, role);
+    let people: Vec<_> = (0..PEOPLE).map(|i| contract::order("pg-test", &format!("batch_p{i}"), IdentityKind::Person, "batch_read")).collect();
+    let cycle = contract::order("pg-test", "loop_person", IdentityKind::Person, "loop_role");
+    let missing = contract::order("pg-test", "batch_p0", IdentityKind::Person, "no_such_role");
+
+    let grant_all = |orders: Vec<writ_app::ports::Order>, revoke: bool| {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, o) in orders.into_iter().enumerate() {
+            let c = c.clone();
+            set.spawn(async move { (i, if revoke { c.revoke(&o).await } else { c.grant(&o).await }) });
+        }
+        async move {
+            let mut answers: Vec<_> = set.join_all().await;
+            answers.sort_by_key(|(i, _)| *i);
+            answers.into_iter().map(|(_, a)| a).collect::<Vec<_>>()
+        }
+    };
+
+    let mut orders = people.clone();
+    orders.extend([cycle.clone(), missing.clone(), svc("batch_read"), svc("batch_write")]);
+    let answers = grant_all(orders, false).await;
+    for (i, a) in answers[..PEOPLE].iter().enumerate() {
+        assert_eq!(a, &Ok(Applied::Changed), "batch_p{i}");
+    }
+    match &answers[PEOPLE] {
+        Err(ConnectorError::Permanent { detail, .. }) => assert!(detail.contains("loop_"), "the target's own refusal: {detail}"),
+        other => panic!("the cyclic grant must fail alone, permanently: {other:?}"),
+    }
+    match &answers[PEOPLE + 1] {
+        Err(ConnectorError::Permanent { detail, .. }) => assert!(detail.contains("no role `no_such_role`"), "{detail}"),
+        other => panic!("a grant of a missing role is refused: {other:?}"),
+    }
+    assert_eq!(answers[PEOPLE + 2..], [Ok(Applied::Changed), Ok(Applied::Changed)], "both grants to one new service account");
+    assert_eq!(
+        pg.psql_ok("SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE r.rolname = 'batch_read'", &[]),
+        (PEOPLE + 1).to_string()
+    );
+    assert_eq!(
+        pg.psql_ok("SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = 'loop_person'", &[]),
+        "0",
+        "the refused cycle left nothing"
+    );
+    assert_eq!(pg.psql_ok("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'batch-bot'", &[]), "t");
+    // Each membership row carries the id of the transaction that made it: the
+    // people's grants shared a few, rather than one each.
+    let transactions: usize = pg
+        .psql_ok("SELECT count(DISTINCT m.xmin::text) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname LIKE 'batch\\_p%'", &[])
+        .parse()
+        .unwrap();
+    assert!(transactions < PEOPLE / 2, "{PEOPLE} grants asked at once took {transactions} transactions");
+
+    // Revoking at once: the service account's last revoke sees the first one
+    // (it ends NOLOGIN), and a revoke of what is gone is still AlreadyAbsent.
+    let mut orders = people.clone();
+    orders.extend([svc("batch_read"), svc("batch_write"), missing.clone()]);
+    let answers = grant_all(orders, true).await;
+    assert!(answers[..PEOPLE + 2].iter().all(|a| a == &Ok(Applied::Changed)), "{answers:?}");
+    assert_eq!(answers[PEOPLE + 2], Ok(Applied::AlreadyAbsent));
+    assert_eq!(pg.psql_ok(MEMBERSHIPS, &[]), "1", "only loop_role's membership in loop_person is left");
+    assert_eq!(pg.psql_ok("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'batch-bot'", &[]), "f");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_name_longer_than_63_bytes_is_refused_and_nothing_is_granted() {
     let pg = Pg::start();
