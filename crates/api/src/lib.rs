@@ -132,10 +132,15 @@ pub struct RequestView {
     /// Where the fulfilment of each entitlement stands, once approved.
     #[serde(default)]
     pub fulfilment: Vec<FulfilmentView>,
-    /// `standard`, `extension` (of `extends_grant`, from `extends_request`) or
-    /// `break_glass`.
+    /// `standard`, `extension` (of `extends_grant`, from `extends_request`),
+    /// `break_glass`, `reconciliation` (access found on a target) or `moved`
+    /// (the owners' review of `reviews_grant`, which policy no longer allows
+    /// since its holder moved).
     #[serde(default)]
     pub origin: String,
+    /// For origin `moved`: the grant under review.
+    #[serde(default)]
+    pub reviews_grant: Option<String>,
     #[serde(default)]
     pub extends_grant: Option<String>,
     #[serde(default)]

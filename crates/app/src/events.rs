@@ -48,6 +48,8 @@ pub const RECONCILE_ADOPTED: &str = "reconcile.adopted";
 pub const GRANT_REPROVISION_QUEUED: &str = "grant.reprovision_queued";
 pub const GRANT_REPROVISIONED: &str = "grant.reprovisioned";
 pub const GRANT_REPROVISION_FAILED: &str = "grant.reprovision_failed";
+pub const IDENTITY_MOVED: &str = "identity.moved";
+pub const GRANT_REDECIDED: &str = "grant.redecided";
 /// A SCIM provider wrote a user's SCIM record (created, replaced, patched, deleted).
 pub const SCIM_USER_WRITTEN: &str = "scim.user.written";
 /// A SCIM provider created, changed or deleted a group.

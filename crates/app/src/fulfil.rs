@@ -187,7 +187,8 @@ impl Writ {
                     self.may_receive_now(&req, "complete this task").await?;
                     let before = req.state();
                     req.record_fulfilment(task.entitlement(), TargetFulfilment::Done { at: now, read_back: false }, now)?;
-                    start_grant(&req, task.entitlement(), now, &mut change);
+                    let started = start_grant(&req, task.entitlement(), now, &mut change);
+                    self.supersede_moved_grant(&req, started, now, &mut change).await?;
                     announce_state(&req, before, now, &mut change);
                     change.requests.push(Versioned::update(req, req_version));
                 }
@@ -304,7 +305,7 @@ impl Writ {
             let loaded = req.version();
             let now = self.clock.now();
             let mut change = Change::default();
-            self.record_attempt(&mut req, job, e, connector.info().kind, &order, &attempt, now, &mut change)?;
+            self.record_attempt(&mut req, job, e, connector.info().kind, &order, &attempt, now, &mut change).await?;
             change.requests.push(Versioned::update(req, loaded));
             if self.committed(change).await? {
                 return Ok(());
@@ -314,7 +315,7 @@ impl Writ {
     }
 
     #[allow(clippy::too_many_arguments)]
-    fn record_attempt(
+    async fn record_attempt(
         &self,
         req: &mut Request,
         job: &Job,
@@ -346,7 +347,8 @@ impl Writ {
                         "node": self.settings.node,
                     }),
                 ));
-                start_grant(req, e, now, change);
+                let started = start_grant(req, e, now, change);
+                self.supersede_moved_grant(req, started, now, change).await?;
                 change.finished_jobs.push(job.id.clone());
             }
             Attempt::WithPerson { group } => {
@@ -631,8 +633,8 @@ fn announce_state(req: &Request, before: RequestState, now: DateTime<Utc>, chang
 }
 
 /// Starts the grant of `entitlement` for the request's subject: access is in place
-/// from `now` for the requested duration.
-fn start_grant(req: &Request, entitlement: &EntitlementId, now: DateTime<Utc>, change: &mut Change) {
+/// from `now` for the requested duration. Returns its id.
+fn start_grant(req: &Request, entitlement: &EntitlementId, now: DateTime<Utc>, change: &mut Change) -> GrantId {
     let grant = Grant::start(GrantId::from_uuid(Uuid::new_v4()), req.id(), req.subject().clone(), entitlement.clone(), req.duration(), now);
     change.events.push(about(
         req.id(),
@@ -647,5 +649,7 @@ fn start_grant(req: &Request, entitlement: &EntitlementId, now: DateTime<Utc>, c
             "expires_at": grant.expires_at(),
         }),
     ));
+    let id = grant.id();
     change.grants.push(Versioned::new(grant));
+    id
 }

@@ -145,6 +145,9 @@ impl Writ {
             if was_active && !i.is_active() {
                 self.withdraw_everything(&i.id, who, now, change).await?;
             }
+            if let Some((old, _)) = stored.get(&i.id).filter(|(old, _)| crate::mover::is_move(old, i)) {
+                self.redecide_after_move(old, i, who, source, now, change).await?;
+            }
         }
         let written: Vec<(Identity, u64)> = batch.iter().map(|i| (i.clone(), stored.get(&i.id).map_or(1, |(_, v)| v + 1))).collect();
         change.identities.extend(batch.into_iter().map(|i| Versioned { expected_version: stored.get(&i.id).map(|(_, v)| *v), value: i }));

@@ -92,6 +92,7 @@ impl Writ {
                 RequestState::Denied => {
                     change.events.push(about(id, events::REQUEST_DENIED, actor.id.as_str(), now, json!({ "reason": req.outcome_reason() })));
                     self.remove_denied_found_access(&req, actor, now, &mut change).await?;
+                    self.settle_unapproved_move(&req, &actor.id, now, &mut change).await?;
                 }
                 RequestState::Approved => {
                     change.events.push(about(id, events::REQUEST_APPROVED, actor.id.as_str(), now, json!({ "reason": "every stage passed" })));

@@ -38,6 +38,8 @@ pub struct Settings {
     pub reconcile_every: Option<TimeDelta>,
     /// How long tokens may last (`[tokens]`).
     pub tokens: writ_core::token::TokenLimits,
+    /// What happens to a grant policy no longer allows once its holder moved.
+    pub on_move: crate::mover::OnMove,
 }
 
 impl Default for Settings {
@@ -53,6 +55,7 @@ impl Default for Settings {
             reconcile_max_actions: 1000,
             reconcile_every: None,
             tokens: Default::default(),
+            on_move: Default::default(),
         }
     }
 }

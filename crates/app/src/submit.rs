@@ -17,6 +17,26 @@ use crate::ports::{Change, HoldingsGuard, Versioned};
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
+/// The `request.submitted` event of `req`, opened by `actor`.
+pub(crate) fn submitted(req: &Request, actor: &str, now: chrono::DateTime<chrono::Utc>) -> writ_core::audit::NewEvent {
+    about(
+        req.id(),
+        events::REQUEST_SUBMITTED,
+        actor,
+        now,
+        json!({
+            "origin": req.origin(),
+            "requester": req.requester(),
+            "subject": req.subject(),
+            "entitlements": req.entitlements(),
+            "justification": req.justification(),
+            "duration": req.duration(),
+            "ticket": req.ticket(),
+            "lapses_at": req.lapses_at(),
+        }),
+    )
+}
+
 /// What a separation-of-duties check found: why the access may not be
 /// received, if so, and the guard of the holdings it read (none when it read
 /// none).
@@ -172,22 +192,7 @@ impl Writ {
         let now = self.clock.now();
         let mut req = Request::open(RequestId::from_uuid(Uuid::new_v4()), draft, &self.catalog, now, self.settings.lapse_after)?.with_origin(origin);
         let mut change = Change::default();
-        change.events.push(about(
-            req.id(),
-            events::REQUEST_SUBMITTED,
-            actor.id.as_str(),
-            now,
-            json!({
-                "origin": req.origin(),
-                "requester": req.requester(),
-                "subject": req.subject(),
-                "entitlements": req.entitlements(),
-                "justification": req.justification(),
-                "duration": req.duration(),
-                "ticket": req.ticket(),
-                "lapses_at": req.lapses_at(),
-            }),
-        ));
+        change.events.push(submitted(&req, actor.id.as_str(), now));
         let refusal = match self.decide_all(&mut req, actor, (&subject, manager.as_ref()), action) {
             Some(r) => Some(r),
             None => {
@@ -300,6 +305,7 @@ impl Writ {
             }
             let mut change = Change::default();
             change.events.push(about(id, events::REQUEST_LAPSED, "system", now, json!({ "lapses_at": req.lapses_at() })));
+            self.settle_unapproved_move(&req, &IdentityId::parse(crate::mover::MOVER).expect("a valid name"), now, &mut change).await?;
             change.requests.push(Versioned::update(req, loaded));
             // Losing a race here means someone reviewed or cancelled first: fine.
             if self.committed(change).await? {

@@ -37,6 +37,11 @@ pub enum Origin {
     /// Opened by reconciliation `run` about access found on a target
     /// (`situation`): to remove it, to adopt it, or for its owners to review.
     Reconciliation { run: RunId, situation: String },
+    /// Opened because the holder of `grant` moved (its groups or manager
+    /// changed) and policy no longer allows that access: the entitlement's
+    /// owners decide. Approved, a new grant (verified on the target) replaces
+    /// `grant`; denied or lapsed, `grant` is revoked.
+    Moved { grant: GrantId },
 }
 
 impl Origin {
@@ -46,6 +51,7 @@ impl Origin {
             Origin::Extension { .. } => "extension",
             Origin::BreakGlass => "break_glass",
             Origin::Reconciliation { .. } => "reconciliation",
+            Origin::Moved { .. } => "moved",
         }
     }
 }

@@ -39,6 +39,10 @@ pub struct Config {
     /// post-event review is still open; one more is refused until a review
     /// settles one (1 to 100).
     pub break_glass_max_unreviewed: u32,
+    /// What happens to a grant policy no longer allows once its holder moved
+    /// (groups or manager changed): `review` (the entitlement's owners
+    /// decide; lapsed, it is removed) or `remove` (revoked at once).
+    pub on_move: String,
     /// This node's name in the evidence of the jobs it runs; several nodes may
     /// share one PostgreSQL. Empty: `<hostname>-<pid>`.
     pub node_id: String,
@@ -222,6 +226,7 @@ const KEYS: &[&str] = &[
     "job_lease",
     "break_glass_review_within",
     "break_glass_max_unreviewed",
+    "on_move",
     "node_id",
     "max_body_bytes",
     "request_timeout",
@@ -248,6 +253,7 @@ impl Default for Config {
             job_lease: "2m".into(),
             break_glass_review_within: "24h".into(),
             break_glass_max_unreviewed: 1,
+            on_move: "review".into(),
             node_id: String::new(),
             max_body_bytes: 64 * 1024,
             request_timeout: "30s".into(),
@@ -303,6 +309,7 @@ pub struct Resolved {
     pub audit_witness_ca_file: Option<PathBuf>,
     pub audit_signing_key_file: Option<PathBuf>,
     pub tokens: writ_core::token::TokenLimits,
+    pub on_move: writ_app::mover::OnMove,
 }
 
 impl Config {
@@ -436,6 +443,7 @@ impl Config {
             audit_witness_ca_file: self.witness_ca_file()?,
             audit_signing_key_file: Some(self.audit_signing_key_file.trim()).filter(|f| !f.is_empty()).map(PathBuf::from),
             tokens: self.tokens.resolve()?,
+            on_move: writ_app::mover::OnMove::parse(self.on_move.trim()).map_err(|reason| ConfigError::Invalid { key: "on_move", reason })?,
         })
     }
 
@@ -585,6 +593,8 @@ mod tests {
         assert!(bad(|c| c.node_id = "node one".into()).contains("`node_id`"));
         assert!(bad(|c| c.break_glass_review_within = "later".into()).contains("`break_glass_review_within`"));
         assert!(bad(|c| c.break_glass_max_unreviewed = 0).contains("`break_glass_max_unreviewed`"));
+        let e = bad(|c| c.on_move = "keep".into());
+        assert!(e.contains("`on_move`") && e.contains("`review`") && e.contains("`remove`"), "{e}");
         assert!(bad(|c| c.request_timeout = "a while".into()).contains("`request_timeout`"));
         assert!(bad(|c| c.request_timeout = "0s".into()).contains("`request_timeout`"));
         assert!(bad(|c| c.max_connections = 0).contains("`max_connections`"));

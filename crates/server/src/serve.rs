@@ -105,6 +105,7 @@ pub async fn build_with_connectors(
         break_glass_max_unreviewed: r.break_glass_max_unreviewed,
         node: r.node_id.clone(),
         tokens: r.tokens,
+        on_move: r.on_move,
         ..Settings::default()
     };
     let mut connectors = writ_connectors::for_catalog(&catalog, &cfg.targets).map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;

@@ -49,8 +49,13 @@ pub fn request(r: &Request, now: DateTime<Utc>) -> api::RequestView {
         Origin::Extension { grant, request } => (Some(grant.to_string()), Some(request.to_string())),
         _ => (None, None),
     };
+    let reviews_grant = match r.origin() {
+        Origin::Moved { grant } => Some(grant.to_string()),
+        _ => None,
+    };
     api::RequestView {
         origin: r.origin().as_str().to_owned(),
+        reviews_grant,
         extends_grant,
         extends_request,
         post_review: r.post_review().map(|p| post_review(p, now)),

@@ -244,11 +244,22 @@ impl World {
     }
 
     pub async fn with_settings(settings: Settings) -> Self {
+        Self::with_policy(PolicyEngine::demo(), settings).await
+    }
+
+    /// The demo policies and one more file, `extra.cedar`, holding `extra`.
+    pub async fn with_extra_policy(extra: &str, settings: Settings) -> Self {
+        let mut files: Vec<(&str, &str)> = writ_policy::demo::POLICIES.to_vec();
+        files.push(("extra.cedar", extra));
+        Self::with_policy(PolicyEngine::from_sources(writ_policy::demo::SCHEMA, &files).unwrap(), settings).await
+    }
+
+    async fn with_policy(policy: PolicyEngine, settings: Settings) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("writ.db").display());
         let store: Arc<dyn Store> = Arc::new(writ_store::SqlStore::open(&url).await.unwrap());
         let clock = HandClock::new();
-        let policy = Arc::new(PolicyEngine::demo());
+        let policy = Arc::new(policy);
         let writ = Arc::new(build(&store, &policy, &clock, catalog_with(true), settings));
         writ.upsert_identities(None, registry()).await.unwrap();
         World { _dir: dir, store, clock, policy, writ }

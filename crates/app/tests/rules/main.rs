@@ -13,6 +13,7 @@ mod break_glass;
 mod expiry;
 mod fulfil;
 mod identities;
+mod mover;
 mod reconcile;
 mod review;
 mod submit;

@@ -39,6 +39,7 @@ pub fn pending() -> RequestView {
         fulfilment: vec![],
         origin: "standard".into(),
         extends_grant: None,
+        reviews_grant: None,
         extends_request: None,
         post_review: None,
         stages: vec![stage("owner", "the entitlement owners", 1, &[]), stage("security", "members of group `security`", 2, &[])],
