@@ -343,10 +343,28 @@ pub struct IdentityView {
     pub owner: Option<String>,
     pub manager: Option<String>,
     pub groups: Vec<String>,
+    /// Set on a non-human identity whose owner left (was disabled), until it
+    /// has an active owner again or is disabled.
+    #[serde(default)]
+    pub owner_left: Option<OwnerLeftView>,
     /// The stored version: pass it back as `version` to change the identity
     /// only if nobody changed it since.
     #[serde(default)]
     pub version: u64,
+}
+
+/// A non-human identity's owner left: who must settle it, and by when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OwnerLeftView {
+    /// The owner who left.
+    pub owner: String,
+    /// When the owner was disabled.
+    pub at: DateTime<Utc>,
+    /// Who is asked to give it a new owner or disable it: the leaver's manager.
+    pub flagged_to: Option<String>,
+    pub due_at: DateTime<Utc>,
+    /// Past `due_at` and still not settled.
+    pub overdue: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

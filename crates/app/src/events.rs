@@ -50,6 +50,9 @@ pub const GRANT_REPROVISIONED: &str = "grant.reprovisioned";
 pub const GRANT_REPROVISION_FAILED: &str = "grant.reprovision_failed";
 pub const IDENTITY_MOVED: &str = "identity.moved";
 pub const GRANT_REDECIDED: &str = "grant.redecided";
+pub const IDENTITY_OWNER_LEFT: &str = "identity.owner_left";
+pub const IDENTITY_OWNER_LEFT_OVERDUE: &str = "identity.owner_left_overdue";
+pub const IDENTITY_OWNER_LEFT_SETTLED: &str = "identity.owner_left_settled";
 /// A SCIM provider wrote a user's SCIM record (created, replaced, patched, deleted).
 pub const SCIM_USER_WRITTEN: &str = "scim.user.written";
 /// A SCIM provider created, changed or deleted a group.

@@ -134,6 +134,7 @@ mod tests {
             manager: None,
             groups: groups.iter().map(|g| g.parse().unwrap()).collect::<BTreeSet<_>>(),
             attributes: BTreeMap::new(),
+            owner_left: None,
         }
     }
 

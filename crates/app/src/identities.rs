@@ -1,7 +1,7 @@
 //! Registering identities, enabling and disabling them.
 
 use serde_json::json;
-use writ_core::identity::{Identity, IdentityStatus};
+use writ_core::identity::{owner_left_after, Identity, IdentityStatus};
 use writ_core::ids::IdentityId;
 use writ_policy::AdminAction;
 
@@ -122,7 +122,9 @@ impl Writ {
             .collect();
         let mut after: BTreeMap<IdentityId, Identity> = stored.iter().map(|(id, (i, _))| (id.clone(), i.clone())).collect();
         let changing_ids: Vec<IdentityId> = changing.iter().cloned().collect();
-        let around = self.store.identities_by_id(&owners).await?.into_iter().chain(self.store.identities_owned_by(&changing_ids).await?);
+        // What the batch owns, with versions: a leaver's are flagged below.
+        let owned = self.store.identities_owned_by(&changing_ids).await?;
+        let around = self.store.identities_by_id(&owners).await?.into_iter().chain(owned.iter().cloned());
         for (i, _) in around {
             after.entry(i.id.clone()).or_insert(i);
         }
@@ -135,6 +137,21 @@ impl Writ {
             i.validate(|id| after.get(id))?;
         }
         let now = self.clock.now();
+        let mut batch = batch;
+        for i in &mut batch {
+            let flag = stored.get(&i.id).and_then(|(old, _)| old.owner_left.as_ref());
+            let owner_is_active_person = i.owner.as_ref().and_then(|o| after.get(o)).is_some_and(|o| o.kind.is_human() && o.is_active());
+            i.owner_left = owner_left_after(flag, i, owner_is_active_person);
+            if let (Some(flag), None) = (flag, &i.owner_left) {
+                let how = if i.is_active() { format!("new owner `{}`", i.owner.as_ref().map_or("?".into(), ToString::to_string)) } else { "disabled".into() };
+                change.events.push(general(
+                    events::IDENTITY_OWNER_LEFT_SETTLED,
+                    who,
+                    now,
+                    json!({ "identity": i.id, "owner": flag.owner, "settled_by": how, "was_due_at": flag.due_at, "source": source }),
+                ));
+            }
+        }
         for i in &batch {
             let mut payload = events::to_value(i);
             if let (Some(s), Some(p)) = (source, payload.as_object_mut()) {
@@ -144,6 +161,9 @@ impl Writ {
             let was_active = stored.get(&i.id).is_some_and(|(old, _)| old.is_active());
             if was_active && !i.is_active() {
                 self.withdraw_everything(&i.id, who, now, change).await?;
+                if i.kind.is_human() {
+                    self.flag_owned_by_leaver(i, &owned, &changing, who, source, now, change);
+                }
             }
             if let Some((old, _)) = stored.get(&i.id).filter(|(old, _)| crate::mover::is_move(old, i)) {
                 self.redecide_after_move(old, i, who, source, now, change).await?;

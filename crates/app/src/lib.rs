@@ -16,6 +16,7 @@ pub mod fulfil;
 pub mod identities;
 pub mod mover;
 pub mod notify;
+pub mod owner_left;
 pub mod ports;
 pub mod query;
 pub mod reconcile;

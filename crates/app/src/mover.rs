@@ -229,6 +229,7 @@ mod tests {
             manager: manager.map(|m| IdentityId::parse(m).unwrap()),
             groups: groups.iter().map(|g| GroupId::parse(g).unwrap()).collect::<BTreeSet<_>>(),
             attributes: Default::default(),
+            owner_left: None,
         }
     }
 

@@ -100,6 +100,26 @@ pub fn notification_for(e: &NewEvent) -> Option<Notification> {
                 text(p, "last_error"),
             ),
         ),
+        events::IDENTITY_OWNER_LEFT => (
+            NotificationKind::OwnerLeft,
+            format!(
+                "`{}`'s owner `{}` left: {} must give it a new owner or disable it by {}",
+                text(p, "identity"),
+                text(p, "owner"),
+                text(p, "flagged_to"),
+                text(p, "due_at")
+            ),
+        ),
+        events::IDENTITY_OWNER_LEFT_OVERDUE => (
+            NotificationKind::OwnerLeft,
+            format!(
+                "OVERDUE: `{}` still has no owner since `{}` left; it was due by {} ({} was asked)",
+                text(p, "identity"),
+                text(p, "owner"),
+                text(p, "due_at"),
+                text(p, "flagged_to")
+            ),
+        ),
         _ => return None,
     };
     Some(Notification {

@@ -40,6 +40,9 @@ pub struct Settings {
     pub tokens: writ_core::token::TokenLimits,
     /// What happens to a grant policy no longer allows once its holder moved.
     pub on_move: crate::mover::OnMove,
+    /// How long the owner's manager has to give a non-human identity whose
+    /// owner left a new owner (or disable it) before it is overdue.
+    pub owner_left_within: TimeDelta,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             reconcile_every: None,
             tokens: Default::default(),
             on_move: Default::default(),
+            owner_left_within: TimeDelta::days(14),
         }
     }
 }

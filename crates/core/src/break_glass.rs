@@ -222,6 +222,7 @@ mod tests {
             manager: None,
             groups: Default::default(),
             attributes: Default::default(),
+            owner_left: None,
         }
     }
 

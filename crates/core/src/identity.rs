@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{GroupId, IdentityId};
@@ -77,6 +78,48 @@ pub struct Identity {
     pub groups: BTreeSet<GroupId>,
     #[serde(default)]
     pub attributes: BTreeMap<String, String>,
+    /// Set by Writ (whatever a writer sends) on a non-human identity whose
+    /// owner left, until it has an active owner again or is disabled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner_left: Option<OwnerLeft>,
+}
+
+/// A non-human identity's owner was disabled (left): someone must give it a
+/// new owner or disable it by `due_at`. Its owner's manager is asked to;
+/// past the deadline it is overdue, listed and counted until settled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OwnerLeft {
+    /// The owner who left.
+    pub owner: IdentityId,
+    pub at: DateTime<Utc>,
+    /// Who is asked to settle it: the leaver's manager (none: nobody by name,
+    /// the overdue list is then the only reminder).
+    pub flagged_to: Option<IdentityId>,
+    pub due_at: DateTime<Utc>,
+    /// Being overdue was recorded (once: one event, one notification).
+    #[serde(default)]
+    pub overdue_noted: bool,
+}
+
+impl OwnerLeft {
+    /// The flag a non-human identity gets when `leaver`, its owner, is disabled at `now`.
+    pub fn new(leaver: &Identity, now: DateTime<Utc>, within: TimeDelta) -> OwnerLeft {
+        OwnerLeft { owner: leaver.id.clone(), at: now, flagged_to: leaver.manager.clone(), due_at: now + within, overdue_noted: false }
+    }
+
+    pub fn is_overdue(&self, now: DateTime<Utc>) -> bool {
+        now >= self.due_at
+    }
+}
+
+/// How a write of `written` over `stored` settles `stored`'s owner-left flag:
+/// kept while the identity is active and has no new active owner. A writer
+/// (SCIM, a file, the API) never sets or clears the flag itself.
+/// `owner_is_active_person` says whether `written`'s owner is one.
+pub fn owner_left_after(stored: Option<&OwnerLeft>, written: &Identity, owner_is_active_person: bool) -> Option<OwnerLeft> {
+    let flag = stored?;
+    let new_owner = written.owner.as_ref().is_some_and(|o| o != &flag.owner) && owner_is_active_person;
+    (written.is_active() && !new_owner).then(|| flag.clone())
 }
 
 impl Identity {
@@ -184,7 +227,30 @@ mod tests {
             manager: None,
             groups: BTreeSet::new(),
             attributes: BTreeMap::new(),
+            owner_left: None,
         }
+    }
+
+    #[test]
+    fn an_owner_left_flag_stays_until_a_new_active_owner_or_the_identity_is_disabled() {
+        let t = DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let mut leaver = ident("alice", IdentityKind::Person, None);
+        leaver.manager = Some(IdentityId::parse("mona").unwrap());
+        let flag = OwnerLeft::new(&leaver, t, TimeDelta::days(14));
+        assert_eq!(flag.flagged_to, leaver.manager, "asked of the leaver's manager");
+        assert!(!flag.is_overdue(t + TimeDelta::days(13)) && flag.is_overdue(t + TimeDelta::days(14)));
+
+        let bot = ident("bot", IdentityKind::AiAgent, Some("alice"));
+        assert_eq!(owner_left_after(Some(&flag), &bot, false), Some(flag.clone()), "same owner: still flagged");
+        let renamed = Identity { display_name: "The bot".into(), ..bot.clone() };
+        assert_eq!(owner_left_after(Some(&flag), &renamed, false), Some(flag.clone()), "any other change keeps it");
+        let adopted = ident("bot", IdentityKind::AiAgent, Some("bob"));
+        assert_eq!(owner_left_after(Some(&flag), &adopted, true), None, "a new active owner settles it");
+        assert_eq!(owner_left_after(Some(&flag), &adopted, false), Some(flag.clone()), "a new owner who is not an active person does not");
+        let disabled = Identity { status: IdentityStatus::Disabled, ..bot.clone() };
+        assert_eq!(owner_left_after(Some(&flag), &disabled, false), None, "disabling settles it");
+        let claimed = Identity { owner_left: Some(flag.clone()), ..adopted };
+        assert_eq!(owner_left_after(None, &claimed, true), None, "a writer cannot set it");
     }
 
     #[test]

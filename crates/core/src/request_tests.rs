@@ -34,6 +34,7 @@ fn person(name: &str, groups: &[&str]) -> Identity {
         manager: None,
         groups: groups.iter().map(|g| GroupId::parse(g).unwrap()).collect(),
         attributes: BTreeMap::new(),
+        owner_left: None,
     }
 }
 

@@ -353,6 +353,7 @@ mod tests {
             manager: None,
             groups: Default::default(),
             attributes: Default::default(),
+            owner_left: None,
         }
     }
 

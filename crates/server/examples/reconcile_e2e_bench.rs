@@ -150,6 +150,7 @@ async fn main() -> anyhow::Result<()> {
                     manager: None,
                     groups: Default::default(),
                     attributes: Default::default(),
+                    owner_left: None,
                 })
             })
             .collect();

@@ -71,6 +71,7 @@ fn person(n: usize) -> Identity {
         manager: None,
         groups: Default::default(),
         attributes: Default::default(),
+        owner_left: None,
     }
 }
 

@@ -43,6 +43,10 @@ pub struct Config {
     /// (groups or manager changed): `review` (the entitlement's owners
     /// decide; lapsed, it is removed) or `remove` (revoked at once).
     pub on_move: String,
+    /// How long the manager of a person who left has to give each non-human
+    /// identity that person owned a new owner (or disable it) before it is
+    /// overdue, e.g. `14d`.
+    pub owner_left_within: String,
     /// This node's name in the evidence of the jobs it runs; several nodes may
     /// share one PostgreSQL. Empty: `<hostname>-<pid>`.
     pub node_id: String,
@@ -227,6 +231,7 @@ const KEYS: &[&str] = &[
     "break_glass_review_within",
     "break_glass_max_unreviewed",
     "on_move",
+    "owner_left_within",
     "node_id",
     "max_body_bytes",
     "request_timeout",
@@ -254,6 +259,7 @@ impl Default for Config {
             break_glass_review_within: "24h".into(),
             break_glass_max_unreviewed: 1,
             on_move: "review".into(),
+            owner_left_within: "14d".into(),
             node_id: String::new(),
             max_body_bytes: 64 * 1024,
             request_timeout: "30s".into(),
@@ -310,6 +316,7 @@ pub struct Resolved {
     pub audit_signing_key_file: Option<PathBuf>,
     pub tokens: writ_core::token::TokenLimits,
     pub on_move: writ_app::mover::OnMove,
+    pub owner_left_within: AccessDuration,
 }
 
 impl Config {
@@ -443,6 +450,7 @@ impl Config {
             audit_witness_ca_file: self.witness_ca_file()?,
             audit_signing_key_file: Some(self.audit_signing_key_file.trim()).filter(|f| !f.is_empty()).map(PathBuf::from),
             tokens: self.tokens.resolve()?,
+            owner_left_within: dur("owner_left_within", &self.owner_left_within)?,
             on_move: writ_app::mover::OnMove::parse(self.on_move.trim()).map_err(|reason| ConfigError::Invalid { key: "on_move", reason })?,
         })
     }
@@ -593,6 +601,7 @@ mod tests {
         assert!(bad(|c| c.node_id = "node one".into()).contains("`node_id`"));
         assert!(bad(|c| c.break_glass_review_within = "later".into()).contains("`break_glass_review_within`"));
         assert!(bad(|c| c.break_glass_max_unreviewed = 0).contains("`break_glass_max_unreviewed`"));
+        assert!(bad(|c| c.owner_left_within = "a fortnight".into()).contains("`owner_left_within`"));
         let e = bad(|c| c.on_move = "keep".into());
         assert!(e.contains("`on_move`") && e.contains("`review`") && e.contains("`remove`"), "{e}");
         assert!(bad(|c| c.request_timeout = "a while".into()).contains("`request_timeout`"));

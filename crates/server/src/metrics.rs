@@ -95,12 +95,16 @@ impl Metrics {
 }
 
 /// The exceptions to look at: grants whose access is being removed, those of
-/// them overdue, and break-glass uses whose review is overdue or rejected.
-pub fn render_exceptions(revoking: u64, overdue: u64, break_glass: u64) -> String {
+/// them overdue, break-glass uses whose review is overdue or rejected, and
+/// non-human identities whose owner left (and those of them overdue).
+pub fn render_exceptions(revoking: u64, overdue: u64, break_glass: u64, owner_left: (u64, u64)) -> String {
+    let (flagged, flagged_overdue) = owner_left;
     format!(
         "# HELP writ_grants_revoking Grants whose access is being removed from the target.\n# TYPE writ_grants_revoking gauge\nwrit_grants_revoking {revoking}\n\
          # HELP writ_grants_revocation_overdue Revoking grants past the configured window (removal_overdue_after).\n# TYPE writ_grants_revocation_overdue gauge\nwrit_grants_revocation_overdue {overdue}\n\
-         # HELP writ_break_glass_exceptions Break-glass uses whose post-event review is overdue, or that were rejected and not resolved.\n# TYPE writ_break_glass_exceptions gauge\nwrit_break_glass_exceptions {break_glass}\n"
+         # HELP writ_break_glass_exceptions Break-glass uses whose post-event review is overdue, or that were rejected and not resolved.\n# TYPE writ_break_glass_exceptions gauge\nwrit_break_glass_exceptions {break_glass}\n\
+         # HELP writ_identities_owner_left Non-human identities whose owner left, waiting for a new owner or to be disabled.\n# TYPE writ_identities_owner_left gauge\nwrit_identities_owner_left {flagged}\n\
+         # HELP writ_identities_owner_left_overdue Of those, the ones past their deadline (owner_left_within).\n# TYPE writ_identities_owner_left_overdue gauge\nwrit_identities_owner_left_overdue {flagged_overdue}\n"
     )
 }
 

@@ -15,7 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{audit, break_glass, meta, oidc, reconcile, requests, tokens, work};
+use crate::routes::{audit, break_glass, meta, oidc, owner_left, reconcile, requests, tokens, work};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -36,6 +36,7 @@ use crate::routes::{audit, break_glass, meta, oidc, reconcile, requests, tokens,
         audit::events, audit::checkpoints, audit::sign,
         tokens::create, tokens::list, tokens::revoke,
         oidc::info, oidc::exchange,
+        owner_left::list,
     ),
     modifiers(&BearerAuth, &Contract)
 )]

@@ -106,6 +106,7 @@ pub async fn build_with_connectors(
         node: r.node_id.clone(),
         tokens: r.tokens,
         on_move: r.on_move,
+        owner_left_within: r.owner_left_within.as_delta(),
         ..Settings::default()
     };
     let mut connectors = writ_connectors::for_catalog(&catalog, &cfg.targets).map_err(|e| anyhow::anyhow!("`{}`: {e}", r.catalog.display()))?;

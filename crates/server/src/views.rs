@@ -232,8 +232,16 @@ pub fn entitlement(e: &Entitlement) -> api::CatalogEntitlement {
     }
 }
 
-pub fn identity(i: &Identity, version: u64) -> api::IdentityView {
+/// An identity as the API shows it; `now` settles whether an owner-left flag is overdue.
+pub fn identity(i: &Identity, version: u64, now: DateTime<Utc>) -> api::IdentityView {
     api::IdentityView {
+        owner_left: i.owner_left.as_ref().map(|f| api::OwnerLeftView {
+            owner: f.owner.to_string(),
+            at: f.at,
+            flagged_to: f.flagged_to.as_ref().map(ToString::to_string),
+            due_at: f.due_at,
+            overdue: f.is_overdue(now),
+        }),
         id: i.id.to_string(),
         kind: i.kind.as_str().to_owned(),
         status: i.status.as_str().to_owned(),

@@ -164,6 +164,9 @@ async fn run_periodic(app: App, checkpoint_every: Duration, mut shutdown: watch:
                 if let Err(e) = app.writ.note_overdue_reviews().await {
                     tracing::error!(error = %e, "checking for overdue break-glass reviews failed");
                 }
+                if let Err(e) = app.writ.note_overdue_owner_left().await {
+                    tracing::error!(error = %e, "checking for overdue owner-left identities failed");
+                }
             }
             _ = checkpoint.tick() => {
                 match app.sign_checkpoint().await {

@@ -335,6 +335,7 @@ async fn identities_cannot_take_the_names_writ_acts_under() {
             manager: None,
             groups: ["security".parse().unwrap()].into_iter().collect(),
             attributes: Default::default(),
+            owner_left: None,
         };
         let sam = writ.identity(&IdentityId::parse("sam").unwrap()).await.unwrap();
         let e = writ.upsert_identities(Some(&sam), vec![impostor.clone()]).await.unwrap_err().to_string();
@@ -366,6 +367,7 @@ async fn non_human_identities_never_review_approve_or_fulfil() {
             manager: None,
             groups: ["security", "dba", "payments"].iter().map(|g| g.parse().unwrap()).collect(),
             attributes: Default::default(),
+            owner_left: None,
         };
         writ.upsert_identities(None, vec![bot.clone()]).await.unwrap();
         let e = writ.review(&bot, id.parse().unwrap(), writ_core::review::Verdict::Approve, "lgtm".into()).await.unwrap_err().to_string();

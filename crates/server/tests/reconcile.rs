@@ -55,6 +55,7 @@ async fn no_identity_may_take_the_name_reconciliation_files_its_requests_under()
         manager: None,
         groups: Default::default(),
         attributes: Default::default(),
+        owner_left: None,
     };
     let e = h.app.writ.upsert_identities(None, vec![reserved]).await.unwrap_err().to_string();
     assert!(e.contains("reserved"), "{e}");

@@ -408,6 +408,7 @@ fn identity_row(i: &Versioned<writ_core::identity::Identity>, at: i64) -> DocRow
             ("updated_at", Col::Int(at)),
             ("kind", Col::Text(i.value.kind.as_str().to_owned())),
             ("owner", Col::Text(i.value.owner.as_ref().map_or(String::new(), |o| o.to_string()))),
+            ("owner_left_due", Col::Int(i.value.owner_left.as_ref().map_or(0, |f| millis(f.due_at)))),
         ],
     }
 }

@@ -87,6 +87,40 @@ impl Store for SqlStore {
         self.identities_in("SELECT doc, version FROM identities WHERE owner IN ({}) ORDER BY id", owners).await
     }
 
+    async fn owner_left_identities(
+        &self,
+        due_by: Option<DateTime<Utc>>,
+        after: Option<&writ_app::ports::Cursor>,
+        max: u32,
+    ) -> Result<Vec<(Identity, u64)>, StoreError> {
+        let (after_at, after_id) = after.map_or((0, String::new()), |c| (c.at_millis(), c.id().to_owned()));
+        let rows = sqlx::query(
+            "SELECT doc, version FROM identities WHERE owner_left_due > 0 AND owner_left_due <= $1 \
+             AND (owner_left_due > $2 OR (owner_left_due = $2 AND id > $3)) ORDER BY owner_left_due, id LIMIT $4",
+        )
+        .bind(due_by.map_or(i64::MAX, millis))
+        .bind(after_at)
+        .bind(after_id)
+        .bind(limit(max))
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(|r| Ok((doc("identity", r)?, r.try_get::<i64, _>("version").map_err(db_err)? as u64))).collect()
+    }
+
+    async fn owner_left_counts(&self, now: DateTime<Utc>) -> Result<(u64, u64), StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS flagged, COALESCE(SUM(CASE WHEN owner_left_due <= $1 THEN 1 ELSE 0 END), 0) AS overdue \
+             FROM identities WHERE owner_left_due > 0",
+        )
+        .bind(millis(now))
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db_err)?;
+        let count = |c: &str| row.try_get::<i64, _>(c).map(|n| n as u64).map_err(db_err);
+        Ok((count("flagged")?, count("overdue")?))
+    }
+
     async fn scim_users(&self, key: &writ_app::ports::ScimUserKey) -> Result<Vec<writ_app::ports::ScimUserRow>, StoreError> {
         self.read_scim_users(key).await
     }

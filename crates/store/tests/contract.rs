@@ -58,6 +58,7 @@ fn person(id: &str) -> Identity {
         manager: None,
         groups: BTreeSet::new(),
         attributes: BTreeMap::new(),
+        owner_left: None,
     }
 }
 

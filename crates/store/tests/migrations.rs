@@ -142,6 +142,7 @@ async fn exceptions_are_backfilled_by_0006(url: &str, backend: &str) {
         manager: None,
         groups: Default::default(),
         attributes: Default::default(),
+        owner_left: None,
     };
     let catalog = writ_core::catalog::Catalog::new(
         vec![writ_core::catalog::Target {
@@ -282,6 +283,7 @@ async fn tokens_keep_working_after_0012(url: &str, backend: &str) {
         manager: None,
         groups: Default::default(),
         attributes: Default::default(),
+        owner_left: None,
     };
     let pool = sqlx::AnyPool::connect(url).await.unwrap();
     sqlx::query("INSERT INTO identities (id, version, doc, updated_at) VALUES ('alice', 1, $1, 0)")

@@ -32,6 +32,7 @@ fn identity(name: &str, kind: IdentityKind, owner: Option<&str>, groups: &[&str]
         manager: None,
         groups: groups.iter().map(|g| group(g)).collect(),
         attributes: BTreeMap::new(),
+        owner_left: None,
     }
 }
 

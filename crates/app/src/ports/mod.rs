@@ -387,6 +387,13 @@ pub trait Store: Send + Sync {
     async fn identities_by_id(&self, ids: &[IdentityId]) -> Result<Vec<(Identity, u64)>, StoreError>;
     /// The identities whose owner is one of `owners`, with their versions.
     async fn identities_owned_by(&self, owners: &[IdentityId]) -> Result<Vec<(Identity, u64)>, StoreError>;
+    /// Non-human identities whose owner left (see `Identity::owner_left`),
+    /// by deadline then id, due at or before `due_by` if given, after
+    /// `after` (a cursor: page until fewer than `limit` come back).
+    async fn owner_left_identities(&self, due_by: Option<DateTime<Utc>>, after: Option<&Cursor>, limit: u32) -> Result<Vec<(Identity, u64)>, StoreError>;
+    /// How many identities are flagged as their owner having left, and how
+    /// many of them are due at or before `now`: counted, never loaded.
+    async fn owner_left_counts(&self, now: DateTime<Utc>) -> Result<(u64, u64), StoreError>;
     /// People with their SCIM records (see [`ScimUserKey`]), by id.
     async fn scim_users(&self, key: &ScimUserKey) -> Result<Vec<ScimUserRow>, StoreError>;
     /// How many people SCIM has not deleted, and the ids of `limit` of them

@@ -23,15 +23,19 @@ pub enum NotificationKind {
     ReviewOverdue,
     /// A grant's access is still not proved removed past the overdue window.
     RevocationOverdue,
+    /// A non-human identity's owner left: its owner's manager must give it a
+    /// new owner or disable it (and again once that is overdue).
+    OwnerLeft,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 5] = [
+    pub const ALL: [NotificationKind; 6] = [
         NotificationKind::ApprovalNeeded,
         NotificationKind::AccessGranted,
         NotificationKind::BreakGlassUsed,
         NotificationKind::ReviewOverdue,
         NotificationKind::RevocationOverdue,
+        NotificationKind::OwnerLeft,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -41,6 +45,7 @@ impl NotificationKind {
             NotificationKind::BreakGlassUsed => "break_glass_used",
             NotificationKind::ReviewOverdue => "review_overdue",
             NotificationKind::RevocationOverdue => "revocation_overdue",
+            NotificationKind::OwnerLeft => "owner_left",
         }
     }
 }

@@ -27,8 +27,9 @@ pub struct Cursor {
     id: String,
 }
 
-/// The longest id a cursor carries (ids are `<prefix>-<32 hex digits>`).
-const MAX_ID: usize = 64;
+/// The longest id a cursor carries (ids are `<prefix>-<32 hex digits>`, or
+/// an identity's id of up to 128 characters).
+const MAX_ID: usize = 128;
 
 impl Cursor {
     /// The position of a row sorted by `at`, then `id`.
@@ -90,7 +91,8 @@ impl FromStr for Cursor {
         let bad = || CursorError(s.chars().take(80).filter(|c| !c.is_control()).collect());
         let (at, id) = s.split_once('.').ok_or_else(bad)?;
         let at: i64 = at.parse().map_err(|_| bad())?;
-        let id_char = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        // The characters of every id a list is sorted by (identity ids add `.@+`).
+        let id_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@' | '+');
         if id.is_empty() || id.len() > MAX_ID || !id.chars().all(id_char) {
             return Err(bad());
         }
@@ -140,13 +142,15 @@ mod tests {
         let c = Cursor::new(at, "req-0123abcd");
         assert_eq!(c.to_string(), "1800000000123.req-0123abcd");
         assert_eq!(c.to_string().parse::<Cursor>().unwrap(), c);
+        let identity = Cursor::new(at, "ann.lee+ops@example.com");
+        assert_eq!(identity.to_string().parse::<Cursor>().unwrap(), identity, "identity ids have `.`, `@` and `+`");
         let before_1970 = Cursor::new(DateTime::from_timestamp_millis(-5).unwrap(), "x");
         assert_eq!(before_1970.to_string().parse::<Cursor>().unwrap(), before_1970);
     }
 
     #[test]
     fn anything_else_is_refused() {
-        for bad in ["", "123", ".req-1", "abc.req-1", "12.", "12.req 1", "12.req-1;drop", "1.2.3", &format!("1.{}", "a".repeat(65))] {
+        for bad in ["", "123", ".req-1", "abc.req-1", "12.", "12.req 1", "12.req-1;drop", "12.a%2Bb", &format!("1.{}", "a".repeat(129))] {
             assert!(bad.parse::<Cursor>().is_err(), "{bad:?}");
         }
     }

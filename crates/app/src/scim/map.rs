@@ -70,6 +70,7 @@ pub fn identity_from(clean: &Value, id: &IdentityId, current: Option<&Identity>)
         manager: manager(clean, id)?,
         groups: current.map(|c| c.groups.clone()).unwrap_or_default(),
         attributes: current.map(|c| c.attributes.clone()).unwrap_or_default(),
+        owner_left: None,
     })
 }
 

@@ -205,6 +205,7 @@ pub fn person(name: &str, groups: &[&str], manager: Option<&str>) -> Identity {
         manager: manager.map(id),
         groups: groups.iter().map(|g| group(g)).collect(),
         attributes: BTreeMap::new(),
+        owner_left: None,
     }
 }
 

@@ -14,6 +14,7 @@ mod expiry;
 mod fulfil;
 mod identities;
 mod mover;
+mod owner_left;
 mod reconcile;
 mod review;
 mod submit;

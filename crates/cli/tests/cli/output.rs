@@ -120,6 +120,7 @@ fn task_complete_points_at_the_request() {
 #[test]
 fn identity_catalog_and_whoami_render() {
     let ident = writ_api::IdentityView {
+        owner_left: None,
         id: "svc-report".into(),
         kind: "service".into(),
         status: "active".into(),

@@ -38,7 +38,8 @@ pub async fn metrics(State(app): State<App>, Caller(me): Caller) -> Result<Respo
     let (revoking, overdue) = app.writ.removal_counts().await?;
     let break_glass = app.writ.break_glass_exceptions().await?;
     let mut text = app.metrics.render(&counts);
-    text.push_str(&crate::metrics::render_exceptions(revoking, overdue, break_glass));
+    let owner_left = app.writ.owner_left_counts().await?;
+    text.push_str(&crate::metrics::render_exceptions(revoking, overdue, break_glass, owner_left));
     let mut latest = Vec::new();
     for target in app.writ.reconcilable_targets() {
         latest.extend(app.writ.last_finished_run(&target).await?);
@@ -101,7 +102,8 @@ pub async fn targets(State(app): State<App>, Caller(me): Caller) -> Json<Vec<Tar
 #[utoipa::path(get, path = "/v1/identities", responses((status = 200, body = [IdentityView]), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
 pub async fn identities(State(app): State<App>, Caller(me): Caller) -> Result<Json<Vec<IdentityView>>, ApiError> {
     let all = app.writ.list_identities(&me).await?;
-    Ok(Json(all.iter().map(|(i, v)| views::identity(i, *v)).collect()))
+    let now = app.writ.clock().now();
+    Ok(Json(all.iter().map(|(i, v)| views::identity(i, *v, now)).collect()))
 }
 
 /// Enable or disable an identity (policy decides: `manage_identities`). A disabled identity can
@@ -120,5 +122,5 @@ pub async fn set_identity_status(
         other => return Err(ApiError::bad_input(format!("unknown status `{other}`: use `active` or `disabled`"))),
     };
     let (identity, version) = app.writ.set_identity_status(&me, &id, status, body.version).await?;
-    Ok(Json(views::identity(&identity, version)))
+    Ok(Json(views::identity(&identity, version, app.writ.clock().now())))
 }

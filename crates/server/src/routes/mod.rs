@@ -5,6 +5,7 @@ pub mod audit;
 pub mod break_glass;
 pub mod meta;
 pub mod oidc;
+pub mod owner_left;
 pub mod paging;
 pub mod reconcile;
 pub mod requests;
@@ -32,6 +33,7 @@ pub fn router() -> Router<App> {
         .route("/v1/catalog", get(meta::catalog))
         .route("/v1/catalog/targets", get(meta::targets))
         .route("/v1/identities", get(meta::identities))
+        .route("/v1/identities/owner-left", get(owner_left::list))
         .route("/v1/identities/{id}/status", post(meta::set_identity_status))
         .route("/v1/requests", post(requests::create).get(requests::list))
         .route("/v1/requests/queue", get(requests::queue))

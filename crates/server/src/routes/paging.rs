@@ -83,8 +83,9 @@ fn next_link(uri: &Uri, cursor: &str, replaced: &[&str]) -> Result<HeaderValue, 
         })
         .map(str::to_owned)
         .collect();
-    // A cursor is digits, `.`, `-`, `_` and letters: nothing to escape.
-    query.push(format!("cursor={cursor}"));
+    // A cursor is digits, letters and `.-_@+`: only `+` must be escaped in
+    // a query (it would read back as a space).
+    query.push(format!("cursor={}", cursor.replace('+', "%2B")));
     let link = format!("<{}?{}>; rel=\"next\"", uri.path(), query.join("&"));
     HeaderValue::from_str(&link).map_err(|_| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the link to the next page could not be written"))
 }
@@ -102,6 +103,8 @@ mod tests {
         assert_eq!(next_link(&uri, "12", &["after"]).unwrap(), "</v1/audit/events?cursor=12>; rel=\"next\"");
         let uri: Uri = "/v1/tasks".parse().unwrap();
         assert_eq!(next_link(&uri, "3.task-c", &[]).unwrap(), "</v1/tasks?cursor=3.task-c>; rel=\"next\"");
+        let uri: Uri = "/v1/identities/owner-left".parse().unwrap();
+        assert_eq!(next_link(&uri, "3.ann+ops@x.org", &[]).unwrap(), "</v1/identities/owner-left?cursor=3.ann%2Bops@x.org>; rel=\"next\"");
     }
 
     #[test]
