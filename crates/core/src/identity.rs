@@ -7,6 +7,10 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{GroupId, IdentityId};
 use crate::DomainError;
 
+mod diff;
+
+pub use diff::{check_unique, diff, FieldChange, IdentityDiff, IdentityField, IdentityUpdate};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityKind {
