@@ -51,7 +51,7 @@ pub fn operation(method: &Method, path: &str) -> Option<Operation> {
         (false, "/v1/break-glass") => BreakGlass,
         (false, "/v1/tasks/{id}/complete") => Fulfil,
         (false, "/v1/grants/{id}/revoke" | "/v1/grants/{id}/close") => EndGrant,
-        (false, "/v1/identities/{id}/status") => ManageIdentities,
+        (false, "/v1/identities/{id}/status" | "/v1/identities/apply") => ManageIdentities,
         (false, "/v1/tokens" | "/v1/tokens/{id}/revoke") => ManageTokens,
         (false, "/v1/reconcile") => Reconcile,
         (false, "/v1/audit/checkpoints") => SignCheckpoint,
