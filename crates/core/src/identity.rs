@@ -174,21 +174,28 @@ impl Identity {
     }
 }
 
+/// An active person `id` with nothing else set: the start of the identities
+/// the core's tests build.
+#[cfg(test)]
+pub(crate) fn test_person(id: &str) -> Identity {
+    Identity {
+        id: IdentityId::parse(id).unwrap(),
+        kind: IdentityKind::Person,
+        status: IdentityStatus::Active,
+        display_name: String::new(),
+        owner: None,
+        manager: None,
+        groups: BTreeSet::new(),
+        attributes: BTreeMap::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ident(id: &str, kind: IdentityKind, owner: Option<&str>) -> Identity {
-        Identity {
-            id: IdentityId::parse(id).unwrap(),
-            kind,
-            status: IdentityStatus::Active,
-            display_name: String::new(),
-            owner: owner.map(|o| IdentityId::parse(o).unwrap()),
-            manager: None,
-            groups: BTreeSet::new(),
-            attributes: BTreeMap::new(),
-        }
+        Identity { kind, owner: owner.map(|o| IdentityId::parse(o).unwrap()), ..test_person(id) }
     }
 
     #[test]

@@ -147,21 +147,8 @@ fn fields(from: &Identity, to: &Identity) -> Vec<FieldChange> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::IdentityKind;
+    use crate::identity::{test_person as person, IdentityKind};
     use crate::ids::GroupId;
-
-    fn person(id: &str) -> Identity {
-        Identity {
-            id: IdentityId::parse(id).unwrap(),
-            kind: IdentityKind::Person,
-            status: IdentityStatus::Active,
-            display_name: String::new(),
-            owner: None,
-            manager: None,
-            groups: BTreeSet::new(),
-            attributes: BTreeMap::new(),
-        }
-    }
 
     fn bot(id: &str, owner: &str) -> Identity {
         Identity { kind: IdentityKind::ServiceAccount, owner: Some(IdentityId::parse(owner).unwrap()), ..person(id) }
