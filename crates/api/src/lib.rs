@@ -2,6 +2,8 @@
 //! They carry plain strings and numbers, not domain types, so the wire format is
 //! written down here once and the OpenAPI document is derived from it.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -389,6 +391,72 @@ fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<u64>, D
         Some(f) if f.fract() == 0.0 && (0.0..=9_007_199_254_740_992.0).contains(&f) => Ok(Some(f as u64)),
         _ => Err(serde::de::Error::custom(format!("`{n}` is not a whole number from 0 up"))),
     }
+}
+
+/// One identity as an identities file declares it (`writ identity apply`):
+/// the fields of `writ init`'s `identities.toml`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityRecord {
+    pub id: String,
+    /// `person`, `service_account`, `api_key` or `ai_agent`.
+    pub kind: String,
+    /// `active` or `disabled`.
+    pub status: String,
+    #[serde(default)]
+    pub display_name: String,
+    /// The person accountable for a non-human identity (required for one).
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default)]
+    pub manager: Option<String>,
+    #[serde(default)]
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// Make the identity registry what a file declares (`POST /v1/identities/apply`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyIdentities {
+    /// Every identity of the organisation: those listed are created or
+    /// updated, active ones left out are disabled.
+    pub identities: Vec<IdentityRecord>,
+    /// Only report what would change; change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What applying an identities file changes (or, in a dry run, would).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IdentityDiffView {
+    pub dry_run: bool,
+    /// Identities in the file and not in the registry.
+    pub created: Vec<IdentityRecord>,
+    /// Identities in both whose fields differ.
+    pub changed: Vec<IdentityChangeView>,
+    /// Ids of the active identities the file leaves out: disabled.
+    pub disabled: Vec<String>,
+    /// How many identities of the file already were as it says.
+    pub unchanged: u64,
+}
+
+/// An identity the file changes, field by field.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IdentityChangeView {
+    pub id: String,
+    pub changes: Vec<FieldChangeView>,
+}
+
+/// One field's value before and after: a text, an id or `null`, a list of
+/// groups, or a map of attributes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct FieldChangeView {
+    /// `kind`, `status`, `display_name`, `owner`, `manager`, `groups` or `attributes`.
+    pub field: String,
+    pub from: serde_json::Value,
+    pub to: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -15,6 +15,16 @@ use crate::ports::{Change, StoreError, Versioned};
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
+mod apply;
+
+/// Which stored identities a write reads: those it names (a write never
+/// needs more), or the whole registry (a file that is the whole truth).
+#[derive(Clone, Copy)]
+enum Reading<'a> {
+    Ids(&'a [IdentityId]),
+    Registry,
+}
+
 impl Writ {
     /// Every identity with its stored version, if policy allows `read_audit`
     /// (the audit log records every identity change, so whoever may read it
@@ -37,7 +47,7 @@ impl Writ {
     /// Re-enabling restores nothing: access is requested anew.
     pub async fn upsert_identities(&self, actor: Option<&Identity>, batch: Vec<Identity>) -> Result<(), AppError> {
         let ids: Vec<IdentityId> = batch.iter().map(|i| i.id.clone()).collect();
-        self.write_identities(actor, &ids, |_| Ok(batch.clone())).await.map(|_| ())
+        self.write_identities(actor, None, Reading::Ids(&ids), |_| Ok((batch.clone(), ()))).await.map(|_| ())
     }
 
     /// `actor` enables or disables identity `id`: a change of that field alone,
@@ -52,38 +62,47 @@ impl Writ {
         status: IdentityStatus,
         expected_version: Option<u64>,
     ) -> Result<(Identity, u64), AppError> {
-        let written = self
-            .write_identities(Some(actor), std::slice::from_ref(id), |stored| {
+        let (written, ()) = self
+            .write_identities(Some(actor), None, Reading::Ids(std::slice::from_ref(id)), |stored| {
                 let (current, version) = stored.get(id).ok_or_else(|| AppError::NotFound { what: "identity", id: id.to_string() })?;
                 if let Some(read) = expected_version.filter(|e| e != version) {
                     return Err(AppError::Stale { what: "identity", id: id.to_string(), read, stored: *version });
                 }
-                Ok(vec![Identity { status, ..current.clone() }])
+                Ok((vec![Identity { status, ..current.clone() }], ()))
             })
             .await?;
         written.into_iter().next().ok_or_else(|| AppError::NotFound { what: "identity", id: id.to_string() })
     }
 
-    /// Writes the identities `make` returns from identities `ids` as stored
-    /// now (id → identity and version), each compared-and-swapped against
-    /// the version read; on a lost race, reads again and asks `make` again.
-    async fn write_identities(
+    /// Writes the identities `make` returns (with a value of its own) from
+    /// the identities `reading` names as stored now (id → identity and
+    /// version), from `source` when not Writ's own API, each
+    /// compared-and-swapped against the version read; on a lost race, reads
+    /// again and asks `make` again. An empty batch commits nothing.
+    async fn write_identities<T>(
         &self,
         actor: Option<&Identity>,
-        ids: &[IdentityId],
-        make: impl Fn(&BTreeMap<IdentityId, (Identity, u64)>) -> Result<Vec<Identity>, AppError>,
-    ) -> Result<Vec<(Identity, u64)>, AppError> {
+        source: Option<&str>,
+        reading: Reading<'_>,
+        make: impl Fn(&BTreeMap<IdentityId, (Identity, u64)>) -> Result<(Vec<Identity>, T), AppError>,
+    ) -> Result<(Vec<(Identity, u64)>, T), AppError> {
         if let Some(a) = actor {
             self.authorize(a, AdminAction::ManageIdentities, "manage identities")?;
         }
         let who = actor.map_or("operator".to_owned(), |a| a.id.to_string());
         for _ in 0..MAX_ATTEMPTS {
-            let stored = self.identities_versioned_by(ids).await?;
-            let batch = make(&stored)?;
+            let stored = match reading {
+                Reading::Ids(ids) => self.identities_versioned_by(ids).await?,
+                Reading::Registry => self.store.identities_versioned().await?.into_iter().map(|(i, v)| (i.id.clone(), (i, v))).collect(),
+            };
+            let (batch, made) = make(&stored)?;
+            if batch.is_empty() {
+                return Ok((Vec::new(), made));
+            }
             let mut change = Change::default();
-            let written = self.stage_identities(&who, None, &stored, batch, &mut change).await?;
+            let written = self.stage_identities(&who, source, &stored, batch, &mut change).await?;
             match self.commit(change).await {
-                Ok(_) => return Ok(written),
+                Ok(_) => return Ok((written, made)),
                 // Someone wrote (or created) one of them meanwhile: read again.
                 Err(StoreError::VersionConflict { .. } | StoreError::Duplicate { what: "identity", .. }) => continue,
                 Err(e) => return Err(e.into()),

@@ -210,21 +210,7 @@ impl PostReview {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::identity::{IdentityKind, IdentityStatus};
-
-    fn person(id: &str) -> Identity {
-        Identity {
-            id: IdentityId::parse(id).unwrap(),
-            kind: IdentityKind::Person,
-            status: IdentityStatus::Active,
-            display_name: String::new(),
-            owner: None,
-            manager: None,
-            groups: Default::default(),
-            attributes: Default::default(),
-            owner_left: None,
-        }
-    }
+    use crate::identity::test_person as person;
 
     fn at(min: i64) -> DateTime<Utc> {
         DateTime::from_timestamp(1_800_000_000 + min * 60, 0).unwrap()

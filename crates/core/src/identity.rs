@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 use crate::ids::{GroupId, IdentityId};
 use crate::DomainError;
 
+mod diff;
+
+pub use diff::{check_unique, diff, FieldChange, IdentityDiff, IdentityField, IdentityUpdate};
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IdentityKind {
@@ -213,22 +217,29 @@ impl Identity {
     }
 }
 
+/// An active person `id` with nothing else set: the start of the identities
+/// the core's tests build.
+#[cfg(test)]
+pub(crate) fn test_person(id: &str) -> Identity {
+    Identity {
+        id: IdentityId::parse(id).unwrap(),
+        kind: IdentityKind::Person,
+        status: IdentityStatus::Active,
+        display_name: String::new(),
+        owner: None,
+        manager: None,
+        groups: BTreeSet::new(),
+        attributes: BTreeMap::new(),
+        owner_left: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn ident(id: &str, kind: IdentityKind, owner: Option<&str>) -> Identity {
-        Identity {
-            id: IdentityId::parse(id).unwrap(),
-            kind,
-            status: IdentityStatus::Active,
-            display_name: String::new(),
-            owner: owner.map(|o| IdentityId::parse(o).unwrap()),
-            manager: None,
-            groups: BTreeSet::new(),
-            attributes: BTreeMap::new(),
-            owner_left: None,
-        }
+        Identity { kind, owner: owner.map(|o| IdentityId::parse(o).unwrap()), ..test_person(id) }
     }
 
     #[test]

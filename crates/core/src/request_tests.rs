@@ -8,7 +8,7 @@ use super::*;
 use crate::catalog::{ApproverRule, Entitlement, Fulfilment, RiskTier, Target, ToxicCombination};
 use crate::fulfilment::TargetFulfilment;
 use crate::grant::Grant;
-use crate::identity::{IdentityKind, IdentityStatus};
+use crate::identity::IdentityStatus;
 use crate::ids::{GrantId, GroupId, TargetId};
 use crate::sod::{check_toxic, holdings, names_any, Counting, Holding};
 
@@ -25,17 +25,7 @@ fn ent(s: &str) -> EntitlementId {
 }
 
 fn person(name: &str, groups: &[&str]) -> Identity {
-    Identity {
-        id: id(name),
-        kind: IdentityKind::Person,
-        status: IdentityStatus::Active,
-        display_name: String::new(),
-        owner: None,
-        manager: None,
-        groups: groups.iter().map(|g| GroupId::parse(g).unwrap()).collect(),
-        attributes: BTreeMap::new(),
-        owner_left: None,
-    }
+    Identity { groups: groups.iter().map(|g| GroupId::parse(g).unwrap()).collect(), ..crate::identity::test_person(name) }
 }
 
 /// `pg-prod/payments_readonly`: owner stage (1 of owners olivia/oscar), then

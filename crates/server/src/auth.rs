@@ -43,7 +43,10 @@ pub fn operation(method: &Method, path: &str) -> Option<Operation> {
     let get = method == Method::GET;
     let op = match (get, path) {
         (true, "/v1/whoami" | "/v1/catalog" | "/v1/requests" | "/v1/requests/{id}" | "/v1/grants") => ReadOwn,
-        (true, "/metrics" | "/v1/catalog/targets" | "/v1/identities" | "/v1/identities/owner-left" | "/v1/requests/queue" | "/v1/tasks" | "/v1/break-glass") => Read,
+        (
+            true,
+            "/metrics" | "/v1/catalog/targets" | "/v1/identities" | "/v1/identities/owner-left" | "/v1/requests/queue" | "/v1/tasks" | "/v1/break-glass",
+        ) => Read,
         (true, "/v1/reconcile/runs" | "/v1/reconcile/runs/{id}" | "/v1/audit/events" | "/v1/audit/checkpoints" | "/v1/tokens") => Read,
         (false, "/v1/requests" | "/v1/grants/{id}/extend") => Submit,
         (false, "/v1/requests/{id}/cancel") => Cancel,
@@ -51,7 +54,7 @@ pub fn operation(method: &Method, path: &str) -> Option<Operation> {
         (false, "/v1/break-glass") => BreakGlass,
         (false, "/v1/tasks/{id}/complete") => Fulfil,
         (false, "/v1/grants/{id}/revoke" | "/v1/grants/{id}/close") => EndGrant,
-        (false, "/v1/identities/{id}/status") => ManageIdentities,
+        (false, "/v1/identities/{id}/status" | "/v1/identities/apply") => ManageIdentities,
         (false, "/v1/tokens" | "/v1/tokens/{id}/revoke") => ManageTokens,
         (false, "/v1/reconcile") => Reconcile,
         (false, "/v1/audit/checkpoints") => SignCheckpoint,

@@ -28,7 +28,7 @@ use crate::routes::{audit, break_glass, meta, oidc, owner_left, reconcile, reque
             Every error body is an `ErrorBody` whose `message` says what to do."
     ),
     paths(
-        meta::healthz, meta::metrics, meta::whoami, meta::catalog, meta::targets, meta::identities, meta::set_identity_status,
+        meta::healthz, meta::metrics, meta::whoami, meta::catalog, meta::targets, meta::identities, meta::set_identity_status, meta::apply_identities,
         requests::create, requests::list, requests::queue, requests::show, requests::approve, requests::deny, requests::cancel,
         work::tasks, work::complete, work::grants, work::revoke, work::close, work::extend,
         break_glass::create, break_glass::list, break_glass::review, break_glass::resolve,
@@ -83,6 +83,8 @@ impl Modify for BearerAuth {
 pub mod shape {
     /// `IdentityId`.
     pub const IDENTITY: &str = "[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}";
+    /// `GroupId`.
+    pub const GROUP: &str = "[A-Za-z0-9][A-Za-z0-9._-]{0,127}";
     /// `TargetId`.
     pub const TARGET: &str = "[A-Za-z0-9][A-Za-z0-9_-]{0,62}";
     /// `EntitlementId`: `target/name`.
@@ -165,8 +167,13 @@ const BODY_TEXT: &[(&str, &str, &str, usize)] = &[
 ];
 
 /// Fields that take one of a few words: (schema, field, words).
-const BODY_WORDS: &[(&str, &str, &[&str])] =
-    &[("BreakGlassReview", "verdict", &["accept", "reject"]), ("SetStatus", "status", &["active", "disabled"]), ("NewToken", "scope", &["read", "request"])];
+const BODY_WORDS: &[(&str, &str, &[&str])] = &[
+    ("BreakGlassReview", "verdict", &["accept", "reject"]),
+    ("SetStatus", "status", &["active", "disabled"]),
+    ("NewToken", "scope", &["read", "request"]),
+    ("IdentityRecord", "kind", &["person", "service_account", "api_key", "ai_agent"]),
+    ("IdentityRecord", "status", &["active", "disabled"]),
+];
 
 /// Fields that name something: (schema, field, shape); empty means absent.
 const BODY_NAMES: &[(&str, &str, &str)] = &[
@@ -175,6 +182,11 @@ const BODY_NAMES: &[(&str, &str, &str)] = &[
     ("NewToken", "identity", shape::IDENTITY),
     ("NewToken", "expires", shape::DURATION),
 ];
+
+/// Fields that name something and may not be empty: (schema, field, shape);
+/// an optional one may be `null`.
+const BODY_IDS: &[(&str, &str, &str)] =
+    &[("IdentityRecord", "id", shape::IDENTITY), ("IdentityRecord", "owner", shape::IDENTITY), ("IdentityRecord", "manager", shape::IDENTITY)];
 
 /// Makes the document exact; see the module's comment.
 struct Contract;
@@ -214,10 +226,16 @@ impl Modify for Contract {
                 o.pattern = Some(format!("^({shape})?$"));
             }
         }
-        if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut("NewRequest") {
-            if let Some(RefOr::T(Schema::Array(a))) = o.properties.get_mut("entitlements") {
-                entitlement_list(a);
+        for (schema, field, shape) in BODY_IDS {
+            if let Some(o) = string_field(&mut components.schemas, schema, field) {
+                o.pattern = Some(format!("^({shape})$"));
             }
+        }
+        if let Some(a) = array_field(&mut components.schemas, "NewRequest", "entitlements") {
+            entitlement_list(a);
+        }
+        if let Some(a) = array_field(&mut components.schemas, "IdentityRecord", "groups") {
+            item_pattern(a, shape::GROUP);
         }
     }
 }
@@ -265,10 +283,24 @@ fn entitlement_list(a: &mut Array) {
     a.min_items = Some(1);
     a.max_items = Some(writ_core::request::MAX_ENTITLEMENTS);
     a.unique_items = true;
+    item_pattern(a, shape::ENTITLEMENT);
+}
+
+/// Every item of a list of strings has `shape`.
+fn item_pattern(a: &mut Array, shape: &str) {
     if let ArrayItems::RefOrSchema(item) = &mut a.items {
         if let RefOr::T(Schema::Object(item)) = item.as_mut() {
-            item.pattern = Some(format!("^({})$", shape::ENTITLEMENT));
+            item.pattern = Some(format!("^({shape})$"));
         }
+    }
+}
+
+/// A list field of a component schema.
+fn array_field<'a>(schemas: &'a mut BTreeMap<String, RefOr<Schema>>, schema: &str, field: &str) -> Option<&'a mut Array> {
+    let Some(RefOr::T(Schema::Object(o))) = schemas.get_mut(schema) else { return None };
+    match o.properties.get_mut(field)? {
+        RefOr::T(Schema::Array(a)) => Some(a),
+        _ => None,
     }
 }
 
@@ -336,7 +368,7 @@ mod tests {
     use proptest::prelude::*;
     use regex::Regex;
     use writ_core::duration::AccessDuration;
-    use writ_core::ids::{EntitlementId, GrantId, IdentityId, RequestId, TargetId};
+    use writ_core::ids::{EntitlementId, GrantId, GroupId, IdentityId, RequestId, TargetId};
 
     use super::shape;
 
@@ -366,6 +398,7 @@ mod tests {
         fn the_shape_of_names_is_what_their_parsers_take(s in over("aZ09._@+-/ é", 8), long in over("a", 140)) {
             for s in [&s, &long] {
                 agree(shape::IDENTITY, s, IdentityId::parse(s).is_ok())?;
+                agree(shape::GROUP, s, GroupId::parse(s).is_ok())?;
                 agree(shape::TARGET, s, TargetId::parse(s).is_ok())?;
                 agree(shape::ENTITLEMENT, s, EntitlementId::parse(s).is_ok())?;
             }
@@ -418,6 +451,16 @@ mod tests {
         assert_eq!(request["properties"]["duration"]["pattern"], format!("^({})$", shape::DURATION));
         assert_eq!(request["additionalProperties"], false);
         assert!(doc["paths"]["/healthz"]["get"]["responses"]["401"].is_null(), "healthz needs no token");
+        let record = &doc["components"]["schemas"]["IdentityRecord"];
+        assert_eq!(record["additionalProperties"], false);
+        assert_eq!(record["required"], serde_json::json!(["id", "kind", "status"]));
+        assert_eq!(record["properties"]["owner"]["pattern"], format!("^({})$", shape::IDENTITY));
+        assert_eq!(record["properties"]["groups"]["items"]["pattern"], format!("^({})$", shape::GROUP));
+        assert_eq!(record["properties"]["kind"]["enum"], serde_json::json!(["person", "service_account", "api_key", "ai_agent"]));
+        let apply = &doc["paths"]["/v1/identities/apply"]["post"];
+        for status in ["200", "400", "401", "403", "404", "409", "413", "422", "500", "503"] {
+            assert!(apply["responses"][status].is_object(), "apply documents {status}");
+        }
         let scope = &doc["components"]["schemas"]["NewToken"]["properties"]["scope"]["enum"];
         assert_eq!(scope, &serde_json::json!(["read", "request", null]), "an optional word may also be null");
         let created = &doc["paths"]["/v1/requests"]["post"]["responses"]["201"]["links"]["post /v1/requests/{id}/approve"];

@@ -7,7 +7,7 @@ use writ_core::audit::{AuditEvent, Checkpoint};
 use writ_core::break_glass::{Origin, PostReview, UseVerdict};
 use writ_core::catalog::Entitlement;
 use writ_core::grant::{Grant, GrantState};
-use writ_core::identity::Identity;
+use writ_core::identity::{Identity, IdentityDiff};
 use writ_core::request::Request;
 use writ_core::task::{FulfilmentTask, TaskState};
 
@@ -250,6 +250,37 @@ pub fn identity(i: &Identity, version: u64, now: DateTime<Utc>) -> api::Identity
         manager: i.manager.as_ref().map(ToString::to_string),
         groups: i.groups.iter().map(ToString::to_string).collect(),
         version,
+    }
+}
+
+/// An identity as an identities file's record (what `writ identity apply` sends).
+pub fn identity_record(i: &Identity) -> api::IdentityRecord {
+    api::IdentityRecord {
+        id: i.id.to_string(),
+        kind: i.kind.as_str().to_owned(),
+        status: i.status.as_str().to_owned(),
+        display_name: i.display_name.clone(),
+        owner: i.owner.as_ref().map(ToString::to_string),
+        manager: i.manager.as_ref().map(ToString::to_string),
+        groups: i.groups.iter().map(ToString::to_string).collect(),
+        attributes: i.attributes.clone(),
+    }
+}
+
+pub fn identity_diff(d: &IdentityDiff, dry_run: bool) -> api::IdentityDiffView {
+    api::IdentityDiffView {
+        dry_run,
+        created: d.created.iter().map(identity_record).collect(),
+        changed: d
+            .changed
+            .iter()
+            .map(|u| api::IdentityChangeView {
+                id: u.identity.id.to_string(),
+                changes: u.fields.iter().map(|f| api::FieldChangeView { field: f.field.as_str().to_owned(), from: f.from.clone(), to: f.to.clone() }).collect(),
+            })
+            .collect(),
+        disabled: d.disabled.iter().map(|u| u.identity.id.to_string()).collect(),
+        unchanged: d.unchanged as u64,
     }
 }
 

@@ -9,6 +9,7 @@
 
 mod harness;
 
+mod apply;
 mod break_glass;
 mod expiry;
 mod fulfil;

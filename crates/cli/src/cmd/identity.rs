@@ -1,7 +1,10 @@
 //! `writ identity …`: people, service accounts and agents, and their status.
 
+use std::path::PathBuf;
+
 use clap::{Args, Subcommand};
-use writ_api::{IdentityView, SetStatus};
+use serde_json::Value;
+use writ_api::{ApplyIdentities, IdentityDiffView, IdentityView, SetStatus};
 
 use crate::client::{decode, Client};
 use crate::output::{emit, emit_json, list, one_line, opt, table_or, Table};
@@ -14,6 +17,19 @@ pub enum IdentityCommand {
     Disable(IdentityId),
     /// Enable a disabled identity again.
     Enable(IdentityId),
+    /// Make the registry what an identities file declares (the TOML of `writ
+    /// init`'s identities.toml): those listed are created or updated, active
+    /// ones left out are disabled. Prints what changed.
+    Apply(ApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The identities file (TOML, `[[identities]]` tables).
+    pub file: PathBuf,
+    /// Only show what would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
@@ -32,6 +48,7 @@ pub async fn run(api: &Client, cmd: &IdentityCommand, json: bool) -> anyhow::Res
             let identities: Vec<IdentityView> = decode("identity list", value)?;
             return emit(&table_or(&identity_table(&identities), "no identities"));
         }
+        IdentityCommand::Apply(a) => return apply(api, a, json).await,
         IdentityCommand::Disable(a) => (&a.id, "disabled"),
         IdentityCommand::Enable(a) => (&a.id, "active"),
     };
@@ -42,6 +59,59 @@ pub async fn run(api: &Client, cmd: &IdentityCommand, json: bool) -> anyhow::Res
     }
     let identity: IdentityView = decode("identity", value)?;
     emit(&format!("identity {} is {}\n", one_line(&identity.id), one_line(&identity.status)))
+}
+
+/// `writ identity apply`: the file is read and checked here first, so a
+/// mistake is named by its line before anything is sent.
+async fn apply(api: &Client, args: &ApplyArgs, json: bool) -> anyhow::Result<()> {
+    let identities = writ_server::catalog_file::load_identities(&args.file)?;
+    let body = ApplyIdentities { identities: identities.iter().map(writ_server::views::identity_record).collect(), dry_run: args.dry_run };
+    let value = api.post(&["v1", "identities", "apply"], &body).await?;
+    if json {
+        return emit_json(&value);
+    }
+    emit(&render_diff(&decode("identity diff", value)?))
+}
+
+/// What `writ identity apply` prints: `+` created, `~` a changed field with
+/// its values before and after, `-` disabled, then a summary line.
+pub fn render_diff(d: &IdentityDiffView) -> String {
+    let total = d.created.len() + d.changed.len() + d.disabled.len();
+    if total == 0 {
+        return format!("no changes: {} identities already as the file says\n", d.unchanged);
+    }
+    let mut out = String::new();
+    for i in &d.created {
+        out.push_str(&format!("+ {} created ({}, {})\n", one_line(&i.id), one_line(&i.kind), one_line(&i.status)));
+    }
+    for i in &d.changed {
+        for c in &i.changes {
+            out.push_str(&format!("~ {} {}: {} → {}\n", one_line(&i.id), one_line(&c.field), value(&c.from), value(&c.to)));
+        }
+    }
+    for id in &d.disabled {
+        out.push_str(&format!("- {} disabled\n", one_line(id)));
+    }
+    let counts = format!("{} created, {} changed, {} disabled, {} unchanged", d.created.len(), d.changed.len(), d.disabled.len(), d.unchanged);
+    if d.dry_run {
+        out.push_str(&format!("dry run, nothing changed: {counts} (run without --dry-run to apply)\n"));
+    } else {
+        out.push_str(&format!("applied: {counts}\n"));
+    }
+    out
+}
+
+/// A field's value on one line: a text as is, `-` for none, a list joined,
+/// a map as `key=value` pairs.
+fn value(v: &Value) -> String {
+    match v {
+        Value::Null => "-".to_owned(),
+        Value::String(s) if s.is_empty() => "\"\"".to_owned(),
+        Value::String(s) => one_line(s),
+        Value::Array(items) => list(&items.iter().map(value).collect::<Vec<_>>()),
+        Value::Object(map) => list(&map.iter().map(|(k, v)| format!("{k}={}", value(v))).collect::<Vec<_>>()),
+        other => one_line(&other.to_string()),
+    }
 }
 
 /// The `writ identity list` table.

@@ -2,7 +2,7 @@
 
 use writ_cli::cmd::catalog::{catalog_table, render_whoami};
 use writ_cli::cmd::grant::grant_table;
-use writ_cli::cmd::identity::identity_table;
+use writ_cli::cmd::identity::{identity_table, render_diff};
 use writ_cli::cmd::request::request_table;
 use writ_cli::cmd::task::{completed, task_table};
 use writ_cli::output::{fields, list, multi_line, one_line, opt, short_time, table_or, time, Table};
@@ -146,4 +146,48 @@ fn identity_catalog_and_whoami_render() {
     let text = render_whoami(&me, "http://127.0.0.1:7878");
     assert!(text.starts_with("id         alice\n"), "{text}");
     assert!(text.contains("oversight  no\n"), "{text}");
+}
+
+#[test]
+fn an_identity_diff_reads_as_plus_tilde_minus_and_a_summary() {
+    use serde_json::json;
+    use writ_api::{FieldChangeView, IdentityChangeView, IdentityDiffView, IdentityRecord};
+    let carol = IdentityRecord {
+        id: "carol".into(),
+        kind: "person".into(),
+        status: "active".into(),
+        display_name: String::new(),
+        owner: None,
+        manager: None,
+        groups: vec![],
+        attributes: Default::default(),
+    };
+    let change = |field: &str, from, to| FieldChangeView { field: field.into(), from, to };
+    let d = IdentityDiffView {
+        dry_run: true,
+        created: vec![carol],
+        changed: vec![IdentityChangeView {
+            id: "bob".into(),
+            changes: vec![
+                change("manager", json!(null), json!("mona")),
+                change("groups", json!(["eng"]), json!(["eng", "oncall"])),
+                change("attributes", json!({}), json!({ "team": "pay\u{1b}[2J" })),
+            ],
+        }],
+        disabled: vec!["alice".into()],
+        unchanged: 9,
+    };
+    assert_eq!(
+        render_diff(&d),
+        "+ carol created (person, active)\n\
+         ~ bob manager: - → mona\n\
+         ~ bob groups: eng → eng, oncall\n\
+         ~ bob attributes: - → team=pay\u{fffd}[2J\n\
+         - alice disabled\n\
+         dry run, nothing changed: 1 created, 1 changed, 1 disabled, 9 unchanged (run without --dry-run to apply)\n"
+    );
+    let applied = IdentityDiffView { dry_run: false, ..d.clone() };
+    assert!(render_diff(&applied).ends_with("applied: 1 created, 1 changed, 1 disabled, 9 unchanged\n"));
+    let none = IdentityDiffView { created: vec![], changed: vec![], disabled: vec![], ..d };
+    assert_eq!(render_diff(&none), "no changes: 9 identities already as the file says\n");
 }

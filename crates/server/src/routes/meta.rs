@@ -4,9 +4,9 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use writ_api::{CatalogEntitlement, Health, IdentityView, SetStatus, TargetView, WhoAmI};
-use writ_core::identity::IdentityStatus;
-use writ_core::ids::IdentityId;
+use writ_api::{ApplyIdentities, CatalogEntitlement, Health, IdentityDiffView, IdentityRecord, IdentityView, SetStatus, TargetView, WhoAmI};
+use writ_core::identity::{Identity, IdentityKind, IdentityStatus};
+use writ_core::ids::{GroupId, IdentityId};
 use writ_policy::AdminAction;
 
 use super::Body;
@@ -116,11 +116,53 @@ pub async fn set_identity_status(
     Body(body): Body<SetStatus>,
 ) -> Result<Json<IdentityView>, ApiError> {
     let id = IdentityId::parse(&id)?;
-    let status = match body.status.as_str() {
-        "active" => IdentityStatus::Active,
-        "disabled" => IdentityStatus::Disabled,
-        other => return Err(ApiError::bad_input(format!("unknown status `{other}`: use `active` or `disabled`"))),
-    };
+    let status = parse_status(&body.status)?;
     let (identity, version) = app.writ.set_identity_status(&me, &id, status, body.version).await?;
     Ok(Json(views::identity(&identity, version, app.writ.clock().now())))
+}
+
+/// Make the registry what a file declares (policy decides: `manage_identities`):
+/// the identities listed are created or updated, active ones left out are
+/// disabled (with everything disabling withdraws). Answers what changed, or
+/// with `dry_run` what would. The caller may not disable itself (422).
+#[utoipa::path(post, path = "/v1/identities/apply", request_body = ApplyIdentities, responses((status = 200, body = IdentityDiffView), (status = 403, body = writ_api::ErrorBody), (status = 422, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+pub async fn apply_identities(State(app): State<App>, Caller(me): Caller, Body(body): Body<ApplyIdentities>) -> Result<Json<IdentityDiffView>, ApiError> {
+    let desired = body.identities.into_iter().enumerate().map(|(n, r)| parse_record(r).map_err(|e| at_record(n, e))).collect::<Result<Vec<_>, _>>()?;
+    let diff = app.writ.apply_identities(Some(&me), desired, body.dry_run).await?;
+    Ok(Json(views::identity_diff(&diff, body.dry_run)))
+}
+
+fn parse_status(word: &str) -> Result<IdentityStatus, ApiError> {
+    match word {
+        "active" => Ok(IdentityStatus::Active),
+        "disabled" => Ok(IdentityStatus::Disabled),
+        other => Err(ApiError::bad_input(format!("unknown status `{other}`: use `active` or `disabled`"))),
+    }
+}
+
+fn parse_record(r: IdentityRecord) -> Result<Identity, ApiError> {
+    let kind = match r.kind.as_str() {
+        "person" => IdentityKind::Person,
+        "service_account" => IdentityKind::ServiceAccount,
+        "api_key" => IdentityKind::ApiKey,
+        "ai_agent" => IdentityKind::AiAgent,
+        other => return Err(ApiError::bad_input(format!("unknown kind `{other}`: use `person`, `service_account`, `api_key` or `ai_agent`"))),
+    };
+    let id = |s: &str| IdentityId::parse(s).map_err(ApiError::malformed);
+    Ok(Identity {
+        id: id(&r.id)?,
+        kind,
+        status: parse_status(&r.status)?,
+        display_name: r.display_name,
+        owner: r.owner.as_deref().map(id).transpose()?,
+        manager: r.manager.as_deref().map(id).transpose()?,
+        groups: r.groups.iter().map(|g| GroupId::parse(g).map_err(ApiError::malformed)).collect::<Result<_, _>>()?,
+        attributes: r.attributes,
+        owner_left: None,
+    })
+}
+
+/// `e`, said of the `n`th identity of the body.
+fn at_record(n: usize, e: ApiError) -> ApiError {
+    ApiError { message: format!("`identities[{n}]`: {}", e.message), ..e }
 }

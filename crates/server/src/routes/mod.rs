@@ -34,6 +34,7 @@ pub fn router() -> Router<App> {
         .route("/v1/catalog/targets", get(meta::targets))
         .route("/v1/identities", get(meta::identities))
         .route("/v1/identities/owner-left", get(owner_left::list))
+        .route("/v1/identities/apply", post(meta::apply_identities))
         .route("/v1/identities/{id}/status", post(meta::set_identity_status))
         .route("/v1/requests", post(requests::create).get(requests::list))
         .route("/v1/requests/queue", get(requests::queue))
