@@ -17,6 +17,9 @@ pub enum IdentityCommand {
     Disable(IdentityId),
     /// Enable a disabled identity again.
     Enable(IdentityId),
+    /// Non-human identities whose owner left: each must be given an active
+    /// owner or be disabled by its deadline (soonest first).
+    OwnerLeft(OwnerLeftArgs),
     /// Make the registry what an identities file declares (the TOML of `writ
     /// init`'s identities.toml): those listed are created or updated, active
     /// ones left out are disabled. Prints what changed.
@@ -30,6 +33,15 @@ pub struct ApplyArgs {
     /// Only show what would change; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct OwnerLeftArgs {
+    /// Only those past their deadline.
+    #[arg(long)]
+    pub overdue: bool,
+    #[command(flatten)]
+    pub page: crate::cmd::page::PageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -49,6 +61,7 @@ pub async fn run(api: &Client, cmd: &IdentityCommand, json: bool) -> anyhow::Res
             return emit(&table_or(&identity_table(&identities), "no identities"));
         }
         IdentityCommand::Apply(a) => return apply(api, a, json).await,
+        IdentityCommand::OwnerLeft(a) => return owner_left(api, a, json).await,
         IdentityCommand::Disable(a) => (&a.id, "disabled"),
         IdentityCommand::Enable(a) => (&a.id, "active"),
     };
@@ -59,6 +72,40 @@ pub async fn run(api: &Client, cmd: &IdentityCommand, json: bool) -> anyhow::Res
     }
     let identity: IdentityView = decode("identity", value)?;
     emit(&format!("identity {} is {}\n", one_line(&identity.id), one_line(&identity.status)))
+}
+
+/// `writ identity owner-left`: a page of the identities whose owner left.
+async fn owner_left(api: &Client, args: &OwnerLeftArgs, json: bool) -> anyhow::Result<()> {
+    use crate::cmd::page;
+    let mut command = vec!["identity".to_owned(), "owner-left".to_owned()];
+    let mut query = Vec::new();
+    if args.overdue {
+        command.push("--overdue".to_owned());
+        query.push(("overdue", "true".to_owned()));
+    }
+    let listing = page::read(api, &["v1", "identities", "owner-left"], query, &args.page).await?;
+    if json {
+        return page::emit_json(&listing, &command, &args.page);
+    }
+    let identities: Vec<IdentityView> = decode("identity list", Value::Array(listing.items.clone()))?;
+    emit(&page::with_more(table_or(&owner_left_table(&identities), "no identities whose owner left"), &listing, &command, &args.page))
+}
+
+/// The `writ identity owner-left` table.
+pub fn owner_left_table(identities: &[IdentityView]) -> Table {
+    let mut t = Table::new(&["id", "kind", "owner who left", "asked of", "due", "overdue"]);
+    for i in identities {
+        let Some(f) = &i.owner_left else { continue };
+        t.row([
+            i.id.clone(),
+            i.kind.clone(),
+            f.owner.clone(),
+            opt(f.flagged_to.as_deref()),
+            f.due_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            if f.overdue { "OVERDUE".into() } else { "no".into() },
+        ]);
+    }
+    t
 }
 
 /// `writ identity apply`: the file is read and checked here first, so a

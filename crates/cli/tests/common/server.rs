@@ -188,6 +188,14 @@ impl Server {
         serde_json::from_str(&self.ok(who, &all)).unwrap()
     }
 
+    /// `GET path` as `who`, by plain HTTP (for what the CLI does not show,
+    /// such as `/metrics`); panics unless it answers 200.
+    pub fn get_text(&self, who: &str, path: &str) -> String {
+        let response = reqwest::blocking::Client::new().get(format!("{}{path}", self.url)).bearer_auth(&self.tokens[who]).send().unwrap();
+        assert!(response.status().is_success(), "GET {path} as {who}: {}", response.status());
+        response.text().unwrap()
+    }
+
     pub fn refused(&self, who: &str, args: &[&str], needle: &str) {
         let out = self.as_(who, args);
         assert_eq!(out.status.code(), Some(1), "{who} {args:?} should fail");
