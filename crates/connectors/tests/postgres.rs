@@ -281,8 +281,10 @@ async fn changes_asked_at_once_share_transactions_and_each_gets_its_own_answer()
         }
     };
 
+    // A second role for one of the people, asked in the same breath.
+    let second_role = contract::order("pg-test", "batch_p1", IdentityKind::Person, "batch_write");
     let mut orders = people.clone();
-    orders.extend([cycle.clone(), missing.clone(), svc("batch_read"), svc("batch_write")]);
+    orders.extend([cycle.clone(), missing.clone(), svc("batch_read"), svc("batch_write"), second_role.clone()]);
     let answers = grant_all(orders, false).await;
     for (i, a) in answers[..PEOPLE].iter().enumerate() {
         assert_eq!(a, &Ok(Applied::Changed), "batch_p{i}");
@@ -295,7 +297,12 @@ async fn changes_asked_at_once_share_transactions_and_each_gets_its_own_answer()
         Err(ConnectorError::Permanent { detail, .. }) => assert!(detail.contains("no role `no_such_role`"), "{detail}"),
         other => panic!("a grant of a missing role is refused: {other:?}"),
     }
-    assert_eq!(answers[PEOPLE + 2..], [Ok(Applied::Changed), Ok(Applied::Changed)], "both grants to one new service account");
+    assert_eq!(
+        answers[PEOPLE + 2..],
+        [Ok(Applied::Changed), Ok(Applied::Changed), Ok(Applied::Changed)],
+        "both grants to one new service account, and a person's second role"
+    );
+    assert_eq!(pg.psql_ok("SELECT count(*) FROM pg_auth_members m JOIN pg_roles u ON u.oid = m.member WHERE u.rolname = 'batch_p1'", &[]), "2");
     assert_eq!(
         pg.psql_ok("SELECT count(*) FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.roleid WHERE r.rolname = 'batch_read'", &[]),
         (PEOPLE + 1).to_string()
@@ -317,10 +324,10 @@ async fn changes_asked_at_once_share_transactions_and_each_gets_its_own_answer()
     // Revoking at once: the service account's last revoke sees the first one
     // (it ends NOLOGIN), and a revoke of what is gone is still AlreadyAbsent.
     let mut orders = people.clone();
-    orders.extend([svc("batch_read"), svc("batch_write"), missing.clone()]);
+    orders.extend([svc("batch_read"), svc("batch_write"), second_role, missing.clone()]);
     let answers = grant_all(orders, true).await;
-    assert!(answers[..PEOPLE + 2].iter().all(|a| a == &Ok(Applied::Changed)), "{answers:?}");
-    assert_eq!(answers[PEOPLE + 2], Ok(Applied::AlreadyAbsent));
+    assert!(answers[..PEOPLE + 3].iter().all(|a| a == &Ok(Applied::Changed)), "{answers:?}");
+    assert_eq!(answers[PEOPLE + 3], Ok(Applied::AlreadyAbsent));
     assert_eq!(pg.psql_ok(MEMBERSHIPS, &[]), "1", "only loop_role's membership in loop_person is left");
     assert_eq!(pg.psql_ok("SELECT rolcanlogin FROM pg_roles WHERE rolname = 'batch-bot'", &[]), "f");
 }

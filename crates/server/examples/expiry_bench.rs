@@ -32,11 +32,11 @@
 //!
 //! No timing is asserted.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta};
 use uuid::Uuid;
 use writ_app::ports::{Change, Clock, GrantFilter, Versioned};
 use writ_core::duration::AccessDuration;
@@ -44,46 +44,9 @@ use writ_core::grant::Grant;
 use writ_core::ids::{EntitlementId, GrantId, IdentityId, RequestId};
 use writ_testkit::PgServer;
 
-/// A clock held at a time, or running with real time from a time.
-struct BenchClock(Mutex<(DateTime<Utc>, Option<Instant>)>);
-
-impl BenchClock {
-    fn held(at: DateTime<Utc>) -> Self {
-        BenchClock(Mutex::new((at, None)))
-    }
-
-    /// From now on, `at` plus the real time elapsed since this call.
-    fn run_from(&self, at: DateTime<Utc>) {
-        *self.0.lock().unwrap() = (at, Some(Instant::now()));
-    }
-}
-
-impl Clock for BenchClock {
-    fn now(&self) -> DateTime<Utc> {
-        let (at, since) = *self.0.lock().unwrap();
-        since.map_or(at, |s| at + TimeDelta::from_std(s.elapsed()).unwrap_or_default())
-    }
-}
-
-/// Runs a SQL script through psql from a file (statement by statement: a round
-/// trip each); a big script does not fit on a command line.
-fn psql_file(pg: &PgServer, dir: &std::path::Path, sql: &str) -> anyhow::Result<()> {
-    let file = dir.join("script.sql");
-    std::fs::write(&file, sql.replace(';', ";\n"))?;
-    let ok = std::process::Command::new(writ_testkit::pg_binary("psql")?)
-        .args(["-X", "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1", &pg.url(), "-f"])
-        .arg(&file)
-        .stdout(std::process::Stdio::null())
-        .status()?
-        .success();
-    anyhow::ensure!(ok, "psql -f {} failed", file.display());
-    Ok(())
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
+#[path = "common/bench.rs"]
+mod bench;
+use bench::{percentile, psql_file, BenchClock};
 
 /// Resident memory of this process, in MiB.
 fn rss_mib() -> f64 {

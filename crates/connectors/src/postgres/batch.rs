@@ -13,10 +13,13 @@
 //!   then reads every (account, role) pair in one query, then plans each
 //!   change from its own row. A refusal (no such role, Writ's own role, a
 //!   superuser as service account, ...) answers that change only.
-//! - A batch holds at most one change per account: a change's plan depends on
-//!   the account's other memberships (the last revoke makes a service account
-//!   `NOLOGIN`), which another change to the same account would alter. Later
-//!   changes to that account wait for the next batch, in order.
+//! - A batch holds at most one change per service account (or other
+//!   non-human account): such a change's plan depends on the account's other
+//!   memberships (the last revoke makes it `NOLOGIN`; a grant moves its
+//!   `VALID UNTIL`), which another change to it would alter. A person's
+//!   account is never changed itself, so a batch may hold several changes
+//!   of one person, of different roles (a leaver's 100 grants go at once).
+//!   Later changes wait for the next batch, in order.
 //! - If the batch's statements fail as a whole with a permanent error (one
 //!   `GRANT` the target refuses), nothing of it is committed and each half is
 //!   applied again, down to the change at fault, which fails alone. A
@@ -81,14 +84,18 @@ pub(super) async fn run(inner: Arc<Inner>, mut queue: mpsc::UnboundedReceiver<Pe
     }
 }
 
-/// Up to [`MAX_BATCH`] changes, at most one per account, in queue order;
-/// the others stay queued in their order.
+/// Up to [`MAX_BATCH`] changes in queue order, at most one per non-human
+/// account and one per (person, role); the others stay queued in their order.
 fn take_batch(waiting: &mut VecDeque<Pending>) -> Vec<Pending> {
-    let mut accounts = BTreeSet::new();
+    let mut taken = BTreeSet::new();
     let mut batch = Vec::new();
     let mut rest = VecDeque::with_capacity(waiting.len());
     for p in waiting.drain(..) {
-        if batch.len() < MAX_BATCH && accounts.insert(p.order.account.name.clone()) {
+        let o = &p.order;
+        let role = if o.account.kind == IdentityKind::Person { o.resource.clone() } else { String::new() };
+        // Once a change of an account waits, later ones of it wait too (order).
+        let blocked = rest.iter().any(|r: &Pending| r.order.account.name == o.account.name);
+        if batch.len() < MAX_BATCH && !blocked && taken.insert((o.account.name.clone(), role)) {
             batch.push(p);
         } else {
             rest.push_back(p);
@@ -261,10 +268,11 @@ mod tests {
 
     fn pending(account: &str, role: &str) -> (Pending, oneshot::Receiver<Outcome>) {
         let (reply, rx) = oneshot::channel();
+        let kind = if account.starts_with("svc") { IdentityKind::ServiceAccount } else { IdentityKind::Person };
         let order = Order {
             request: RequestId::parse("req-00000000000000000000000000000001").unwrap(),
             subject: IdentityId::parse("alice").unwrap(),
-            account: Account { name: account.into(), kind: IdentityKind::Person },
+            account: Account { name: account.into(), kind },
             entitlement: EntitlementId::parse(&format!("pg/{role}")).unwrap(),
             resource: role.into(),
             expires_at: None,
@@ -276,16 +284,27 @@ mod tests {
         batch.iter().map(|p| (p.order.account.name.clone(), p.order.resource.clone())).collect()
     }
 
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter().map(|(a, r)| (a.to_string(), r.to_string())).collect()
+    }
+
     #[test]
-    fn a_batch_holds_one_change_per_account_and_keeps_each_accounts_order() {
+    fn a_batch_holds_one_change_per_service_account_and_keeps_each_accounts_order() {
         let mut waiting: VecDeque<Pending> =
-            [("a", "r1"), ("b", "r1"), ("a", "r2"), ("c", "r1"), ("a", "r3")].into_iter().map(|(a, r)| pending(a, r).0).collect();
-        let first = take_batch(&mut waiting);
-        assert_eq!(names(&first), [("a", "r1"), ("b", "r1"), ("c", "r1")].map(|(a, r)| (a.to_owned(), r.to_owned())));
-        let second = take_batch(&mut waiting);
-        assert_eq!(names(&second), [("a".to_owned(), "r2".to_owned())]);
-        let third = take_batch(&mut waiting);
-        assert_eq!(names(&third), [("a".to_owned(), "r3".to_owned())]);
+            [("svc-a", "r1"), ("b", "r1"), ("svc-a", "r2"), ("c", "r1"), ("svc-a", "r3")].into_iter().map(|(a, r)| pending(a, r).0).collect();
+        assert_eq!(names(&take_batch(&mut waiting)), pairs(&[("svc-a", "r1"), ("b", "r1"), ("c", "r1")]));
+        assert_eq!(names(&take_batch(&mut waiting)), pairs(&[("svc-a", "r2")]));
+        assert_eq!(names(&take_batch(&mut waiting)), pairs(&[("svc-a", "r3")]));
+        assert!(waiting.is_empty());
+    }
+
+    #[test]
+    fn a_batch_holds_several_roles_of_one_person_but_each_pair_once_in_order() {
+        let mut waiting: VecDeque<Pending> =
+            [("p", "r1"), ("p", "r2"), ("p", "r1"), ("p", "r3"), ("q", "r1")].into_iter().map(|(a, r)| pending(a, r).0).collect();
+        // The second (p, r1) waits, and so does p's r3 queued after it.
+        assert_eq!(names(&take_batch(&mut waiting)), pairs(&[("p", "r1"), ("p", "r2"), ("q", "r1")]));
+        assert_eq!(names(&take_batch(&mut waiting)), pairs(&[("p", "r1"), ("p", "r3")]));
         assert!(waiting.is_empty());
     }
 
