@@ -9,6 +9,7 @@
 
 mod audit;
 mod commit;
+mod pg_auth_cache;
 mod pg_writer;
 mod read;
 mod rows;
@@ -186,6 +187,10 @@ pub struct SqlStore {
     pg_writer: Option<std::sync::Arc<pg_writer::PgWriter>>,
     /// On SQLite, the token lookup of every API call (see `sqlite_native`).
     token_reader: Option<std::sync::Arc<sqlite_native::TokenReader>>,
+    /// On PostgreSQL, the token lookups already made (see `pg_auth_cache`),
+    /// and the task that keeps them right.
+    auth_cache: Option<std::sync::Arc<pg_auth_cache::AuthCache>>,
+    auth_listener: Option<std::sync::Arc<pg_auth_cache::Listener>>,
 }
 
 /// The file path in a `sqlite:` URL.
@@ -243,14 +248,18 @@ impl SqlStore {
             }
         };
         let sqlite_path = (backend == Backend::Sqlite).then(|| sqlite_file(&url));
-        let mut store = SqlStore { backend, writer, reader, sqlite_path, native_writer: None, pg_writer: None, token_reader: None };
+        let mut store =
+            SqlStore { backend, writer, reader, sqlite_path, native_writer: None, pg_writer: None, token_reader: None, auth_cache: None, auth_listener: None };
         store.migrate().await?;
         if let Some(path) = &store.sqlite_path {
             store.native_writer = Some(std::sync::Arc::new(sqlite_native::NativeWriter::start(path, options.sqlite_synchronous)?));
             store.token_reader = Some(std::sync::Arc::new(sqlite_native::TokenReader::new(path)));
         }
         if backend == Backend::Postgres {
-            store.pg_writer = Some(std::sync::Arc::new(pg_writer::PgWriter::start(&url)?));
+            let cache = std::sync::Arc::new(pg_auth_cache::AuthCache::default());
+            store.pg_writer = Some(std::sync::Arc::new(pg_writer::PgWriter::start(&url, cache.clone())?));
+            store.auth_listener = Some(std::sync::Arc::new(pg_auth_cache::Listener(tokio::spawn(pg_auth_cache::listen(url.clone(), cache.clone())))));
+            store.auth_cache = Some(cache);
         }
         Ok(store)
     }
@@ -278,7 +287,17 @@ impl SqlStore {
             .await
             .map_err(|e| StoreError::Database(format!("cannot open `{}`: {}", redact(&url), with_tls_advice(e.to_string()))))?;
         let sqlite_path = (backend == Backend::Sqlite).then(|| sqlite_file(&url));
-        Ok(SqlStore { backend, writer: pool.clone(), reader: pool, sqlite_path, native_writer: None, pg_writer: None, token_reader: None })
+        Ok(SqlStore {
+            backend,
+            writer: pool.clone(),
+            reader: pool,
+            sqlite_path,
+            native_writer: None,
+            pg_writer: None,
+            token_reader: None,
+            auth_cache: None,
+            auth_listener: None,
+        })
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -318,6 +337,9 @@ impl SqlStore {
         }
         if let Some(writer) = &self.pg_writer {
             writer.close().await;
+        }
+        if let Some(listener) = &self.auth_listener {
+            listener.0.abort();
         }
         if self.backend == Backend::Sqlite {
             if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.writer).await {

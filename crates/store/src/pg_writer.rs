@@ -12,7 +12,7 @@
 //! answered only once the COMMIT that holds it has returned, as before.
 
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use sqlx::any::AnyConnectOptions;
 use sqlx::{AnyConnection, Connection, Row};
@@ -22,6 +22,7 @@ use writ_core::audit::{AuditEvent, NewEvent};
 
 use crate::commit::{event_inserts, execute, head_of, head_update, plan_rows, seal_all, Stmt, LOCK_HEAD};
 use crate::db_err;
+use crate::pg_auth_cache::AuthCache;
 
 /// Changes committed in one transaction at most; bounds the subtransactions a
 /// group holds (PostgreSQL tracks up to 64 per backend cheaply) and the work a
@@ -39,10 +40,11 @@ pub(crate) struct PgWriter {
 
 impl PgWriter {
     /// Starts the task on the current runtime; it connects on its first change.
-    pub(crate) fn start(url: &str) -> Result<Self, StoreError> {
+    /// `auth` is dropped after every commit that writes tokens or identities.
+    pub(crate) fn start(url: &str, auth: Arc<AuthCache>) -> Result<Self, StoreError> {
         let opts = AnyConnectOptions::from_str(url).map_err(|e| StoreError::Database(format!("bad database URL `{}`: {e}", crate::redact(url))))?;
         let (tx, rx) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run(opts, rx));
+        let task = tokio::spawn(run(opts, rx, auth));
         Ok(PgWriter { jobs: Mutex::new(Some(tx)), task: Mutex::new(Some(task)) })
     }
 
@@ -68,7 +70,7 @@ impl PgWriter {
     }
 }
 
-async fn run(opts: AnyConnectOptions, mut jobs: mpsc::UnboundedReceiver<(Change, Reply)>) {
+async fn run(opts: AnyConnectOptions, mut jobs: mpsc::UnboundedReceiver<(Change, Reply)>, auth: Arc<AuthCache>) {
     let mut conn: Option<AnyConnection> = None;
     while let Some(first) = jobs.recv().await {
         let mut group = vec![first];
@@ -88,7 +90,7 @@ async fn run(opts: AnyConnectOptions, mut jobs: mpsc::UnboundedReceiver<(Change,
                 }
             },
         };
-        if commit_group(c, group).await.is_err() {
+        if commit_group(c, group, &auth).await.is_err() {
             // The connection may be the cause: take a new one for the next group.
             if let Some(c) = conn.take() {
                 let _ = c.close().await;
@@ -130,7 +132,9 @@ enum Attempt {
 /// savepoint around each change, so the failing one is undone alone. The audit
 /// events of every change that stands are sealed in queue order at the end and
 /// inserted together.
-async fn commit_group(conn: &mut AnyConnection, group: Vec<(Change, Reply)>) -> Result<(), Broken> {
+async fn commit_group(conn: &mut AnyConnection, group: Vec<(Change, Reply)>, auth: &AuthCache) -> Result<(), Broken> {
+    // Tokens or identities written: every node drops its cached lookups.
+    let notify = group.iter().any(|(c, _)| !c.tokens.is_empty() || !c.identities.is_empty());
     let mut planned: Vec<Planned> = group
         .into_iter()
         .map(|(change, reply)| {
@@ -138,12 +142,16 @@ async fn commit_group(conn: &mut AnyConnection, group: Vec<(Change, Reply)>) -> 
             Planned { stmts, events, reply }
         })
         .collect();
-    let mut outcome = attempt(conn, &mut planned, false).await;
+    let mut outcome = attempt(conn, &mut planned, false, notify).await;
     if matches!(outcome, Attempt::NeedsSavepoints) {
-        outcome = attempt(conn, &mut planned, true).await;
+        outcome = attempt(conn, &mut planned, true, notify).await;
     }
     match outcome {
         Attempt::Committed(results) => {
+            if notify {
+                // This node's own lookups hold the change from the next call on.
+                auth.drop_all();
+            }
             for (p, result) in planned.into_iter().zip(results) {
                 // The caller may have given up waiting; the change stands anyway.
                 let _ = p.reply.send(result);
@@ -159,7 +167,7 @@ async fn commit_group(conn: &mut AnyConnection, group: Vec<(Change, Reply)>) -> 
 }
 
 /// One transaction over the whole group, with or without a savepoint per change.
-async fn attempt(conn: &mut AnyConnection, planned: &mut [Planned], savepoints: bool) -> Attempt {
+async fn attempt(conn: &mut AnyConnection, planned: &mut [Planned], savepoints: bool, notify: bool) -> Attempt {
     let mut tx = match conn.begin().await {
         Ok(tx) => tx,
         Err(e) => return Attempt::Failed(db_err(e)),
@@ -234,6 +242,12 @@ async fn attempt(conn: &mut AnyConnection, planned: &mut [Planned], savepoints: 
     for stmt in event_inserts(&all_sealed).iter().chain(std::iter::once(&head_update(head))) {
         if let Err(e) = execute(&mut tx, stmt).await {
             return Attempt::Failed(e);
+        }
+    }
+    if notify {
+        // Delivered to every listening node if, and once, this commits.
+        if let Err(e) = simple(&mut tx, crate::pg_auth_cache::NOTIFY).await {
+            return Attempt::Failed(db_err(e));
         }
     }
     match tx.commit().await {

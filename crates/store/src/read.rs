@@ -141,10 +141,18 @@ impl Store for SqlStore {
         if let Some(native) = &self.token_reader {
             return native.by_hash(token_hash);
         }
+        if let Some(hit) = self.auth_cache.as_ref().and_then(|c| c.get(token_hash)) {
+            return Ok(Some(hit));
+        }
+        let generation = self.auth_cache.as_ref().map(|c| c.generation());
         // One indexed lookup (the hash is unique) joined to its identity.
         let sql = format!("SELECT {TOKEN_COLUMNS}, i.doc FROM tokens t JOIN identities i ON i.id = t.identity_id WHERE t.hash = $1");
         let row = sqlx::query(&sql).bind(token_hash).fetch_optional(&self.reader).await.map_err(db_err)?;
-        row.map(|r| Ok((token(&r)?, doc("identity", &r)?))).transpose()
+        let pair = row.map(|r| Ok::<_, StoreError>((token(&r)?, doc("identity", &r)?))).transpose()?;
+        if let (Some(cache), Some(generation), Some(pair)) = (&self.auth_cache, generation, &pair) {
+            cache.keep(token_hash, pair.clone(), generation);
+        }
+        Ok(pair)
     }
 
     async fn token(&self, id: TokenId) -> Result<Option<Token>, StoreError> {
@@ -183,6 +191,9 @@ impl Store for SqlStore {
             .execute(&self.writer)
             .await
             .map_err(db_err)?;
+        if let Some(cache) = &self.auth_cache {
+            cache.note_use(id, at);
+        }
         Ok(())
     }
 

@@ -838,3 +838,63 @@ async fn lists_page_by_cursor(store: &dyn Store) {
     let e = store.tasks(&TaskFilter::default()).await.unwrap_err();
     assert!(e.to_string().contains("limit of 0"), "{e}");
 }
+
+/// On PostgreSQL each node keeps the token lookups it made (`pg_auth_cache`):
+/// a lookup is served from memory, and a change of tokens or identities
+/// committed by any node drops every node's lookups (a notification in the
+/// committing transaction), so a revocation by one node holds on the others.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_revoked_by_one_node_is_refused_by_the_others() {
+    let pg = PgServer::start().expect("PostgreSQL (run scripts/install-test-deps.sh)");
+    let node_a = SqlStore::open(&pg.url()).await.unwrap();
+    let node_b = SqlStore::open(&pg.url()).await.unwrap();
+    node_b.commit(Change { identities: vec![Versioned::new(person("alice"))], ..Default::default() }).await.unwrap();
+    let t = token(905, "alice", "alice", t0());
+    node_b.commit(issue(&t, "hash-905")).await.unwrap();
+
+    // Node A serves it from memory once it listens: a name changed behind its
+    // back (no notification) is not seen.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mut round = 0;
+    loop {
+        round += 1;
+        pg.psql(&format!("UPDATE tokens SET name = 'seen {round}' WHERE hash = 'hash-905'")).unwrap();
+        node_a.token_by_hash("hash-905").await.unwrap().expect("found");
+        pg.psql(&format!("UPDATE tokens SET name = 'behind {round}' WHERE hash = 'hash-905'")).unwrap();
+        let (again, _) = node_a.token_by_hash("hash-905").await.unwrap().expect("found");
+        if again.name == format!("seen {round}") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "node A never served a lookup from memory");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+
+    // Node B revokes it: node A refuses it from then on.
+    let stored = node_b.token(t.id).await.unwrap().unwrap();
+    let revoked = stored.revoke("sam", "laptop lost", t0() + TimeDelta::minutes(1)).unwrap();
+    let version = stored.version;
+    node_b.commit(Change { tokens: vec![TokenWrite::Update(Versioned::update(revoked, version))], ..Default::default() }).await.unwrap();
+    let seen_revoked = async {
+        loop {
+            if node_a.token_by_hash("hash-905").await.unwrap().unwrap().0.revoked.is_some() {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), seen_revoked).await.expect("node A saw the revocation");
+    assert!(node_b.token_by_hash("hash-905").await.unwrap().unwrap().0.revoked.is_some(), "at once on the node that revoked");
+
+    // Disabling the identity is seen the same way.
+    let mut alice = person("alice");
+    alice.status = writ_core::identity::IdentityStatus::Disabled;
+    node_b.commit(Change { identities: vec![Versioned { expected_version: Some(1), value: alice }], ..Default::default() }).await.unwrap();
+    let seen_disabled = async {
+        while node_a.token_by_hash("hash-905").await.unwrap().unwrap().1.is_active() {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), seen_disabled).await.expect("node A saw the identity disabled");
+    node_a.close().await;
+    node_b.close().await;
+}
