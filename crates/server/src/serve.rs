@@ -121,6 +121,15 @@ pub async fn build_with_connectors(
         writ = writ.with_notifier(Arc::new(notifier));
     }
     let oidc = cfg.oidc.as_ref().map(|o| o.resolve().map(Arc::new)).transpose()?;
+    if let Some(o) = &oidc {
+        // Said at start-up, not as a refusal of every sign-in.
+        let (session, cap) = (o.session_lifetime(), r.tokens.person);
+        if session.secs() > cap.secs() {
+            anyhow::bail!(
+                "config: `[oidc] session_lifetime` ({session}) is longer than `[tokens] max_lifetime_person` ({cap}): no sign-in could get its token; shorten the first or lengthen the second"
+            );
+        }
+    }
     Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness), oidc, scim }, r))
 }
 

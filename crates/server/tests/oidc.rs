@@ -223,3 +223,18 @@ async fn without_oidc_configured_sign_in_is_not_found() {
     let (status, _) = call(&h, None, "POST", "/v1/auth/oidc/token", Some(json!({ "id_token": "a.b.c" }))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_longer_than_a_persons_token_may_last_is_refused_at_start_up() {
+    let dir = tempfile::tempdir().unwrap();
+    writ_server::init::init(dir.path(), false).await.unwrap();
+    let config = dir.path().join("writ.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[oidc]\nissuer = \"http://127.0.0.1:1/\"\nclient_id = \"{CLIENT_ID}\"\nsession_lifetime = \"8h\"\n\n[tokens]\nmax_lifetime_person = \"4h\"\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    let cfg = writ_server::Config::load(&config).unwrap();
+    let e = writ_server::build(&cfg).await.err().expect("refused").to_string();
+    assert!(e.contains("session_lifetime") && e.contains("max_lifetime_person") && e.contains("8h") && e.contains("4h"), "{e}");
+}
