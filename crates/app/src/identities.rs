@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use writ_core::grant::GrantState;
 
 use crate::events::{self, general};
-use crate::ports::{Change, StoreError, Versioned};
+use crate::ports::{Change, Cursor, Page, StoreError, Versioned};
 use crate::service::MAX_ATTEMPTS;
 use crate::{AppError, Writ};
 
@@ -29,9 +29,17 @@ impl Writ {
     /// Every identity with its stored version, if policy allows `read_audit`
     /// (the audit log records every identity change, so whoever may read it
     /// sees the registry anyway).
-    pub async fn list_identities(&self, actor: &Identity) -> Result<Vec<(Identity, u64)>, AppError> {
+    /// A page of `limit` by id, after `after` (a cursor of this list: its id
+    /// is the last identity's; its time means nothing here).
+    pub async fn list_identities(&self, actor: &Identity, after: Option<Cursor>, limit: u32) -> Result<Page<(Identity, u64)>, AppError> {
         self.authorize(actor, AdminAction::ReadAudit, "list identities")?;
-        Ok(self.store.identities_versioned().await?)
+        let after = after.map(|c| IdentityId::parse(c.id())).transpose()?;
+        // One more than asked says whether a next page exists.
+        let mut items = self.store.identities_page(after.as_ref(), limit.saturating_add(1)).await?;
+        let more = items.len() > limit as usize;
+        items.truncate(limit as usize);
+        let next = if more { items.last().map(|(i, _)| Cursor::of_identity(&i.id)) } else { None };
+        Ok(Page { items, next })
     }
 
     /// Creates or replaces identities, checking the owner rule against the registry as

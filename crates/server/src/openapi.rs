@@ -123,7 +123,7 @@ fn id_shape(path: &str) -> Option<String> {
         ("/v1/reconcile/runs", "rec"),
         ("/v1/tokens", "tok"),
     ];
-    if path.starts_with("/v1/identities/") {
+    if path == "/v1/identities" || path.starts_with("/v1/identities/") {
         return Some(shape::IDENTITY.to_owned());
     }
     if path.starts_with("/v1/audit/events") {

@@ -119,6 +119,16 @@ async fn tasks_and_the_audit_log_page_through_their_link_headers() {
     let (items, _) = h.walk("audrey", "/v1/audit/events?after=3&limit=2", 2).await;
     assert_eq!(items.first().unwrap()["seq"], 4);
     assert_eq!(items.len(), seqs.len() - 3);
+
+    // The registry, by id: each identity once, in order, whatever the page size.
+    let (all, pages) = h.walk("audrey", "/v1/identities?limit=4", 4).await;
+    let names = ids(&all, "id");
+    assert!(names.len() > 8 && pages > 2, "{names:?}");
+    let mut sorted = names.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(names, sorted, "by id, none twice");
+    assert_eq!(ids(&h.walk("audrey", "/v1/identities?limit=1000", 1000).await.0, "id"), names);
 }
 
 #[tokio::test]
@@ -133,6 +143,8 @@ async fn limit_and_cursor_out_of_their_bounds_are_a_400_naming_them() {
         ("alice", "/v1/break-glass", 1000),
         ("audrey", "/v1/reconcile/runs", 1000),
         ("audrey", "/v1/audit/events", 10_000),
+        ("audrey", "/v1/identities", 1000),
+        ("audrey", "/v1/identities/owner-left", 1000),
     ];
     let error = |v: &Value| v["message"].as_str().unwrap_or_else(|| panic!("no message: {v}")).to_owned();
     for (who, path, max) in lists {
@@ -227,6 +239,8 @@ async fn openapi_documents_limit_cursor_the_link_header_and_the_400() {
         ("/v1/break-glass", 1000),
         ("/v1/reconcile/runs", 1000),
         ("/v1/audit/events", 10_000),
+        ("/v1/identities", 1000),
+        ("/v1/identities/owner-left", 1000),
     ] {
         let op = &doc["paths"][path]["get"];
         let params = op["parameters"].as_array().unwrap_or_else(|| panic!("{path}: no parameters: {op}"));

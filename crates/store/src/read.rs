@@ -87,6 +87,16 @@ impl Store for SqlStore {
         self.identities_in("SELECT doc, version FROM identities WHERE owner IN ({}) ORDER BY id", owners).await
     }
 
+    async fn identities_page(&self, after: Option<&IdentityId>, max: u32) -> Result<Vec<(Identity, u64)>, StoreError> {
+        let rows = sqlx::query("SELECT doc, version FROM identities WHERE id > $1 ORDER BY id LIMIT $2")
+            .bind(after.map_or(String::new(), ToString::to_string))
+            .bind(limit(max))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| Ok((doc("identity", r)?, r.try_get::<i64, _>("version").map_err(db_err)? as u64))).collect()
+    }
+
     async fn owner_left_identities(
         &self,
         due_by: Option<DateTime<Utc>>,

@@ -387,6 +387,8 @@ pub trait Store: Send + Sync {
     async fn identities_by_id(&self, ids: &[IdentityId]) -> Result<Vec<(Identity, u64)>, StoreError>;
     /// The identities whose owner is one of `owners`, with their versions.
     async fn identities_owned_by(&self, owners: &[IdentityId]) -> Result<Vec<(Identity, u64)>, StoreError>;
+    /// A page of identities by id, after `after`, with their versions.
+    async fn identities_page(&self, after: Option<&IdentityId>, limit: u32) -> Result<Vec<(Identity, u64)>, StoreError>;
     /// Non-human identities whose owner left (see `Identity::owner_left`),
     /// by deadline then id, due at or before `due_by` if given, after
     /// `after` (a cursor: page until fewer than `limit` come back).

@@ -57,6 +57,12 @@ impl Cursor {
         Self::new(r.started_at, r.id)
     }
 
+    /// After this identity, in the order of the identity list (by id alone:
+    /// the time is always 0).
+    pub fn of_identity(id: &writ_core::ids::IdentityId) -> Self {
+        Self { at: 0, id: id.to_string() }
+    }
+
     /// After this token, in the order of token lists (`created_at`).
     pub fn of_token(t: &writ_core::token::Token) -> Self {
         Self::new(t.created_at, t.id)

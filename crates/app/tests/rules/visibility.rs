@@ -64,10 +64,30 @@ async fn reading_the_audit_log_and_the_registry_takes_read_audit() {
 
     let e = w.writ.audit_page(&bob, 0, 10).await.unwrap_err();
     assert!(matches!(&e, AppError::Forbidden { who, .. } if who == "bob"), "{e:?}");
-    let e = w.writ.list_identities(&bob).await.unwrap_err();
+    let e = w.writ.list_identities(&bob, None, 100).await.unwrap_err();
     assert!(matches!(&e, AppError::Forbidden { who, .. } if who == "bob"), "{e:?}");
 
     let sam = w.who("sam").await;
     assert!(!w.writ.audit_page(&sam, 0, 10).await.unwrap().is_empty());
-    assert_eq!(w.writ.list_identities(&sam).await.unwrap().len(), registry().len());
+    assert_eq!(w.writ.list_identities(&sam, None, 100).await.unwrap().len(), registry().len());
+}
+
+#[tokio::test]
+async fn the_registry_pages_by_id_and_says_when_there_is_more() {
+    let w = World::new().await;
+    let sam = w.who("sam").await;
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = w.writ.list_identities(&sam, after, 3).await.unwrap();
+        assert!(page.len() <= 3);
+        seen.extend(page.iter().map(|(i, _)| i.id.to_string()));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let mut all: Vec<String> = registry().into_iter().map(|i| i.id.to_string()).collect();
+    all.sort();
+    assert_eq!(seen, all, "every identity once, by id");
 }

@@ -11,8 +11,8 @@ use crate::output::{emit, emit_json, list, one_line, opt, table_or, Table};
 
 #[derive(Debug, Subcommand)]
 pub enum IdentityCommand {
-    /// List the identities Writ knows.
-    List,
+    /// List the identities Writ knows, by id, a page at a time.
+    List(crate::cmd::page::PageArgs),
     /// Disable an identity: it can no longer call the API or receive access.
     Disable(IdentityId),
     /// Enable a disabled identity again.
@@ -52,13 +52,15 @@ pub struct IdentityId {
 
 pub async fn run(api: &Client, cmd: &IdentityCommand, json: bool) -> anyhow::Result<()> {
     let (id, status) = match cmd {
-        IdentityCommand::List => {
-            let value = api.get(&["v1", "identities"], &[]).await?;
+        IdentityCommand::List(a) => {
+            use crate::cmd::page;
+            let command = vec!["identity".to_owned(), "list".to_owned()];
+            let listing = page::read(api, &["v1", "identities"], vec![], a).await?;
             if json {
-                return emit_json(&value);
+                return page::emit_json(&listing, &command, a);
             }
-            let identities: Vec<IdentityView> = decode("identity list", value)?;
-            return emit(&table_or(&identity_table(&identities), "no identities"));
+            let identities: Vec<IdentityView> = decode("identity list", Value::Array(listing.items.clone()))?;
+            return emit(&page::with_more(table_or(&identity_table(&identities), "no identities"), &listing, &command, a));
         }
         IdentityCommand::Apply(a) => return apply(api, a, json).await,
         IdentityCommand::OwnerLeft(a) => return owner_left(api, a, json).await,

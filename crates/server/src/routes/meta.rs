@@ -1,6 +1,6 @@
 //! Health, metrics, the OpenAPI document, the caller, the catalog and identities.
 
-use axum::extract::{Path, State};
+use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -9,6 +9,7 @@ use writ_core::identity::{Identity, IdentityKind, IdentityStatus};
 use writ_core::ids::{GroupId, IdentityId};
 use writ_policy::AdminAction;
 
+use super::paging::Listed;
 use super::Body;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -98,13 +99,40 @@ pub async fn targets(State(app): State<App>, Caller(me): Caller) -> Json<Vec<Tar
     Json(views)
 }
 
-/// Every identity (policy decides: `read_audit`).
-#[utoipa::path(get, path = "/v1/identities", responses((status = 200, body = [IdentityView]), (status = 403, body = writ_api::ErrorBody)), security(("bearer" = [])))]
-pub async fn identities(State(app): State<App>, Caller(me): Caller) -> Result<Json<Vec<IdentityView>>, ApiError> {
-    let all = app.writ.list_identities(&me).await?;
-    let now = app.writ.clock().now();
-    Ok(Json(all.iter().map(|(i, v)| views::identity(i, *v, now)).collect()))
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityQuery {
+    /// At most this many identities (default 100; 1 to 1000, else 400).
+    #[param(minimum = 1, maximum = 1000, default = 100)]
+    pub limit: Option<u32>,
+    /// Where to resume: the `cursor` of the previous page's `Link: rel="next"` header, unchanged (opaque; a malformed one is a 400).
+    pub cursor: Option<String>,
 }
+
+/// The identities, by id, a page at a time (policy decides: `read_audit`).
+#[utoipa::path(get, path = "/v1/identities", params(IdentityQuery),
+    responses(
+        (status = 200, description = "A page of identities, by id.", body = [IdentityView],
+            headers(("Link" = String, description = "`<path?query&cursor=…>; rel=\"next\"` (RFC 8288) when there may be more: this request's path and query with `cursor` set. Absent on the last page."))),
+        (status = 400, description = "A bad `limit` (out of range) or `cursor` (malformed); the message names it.", body = writ_api::ErrorBody),
+        (status = 403, body = writ_api::ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn identities(
+    State(app): State<App>,
+    Caller(me): Caller,
+    OriginalUri(uri): OriginalUri,
+    q: Result<Query<IdentityQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Listed<IdentityView>, ApiError> {
+    let Query(q) = q?;
+    let limit = IDENTITY_LIMIT.of(q.limit)?;
+    let after = super::paging::cursor::<IdentityId>(q.cursor.as_deref())?;
+    let page = app.writ.list_identities(&me, after, limit).await?;
+    let now = app.writ.clock().now();
+    Listed::new(page.iter().map(|(i, v)| views::identity(i, *v, now)).collect(), page.next.map(|c| c.to_string()), &uri, &[])
+}
+
+const IDENTITY_LIMIT: super::paging::Limit = super::paging::Limit { default: 100, max: 1000 };
 
 /// Enable or disable an identity (policy decides: `manage_identities`). A disabled identity can
 /// neither request, review nor fulfil, from the next call on.
