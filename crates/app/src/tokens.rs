@@ -93,6 +93,9 @@ fn token_event(t: &Token) -> Value {
 pub struct SignedIn {
     pub provider: String,
     pub subject: String,
+    /// The SHA-256 hex of the ID token presented ([`token_hash`]): one ID
+    /// token buys one Writ token.
+    pub id_token_hash: String,
 }
 
 /// Why a proven sign-in gets no token: said to the person signing in.
@@ -100,6 +103,8 @@ pub struct SignedIn {
 pub enum SignInRefused {
     #[error("the provider vouched for `{0}`, but Writ has no identity `{0}`: ask a Writ administrator to add you (an identity source or `writ init`)")]
     Unknown(IdentityId),
+    #[error("this sign-in was already exchanged for a token (an ID token is good for one): sign in again")]
+    AlreadyUsed,
     #[error("`{0}` is disabled in Writ: ask a Writ administrator to enable it")]
     Disabled(IdentityId),
     #[error("`{0}` is a {1}, not a person: only people sign in; give a {1} a token (`writ token create --for {0} --name NAME --expires 30d`)")]
@@ -178,27 +183,32 @@ impl Writ {
             return Ok(Err(SignInRefused::Disabled(identity.clone())));
         }
         let extra = json!({ "provider": via.provider, "subject": via.subject });
-        self.issue_with(&subject, subject.id.as_str(), draft, Some(extra)).await.map(Ok)
+        match self.issue_with(&subject, subject.id.as_str(), draft, Some((extra, via.id_token_hash.clone()))).await {
+            Err(AppError::Store(StoreError::Duplicate { what: "token", .. })) => Ok(Err(SignInRefused::AlreadyUsed)),
+            other => other.map(Ok),
+        }
     }
 
     async fn issue(&self, subject: &Identity, actor: &str, draft: TokenDraft) -> Result<(Token, String), AppError> {
         self.issue_with(subject, actor, draft, None).await
     }
 
-    /// Issues a token; `signed_in`, when present, goes into the event as `signed_in_with`.
-    async fn issue_with(&self, subject: &Identity, actor: &str, draft: TokenDraft, signed_in: Option<Value>) -> Result<(Token, String), AppError> {
+    /// Issues a token; `signed_in`, when present, is what goes into the event
+    /// as `signed_in_with` and the hash of the ID token it was exchanged for.
+    async fn issue_with(&self, subject: &Identity, actor: &str, draft: TokenDraft, signed_in: Option<(Value, String)>) -> Result<(Token, String), AppError> {
         let now = self.clock.now();
         let token = Token::issue(TokenId::from_uuid(uuid::Uuid::new_v4()), subject, actor, draft, &self.settings.tokens, now)?;
         let secret = new_token();
+        let (via, proof) = signed_in.unzip();
         let change = Change {
             events: vec![general(events::TOKEN_ISSUED, actor, now, {
                 let mut payload = token_event(&token);
-                if let Some(via) = signed_in {
+                if let Some(via) = via {
                     payload["signed_in_with"] = via;
                 }
                 payload
             })],
-            tokens: vec![TokenWrite::Issue { token: token.clone(), hash: token_hash(&secret) }],
+            tokens: vec![TokenWrite::Issue { token: token.clone(), hash: token_hash(&secret), proof }],
             ..Default::default()
         };
         self.commit(change).await?;

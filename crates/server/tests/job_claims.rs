@@ -143,7 +143,7 @@ async fn setup() -> Setup {
             last_used_at: None,
             version: 1,
         };
-        let issue = writ_app::ports::TokenWrite::Issue { token: record, hash: writ_app::tokens::token_hash(token) };
+        let issue = writ_app::ports::TokenWrite::Issue { token: record, hash: writ_app::tokens::token_hash(token), proof: None };
         writ_app::ports::Store::commit(&store, writ_app::ports::Change { tokens: vec![issue], ..Default::default() }).await.unwrap();
     }
     store.close().await;

@@ -80,6 +80,14 @@ async fn a_sign_in_ends_with_a_working_short_lived_token() {
     let hours = (expires.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_minutes() as f64 / 60.0;
     assert!((7.9..=8.0).contains(&hours), "expires in {hours} h");
 
+    // The same ID token again (intercepted, or replayed from a log) buys nothing.
+    let (status, again) = exchange(&h, &id_token, Some("nonce-1")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{again}");
+    assert!(again["message"].as_str().unwrap().contains("already exchanged"), "{again}");
+    // A new sign-in (a new ID token) does.
+    let fresh = op.id_token(CLIENT_ID, "olivia", "nonce-2").unwrap();
+    assert_eq!(exchange(&h, &fresh, Some("nonce-2")).await.0, StatusCode::CREATED);
+
     // The audit names the provider and the subject, never the ID token.
     let (status, events) = h.get("audrey", "/v1/audit/events?limit=1000").await;
     assert_eq!(status, StatusCode::OK);

@@ -116,9 +116,9 @@ pub(crate) const NEVER: i64 = i64::MAX;
 /// stored token; `last_used_at` is written outside changes.
 fn token_stmt(w: &TokenWrite) -> Stmt {
     match w {
-        TokenWrite::Issue { token: t, hash } => Stmt {
-            sql: "INSERT INTO tokens (id, hash, identity_id, owner, name, scope, created_at, expires_at, revoked_at, revoked_by, revoke_reason, last_used_at, version, created_by) \
-                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+        TokenWrite::Issue { token: t, hash, proof } => Stmt {
+            sql: "INSERT INTO tokens (id, hash, identity_id, owner, name, scope, created_at, expires_at, revoked_at, revoked_by, revoke_reason, last_used_at, version, created_by, sign_in_proof) \
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
                 .into(),
             params: vec![
                 Param::Text(t.id.to_string()),
@@ -135,6 +135,7 @@ fn token_stmt(w: &TokenWrite) -> Stmt {
                 Param::Int(t.last_used_at.map_or(NOT_YET, millis)),
                 Param::Int(i64_of(t.version)),
                 Param::Text(t.created_by.clone()),
+                Param::Text(proof.clone().unwrap_or_default()),
             ],
             expect: Expect::Inserted { what: "token" },
             id: t.id.to_string(),

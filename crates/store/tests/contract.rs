@@ -304,7 +304,11 @@ fn token(n: u128, identity: &str, owner: &str, at: DateTime<Utc>) -> Token {
 }
 
 fn issue(t: &Token, hash: &str) -> Change {
-    Change { tokens: vec![TokenWrite::Issue { token: t.clone(), hash: hash.into() }], events: vec![event("token.issued", None)], ..Default::default() }
+    Change {
+        tokens: vec![TokenWrite::Issue { token: t.clone(), hash: hash.into(), proof: None }],
+        events: vec![event("token.issued", None)],
+        ..Default::default()
+    }
 }
 
 /// A token and its event commit together, or neither; it is found by its

@@ -195,8 +195,10 @@ pub struct Change {
 /// A token written by a [`Change`].
 #[derive(Debug, Clone)]
 pub enum TokenWrite {
-    /// A new token, stored under its secret's SHA-256 hex hash (never the secret).
-    Issue { token: Token, hash: String },
+    /// A new token, stored under its secret's SHA-256 hex hash (never the
+    /// secret); for a sign-in, `proof` is the SHA-256 hex of the ID token it
+    /// was exchanged for, which no other token may have (a `Duplicate`).
+    Issue { token: Token, hash: String, proof: Option<String> },
     /// A transition of a stored token, compared-and-swapped on the version it
     /// was read at.
     Update(Versioned<Token>),

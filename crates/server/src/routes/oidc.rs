@@ -63,7 +63,7 @@ pub async fn exchange(State(app): State<App>, Body(body): Body<OidcSignIn>) -> R
             verified.identity
         ))
     })?;
-    let via = SignedIn { provider: oidc.issuer().into(), subject: verified.subject };
+    let via = SignedIn { provider: oidc.issuer().into(), subject: verified.subject, id_token_hash: writ_app::tokens::token_hash(&body.id_token) };
     let name = body.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| "writ login".into());
     let draft = TokenDraft { name, lifetime: Some(oidc.session_lifetime()), scope: None };
     let (token, secret) = app.writ.issue_token_signed_in(&identity, &via, draft).await?.map_err(|why| {
