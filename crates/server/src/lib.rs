@@ -11,6 +11,7 @@ pub mod init;
 pub mod metrics;
 pub mod oidc;
 pub mod openapi;
+pub mod portal;
 pub mod routes;
 pub mod scim;
 pub mod serve;

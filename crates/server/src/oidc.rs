@@ -53,6 +53,12 @@ pub struct OidcConfig {
     /// …or a file holding it (one of the two). `writ login` needs neither.
     #[serde(default)]
     pub client_secret_file: Option<std::path::PathBuf>,
+    /// Where the provider sends a browser back after signing in to the
+    /// portal, e.g. `https://writ.example.com/portal/callback` (register it
+    /// at the provider). Absent: `http://<listen>/portal/callback` when Writ
+    /// listens on loopback (development), else the portal cannot sign in.
+    #[serde(default)]
+    pub portal_redirect_uri: Option<String>,
 }
 
 fn default_claim() -> String {
@@ -98,6 +104,8 @@ pub enum SignInError {
     MissingIdentityClaim(String),
     #[error("the provider `{0}` cannot be reached or answered badly ({1}): try again later, or tell Writ's operator")]
     Provider(String, String),
+    #[error("the provider refused to redeem this sign-in (`{0}`): it expired or was used already; sign in again")]
+    CodeRefused(String),
 }
 
 /// The verified facts of an ID token.
@@ -111,6 +119,8 @@ pub struct Verified {
 
 /// The relying party: configuration, and the provider's keys once fetched.
 pub struct Oidc {
+    /// Where the provider sends the portal's browser back, if known.
+    portal_redirect: Option<String>,
     issuer: String,
     client_id: String,
     claim: String,
@@ -123,6 +133,7 @@ pub struct Oidc {
 #[derive(Default)]
 struct Keys {
     jwks_uri: Option<String>,
+    endpoints: Option<Endpoints>,
     by_kid: HashMap<String, DecodingKey>,
     fetched: Option<Instant>,
 }
@@ -131,6 +142,18 @@ struct Keys {
 struct Discovery {
     issuer: String,
     jwks_uri: String,
+    #[serde(default)]
+    authorization_endpoint: Option<String>,
+    #[serde(default)]
+    token_endpoint: Option<String>,
+}
+
+/// Where a browser signs in, and where Writ redeems the code (the portal's
+/// authorization code flow).
+#[derive(Debug, Clone)]
+pub struct Endpoints {
+    pub authorization: String,
+    pub token: String,
 }
 
 /// The claims Writ reads itself (the others are checked by `jsonwebtoken`).
@@ -184,7 +207,23 @@ impl OidcConfig {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| bad("issuer", format!("cannot build an HTTP client: {e}")))?;
+        let portal_redirect = match self.portal_redirect_uri.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            None => None,
+            Some(u) => {
+                let url = reqwest::Url::parse(u)
+                    .map_err(|e| bad("portal_redirect_uri", format!("not a URL ({e}): write e.g. `https://writ.example.com/portal/callback`")))?;
+                let loopback = url.host_str().and_then(|h| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok()).is_some_and(|a| a.is_loopback());
+                if url.scheme() != "https" && !(url.scheme() == "http" && loopback) {
+                    return Err(bad("portal_redirect_uri", "must be https (http only on 127.0.0.1/::1): the sign-in's code travels in it".into()));
+                }
+                if url.path() != "/portal/callback" {
+                    return Err(bad("portal_redirect_uri", format!("its path must be `/portal/callback`, not `{}`", url.path())));
+                }
+                Some(u.to_owned())
+            }
+        };
         Ok(Oidc {
+            portal_redirect,
             issuer: self.issuer.trim().to_string(),
             client_id: self.client_id.trim().to_string(),
             claim: self.identity_claim.trim().to_string(),
@@ -197,6 +236,20 @@ impl OidcConfig {
 }
 
 impl Oidc {
+    /// Derives the portal's redirect URI from the address Writ listens on,
+    /// when none was configured and that address is loopback.
+    pub fn with_listen(mut self, listen: std::net::SocketAddr) -> Self {
+        if self.portal_redirect.is_none() && listen.ip().is_loopback() {
+            self.portal_redirect = Some(format!("http://{listen}/portal/callback"));
+        }
+        self
+    }
+
+    /// Where the provider sends the portal's browser back, if known.
+    pub fn portal_redirect(&self) -> Option<&str> {
+        self.portal_redirect.as_deref()
+    }
+
     pub fn issuer(&self) -> &str {
         &self.issuer
     }
@@ -311,6 +364,9 @@ impl Oidc {
                     )));
                 }
                 keys.jwks_uri = Some(d.jwks_uri.clone());
+                if let (Some(authorization), Some(token)) = (d.authorization_endpoint, d.token_endpoint) {
+                    keys.endpoints = Some(Endpoints { authorization, token });
+                }
                 d.jwks_uri
             }
         };
@@ -323,6 +379,51 @@ impl Oidc {
             .collect();
         tracing::info!(issuer = %self.issuer, keys = keys.by_kid.len(), "fetched the OpenID provider's signing keys");
         Ok(())
+    }
+
+    /// The provider's authorization and token endpoints, from its discovery
+    /// document (fetched with its keys).
+    pub async fn endpoints(&self) -> Result<Endpoints, SignInError> {
+        let mut keys = self.keys.lock().await;
+        if keys.endpoints.is_none() {
+            keys.jwks_uri = None;
+            self.fetch(&mut keys).await?;
+        }
+        keys.endpoints
+            .clone()
+            .ok_or_else(|| SignInError::Provider(self.issuer.clone(), "its discovery document names no authorization or token endpoint".into()))
+    }
+
+    /// Redeems an authorization `code` (with its PKCE `verifier`) at the
+    /// provider's token endpoint; returns the ID token, still to be verified.
+    pub async fn redeem(&self, code: &str, verifier: &str, redirect_uri: &str) -> Result<String, SignInError> {
+        let fail = |what: String| SignInError::Provider(self.issuer.clone(), what);
+        let token_endpoint = self.endpoints().await?.token;
+        let mut form = vec![
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", self.client_id.as_str()),
+            ("code_verifier", verifier),
+        ];
+        if let Some(secret) = &self.client_secret {
+            form.push(("client_secret", secret.expose()));
+        }
+        let answer = self.http.post(&token_endpoint).form(&form).send().await.map_err(|e| fail(format!("token endpoint: {}", e.without_url())))?;
+        let status = answer.status();
+        #[derive(Deserialize)]
+        struct TokenAnswer {
+            #[serde(default)]
+            id_token: Option<String>,
+            #[serde(default)]
+            error: Option<String>,
+        }
+        let body: TokenAnswer = answer.json().await.map_err(|e| fail(format!("token endpoint answered {status} without JSON: {}", e.without_url())))?;
+        match (body.id_token, body.error) {
+            (Some(t), _) if status.is_success() => Ok(t),
+            (_, Some(error)) => Err(SignInError::CodeRefused(error)),
+            _ => Err(fail(format!("token endpoint answered {status} without an ID token"))),
+        }
     }
 
     async fn get_json<T: serde::de::DeserializeOwned>(&self, url: &str) -> Result<T, String> {
@@ -366,7 +467,20 @@ mod tests {
             session_lifetime: default_session(),
             client_secret_env: None,
             client_secret_file: None,
+            portal_redirect_uri: None,
         }
+    }
+
+    #[test]
+    fn the_portals_redirect_is_configured_https_or_derived_on_loopback_only() {
+        let with = |u: &str| OidcConfig { portal_redirect_uri: Some(u.into()), ..config("https://login.example.com") }.resolve();
+        assert_eq!(with("https://writ.example.com/portal/callback").unwrap().portal_redirect(), Some("https://writ.example.com/portal/callback"));
+        assert!(with("http://writ.example.com/portal/callback").err().unwrap().to_string().contains("https"));
+        assert!(with("https://writ.example.com/callback").err().unwrap().to_string().contains("/portal/callback"));
+        let listen: std::net::SocketAddr = "127.0.0.1:7878".parse().unwrap();
+        assert_eq!(config("https://login.example.com").resolve().unwrap().with_listen(listen).portal_redirect(), Some("http://127.0.0.1:7878/portal/callback"));
+        let public: std::net::SocketAddr = "0.0.0.0:7878".parse().unwrap();
+        assert_eq!(config("https://login.example.com").resolve().unwrap().with_listen(public).portal_redirect(), None, "never guessed off loopback");
     }
 
     #[test]

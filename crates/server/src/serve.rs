@@ -120,7 +120,7 @@ pub async fn build_with_connectors(
         tracing::info!(receiver = %writ_app::ports::Notifier::describe(&notifier), "notifications go to a webhook");
         writ = writ.with_notifier(Arc::new(notifier));
     }
-    let oidc = cfg.oidc.as_ref().map(|o| o.resolve().map(Arc::new)).transpose()?;
+    let oidc = cfg.oidc.as_ref().map(|o| o.resolve().map(|o| Arc::new(o.with_listen(r.listen)))).transpose()?;
     if let Some(o) = &oidc {
         // Said at start-up, not as a refusal of every sign-in.
         let (session, cap) = (o.session_lifetime(), r.tokens.person);
@@ -147,6 +147,7 @@ async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
 pub fn router(app: App, max_body_bytes: usize) -> Router {
     routes::router()
         .merge(crate::scim::router(&app))
+        .merge(crate::portal::router())
         .route_layer(middleware::from_fn_with_state(app.clone(), observe))
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
         .with_state(app)

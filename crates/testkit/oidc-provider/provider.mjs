@@ -50,7 +50,7 @@ const client = (clientId) => ({
   client_id: clientId,
   application_type: 'native',
   token_endpoint_auth_method: 'none',
-  redirect_uris: ['http://127.0.0.1/callback'],
+  redirect_uris: ['http://127.0.0.1/callback', 'http://127.0.0.1/portal/callback'],
   grant_types: ['authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
   response_types: ['code'],
   id_token_signed_response_alg: 'RS256',

@@ -1,0 +1,164 @@
+//! The web portal's sign-in and session, against a real OpenID provider (npm
+//! `oidc-provider`, started by writ-testkit) whose login pages the test
+//! drives over HTTP: the code flow with PKCE, the state and nonce checks,
+//! the session cookie (a Writ token), CSRF on sign-out, and the security
+//! headers of every page.
+
+mod common;
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use tower::ServiceExt;
+use writ_testkit::oidc::CLIENT_ID;
+use writ_testkit::OidcProvider;
+
+use common::Harness;
+
+async fn portal_for(op: &OidcProvider) -> Harness {
+    let issuer = op.issuer();
+    common::harness_with(
+        move |policies| {
+            let config = policies.parent().unwrap().join("writ.toml");
+            let mut text = std::fs::read_to_string(&config).unwrap();
+            text.push_str(&format!("\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"{CLIENT_ID}\"\n"));
+            std::fs::write(&config, text).unwrap();
+        },
+        None,
+    )
+    .await
+}
+
+struct Page {
+    status: StatusCode,
+    location: Option<String>,
+    cookies: Vec<String>,
+    csp: Option<String>,
+    body: String,
+}
+
+async fn send(h: &Harness, method: &str, uri: &str, cookie: Option<&str>, form: Option<&str>) -> Page {
+    let mut req = Request::builder().method(method).uri(uri);
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    let body = match form {
+        Some(f) => {
+            req = req.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+            Body::from(f.to_owned())
+        }
+        None => Body::empty(),
+    };
+    let resp = h.router.clone().oneshot(req.body(body).unwrap()).await.unwrap();
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let text = |name: header::HeaderName| headers.get(name).map(|v| v.to_str().unwrap().to_owned());
+    let cookies = headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_owned()).collect();
+    let body = String::from_utf8(axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    Page { status, location: text(header::LOCATION), cookies, csp: text(header::CONTENT_SECURITY_POLICY), body }
+}
+
+/// The `name=value` part of the Set-Cookie for `name`.
+fn cookie_of(page: &Page, name: &str) -> String {
+    page.cookies
+        .iter()
+        .find(|c| c.starts_with(&format!("{name}=")))
+        .map(|c| c.split(';').next().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("no {name} cookie in {:?}", page.cookies))
+}
+
+/// Signs `login` in through the portal: the session cookie (`writ_session=…`).
+async fn sign_in(h: &Harness, op: &OidcProvider, login: &str) -> String {
+    let start = send(h, "GET", "/portal/login", None, None).await;
+    let auth_url = start.location.clone().expect("a redirect to the provider");
+    assert!(auth_url.starts_with(&op.issuer()), "{auth_url}");
+    for p in ["code_challenge_method=S256", "response_type=code", "nonce=", "state=", "redirect_uri=http%3A%2F%2F127.0.0.1%3A"] {
+        assert!(auth_url.contains(p), "{p} missing in {auth_url}");
+    }
+    let pending = cookie_of(&start, "writ_signin");
+    assert!(
+        start.cookies[0].contains("HttpOnly") && start.cookies[0].contains("SameSite=Lax") && start.cookies[0].contains("Path=/portal"),
+        "{:?}",
+        start.cookies
+    );
+    let back = op.approve(&auth_url, login).unwrap();
+    let path = back.split_once("/portal/callback").map(|(_, q)| format!("/portal/callback{q}")).unwrap_or_else(|| panic!("{back}"));
+    let done = send(h, "GET", &path, Some(&pending), None).await;
+    assert_eq!(done.location.as_deref(), Some("/portal"), "{}", done.body);
+    cookie_of(&done, "writ_session")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_in_at_the_provider_and_out_with_the_session_revoked() {
+    let op = OidcProvider::start().unwrap();
+    let h = portal_for(&op).await;
+
+    let anonymous = send(&h, "GET", "/portal", None, None).await;
+    assert_eq!(anonymous.status, StatusCode::OK);
+    assert!(anonymous.body.contains("Sign in with"), "{}", anonymous.body);
+    let csp = anonymous.csp.clone().expect("a CSP on every page");
+    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe-inline"), "{csp}");
+
+    let session = sign_in(&h, &op, "alice").await;
+    let home = send(&h, "GET", "/portal", Some(&session), None).await;
+    assert!(home.body.contains("Signed in as") && home.body.contains("alice"), "{}", home.body);
+    // The session is a Writ token named `portal`, listed like any other.
+    let (_, tokens) = h.get("alice", "/v1/tokens").await;
+    assert!(tokens.as_array().unwrap().iter().any(|t| t["name"] == "portal" && t["identity"] == "alice" && t["revoked"].is_null()), "{tokens}");
+
+    // Sign-out needs the session's CSRF token: without it, or with another's, nothing happens.
+    let refused = send(&h, "POST", "/portal/logout", Some(&session), Some("csrf=")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("CSRF"), "{}", refused.body);
+    let other = sign_in(&h, &op, "bob").await;
+    let bobs_csrf = writ_server::portal::csrf_token(other.trim_start_matches("writ_session="));
+    let refused = send(&h, "POST", "/portal/logout", Some(&session), Some(&format!("csrf={bobs_csrf}"))).await;
+    assert!(refused.body.contains("CSRF"), "{}", refused.body);
+    assert!(send(&h, "GET", "/portal", Some(&session), None).await.body.contains("Signed in as"), "still signed in");
+
+    let csrf = writ_server::portal::csrf_token(session.trim_start_matches("writ_session="));
+    let out = send(&h, "POST", "/portal/logout", Some(&session), Some(&format!("csrf={csrf}"))).await;
+    assert!(out.body.contains("Signed out"), "{}", out.body);
+    assert!(out.cookies.iter().any(|c| c.starts_with("writ_session=;") && c.contains("Max-Age=0")), "{:?}", out.cookies);
+    // The token itself is revoked: the old cookie opens nothing.
+    let after = send(&h, "GET", "/portal", Some(&session), None).await;
+    assert!(after.body.contains("Sign in with") && after.body.contains("revoked"), "{}", after.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_or_replayed_callback_opens_no_session() {
+    let op = OidcProvider::start().unwrap();
+    let h = portal_for(&op).await;
+    let start = send(&h, "GET", "/portal/login", None, None).await;
+    let auth_url = start.location.clone().unwrap();
+    let pending = cookie_of(&start, "writ_signin");
+    let back = op.approve(&auth_url, "alice").unwrap();
+    let path = format!("/portal/callback{}", back.split_once("/portal/callback").unwrap().1);
+
+    // Another browser (no sign-in cookie) cannot use the code.
+    let stolen = send(&h, "GET", &path, None, None).await;
+    assert_eq!(stolen.status, StatusCode::BAD_REQUEST);
+    assert!(stolen.body.contains("started no sign-in"), "{}", stolen.body);
+    // The state must be this sign-in's.
+    let forged = send(&h, "GET", &path.replace("state=", "state=x"), Some(&pending), None).await;
+    assert!(forged.body.contains("another sign-in"), "{}", forged.body);
+    assert!(!forged.cookies.iter().any(|c| c.starts_with("writ_session=writ_")), "{:?}", forged.cookies);
+    // Used once, the code is spent at the provider.
+    let first = send(&h, "GET", &path, Some(&pending), None).await;
+    assert_eq!(first.location.as_deref(), Some("/portal"), "{}", first.body);
+    let replay = send(&h, "GET", &path, Some(&pending), None).await;
+    assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
+    assert!(replay.body.contains("Sign-in failed"), "{}", replay.body);
+    assert!(!replay.cookies.iter().any(|c| c.starts_with("writ_session=writ_")), "{:?}", replay.cookies);
+    // The provider's own refusal is shown.
+    let denied = send(&h, "GET", "/portal/callback?error=access_denied&error_description=no+thanks", Some(&pending), None).await;
+    assert!(denied.body.contains("access_denied") && denied.body.contains("no thanks"), "{}", denied.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_single_sign_on_the_portal_says_how_to_configure_it() {
+    let h = common::harness().await;
+    let page = send(&h, "GET", "/portal", None, None).await;
+    assert!(page.body.contains("[oidc]"), "{}", page.body);
+    let css = send(&h, "GET", "/portal/assets/portal.css", None, None).await;
+    assert!(css.body.contains("--accent"), "the stylesheet is served from the binary");
+}
