@@ -162,3 +162,87 @@ async fn without_single_sign_on_the_portal_says_how_to_configure_it() {
     let css = send(&h, "GET", "/portal/assets/portal.css", None, None).await;
     assert!(css.body.contains("--accent"), "the stylesheet is served from the binary");
 }
+
+/// A form body (`application/x-www-form-urlencoded`) of `pairs`.
+fn form(pairs: &[(&str, &str)]) -> String {
+    pairs.iter().map(|(k, v)| format!("{k}={}", urlencode(v))).collect::<Vec<_>>().join("&")
+}
+
+fn urlencode(v: &str) -> String {
+    v.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_finds_access_requests_it_and_follows_its_evidence_and_no_one_else_sees_it() {
+    let op = OidcProvider::start().unwrap();
+    let h = portal_for(&op).await;
+    // Nothing without a session: the sign-in page, 401.
+    for path in ["/portal/catalog", "/portal/requests", "/portal/requests/new?entitlement=pg-prod/analytics_read"] {
+        let page = send(&h, "GET", path, None, None).await;
+        assert_eq!(page.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert!(page.body.contains("Sign in with"), "{path}: {}", page.body);
+    }
+    let alice = sign_in(&h, &op, "alice").await;
+    let csrf = writ_server::portal::csrf_token(alice.trim_start_matches("writ_session="));
+
+    let catalog = send(&h, "GET", "/portal/catalog", Some(&alice), None).await;
+    assert!(catalog.body.contains("pg-prod/payments_readonly") && catalog.body.contains("ldap-corp/vpn-users"), "{}", catalog.body);
+    let searched = send(&h, "GET", "/portal/catalog?q=vpn", Some(&alice), None).await;
+    assert!(searched.body.contains("ldap-corp/vpn-users") && !searched.body.contains("pg-prod/payments_readonly"), "{}", searched.body);
+
+    let form_page = send(&h, "GET", "/portal/requests/new?entitlement=pg-prod/analytics_read", Some(&alice), None).await;
+    assert_eq!(form_page.status, StatusCode::OK);
+    assert!(form_page.body.contains("name=\"justification\"") && form_page.body.contains(&csrf), "{}", form_page.body);
+    let unknown = send(&h, "GET", "/portal/requests/new?entitlement=pg-prod/nope", Some(&alice), None).await;
+    assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+
+    // Without the session's CSRF token nothing is filed.
+    let fields = |csrf: &str, duration: &str| {
+        form(&[
+            ("csrf", csrf),
+            ("entitlement", "pg-prod/analytics_read"),
+            ("duration", duration),
+            ("justification", "weekly dashboards <script>"),
+            ("ticket", ""),
+        ])
+    };
+    let (_, before) = h.get("alice", "/v1/requests").await;
+    let forged = send(&h, "POST", "/portal/requests", Some(&alice), Some(&fields("", "2h"))).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN, "{}", forged.body);
+    // A refused input is shown on the form, kept as typed (and escaped).
+    let bad = send(&h, "POST", "/portal/requests", Some(&alice), Some(&fields(&csrf, "forever"))).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
+    assert!(bad.body.contains("Duration") && bad.body.contains("value=\"forever\""), "{}", bad.body);
+    assert!(bad.body.contains("weekly dashboards &#60;script&#62;") || bad.body.contains("weekly dashboards &lt;script&gt;"), "escaped: {}", bad.body);
+    let (_, after_refusals) = h.get("alice", "/v1/requests").await;
+    assert_eq!(before, after_refusals, "nothing was filed");
+
+    let filed = send(&h, "POST", "/portal/requests", Some(&alice), Some(&fields(&csrf, "2h"))).await;
+    assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.body);
+    let at = filed.location.clone().unwrap();
+    let id = at.trim_start_matches("/portal/requests/").to_owned();
+    let (_, shown) = h.get("alice", &format!("/v1/requests/{id}")).await;
+    assert_eq!(shown["request"]["requester"], "alice", "the same request the API shows: {shown}");
+
+    let page = send(&h, "GET", &at, Some(&alice), None).await;
+    assert!(page.body.contains("request.submitted") && page.body.contains("policy.decided"), "the evidence chain: {}", page.body);
+    let mine = send(&h, "GET", "/portal/requests", Some(&alice), None).await;
+    assert!(mine.body.contains(&id), "{}", mine.body);
+
+    // Another person editing the id into the URL sees what an unknown id shows.
+    let bob = sign_in(&h, &op, "bob").await;
+    let peek = send(&h, "GET", &at, Some(&bob), None).await;
+    assert_eq!(peek.status, StatusCode::NOT_FOUND);
+    let nothing = send(&h, "GET", "/portal/requests/req-00000000000000000000000000000001", Some(&bob), None).await;
+    assert_eq!(
+        (peek.status, peek.body.replace(&id, "X")),
+        (nothing.status, nothing.body.replace("req-00000000000000000000000000000001", "X")),
+        "indistinguishable"
+    );
+    assert!(!send(&h, "GET", "/portal/requests", Some(&bob), None).await.body.contains(&id));
+}

@@ -34,6 +34,10 @@ pub fn router() -> Router<App> {
         .route("/portal/login", get(signin::login))
         .route("/portal/callback", get(signin::callback))
         .route("/portal/logout", post(signin::logout))
+        .route("/portal/catalog", get(pages::catalog))
+        .route("/portal/requests", get(pages::requests).post(pages::create_request))
+        .route("/portal/requests/new", get(pages::new_request))
+        .route("/portal/requests/{id}", get(pages::request))
         .route("/portal/assets/portal.css", get(stylesheet))
         .layer(middleware::from_fn(security_headers))
 }

@@ -1,21 +1,80 @@
 //! The portal's pages.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
+use axum::Form;
+use serde::Deserialize;
+use writ_api::{AuditEventView, CatalogEntitlement, RequestView};
+use writ_core::duration::AccessDuration;
+use writ_core::ids::{EntitlementId, RequestId};
+use writ_core::request::RequestDraft;
 
-use super::session::Session;
+use super::session::{csrf_matches, PortalUser, Session};
 use crate::serve::App;
+use crate::views;
+
+/// What every signed-in page's navigation shows.
+struct Nav {
+    identity: String,
+    display_name: String,
+    csrf: String,
+    /// The section the page belongs to (`catalog`, `requests`, or empty).
+    here: &'static str,
+}
+
+impl Nav {
+    fn of(user: &PortalUser, here: &'static str) -> Nav {
+        let id = user.identity.id.to_string();
+        let name = user.identity.display_name.trim();
+        Nav { display_name: if name.is_empty() { id.clone() } else { name.to_owned() }, identity: id, csrf: user.csrf.clone(), here }
+    }
+}
 
 #[derive(Template)]
 #[template(path = "portal/home.html")]
 struct Home {
-    identity: String,
-    display_name: String,
+    nav: Nav,
     groups: Vec<String>,
     expires_at: String,
-    csrf: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/catalog.html")]
+struct CatalogPage {
+    nav: Nav,
+    query: String,
+    total: usize,
+    entitlements: Vec<CatalogEntitlement>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/new_request.html")]
+struct NewRequest {
+    nav: Nav,
+    entitlement: String,
+    max_duration: String,
+    duration: String,
+    justification: String,
+    ticket: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/requests.html")]
+struct RequestsPage {
+    nav: Nav,
+    requests: Vec<RequestView>,
+    next: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/request.html")]
+struct RequestPage {
+    nav: Nav,
+    r: RequestView,
+    events: Vec<AuditEventView>,
 }
 
 #[derive(Template)]
@@ -63,11 +122,211 @@ pub(super) async fn home(State(app): State<App>, session: Session) -> Response {
         Session::Anonymous { why } => return sign_in(&app, StatusCode::OK, why),
     };
     let page = Home {
-        identity: user.identity.id.to_string(),
-        display_name: if user.identity.display_name.trim().is_empty() { user.identity.id.to_string() } else { user.identity.display_name.clone() },
+        nav: Nav::of(&user, ""),
         groups: user.identity.groups.iter().map(ToString::to_string).collect(),
         expires_at: user.token.expires_at.map_or_else(|| "it is revoked".into(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        csrf: user.csrf,
     };
     render(StatusCode::OK, &page)
+}
+
+/// The signed-in person, or the sign-in page (401) saying why not.
+// The `Err` is the answer itself, made once per request: nothing to gain by boxing it.
+#[allow(clippy::result_large_err)]
+fn signed_in(app: &App, session: Session) -> Result<Box<PortalUser>, Response> {
+    match session {
+        Session::SignedIn(user) => Ok(user),
+        Session::Anonymous { why } => Err(sign_in(app, StatusCode::UNAUTHORIZED, Some(why.unwrap_or_else(|| "sign in to see this page".into())))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct CatalogQuery {
+    #[serde(default)]
+    q: String,
+}
+
+/// The entitlements, searched by id, description, target, risk and owners.
+pub(super) async fn catalog(State(app): State<App>, session: Session, Query(q): Query<CatalogQuery>) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let all: Vec<CatalogEntitlement> = app.writ.catalog().entitlements().map(views::entitlement).collect();
+    let words: Vec<String> = q.q.split_whitespace().map(str::to_lowercase).collect();
+    let matches = |e: &CatalogEntitlement| {
+        let text = format!("{} {} {} {}", e.id, e.description, e.risk, e.owners.join(" ")).to_lowercase();
+        words.iter().all(|w| text.contains(w.as_str()))
+    };
+    let total = all.len();
+    let entitlements = all.into_iter().filter(matches).collect();
+    render(StatusCode::OK, &CatalogPage { nav: Nav::of(&user, "catalog"), query: q.q.trim().to_owned(), total, entitlements })
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct NewQuery {
+    #[serde(default)]
+    entitlement: String,
+}
+
+/// The form to request one entitlement for oneself.
+pub(super) async fn new_request(State(app): State<App>, session: Session, Query(q): Query<NewQuery>) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let Some(max) = known_entitlement(&app, &q.entitlement) else {
+        return super::pages::message(
+            StatusCode::NOT_FOUND,
+            "No such entitlement",
+            &format!("`{}` is not in the catalog", q.entitlement),
+            ("/portal/catalog", "Back to the catalog"),
+        );
+    };
+    let page = NewRequest {
+        nav: Nav::of(&user, "catalog"),
+        entitlement: q.entitlement,
+        max_duration: max.to_string(),
+        duration: String::new(),
+        justification: String::new(),
+        ticket: String::new(),
+        error: None,
+    };
+    render(StatusCode::OK, &page)
+}
+
+/// The maximum duration of `id`, if it is in the catalog.
+fn known_entitlement(app: &App, id: &str) -> Option<AccessDuration> {
+    let id = EntitlementId::parse(id).ok()?;
+    app.writ.catalog().entitlement(&id).ok().map(|e| e.max_duration)
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RequestForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    entitlement: String,
+    #[serde(default)]
+    duration: String,
+    #[serde(default)]
+    justification: String,
+    #[serde(default)]
+    ticket: String,
+}
+
+/// Files the request through the same use-case as `POST /v1/requests`; a
+/// refusal of its input is shown on the form, kept as typed.
+pub(super) async fn create_request(State(app): State<App>, session: Session, Form(f): Form<RequestForm>) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    if !csrf_matches(&user, &f.csrf) {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Not sent",
+            "the form did not come from this session's page (CSRF check): fill it in again from the catalog",
+            ("/portal/catalog", "Back to the catalog"),
+        );
+    }
+    let Some(max) = known_entitlement(&app, &f.entitlement) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "No such entitlement",
+            &format!("`{}` is not in the catalog", f.entitlement),
+            ("/portal/catalog", "Back to the catalog"),
+        );
+    };
+    let again = |status: StatusCode, error: String| {
+        let page = NewRequest {
+            nav: Nav::of(&user, "catalog"),
+            entitlement: f.entitlement.clone(),
+            max_duration: max.to_string(),
+            duration: f.duration.clone(),
+            justification: f.justification.clone(),
+            ticket: f.ticket.clone(),
+            error: Some(error),
+        };
+        render(status, &page)
+    };
+    let duration = match AccessDuration::parse(f.duration.trim()) {
+        Ok(d) => d,
+        Err(e) => return again(StatusCode::UNPROCESSABLE_ENTITY, format!("Duration: {e}")),
+    };
+    let draft = RequestDraft {
+        requester: user.identity.id.clone(),
+        subject: user.identity.id.clone(),
+        entitlements: vec![EntitlementId::parse(&f.entitlement).expect("known above")],
+        justification: f.justification.clone(),
+        duration,
+        ticket: Some(f.ticket.trim().to_owned()).filter(|t| !t.is_empty()),
+    };
+    match app.writ.submit(&user.identity, draft).await {
+        Ok(req) => super::signin::see_other(&format!("/portal/requests/{}", req.id())),
+        Err(writ_app::AppError::Domain(e)) => again(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        Err(e @ writ_app::AppError::Forbidden { .. }) => again(StatusCode::FORBIDDEN, e.to_string()),
+        Err(e) => {
+            tracing::error!(error = %e, "portal: a request could not be filed");
+            again(StatusCode::SERVICE_UNAVAILABLE, "the request could not be filed: try again in a moment".into())
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct PageQuery {
+    #[serde(default)]
+    cursor: String,
+}
+
+/// Requests the person made or that are for them, newest first, 50 a page.
+pub(super) async fn requests(State(app): State<App>, session: Session, Query(q): Query<PageQuery>) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let after = match q.cursor.trim() {
+        "" => None,
+        c => match c.parse::<writ_app::ports::Cursor>() {
+            Ok(c) => Some(c),
+            Err(e) => return message(StatusCode::BAD_REQUEST, "No such page", &e.to_string(), ("/portal/requests", "First page")),
+        },
+    };
+    let filter = writ_app::ports::RequestFilter { involving: Some(user.identity.id.clone()), after, limit: 50, ..Default::default() };
+    let page = match app.writ.list_requests(&user.identity, filter).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "portal: requests could not be listed");
+            return message(StatusCode::SERVICE_UNAVAILABLE, "Not available", "your requests could not be read: try again in a moment", ("/portal", "Home"));
+        }
+    };
+    let now = app.writ.clock().now();
+    let requests = page.iter().map(|r| views::request(r, now)).collect();
+    render(StatusCode::OK, &RequestsPage { nav: Nav::of(&user, "requests"), requests, next: page.next.map(|c| c.to_string()) })
+}
+
+/// One request's evidence chain, if policy lets the person see it (`view`);
+/// else the same "not found" as for an id that does not exist.
+pub(super) async fn request(State(app): State<App>, session: Session, Path(id): Path<String>) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let not_found =
+        || message(StatusCode::NOT_FOUND, "No such request", &format!("there is no request `{id}` you may see"), ("/portal/requests", "My requests"));
+    let Ok(rid) = RequestId::parse(&id) else { return not_found() };
+    let evidence = match app.writ.evidence(&user.identity, rid).await {
+        Ok(e) => e,
+        Err(writ_app::AppError::NotFound { .. }) => return not_found(),
+        Err(e) => {
+            tracing::error!(error = %e, "portal: a request could not be read");
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not available",
+                "the request could not be read: try again in a moment",
+                ("/portal/requests", "My requests"),
+            );
+        }
+    };
+    let view = views::evidence(&evidence, app.writ.clock().now(), |g| app.writ.is_overdue(g));
+    render(StatusCode::OK, &RequestPage { nav: Nav::of(&user, "requests"), r: view.request, events: view.events })
 }

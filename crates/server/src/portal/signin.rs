@@ -34,6 +34,11 @@ fn secure(app: &App) -> bool {
     app.oidc.as_ref().and_then(|o| o.portal_redirect()).is_some_and(|u| u.starts_with("https://"))
 }
 
+/// A 303 to `to` (after a form: the browser GETs it).
+pub(super) fn see_other(to: &str) -> Response {
+    redirect(to, &[])
+}
+
 fn redirect(to: &str, cookies: &[String]) -> Response {
     let mut resp = (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response();
     for c in cookies {
