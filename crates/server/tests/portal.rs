@@ -246,3 +246,62 @@ async fn a_person_finds_access_requests_it_and_follows_its_evidence_and_no_one_e
     );
     assert!(!send(&h, "GET", "/portal/requests", Some(&bob), None).await.body.contains(&id));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approver_reviews_from_the_inbox_and_a_holder_gives_access_up() {
+    let op = OidcProvider::start().unwrap();
+    let h = portal_for(&op).await;
+    let alice = sign_in(&h, &op, "alice").await;
+    let alice_csrf = writ_server::portal::csrf_token(alice.trim_start_matches("writ_session="));
+    let file = |entitlement: &str| {
+        form(&[("csrf", alice_csrf.as_str()), ("entitlement", entitlement), ("duration", "2h"), ("justification", "on call this week"), ("ticket", "")])
+    };
+    // The VPN needs alice's manager, mona.
+    let filed = send(&h, "POST", "/portal/requests", Some(&alice), Some(&file("ldap-corp/vpn-users"))).await;
+    let at = filed.location.clone().unwrap_or_else(|| panic!("{}", filed.body));
+    let id = at.trim_start_matches("/portal/requests/").to_owned();
+    assert!(!send(&h, "GET", &at, Some(&alice), None).await.body.contains("Your review"), "no review form for one's own request");
+
+    let mona = sign_in(&h, &op, "mona").await;
+    let mona_csrf = writ_server::portal::csrf_token(mona.trim_start_matches("writ_session="));
+    let inbox = send(&h, "GET", "/portal/inbox", Some(&mona), None).await;
+    assert!(inbox.body.contains(&id), "{}", inbox.body);
+    assert!(!send(&h, "GET", "/portal/inbox", Some(&alice), None).await.body.contains(&id), "not in the requester's own inbox");
+    let page = send(&h, "GET", &at, Some(&mona), None).await;
+    assert!(page.body.contains("Your review") && page.body.contains("value=\"approve\""), "{}", page.body);
+    // Someone without authority at the stage is refused, and it says why.
+    let bob = sign_in(&h, &op, "bob").await;
+    let bob_csrf = writ_server::portal::csrf_token(bob.trim_start_matches("writ_session="));
+    let refused = send(&h, "POST", &format!("{at}/review"), Some(&bob), Some(&form(&[("csrf", &bob_csrf), ("verdict", "approve"), ("reason", "")]))).await;
+    assert!(matches!(refused.status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN), "{}: {}", refused.status, refused.body);
+    // Without the CSRF token nothing is recorded.
+    let forged = send(&h, "POST", &format!("{at}/review"), Some(&mona), Some(&form(&[("csrf", ""), ("verdict", "approve"), ("reason", "")]))).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let (_, still) = h.get("mona", &format!("/v1/requests/{id}")).await;
+    assert_eq!(still["request"]["state"], "pending");
+    let approved =
+        send(&h, "POST", &format!("{at}/review"), Some(&mona), Some(&form(&[("csrf", &mona_csrf), ("verdict", "approve"), ("reason", "on call")]))).await;
+    assert_eq!((approved.status, approved.location.as_deref()), (StatusCode::SEE_OTHER, Some(at.as_str())), "{}", approved.body);
+    let (_, now) = h.get("mona", &format!("/v1/requests/{id}")).await;
+    assert_eq!(now["request"]["state"], "approved", "{now}");
+    assert!(now["request"]["reviews"][0]["reviewer"] == "mona");
+
+    // Analytics is auto-approved; its fulfiller puts it in place (through the API here).
+    let filed = send(&h, "POST", "/portal/requests", Some(&alice), Some(&file("pg-prod/analytics_read"))).await;
+    let rid = filed.location.clone().unwrap().trim_start_matches("/portal/requests/").to_owned();
+    let (_, tasks) = h.get("dana", "/v1/tasks").await;
+    let task = tasks.as_array().unwrap().iter().find(|t| t["request_id"] == rid).unwrap_or_else(|| panic!("{tasks}"))["id"].as_str().unwrap().to_owned();
+    let (status, v) = h.post("dana", &format!("/v1/tasks/{task}/complete"), serde_json::json!({ "evidence": "GRANT done, INC-9" })).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let access = send(&h, "GET", "/portal/access", Some(&alice), None).await;
+    assert!(access.body.contains("pg-prod/analytics_read") && access.body.contains("Give up"), "{}", access.body);
+    let (_, grants) = h.get("alice", "/v1/grants").await;
+    let grant = grants.as_array().unwrap().iter().find(|g| g["request_id"] == rid).unwrap()["id"].as_str().unwrap().to_owned();
+    // Nobody else can give it up through the portal.
+    let theirs = send(&h, "POST", &format!("/portal/grants/{grant}/give-up"), Some(&bob), Some(&form(&[("csrf", &bob_csrf)]))).await;
+    assert!(theirs.status.is_client_error(), "{}", theirs.body);
+    let gone = send(&h, "POST", &format!("/portal/grants/{grant}/give-up"), Some(&alice), Some(&form(&[("csrf", &alice_csrf)]))).await;
+    assert_eq!((gone.status, gone.location.as_deref()), (StatusCode::SEE_OTHER, Some("/portal/access")), "{}", gone.body);
+    let (_, after) = h.get("alice", &format!("/v1/requests/{rid}")).await;
+    assert!(after["grants"].as_array().unwrap().iter().any(|g| g["state"] == "revoking"), "its removal started: {after}");
+}

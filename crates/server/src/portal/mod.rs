@@ -38,6 +38,10 @@ pub fn router() -> Router<App> {
         .route("/portal/requests", get(pages::requests).post(pages::create_request))
         .route("/portal/requests/new", get(pages::new_request))
         .route("/portal/requests/{id}", get(pages::request))
+        .route("/portal/requests/{id}/review", post(pages::review))
+        .route("/portal/inbox", get(pages::inbox))
+        .route("/portal/access", get(pages::access))
+        .route("/portal/grants/{id}/give-up", post(pages::give_up))
         .route("/portal/assets/portal.css", get(stylesheet))
         .layer(middleware::from_fn(security_headers))
 }

@@ -12,6 +12,7 @@ use writ_core::ids::{EntitlementId, RequestId};
 use writ_core::request::RequestDraft;
 
 use super::session::{csrf_matches, PortalUser, Session};
+use super::signin::see_other;
 use crate::serve::App;
 use crate::views;
 
@@ -75,6 +76,26 @@ struct RequestPage {
     nav: Nav,
     r: RequestView,
     events: Vec<AuditEventView>,
+    /// The review form is shown: the request waits, and the viewer is neither
+    /// its requester nor its subject (the use-case decides the rest).
+    can_review: bool,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/inbox.html")]
+struct InboxPage {
+    nav: Nav,
+    requests: Vec<RequestView>,
+    next: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/access.html")]
+struct AccessPage {
+    nav: Nav,
+    grants: Vec<writ_api::GrantView>,
+    error: Option<String>,
 }
 
 #[derive(Template)]
@@ -262,7 +283,7 @@ pub(super) async fn create_request(State(app): State<App>, session: Session, For
         ticket: Some(f.ticket.trim().to_owned()).filter(|t| !t.is_empty()),
     };
     match app.writ.submit(&user.identity, draft).await {
-        Ok(req) => super::signin::see_other(&format!("/portal/requests/{}", req.id())),
+        Ok(req) => see_other(&format!("/portal/requests/{}", req.id())),
         Err(writ_app::AppError::Domain(e)) => again(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         Err(e @ writ_app::AppError::Forbidden { .. }) => again(StatusCode::FORBIDDEN, e.to_string()),
         Err(e) => {
@@ -284,12 +305,9 @@ pub(super) async fn requests(State(app): State<App>, session: Session, Query(q):
         Ok(u) => u,
         Err(page) => return page,
     };
-    let after = match q.cursor.trim() {
-        "" => None,
-        c => match c.parse::<writ_app::ports::Cursor>() {
-            Ok(c) => Some(c),
-            Err(e) => return message(StatusCode::BAD_REQUEST, "No such page", &e.to_string(), ("/portal/requests", "First page")),
-        },
+    let after = match page_cursor(&q.cursor, "/portal/requests") {
+        Ok(a) => a,
+        Err(page) => return page,
     };
     let filter = writ_app::ports::RequestFilter { involving: Some(user.identity.id.clone()), after, limit: 50, ..Default::default() };
     let page = match app.writ.list_requests(&user.identity, filter).await {
@@ -327,6 +345,152 @@ pub(super) async fn request(State(app): State<App>, session: Session, Path(id): 
             );
         }
     };
-    let view = views::evidence(&evidence, app.writ.clock().now(), |g| app.writ.is_overdue(g));
-    render(StatusCode::OK, &RequestPage { nav: Nav::of(&user, "requests"), r: view.request, events: view.events })
+    request_page(&app, &user, &evidence, StatusCode::OK, None)
+}
+
+fn request_page(app: &App, user: &PortalUser, evidence: &writ_app::query::Evidence, status: StatusCode, error: Option<String>) -> Response {
+    let view = views::evidence(evidence, app.writ.clock().now(), |g| app.writ.is_overdue(g));
+    let me = user.identity.id.to_string();
+    let can_review = view.request.state == "pending" && view.request.requester != me && view.request.subject != me;
+    render(status, &RequestPage { nav: Nav::of(user, "requests"), r: view.request, events: view.events, can_review, error })
+}
+
+/// A cursor from a page's query (`?cursor=…`), or the page saying it is not one.
+fn page_cursor(raw: &str, back: &'static str) -> Result<Option<writ_app::ports::Cursor>, Response> {
+    match raw.trim() {
+        "" => Ok(None),
+        c => c
+            .parse()
+            .map(Some)
+            .map_err(|e: writ_app::ports::CursorError| message(StatusCode::BAD_REQUEST, "No such page", &e.to_string(), (back, "First page"))),
+    }
+}
+
+/// The requests waiting at a stage the person may approve.
+pub(super) async fn inbox(State(app): State<App>, session: Session, Query(q): Query<PageQuery>) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let after = match page_cursor(&q.cursor, "/portal/inbox") {
+        Ok(a) => a,
+        Err(page) => return page,
+    };
+    let page = match app.writ.review_queue(&user.identity, 50, after).await {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "portal: the inbox could not be read");
+            return message(StatusCode::SERVICE_UNAVAILABLE, "Not available", "your inbox could not be read: try again in a moment", ("/portal", "Home"));
+        }
+    };
+    let now = app.writ.clock().now();
+    let requests = page.iter().map(|r| views::request(r, now)).collect();
+    render(StatusCode::OK, &InboxPage { nav: Nav::of(&user, "inbox"), requests, next: page.next.map(|c| c.to_string()) })
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct ReviewForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    verdict: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Approves or denies through the same use-case as the API; a refusal
+/// (no authority at the open stage, a reason missing) is shown on the page.
+pub(super) async fn review(State(app): State<App>, session: Session, Path(id): Path<String>, Form(f): Form<ReviewForm>) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let not_found = || message(StatusCode::NOT_FOUND, "No such request", &format!("there is no request `{id}` you may see"), ("/portal/inbox", "Inbox"));
+    let Ok(rid) = RequestId::parse(&id) else { return not_found() };
+    // Seeing it comes first: a request one may not view is not found, reviewed or not.
+    let Ok(evidence) = app.writ.evidence(&user.identity, rid).await else { return not_found() };
+    if !csrf_matches(&user, &f.csrf) {
+        return request_page(
+            &app,
+            &user,
+            &evidence,
+            StatusCode::FORBIDDEN,
+            Some("the form did not come from this session's page (CSRF check): review again from this page".into()),
+        );
+    }
+    let verdict = match f.verdict.as_str() {
+        "approve" => writ_core::review::Verdict::Approve,
+        "deny" => writ_core::review::Verdict::Deny,
+        _ => return request_page(&app, &user, &evidence, StatusCode::BAD_REQUEST, Some("choose Approve or Deny".into())),
+    };
+    match app.writ.review(&user.identity, rid, verdict, f.reason.clone()).await {
+        Ok(_) => see_other(&format!("/portal/requests/{id}")),
+        Err(e @ (writ_app::AppError::Domain(_) | writ_app::AppError::Forbidden { .. } | writ_app::AppError::Conflict { .. })) => {
+            let status = if matches!(e, writ_app::AppError::Forbidden { .. }) { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+            request_page(&app, &user, &evidence, status, Some(e.to_string()))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "portal: a review could not be recorded");
+            request_page(&app, &user, &evidence, StatusCode::SERVICE_UNAVAILABLE, Some("the review could not be recorded: try again in a moment".into()))
+        }
+    }
+}
+
+/// The person's access: grants that may still hold it.
+pub(super) async fn access(State(app): State<App>, session: Session) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    access_page(&app, &user, StatusCode::OK, None).await
+}
+
+async fn access_page(app: &App, user: &PortalUser, status: StatusCode, error: Option<String>) -> Response {
+    let filter = writ_app::ports::GrantFilter { subject: Some(user.identity.id.clone()), active_only: true, limit: 1000, ..Default::default() };
+    let grants = match app.writ.list_grants(&user.identity, filter).await {
+        Ok(p) => p.iter().map(|g| views::grant(g, app.writ.is_overdue(g))).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "portal: grants could not be read");
+            return message(StatusCode::SERVICE_UNAVAILABLE, "Not available", "your access could not be read: try again in a moment", ("/portal", "Home"));
+        }
+    };
+    render(status, &AccessPage { nav: Nav::of(user, "access"), grants, error })
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct CsrfForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Gives up a grant the person holds: its removal starts through the normal
+/// path (read back, evidence), as `writ grant revoke` does.
+pub(super) async fn give_up(State(app): State<App>, session: Session, Path(id): Path<String>, Form(f): Form<CsrfForm>) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    if !csrf_matches(&user, &f.csrf) {
+        return access_page(
+            &app,
+            &user,
+            StatusCode::FORBIDDEN,
+            Some("the form did not come from this session's page (CSRF check): give it up from this page".into()),
+        )
+        .await;
+    }
+    let Ok(gid) = writ_core::ids::GrantId::parse(&id) else {
+        return access_page(&app, &user, StatusCode::NOT_FOUND, Some(format!("there is no grant `{id}` of yours"))).await;
+    };
+    match app.writ.revoke_grant(&user.identity, gid, "given up in the portal").await {
+        Ok(_) => see_other("/portal/access"),
+        Err(writ_app::AppError::NotFound { .. }) => access_page(&app, &user, StatusCode::NOT_FOUND, Some(format!("there is no grant `{id}` of yours"))).await,
+        Err(e @ (writ_app::AppError::Domain(_) | writ_app::AppError::Forbidden { .. } | writ_app::AppError::Conflict { .. })) => {
+            access_page(&app, &user, StatusCode::FORBIDDEN, Some(e.to_string())).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "portal: a grant could not be given up");
+            access_page(&app, &user, StatusCode::SERVICE_UNAVAILABLE, Some("it could not be given up: try again in a moment".into())).await
+        }
+    }
 }
