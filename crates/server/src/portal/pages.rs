@@ -356,6 +356,7 @@ fn request_page(app: &App, user: &PortalUser, evidence: &writ_app::query::Eviden
 }
 
 /// A cursor from a page's query (`?cursor=…`), or the page saying it is not one.
+#[allow(clippy::result_large_err)] // the `Err` is the answer itself
 fn page_cursor(raw: &str, back: &'static str) -> Result<Option<writ_app::ports::Cursor>, Response> {
     match raw.trim() {
         "" => Ok(None),
