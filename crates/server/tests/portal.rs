@@ -286,13 +286,20 @@ async fn an_approver_reviews_from_the_inbox_and_a_holder_gives_access_up() {
     assert_eq!(now["request"]["state"], "approved", "{now}");
     assert!(now["request"]["reviews"][0]["reviewer"] == "mona");
 
-    // Analytics is auto-approved; its fulfiller puts it in place (through the API here).
+    // Analytics is auto-approved; its fulfiller (dana) puts it in place from her task list.
     let filed = send(&h, "POST", "/portal/requests", Some(&alice), Some(&file("pg-prod/analytics_read"))).await;
     let rid = filed.location.clone().unwrap().trim_start_matches("/portal/requests/").to_owned();
     let (_, tasks) = h.get("dana", "/v1/tasks").await;
     let task = tasks.as_array().unwrap().iter().find(|t| t["request_id"] == rid).unwrap_or_else(|| panic!("{tasks}"))["id"].as_str().unwrap().to_owned();
-    let (status, v) = h.post("dana", &format!("/v1/tasks/{task}/complete"), serde_json::json!({ "evidence": "GRANT done, INC-9" })).await;
-    assert_eq!(status, StatusCode::OK, "{v}");
+    let dana = sign_in(&h, &op, "dana").await;
+    let dana_csrf = writ_server::portal::csrf_token(dana.trim_start_matches("writ_session="));
+    assert!(send(&h, "GET", "/portal/tasks", Some(&dana), None).await.body.contains(&task));
+    assert!(!send(&h, "GET", "/portal/tasks", Some(&alice), None).await.body.contains(&task), "only the fulfillers' groups see it");
+    let empty = send(&h, "POST", &format!("/portal/tasks/{task}/complete"), Some(&dana), Some(&form(&[("csrf", &dana_csrf), ("evidence", " ")]))).await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY, "evidence is required: {}", empty.body);
+    let done =
+        send(&h, "POST", &format!("/portal/tasks/{task}/complete"), Some(&dana), Some(&form(&[("csrf", &dana_csrf), ("evidence", "GRANT done, INC-9")]))).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     let access = send(&h, "GET", "/portal/access", Some(&alice), None).await;
     assert!(access.body.contains("pg-prod/analytics_read") && access.body.contains("Give up"), "{}", access.body);
     let (_, grants) = h.get("alice", "/v1/grants").await;

@@ -41,6 +41,8 @@ pub fn router() -> Router<App> {
         .route("/portal/requests/{id}/review", post(pages::review))
         .route("/portal/inbox", get(pages::inbox))
         .route("/portal/access", get(pages::access))
+        .route("/portal/tasks", get(pages::tasks))
+        .route("/portal/tasks/{id}/complete", post(pages::complete_task))
         .route("/portal/grants/{id}/give-up", post(pages::give_up))
         .route("/portal/assets/portal.css", get(stylesheet))
         .layer(middleware::from_fn(security_headers))

@@ -91,6 +91,14 @@ struct InboxPage {
 }
 
 #[derive(Template)]
+#[template(path = "portal/tasks.html")]
+struct TasksPage {
+    nav: Nav,
+    tasks: Vec<writ_api::TaskView>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
 #[template(path = "portal/access.html")]
 struct AccessPage {
     nav: Nav,
@@ -456,6 +464,82 @@ async fn access_page(app: &App, user: &PortalUser, status: StatusCode, error: Op
         }
     };
     render(status, &AccessPage { nav: Nav::of(user, "access"), grants, error })
+}
+
+/// The open fulfilment tasks of the person's groups.
+pub(super) async fn tasks(State(app): State<App>, session: Session) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    tasks_page(&app, &user, StatusCode::OK, None).await
+}
+
+async fn tasks_page(app: &App, user: &PortalUser, status: StatusCode, error: Option<String>) -> Response {
+    match my_open_tasks(app, user).await {
+        Ok(tasks) => render(status, &TasksPage { nav: Nav::of(user, "tasks"), tasks, error }),
+        Err(e) => {
+            tracing::error!(error = %e, "portal: tasks could not be read");
+            message(StatusCode::SERVICE_UNAVAILABLE, "Not available", "your tasks could not be read: try again in a moment", ("/portal", "Home"))
+        }
+    }
+}
+
+/// Every open task of the person's groups. The task list holds every task
+/// the person may see (those of their own requests too): it is read to its
+/// end, page by page, and only the ones their groups must do are kept.
+async fn my_open_tasks(app: &App, user: &PortalUser) -> Result<Vec<writ_api::TaskView>, writ_app::AppError> {
+    let mut mine = Vec::new();
+    let mut after = None;
+    loop {
+        let filter = writ_app::ports::TaskFilter { open_only: true, after, limit: 500, ..Default::default() };
+        let page = app.writ.list_tasks(&user.identity, filter).await?;
+        mine.extend(page.iter().filter(|t| user.identity.in_group(t.fulfiller_group())).map(views::task));
+        match page.next {
+            Some(next) => after = Some(next),
+            None => return Ok(mine),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct TaskForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    evidence: String,
+}
+
+/// Completes a task with evidence, through the same use-case as the API.
+pub(super) async fn complete_task(State(app): State<App>, session: Session, Path(id): Path<String>, Form(f): Form<TaskForm>) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    if !csrf_matches(&user, &f.csrf) {
+        return tasks_page(
+            &app,
+            &user,
+            StatusCode::FORBIDDEN,
+            Some("the form did not come from this session's page (CSRF check): complete it from this page".into()),
+        )
+        .await;
+    }
+    let Ok(tid) = writ_core::ids::TaskId::parse(&id) else {
+        return tasks_page(&app, &user, StatusCode::NOT_FOUND, Some(format!("there is no task `{id}` for you"))).await;
+    };
+    match app.writ.complete_task(&user.identity, tid, &f.evidence).await {
+        Ok(_) => see_other("/portal/tasks"),
+        Err(writ_app::AppError::NotFound { .. }) => tasks_page(&app, &user, StatusCode::NOT_FOUND, Some(format!("there is no task `{id}` for you"))).await,
+        Err(e @ (writ_app::AppError::Domain(_) | writ_app::AppError::Forbidden { .. } | writ_app::AppError::Conflict { .. })) => {
+            let status = if matches!(e, writ_app::AppError::Forbidden { .. }) { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+            tasks_page(&app, &user, status, Some(e.to_string())).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "portal: a task could not be completed");
+            tasks_page(&app, &user, StatusCode::SERVICE_UNAVAILABLE, Some("it could not be recorded: try again in a moment".into())).await
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
