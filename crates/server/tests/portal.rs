@@ -312,3 +312,47 @@ async fn an_approver_reviews_from_the_inbox_and_a_holder_gives_access_up() {
     let (_, after) = h.get("alice", &format!("/v1/requests/{rid}")).await;
     assert!(after["grants"].as_array().unwrap().iter().any(|g| g["state"] == "revoking"), "its removal started: {after}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_is_used_and_reviewed_in_the_portal_as_policy_allows() {
+    let op = OidcProvider::start().unwrap();
+    let h = portal_for(&op).await;
+    let use_it =
+        |csrf: &str| form(&[("csrf", csrf), ("entitlement", "pg-prod/analytics_read"), ("duration", "1h"), ("justification", "INC-1234: dashboards down")]);
+    // alice is not on call: her use is recorded denied by policy, and its page says so.
+    let alice = sign_in(&h, &op, "alice").await;
+    let alice_csrf = writ_server::portal::csrf_token(alice.trim_start_matches("writ_session="));
+    let refused = send(&h, "POST", "/portal/break-glass", Some(&alice), Some(&use_it(&alice_csrf))).await;
+    assert_eq!(refused.status, StatusCode::SEE_OTHER, "{}", refused.body);
+    let denied = send(&h, "GET", refused.location.as_deref().unwrap(), Some(&alice), None).await;
+    assert!(denied.body.contains("state-denied") && denied.body.contains("refused by policy"), "{}", denied.body);
+
+    let bob = sign_in(&h, &op, "bob").await;
+    let bob_csrf = writ_server::portal::csrf_token(bob.trim_start_matches("writ_session="));
+    assert_eq!(send(&h, "POST", "/portal/break-glass", Some(&bob), Some(&use_it(""))).await.status, StatusCode::FORBIDDEN, "CSRF");
+    let used = send(&h, "POST", "/portal/break-glass", Some(&bob), Some(&use_it(&bob_csrf))).await;
+    assert_eq!(used.status, StatusCode::SEE_OTHER, "{}", used.body);
+    let at = used.location.unwrap();
+    let page = send(&h, "GET", &at, Some(&bob), None).await;
+    assert!(page.body.contains("Break-glass review: awaiting") && !page.body.contains("Accept the use"), "{}", page.body);
+    assert!(send(&h, "GET", "/portal/break-glass", Some(&bob), None).await.body.contains(at.trim_start_matches("/portal/requests/")));
+
+    // One of its named reviewers accepts it.
+    let id = at.trim_start_matches("/portal/requests/").to_owned();
+    let (_, v) = h.get("sam", &format!("/v1/requests/{id}")).await;
+    let reviewer = v["request"]["post_review"]["reviewers"][0].as_str().unwrap().to_owned();
+    let r = sign_in(&h, &op, &reviewer).await;
+    let r_csrf = writ_server::portal::csrf_token(r.trim_start_matches("writ_session="));
+    assert!(send(&h, "GET", &at, Some(&r), None).await.body.contains("Accept the use"));
+    let done = send(
+        &h,
+        "POST",
+        &format!("/portal/break-glass/{id}/review"),
+        Some(&r),
+        Some(&form(&[("csrf", &r_csrf), ("verdict", "accept"), ("note", "INC-1234 was real")])),
+    )
+    .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    let (_, v) = h.get("sam", &format!("/v1/requests/{id}")).await;
+    assert_eq!(v["request"]["post_review"]["status"], "accepted", "{v}");
+}

@@ -79,6 +79,21 @@ struct RequestPage {
     /// The review form is shown: the request waits, and the viewer is neither
     /// its requester nor its subject (the use-case decides the rest).
     can_review: bool,
+    /// The break-glass review form is shown: the use awaits its review and
+    /// the viewer is one of its named reviewers.
+    can_review_use: bool,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/break_glass.html")]
+struct BreakGlassPage {
+    nav: Nav,
+    entitlements: Vec<String>,
+    chosen: String,
+    duration: String,
+    justification: String,
+    uses: Vec<RequestView>,
     error: Option<String>,
 }
 
@@ -360,7 +375,8 @@ fn request_page(app: &App, user: &PortalUser, evidence: &writ_app::query::Eviden
     let view = views::evidence(evidence, app.writ.clock().now(), |g| app.writ.is_overdue(g));
     let me = user.identity.id.to_string();
     let can_review = view.request.state == "pending" && view.request.requester != me && view.request.subject != me;
-    render(status, &RequestPage { nav: Nav::of(user, "requests"), r: view.request, events: view.events, can_review, error })
+    let can_review_use = view.request.post_review.as_ref().is_some_and(|p| p.verdict.is_none() && p.reviewers.contains(&me));
+    render(status, &RequestPage { nav: Nav::of(user, "requests"), r: view.request, events: view.events, can_review, can_review_use, error })
 }
 
 /// A cursor from a page's query (`?cursor=…`), or the page saying it is not one.
@@ -538,6 +554,139 @@ pub(super) async fn complete_task(State(app): State<App>, session: Session, Path
         Err(e) => {
             tracing::error!(error = %e, "portal: a task could not be completed");
             tasks_page(&app, &user, StatusCode::SERVICE_UNAVAILABLE, Some("it could not be recorded: try again in a moment".into())).await
+        }
+    }
+}
+
+/// Break-glass: the form to use it, and the uses whose review is open.
+pub(super) async fn break_glass(State(app): State<App>, session: Session) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    break_glass_page(&app, &user, StatusCode::OK, None, BreakGlassForm::default()).await
+}
+
+async fn break_glass_page(app: &App, user: &PortalUser, status: StatusCode, error: Option<String>, typed: BreakGlassForm) -> Response {
+    let uses = match app.writ.open_break_glass(&user.identity, false, 100, None).await {
+        Ok(page) => page.iter().map(|r| views::request(r, app.writ.clock().now())).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "portal: break-glass uses could not be read");
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not available",
+                "the break-glass uses could not be read: try again in a moment",
+                ("/portal", "Home"),
+            );
+        }
+    };
+    let page = BreakGlassPage {
+        nav: Nav::of(user, "break-glass"),
+        entitlements: app.writ.catalog().entitlements().map(|e| e.id.to_string()).collect(),
+        chosen: typed.entitlement,
+        duration: if typed.duration.is_empty() { "1h".into() } else { typed.duration },
+        justification: typed.justification,
+        uses,
+        error,
+    };
+    render(status, &page)
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct BreakGlassForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    entitlement: String,
+    #[serde(default)]
+    duration: String,
+    #[serde(default)]
+    justification: String,
+}
+
+/// Uses break-glass through the same use-case as `POST /v1/break-glass`.
+pub(super) async fn use_break_glass(State(app): State<App>, session: Session, Form(f): Form<BreakGlassForm>) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    if !csrf_matches(&user, &f.csrf) {
+        return break_glass_page(
+            &app,
+            &user,
+            StatusCode::FORBIDDEN,
+            Some("the form did not come from this session's page (CSRF check): use it from this page".into()),
+            f,
+        )
+        .await;
+    }
+    let (Ok(entitlement), Ok(duration)) = (EntitlementId::parse(&f.entitlement), AccessDuration::parse(f.duration.trim())) else {
+        return break_glass_page(&app, &user, StatusCode::UNPROCESSABLE_ENTITY, Some("choose an entitlement and a duration such as 1h".into()), f).await;
+    };
+    let draft = RequestDraft {
+        requester: user.identity.id.clone(),
+        subject: user.identity.id.clone(),
+        entitlements: vec![entitlement],
+        justification: f.justification.clone(),
+        duration,
+        ticket: None,
+    };
+    match app.writ.break_glass(&user.identity, draft).await {
+        Ok(req) => see_other(&format!("/portal/requests/{}", req.id())),
+        Err(e @ (writ_app::AppError::Domain(_) | writ_app::AppError::Forbidden { .. } | writ_app::AppError::Conflict { .. })) => {
+            let status = if matches!(e, writ_app::AppError::Forbidden { .. }) { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+            break_glass_page(&app, &user, status, Some(e.to_string()), f).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "portal: break-glass could not be used");
+            break_glass_page(&app, &user, StatusCode::SERVICE_UNAVAILABLE, Some("it could not be recorded: try again in a moment".into()), f).await
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct UseReviewForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    verdict: String,
+    #[serde(default)]
+    note: String,
+}
+
+/// A named reviewer accepts or rejects a break-glass use.
+pub(super) async fn review_use(State(app): State<App>, session: Session, Path(id): Path<String>, Form(f): Form<UseReviewForm>) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let not_found =
+        || message(StatusCode::NOT_FOUND, "No such request", &format!("there is no request `{id}` you may see"), ("/portal/break-glass", "Break-glass"));
+    let Ok(rid) = RequestId::parse(&id) else { return not_found() };
+    let Ok(evidence) = app.writ.evidence(&user.identity, rid).await else { return not_found() };
+    if !csrf_matches(&user, &f.csrf) {
+        return request_page(
+            &app,
+            &user,
+            &evidence,
+            StatusCode::FORBIDDEN,
+            Some("the form did not come from this session's page (CSRF check): review again from this page".into()),
+        );
+    }
+    let verdict = match f.verdict.as_str() {
+        "accept" => writ_core::break_glass::UseVerdict::Accept,
+        "reject" => writ_core::break_glass::UseVerdict::Reject,
+        _ => return request_page(&app, &user, &evidence, StatusCode::BAD_REQUEST, Some("choose Accept or Reject".into())),
+    };
+    match app.writ.review_break_glass(&user.identity, rid, verdict, &f.note).await {
+        Ok(_) => see_other(&format!("/portal/requests/{id}")),
+        Err(e @ (writ_app::AppError::Domain(_) | writ_app::AppError::Forbidden { .. } | writ_app::AppError::Conflict { .. })) => {
+            let status = if matches!(e, writ_app::AppError::Forbidden { .. }) { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+            request_page(&app, &user, &evidence, status, Some(e.to_string()))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "portal: a break-glass review could not be recorded");
+            request_page(&app, &user, &evidence, StatusCode::SERVICE_UNAVAILABLE, Some("the review could not be recorded: try again in a moment".into()))
         }
     }
 }
