@@ -1,7 +1,8 @@
 //! End to end: `writ login` against a real OpenID provider (npm
 //! `oidc-provider`, started by writ-testkit) and a real `writ serve`. The
-//! test plays the person at the browser by driving the provider's own login
-//! pages over HTTP; the `writ` binary does everything else.
+//! person at the browser is a real headless Chromium (writ-testkit's
+//! `Browser`) in one test; the others drive the provider's own login pages
+//! over HTTP, which is quicker. The `writ` binary does everything else.
 
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -10,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 use writ_testkit::oidc::CLIENT_ID;
-use writ_testkit::OidcProvider;
+use writ_testkit::{Browser, OidcProvider};
 
 #[path = "common/demo.rs"]
 mod demo;
@@ -106,6 +107,8 @@ fn login_with_the_device_flow_then_work_then_logout() {
     assert!(!log.contains("eyJ") && !log.contains(&secret), "{log}");
 }
 
+/// The browser flow with the provider's pages driven over HTTP (no Chromium
+/// needed), and the session it leaves bound to the server it is for.
 #[test]
 fn login_through_the_browser_with_a_loopback_redirect() {
     let op = OidcProvider::start().unwrap();
@@ -129,6 +132,42 @@ fn login_through_the_browser_with_a_loopback_redirect() {
     // A sign-in is only ever sent to the server it is for.
     let other = writ_cmd().env("XDG_CONFIG_HOME", home.path()).args(["--server", "http://127.0.0.1:9", "whoami"]).output().unwrap();
     assert!(text(&other.stderr).contains("no API token"), "{}", text(&other.stderr));
+}
+
+/// The whole browser flow with a real browser: headless Chromium signs alice
+/// in on the provider's own pages, the provider sends it to `writ login`'s
+/// loopback listener, and Chromium shows that listener's page.
+#[test]
+fn login_through_a_real_browser_with_a_loopback_redirect() {
+    let op = OidcProvider::start().unwrap();
+    let s = server_for(&op);
+    let home = tempfile::tempdir().unwrap();
+    let browser = Browser::start().unwrap();
+
+    // `--no-browser`: writ only prints the URL, and the test's Chromium opens it.
+    let (mut child, url) = login_until_url(&s, home.path(), &["--no-browser"], "");
+    let signed_in = op.sign_in(&browser, &url, "alice");
+    if signed_in.is_err() {
+        // writ would wait minutes for a browser that will not come.
+        let _ = child.kill();
+    }
+    let back = signed_in.unwrap();
+    let listener = back.split_once("/callback?").map(|(origin, _)| origin).unwrap_or_else(|| panic!("not writ's callback: {back}"));
+    assert!(listener.starts_with("http://127.0.0.1:") && listener != op.issuer(), "{back}");
+    assert_eq!(browser.text("p").unwrap(), "Signed in to Writ: you can close this tab.", "at {back}");
+    browser.screenshot("loopback-signed-in").unwrap();
+
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(text(&out.stdout).contains("Signed in to") && text(&out.stdout).contains("as alice"), "{}", text(&out.stdout));
+    check_private(home.path());
+    let me = run(&s, home.path(), &["--json", "whoami"]);
+    assert!(me.status.success(), "{}", text(&me.stderr));
+    assert_eq!(serde_json::from_slice::<Value>(&me.stdout).unwrap()["id"], "alice");
+    for shot in ["provider-login", "provider-consent", "loopback-signed-in"] {
+        let png = std::fs::read(browser.screenshot_dir().join(format!("{shot}.png"))).unwrap();
+        assert!(png.starts_with(b"\x89PNG"), "{shot} is no PNG");
+    }
 }
 
 #[test]

@@ -18,11 +18,16 @@
 //! stopped and started again on the same port, for "target down, then back"
 //! tests; only the LDAP server keeps its data across that (see each type).
 //!
+//! A [`Browser`] is a real headless Chromium driven through `chromedriver`
+//! (WebDriver), for tests of pages: [`OidcProvider::sign_in`] signs a person
+//! in at the provider's own pages with it.
+//!
 //! Adding a server: a new `src/NAME.rs` using the helpers in [`process`].
 
 use std::fmt;
 use std::io;
 
+pub mod browser;
 pub mod https;
 pub mod ldap;
 pub mod oidc;
@@ -32,6 +37,7 @@ pub mod redis;
 pub mod scim;
 pub mod tls;
 
+pub use browser::{Browser, BrowserError};
 pub use https::HttpsReceiver;
 pub use ldap::{ldap_binary, LdapServer, LdapTls};
 pub use oidc::OidcProvider;

@@ -5,7 +5,8 @@
 //! name, any password); [`OidcProvider::id_token`], [`OidcProvider::approve`]
 //! and [`OidcProvider::approve_device`] drive those pages over plain HTTP the
 //! way a browser would (cookies, forms, redirects), so a test gets real tokens
-//! from the real provider without a browser.
+//! from the real provider without a browser. [`OidcProvider::sign_in`] does
+//! the same in a real one.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -15,6 +16,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::browser::BrowserError;
 use crate::process::{self, HttpResponse, Launch, Supervised};
 use crate::TestkitError;
 
@@ -133,6 +135,30 @@ impl OidcProvider {
     pub fn approve(&self, auth_url: &str, login: &str) -> Result<String, TestkitError> {
         let mut browser = Browser::new(self.port());
         browser.drive(auth_url, login, |url| !url.starts_with(&self.issuer()))?.ok_or_else(|| fail("the provider never redirected back".into()))
+    }
+
+    /// A person in a real browser (see [`crate::browser`]) who opens
+    /// `auth_url` (an authorization request of this provider), signs in as
+    /// `login` on the provider's login page (any password), consents, and is
+    /// sent on by the provider: returns the URL the browser then shows, the
+    /// client's redirect URI with the code (the page there has loaded).
+    ///
+    /// Saves the screenshots `provider-login` and `provider-consent`.
+    pub fn sign_in(&self, browser: &crate::browser::Browser, auth_url: &str, login: &str) -> Result<String, BrowserError> {
+        let issuer = self.issuer();
+        let wait = crate::browser::DEFAULT_WAIT;
+        browser.goto(auth_url)?;
+        // The dev pages' forms tell the prompt they answer in a hidden input;
+        // the fields and buttons are the ones a person sees.
+        browser.wait_for("form input[name='prompt'][value='login']", wait)?;
+        browser.screenshot("provider-login")?;
+        browser.fill("input[name='login']", login)?;
+        browser.fill("input[name='password']", "any password")?;
+        browser.click_button("Sign-in")?;
+        browser.wait_for("form input[name='prompt'][value='consent']", wait)?;
+        browser.screenshot("provider-consent")?;
+        browser.click_button("Continue")?;
+        browser.wait_for_url(&format!("leaving the provider {issuer}"), wait, |url| !url.starts_with(&issuer))
     }
 
     /// A user at the device flow's `verification_uri_complete` who confirms

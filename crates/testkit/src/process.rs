@@ -164,6 +164,58 @@ pub fn shutdown(child: &mut Child, signal: &str, grace: Duration) {
     let _ = child.wait();
 }
 
+/// Like [`shutdown`], for a child started in its own process group
+/// (`process_group(0)`): `signal` goes to the whole group, and once the child
+/// has exited (or after `grace`) the group is SIGKILLed, which reaches what
+/// the child started and did not stop itself (chromedriver leaves Chromium
+/// running when it is signalled). The child is reaped only after that
+/// SIGKILL: while it is an unreaped zombie its pid, which names the group,
+/// cannot be given to another process.
+pub fn shutdown_group(child: &mut Child, signal: &str, grace: Duration) {
+    if !matches!(child.try_wait(), Ok(None)) {
+        return;
+    }
+    let group = format!("-{}", child.id());
+    send_signal_to(&group, signal);
+    let deadline = Instant::now() + grace;
+    while Instant::now() < deadline && !is_zombie_or_gone(child.id()) {
+        sleep(Duration::from_millis(10));
+    }
+    send_signal_to(&group, "KILL");
+    let _ = child.wait();
+}
+
+/// Whether `pid` has exited (a zombie not yet reaped, or no process at all).
+fn is_zombie_or_gone(pid: u32) -> bool {
+    // /proc/PID/stat: "PID (comm) STATE …"; comm may hold spaces and parentheses.
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()).is_none_or(|state| state == "Z" || state == "X"),
+        Err(_) => true,
+    }
+}
+
+/// Whether a process of the group `pgid` is still running (zombies, which
+/// have exited and wait to be reaped, do not count). Reads `/proc`.
+pub fn process_group_alive(pgid: u32) -> bool {
+    let Ok(entries) = fs::read_dir("/proc") else { return false };
+    entries.flatten().any(|entry| {
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else { return false };
+        // "PID (comm) STATE PPID PGRP …"; comm may hold spaces and parentheses.
+        let fields: Vec<&str> = stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+        fields.first().is_some_and(|state| *state != "Z" && *state != "X") && fields.get(2) == Some(&pgid.to_string().as_str())
+    })
+}
+
+/// `kill -s signal -- target`, where target is a pid or `-pgid`; errors ignored.
+fn send_signal_to(target: &str, signal: &str) {
+    let _ = Command::new("sh")
+        .args(["-c", "kill -s \"$0\" -- \"$1\" 2>/dev/null", signal, target])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
 /// Cleans up after a server if this (test) process dies without running `Drop`.
 ///
 /// A `sh` in its own process group blocks reading a pipe whose write end only
@@ -176,17 +228,28 @@ pub struct Watchdog(Option<Child>);
 
 impl Watchdog {
     pub fn spawn(pid: u32, signal: &str, dir: &Path) -> io::Result<Watchdog> {
+        Watchdog::spawn_for(&pid.to_string(), pid, signal, dir)
+    }
+
+    /// Like [`Watchdog::spawn`] for a server that leads its own process
+    /// group (see [`shutdown_group`]): the signals go to the whole group.
+    pub fn spawn_group(pid: u32, signal: &str, dir: &Path) -> io::Result<Watchdog> {
+        Watchdog::spawn_for(&format!("-{pid}"), pid, signal, dir)
+    }
+
+    /// `target` is what `kill` is given: `pid`, or `-pid` for its group.
+    fn spawn_for(target: &str, pid: u32, signal: &str, dir: &Path) -> io::Result<Watchdog> {
         const SCRIPT: &str = r#"read _
-kill -s "$1" "$2" 2>/dev/null
+kill -s "$1" -- "$2" 2>/dev/null
 i=0
-while kill -0 "$2" 2>/dev/null && ! grep -qs '^State:.*zombie' "/proc/$2/status" &&
+while kill -s 0 -- "$2" 2>/dev/null && ! grep -qs '^State:.*zombie' "/proc/$4/status" &&
     [ "$i" -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-kill -s KILL "$2" 2>/dev/null
+kill -s KILL -- "$2" 2>/dev/null
 rm -rf "$3""#;
         let child = Command::new("sh")
-            .args(["-c", SCRIPT, "writ-testkit-watchdog", signal])
-            .arg(pid.to_string())
+            .args(["-c", SCRIPT, "writ-testkit-watchdog", signal, target])
             .arg(dir)
+            .arg(pid.to_string())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -312,6 +375,8 @@ pub(crate) struct Supervised {
     dir: Option<TempDir>,
     child: Option<Child>,
     watchdog: Option<Watchdog>,
+    /// The server leads its own process group, and stops signal the group.
+    group: bool,
 }
 
 impl Supervised {
@@ -329,6 +394,23 @@ impl Supervised {
             dir: Some(dir),
             child: None,
             watchdog: None,
+            group: false,
+        }
+    }
+
+    /// Starts the server in its own process group and stops the whole group
+    /// (see [`shutdown_group`]): for a server that starts processes of its own
+    /// which outlive it when it alone is signalled.
+    pub(crate) fn with_process_group(mut self) -> Supervised {
+        self.group = true;
+        self
+    }
+
+    fn shut(&self, child: &mut Child) {
+        if self.group {
+            shutdown_group(child, self.signal, self.grace);
+        } else {
+            shutdown(child, self.signal, self.grace);
         }
     }
 
@@ -391,14 +473,20 @@ impl Supervised {
         let log_start = fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
         let log = fs::OpenOptions::new().create(true).append(true).open(&self.log).map_err(|e| LaunchError::Other(e.into()))?;
         let spawned = (|| {
-            let child = command(port).current_dir(&self.path).stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).spawn()?;
+            let mut cmd = command(port);
+            if self.group {
+                cmd.process_group(0);
+            }
+            let child = cmd.current_dir(&self.path).stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log).spawn()?;
             Ok::<_, io::Error>(child)
         })();
         let mut child = spawned.map_err(|e| LaunchError::Other(e.into()))?;
-        let mut watchdog = match Watchdog::spawn(child.id(), self.signal, &self.path) {
+        let watchdog =
+            if self.group { Watchdog::spawn_group(child.id(), self.signal, &self.path) } else { Watchdog::spawn(child.id(), self.signal, &self.path) };
+        let mut watchdog = match watchdog {
             Ok(w) => w,
             Err(e) => {
-                shutdown(&mut child, self.signal, self.grace);
+                self.shut(&mut child);
                 return Err(LaunchError::Other(e.into()));
             }
         };
@@ -412,7 +500,7 @@ impl Supervised {
             }
             Err(e) => {
                 watchdog.disarm();
-                shutdown(&mut child, self.signal, self.grace);
+                self.shut(&mut child);
                 let taken = launch.log_since_start().contains("Address already in use");
                 Err(if taken { LaunchError::PortTaken(e) } else { LaunchError::Other(e) })
             }
@@ -441,7 +529,7 @@ impl Supervised {
             watchdog.disarm();
         }
         if let Some(mut child) = self.child.take() {
-            shutdown(&mut child, self.signal, self.grace);
+            self.shut(&mut child);
         }
     }
 

@@ -6,12 +6,13 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use writ_testkit::process::tcp_accepts;
-use writ_testkit::{LdapServer, RedisServer, ScimServer};
+use writ_testkit::process::{process_group_alive, tcp_accepts};
+use writ_testkit::{Browser, LdapServer, RedisServer, ScimServer};
 
 /// Run in a child process by the test below: starts one server of each kind,
 /// stops and restarts them (so the watchdog of a second launch is the one
-/// armed), prints their pids, ports and dirs, then waits to be killed.
+/// armed), and a browser (whose watchdog stops a process group), prints their
+/// pids, ports and dirs, then waits to be killed.
 #[test]
 #[ignore = "helper: run by a_killed_test_process_leaves_no_server_running"]
 fn helper_start_servers_and_hang() {
@@ -27,7 +28,14 @@ fn helper_start_servers_and_hang() {
     redis.start_again().unwrap();
     scim.stop();
     scim.start_again().unwrap();
-    for (pid, port, dir) in [(ldap.pid(), ldap.port(), ldap.dir()), (redis.pid(), redis.port(), redis.dir()), (scim.pid(), scim.port(), scim.dir())] {
+    let browser = Browser::start().unwrap();
+    browser.goto("data:text/html,<p>about to be killed</p>").unwrap();
+    for (pid, port, dir) in [
+        (ldap.pid(), ldap.port(), ldap.dir()),
+        (redis.pid(), redis.port(), redis.dir()),
+        (scim.pid(), scim.port(), scim.dir()),
+        (browser.chromedriver_pid(), browser.chromedriver_port(), browser.dir()),
+    ] {
         println!("SERVER {} {port} {}", pid.unwrap(), dir.display());
     }
     println!("READY");
@@ -67,7 +75,7 @@ fn a_killed_test_process_leaves_no_server_running() {
             servers.push((pid, port, dir));
         }
     }
-    assert_eq!(servers.len(), 3, "the helper did not start its servers");
+    assert_eq!(servers.len(), 4, "the helper did not start its servers");
     for (pid, port, dir) in &servers {
         assert!(!gone(*pid) && tcp_accepts(*port) && Path::new(dir).is_dir());
     }
@@ -77,10 +85,12 @@ fn a_killed_test_process_leaves_no_server_running() {
     let t = Instant::now();
     let deadline = t + Duration::from_secs(20);
     for (pid, port, dir) in &servers {
-        while !(gone(*pid) && !tcp_accepts(*port) && !Path::new(dir).exists()) {
+        // chromedriver leads a process group, with Chromium in it (no group
+        // bears the pid of one of the other servers).
+        while !(gone(*pid) && !process_group_alive(*pid) && !tcp_accepts(*port) && !Path::new(dir).exists()) {
             assert!(Instant::now() < deadline, "server {pid} on port {port} ({dir}) still there 20 s after its test process died");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-    eprintln!("watchdogs cleaned up 3 servers in {:?}", t.elapsed());
+    eprintln!("watchdogs cleaned up 3 servers and a browser in {:?}", t.elapsed());
 }
