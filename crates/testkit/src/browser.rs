@@ -144,8 +144,15 @@ impl Browser {
         });
         let client = connected.map_err(|source| BrowserError::Session { source: Box::new(source), log_tail: process::log_tail(driver.log(), 30) })?;
         let screenshots = screenshot_dir();
-        // Last run's pictures of this test would pass for this run's.
-        let _ = fs::remove_dir_all(&screenshots);
+        // Last run's pictures of this test would pass for this run's; a test
+        // with several browsers (one per person) keeps all of this run's.
+        static CLEARED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+        let mut cleared = CLEARED.lock().unwrap_or_else(|p| p.into_inner());
+        if !cleared.contains(&screenshots) {
+            let _ = fs::remove_dir_all(&screenshots);
+            cleared.push(screenshots.clone());
+        }
+        drop(cleared);
         let browser = Browser { client: Some(client), runtime, driver, screenshots };
         browser.fit_viewport()?;
         Ok(browser)

@@ -1,0 +1,117 @@
+//! The web portal in a real browser: Debian's headless Chromium (driven by
+//! chromedriver through writ-testkit's `Browser`), a real `writ serve` and a
+//! real OpenID provider. Each person signs in at the provider's own pages in a
+//! browser of their own; the run saves a screenshot of every page under
+//! `target/screenshots/<this test>/`.
+//!
+//! alice finds `pg-prod/payments_approve` in the catalog and requests it;
+//! olivia (an owner) then sam (security) approve it from their inboxes; dana
+//! (the DBA fulfillers' group) puts it in place from her task list with
+//! evidence; alice follows the evidence timeline and gives the access up.
+
+use std::time::Duration;
+
+use writ_testkit::browser::Browser;
+use writ_testkit::oidc::CLIENT_ID;
+use writ_testkit::OidcProvider;
+
+#[path = "common/demo.rs"]
+mod demo;
+#[path = "common/server.rs"]
+mod server;
+
+use server::Server;
+
+const WAIT: Duration = Duration::from_secs(10);
+const ENTITLEMENT: &str = "pg-prod/payments_approve";
+
+fn server_for(op: &OidcProvider) -> Server {
+    let issuer = op.issuer();
+    Server::start_with(None, move |data| {
+        let config = data.join("writ.toml");
+        let mut toml = std::fs::read_to_string(&config).unwrap();
+        toml.push_str(&format!("\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"{CLIENT_ID}\"\n"));
+        std::fs::write(&config, toml).unwrap();
+    })
+}
+
+/// `login`'s own browser, signed in to the portal at the provider.
+fn signed_in(s: &Server, op: &OidcProvider, login: &str) -> Browser {
+    let b = Browser::start().unwrap_or_else(|e| panic!("{e}"));
+    op.sign_in(&b, &format!("{}/portal/login", s.url), login).unwrap_or_else(|e| panic!("{e}"));
+    b.wait_for("nav[aria-label='Portal']", WAIT).unwrap_or_else(|e| panic!("{e}"));
+    assert!(b.text(".who").unwrap().contains(login), "{}", b.page_text());
+    b
+}
+
+fn shot(b: &Browser, name: &str) {
+    b.screenshot(name).unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn must(r: Result<(), writ_testkit::browser::BrowserError>) {
+    r.unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn a_request_goes_from_the_catalog_through_two_approvals_and_fulfilment_to_giving_it_up() {
+    let op = OidcProvider::start().unwrap();
+    let s = server_for(&op);
+
+    // alice requests it from the catalog.
+    let alice = signed_in(&s, &op, "alice");
+    shot(&alice, "alice-home");
+    must(alice.goto(&format!("{}/portal/catalog?q=payments", s.url)));
+    shot(&alice, "alice-catalog");
+    must(alice.click("a[href^='/portal/requests/new'][href$='payments_approve']"));
+    must(alice.wait_for("textarea#justification", WAIT));
+    shot(&alice, "alice-request-form");
+    must(alice.fill("#duration", "2h"));
+    must(alice.fill("#justification", "Release sign-off for payments batch 42"));
+    must(alice.click_button("Send the request"));
+    let at = alice.wait_for_url("the request's page", WAIT, |u| u.contains("/portal/requests/req-")).unwrap_or_else(|e| panic!("{e}"));
+    let id = at.rsplit('/').next().unwrap().to_owned();
+    assert!(alice.page_text().contains("pending"), "{}", alice.page_text());
+    shot(&alice, "alice-request-pending");
+
+    // The owner, then security, each from their inbox.
+    for (who, stage) in [("olivia", "owner"), ("sam", "security")] {
+        let b = signed_in(&s, &op, who);
+        must(b.goto(&format!("{}/portal/inbox", s.url)));
+        assert!(b.page_text().contains(&id) && b.page_text().contains(stage), "{who}: {}", b.page_text());
+        shot(&b, &format!("{who}-inbox"));
+        must(b.click(&format!("a[href='/portal/requests/{id}']")));
+        must(b.wait_for("#reason", WAIT));
+        must(b.fill("#reason", &format!("{stage} ok for batch 42")));
+        shot(&b, &format!("{who}-review"));
+        must(b.click("button[value='approve']"));
+        must(b.wait_for("ol.timeline", WAIT));
+        assert!(b.page_text().contains("review.recorded"), "{who}: {}", b.page_text());
+    }
+
+    // The fulfiller puts it in place, with evidence.
+    let dana = signed_in(&s, &op, "dana");
+    must(dana.goto(&format!("{}/portal/tasks", s.url)));
+    assert!(dana.page_text().contains(ENTITLEMENT), "{}", dana.page_text());
+    shot(&dana, "dana-tasks");
+    must(dana.fill("textarea[name='evidence']", "GRANT payments_approve TO alice; checked with \\du, CHG-42"));
+    must(dana.click_button("Done"));
+    must(dana.wait_for("main h1", WAIT));
+    assert!(dana.page_text().contains("No open task"), "{}", dana.page_text());
+
+    // alice sees the whole chain, then gives the access up.
+    must(alice.goto(&format!("{}/portal/requests/{id}", s.url)));
+    let chain = alice.page_text();
+    for kind in ["request.submitted", "policy.decided", "review.recorded", "task.completed", "grant.started"] {
+        assert!(chain.contains(kind), "{kind} missing: {chain}");
+    }
+    shot(&alice, "alice-evidence");
+    must(alice.goto(&format!("{}/portal/access", s.url)));
+    assert!(alice.page_text().contains(ENTITLEMENT), "{}", alice.page_text());
+    shot(&alice, "alice-access");
+    must(alice.click(&format!("button[aria-label='Give up {ENTITLEMENT}']")));
+    must(alice.wait_for("main h1", WAIT));
+    assert!(alice.page_text().contains("revoking"), "its removal started: {}", alice.page_text());
+    shot(&alice, "alice-gave-up");
+    let state = s.json("sam", &["request", "show", &id]);
+    assert!(state["grants"].as_array().unwrap().iter().any(|g| g["state"] == "revoking"), "{state:#}");
+}
