@@ -7,7 +7,8 @@
 #   (Debian, without Recommends: those would pull in systemd and avahi; plus
 #   fonts-liberation for legible screenshots); scim2-server, schemathesis and
 #   scim2-tester (PyPI, each in a venv under $WRIT_TEST_TOOLS); the OIDC test
-#   provider (npm, `npm ci` in crates/testkit/oidc-provider; Node.js must be
+#   provider and axe-core (npm, `npm ci` in crates/testkit/oidc-provider and
+#   crates/testkit/axe; Node.js must be
 #   there); cargo-nextest; cargo-deny 0.20 (crates.io, built
 #   from source: about 7 minutes on 2 cores, once per machine).
 #
@@ -152,6 +153,18 @@ if [ -f "$OIDC_DIR/node_modules/.package-lock.json" ] &&
 else
     npm ci --prefix "$OIDC_DIR" --no-audit --no-fund --prefer-offline --silent
     echo "oidc-provider: installed ($OIDC_DIR/node_modules)"
+fi
+
+# axe-core (crates/testkit/axe), the accessibility checker the portal's
+# browser tests inject into each page; pinned by its package-lock.json.
+AXE_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/crates/testkit/axe"
+if [ -f "$AXE_DIR/node_modules/.package-lock.json" ] &&
+    [ "$AXE_DIR/node_modules/.package-lock.json" -nt "$AXE_DIR/package-lock.json" ] &&
+    [ -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ]; then
+    echo "axe-core: already installed ($AXE_DIR/node_modules)"
+else
+    npm ci --prefix "$AXE_DIR" --no-audit --no-fund --prefer-offline --silent
+    echo "axe-core: installed ($AXE_DIR/node_modules)"
 fi
 
 # cargo-nextest

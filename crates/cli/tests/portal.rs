@@ -8,6 +8,8 @@
 //! olivia (an owner) then sam (security) approve it from their inboxes; dana
 //! (the DBA fulfillers' group) puts it in place from her task list with
 //! evidence; alice follows the evidence timeline and gives the access up.
+//! axe-core checks every page shown: no serious or critical accessibility
+//! problem.
 
 use std::time::Duration;
 
@@ -44,8 +46,12 @@ fn signed_in(s: &Server, op: &OidcProvider, login: &str) -> Browser {
     b
 }
 
+/// A screenshot of the page, and axe-core's check of it: no serious or
+/// critical accessibility problem.
 fn shot(b: &Browser, name: &str) {
     b.screenshot(name).unwrap_or_else(|e| panic!("{e}"));
+    let problems = b.accessibility_problems(&["serious", "critical"]).unwrap_or_else(|e| panic!("{e}"));
+    assert!(problems.is_empty(), "{name}: axe-core finds\n{}", problems.join("\n"));
 }
 
 fn must(r: Result<(), writ_testkit::browser::BrowserError>) {

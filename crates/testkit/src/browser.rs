@@ -275,6 +275,40 @@ impl Browser {
         self.check(answer, || format!("running the script `{}`", trimmed(script, 80)))
     }
 
+    /// The accessibility problems axe-core (crates/testkit/axe, installed by
+    /// `scripts/install-test-deps.sh`) finds on the current page whose impact
+    /// is one of `impacts` (`minor`, `moderate`, `serious`, `critical`): each
+    /// as `impact rule: help (where)`. axe runs in the page itself, injected
+    /// through WebDriver, which the page's Content-Security-Policy does not
+    /// govern: the page under test needs no exception for it.
+    pub fn accessibility_problems(&self, impacts: &[&str]) -> Result<Vec<String>, BrowserError> {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("axe/node_modules/axe-core/axe.min.js");
+        let axe = fs::read_to_string(&path)
+            .map_err(|e| BrowserError::Runtime(std::io::Error::new(e.kind(), format!("{}: {e} (run scripts/install-test-deps.sh)", path.display()))))?;
+        let script = format!(
+            "{axe}\nreturn window.axe.run(document, {{ resultTypes: ['violations'] }}).then(r => r.violations.map(v => \
+             ({{ id: v.id, impact: v.impact || '', help: v.help, at: v.nodes.slice(0, 3).map(n => n.target.join(' ')).join('; ') }})));"
+        );
+        let found = self.execute(&script, vec![])?;
+        Ok(found
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .filter(|v| impacts.contains(&v["impact"].as_str().unwrap_or("")))
+                    .map(|v| {
+                        format!(
+                            "{} {}: {} ({})",
+                            v["impact"].as_str().unwrap_or(""),
+                            v["id"].as_str().unwrap_or(""),
+                            v["help"].as_str().unwrap_or(""),
+                            v["at"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
     /// Saves a PNG of the window as `NAME.png` in [`Browser::screenshot_dir`]
     /// and returns its path.
     pub fn screenshot(&self, name: &str) -> Result<PathBuf, BrowserError> {

@@ -93,3 +93,19 @@ fn a_dropped_browser_leaves_no_process_and_no_dir() {
     assert!(left.is_empty(), "left running: {left:?}");
     assert!(!dir.exists(), "{} is still there", dir.display());
 }
+
+/// axe-core, injected into the page, finds what a page does wrong (so that a
+/// portal page it passes really passed a check).
+#[test]
+fn axe_core_finds_an_inaccessible_page_and_passes_an_accessible_one() {
+    let browser = Browser::start().unwrap();
+    browser.goto("data:text/html,<!doctype html><html><title>Bad</title><body><img src='x.png'><input id='q'><button></button></body></html>").unwrap();
+    let problems = browser.accessibility_problems(&["serious", "critical"]).unwrap();
+    for rule in ["image-alt", "label", "button-name"] {
+        assert!(problems.iter().any(|p| p.contains(rule)), "{rule} not found in {problems:?}");
+    }
+    browser
+        .goto("data:text/html,<!doctype html><html lang='en'><title>Good</title><body><main><h1>Search</h1><label for='q'>Query</label><input id='q'><button>Go</button></main></body></html>")
+        .unwrap();
+    assert_eq!(browser.accessibility_problems(&["serious", "critical"]).unwrap(), Vec::<String>::new());
+}
