@@ -120,4 +120,13 @@ fn a_request_goes_from_the_catalog_through_two_approvals_and_fulfilment_to_givin
     shot(&alice, "alice-gave-up");
     let state = s.json("sam", &["request", "show", &id]);
     assert!(state["grants"].as_array().unwrap().iter().any(|g| g["state"] == "revoking"), "{state:#}");
+
+    // Oversight's dashboard: for security, not for alice.
+    let sam = signed_in(&s, &op, "sam");
+    must(sam.goto(&format!("{}/portal/dashboard", s.url)));
+    let figures = sam.page_text();
+    assert!(figures.contains("Requests by state") && figures.contains("removals overdue"), "{figures}");
+    shot(&sam, "sam-dashboard");
+    must(alice.goto(&format!("{}/portal/dashboard", s.url)));
+    assert!(alice.page_text().contains("Not for you"), "{}", alice.page_text());
 }

@@ -42,6 +42,7 @@ pub fn router() -> Router<App> {
         .route("/portal/inbox", get(pages::inbox))
         .route("/portal/access", get(pages::access))
         .route("/portal/tasks", get(pages::tasks))
+        .route("/portal/dashboard", get(pages::dashboard))
         .route("/portal/break-glass", get(pages::break_glass).post(pages::use_break_glass))
         .route("/portal/break-glass/{id}/review", post(pages::review_use))
         .route("/portal/tasks/{id}/complete", post(pages::complete_task))

@@ -114,6 +114,29 @@ struct TasksPage {
 }
 
 #[derive(Template)]
+#[template(path = "portal/dashboard.html")]
+struct DashboardPage {
+    nav: Nav,
+    revoking: u64,
+    overdue: u64,
+    break_glass: u64,
+    owner_left: u64,
+    owner_left_overdue: u64,
+    /// (state, count, share of all in steps of 5 %: a CSS class, the CSP
+    /// forbidding inline styles).
+    by_state: Vec<(String, u64, u64)>,
+    runs: Vec<RunRow>,
+}
+
+struct RunRow {
+    target: String,
+    match_rate: String,
+    live_rows: u64,
+    findings: String,
+    finished_at: String,
+}
+
+#[derive(Template)]
 #[template(path = "portal/access.html")]
 struct AccessPage {
     nav: Nav,
@@ -689,6 +712,52 @@ pub(super) async fn review_use(State(app): State<App>, session: Session, Path(id
             request_page(&app, &user, &evidence, StatusCode::SERVICE_UNAVAILABLE, Some("the review could not be recorded: try again in a moment".into()))
         }
     }
+}
+
+/// Oversight's figures (policy decides who: `read_audit`, as for `/metrics`).
+pub(super) async fn dashboard(State(app): State<App>, session: Session) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    if let Err(e) = app.writ.authorize(&user.identity, writ_policy::AdminAction::ReadAudit, "see the security dashboard") {
+        return message(StatusCode::FORBIDDEN, "Not for you", &e.to_string(), ("/portal", "Home"));
+    }
+    match dashboard_figures(&app, &user).await {
+        Ok(page) => render(StatusCode::OK, &page),
+        Err(e) => {
+            tracing::error!(error = %e, "portal: the dashboard's figures could not be read");
+            message(StatusCode::SERVICE_UNAVAILABLE, "Not available", "the figures could not be read: try again in a moment", ("/portal", "Home"))
+        }
+    }
+}
+
+async fn dashboard_figures(app: &App, user: &PortalUser) -> Result<DashboardPage, writ_app::AppError> {
+    let counts = app.writ.store().request_counts().await?;
+    let (revoking, overdue) = app.writ.removal_counts().await?;
+    let break_glass = app.writ.break_glass_exceptions().await?;
+    let (owner_left, owner_left_overdue) = app.writ.owner_left_counts().await?;
+    let total: u64 = counts.iter().map(|(_, n)| n).sum::<u64>().max(1);
+    let by_state = counts.into_iter().map(|(state, n)| (state, n, (n * 100 / total) / 5 * 5)).collect();
+    let mut runs = Vec::new();
+    for target in app.writ.reconcilable_targets() {
+        if let Some(r) = app.writ.last_finished_run(&target).await? {
+            let findings: Vec<String> = writ_core::reconcile::Situation::ALL
+                .iter()
+                .map(|s| (s.as_str(), r.counts.get(*s)))
+                .filter(|(_, n)| *n > 0)
+                .map(|(s, n)| format!("{s} {n}"))
+                .collect();
+            runs.push(RunRow {
+                target: r.target.to_string(),
+                match_rate: format!("{:.1} %", r.match_rate * 100.0),
+                live_rows: r.live_rows,
+                findings: if findings.is_empty() { "none".into() } else { findings.join(", ") },
+                finished_at: r.finished_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            });
+        }
+    }
+    Ok(DashboardPage { nav: Nav::of(user, "dashboard"), revoking, overdue, break_glass, owner_left, owner_left_overdue, by_state, runs })
 }
 
 #[derive(Debug, Deserialize)]
