@@ -356,3 +356,56 @@ async fn break_glass_is_used_and_reviewed_in_the_portal_as_policy_allows() {
     let (_, v) = h.get("sam", &format!("/v1/requests/{id}")).await;
     assert_eq!(v["request"]["post_review"]["status"], "accepted", "{v}");
 }
+
+/// Every page and every form action of the portal, tried the way an attacker
+/// would: without a session, and (forms) with a session but without its CSRF
+/// token. Nothing is shown or done; the state of the store is unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_page_or_form_opens_to_a_missing_session_or_a_missing_csrf_token() {
+    let op = OidcProvider::start().unwrap();
+    let h = portal_for(&op).await;
+    let alice = sign_in(&h, &op, "alice").await;
+    let (_, requests) = h.get("sam", "/v1/requests").await;
+    let some_request = "req-00000000000000000000000000000001";
+    let some_grant = "grant-00000000000000000000000000000001";
+    let some_task = "task-00000000000000000000000000000001";
+    let pages = [
+        "/portal/catalog",
+        "/portal/requests",
+        "/portal/requests/new?entitlement=pg-prod/analytics_read",
+        "/portal/inbox",
+        "/portal/access",
+        "/portal/tasks",
+        "/portal/break-glass",
+        "/portal/dashboard",
+    ];
+    for page in pages.iter().map(|p| p.to_string()).chain([format!("/portal/requests/{some_request}")]) {
+        let anonymous = send(&h, "GET", &page, None, None).await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED, "{page}");
+        assert!(anonymous.body.contains("Sign in with") && !anonymous.body.contains("Sign out"), "{page}: {}", anonymous.body);
+        let forged = send(&h, "GET", &page, Some("writ_session=writ_0000000000000000000000000000000000000000000000000000000000000000"), None).await;
+        assert_eq!(forged.status, StatusCode::UNAUTHORIZED, "{page} with a made-up session");
+    }
+    let forms = [
+        ("/portal/requests".to_owned(), "entitlement=pg-prod%2Fanalytics_read&duration=1h&justification=x".to_owned()),
+        (format!("/portal/requests/{some_request}/review"), "verdict=approve&reason=x".to_owned()),
+        (format!("/portal/grants/{some_grant}/give-up"), String::new()),
+        (format!("/portal/tasks/{some_task}/complete"), "evidence=x".to_owned()),
+        ("/portal/break-glass".to_owned(), "entitlement=pg-prod%2Fanalytics_read&duration=1h&justification=x".to_owned()),
+        (format!("/portal/break-glass/{some_request}/review"), "verdict=accept&note=x".to_owned()),
+        ("/portal/logout".to_owned(), String::new()),
+    ];
+    let (head, _) = h.app.writ.store().audit_head().await.unwrap();
+    for (action, body) in &forms {
+        let anonymous = send(&h, "POST", action, None, Some(body)).await;
+        assert!(matches!(anonymous.status, StatusCode::UNAUTHORIZED), "{action} without a session: {}", anonymous.status);
+        let no_csrf = send(&h, "POST", action, Some(&alice), Some(body)).await;
+        assert!(matches!(no_csrf.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{action} without CSRF: {} {}", no_csrf.status, no_csrf.body);
+        let with_wrong = send(&h, "POST", action, Some(&alice), Some(&format!("csrf={}&{body}", "0".repeat(64)))).await;
+        assert!(matches!(with_wrong.status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND), "{action} with a wrong CSRF token: {}", with_wrong.status);
+    }
+    assert_eq!(h.app.writ.store().audit_head().await.unwrap().0, head, "nothing was written");
+    let (_, after) = h.get("sam", "/v1/requests").await;
+    assert_eq!(requests, after);
+    assert!(send(&h, "GET", "/portal", Some(&alice), None).await.body.contains("Sign out"), "alice is still signed in");
+}
