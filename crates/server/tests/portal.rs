@@ -304,6 +304,19 @@ async fn an_approver_reviews_from_the_inbox_and_a_holder_gives_access_up() {
     assert!(access.body.contains("pg-prod/analytics_read") && access.body.contains("Give up"), "{}", access.body);
     let (_, grants) = h.get("alice", "/v1/grants").await;
     let grant = grants.as_array().unwrap().iter().find(|g| g["request_id"] == rid).unwrap()["id"].as_str().unwrap().to_owned();
+    // Asking for longer opens a new request through approval (its owners').
+    let asked = send(
+        &h,
+        "POST",
+        &format!("/portal/grants/{grant}/extend"),
+        Some(&alice),
+        Some(&form(&[("csrf", &alice_csrf), ("duration", "2h"), ("justification", "the rollout slipped")])),
+    )
+    .await;
+    assert_eq!(asked.status, StatusCode::SEE_OTHER, "{}", asked.body);
+    let extension = asked.location.unwrap().trim_start_matches("/portal/requests/").to_owned();
+    let (_, ext) = h.get("alice", &format!("/v1/requests/{extension}")).await;
+    assert_eq!((ext["request"]["origin"].as_str(), ext["request"]["extends_grant"].as_str()), (Some("extension"), Some(grant.as_str())), "{ext}");
     // Nobody else can give it up through the portal.
     let theirs = send(&h, "POST", &format!("/portal/grants/{grant}/give-up"), Some(&bob), Some(&form(&[("csrf", &bob_csrf)]))).await;
     assert!(theirs.status.is_client_error(), "{}", theirs.body);
@@ -390,6 +403,7 @@ async fn no_page_or_form_opens_to_a_missing_session_or_a_missing_csrf_token() {
         ("/portal/requests".to_owned(), "entitlement=pg-prod%2Fanalytics_read&duration=1h&justification=x".to_owned()),
         (format!("/portal/requests/{some_request}/review"), "verdict=approve&reason=x".to_owned()),
         (format!("/portal/grants/{some_grant}/give-up"), String::new()),
+        (format!("/portal/grants/{some_grant}/extend"), "duration=1h&justification=x".to_owned()),
         (format!("/portal/tasks/{some_task}/complete"), "evidence=x".to_owned()),
         ("/portal/break-glass".to_owned(), "entitlement=pg-prod%2Fanalytics_read&duration=1h&justification=x".to_owned()),
         (format!("/portal/break-glass/{some_request}/review"), "verdict=accept&note=x".to_owned()),

@@ -47,6 +47,7 @@ pub fn router() -> Router<App> {
         .route("/portal/break-glass/{id}/review", post(pages::review_use))
         .route("/portal/tasks/{id}/complete", post(pages::complete_task))
         .route("/portal/grants/{id}/give-up", post(pages::give_up))
+        .route("/portal/grants/{id}/extend", post(pages::extend))
         .route("/portal/assets/portal.css", get(stylesheet))
         .layer(middleware::from_fn(security_headers))
 }

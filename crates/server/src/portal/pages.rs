@@ -761,6 +761,48 @@ async fn dashboard_figures(app: &App, user: &PortalUser) -> Result<DashboardPage
 }
 
 #[derive(Debug, Deserialize)]
+pub(super) struct ExtendForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    duration: String,
+    #[serde(default)]
+    justification: String,
+}
+
+/// Asks to keep a grant's access longer: a new request through policy and
+/// approval (`Writ::request_extension`), never an edit of the expiry.
+pub(super) async fn extend(State(app): State<App>, session: Session, Path(id): Path<String>, Form(f): Form<ExtendForm>) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    if !csrf_matches(&user, &f.csrf) {
+        return access_page(&app, &user, StatusCode::FORBIDDEN, Some("the form did not come from this session's page (CSRF check): ask from this page".into()))
+            .await;
+    }
+    let Ok(gid) = writ_core::ids::GrantId::parse(&id) else {
+        return access_page(&app, &user, StatusCode::NOT_FOUND, Some(format!("there is no grant `{id}` of yours"))).await;
+    };
+    let duration = match AccessDuration::parse(f.duration.trim()) {
+        Ok(d) => d,
+        Err(e) => return access_page(&app, &user, StatusCode::UNPROCESSABLE_ENTITY, Some(format!("How much longer: {e}"))).await,
+    };
+    match app.writ.request_extension(&user.identity, gid, duration, f.justification.clone(), None).await {
+        Ok(req) => see_other(&format!("/portal/requests/{}", req.id())),
+        Err(writ_app::AppError::NotFound { .. }) => access_page(&app, &user, StatusCode::NOT_FOUND, Some(format!("there is no grant `{id}` of yours"))).await,
+        Err(e @ (writ_app::AppError::Domain(_) | writ_app::AppError::Forbidden { .. } | writ_app::AppError::Conflict { .. })) => {
+            let status = if matches!(e, writ_app::AppError::Forbidden { .. }) { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
+            access_page(&app, &user, status, Some(e.to_string())).await
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "portal: an extension could not be asked");
+            access_page(&app, &user, StatusCode::SERVICE_UNAVAILABLE, Some("it could not be asked: try again in a moment".into())).await
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
 pub(super) struct CsrfForm {
     #[serde(default)]
     csrf: String,
