@@ -76,4 +76,31 @@ async fn a_run_acts_on_at_most_max_actions_and_reports_the_rest() {
     let outcomes: Vec<String> = writ.store().run_observations(run.id).await.unwrap().iter().map(|o| o.action.as_ref().unwrap().outcome.clone()).collect();
     assert_eq!(outcomes, ["removal queued", "not acted on: this run reached `[reconcile] max_actions` (1)"]);
     assert_eq!(writ.run_due_jobs(10).await.unwrap(), 1, "one removal");
+
+    // The portal shows the run to oversight, with each exception and what was done.
+    let session = |who: &str| {
+        let writ = writ.clone();
+        let who = writ_core::ids::IdentityId::parse(who).unwrap();
+        async move {
+            let draft = writ_core::token::TokenDraft { name: "portal".into(), lifetime: None, scope: None };
+            format!("{}={}", writ_server::portal::SESSION_COOKIE, writ.issue_token_as_operator(&who, draft).await.unwrap().1)
+        }
+    };
+    let page = |cookie: String, path: String| {
+        let router = h.router.clone();
+        async move {
+            use tower::ServiceExt;
+            let req = axum::http::Request::get(path).header("cookie", cookie).body(axum::body::Body::empty()).unwrap();
+            let resp = router.oneshot(req).await.unwrap();
+            let status = resp.status();
+            (status, String::from_utf8(axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap())
+        }
+    };
+    let (status, runs) = page(session("audrey").await, "/portal/reconcile".into()).await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{runs}");
+    assert!(runs.contains(&run.id.to_string()) && runs.contains("unapproved 2"), "{runs}");
+    let (_, one) = page(session("audrey").await, format!("/portal/reconcile/{}", run.id)).await;
+    assert!(one.contains("revoke: removal queued") && one.contains("max_actions"), "{one}");
+    let (status, refused) = page(session("alice").await, format!("/portal/reconcile/{}", run.id)).await;
+    assert_eq!(status, axum::http::StatusCode::FORBIDDEN, "{refused}");
 }

@@ -43,6 +43,8 @@ pub fn router() -> Router<App> {
         .route("/portal/access", get(pages::access))
         .route("/portal/tasks", get(pages::tasks))
         .route("/portal/dashboard", get(pages::dashboard))
+        .route("/portal/reconcile", get(pages::runs))
+        .route("/portal/reconcile/{id}", get(pages::run))
         .route("/portal/break-glass", get(pages::break_glass).post(pages::use_break_glass))
         .route("/portal/break-glass/{id}/review", post(pages::review_use))
         .route("/portal/tasks/{id}/complete", post(pages::complete_task))

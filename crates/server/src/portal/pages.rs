@@ -137,6 +137,22 @@ struct RunRow {
 }
 
 #[derive(Template)]
+#[template(path = "portal/runs.html")]
+struct RunsPage {
+    nav: Nav,
+    runs: Vec<writ_api::RunView>,
+    next: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "portal/run.html")]
+struct RunPage {
+    nav: Nav,
+    run: writ_api::RunView,
+    observations: Vec<writ_api::ObservationView>,
+}
+
+#[derive(Template)]
 #[template(path = "portal/access.html")]
 struct AccessPage {
     nav: Nav,
@@ -758,6 +774,61 @@ async fn dashboard_figures(app: &App, user: &PortalUser) -> Result<DashboardPage
         }
     }
     Ok(DashboardPage { nav: Nav::of(user, "dashboard"), revoking, overdue, break_glass, owner_left, owner_left_overdue, by_state, runs })
+}
+
+/// Reconciliation runs, newest first (policy decides who: `read_audit`).
+pub(super) async fn runs(State(app): State<App>, session: Session, Query(q): Query<PageQuery>) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    if let Err(e) = app.writ.authorize(&user.identity, writ_policy::AdminAction::ReadAudit, "read reconciliation runs") {
+        return message(StatusCode::FORBIDDEN, "Not for you", &e.to_string(), ("/portal", "Home"));
+    }
+    let after = match page_cursor(&q.cursor, "/portal/reconcile") {
+        Ok(a) => a,
+        Err(page) => return page,
+    };
+    match app.writ.list_runs(&user.identity, writ_app::ports::RunFilter { target: None, after, limit: 50 }).await {
+        Ok(page) => render(
+            StatusCode::OK,
+            &RunsPage { nav: Nav::of(&user, "reconcile"), runs: page.iter().map(views::run).collect(), next: page.next.map(|c| c.to_string()) },
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "portal: runs could not be read");
+            message(StatusCode::SERVICE_UNAVAILABLE, "Not available", "the runs could not be read: try again in a moment", ("/portal", "Home"))
+        }
+    }
+}
+
+/// One run and its exceptions, with what was done about each.
+pub(super) async fn run(State(app): State<App>, session: Session, Path(id): Path<String>) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    if let Err(e) = app.writ.authorize(&user.identity, writ_policy::AdminAction::ReadAudit, "read reconciliation runs") {
+        return message(StatusCode::FORBIDDEN, "Not for you", &e.to_string(), ("/portal", "Home"));
+    }
+    let not_found = || message(StatusCode::NOT_FOUND, "No such run", &format!("there is no run `{id}`"), ("/portal/reconcile", "Reconciliation"));
+    let Ok(rid) = writ_core::ids::RunId::parse(&id) else { return not_found() };
+    let store = app.writ.store();
+    match (store.run(rid).await, store.run_observations(rid).await) {
+        (Ok(Some(run)), Ok(observations)) => render(
+            StatusCode::OK,
+            &RunPage { nav: Nav::of(&user, "reconcile"), run: views::run(&run), observations: observations.iter().map(views::observation).collect() },
+        ),
+        (Ok(None), _) => not_found(),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(error = %e, "portal: a run could not be read");
+            message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Not available",
+                "the run could not be read: try again in a moment",
+                ("/portal/reconcile", "Reconciliation"),
+            )
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
