@@ -391,6 +391,7 @@ async fn no_page_or_form_opens_to_a_missing_session_or_a_missing_csrf_token() {
         "/portal/tasks",
         "/portal/break-glass",
         "/portal/dashboard",
+        "/portal/reconcile",
     ];
     for page in pages.iter().map(|p| p.to_string()).chain([format!("/portal/requests/{some_request}")]) {
         let anonymous = send(&h, "GET", &page, None, None).await;
