@@ -212,6 +212,23 @@ pub(super) async fn home(State(app): State<App>, session: Session) -> Response {
     render(StatusCode::OK, &page)
 }
 
+/// How a use-case's answer is shown on the page the form came from: a
+/// refusal (not found, forbidden, a rule broken, a lost race) with its own
+/// sentence; anything else is logged (`failed`: what was being done) and
+/// shown as temporary.
+fn refusal(e: writ_app::AppError, failed: &str) -> (StatusCode, String) {
+    use writ_app::AppError as E;
+    match e {
+        E::NotFound { .. } => (StatusCode::NOT_FOUND, e.to_string()),
+        E::Forbidden { .. } => (StatusCode::FORBIDDEN, e.to_string()),
+        E::Domain(_) | E::Conflict { .. } | E::Stale { .. } => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        other => {
+            tracing::error!(error = %other, "portal: {failed}");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("{failed}: try again in a moment"))
+        }
+    }
+}
+
 /// The signed-in person, or the sign-in page (401) saying why not.
 // The `Err` is the answer itself, made once per request: nothing to gain by boxing it.
 #[allow(clippy::result_large_err)]
@@ -346,11 +363,9 @@ pub(super) async fn create_request(State(app): State<App>, session: Session, For
     };
     match app.writ.submit(&user.identity, draft).await {
         Ok(req) => see_other(&format!("/portal/requests/{}", req.id())),
-        Err(writ_app::AppError::Domain(e)) => again(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
-        Err(e @ writ_app::AppError::Forbidden { .. }) => again(StatusCode::FORBIDDEN, e.to_string()),
         Err(e) => {
-            tracing::error!(error = %e, "portal: a request could not be filed");
-            again(StatusCode::SERVICE_UNAVAILABLE, "the request could not be filed: try again in a moment".into())
+            let (status, text) = refusal(e, "the request could not be filed");
+            again(status, text)
         }
     }
 }
@@ -489,13 +504,9 @@ pub(super) async fn review(State(app): State<App>, session: Session, Path(id): P
     };
     match app.writ.review(&user.identity, rid, verdict, f.reason.clone()).await {
         Ok(_) => see_other(&format!("/portal/requests/{id}")),
-        Err(e @ (writ_app::AppError::Domain(_) | writ_app::AppError::Forbidden { .. } | writ_app::AppError::Conflict { .. })) => {
-            let status = if matches!(e, writ_app::AppError::Forbidden { .. }) { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
-            request_page(&app, &user, &evidence, status, Some(e.to_string()))
-        }
         Err(e) => {
-            tracing::error!(error = %e, "portal: a review could not be recorded");
-            request_page(&app, &user, &evidence, StatusCode::SERVICE_UNAVAILABLE, Some("the review could not be recorded: try again in a moment".into()))
+            let (status, text) = refusal(e, "a review could not be recorded");
+            request_page(&app, &user, &evidence, status, Some(text))
         }
     }
 }
@@ -585,14 +596,9 @@ pub(super) async fn complete_task(State(app): State<App>, session: Session, Path
     };
     match app.writ.complete_task(&user.identity, tid, &f.evidence).await {
         Ok(_) => see_other("/portal/tasks"),
-        Err(writ_app::AppError::NotFound { .. }) => tasks_page(&app, &user, StatusCode::NOT_FOUND, Some(format!("there is no task `{id}` for you"))).await,
-        Err(e @ (writ_app::AppError::Domain(_) | writ_app::AppError::Forbidden { .. } | writ_app::AppError::Conflict { .. })) => {
-            let status = if matches!(e, writ_app::AppError::Forbidden { .. }) { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
-            tasks_page(&app, &user, status, Some(e.to_string())).await
-        }
         Err(e) => {
-            tracing::error!(error = %e, "portal: a task could not be completed");
-            tasks_page(&app, &user, StatusCode::SERVICE_UNAVAILABLE, Some("it could not be recorded: try again in a moment".into())).await
+            let (status, text) = refusal(e, "a task could not be completed");
+            tasks_page(&app, &user, status, Some(text)).await
         }
     }
 }
@@ -672,13 +678,9 @@ pub(super) async fn use_break_glass(State(app): State<App>, session: Session, Fo
     };
     match app.writ.break_glass(&user.identity, draft).await {
         Ok(req) => see_other(&format!("/portal/requests/{}", req.id())),
-        Err(e @ (writ_app::AppError::Domain(_) | writ_app::AppError::Forbidden { .. } | writ_app::AppError::Conflict { .. })) => {
-            let status = if matches!(e, writ_app::AppError::Forbidden { .. }) { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
-            break_glass_page(&app, &user, status, Some(e.to_string()), f).await
-        }
         Err(e) => {
-            tracing::error!(error = %e, "portal: break-glass could not be used");
-            break_glass_page(&app, &user, StatusCode::SERVICE_UNAVAILABLE, Some("it could not be recorded: try again in a moment".into()), f).await
+            let (status, text) = refusal(e, "break-glass could not be used");
+            break_glass_page(&app, &user, status, Some(text), f).await
         }
     }
 }
@@ -719,13 +721,9 @@ pub(super) async fn review_use(State(app): State<App>, session: Session, Path(id
     };
     match app.writ.review_break_glass(&user.identity, rid, verdict, &f.note).await {
         Ok(_) => see_other(&format!("/portal/requests/{id}")),
-        Err(e @ (writ_app::AppError::Domain(_) | writ_app::AppError::Forbidden { .. } | writ_app::AppError::Conflict { .. })) => {
-            let status = if matches!(e, writ_app::AppError::Forbidden { .. }) { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
-            request_page(&app, &user, &evidence, status, Some(e.to_string()))
-        }
         Err(e) => {
-            tracing::error!(error = %e, "portal: a break-glass review could not be recorded");
-            request_page(&app, &user, &evidence, StatusCode::SERVICE_UNAVAILABLE, Some("the review could not be recorded: try again in a moment".into()))
+            let (status, text) = refusal(e, "a break-glass review could not be recorded");
+            request_page(&app, &user, &evidence, status, Some(text))
         }
     }
 }
@@ -861,14 +859,9 @@ pub(super) async fn extend(State(app): State<App>, session: Session, Path(id): P
     };
     match app.writ.request_extension(&user.identity, gid, duration, f.justification.clone(), None).await {
         Ok(req) => see_other(&format!("/portal/requests/{}", req.id())),
-        Err(writ_app::AppError::NotFound { .. }) => access_page(&app, &user, StatusCode::NOT_FOUND, Some(format!("there is no grant `{id}` of yours"))).await,
-        Err(e @ (writ_app::AppError::Domain(_) | writ_app::AppError::Forbidden { .. } | writ_app::AppError::Conflict { .. })) => {
-            let status = if matches!(e, writ_app::AppError::Forbidden { .. }) { StatusCode::FORBIDDEN } else { StatusCode::UNPROCESSABLE_ENTITY };
-            access_page(&app, &user, status, Some(e.to_string())).await
-        }
         Err(e) => {
-            tracing::error!(error = %e, "portal: an extension could not be asked");
-            access_page(&app, &user, StatusCode::SERVICE_UNAVAILABLE, Some("it could not be asked: try again in a moment".into())).await
+            let (status, text) = refusal(e, "an extension could not be asked");
+            access_page(&app, &user, status, Some(text)).await
         }
     }
 }
@@ -900,13 +893,9 @@ pub(super) async fn give_up(State(app): State<App>, session: Session, Path(id): 
     };
     match app.writ.revoke_grant(&user.identity, gid, "given up in the portal").await {
         Ok(_) => see_other("/portal/access"),
-        Err(writ_app::AppError::NotFound { .. }) => access_page(&app, &user, StatusCode::NOT_FOUND, Some(format!("there is no grant `{id}` of yours"))).await,
-        Err(e @ (writ_app::AppError::Domain(_) | writ_app::AppError::Forbidden { .. } | writ_app::AppError::Conflict { .. })) => {
-            access_page(&app, &user, StatusCode::FORBIDDEN, Some(e.to_string())).await
-        }
         Err(e) => {
-            tracing::error!(error = %e, "portal: a grant could not be given up");
-            access_page(&app, &user, StatusCode::SERVICE_UNAVAILABLE, Some("it could not be given up: try again in a moment".into())).await
+            let (status, text) = refusal(e, "a grant could not be given up");
+            access_page(&app, &user, status, Some(text)).await
         }
     }
 }
