@@ -140,6 +140,37 @@ impl Writ {
         d
     }
 
+    /// The entitlements `actor` could ask for for itself: those policy
+    /// (`request`) allows it in the most favourable request there is (the
+    /// shortest duration, a justification and a ticket given). What policy
+    /// refuses even then is hidden from the catalog; what it allows depending
+    /// on the ask (a duration cap) is shown, and the ask itself is decided
+    /// when filed.
+    pub fn requestable(&self, actor: &Identity) -> Vec<&writ_core::catalog::Entitlement> {
+        let relations = [writ_policy::Relation::Requester, writ_policy::Relation::Subject].map(|r| r.as_str().to_owned()).to_vec();
+        self.catalog
+            .entitlements()
+            .filter(|e| {
+                let q = writ_policy::DecisionQuery {
+                    action: writ_policy::PolicyAction::Request,
+                    principal: crate::facts::identity(actor),
+                    subject: crate::facts::identity(actor),
+                    entitlement: crate::facts::entitlement(e),
+                    context: writ_policy::RequestContext {
+                        duration_secs: 60,
+                        justification: "the catalog's question: could this be asked for at all".into(),
+                        ticket: Some("CATALOG".into()),
+                        stage: None,
+                        requester: actor.id.to_string(),
+                        entitlement_count: 1,
+                        relations: relations.clone(),
+                    },
+                };
+                self.policy.decide(&q).allowed
+            })
+            .collect()
+    }
+
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }

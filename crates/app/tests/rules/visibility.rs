@@ -91,3 +91,29 @@ async fn the_registry_pages_by_id_and_says_when_there_is_more() {
     all.sort();
     assert_eq!(seen, all, "every identity once, by id");
 }
+
+/// The catalog shows what the `request` policy lets each one ask for itself:
+/// an AI agent never sees critical access (the demo forbids it), and an
+/// entitlement kept for a team is hidden from those outside it.
+#[tokio::test]
+async fn the_catalog_shows_each_one_what_policy_lets_it_ask_for() {
+    let team_only = r#"
+@id("ledger-read-for-on-call")
+forbid (principal, action == Writ::Action::"request", resource == Writ::Entitlement::"ledger/read")
+unless { context.subject in Writ::Group::"oncall" };
+"#;
+    let w = World::with_extra_policy(team_only, writ_app::Settings::default()).await;
+    let shown = |who: writ_core::identity::Identity| {
+        let names: Vec<String> = w.writ.requestable(&who).iter().map(|e| e.id.to_string()).collect();
+        names
+    };
+    let alice = shown(w.who("alice").await);
+    assert!(alice.contains(&READ.to_owned()) && alice.contains(&ADMIN.to_owned()), "alice is on call: {alice:?}");
+    let bob = shown(w.who("bob").await);
+    assert!(!bob.contains(&READ.to_owned()) && bob.contains(&OPEN.to_owned()), "bob is not: {bob:?}");
+    let agent = shown(w.who("agent").await);
+    assert!(!agent.contains(&ADMIN.to_owned()), "an AI agent never sees critical access: {agent:?}");
+    let mut sam = w.who("sam").await;
+    sam.status = writ_core::identity::IdentityStatus::Disabled;
+    assert!(shown(sam).is_empty(), "a disabled identity may ask for nothing");
+}

@@ -251,7 +251,7 @@ pub(super) async fn catalog(State(app): State<App>, session: Session, Query(q): 
         Ok(u) => u,
         Err(page) => return page,
     };
-    let all: Vec<CatalogEntitlement> = app.writ.catalog().entitlements().map(views::entitlement).collect();
+    let all: Vec<CatalogEntitlement> = app.writ.requestable(&user.identity).into_iter().map(views::entitlement).collect();
     let words: Vec<String> = q.q.split_whitespace().map(str::to_lowercase).collect();
     let matches = |e: &CatalogEntitlement| {
         let text = format!("{} {} {} {}", e.id, e.description, e.risk, e.owners.join(" ")).to_lowercase();

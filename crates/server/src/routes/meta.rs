@@ -67,10 +67,11 @@ pub async fn whoami(State(app): State<App>, Caller(me): Caller) -> Json<WhoAmI> 
     })
 }
 
-/// What can be requested.
+/// What the caller can ask for: the entitlements the `request` policy
+/// allows it for itself (what policy refuses it whatever the ask is left out).
 #[utoipa::path(get, path = "/v1/catalog", responses((status = 200, body = [CatalogEntitlement])), security(("bearer" = [])))]
-pub async fn catalog(State(app): State<App>, Caller(_): Caller) -> Json<Vec<CatalogEntitlement>> {
-    Json(app.writ.catalog().entitlements().map(views::entitlement).collect())
+pub async fn catalog(State(app): State<App>, Caller(me): Caller) -> Json<Vec<CatalogEntitlement>> {
+    Json(app.writ.requestable(&me).into_iter().map(views::entitlement).collect())
 }
 
 /// The catalog's targets and their connectors. Endpoints are infrastructure
