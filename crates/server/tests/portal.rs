@@ -231,6 +231,7 @@ async fn a_person_finds_access_requests_it_and_follows_its_evidence_and_no_one_e
 
     let page = send(&h, "GET", &at, Some(&alice), None).await;
     assert!(page.body.contains("request.submitted") && page.body.contains("policy.decided"), "the evidence chain: {}", page.body);
+    assert!(page.body.contains("Policy decisions") && page.body.contains("auto_approve"), "the decisions and the policies behind them: {}", page.body);
     let mine = send(&h, "GET", "/portal/requests", Some(&alice), None).await;
     assert!(mine.body.contains(&id), "{}", mine.body);
 
@@ -264,6 +265,8 @@ async fn an_approver_reviews_from_the_inbox_and_a_holder_gives_access_up() {
 
     let mona = sign_in(&h, &op, "mona").await;
     let mona_csrf = writ_server::portal::csrf_token(mona.trim_start_matches("writ_session="));
+    let waiting = send(&h, "GET", "/portal/requests", Some(&alice), None).await;
+    assert!(waiting.body.contains("manager: 1 of"), "where it waits, and for whom: {}", waiting.body);
     let inbox = send(&h, "GET", "/portal/inbox", Some(&mona), None).await;
     assert!(inbox.body.contains(&id), "{}", inbox.body);
     assert!(!send(&h, "GET", "/portal/inbox", Some(&alice), None).await.body.contains(&id), "not in the requester's own inbox");
