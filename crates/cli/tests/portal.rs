@@ -58,6 +58,16 @@ fn must(r: Result<(), writ_testkit::browser::BrowserError>) {
     r.unwrap_or_else(|e| panic!("{e}"));
 }
 
+/// Waits until the page says `needle`: after a form is sent, the old page
+/// stays until the answer arrives, so its elements prove nothing.
+fn wait_for_text(b: &Browser, needle: &str) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !b.page_text().contains(needle) {
+        assert!(std::time::Instant::now() < deadline, "the page never said `{needle}`: {}", b.page_text());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 #[test]
 fn a_request_goes_from_the_catalog_through_two_approvals_and_fulfilment_to_giving_it_up() {
     let op = OidcProvider::start().unwrap();
@@ -89,20 +99,31 @@ fn a_request_goes_from_the_catalog_through_two_approvals_and_fulfilment_to_givin
         must(b.wait_for("#reason", WAIT));
         must(b.fill("#reason", &format!("{stage} ok for batch 42")));
         shot(&b, &format!("{who}-review"));
+        let reviews_before = b.page_text().matches("review.recorded").count();
         must(b.click("button[value='approve']"));
-        must(b.wait_for("ol.timeline", WAIT));
-        assert!(b.page_text().contains("review.recorded"), "{who}: {}", b.page_text());
+        let deadline = std::time::Instant::now() + WAIT;
+        while b.page_text().matches("review.recorded").count() <= reviews_before {
+            assert!(std::time::Instant::now() < deadline, "{who}'s review never showed: {}", b.page_text());
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     // The fulfiller puts it in place, with evidence.
+    // The task is opened by the server's job worker once the request is approved.
     let dana = signed_in(&s, &op, "dana");
-    must(dana.goto(&format!("{}/portal/tasks", s.url)));
-    assert!(dana.page_text().contains(ENTITLEMENT), "{}", dana.page_text());
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        must(dana.goto(&format!("{}/portal/tasks", s.url)));
+        if dana.page_text().contains(ENTITLEMENT) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no task for dana: {}", dana.page_text());
+        std::thread::sleep(Duration::from_millis(100));
+    }
     shot(&dana, "dana-tasks");
     must(dana.fill("textarea[name='evidence']", "GRANT payments_approve TO alice; checked with \\du, CHG-42"));
     must(dana.click_button("Done"));
-    must(dana.wait_for("main h1", WAIT));
-    assert!(dana.page_text().contains("No open task"), "{}", dana.page_text());
+    wait_for_text(&dana, "No open task");
 
     // alice sees the whole chain, then gives the access up.
     must(alice.goto(&format!("{}/portal/requests/{id}", s.url)));
@@ -115,8 +136,7 @@ fn a_request_goes_from_the_catalog_through_two_approvals_and_fulfilment_to_givin
     assert!(alice.page_text().contains(ENTITLEMENT), "{}", alice.page_text());
     shot(&alice, "alice-access");
     must(alice.click(&format!("button[aria-label='Give up {ENTITLEMENT}']")));
-    must(alice.wait_for("main h1", WAIT));
-    assert!(alice.page_text().contains("revoking"), "its removal started: {}", alice.page_text());
+    wait_for_text(&alice, "revoking");
     shot(&alice, "alice-gave-up");
     let state = s.json("sam", &["request", "show", &id]);
     assert!(state["grants"].as_array().unwrap().iter().any(|g| g["state"] == "revoking"), "{state:#}");
