@@ -138,3 +138,39 @@ impl Writ {
         Err(AppError::Conflict { what: "request", id: id.to_string() })
     }
 }
+
+/// What a reviewer sees of a pending request's subject before deciding.
+#[derive(Debug, Clone)]
+pub struct ReviewContext {
+    /// The grants that may still hold access for the subject now.
+    pub holdings: Vec<writ_core::grant::Grant>,
+    /// Why an approval would be refused now, if it would (a disabled
+    /// subject, a toxic combination with what it holds, naming the pair).
+    pub warning: Option<String>,
+}
+
+impl Writ {
+    /// The subject's current access and any reason an approval would be
+    /// refused, for someone who may act on one of request `id`'s stages (an
+    /// entitlement owner, a member of a stage's group, the subject's
+    /// manager): what they need to judge it. Anyone else is answered as for
+    /// a request that does not exist.
+    pub async fn review_context(&self, actor: &Identity, id: RequestId) -> Result<ReviewContext, AppError> {
+        let req = self.load_request(id).await?;
+        let not_found = || AppError::NotFound { what: "request", id: id.to_string() };
+        let subject = self.identity(req.subject()).await?;
+        let manager = self.subject_manager(&subject).await?;
+        let parties = Parties { request: &req, subject: Some(&subject), subject_manager: manager.as_ref() };
+        let acts = [writ_policy::Relation::EntitlementOwner, writ_policy::Relation::StageApprover, writ_policy::Relation::SubjectManager].map(|r| r.as_str());
+        let may_act = req
+            .entitlements()
+            .iter()
+            .any(|e| parties.relations(actor, e, facts::fulfiller_group(&self.catalog, e.target())).iter().any(|r| acts.contains(&r.as_str())));
+        if !may_act || actor.id == *req.subject() || actor.id == *req.requester() {
+            return Err(not_found());
+        }
+        let holdings = self.every_grant(crate::ports::GrantFilter { subject: Some(req.subject().clone()), active_only: true, ..Default::default() }).await?;
+        let warning = self.receive_refusal(&req).await?;
+        Ok(ReviewContext { holdings, warning })
+    }
+}

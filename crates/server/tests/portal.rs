@@ -272,6 +272,7 @@ async fn an_approver_reviews_from_the_inbox_and_a_holder_gives_access_up() {
     assert!(!send(&h, "GET", "/portal/inbox", Some(&alice), None).await.body.contains(&id), "not in the requester's own inbox");
     let page = send(&h, "GET", &at, Some(&mona), None).await;
     assert!(page.body.contains("Your review") && page.body.contains("value=\"approve\""), "{}", page.body);
+    assert!(page.body.contains("alice holds now: nothing through Writ"), "the subject's current access: {}", page.body);
     // Someone without authority at the stage is refused, and it says why.
     let bob = sign_in(&h, &op, "bob").await;
     let bob_csrf = writ_server::portal::csrf_token(bob.trim_start_matches("writ_session="));

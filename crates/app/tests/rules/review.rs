@@ -383,3 +383,19 @@ async fn approvals_of_a_toxic_pair_racing_cannot_both_pass() {
     assert_eq!(states.iter().filter(|s| **s == RequestState::Approved).count(), 1, "{states:?}");
     assert!(w.store.standing(&id("alice")).await.unwrap().guard.version > guard_before, "the approval relied on alice's holdings as read");
 }
+
+/// A reviewer who may act on a stage sees the subject's current access
+/// before deciding; nobody else (not even the requester) gets it.
+#[tokio::test]
+async fn a_reviewer_sees_the_subjects_current_access_and_no_one_else_does() {
+    let w = World::new().await;
+    let (_, held) = w.holding_read("alice", "4h").await;
+    let pending = w.submit("alice", "alice", &[WRITE], "2h").await.unwrap();
+    let context = w.writ.review_context(&w.who("sam").await, pending.id()).await.unwrap();
+    assert_eq!(context.holdings.iter().map(|g| g.id()).collect::<Vec<_>>(), [held.id()]);
+    assert_eq!(context.warning, None);
+    for stranger in ["bob", "alice", "dan"] {
+        let e = w.writ.review_context(&w.who(stranger).await, pending.id()).await.unwrap_err();
+        assert!(matches!(e, writ_app::AppError::NotFound { .. }), "{stranger}: {e:?}");
+    }
+}

@@ -82,6 +82,10 @@ struct RequestPage {
     /// The break-glass review form is shown: the use awaits its review and
     /// the viewer is one of its named reviewers.
     can_review_use: bool,
+    /// For a reviewer who may act on a stage: the subject's current access,
+    /// and why approving would be refused now, if it would.
+    holdings: Option<Vec<writ_api::GrantView>>,
+    warning: Option<String>,
     error: Option<String>,
 }
 
@@ -422,15 +426,22 @@ pub(super) async fn request(State(app): State<App>, session: Session, Path(id): 
             );
         }
     };
-    request_page(&app, &user, &evidence, StatusCode::OK, None)
+    request_page(&app, &user, &evidence, StatusCode::OK, None).await
 }
 
-fn request_page(app: &App, user: &PortalUser, evidence: &writ_app::query::Evidence, status: StatusCode, error: Option<String>) -> Response {
+async fn request_page(app: &App, user: &PortalUser, evidence: &writ_app::query::Evidence, status: StatusCode, error: Option<String>) -> Response {
     let view = views::evidence(evidence, app.writ.clock().now(), |g| app.writ.is_overdue(g));
     let me = user.identity.id.to_string();
     let can_review = view.request.state == "pending" && view.request.requester != me && view.request.subject != me;
     let can_review_use = view.request.post_review.as_ref().is_some_and(|p| p.verdict.is_none() && p.reviewers.contains(&me));
-    render(status, &RequestPage { nav: Nav::of(user, "requests"), r: view.request, events: view.events, can_review, can_review_use, error })
+    // Only someone who may act on a stage gets the subject's context; for
+    // anyone else it is "not found", and nothing is shown.
+    let context = if can_review { app.writ.review_context(&user.identity, evidence.request.id()).await.ok() } else { None };
+    let (holdings, warning) = match context {
+        Some(c) => (Some(c.holdings.iter().map(|g| views::grant(g, app.writ.is_overdue(g))).collect()), c.warning),
+        None => (None, None),
+    };
+    render(status, &RequestPage { nav: Nav::of(user, "requests"), r: view.request, events: view.events, can_review, can_review_use, holdings, warning, error })
 }
 
 /// A cursor from a page's query (`?cursor=…`), or the page saying it is not one.
@@ -495,18 +506,19 @@ pub(super) async fn review(State(app): State<App>, session: Session, Path(id): P
             &evidence,
             StatusCode::FORBIDDEN,
             Some("the form did not come from this session's page (CSRF check): review again from this page".into()),
-        );
+        )
+        .await;
     }
     let verdict = match f.verdict.as_str() {
         "approve" => writ_core::review::Verdict::Approve,
         "deny" => writ_core::review::Verdict::Deny,
-        _ => return request_page(&app, &user, &evidence, StatusCode::BAD_REQUEST, Some("choose Approve or Deny".into())),
+        _ => return request_page(&app, &user, &evidence, StatusCode::BAD_REQUEST, Some("choose Approve or Deny".into())).await,
     };
     match app.writ.review(&user.identity, rid, verdict, f.reason.clone()).await {
         Ok(_) => see_other(&format!("/portal/requests/{id}")),
         Err(e) => {
             let (status, text) = refusal(e, "a review could not be recorded");
-            request_page(&app, &user, &evidence, status, Some(text))
+            request_page(&app, &user, &evidence, status, Some(text)).await
         }
     }
 }
@@ -712,18 +724,19 @@ pub(super) async fn review_use(State(app): State<App>, session: Session, Path(id
             &evidence,
             StatusCode::FORBIDDEN,
             Some("the form did not come from this session's page (CSRF check): review again from this page".into()),
-        );
+        )
+        .await;
     }
     let verdict = match f.verdict.as_str() {
         "accept" => writ_core::break_glass::UseVerdict::Accept,
         "reject" => writ_core::break_glass::UseVerdict::Reject,
-        _ => return request_page(&app, &user, &evidence, StatusCode::BAD_REQUEST, Some("choose Accept or Reject".into())),
+        _ => return request_page(&app, &user, &evidence, StatusCode::BAD_REQUEST, Some("choose Accept or Reject".into())).await,
     };
     match app.writ.review_break_glass(&user.identity, rid, verdict, &f.note).await {
         Ok(_) => see_other(&format!("/portal/requests/{id}")),
         Err(e) => {
             let (status, text) = refusal(e, "a break-glass review could not be recorded");
-            request_page(&app, &user, &evidence, status, Some(text))
+            request_page(&app, &user, &evidence, status, Some(text)).await
         }
     }
 }
