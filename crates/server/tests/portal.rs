@@ -412,6 +412,7 @@ async fn no_page_or_form_opens_to_a_missing_session_or_a_missing_csrf_token() {
         (format!("/portal/tasks/{some_task}/complete"), "evidence=x".to_owned()),
         ("/portal/break-glass".to_owned(), "entitlement=pg-prod%2Fanalytics_read&duration=1h&justification=x".to_owned()),
         (format!("/portal/break-glass/{some_request}/review"), "verdict=accept&note=x".to_owned()),
+        ("/portal/inbox".to_owned(), "verdict=approve&reason=x&id=req-00000000000000000000000000000001".to_owned()),
         ("/portal/logout".to_owned(), String::new()),
     ];
     let (head, _) = h.app.writ.store().audit_head().await.unwrap();
@@ -427,4 +428,36 @@ async fn no_page_or_form_opens_to_a_missing_session_or_a_missing_csrf_token() {
     let (_, after) = h.get("sam", "/v1/requests").await;
     assert_eq!(requests, after);
     assert!(send(&h, "GET", "/portal", Some(&alice), None).await.body.contains("Sign out"), "alice is still signed in");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approver_reviews_several_requests_at_once_each_decided_alone() {
+    let op = OidcProvider::start().unwrap();
+    let h = portal_for(&op).await;
+    let mut ids = Vec::new();
+    for who in ["alice", "bob"] {
+        let session = sign_in(&h, &op, who).await;
+        let csrf = writ_server::portal::csrf_token(session.trim_start_matches("writ_session="));
+        let body = form(&[("csrf", &csrf), ("entitlement", "ldap-corp/vpn-users"), ("duration", "2h"), ("justification", "travel"), ("ticket", "")]);
+        let filed = send(&h, "POST", "/portal/requests", Some(&session), Some(&body)).await;
+        ids.push(filed.location.unwrap().trim_start_matches("/portal/requests/").to_owned());
+    }
+    let mona = sign_in(&h, &op, "mona").await;
+    let csrf = writ_server::portal::csrf_token(mona.trim_start_matches("writ_session="));
+    let inbox = send(&h, "GET", "/portal/inbox", Some(&mona), None).await;
+    assert!(ids.iter().all(|id| inbox.body.contains(id)) && inbox.body.contains("Approve selected"), "{}", inbox.body);
+    let stranger = "req-00000000000000000000000000000001";
+    let picked = |csrf: &str| format!("csrf={csrf}&verdict=approve&reason=ok&id={}&id={}&id={stranger}", ids[0], ids[1]);
+    let forged = send(&h, "POST", "/portal/inbox", Some(&mona), Some(&picked(""))).await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    let done = send(&h, "POST", "/portal/inbox", Some(&mona), Some(&picked(&csrf))).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    for id in &ids {
+        assert!(done.body.contains(&format!("`{id}`: approved")), "{}", done.body);
+        let (_, v) = h.get("mona", &format!("/v1/requests/{id}")).await;
+        assert_eq!(v["request"]["state"], "approved", "{v}");
+    }
+    assert!(done.body.contains(&format!("`{stranger}`")) && done.body.contains("not found"), "each one says what happened: {}", done.body);
+    let none = send(&h, "POST", "/portal/inbox", Some(&mona), Some(&format!("csrf={csrf}&verdict=approve&reason=ok"))).await;
+    assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", none.body);
 }

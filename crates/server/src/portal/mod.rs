@@ -39,7 +39,7 @@ pub fn router() -> Router<App> {
         .route("/portal/requests/new", get(pages::new_request))
         .route("/portal/requests/{id}", get(pages::request))
         .route("/portal/requests/{id}/review", post(pages::review))
-        .route("/portal/inbox", get(pages::inbox))
+        .route("/portal/inbox", get(pages::inbox).post(pages::bulk_review))
         .route("/portal/access", get(pages::access))
         .route("/portal/tasks", get(pages::tasks))
         .route("/portal/dashboard", get(pages::dashboard))

@@ -107,6 +107,8 @@ struct InboxPage {
     nav: Nav,
     requests: Vec<RequestView>,
     next: Option<String>,
+    /// What a bulk review did: (went through, sentence) per request.
+    outcome: Vec<(bool, String)>,
 }
 
 #[derive(Template)]
@@ -466,6 +468,65 @@ pub(super) async fn inbox(State(app): State<App>, session: Session, Query(q): Qu
         Ok(a) => a,
         Err(page) => return page,
     };
+    inbox_page(&app, &user, after, StatusCode::OK, Vec::new()).await
+}
+
+/// The most requests one bulk review takes.
+const BULK_MAX: usize = 50;
+
+/// Reviews the selected requests of the inbox, each through the same
+/// use-case as alone (authority, policy, separation of duties checked for
+/// each): safe because nothing is decided for all at once. Says what
+/// happened to each.
+pub(super) async fn bulk_review(State(app): State<App>, session: Session, body: axum::body::Bytes) -> Response {
+    let user = match signed_in(&app, session) {
+        Ok(u) => u,
+        Err(page) => return page,
+    };
+    let (mut csrf, mut verdict, mut reason, mut ids) = (String::new(), String::new(), String::new(), Vec::new());
+    for (k, v) in form_urlencoded::parse(&body) {
+        match k.as_ref() {
+            "csrf" => csrf = v.into_owned(),
+            "verdict" => verdict = v.into_owned(),
+            "reason" => reason = v.into_owned(),
+            "id" => ids.push(v.into_owned()),
+            _ => {}
+        }
+    }
+    if !csrf_matches(&user, &csrf) {
+        return inbox_page(
+            &app,
+            &user,
+            None,
+            StatusCode::FORBIDDEN,
+            vec![(false, "the form did not come from this session's page (CSRF check): review again from this page".into())],
+        )
+        .await;
+    }
+    let verdict = match verdict.as_str() {
+        "approve" => writ_core::review::Verdict::Approve,
+        "deny" => writ_core::review::Verdict::Deny,
+        _ => return inbox_page(&app, &user, None, StatusCode::BAD_REQUEST, vec![(false, "choose Approve or Deny".into())]).await,
+    };
+    if ids.is_empty() || ids.len() > BULK_MAX {
+        let text = format!("select from 1 to {BULK_MAX} requests (got {})", ids.len());
+        return inbox_page(&app, &user, None, StatusCode::UNPROCESSABLE_ENTITY, vec![(false, text)]).await;
+    }
+    let mut outcome = Vec::with_capacity(ids.len());
+    for id in ids {
+        let line = match RequestId::parse(&id) {
+            Err(_) => (false, format!("`{id}`: not a request id")),
+            Ok(rid) => match app.writ.review(&user.identity, rid, verdict, reason.clone()).await {
+                Ok(req) => (true, format!("`{id}`: {}", req.state().as_str())),
+                Err(e) => (false, format!("`{id}`: {}", refusal(e, "the review could not be recorded").1)),
+            },
+        };
+        outcome.push(line);
+    }
+    inbox_page(&app, &user, None, StatusCode::OK, outcome).await
+}
+
+async fn inbox_page(app: &App, user: &PortalUser, after: Option<writ_app::ports::Cursor>, status: StatusCode, outcome: Vec<(bool, String)>) -> Response {
     let page = match app.writ.review_queue(&user.identity, 50, after).await {
         Ok(p) => p,
         Err(e) => {
@@ -475,7 +536,7 @@ pub(super) async fn inbox(State(app): State<App>, session: Session, Query(q): Qu
     };
     let now = app.writ.clock().now();
     let requests = page.iter().map(|r| views::request(r, now)).collect();
-    render(StatusCode::OK, &InboxPage { nav: Nav::of(&user, "inbox"), requests, next: page.next.map(|c| c.to_string()) })
+    render(status, &InboxPage { nav: Nav::of(user, "inbox"), requests, next: page.next.map(|c| c.to_string()), outcome })
 }
 
 #[derive(Debug, Deserialize)]
