@@ -166,7 +166,10 @@ impl Writ {
             .entitlements()
             .iter()
             .any(|e| parties.relations(actor, e, facts::fulfiller_group(&self.catalog, e.target())).iter().any(|r| acts.contains(&r.as_str())));
-        if !may_act || actor.id == *req.subject() || actor.id == *req.requester() {
+        // Only while it waits, and only for an active person: an AI agent, an
+        // API key or a service account never reviews, so it sees nothing here.
+        let waiting = req.state() == writ_core::request::RequestState::Pending;
+        if !waiting || !may_act || actor.require_accountable("review").is_err() || actor.id == *req.subject() || actor.id == *req.requester() {
             return Err(not_found());
         }
         let holdings = self.every_grant(crate::ports::GrantFilter { subject: Some(req.subject().clone()), active_only: true, ..Default::default() }).await?;

@@ -394,8 +394,15 @@ async fn a_reviewer_sees_the_subjects_current_access_and_no_one_else_does() {
     let context = w.writ.review_context(&w.who("sam").await, pending.id()).await.unwrap();
     assert_eq!(context.holdings.iter().map(|g| g.id()).collect::<Vec<_>>(), [held.id()]);
     assert_eq!(context.warning, None);
-    for stranger in ["bob", "alice", "dan"] {
+    // The AI agent is in `security` too, but never reviews.
+    for stranger in ["bob", "alice", "dan", "agent"] {
         let e = w.writ.review_context(&w.who(stranger).await, pending.id()).await.unwrap_err();
         assert!(matches!(e, writ_app::AppError::NotFound { .. }), "{stranger}: {e:?}");
     }
+    // A disabled reviewer, or a request no longer waiting: nothing either.
+    let mut sam = w.who("sam").await;
+    sam.status = IdentityStatus::Disabled;
+    assert!(matches!(w.writ.review_context(&sam, pending.id()).await, Err(writ_app::AppError::NotFound { .. })));
+    w.writ.cancel(&w.who("alice").await, pending.id(), "not needed".into()).await.unwrap();
+    assert!(matches!(w.writ.review_context(&w.who("sam").await, pending.id()).await, Err(writ_app::AppError::NotFound { .. })));
 }
