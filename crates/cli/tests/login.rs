@@ -10,7 +10,6 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-use writ_testkit::oidc::CLIENT_ID;
 use writ_testkit::{Browser, OidcProvider};
 
 #[path = "common/demo.rs"]
@@ -21,13 +20,7 @@ mod server;
 use server::{text, writ_cmd, Server};
 
 fn server_for(op: &OidcProvider) -> Server {
-    let issuer = op.issuer();
-    Server::start_with(None, move |data| {
-        let config = data.join("writ.toml");
-        let mut toml = std::fs::read_to_string(&config).unwrap();
-        toml.push_str(&format!("\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"{CLIENT_ID}\"\n"));
-        std::fs::write(&config, toml).unwrap();
-    })
+    Server::start_with_oidc(&op.issuer())
 }
 
 /// `writ --server … args…` with its config directory in `home`, no token given.

@@ -14,7 +14,6 @@
 use std::time::Duration;
 
 use writ_testkit::browser::Browser;
-use writ_testkit::oidc::CLIENT_ID;
 use writ_testkit::OidcProvider;
 
 #[path = "common/demo.rs"]
@@ -28,13 +27,7 @@ const WAIT: Duration = Duration::from_secs(10);
 const ENTITLEMENT: &str = "pg-prod/payments_approve";
 
 fn server_for(op: &OidcProvider) -> Server {
-    let issuer = op.issuer();
-    Server::start_with(None, move |data| {
-        let config = data.join("writ.toml");
-        let mut toml = std::fs::read_to_string(&config).unwrap();
-        toml.push_str(&format!("\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"{CLIENT_ID}\"\n"));
-        std::fs::write(&config, toml).unwrap();
-    })
+    Server::start_with_oidc(&op.issuer())
 }
 
 /// `login`'s own browser, signed in to the portal at the provider.

@@ -104,6 +104,18 @@ impl Server {
         Self::start_with(database_url, |_| {})
     }
 
+    /// [`Server::start`] on SQLite with `[oidc]` trusting `issuer` for
+    /// writ-testkit's client id (sign-in by `writ login` and the portal).
+    pub fn start_with_oidc(issuer: &str) -> Server {
+        let issuer = issuer.to_owned();
+        Self::start_with(None, move |data| {
+            let config = data.join("writ.toml");
+            let mut toml = std::fs::read_to_string(&config).unwrap();
+            toml.push_str(&format!("\n[oidc]\nissuer = \"{issuer}\"\nclient_id = \"{}\"\n", writ_testkit::oidc::CLIENT_ID));
+            std::fs::write(&config, toml).unwrap();
+        })
+    }
+
     /// [`Server::start`], with `setup` run on the data dir between `writ init`
     /// and `writ serve` (to add targets to the catalog and config).
     pub fn start_with(database_url: Option<&str>, setup: impl FnOnce(&Path)) -> Server {
