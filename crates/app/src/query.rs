@@ -18,7 +18,18 @@ use crate::authz::{refusal, Directory};
 use crate::facts::Parties;
 use crate::ports::{Cursor, GrantFilter, Page, ReconcileRun, RequestFilter, RunFilter, RunState, TaskFilter};
 use crate::service::PAGE;
-use crate::{AppError, Writ};
+use crate::{events, AppError, Writ};
+
+/// The longest window the flow figures cover: a year.
+pub const MAX_FLOW_WEEKS: u32 = 53;
+
+/// See [`Writ::flow_figures`].
+#[derive(Debug, Clone)]
+pub struct FlowFigures {
+    pub times: writ_core::flow::FlowTimes,
+    /// Oldest first.
+    pub weeks: Vec<writ_core::flow::Week>,
+}
 
 /// A page's limit: at least 1 (the server says its own maximum).
 pub(crate) fn page_limit(limit: u32) -> Result<u32, AppError> {
@@ -290,6 +301,46 @@ impl Writ {
             }
             after = page.last().map(Cursor::of_run);
         }
+    }
+
+    /// Time to approve, provision and revoke for the requests whose steps
+    /// fell in the last `weeks` whole weeks, and the same week by week, if
+    /// policy allows `read_audit`. Read from the audit log's event times, so
+    /// each figure names the requests behind it.
+    pub async fn flow_figures(&self, actor: &Identity, weeks: u32) -> Result<FlowFigures, AppError> {
+        use writ_core::flow::{self, FlowEvent, Step};
+        self.authorize(actor, AdminAction::ReadAudit, "read the flow times")?;
+        if !(1..=MAX_FLOW_WEEKS).contains(&weeks) {
+            return Err(DomainError::invalid("weeks", format!("must be from 1 to {MAX_FLOW_WEEKS}, not {weeks}")).into());
+        }
+        let now = self.clock.now();
+        let step_of = |kind: &str| match kind {
+            events::REQUEST_SUBMITTED => Some(Step::Submitted),
+            events::REQUEST_APPROVED => Some(Step::Approved),
+            events::REQUEST_DENIED => Some(Step::Denied),
+            events::REQUEST_LAPSED | events::REQUEST_CANCELLED => Some(Step::Dropped),
+            events::REQUEST_ACTIVATED | events::REQUEST_PARTIALLY_FULFILLED => Some(Step::Provisioned),
+            events::GRANT_EXPIRING | events::GRANT_REVOKING => Some(Step::RemovalStarted),
+            events::GRANT_REMOVAL_VERIFIED => Some(Step::RemovalVerified),
+            events::BREAK_GLASS_USED => Some(Step::BreakGlass),
+            _ => None,
+        };
+        let kinds = [
+            events::REQUEST_SUBMITTED,
+            events::REQUEST_APPROVED,
+            events::REQUEST_DENIED,
+            events::REQUEST_LAPSED,
+            events::REQUEST_CANCELLED,
+            events::REQUEST_ACTIVATED,
+            events::REQUEST_PARTIALLY_FULFILLED,
+            events::GRANT_EXPIRING,
+            events::GRANT_REVOKING,
+            events::GRANT_REMOVAL_VERIFIED,
+            events::BREAK_GLASS_USED,
+        ];
+        let rows = self.store.request_event_times(&kinds, flow::window_start(now, weeks)).await?;
+        let events: Vec<FlowEvent> = rows.into_iter().filter_map(|(request, kind, at)| step_of(&kind).map(|step| FlowEvent { request, step, at })).collect();
+        Ok(FlowFigures { times: flow::flow_times(&events, 5), weeks: flow::weekly(&events, now, weeks) })
     }
 
     /// A page of the audit log, in `seq` order after `after_seq`, if policy

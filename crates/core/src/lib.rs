@@ -9,6 +9,7 @@ pub mod break_glass;
 pub mod catalog;
 pub mod duration;
 pub mod error;
+pub mod flow;
 pub mod fulfilment;
 pub mod grant;
 pub mod identity;

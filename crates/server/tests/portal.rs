@@ -395,6 +395,12 @@ async fn no_page_or_form_opens_to_a_missing_session_or_a_missing_csrf_token() {
         "/portal/tasks",
         "/portal/break-glass",
         "/portal/dashboard",
+        "/portal/dashboard?weeks=4",
+        "/portal/removals",
+        "/portal/owner-left?overdue=1",
+        "/portal/requests?scope=all&state=pending",
+        "/portal/break-glass?exceptions=1",
+        "/portal/access?cursor=x",
         "/portal/reconcile",
     ];
     for page in pages.iter().map(|p| p.to_string()).chain([format!("/portal/requests/{some_request}")]) {
@@ -460,4 +466,99 @@ async fn an_approver_reviews_several_requests_at_once_each_decided_alone() {
     assert!(done.body.contains(&format!("`{stranger}`")) && done.body.contains("not found"), "each one says what happened: {}", done.body);
     let none = send(&h, "POST", "/portal/inbox", Some(&mona), Some(&format!("csrf={csrf}&verdict=approve&reason=ok"))).await;
     assert_eq!(none.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", none.body);
+}
+
+/// Oversight's pages: the dashboard's flow times name the requests behind
+/// them, each exception figure opens its list, and none of it opens to
+/// someone policy does not let read the audit trail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_links_every_figure_to_its_evidence_for_oversight_only() {
+    let op = OidcProvider::start().unwrap();
+    let h = portal_for(&op).await;
+    let alice = sign_in(&h, &op, "alice").await;
+    let alice_csrf = writ_server::portal::csrf_token(alice.trim_start_matches("writ_session="));
+    let filed = send(
+        &h,
+        "POST",
+        "/portal/requests",
+        Some(&alice),
+        Some(&form(&[("csrf", &alice_csrf), ("entitlement", "ldap-corp/vpn-users"), ("duration", "2h"), ("justification", "travel"), ("ticket", "")])),
+    )
+    .await;
+    let at = filed.location.clone().unwrap_or_else(|| panic!("{}", filed.body));
+    let id = at.trim_start_matches("/portal/requests/").to_owned();
+
+    // The manager's inbox shows, per request, what the subject holds now.
+    let mona = sign_in(&h, &op, "mona").await;
+    let mona_csrf = writ_server::portal::csrf_token(mona.trim_start_matches("writ_session="));
+    let inbox = send(&h, "GET", "/portal/inbox", Some(&mona), None).await;
+    assert!(inbox.body.contains("They hold now") && inbox.body.contains("nothing through Writ"), "{}", inbox.body);
+    let approved =
+        send(&h, "POST", &format!("{at}/review"), Some(&mona), Some(&form(&[("csrf", &mona_csrf), ("verdict", "approve"), ("reason", "travel")]))).await;
+    assert_eq!(approved.status, StatusCode::SEE_OTHER, "{}", approved.body);
+
+    let sam = sign_in(&h, &op, "sam").await;
+    let dashboard = send(&h, "GET", "/portal/dashboard", Some(&sam), None).await;
+    assert_eq!(dashboard.status, StatusCode::OK, "{}", dashboard.body);
+    let body = &dashboard.body;
+    assert!(body.contains("Time to approve") && body.contains("Time to provision") && body.contains("Time to revoke"), "{body}");
+    assert!(body.contains(&format!("href=\"/portal/requests/{id}\"")), "the approval's time links to its request: {body}");
+    for link in ["/portal/removals?overdue=1", "/portal/owner-left", "/portal/break-glass?exceptions=1", "/portal/requests?scope=all&amp;state=approved"] {
+        assert!(body.contains(&format!("href=\"{link}")), "{link} in {body}");
+    }
+    assert!(body.contains("<svg class=\"chart\"") && body.contains("1 approved"), "the weekly chart, drawn on the server: {body}");
+    assert!(!body.contains("<script"), "no script");
+    let weeks = send(&h, "GET", "/portal/dashboard?weeks=2", Some(&sam), None).await;
+    assert_eq!(weeks.body.matches("<th scope=\"row\">20").count(), 4, "two weeks in the trend and two in the drift tables: {}", weeks.body);
+    for bad in ["0", "54", "eight"] {
+        let refused = send(&h, "GET", &format!("/portal/dashboard?weeks={bad}"), Some(&sam), None).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "weeks={bad}");
+        assert!(refused.body.contains("from 1 to 53"), "{}", refused.body);
+    }
+
+    // Each figure's list: the approved requests of everyone for security...
+    let all = send(&h, "GET", "/portal/requests?scope=all&state=approved", Some(&sam), None).await;
+    assert!(all.body.contains(&id) && all.body.contains("Requests: approved"), "{}", all.body);
+    assert!(!send(&h, "GET", "/portal/requests?scope=all&state=pending", Some(&sam), None).await.body.contains(&id), "filtered by state");
+    let bad_state = send(&h, "GET", "/portal/requests?state=maybe", Some(&sam), None).await;
+    assert_eq!(bad_state.status, StatusCode::BAD_REQUEST);
+    assert!(bad_state.body.contains("`maybe` is not a request state"), "{}", bad_state.body);
+    // ...but only what policy lets each person see: bob sees none of alice's.
+    let bob = sign_in(&h, &op, "bob").await;
+    let bobs = send(&h, "GET", "/portal/requests?scope=all", Some(&bob), None).await;
+    assert_eq!(bobs.status, StatusCode::OK);
+    assert!(!bobs.body.contains(&id), "{}", bobs.body);
+    for page in ["/portal/removals", "/portal/removals?overdue=1", "/portal/owner-left", "/portal/dashboard?weeks=4"] {
+        let refused = send(&h, "GET", page, Some(&bob), None).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{page}: {}", refused.body);
+        let shown = send(&h, "GET", page, Some(&sam), None).await;
+        assert_eq!(shown.status, StatusCode::OK, "{page}: {}", shown.body);
+    }
+
+    // A grant given up is listed among the removals under way, with its
+    // request. (Analytics is auto-approved; dana puts it in place.)
+    let filed = send(
+        &h,
+        "POST",
+        "/portal/requests",
+        Some(&alice),
+        Some(&form(&[("csrf", &alice_csrf), ("entitlement", "pg-prod/analytics_read"), ("duration", "2h"), ("justification", "reports"), ("ticket", "")])),
+    )
+    .await;
+    let id = filed.location.clone().unwrap_or_else(|| panic!("{}", filed.body)).trim_start_matches("/portal/requests/").to_owned();
+    let (_, tasks) = h.get("dana", "/v1/tasks").await;
+    let task =
+        tasks.as_array().unwrap().iter().find(|t| t["request_id"] == id.as_str()).unwrap_or_else(|| panic!("{tasks}"))["id"].as_str().unwrap().to_owned();
+    let (status, body) = h.post("dana", &format!("/v1/tasks/{task}/complete"), serde_json::json!({ "evidence": "GRANT done" })).await;
+    assert!(status.is_success(), "{body}");
+    let (_, grants) = h.get("alice", "/v1/grants").await;
+    let grant =
+        grants.as_array().unwrap().iter().find(|g| g["request_id"] == id.as_str()).unwrap_or_else(|| panic!("{grants}"))["id"].as_str().unwrap().to_owned();
+    let gone = send(&h, "POST", &format!("/portal/grants/{grant}/give-up"), Some(&alice), Some(&form(&[("csrf", &alice_csrf)]))).await;
+    assert_eq!(gone.status, StatusCode::SEE_OTHER, "{}", gone.body);
+    let removals = send(&h, "GET", "/portal/removals", Some(&sam), None).await;
+    assert!(removals.body.contains("pg-prod/analytics_read") && removals.body.contains(&format!("/portal/requests/{id}")), "{}", removals.body);
+    assert!(!send(&h, "GET", "/portal/removals?overdue=1", Some(&sam), None).await.body.contains(&id), "not overdue yet");
+    let bad_cursor = send(&h, "GET", "/portal/removals?cursor=nonsense", Some(&sam), None).await;
+    assert_eq!(bad_cursor.status, StatusCode::BAD_REQUEST);
 }

@@ -103,4 +103,16 @@ async fn a_run_acts_on_at_most_max_actions_and_reports_the_rest() {
     assert!(one.contains("revoke: removal queued") && one.contains("max_actions"), "{one}");
     let (status, refused) = page(session("alice").await, format!("/portal/reconcile/{}", run.id)).await;
     assert_eq!(status, axum::http::StatusCode::FORBIDDEN, "{refused}");
+    // The request the run filed for the access it removed shows what the run
+    // found, linked to the run, and when its target was last reconciled.
+    let found = writ.store().run_observations(run.id).await.unwrap()[0].action.as_ref().unwrap().request.unwrap();
+    let (status, request) = page(session("audrey").await, format!("/portal/requests/{found}")).await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{request}");
+    assert!(request.contains("<h2>Reconciliation</h2>") && request.contains("reconcile.found"), "{request}");
+    assert!(request.contains(&format!("href=\"/portal/reconcile/{}\"", run.id)), "the finding links to its run: {request}");
+    assert!(request.contains("The live state of <code>pg-live</code> was last set against the grants"), "{request}");
+    // The dashboard counts the week's drift by situation and links to the run.
+    let (_, dashboard) = page(session("audrey").await, "/portal/dashboard".into()).await;
+    assert!(dashboard.contains("Drift by situation") && dashboard.contains(&format!("href=\"/portal/reconcile/{}\"", run.id)), "{dashboard}");
+    assert!(dashboard.contains("<td>2</td>"), "two unapproved findings this week: {dashboard}");
 }

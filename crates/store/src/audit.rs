@@ -1,11 +1,12 @@
 //! Reading the audit log and its checkpoints.
 
+use chrono::{DateTime, Utc};
 use sqlx::Row;
 use writ_app::ports::StoreError;
 use writ_core::audit::{AuditEvent, Checkpoint, EventHash};
 use writ_core::ids::RequestId;
 
-use crate::rows::{audit_event, checkpoint, millis};
+use crate::rows::{audit_event, checkpoint, from_millis, millis};
 use crate::{db_err, SqlStore};
 
 const EVENT_COLUMNS: &str = "seq, at, actor, kind, request_id, payload, prev_hash, hash";
@@ -21,6 +22,27 @@ impl SqlStore {
         let sql = format!("SELECT {EVENT_COLUMNS} FROM audit_events WHERE request_id = $1 ORDER BY seq");
         let rows = sqlx::query(&sql).bind(id.to_string()).fetch_all(&self.reader).await.map_err(db_err)?;
         rows.iter().map(audit_event).collect()
+    }
+
+    pub(crate) async fn event_times(&self, kinds: &[&str], since: DateTime<Utc>) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
+        if kinds.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One placeholder per kind: the codes are bound, never spliced in.
+        let marks: Vec<String> = (0..kinds.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql =
+            format!("SELECT request_id, kind, at FROM audit_events WHERE at >= $1 AND request_id IS NOT NULL AND kind IN ({}) ORDER BY seq", marks.join(", "));
+        let mut query = sqlx::query(&sql).bind(millis(since));
+        for kind in kinds {
+            query = query.bind(*kind);
+        }
+        let rows = query.fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let at = from_millis("audit event", r.try_get("at").map_err(db_err)?)?;
+                Ok((r.try_get("request_id").map_err(db_err)?, r.try_get("kind").map_err(db_err)?, at))
+            })
+            .collect()
     }
 
     pub(crate) async fn head(&self) -> Result<(u64, EventHash), StoreError> {

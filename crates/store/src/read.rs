@@ -512,6 +512,10 @@ impl Store for SqlStore {
         self.events_of_request(id).await
     }
 
+    async fn request_event_times(&self, kinds: &[&str], since: DateTime<Utc>) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
+        self.event_times(kinds, since).await
+    }
+
     async fn audit_head(&self) -> Result<(u64, EventHash), StoreError> {
         self.head().await
     }

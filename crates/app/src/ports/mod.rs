@@ -371,6 +371,10 @@ pub trait Store: Send + Sync {
     /// Audit events in `seq` order, starting after `after_seq`.
     async fn audit_events(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;
     async fn request_events(&self, id: RequestId) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Every audit event about a request whose kind is one of `kinds`, at or
+    /// after `since`: (request id, kind, time), in `seq` order. For the
+    /// dashboard's flow times; `kinds` are event codes, bound as values.
+    async fn request_event_times(&self, kinds: &[&str], since: DateTime<Utc>) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError>;
     /// The log's size and head hash.
     async fn audit_head(&self) -> Result<(u64, EventHash), StoreError>;
     async fn add_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError>;

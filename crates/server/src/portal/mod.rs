@@ -12,6 +12,7 @@
 //! neither read nor compute. Every answer forbids framing, inline script
 //! and cross-origin form targets (`security_headers`).
 
+mod oversight;
 mod pages;
 mod session;
 mod signin;
@@ -42,9 +43,11 @@ pub fn router() -> Router<App> {
         .route("/portal/inbox", get(pages::inbox).post(pages::bulk_review))
         .route("/portal/access", get(pages::access))
         .route("/portal/tasks", get(pages::tasks))
-        .route("/portal/dashboard", get(pages::dashboard))
-        .route("/portal/reconcile", get(pages::runs))
-        .route("/portal/reconcile/{id}", get(pages::run))
+        .route("/portal/dashboard", get(oversight::dashboard))
+        .route("/portal/removals", get(oversight::removals))
+        .route("/portal/owner-left", get(oversight::owner_left))
+        .route("/portal/reconcile", get(oversight::runs))
+        .route("/portal/reconcile/{id}", get(oversight::run))
         .route("/portal/break-glass", get(pages::break_glass).post(pages::use_break_glass))
         .route("/portal/break-glass/{id}/review", post(pages::review_use))
         .route("/portal/tasks/{id}/complete", post(pages::complete_task))

@@ -4,29 +4,29 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::Form;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use writ_api::{AuditEventView, CatalogEntitlement, RequestView};
 use writ_core::duration::AccessDuration;
 use writ_core::ids::{EntitlementId, RequestId};
 use writ_core::request::RequestDraft;
 
-use super::session::{csrf_matches, PortalUser, Session};
+use super::session::{PortalUser, Session, SessionForm, SignedIn};
 use super::signin::see_other;
 use crate::serve::App;
 use crate::views;
 
 /// What every signed-in page's navigation shows.
-struct Nav {
-    identity: String,
-    display_name: String,
-    csrf: String,
+pub(super) struct Nav {
+    pub identity: String,
+    pub display_name: String,
+    pub csrf: String,
     /// The section the page belongs to (`catalog`, `requests`, or empty).
-    here: &'static str,
+    pub here: &'static str,
 }
 
 impl Nav {
-    fn of(user: &PortalUser, here: &'static str) -> Nav {
+    pub(super) fn of(user: &PortalUser, here: &'static str) -> Nav {
         let id = user.identity.id.to_string();
         let name = user.identity.display_name.trim();
         Nav { display_name: if name.is_empty() { id.clone() } else { name.to_owned() }, identity: id, csrf: user.csrf.clone(), here }
@@ -66,6 +66,7 @@ struct NewRequest {
 #[template(path = "portal/requests.html")]
 struct RequestsPage {
     nav: Nav,
+    heading: String,
     requests: Vec<RequestView>,
     next: Option<String>,
 }
@@ -86,7 +87,31 @@ struct RequestPage {
     /// and why approving would be refused now, if it would.
     holdings: Option<Vec<writ_api::GrantView>>,
     warning: Option<String>,
+    /// What reconciliation found about this request's access, from its events.
+    findings: Vec<Finding>,
+    /// The last finished run of each reconcilable target of the request.
+    reconciled: Vec<LastRun>,
+    /// The viewer may open run pages (`read_audit`).
+    may_read_runs: bool,
     error: Option<String>,
+}
+
+struct Finding {
+    at: DateTime<Utc>,
+    kind: String,
+    run: Option<String>,
+}
+
+struct LastRun {
+    target: String,
+    run: String,
+    finished_at: DateTime<Utc>,
+    match_rate: String,
+}
+
+/// Whether an event of `kind` records what a reconciliation run found or did.
+fn from_reconciliation(kind: &str) -> bool {
+    kind.starts_with("grant.access_") || kind.starts_with("grant.reprovision") || kind.starts_with("reconcile.")
 }
 
 #[derive(Template)]
@@ -98,6 +123,8 @@ struct BreakGlassPage {
     duration: String,
     justification: String,
     uses: Vec<RequestView>,
+    exceptions_only: bool,
+    next: Option<String>,
     error: Option<String>,
 }
 
@@ -105,7 +132,10 @@ struct BreakGlassPage {
 #[template(path = "portal/inbox.html")]
 struct InboxPage {
     nav: Nav,
-    requests: Vec<RequestView>,
+    /// Each waiting request with what its reviewer needs to judge it at a
+    /// glance: what the subject holds now, and why approving would be
+    /// refused now, if it would.
+    requests: Vec<(RequestView, Vec<String>, Option<String>)>,
     next: Option<String>,
     /// What a bulk review did: (went through, sentence) per request.
     outcome: Vec<(bool, String)>,
@@ -120,49 +150,11 @@ struct TasksPage {
 }
 
 #[derive(Template)]
-#[template(path = "portal/dashboard.html")]
-struct DashboardPage {
-    nav: Nav,
-    revoking: u64,
-    overdue: u64,
-    break_glass: u64,
-    owner_left: u64,
-    owner_left_overdue: u64,
-    /// (state, count, share of all in steps of 5 %: a CSS class, the CSP
-    /// forbidding inline styles).
-    by_state: Vec<(String, u64, u64)>,
-    runs: Vec<RunRow>,
-}
-
-struct RunRow {
-    target: String,
-    match_rate: String,
-    live_rows: u64,
-    findings: String,
-    finished_at: String,
-}
-
-#[derive(Template)]
-#[template(path = "portal/runs.html")]
-struct RunsPage {
-    nav: Nav,
-    runs: Vec<writ_api::RunView>,
-    next: Option<String>,
-}
-
-#[derive(Template)]
-#[template(path = "portal/run.html")]
-struct RunPage {
-    nav: Nav,
-    run: writ_api::RunView,
-    observations: Vec<writ_api::ObservationView>,
-}
-
-#[derive(Template)]
 #[template(path = "portal/access.html")]
 struct AccessPage {
     nav: Nav,
     grants: Vec<writ_api::GrantView>,
+    next: Option<String>,
     error: Option<String>,
 }
 
@@ -235,16 +227,6 @@ fn refusal(e: writ_app::AppError, failed: &str) -> (StatusCode, String) {
     }
 }
 
-/// The signed-in person, or the sign-in page (401) saying why not.
-// The `Err` is the answer itself, made once per request: nothing to gain by boxing it.
-#[allow(clippy::result_large_err)]
-fn signed_in(app: &App, session: Session) -> Result<Box<PortalUser>, Response> {
-    match session {
-        Session::SignedIn(user) => Ok(user),
-        Session::Anonymous { why } => Err(sign_in(app, StatusCode::UNAUTHORIZED, Some(why.unwrap_or_else(|| "sign in to see this page".into())))),
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub(super) struct CatalogQuery {
     #[serde(default)]
@@ -252,11 +234,7 @@ pub(super) struct CatalogQuery {
 }
 
 /// The entitlements, searched by id, description, target, risk and owners.
-pub(super) async fn catalog(State(app): State<App>, session: Session, Query(q): Query<CatalogQuery>) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+pub(super) async fn catalog(State(app): State<App>, SignedIn(user): SignedIn, Query(q): Query<CatalogQuery>) -> Response {
     let all: Vec<CatalogEntitlement> = app.writ.requestable(&user.identity).into_iter().map(views::entitlement).collect();
     let words: Vec<String> = q.q.split_whitespace().map(str::to_lowercase).collect();
     let matches = |e: &CatalogEntitlement| {
@@ -275,11 +253,7 @@ pub(super) struct NewQuery {
 }
 
 /// The form to request one entitlement for oneself.
-pub(super) async fn new_request(State(app): State<App>, session: Session, Query(q): Query<NewQuery>) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+pub(super) async fn new_request(State(app): State<App>, SignedIn(user): SignedIn, Query(q): Query<NewQuery>) -> Response {
     let Some(max) = known_entitlement(&app, &q.entitlement) else {
         return super::pages::message(
             StatusCode::NOT_FOUND,
@@ -309,8 +283,6 @@ fn known_entitlement(app: &App, id: &str) -> Option<AccessDuration> {
 #[derive(Debug, Deserialize)]
 pub(super) struct RequestForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     entitlement: String,
     #[serde(default)]
     duration: String,
@@ -322,19 +294,7 @@ pub(super) struct RequestForm {
 
 /// Files the request through the same use-case as `POST /v1/requests`; a
 /// refusal of its input is shown on the form, kept as typed.
-pub(super) async fn create_request(State(app): State<App>, session: Session, Form(f): Form<RequestForm>) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
-    if !csrf_matches(&user, &f.csrf) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Not sent",
-            "the form did not come from this session's page (CSRF check): fill it in again from the catalog",
-            ("/portal/catalog", "Back to the catalog"),
-        );
-    }
+pub(super) async fn create_request(State(app): State<App>, SessionForm(user, f): SessionForm<RequestForm>) -> Response {
     let Some(max) = known_entitlement(&app, &f.entitlement) else {
         return message(
             StatusCode::NOT_FOUND,
@@ -379,39 +339,67 @@ pub(super) async fn create_request(State(app): State<App>, session: Session, For
 #[derive(Debug, Deserialize)]
 pub(super) struct PageQuery {
     #[serde(default)]
-    cursor: String,
+    pub cursor: String,
 }
 
-/// Requests the person made or that are for them, newest first, 50 a page.
-pub(super) async fn requests(State(app): State<App>, session: Session, Query(q): Query<PageQuery>) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+#[derive(Debug, Deserialize)]
+pub(super) struct RequestsQuery {
+    #[serde(default)]
+    cursor: String,
+    /// `all`: every request policy lets the person see, not only theirs.
+    #[serde(default)]
+    scope: String,
+    /// Only requests in this state.
+    #[serde(default)]
+    state: String,
+}
+
+/// Requests the person made or that are for them (`?scope=all`: every one
+/// policy lets them see), in one state with `?state=`, newest first, 50 a page.
+pub(super) async fn requests(State(app): State<App>, SignedIn(user): SignedIn, Query(q): Query<RequestsQuery>) -> Response {
     let after = match page_cursor(&q.cursor, "/portal/requests") {
         Ok(a) => a,
         Err(page) => return page,
     };
-    let filter = writ_app::ports::RequestFilter { involving: Some(user.identity.id.clone()), after, limit: 50, ..Default::default() };
+    let state = match q.state.trim() {
+        "" => None,
+        s => match writ_core::request::RequestState::parse(s) {
+            Some(state) => Some(state),
+            None => return message(StatusCode::BAD_REQUEST, "No such state", &format!("`{s}` is not a request state"), ("/portal/requests", "My requests")),
+        },
+    };
+    let all = q.scope == "all";
+    let involving = (!all).then(|| user.identity.id.clone());
+    let filter = writ_app::ports::RequestFilter { involving, state, after, limit: 50, ..Default::default() };
     let page = match app.writ.list_requests(&user.identity, filter).await {
         Ok(p) => p,
         Err(e) => {
             tracing::error!(error = %e, "portal: requests could not be listed");
-            return message(StatusCode::SERVICE_UNAVAILABLE, "Not available", "your requests could not be read: try again in a moment", ("/portal", "Home"));
+            return message(StatusCode::SERVICE_UNAVAILABLE, "Not available", "the requests could not be read: try again in a moment", ("/portal", "Home"));
         }
     };
     let now = app.writ.clock().now();
     let requests = page.iter().map(|r| views::request(r, now)).collect();
-    render(StatusCode::OK, &RequestsPage { nav: Nav::of(&user, "requests"), requests, next: page.next.map(|c| c.to_string()) })
+    let mut query = String::new();
+    if all {
+        query.push_str("scope=all&");
+    }
+    if let Some(s) = state {
+        query.push_str(&format!("state={}&", s.as_str()));
+    }
+    let heading = match (all, state) {
+        (false, None) => "My requests".to_owned(),
+        (false, Some(s)) => format!("My requests: {}", s.as_str()),
+        (true, None) => "All requests".to_owned(),
+        (true, Some(s)) => format!("Requests: {}", s.as_str()),
+    };
+    let next = page.next.map(|c| format!("/portal/requests?{query}cursor={}", form_urlencoded::byte_serialize(c.to_string().as_bytes()).collect::<String>()));
+    render(StatusCode::OK, &RequestsPage { nav: Nav::of(&user, if all { "dashboard" } else { "requests" }), heading, requests, next })
 }
 
 /// One request's evidence chain, if policy lets the person see it (`view`);
 /// else the same "not found" as for an id that does not exist.
-pub(super) async fn request(State(app): State<App>, session: Session, Path(id): Path<String>) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+pub(super) async fn request(State(app): State<App>, SignedIn(user): SignedIn, Path(id): Path<String>) -> Response {
     let not_found =
         || message(StatusCode::NOT_FOUND, "No such request", &format!("there is no request `{id}` you may see"), ("/portal/requests", "My requests"));
     let Ok(rid) = RequestId::parse(&id) else { return not_found() };
@@ -443,12 +431,52 @@ async fn request_page(app: &App, user: &PortalUser, evidence: &writ_app::query::
         Some(c) => (Some(c.holdings.iter().map(|g| views::grant(g, app.writ.is_overdue(g))).collect()), c.warning),
         None => (None, None),
     };
-    render(status, &RequestPage { nav: Nav::of(user, "requests"), r: view.request, events: view.events, can_review, can_review_use, holdings, warning, error })
+    let findings = view
+        .events
+        .iter()
+        .filter(|e| from_reconciliation(&e.kind))
+        .map(|e| Finding {
+            at: e.at,
+            kind: e.kind.clone(),
+            run: serde_json::from_str::<serde_json::Value>(&e.payload).ok().and_then(|v| v.get("run")?.as_str().map(str::to_owned)),
+        })
+        .collect();
+    let reconcilable = app.writ.reconcilable_targets();
+    let mut targets: Vec<&writ_core::ids::TargetId> = evidence.request.entitlements().iter().map(|e| e.target()).filter(|t| reconcilable.contains(t)).collect();
+    targets.dedup();
+    let mut reconciled = Vec::new();
+    for target in targets {
+        match app.writ.last_finished_run(target).await {
+            Ok(Some(run)) => reconciled.push(LastRun {
+                target: target.to_string(),
+                run: run.id.to_string(),
+                finished_at: run.finished_at,
+                match_rate: format!("{:.1} %", run.match_rate * 100.0),
+            }),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, %target, "portal: the last reconciliation run could not be read"),
+        }
+    }
+    let may_read_runs = app.writ.authorize(&user.identity, writ_policy::AdminAction::ReadAudit, "read reconciliation runs").is_ok();
+    let page = RequestPage {
+        nav: Nav::of(user, "requests"),
+        r: view.request,
+        events: view.events,
+        can_review,
+        can_review_use,
+        holdings,
+        warning,
+        findings,
+        reconciled,
+        may_read_runs,
+        error,
+    };
+    render(status, &page)
 }
 
 /// A cursor from a page's query (`?cursor=…`), or the page saying it is not one.
 #[allow(clippy::result_large_err)] // the `Err` is the answer itself
-fn page_cursor(raw: &str, back: &'static str) -> Result<Option<writ_app::ports::Cursor>, Response> {
+pub(super) fn page_cursor(raw: &str, back: &'static str) -> Result<Option<writ_app::ports::Cursor>, Response> {
     match raw.trim() {
         "" => Ok(None),
         c => c
@@ -459,11 +487,7 @@ fn page_cursor(raw: &str, back: &'static str) -> Result<Option<writ_app::ports::
 }
 
 /// The requests waiting at a stage the person may approve.
-pub(super) async fn inbox(State(app): State<App>, session: Session, Query(q): Query<PageQuery>) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+pub(super) async fn inbox(State(app): State<App>, SignedIn(user): SignedIn, Query(q): Query<PageQuery>) -> Response {
     let after = match page_cursor(&q.cursor, "/portal/inbox") {
         Ok(a) => a,
         Err(page) => return page,
@@ -478,30 +502,15 @@ const BULK_MAX: usize = 50;
 /// use-case as alone (authority, policy, separation of duties checked for
 /// each): safe because nothing is decided for all at once. Says what
 /// happened to each.
-pub(super) async fn bulk_review(State(app): State<App>, session: Session, body: axum::body::Bytes) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
-    let (mut csrf, mut verdict, mut reason, mut ids) = (String::new(), String::new(), String::new(), Vec::new());
-    for (k, v) in form_urlencoded::parse(&body) {
-        match k.as_ref() {
-            "csrf" => csrf = v.into_owned(),
-            "verdict" => verdict = v.into_owned(),
-            "reason" => reason = v.into_owned(),
-            "id" => ids.push(v.into_owned()),
+pub(super) async fn bulk_review(State(app): State<App>, SessionForm(user, fields): SessionForm<Vec<(String, String)>>) -> Response {
+    let (mut verdict, mut reason, mut ids) = (String::new(), String::new(), Vec::new());
+    for (k, v) in fields {
+        match k.as_str() {
+            "verdict" => verdict = v,
+            "reason" => reason = v,
+            "id" => ids.push(v),
             _ => {}
         }
-    }
-    if !csrf_matches(&user, &csrf) {
-        return inbox_page(
-            &app,
-            &user,
-            None,
-            StatusCode::FORBIDDEN,
-            vec![(false, "the form did not come from this session's page (CSRF check): review again from this page".into())],
-        )
-        .await;
     }
     let verdict = match verdict.as_str() {
         "approve" => writ_core::review::Verdict::Approve,
@@ -535,14 +544,19 @@ async fn inbox_page(app: &App, user: &PortalUser, after: Option<writ_app::ports:
         }
     };
     let now = app.writ.clock().now();
-    let requests = page.iter().map(|r| views::request(r, now)).collect();
+    let mut requests = Vec::with_capacity(page.items.len());
+    for r in page.iter() {
+        let (holds, warning) = match app.writ.review_context(&user.identity, r.id()).await {
+            Ok(c) => (c.holdings.iter().map(|g| g.entitlement().to_string()).collect(), c.warning),
+            Err(_) => (Vec::new(), None),
+        };
+        requests.push((views::request(r, now), holds, warning));
+    }
     render(status, &InboxPage { nav: Nav::of(user, "inbox"), requests, next: page.next.map(|c| c.to_string()), outcome })
 }
 
 #[derive(Debug, Deserialize)]
 pub(super) struct ReviewForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     verdict: String,
     #[serde(default)]
@@ -551,25 +565,11 @@ pub(super) struct ReviewForm {
 
 /// Approves or denies through the same use-case as the API; a refusal
 /// (no authority at the open stage, a reason missing) is shown on the page.
-pub(super) async fn review(State(app): State<App>, session: Session, Path(id): Path<String>, Form(f): Form<ReviewForm>) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+pub(super) async fn review(State(app): State<App>, Path(id): Path<String>, SessionForm(user, f): SessionForm<ReviewForm>) -> Response {
     let not_found = || message(StatusCode::NOT_FOUND, "No such request", &format!("there is no request `{id}` you may see"), ("/portal/inbox", "Inbox"));
     let Ok(rid) = RequestId::parse(&id) else { return not_found() };
     // Seeing it comes first: a request one may not view is not found, reviewed or not.
     let Ok(evidence) = app.writ.evidence(&user.identity, rid).await else { return not_found() };
-    if !csrf_matches(&user, &f.csrf) {
-        return request_page(
-            &app,
-            &user,
-            &evidence,
-            StatusCode::FORBIDDEN,
-            Some("the form did not come from this session's page (CSRF check): review again from this page".into()),
-        )
-        .await;
-    }
     let verdict = match f.verdict.as_str() {
         "approve" => writ_core::review::Verdict::Approve,
         "deny" => writ_core::review::Verdict::Deny,
@@ -585,32 +585,29 @@ pub(super) async fn review(State(app): State<App>, session: Session, Path(id): P
 }
 
 /// The person's access: grants that may still hold it.
-pub(super) async fn access(State(app): State<App>, session: Session) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
+pub(super) async fn access(State(app): State<App>, SignedIn(user): SignedIn, Query(q): Query<PageQuery>) -> Response {
+    let after = match page_cursor(&q.cursor, "/portal/access") {
+        Ok(a) => a,
         Err(page) => return page,
     };
-    access_page(&app, &user, StatusCode::OK, None).await
+    access_page(&app, &user, StatusCode::OK, None, after).await
 }
 
-async fn access_page(app: &App, user: &PortalUser, status: StatusCode, error: Option<String>) -> Response {
-    let filter = writ_app::ports::GrantFilter { subject: Some(user.identity.id.clone()), active_only: true, limit: 1000, ..Default::default() };
-    let grants = match app.writ.list_grants(&user.identity, filter).await {
-        Ok(p) => p.iter().map(|g| views::grant(g, app.writ.is_overdue(g))).collect(),
+/// A page of the grants the person holds (100 a page, soonest to end first).
+async fn access_page(app: &App, user: &PortalUser, status: StatusCode, error: Option<String>, after: Option<writ_app::ports::Cursor>) -> Response {
+    let filter = writ_app::ports::GrantFilter { subject: Some(user.identity.id.clone()), active_only: true, after, limit: 100, ..Default::default() };
+    let (grants, next) = match app.writ.list_grants(&user.identity, filter).await {
+        Ok(p) => (p.iter().map(|g| views::grant(g, app.writ.is_overdue(g))).collect(), p.next.map(|c| c.to_string())),
         Err(e) => {
             tracing::error!(error = %e, "portal: grants could not be read");
             return message(StatusCode::SERVICE_UNAVAILABLE, "Not available", "your access could not be read: try again in a moment", ("/portal", "Home"));
         }
     };
-    render(status, &AccessPage { nav: Nav::of(user, "access"), grants, error })
+    render(status, &AccessPage { nav: Nav::of(user, "access"), grants, next, error })
 }
 
 /// The open fulfilment tasks of the person's groups.
-pub(super) async fn tasks(State(app): State<App>, session: Session) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+pub(super) async fn tasks(State(app): State<App>, SignedIn(user): SignedIn) -> Response {
     tasks_page(&app, &user, StatusCode::OK, None).await
 }
 
@@ -644,26 +641,11 @@ async fn my_open_tasks(app: &App, user: &PortalUser) -> Result<Vec<writ_api::Tas
 #[derive(Debug, Deserialize)]
 pub(super) struct TaskForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     evidence: String,
 }
 
 /// Completes a task with evidence, through the same use-case as the API.
-pub(super) async fn complete_task(State(app): State<App>, session: Session, Path(id): Path<String>, Form(f): Form<TaskForm>) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
-    if !csrf_matches(&user, &f.csrf) {
-        return tasks_page(
-            &app,
-            &user,
-            StatusCode::FORBIDDEN,
-            Some("the form did not come from this session's page (CSRF check): complete it from this page".into()),
-        )
-        .await;
-    }
+pub(super) async fn complete_task(State(app): State<App>, Path(id): Path<String>, SessionForm(user, f): SessionForm<TaskForm>) -> Response {
     let Ok(tid) = writ_core::ids::TaskId::parse(&id) else {
         return tasks_page(&app, &user, StatusCode::NOT_FOUND, Some(format!("there is no task `{id}` for you"))).await;
     };
@@ -677,17 +659,34 @@ pub(super) async fn complete_task(State(app): State<App>, session: Session, Path
 }
 
 /// Break-glass: the form to use it, and the uses whose review is open.
-pub(super) async fn break_glass(State(app): State<App>, session: Session) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
+pub(super) async fn break_glass(State(app): State<App>, SignedIn(user): SignedIn, Query(q): Query<BreakGlassQuery>) -> Response {
+    let after = match page_cursor(&q.cursor, "/portal/break-glass") {
+        Ok(a) => a,
         Err(page) => return page,
     };
-    break_glass_page(&app, &user, StatusCode::OK, None, BreakGlassForm::default()).await
+    let listing = UsesListing { exceptions_only: q.exceptions == "1", after };
+    break_glass_page(&app, &user, StatusCode::OK, None, BreakGlassForm::default(), listing).await
 }
 
-async fn break_glass_page(app: &App, user: &PortalUser, status: StatusCode, error: Option<String>, typed: BreakGlassForm) -> Response {
-    let uses = match app.writ.open_break_glass(&user.identity, false, 100, None).await {
-        Ok(page) => page.iter().map(|r| views::request(r, app.writ.clock().now())).collect(),
+#[derive(Debug, Deserialize)]
+pub(super) struct BreakGlassQuery {
+    #[serde(default)]
+    cursor: String,
+    /// `1`: only the uses whose review is an exception (overdue or rejected).
+    #[serde(default)]
+    exceptions: String,
+}
+
+/// Which uses the break-glass page lists.
+#[derive(Default)]
+struct UsesListing {
+    exceptions_only: bool,
+    after: Option<writ_app::ports::Cursor>,
+}
+
+async fn break_glass_page(app: &App, user: &PortalUser, status: StatusCode, error: Option<String>, typed: BreakGlassForm, listing: UsesListing) -> Response {
+    let (uses, next) = match app.writ.open_break_glass(&user.identity, listing.exceptions_only, 50, listing.after).await {
+        Ok(page) => (page.iter().map(|r| views::request(r, app.writ.clock().now())).collect(), page.next.map(|c| c.to_string())),
         Err(e) => {
             tracing::error!(error = %e, "portal: break-glass uses could not be read");
             return message(
@@ -705,6 +704,8 @@ async fn break_glass_page(app: &App, user: &PortalUser, status: StatusCode, erro
         duration: if typed.duration.is_empty() { "1h".into() } else { typed.duration },
         justification: typed.justification,
         uses,
+        exceptions_only: listing.exceptions_only,
+        next,
         error,
     };
     render(status, &page)
@@ -712,8 +713,6 @@ async fn break_glass_page(app: &App, user: &PortalUser, status: StatusCode, erro
 
 #[derive(Debug, Default, Deserialize)]
 pub(super) struct BreakGlassForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     entitlement: String,
     #[serde(default)]
@@ -723,23 +722,17 @@ pub(super) struct BreakGlassForm {
 }
 
 /// Uses break-glass through the same use-case as `POST /v1/break-glass`.
-pub(super) async fn use_break_glass(State(app): State<App>, session: Session, Form(f): Form<BreakGlassForm>) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
-    if !csrf_matches(&user, &f.csrf) {
+pub(super) async fn use_break_glass(State(app): State<App>, SessionForm(user, f): SessionForm<BreakGlassForm>) -> Response {
+    let (Ok(entitlement), Ok(duration)) = (EntitlementId::parse(&f.entitlement), AccessDuration::parse(f.duration.trim())) else {
         return break_glass_page(
             &app,
             &user,
-            StatusCode::FORBIDDEN,
-            Some("the form did not come from this session's page (CSRF check): use it from this page".into()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("choose an entitlement and a duration such as 1h".into()),
             f,
+            UsesListing::default(),
         )
         .await;
-    }
-    let (Ok(entitlement), Ok(duration)) = (EntitlementId::parse(&f.entitlement), AccessDuration::parse(f.duration.trim())) else {
-        return break_glass_page(&app, &user, StatusCode::UNPROCESSABLE_ENTITY, Some("choose an entitlement and a duration such as 1h".into()), f).await;
     };
     let draft = RequestDraft {
         requester: user.identity.id.clone(),
@@ -753,7 +746,7 @@ pub(super) async fn use_break_glass(State(app): State<App>, session: Session, Fo
         Ok(req) => see_other(&format!("/portal/requests/{}", req.id())),
         Err(e) => {
             let (status, text) = refusal(e, "break-glass could not be used");
-            break_glass_page(&app, &user, status, Some(text), f).await
+            break_glass_page(&app, &user, status, Some(text), f, UsesListing::default()).await
         }
     }
 }
@@ -761,33 +754,17 @@ pub(super) async fn use_break_glass(State(app): State<App>, session: Session, Fo
 #[derive(Debug, Deserialize)]
 pub(super) struct UseReviewForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     verdict: String,
     #[serde(default)]
     note: String,
 }
 
 /// A named reviewer accepts or rejects a break-glass use.
-pub(super) async fn review_use(State(app): State<App>, session: Session, Path(id): Path<String>, Form(f): Form<UseReviewForm>) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
+pub(super) async fn review_use(State(app): State<App>, Path(id): Path<String>, SessionForm(user, f): SessionForm<UseReviewForm>) -> Response {
     let not_found =
         || message(StatusCode::NOT_FOUND, "No such request", &format!("there is no request `{id}` you may see"), ("/portal/break-glass", "Break-glass"));
     let Ok(rid) = RequestId::parse(&id) else { return not_found() };
     let Ok(evidence) = app.writ.evidence(&user.identity, rid).await else { return not_found() };
-    if !csrf_matches(&user, &f.csrf) {
-        return request_page(
-            &app,
-            &user,
-            &evidence,
-            StatusCode::FORBIDDEN,
-            Some("the form did not come from this session's page (CSRF check): review again from this page".into()),
-        )
-        .await;
-    }
     let verdict = match f.verdict.as_str() {
         "accept" => writ_core::break_glass::UseVerdict::Accept,
         "reject" => writ_core::break_glass::UseVerdict::Reject,
@@ -802,111 +779,8 @@ pub(super) async fn review_use(State(app): State<App>, session: Session, Path(id
     }
 }
 
-/// Oversight's figures (policy decides who: `read_audit`, as for `/metrics`).
-pub(super) async fn dashboard(State(app): State<App>, session: Session) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
-    if let Err(e) = app.writ.authorize(&user.identity, writ_policy::AdminAction::ReadAudit, "see the security dashboard") {
-        return message(StatusCode::FORBIDDEN, "Not for you", &e.to_string(), ("/portal", "Home"));
-    }
-    match dashboard_figures(&app, &user).await {
-        Ok(page) => render(StatusCode::OK, &page),
-        Err(e) => {
-            tracing::error!(error = %e, "portal: the dashboard's figures could not be read");
-            message(StatusCode::SERVICE_UNAVAILABLE, "Not available", "the figures could not be read: try again in a moment", ("/portal", "Home"))
-        }
-    }
-}
-
-async fn dashboard_figures(app: &App, user: &PortalUser) -> Result<DashboardPage, writ_app::AppError> {
-    let counts = app.writ.store().request_counts().await?;
-    let (revoking, overdue) = app.writ.removal_counts().await?;
-    let break_glass = app.writ.break_glass_exceptions().await?;
-    let (owner_left, owner_left_overdue) = app.writ.owner_left_counts().await?;
-    let total: u64 = counts.iter().map(|(_, n)| n).sum::<u64>().max(1);
-    let by_state = counts.into_iter().map(|(state, n)| (state, n, (n * 100 / total) / 5 * 5)).collect();
-    let mut runs = Vec::new();
-    for target in app.writ.reconcilable_targets() {
-        if let Some(r) = app.writ.last_finished_run(&target).await? {
-            let findings: Vec<String> = writ_core::reconcile::Situation::ALL
-                .iter()
-                .map(|s| (s.as_str(), r.counts.get(*s)))
-                .filter(|(_, n)| *n > 0)
-                .map(|(s, n)| format!("{s} {n}"))
-                .collect();
-            runs.push(RunRow {
-                target: r.target.to_string(),
-                match_rate: format!("{:.1} %", r.match_rate * 100.0),
-                live_rows: r.live_rows,
-                findings: if findings.is_empty() { "none".into() } else { findings.join(", ") },
-                finished_at: r.finished_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            });
-        }
-    }
-    Ok(DashboardPage { nav: Nav::of(user, "dashboard"), revoking, overdue, break_glass, owner_left, owner_left_overdue, by_state, runs })
-}
-
-/// Reconciliation runs, newest first (policy decides who: `read_audit`).
-pub(super) async fn runs(State(app): State<App>, session: Session, Query(q): Query<PageQuery>) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
-    if let Err(e) = app.writ.authorize(&user.identity, writ_policy::AdminAction::ReadAudit, "read reconciliation runs") {
-        return message(StatusCode::FORBIDDEN, "Not for you", &e.to_string(), ("/portal", "Home"));
-    }
-    let after = match page_cursor(&q.cursor, "/portal/reconcile") {
-        Ok(a) => a,
-        Err(page) => return page,
-    };
-    match app.writ.list_runs(&user.identity, writ_app::ports::RunFilter { target: None, after, limit: 50 }).await {
-        Ok(page) => render(
-            StatusCode::OK,
-            &RunsPage { nav: Nav::of(&user, "reconcile"), runs: page.iter().map(views::run).collect(), next: page.next.map(|c| c.to_string()) },
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "portal: runs could not be read");
-            message(StatusCode::SERVICE_UNAVAILABLE, "Not available", "the runs could not be read: try again in a moment", ("/portal", "Home"))
-        }
-    }
-}
-
-/// One run and its exceptions, with what was done about each.
-pub(super) async fn run(State(app): State<App>, session: Session, Path(id): Path<String>) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
-    if let Err(e) = app.writ.authorize(&user.identity, writ_policy::AdminAction::ReadAudit, "read reconciliation runs") {
-        return message(StatusCode::FORBIDDEN, "Not for you", &e.to_string(), ("/portal", "Home"));
-    }
-    let not_found = || message(StatusCode::NOT_FOUND, "No such run", &format!("there is no run `{id}`"), ("/portal/reconcile", "Reconciliation"));
-    let Ok(rid) = writ_core::ids::RunId::parse(&id) else { return not_found() };
-    let store = app.writ.store();
-    match (store.run(rid).await, store.run_observations(rid).await) {
-        (Ok(Some(run)), Ok(observations)) => render(
-            StatusCode::OK,
-            &RunPage { nav: Nav::of(&user, "reconcile"), run: views::run(&run), observations: observations.iter().map(views::observation).collect() },
-        ),
-        (Ok(None), _) => not_found(),
-        (Err(e), _) | (_, Err(e)) => {
-            tracing::error!(error = %e, "portal: a run could not be read");
-            message(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Not available",
-                "the run could not be read: try again in a moment",
-                ("/portal/reconcile", "Reconciliation"),
-            )
-        }
-    }
-}
-
 #[derive(Debug, Deserialize)]
 pub(super) struct ExtendForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     duration: String,
     #[serde(default)]
@@ -915,61 +789,38 @@ pub(super) struct ExtendForm {
 
 /// Asks to keep a grant's access longer: a new request through policy and
 /// approval (`Writ::request_extension`), never an edit of the expiry.
-pub(super) async fn extend(State(app): State<App>, session: Session, Path(id): Path<String>, Form(f): Form<ExtendForm>) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
-    if !csrf_matches(&user, &f.csrf) {
-        return access_page(&app, &user, StatusCode::FORBIDDEN, Some("the form did not come from this session's page (CSRF check): ask from this page".into()))
-            .await;
-    }
+pub(super) async fn extend(State(app): State<App>, Path(id): Path<String>, SessionForm(user, f): SessionForm<ExtendForm>) -> Response {
     let Ok(gid) = writ_core::ids::GrantId::parse(&id) else {
-        return access_page(&app, &user, StatusCode::NOT_FOUND, Some(format!("there is no grant `{id}` of yours"))).await;
+        return access_page(&app, &user, StatusCode::NOT_FOUND, Some(format!("there is no grant `{id}` of yours")), None).await;
     };
     let duration = match AccessDuration::parse(f.duration.trim()) {
         Ok(d) => d,
-        Err(e) => return access_page(&app, &user, StatusCode::UNPROCESSABLE_ENTITY, Some(format!("How much longer: {e}"))).await,
+        Err(e) => return access_page(&app, &user, StatusCode::UNPROCESSABLE_ENTITY, Some(format!("How much longer: {e}")), None).await,
     };
     match app.writ.request_extension(&user.identity, gid, duration, f.justification.clone(), None).await {
         Ok(req) => see_other(&format!("/portal/requests/{}", req.id())),
         Err(e) => {
             let (status, text) = refusal(e, "an extension could not be asked");
-            access_page(&app, &user, status, Some(text)).await
+            access_page(&app, &user, status, Some(text), None).await
         }
     }
 }
 
+/// A form with nothing but its CSRF token (checked by [`SessionForm`]).
 #[derive(Debug, Deserialize)]
-pub(super) struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
+pub(super) struct NoFields {}
 
 /// Gives up a grant the person holds: its removal starts through the normal
 /// path (read back, evidence), as `writ grant revoke` does.
-pub(super) async fn give_up(State(app): State<App>, session: Session, Path(id): Path<String>, Form(f): Form<CsrfForm>) -> Response {
-    let user = match signed_in(&app, session) {
-        Ok(u) => u,
-        Err(page) => return page,
-    };
-    if !csrf_matches(&user, &f.csrf) {
-        return access_page(
-            &app,
-            &user,
-            StatusCode::FORBIDDEN,
-            Some("the form did not come from this session's page (CSRF check): give it up from this page".into()),
-        )
-        .await;
-    }
+pub(super) async fn give_up(State(app): State<App>, Path(id): Path<String>, SessionForm(user, _): SessionForm<NoFields>) -> Response {
     let Ok(gid) = writ_core::ids::GrantId::parse(&id) else {
-        return access_page(&app, &user, StatusCode::NOT_FOUND, Some(format!("there is no grant `{id}` of yours"))).await;
+        return access_page(&app, &user, StatusCode::NOT_FOUND, Some(format!("there is no grant `{id}` of yours")), None).await;
     };
     match app.writ.revoke_grant(&user.identity, gid, "given up in the portal").await {
         Ok(_) => see_other("/portal/access"),
         Err(e) => {
             let (status, text) = refusal(e, "a grant could not be given up");
-            access_page(&app, &user, status, Some(text)).await
+            access_page(&app, &user, status, Some(text), None).await
         }
     }
 }

@@ -3,9 +3,13 @@
 
 use std::convert::Infallible;
 
-use axum::extract::FromRequestParts;
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 use writ_core::identity::Identity;
 use writ_core::token::Token;
@@ -59,6 +63,59 @@ impl FromRequestParts<App> for Session {
     }
 }
 
+/// A signed-in person. Its rejection is the sign-in page (401) saying why
+/// nobody is: every page but the home page starts with this extractor.
+pub(super) struct SignedIn(pub Box<PortalUser>);
+
+impl FromRequestParts<App> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Response> {
+        let Ok(session) = Session::from_request_parts(parts, app).await;
+        match session {
+            Session::SignedIn(user) => Ok(SignedIn(user)),
+            Session::Anonymous { why } => {
+                Err(super::pages::sign_in(app, StatusCode::UNAUTHORIZED, Some(why.unwrap_or_else(|| "sign in to see this page".into()))))
+            }
+        }
+    }
+}
+
+/// A form posted from one of this session's own pages: the signed-in person
+/// and the form's fields `T`, once its `csrf` field is the session's CSRF
+/// token. Every form action of the portal takes this extractor, so none can
+/// forget the check; a refusal (no session, a forged or stale form, fields
+/// that do not parse) is a page saying so, and nothing is done.
+pub(super) struct SessionForm<T>(pub Box<PortalUser>, pub T);
+
+impl<T: DeserializeOwned> FromRequest<App> for SessionForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, app: &App) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let SignedIn(user) = SignedIn::from_request_parts(&mut parts, app).await?;
+        let bytes = Bytes::from_request(Request::from_parts(parts.clone(), body), app).await.map_err(IntoResponse::into_response)?;
+        let offered = form_urlencoded::parse(&bytes).find(|(k, _)| k == "csrf").map(|(_, v)| v.into_owned()).unwrap_or_default();
+        if !csrf_matches(&user, &offered) {
+            return Err(super::pages::message(
+                StatusCode::FORBIDDEN,
+                "Nothing was done",
+                "the form did not come from this session's own page (CSRF check): reload the page and send it again",
+                ("/portal", "Home"),
+            ));
+        }
+        match Form::<T>::from_request(Request::from_parts(parts, Body::from(bytes)), app).await {
+            Ok(Form(fields)) => Ok(SessionForm(user, fields)),
+            Err(e) => Err(super::pages::message(
+                StatusCode::BAD_REQUEST,
+                "Nothing was done",
+                &format!("the form could not be read ({}): send it again from the portal's page", e.body_text()),
+                ("/portal", "Home"),
+            )),
+        }
+    }
+}
+
 /// The value of cookie `name` in the request, if any.
 pub(super) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
@@ -79,7 +136,7 @@ pub fn csrf_token(secret: &str) -> String {
 }
 
 /// Whether `offered` is the session's CSRF token, compared in constant time.
-pub(super) fn csrf_matches(user: &PortalUser, offered: &str) -> bool {
+fn csrf_matches(user: &PortalUser, offered: &str) -> bool {
     let (a, b) = (user.csrf.as_bytes(), offered.as_bytes());
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -7,7 +7,6 @@
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Form;
 use base64::Engine;
 use rand::RngCore;
 use serde::Deserialize;
@@ -16,8 +15,8 @@ use writ_app::tokens::SignedIn;
 use writ_core::ids::IdentityId;
 use writ_core::token::TokenDraft;
 
-use super::pages::{message, sign_in};
-use super::session::{cookie, csrf_matches, set_cookie, Session, SESSION_COOKIE, SIGNIN_COOKIE};
+use super::pages::{message, sign_in, NoFields};
+use super::session::{cookie, set_cookie, SessionForm, SESSION_COOKIE, SIGNIN_COOKIE};
 use crate::serve::App;
 
 /// How long a sign-in may take at the provider, in seconds.
@@ -157,23 +156,8 @@ pub(super) async fn callback(State(app): State<App>, headers: HeaderMap, Query(c
     redirect("/portal", &[set_cookie(SESSION_COOKIE, &secret, lifetime, secure(&app)), set_cookie(SIGNIN_COOKIE, "", 0, secure(&app))])
 }
 
-#[derive(Debug, Deserialize)]
-pub(super) struct LogoutForm {
-    #[serde(default)]
-    csrf: String,
-}
-
 /// Signs out: the session's token is revoked (not only forgotten by this browser).
-pub(super) async fn logout(State(app): State<App>, session: Session, Form(form): Form<LogoutForm>) -> Response {
-    let Session::SignedIn(user) = session else { return sign_in(&app, StatusCode::UNAUTHORIZED, Some("you were not signed in".into())) };
-    if !csrf_matches(&user, &form.csrf) {
-        return message(
-            StatusCode::FORBIDDEN,
-            "Not signed out",
-            "the form did not come from this session's page (CSRF check): sign out from the portal's own page",
-            ("/portal", "Back"),
-        );
-    }
+pub(super) async fn logout(State(app): State<App>, SessionForm(user, _): SessionForm<NoFields>) -> Response {
     if let Err(e) = app.writ.revoke_token(&user.identity, user.token.id, "signed out of the portal").await {
         tracing::error!(error = %e, "portal: a session could not be revoked at sign-out");
         return message(StatusCode::SERVICE_UNAVAILABLE, "Not signed out", "the session could not be ended: try again in a moment", ("/portal", "Back"));
