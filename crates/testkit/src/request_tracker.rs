@@ -1,11 +1,17 @@
 //! Throwaway Request Tracker 5 instances: the real service desk Writ takes
 //! tickets from and writes back to (Debian's `request-tracker5`).
 //!
-//! The recipe (what was checked, and why) is in the shared notes
-//! `REAL-SERVICE-DESK.md`. In short: RT reads `$RT_SITE_CONFIG` instead of
-//! `/etc/request-tracker5`, so each instance has its own config, SQLite
-//! database, Mason cache and mail spool in its temp dir; nothing system-wide is
-//! touched and no service is started.
+//! RT reads `$RT_SITE_CONFIG` (Perl) instead of `/etc/request-tracker5`, so
+//! each instance has its own config, SQLite database, Mason cache and mail
+//! spool in its temp dir; nothing system-wide is touched and no service is
+//! started. Learned the hard way (Debian 12, RT 5.0.3):
+//! - `GET /REST/2.0/` is a 404: readiness probes `/REST/2.0/rt`;
+//! - bcrypt cost 12 (the default) costs ~220 ms per authenticated request, and
+//!   lowering it later does not rehash: it is 4 from the database's start;
+//! - Starlet's default 10 workers take 1.25 GB: 2 here;
+//! - stop with SIGTERM: `rt-server`'s SIGINT handler, when root, chowns
+//!   `/var/lib/request-tracker5` to `www-data`;
+//! - RT 5.0.3 has no webhooks: a "User Defined" scrip (below) posts them.
 //!
 //! Initialising a database takes 4–7 s (schema, core data, our initialdata, a
 //! REST token), so it is done **once per machine and user**: the finished
@@ -499,7 +505,16 @@ fn golden() -> Result<PathBuf, TestkitError> {
     if complete(&golden) {
         return Ok(golden);
     }
-    let tmp = root.join(format!("rt-golden-{safe_version}-{hash}.tmp-{}", std::process::id()));
+    // Builds of processes that died (killed tests) left their temp dirs.
+    let tmp_prefix = format!("rt-golden-{safe_version}-{hash}.tmp-");
+    for entry in fs::read_dir(&root)?.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.strip_prefix(&tmp_prefix).and_then(|p| p.parse::<u32>().ok());
+        if pid.is_some_and(|pid| !Path::new(&format!("/proc/{pid}")).exists()) {
+            let _ = fs::remove_dir_all(entry.path());
+        }
+    }
+    let tmp = root.join(format!("{tmp_prefix}{}", std::process::id()));
     let _ = fs::remove_dir_all(&tmp);
     let built = build_golden(&tmp);
     if let Err(e) = built {
