@@ -5,7 +5,9 @@
 #
 #   PostgreSQL 15, slapd + ldap-utils, redis-server, chromium + chromium-driver
 #   (Debian, without Recommends: those would pull in systemd and avahi; plus
-#   fonts-liberation for legible screenshots); scim2-server, schemathesis and
+#   fonts-liberation for legible screenshots), request-tracker5 + w3m (Request
+#   Tracker 5, the real service desk; its debconf questions answered beforehand:
+#   no dbconfig database, no cron jobs); scim2-server, schemathesis and
 #   scim2-tester (PyPI, each in a venv under $WRIT_TEST_TOOLS); the OIDC test
 #   provider and axe-core (npm, `npm ci` in crates/testkit/oidc-provider and
 #   crates/testkit/axe; Node.js must be
@@ -53,8 +55,9 @@ declare -A COMPONENT_PKGS=(
     [redis-server]="redis-server"
     [chromium]="chromium fonts-liberation"
     [chromium-driver]="chromium-driver"
+    [request-tracker5]="request-tracker5 w3m"
 )
-COMPONENTS=(postgresql slapd ldap-utils redis-server chromium chromium-driver)
+COMPONENTS=(postgresql slapd ldap-utils redis-server chromium chromium-driver request-tracker5)
 
 # Python with a working venv module (for scim2-server; its `ssl` module also
 # serves the harness's HTTPS servers: scim2-server over TLS, the webhook and
@@ -97,6 +100,17 @@ if [ "${#missing[@]}" -gt 0 ]; then
     cleanup_policy() { if [ "$own_policy" = 1 ]; then "${SUDO[@]}" rm -f "$policy"; fi; }
     trap cleanup_policy EXIT
 
+    # Request Tracker asks debconf questions: no database made by
+    # dbconfig-common and no cron jobs (the harness makes its own SQLite db in a
+    # temp dir, see crates/testkit/src/request_tracker.rs).
+    if [[ " ${missing[*]} " == *" request-tracker5 "* ]]; then
+        printf '%s\n' \
+            'request-tracker5 request-tracker5/dbconfig-install boolean false' \
+            'request-tracker5 request-tracker5/install-cronjobs boolean false' \
+            'request-tracker5 request-tracker5/rtname string writ-test' |
+            "${SUDO[@]}" debconf-set-selections
+    fi
+
     echo "apt: installing ${missing[*]}" >&2
     "${SUDO[@]}" apt-get update -qq
     "${SUDO[@]}" apt-get install -y -qq --no-install-recommends \
@@ -116,6 +130,8 @@ for c in "${COMPONENTS[@]}"; do
 done
 [ -x /usr/lib/postgresql/15/bin/postgres ] ||
     { echo "postgresql: FAILED (/usr/lib/postgresql/15/bin/postgres missing)" >&2; exit 1; }
+[ -x /usr/share/request-tracker5/libexec/rt-server ] && [ -x /usr/sbin/rt-setup-database-5 ] ||
+    { echo "request-tracker5: FAILED (rt-server or rt-setup-database-5 missing)" >&2; exit 1; }
 
 # A PyPI tool in a venv of its own (their dependencies stay apart), reinstalled
 # when the pinned requirement changes (the venv records the one it holds).

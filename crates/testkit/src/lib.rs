@@ -18,6 +18,11 @@
 //! stopped and started again on the same port, for "target down, then back"
 //! tests; only the LDAP server keeps its data across that (see each type).
 //!
+//! [`RequestTracker`] is Request Tracker 5 (Debian's `request-tracker5`), the
+//! real service desk: REST 2.0 with a token, a `Writ Access` queue with a
+//! `Writ request` custom field, and a webhook scrip; plain HTTP only. It too
+//! can be stopped and started again, and keeps its tickets across that.
+//!
 //! A [`Browser`] is a real headless Chromium driven through `chromedriver`
 //! (WebDriver), for tests of pages: [`OidcProvider::sign_in`] signs a person
 //! in at the provider's own pages with it.
@@ -34,6 +39,7 @@ pub mod oidc;
 pub mod pg;
 pub mod process;
 pub mod redis;
+pub mod request_tracker;
 pub mod scim;
 pub mod tls;
 
@@ -44,6 +50,7 @@ pub use oidc::OidcProvider;
 pub use pg::{pg_binary, PgServer};
 pub use process::{find_binary, free_port, http_get, http_request, HttpResponse};
 pub use redis::{redis_binary, RedisServer};
+pub use request_tracker::{rt_binary, RequestTracker};
 pub use scim::{scim_server_binary, ScimServer};
 pub use tls::TestCa;
 

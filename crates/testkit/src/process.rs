@@ -47,6 +47,28 @@ pub fn tcp_accepts(port: u16) -> bool {
     TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
 }
 
+/// Whether process `pid` itself holds the socket that listens on
+/// 127.0.0.1:`port` (from `/proc/net/tcp` and `/proc/PID/fd`): a readiness
+/// check can tell its own server from another process that took the port
+/// first, when both would answer alike.
+pub fn holds_listening_socket(pid: u32, port: u16) -> bool {
+    let Ok(table) = fs::read_to_string("/proc/net/tcp") else { return false };
+    // "sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode";
+    // the address is in the kernel's byte order, the port in hex; 0A is LISTEN.
+    let locals = [format!("0100007F:{port:04X}"), format!("7F000001:{port:04X}")];
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let listening = fields.get(1).is_some_and(|a| locals.iter().any(|l| l == a)) && fields.get(3) == Some(&"0A");
+            listening.then(|| fields.get(9).map(|inode| format!("socket:[{inode}]"))).flatten()
+        })
+        .collect();
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
+    fds.flatten().any(|fd| fs::read_link(fd.path()).is_ok_and(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str())))
+}
+
 /// The last `lines` lines of a log file (or a note that it cannot be read).
 pub fn log_tail(path: &Path, lines: usize) -> String {
     match fs::read(path) {
@@ -377,6 +399,8 @@ pub(crate) struct Supervised {
     watchdog: Option<Watchdog>,
     /// The server leads its own process group, and stops signal the group.
     group: bool,
+    /// What the server logs when another process holds its port.
+    port_taken: &'static str,
 }
 
 impl Supervised {
@@ -395,7 +419,16 @@ impl Supervised {
             child: None,
             watchdog: None,
             group: false,
+            port_taken: "Address already in use",
         }
+    }
+
+    /// The server says `marker` in its log (instead of "Address already in
+    /// use") when another process holds its port: a start then retries on a
+    /// fresh one.
+    pub(crate) fn with_port_taken_marker(mut self, marker: &'static str) -> Supervised {
+        self.port_taken = marker;
+        self
     }
 
     /// Starts the server in its own process group and stops the whole group
@@ -501,7 +534,7 @@ impl Supervised {
             Err(e) => {
                 watchdog.disarm();
                 self.shut(&mut child);
-                let taken = launch.log_since_start().contains("Address already in use");
+                let taken = launch.log_since_start().contains(self.port_taken);
                 Err(if taken { LaunchError::PortTaken(e) } else { LaunchError::Other(e) })
             }
         }

@@ -56,3 +56,18 @@ fn http_get_to_a_closed_port_is_refused() {
     let err = http_get(port, "/", &[]).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::ConnectionRefused);
 }
+
+#[test]
+fn holds_listening_socket_tells_the_process_that_listens() {
+    use writ_testkit::process::holds_listening_socket;
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    assert!(holds_listening_socket(std::process::id(), port));
+    // Another process does not hold it; nobody holds a closed port.
+    let mut other = std::process::Command::new("sleep").arg("5").spawn().unwrap();
+    assert!(!holds_listening_socket(other.id(), port));
+    let _ = other.kill();
+    let _ = other.wait();
+    drop(listener);
+    assert!(!holds_listening_socket(std::process::id(), port));
+}
