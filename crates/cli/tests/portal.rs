@@ -74,7 +74,29 @@ fn a_request_goes_from_the_catalog_through_two_approvals_and_fulfilment_to_givin
     must(alice.click("a[href^='/portal/requests/new'][href$='payments_approve']"));
     must(alice.wait_for("textarea#justification", WAIT));
     shot(&alice, "alice-request-form");
+    // Validation as you type (assets/portal.js): the message says what is
+    // wrong, and the form is not sent while a field is wrong.
+    let hint = |b: &Browser, field: &str, expect: &str| {
+        let deadline = std::time::Instant::now() + WAIT;
+        loop {
+            let text = b.text(&format!("#{field}-hint")).unwrap();
+            if text.contains(expect) && (!expect.is_empty() || text.is_empty()) {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "#{field}-hint never said {expect:?}: {text:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    must(alice.fill("#duration", "forever"));
+    hint(&alice, "duration", "is not a duration");
+    must(alice.fill("#duration", "30d"));
+    hint(&alice, "duration", "at most");
+    shot(&alice, "alice-request-form-invalid");
+    must(alice.click_button("Send the request"));
+    hint(&alice, "justification", "Say why you need it");
+    assert!(alice.current_url().unwrap().contains("/portal/requests/new"), "not sent while fields are wrong");
     must(alice.fill("#duration", "2h"));
+    hint(&alice, "duration", "");
     must(alice.fill("#justification", "Release sign-off for payments batch 42"));
     must(alice.click_button("Send the request"));
     let at = alice.wait_for_url("the request's page", WAIT, |u| u.contains("/portal/requests/req-")).unwrap_or_else(|e| panic!("{e}"));

@@ -10,7 +10,8 @@
 //! an API call's bearer token (`session.rs`). Every form carries a CSRF
 //! token derived from the session secret, which a page of another origin can
 //! neither read nor compute. Every answer forbids framing, inline script
-//! and cross-origin form targets (`security_headers`).
+//! and cross-origin form targets (`security_headers`). One small script of
+//! this origin (`assets/portal.js`) validates fields as they are typed.
 
 mod oversight;
 mod pages;
@@ -54,6 +55,7 @@ pub fn router() -> Router<App> {
         .route("/portal/grants/{id}/give-up", post(pages::give_up))
         .route("/portal/grants/{id}/extend", post(pages::extend))
         .route("/portal/assets/portal.css", get(stylesheet))
+        .route("/portal/assets/portal.js", get(script))
         .layer(middleware::from_fn(security_headers))
 }
 
@@ -75,4 +77,9 @@ async fn security_headers(req: Request, next: Next) -> Response {
 
 async fn stylesheet() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], include_str!("../../assets/portal.css"))
+}
+
+/// Validation as you type: an enhancement, the forms work without it.
+async fn script() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], include_str!("../../assets/portal.js"))
 }
