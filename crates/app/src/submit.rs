@@ -278,7 +278,13 @@ impl Writ {
         if let Err(e) = subject.require_may_receive() {
             return Ok(SodCheck { refusal: Some(e.to_string()), guard: None });
         }
-        self.toxic_refusal(req, Counting::ApprovedOnly).await
+        // An approved request being fulfilled yields only to those filed
+        // before it (see `Counting::ApprovedBefore`).
+        let counting = match req.state() {
+            RequestState::Approved | RequestState::PartiallyFulfilled => Counting::ApprovedBefore { filed: req.created_at(), id: req.id() },
+            _ => Counting::ApprovedOnly,
+        };
+        self.toxic_refusal(req, counting).await
     }
 
     /// [`Writ::receive_refusal`] as an error; `doing` names the step. Returns

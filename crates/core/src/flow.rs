@@ -217,8 +217,8 @@ mod tests {
     use proptest::prelude::*;
 
     fn at(minutes: i64) -> DateTime<Utc> {
-        // A Monday, 2026-11-02 00:00 UTC.
-        DateTime::from_timestamp(1_762_041_600, 0).unwrap() + Duration::minutes(minutes)
+        // A Monday, 2025-11-03 00:00 UTC.
+        DateTime::from_timestamp(1_762_128_000, 0).unwrap() + Duration::minutes(minutes)
     }
 
     fn ev(request: &str, step: Step, minutes: i64) -> FlowEvent {

@@ -219,6 +219,16 @@ fn holdings_count_requests_that_may_still_put_access_in_place() {
     let held = holdings(&[], std::slice::from_ref(&approved), None, Counting::ApprovedOnly);
     assert_eq!(held.get(&write), Some(&Holding::Request(approved.id(), RequestState::Approved)));
     names_request(&held, &approved);
+    // At fulfilment, only if filed before the request being fulfilled (then
+    // by id): of two approved halves, the first filed goes through.
+    let filed = approved.created_at();
+    let later = Counting::ApprovedBefore { filed: filed + chrono::TimeDelta::seconds(1), id: approved.id() };
+    names_request(&holdings(&[], std::slice::from_ref(&approved), None, later), &approved);
+    let earlier = Counting::ApprovedBefore { filed: filed - chrono::TimeDelta::seconds(1), id: approved.id() };
+    assert!(holdings(&[], std::slice::from_ref(&approved), None, earlier).is_empty());
+    let (lower, higher) = (RequestId::from_uuid(Uuid::from_u128(0)), RequestId::from_uuid(Uuid::from_u128(u128::MAX)));
+    assert!(holdings(&[], std::slice::from_ref(&approved), None, Counting::ApprovedBefore { filed, id: lower }).is_empty(), "same time: by id");
+    names_request(&holdings(&[], std::slice::from_ref(&approved), None, Counting::ApprovedBefore { filed, id: higher }), &approved);
     // In place: counted through its grant, not the request.
     let mut done_req = approved.clone();
     done_req.record_fulfilment(&write, done(), t0()).unwrap();

@@ -11,6 +11,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+
 use crate::catalog::Catalog;
 use crate::fulfilment::TargetFulfilment;
 use crate::grant::Grant;
@@ -42,10 +44,17 @@ pub enum Counting {
     /// Submission: pending requests count too, so the second half of a pair
     /// is refused while the first waits for review.
     PendingToo,
-    /// Approval and fulfilment: only requests already approved. (A pending
-    /// request for the other half is refused when it is approved in turn,
-    /// so two requests raced past submission never deadlock each other.)
+    /// Approval: only requests already approved. (A pending request for the
+    /// other half is refused when it is approved in turn, so two requests
+    /// raced past submission never deadlock each other.)
     ApprovedOnly,
+    /// Fulfilment of a request that is itself approved: only approved
+    /// requests filed before it (`filed`, then `id`, break the tie). Two
+    /// approved halves of a pair fulfilled side by side (two jobs at once)
+    /// would otherwise each count the other and both be refused, or the
+    /// winner would be whichever job ran first: this way the one filed
+    /// first goes through and the other is refused, whatever the order.
+    ApprovedBefore { filed: DateTime<Utc>, id: RequestId },
 }
 
 /// What `subject` holds or may soon hold, entitlement → where from: `grants`
@@ -60,7 +69,10 @@ pub fn holdings(grants: &[Grant], requests: &[Request], exclude: Option<RequestI
     for r in requests.iter().filter(|r| Some(r.id()) != exclude) {
         let counts = match r.state() {
             RequestState::Pending => counting == Counting::PendingToo,
-            RequestState::Approved | RequestState::PartiallyFulfilled => true,
+            RequestState::Approved | RequestState::PartiallyFulfilled => match counting {
+                Counting::ApprovedBefore { filed, id } => (r.created_at(), r.id()) < (filed, id),
+                Counting::PendingToo | Counting::ApprovedOnly => true,
+            },
             _ => false,
         };
         if !counts {

@@ -184,7 +184,8 @@ fn holds(pg: &PgServer, role: &str, who: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connector_never_provisions_the_second_half_of_a_toxic_pair() {
     let pg = PgServer::start().expect("PostgreSQL (run scripts/install-test-deps.sh)");
-    let h = toxic_pg_harness(&pg, ManualClock::new()).await;
+    let clock = ManualClock::new();
+    let h = toxic_pg_harness(&pg, clock.clone()).await;
     let writ = h.app.writ.clone();
     let first = submit(&h, "alice", ask("pg-live/reporting", "1h")).await;
     assert_eq!(first["state"], "approved", "{first}");
@@ -192,7 +193,9 @@ async fn a_connector_never_provisions_the_second_half_of_a_toxic_pair() {
     let second = submit(&h, "alice", ask("pg-live/payments_admin", "1h")).await;
     assert_eq!(second["state"], "denied", "{second}");
     assert!(second["outcome_reason"].as_str().unwrap().contains(first["id"].as_str().unwrap()), "{second}");
-    // ...and one that raced past submission is refused at fulfilment.
+    // ...and one that raced past submission, filed a moment later, is
+    // refused at fulfilment: both jobs run at once, the first filed wins.
+    clock.advance(TimeDelta::seconds(1));
     let raced = raced_request(&h, "alice", "pg-live/payments_admin", true, None).await.to_string();
     writ.run_due_jobs(10).await.unwrap();
     let states = [request_state(&h, first["id"].as_str().unwrap()).await, request_state(&h, &raced).await];
