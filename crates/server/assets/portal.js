@@ -53,6 +53,9 @@
 
   document.addEventListener("input", checked);
   document.addEventListener("focusout", checked);
+  // A submit the browser blocks (a required field left empty) fires
+  // `invalid` on each wrong field, and no `submit`: say why there too.
+  document.addEventListener("invalid", checked, true);
   // Before a submit, every field of the form is checked, typed in or not.
   document.addEventListener("submit", function (event) {
     var fields = event.target.querySelectorAll("[data-check]");
