@@ -161,7 +161,24 @@ fn a_request_goes_from_the_catalog_through_two_approvals_and_fulfilment_to_givin
     must(sam.goto(&format!("{}/portal/dashboard", s.url)));
     let figures = sam.page_text();
     assert!(figures.contains("Requests by state") && figures.contains("removals overdue"), "{figures}");
+    assert!(figures.contains("Time to approve") && figures.contains(&id), "the approval's time and its request: {figures}");
     shot(&sam, "sam-dashboard");
+    // Each figure opens the evidence behind it: the removal under way, the
+    // approved requests, the identities whose owner left.
+    must(sam.click("a[href='/portal/removals']"));
+    wait_for_text(&sam, "Removals under way");
+    assert!(sam.page_text().contains(ENTITLEMENT), "{}", sam.page_text());
+    shot(&sam, "sam-removals");
+    for (path, heading, name) in [
+        ("/portal/requests?scope=all", "All requests", "sam-all-requests"),
+        ("/portal/owner-left", "whose owner left", "sam-owner-left"),
+        ("/portal/break-glass?exceptions=1", "overdue or rejected", "sam-break-glass-exceptions"),
+        ("/portal/reconcile", "Reconciliation", "sam-runs"),
+    ] {
+        must(sam.goto(&format!("{}{path}", s.url)));
+        assert!(sam.page_text().contains(heading), "{path}: {}", sam.page_text());
+        shot(&sam, name);
+    }
     must(alice.goto(&format!("{}/portal/dashboard", s.url)));
     assert!(alice.page_text().contains("Not for you"), "{}", alice.page_text());
 }

@@ -9,10 +9,13 @@
 //! is in olivia's inbox). Then, in process through the server's router (the
 //! same middleware as `writ serve`: the timing is the server's, no socket),
 //! CALLS times each: olivia's inbox (`/portal/inbox`, the newest 50 she may
-//! review), a request's page (`/portal/requests/{id}`, its evidence chain),
-//! alice's requests (`/portal/requests`) and the catalog; p50, p95, max.
-//! Page weight: each page's HTML plus the stylesheet (the portal has no
-//! script), uncompressed.
+//! review, each with the subject's holdings and any refusal), a request's
+//! page (`/portal/requests/{id}`, its evidence chain), alice's requests
+//! (`/portal/requests`), the catalog, and security's dashboard (its flow
+//! times read every audit event of the 8 weeks: REQUESTS/5 more requests,
+//! auto-approved `pg-prod/analytics_read`, give it approvals to measure);
+//! p50, p95, max. Page weight: each page's HTML plus the stylesheet and the
+//! one script, uncompressed.
 //!
 //! No timing is asserted.
 
@@ -55,9 +58,21 @@ async fn main() -> anyhow::Result<()> {
         };
         last = Some(writ.submit(&alice, draft).await?.id());
     }
+    for i in 0..requests / 5 {
+        let draft = RequestDraft {
+            requester: alice.id.clone(),
+            subject: alice.id.clone(),
+            entitlements: vec![EntitlementId::parse("pg-prod/analytics_read")?],
+            justification: format!("weekly report {i}"),
+            duration: AccessDuration::parse("2h")?,
+            ticket: None,
+        };
+        writ.submit(&alice, draft).await?;
+    }
     println!(
-        "store: SQLite synchronous={}; {requests} pending requests filed in {:.1} s",
+        "store: SQLite synchronous={}; {requests} pending and {} approved requests filed in {:.1} s",
         resolved.sqlite_synchronous.pragma_value(),
+        requests / 5,
         t.elapsed().as_secs_f64()
     );
     let session = |who: &str| {
@@ -69,7 +84,7 @@ async fn main() -> anyhow::Result<()> {
             format!("{}={secret}", writ_server::portal::SESSION_COOKIE)
         }
     };
-    let (olivia, alice_cookie) = (session("olivia").await, session("alice").await);
+    let (olivia, alice_cookie, sam) = (session("olivia").await, session("alice").await, session("sam").await);
     let router = writ_server::serve::router(app.clone(), cfg.max_body_bytes);
     let last = last.context("no request filed")?;
     let pages = [
@@ -77,11 +92,13 @@ async fn main() -> anyhow::Result<()> {
         ("a request's page", format!("/portal/requests/{last}"), olivia.clone()),
         ("alice's requests", "/portal/requests".to_owned(), alice_cookie.clone()),
         ("the catalog", "/portal/catalog".to_owned(), alice_cookie.clone()),
+        ("the dashboard", "/portal/dashboard".to_owned(), sam.clone()),
     ];
-    let css = {
-        let resp = router.clone().oneshot(Request::get("/portal/assets/portal.css").body(Body::empty())?).await?;
-        axum::body::to_bytes(resp.into_body(), 1 << 20).await?.len()
-    };
+    let mut css = 0;
+    for asset in ["/portal/assets/portal.css", "/portal/assets/portal.js"] {
+        let resp = router.clone().oneshot(Request::get(asset).body(Body::empty())?).await?;
+        css += axum::body::to_bytes(resp.into_body(), 1 << 20).await?.len();
+    }
     for (name, path, cookie) in pages {
         let mut times = Vec::with_capacity(calls);
         let mut bytes = 0;
@@ -96,7 +113,7 @@ async fn main() -> anyhow::Result<()> {
         }
         times.sort_by(f64::total_cmp);
         println!(
-            "{name:18} {path}: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms over {calls} calls; weight {:.1} kB (HTML {bytes} B + CSS {css} B, no script)",
+            "{name:18} {path}: p50 {:.2} ms, p95 {:.2} ms, max {:.2} ms over {calls} calls; weight {:.1} kB (HTML {bytes} B + CSS and script {css} B)",
             percentile(&times, 0.50),
             percentile(&times, 0.95),
             times[times.len() - 1],
