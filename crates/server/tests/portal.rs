@@ -306,6 +306,7 @@ async fn an_approver_reviews_from_the_inbox_and_a_holder_gives_access_up() {
     assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
     let access = send(&h, "GET", "/portal/access", Some(&alice), None).await;
     assert!(access.body.contains("pg-prod/analytics_read") && access.body.contains("Give up"), "{}", access.body);
+    assert!(access.body.contains(" min left)") || access.body.contains(" h left)"), "the time it has left: {}", access.body);
     let (_, grants) = h.get("alice", "/v1/grants").await;
     let grant = grants.as_array().unwrap().iter().find(|g| g["request_id"] == rid).unwrap()["id"].as_str().unwrap().to_owned();
     // Asking for longer opens a new request through approval (its owners').

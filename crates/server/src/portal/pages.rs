@@ -155,7 +155,8 @@ struct TasksPage {
 #[template(path = "portal/access.html")]
 struct AccessPage {
     nav: Nav,
-    grants: Vec<writ_api::GrantView>,
+    /// Each grant with the time it has left, in words.
+    grants: Vec<(writ_api::GrantView, String)>,
     next: Option<String>,
     error: Option<String>,
 }
@@ -601,7 +602,14 @@ pub(super) async fn access(State(app): State<App>, SignedIn(user): SignedIn, Que
 async fn access_page(app: &App, user: &PortalUser, status: StatusCode, error: Option<String>, after: Option<writ_app::ports::Cursor>) -> Response {
     let filter = writ_app::ports::GrantFilter { subject: Some(user.identity.id.clone()), active_only: true, after, limit: 100, ..Default::default() };
     let (grants, next) = match app.writ.list_grants(&user.identity, filter).await {
-        Ok(p) => (p.iter().map(|g| views::grant(g, app.writ.is_overdue(g))).collect(), p.next.map(|c| c.to_string())),
+        Ok(p) => {
+            let now = app.writ.clock().now();
+            let left = |g: &writ_core::grant::Grant| match g.expires_at() - now {
+                d if d > chrono::TimeDelta::zero() => format!("{} left", writ_core::flow::short_duration(d)),
+                _ => "ended".to_owned(),
+            };
+            (p.iter().map(|g| (views::grant(g, app.writ.is_overdue(g)), left(g))).collect(), p.next.map(|c| c.to_string()))
+        }
         Err(e) => {
             tracing::error!(error = %e, "portal: grants could not be read");
             return message(StatusCode::SERVICE_UNAVAILABLE, "Not available", "your access could not be read: try again in a moment", ("/portal", "Home"));
