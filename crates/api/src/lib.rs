@@ -39,6 +39,12 @@ pub struct NewRequest {
     pub duration: String,
     #[serde(default)]
     pub ticket: Option<String>,
+    /// The catalog's request type (`GET /v1/catalog/request-types`), e.g.
+    /// `privileged_access`; `application_access` when absent. Its mandatory
+    /// fields are checked (a missing one is a 422 naming it). A help-desk
+    /// type that names access is re-routed to the governed path.
+    #[serde(default)]
+    pub request_type: Option<String>,
 }
 
 /// An approval's body, and a cancellation's: the reason is optional.
@@ -124,6 +130,13 @@ pub struct RequestView {
     pub justification: String,
     pub duration: String,
     pub ticket: Option<String>,
+    /// The catalog request type it was filed as.
+    #[serde(default)]
+    pub request_type: String,
+    /// Filed as a help-desk type but naming access: re-routed to the
+    /// governed path.
+    #[serde(default)]
+    pub rerouted: bool,
     pub created_at: DateTime<Utc>,
     pub lapses_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -23,7 +23,10 @@ impl Writ {
     /// `actor` breaks the glass: `draft` is granted at once if policy allows
     /// `break_glass` for every entitlement. A refusal is recorded as a denied
     /// request (an attempt is evidence too) and returned like one.
-    pub async fn break_glass(&self, actor: &Identity, draft: RequestDraft) -> Result<Request, AppError> {
+    pub async fn break_glass(&self, actor: &Identity, mut draft: RequestDraft) -> Result<Request, AppError> {
+        // Whatever type the caller named, a use is of the `break_glass` type
+        // (its mandatory fields are checked).
+        draft.request_type = Some(writ_core::ids::RequestTypeId::parse("break_glass")?);
         self.on_fresh_holdings(|| self.break_glass_once(actor, draft.clone())).await
     }
 

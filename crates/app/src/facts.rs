@@ -171,6 +171,7 @@ mod tests {
             justification: "nightly job".into(),
             duration: AccessDuration::parse("1h").unwrap(),
             ticket: None,
+            request_type: None,
         };
         let req = Request::open(RequestId::from_uuid(uuid::Uuid::nil()), draft, &catalog, DateTime::UNIX_EPOCH, TimeDelta::days(1)).unwrap();
         let mut svc = person("svc", &[]);

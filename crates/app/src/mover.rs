@@ -158,6 +158,7 @@ impl Writ {
             ),
             duration,
             ticket: None,
+            request_type: None,
         };
         let req = Request::open(RequestId::from_uuid(Uuid::new_v4()), draft, &self.catalog, now, self.settings.lapse_after)?
             .with_origin(Origin::Moved { grant: g.id() })

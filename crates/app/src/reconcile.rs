@@ -555,6 +555,7 @@ impl Writ {
             justification: format!("reconciliation run {run} found `{}` holding `{entitlement}` ({}): {}. {why}", o.account, o.situation, o.note),
             duration,
             ticket: None,
+            request_type: None,
         };
         let req = Request::open(RequestId::from_uuid(Uuid::new_v4()), draft, &self.catalog, now, self.settings.lapse_after)?
             .with_origin(Origin::Reconciliation { run, situation: o.situation.as_str().to_owned() });

@@ -98,6 +98,7 @@ impl Writ {
             justification,
             duration,
             ticket,
+            request_type: None,
         };
         let now = self.clock.now();
         let origin = Origin::Extension { grant: id, request: g.request_id() };

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::duration::AccessDuration;
 use crate::identity::Identity;
-use crate::ids::{EntitlementId, GroupId, IdentityId, TargetId};
+use crate::ids::{EntitlementId, GroupId, IdentityId, RequestTypeId, TargetId};
+use crate::request_type::{RequestType, Route};
 use crate::DomainError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -115,6 +116,7 @@ pub struct Catalog {
     targets: BTreeMap<TargetId, Target>,
     entitlements: BTreeMap<EntitlementId, Entitlement>,
     toxic: Vec<ToxicCombination>,
+    request_types: BTreeMap<RequestTypeId, RequestType>,
 }
 
 impl Catalog {
@@ -158,7 +160,49 @@ impl Catalog {
             }
         }
         cat.toxic = toxic;
+        cat.request_types = RequestType::standard().into_iter().map(|t| (t.id.clone(), t)).collect();
         Ok(cat)
+    }
+
+    /// The catalog with `types` as its request types instead of the
+    /// standard ones ([`RequestType::standard`]), each checked; none given
+    /// keeps the standard ones. `application_access`, the type of a request
+    /// that does not say, must be among them.
+    pub fn with_request_types(mut self, types: Vec<RequestType>) -> Result<Self, DomainError> {
+        if types.is_empty() {
+            return Ok(self);
+        }
+        let mut all = BTreeMap::new();
+        for t in types {
+            t.check()?;
+            let key = t.id.clone();
+            if all.insert(key.clone(), t).is_some() {
+                return Err(DomainError::invalid(format!("request type `{key}`"), "declared twice"));
+            }
+        }
+        match all.get(&RequestTypeId::unstated()) {
+            Some(t) if t.route == Route::Governed => {}
+            _ => {
+                return Err(DomainError::invalid(
+                    "request_types",
+                    "must declare a governed `application_access`: it is the type of a request that does not name one",
+                ))
+            }
+        }
+        self.request_types = all;
+        Ok(self)
+    }
+
+    /// Request type `id`, or an error listing the known ones.
+    pub fn request_type(&self, id: &RequestTypeId) -> Result<&RequestType, DomainError> {
+        self.request_types.get(id).ok_or_else(|| {
+            let known: Vec<&str> = self.request_types.keys().map(RequestTypeId::as_str).collect();
+            DomainError::invalid("request_type", format!("`{id}` is not a request type of the catalog (known: {})", known.join(", ")))
+        })
+    }
+
+    pub fn request_types(&self) -> impl Iterator<Item = &RequestType> {
+        self.request_types.values()
     }
 
     /// Checks that every owner named in the catalog is a known identity.

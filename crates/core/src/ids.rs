@@ -87,9 +87,20 @@ name_id!(
     TargetId, "target id", 63, &['_', '-']
 );
 name_id!(
+    /// A request type of the catalog, e.g. `application_access` or `password_reset`.
+    RequestTypeId, "request type", 63, &['_', '-']
+);
+name_id!(
     /// An entitlement's name on its target, e.g. `payments_readonly`.
     EntitlementName, "entitlement name", 63, &['_', '-', '.']
 );
+
+impl RequestTypeId {
+    /// The type of a request that does not say: `application_access`.
+    pub fn unstated() -> Self {
+        Self("application_access".to_owned())
+    }
+}
 
 /// An entitlement: a name on a target, written `target/name`.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -16,6 +16,7 @@ pub mod identity;
 pub mod ids;
 pub mod reconcile;
 pub mod request;
+pub mod request_type;
 pub mod review;
 pub mod scim;
 pub mod sod;

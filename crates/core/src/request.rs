@@ -22,7 +22,8 @@ use crate::catalog::{Catalog, StageSpec};
 use crate::duration::AccessDuration;
 use crate::fulfilment::TargetFulfilment;
 use crate::identity::Identity;
-use crate::ids::{EntitlementId, IdentityId, RequestId};
+use crate::ids::{EntitlementId, IdentityId, RequestId, RequestTypeId};
+use crate::request_type::Carried;
 use crate::review::{rule_admits, ApprovalTrack, Review, StageRef, Verdict};
 use crate::text;
 use crate::DomainError;
@@ -88,6 +89,9 @@ pub struct RequestDraft {
     pub justification: String,
     pub duration: AccessDuration,
     pub ticket: Option<String>,
+    /// The catalog's request type it is filed as (`application_access` when
+    /// not said); its mandatory fields are checked.
+    pub request_type: Option<RequestTypeId>,
 }
 
 /// A policy decision as recorded in the evidence chain.
@@ -129,6 +133,14 @@ pub struct Request {
     /// The review a break-glass use owes (only for granted break-glass).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     post_review: Option<PostReview>,
+    /// The request type it was filed as; absent on requests filed before
+    /// request types existed, which were all `application_access`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request_type: Option<RequestTypeId>,
+    /// Filed as a help-desk type but naming access: it was re-routed to the
+    /// governed path (anything that changes access is governed).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    rerouted: bool,
     updated_at: DateTime<Utc>,
     version: u64,
 }
@@ -169,6 +181,11 @@ impl Request {
             Some(t) => Some(text::line("ticket", t, text::MAX_TICKET, "name the ticket, e.g. `INC-1234`, or leave it out")?),
             None => None,
         };
+        let type_id = draft.request_type.clone().unwrap_or_else(RequestTypeId::unstated);
+        let kind = catalog.request_type(&type_id)?;
+        kind.require(Carried { entitlements: true, justification: true, duration: true, ticket: ticket.as_deref().is_some_and(|t| !t.is_empty()) })?;
+        // It names access (checked above): a help-desk type is re-routed.
+        let rerouted = kind.route_for(true) != kind.route;
         Ok(Self {
             id,
             requester: draft.requester,
@@ -187,6 +204,8 @@ impl Request {
             fulfilment: BTreeMap::new(),
             origin: Origin::Standard,
             post_review: None,
+            request_type: draft.request_type.is_some().then_some(type_id),
+            rerouted,
             updated_at: now,
             version: 0,
         })
@@ -210,6 +229,18 @@ impl Request {
     pub fn duration(&self) -> AccessDuration {
         self.duration
     }
+    /// The request type it was filed as (`application_access` for requests
+    /// filed before there were types, or without saying).
+    pub fn request_type(&self) -> RequestTypeId {
+        self.request_type.clone().unwrap_or_else(RequestTypeId::unstated)
+    }
+
+    /// Filed as a help-desk type, re-routed to the governed path because it
+    /// names access.
+    pub fn rerouted(&self) -> bool {
+        self.rerouted
+    }
+
     pub fn ticket(&self) -> Option<&str> {
         self.ticket.as_deref()
     }

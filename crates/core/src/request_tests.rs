@@ -70,6 +70,7 @@ fn draft(entitlements: &[&str]) -> RequestDraft {
         justification: "quarterly payments audit".into(),
         duration: AccessDuration::parse("4h").unwrap(),
         ticket: Some("INC-42".into()),
+        request_type: None,
     }
 }
 

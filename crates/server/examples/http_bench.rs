@@ -211,6 +211,7 @@ impl Driver {
                     justification: "benchmark: quarterly report".into(),
                     duration: AccessDuration::parse("2h")?,
                     ticket: None,
+                    request_type: None,
                 };
                 let r = app.writ.submit(alice, draft).await?;
                 Ok(View { id: r.id().to_string(), state: r.state().as_str().to_owned() })

@@ -55,6 +55,7 @@ async fn main() -> anyhow::Result<()> {
             justification: format!("quarter close, batch {i}"),
             duration: AccessDuration::parse("4h")?,
             ticket: None,
+            request_type: None,
         };
         last = Some(writ.submit(&alice, draft).await?.id());
     }
@@ -66,6 +67,7 @@ async fn main() -> anyhow::Result<()> {
             justification: format!("weekly report {i}"),
             duration: AccessDuration::parse("2h")?,
             ticket: None,
+            request_type: None,
         };
         writ.submit(&alice, draft).await?;
     }

@@ -17,6 +17,9 @@ struct CatalogFile {
     entitlements: Vec<Entitlement>,
     #[serde(default)]
     toxic_combinations: Vec<ToxicCombination>,
+    /// The request types; none declared keeps the standard fourteen.
+    #[serde(default)]
+    request_types: Vec<writ_core::request_type::RequestType>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -82,7 +85,9 @@ pub fn load_catalog(path: &Path) -> Result<Catalog, CatalogFileError> {
 pub fn parse_catalog(name: &str, text: &str) -> Result<Catalog, CatalogFileError> {
     let parse_err = |message: String| CatalogFileError::Parse { path: name.to_owned(), message };
     let file: CatalogFile = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
-    Catalog::new(file.targets, file.entitlements, file.toxic_combinations).map_err(|e| parse_err(e.to_string()))
+    Catalog::new(file.targets, file.entitlements, file.toxic_combinations)
+        .and_then(|c| c.with_request_types(file.request_types))
+        .map_err(|e| parse_err(e.to_string()))
 }
 
 /// Parses an identities file (used by `writ init` and `writ identity

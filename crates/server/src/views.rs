@@ -67,6 +67,8 @@ pub fn request(r: &Request, now: DateTime<Utc>) -> api::RequestView {
         justification: r.justification().to_owned(),
         duration: r.duration().to_string(),
         ticket: r.ticket().map(str::to_owned),
+        request_type: r.request_type().to_string(),
+        rerouted: r.rerouted(),
         created_at: r.created_at(),
         lapses_at: r.lapses_at(),
         updated_at: r.updated_at(),

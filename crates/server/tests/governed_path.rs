@@ -50,6 +50,7 @@ async fn raced_request(h: &Harness, subject: &str, entitlement: &str, approved: 
         justification: "asked for at the same moment".into(),
         duration: writ_core::duration::AccessDuration::parse("1h").unwrap(),
         ticket: None,
+        request_type: None,
     };
     let mut req = Request::open(RequestId::from_uuid(Uuid::new_v4()), draft, writ.catalog(), now, TimeDelta::days(7)).unwrap();
     let mut change = Change::default();

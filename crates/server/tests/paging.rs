@@ -202,6 +202,7 @@ async fn the_review_queue_finds_a_request_behind_more_than_a_thousand_others() {
                 justification: format!("crowd {i}"),
                 duration: AccessDuration::parse("1h").unwrap(),
                 ticket: None,
+                request_type: None,
             };
             let at = now + TimeDelta::minutes(1) + TimeDelta::milliseconds(i);
             Versioned::new(Request::open(RequestId::from_uuid(Uuid::new_v4()), draft, writ.catalog(), at, TimeDelta::days(1)).unwrap())

@@ -72,6 +72,7 @@ fn request(n: u128, requester: &str, at: DateTime<Utc>) -> Request {
             justification: format!("request {n}"),
             duration: AccessDuration::parse("1h").unwrap(),
             ticket: None,
+            request_type: None,
         },
         &catalog(),
         at,

@@ -170,6 +170,7 @@ async fn exceptions_are_backfilled_by_0006(url: &str, backend: &str) {
             justification: "INC-1".into(),
             duration: AccessDuration::parse("1h").unwrap(),
             ticket: None,
+            request_type: None,
         };
         let mut r = Request::open(RequestId::from_uuid(Uuid::from_u128(n)), draft, &catalog, t0, TimeDelta::days(7)).unwrap().with_origin(Origin::BreakGlass);
         r.approve_break_glass(PostReview::open(vec![oscar.id.clone()], t0 + TimeDelta::hours(1)).unwrap(), t0).unwrap();

@@ -356,6 +356,7 @@ pub fn draft(requester: &str, subject: &str, entitlements: &[&str], duration: &s
         justification: "month-end close".into(),
         duration: hours(duration),
         ticket: Some("INC-7".into()),
+        request_type: None,
     }
 }
 

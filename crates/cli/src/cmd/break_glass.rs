@@ -81,6 +81,7 @@ pub async fn run(api: &Client, cmd: &BreakGlassCommand, json: bool) -> anyhow::R
                 justification: a.reason.clone(),
                 duration: a.duration.clone(),
                 ticket: a.ticket.clone(),
+                request_type: Some("break_glass".into()),
             };
             let value = api.post(&["v1", "break-glass"], &body).await?;
             settled(api, value, json).await

@@ -41,6 +41,10 @@ pub struct CreateArgs {
     /// A ticket in another system this request belongs to, e.g. `INC-1234`.
     #[arg(long, value_name = "TICKET")]
     pub ticket: Option<String>,
+    /// The catalog's request type, e.g. `privileged_access` (some make a
+    /// ticket mandatory); `application_access` if left out.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub request_type: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +93,7 @@ pub async fn run(api: &Client, cmd: &RequestCommand, json: bool) -> anyhow::Resu
                 justification: a.justification.clone(),
                 duration: a.duration.clone(),
                 ticket: a.ticket.clone(),
+                request_type: a.request_type.clone(),
             };
             let value = api.post(&["v1", "requests"], &body).await?;
             settled(api, value, json).await

@@ -32,6 +32,8 @@ pub fn pending() -> RequestView {
         justification: "investigate INC-42:\nslow queries on orders".into(),
         duration: "8h".into(),
         ticket: Some("INC-42".into()),
+        request_type: "application_access".into(),
+        rerouted: false,
         created_at: at(9, 0),
         lapses_at: at(9, 0) + chrono::TimeDelta::days(7),
         updated_at: at(9, 0),

@@ -331,6 +331,7 @@ pub(super) async fn create_request(State(app): State<App>, SessionForm(user, f):
         justification: f.justification.clone(),
         duration,
         ticket: Some(f.ticket.trim().to_owned()).filter(|t| !t.is_empty()),
+        request_type: None,
     };
     match app.writ.submit(&user.identity, draft).await {
         Ok(req) => see_other(&format!("/portal/requests/{}", req.id())),
@@ -753,6 +754,7 @@ pub(super) async fn use_break_glass(State(app): State<App>, SessionForm(user, f)
         justification: f.justification.clone(),
         duration,
         ticket: None,
+        request_type: None,
     };
     match app.writ.break_glass(&user.identity, draft).await {
         Ok(req) => see_other(&format!("/portal/requests/{}", req.id())),

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use writ_api::{DenyBody, EvidenceView, NewRequest, ReasonBody, RequestView};
 use writ_app::ports::RequestFilter;
 use writ_core::duration::AccessDuration;
-use writ_core::ids::{EntitlementId, IdentityId, RequestId};
+use writ_core::ids::{EntitlementId, IdentityId, RequestId, RequestTypeId};
 use writ_core::request::{RequestDraft, RequestState};
 use writ_core::review::Verdict;
 
@@ -23,7 +23,8 @@ pub(super) fn draft(caller: &IdentityId, body: NewRequest) -> Result<RequestDraf
     };
     let entitlements = body.entitlements.iter().map(|e| EntitlementId::parse(e)).collect::<Result<_, _>>()?;
     let duration = duration(&body.duration)?;
-    Ok(RequestDraft { requester: caller.clone(), subject, entitlements, justification: body.justification, duration, ticket: body.ticket })
+    let request_type = body.request_type.as_deref().map(RequestTypeId::parse).transpose()?;
+    Ok(RequestDraft { requester: caller.clone(), subject, entitlements, justification: body.justification, duration, ticket: body.ticket, request_type })
 }
 
 /// A duration: a 400 when it does not have the shape of one, a 422 when it
