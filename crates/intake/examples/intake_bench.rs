@@ -1,0 +1,124 @@
+//! Trains the ticket classifier on the public help-desk corpus and measures it on
+//! the deterministic held-out 20% (see `writ_intake::dataset::HELD_OUT_SALT`).
+//!
+//! ```sh
+//! cargo run --release -p writ-intake --example intake_bench -- ../shared/data/tickets/all_tickets_processed_improved_v3.csv
+//! ```
+//!
+//! The path may also come from `WRIT_TICKETS_CSV`. Options (for tuning):
+//! `--validate` measures on a validation 20% carved from the training part instead
+//! of the held-out part (tune with this, never on the held-out figure);
+//! `--c X`, `--bits N`, `--words N`, `--char-min N`, `--char-max N`,
+//! `--char-weight X`, `--calibration P`, `--runs N` (throughput runs, default 5).
+
+use std::time::Instant;
+
+use writ_intake::dataset::{split, HELD_OUT_SALT};
+use writ_intake::{read_labelled_csv, Classifier, Example, TrainConfig};
+
+/// Salt of the validation split carved from the training part for tuning.
+const VALIDATION_SALT: u64 = 0x5641_4c49_4441_5445; // "VALIDATE"
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let mut path = std::env::var("WRIT_TICKETS_CSV").ok();
+    let mut config = TrainConfig::default();
+    let mut validate = false;
+    let mut runs = 5usize;
+    while let Some(a) = args.next() {
+        let mut value = || args.next().ok_or(format!("`{a}` needs a value"));
+        match a.as_str() {
+            "--validate" => validate = true,
+            "--c" => config.c = value()?.parse()?,
+            "--bits" => config.features.hash_bits = value()?.parse()?,
+            "--words" => config.features.word_ngrams = value()?.parse()?,
+            "--char-min" => config.features.char_min = value()?.parse()?,
+            "--char-max" => config.features.char_max = value()?.parse()?,
+            "--char-weight" => config.features.char_weight = value()?.parse()?,
+            "--calibration" => config.calibration_percent = value()?.parse()?,
+            "--epochs" => config.max_epochs = value()?.parse()?,
+            "--runs" => runs = value()?.parse()?,
+            _ if a.starts_with("--") => return Err(format!("unknown option `{a}`").into()),
+            _ => path = Some(a),
+        }
+    }
+    let path = path.ok_or("give the corpus CSV as an argument or in WRIT_TICKETS_CSV (../shared/data/tickets/all_tickets_processed_improved_v3.csv)")?;
+    let examples = read_labelled_csv(&std::fs::read_to_string(&path)?)?;
+    let (train, held_out) = split(examples, HELD_OUT_SALT, 20);
+    let (train, test, what) = if validate {
+        let (fit, validation) = split(train, VALIDATION_SALT, 20);
+        (fit, validation, "validation (20% of the training part)")
+    } else {
+        (train, held_out, "held-out (20%)")
+    };
+    println!("corpus {path}: {} training, {} {what}", train.len(), test.len());
+    println!("config {config:?}");
+
+    let started = Instant::now();
+    let model = Classifier::train(&train, &config)?;
+    let train_secs = started.elapsed().as_secs_f64();
+    println!("training: {train_secs:.2} s (temperature {:.2}), model {:.1} MB", model.temperature(), model.to_bytes().len() as f64 / 1e6);
+
+    report_quality(&model, &test);
+
+    let mut rates: Vec<f64> = (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            let mut n = 0usize;
+            for e in &test {
+                n += model.predict(&e.subject, &e.body).label.len();
+            }
+            std::hint::black_box(n);
+            test.len() as f64 / started.elapsed().as_secs_f64()
+        })
+        .collect();
+    let shown: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
+    rates.sort_by(f64::total_cmp);
+    println!("throughput, one thread: median {:.0} tickets/s (runs: {})", rates[rates.len() / 2], shown.join(", "));
+
+    println!("natural-English samples:");
+    for (subject, body) in [
+        ("Access to the Finance shared drive", "Hi team, could you please give me read access to \\\\fs01\\finance? My manager approved it. Thanks, Ann"),
+        ("Laptop won't start", "My Dell laptop shows a black screen since this morning, I tried charging it. Can someone look at it?"),
+        ("New starter on 3 March", "Please set up an account, an Oracle timesheet and a badge for our new hire starting 3 March."),
+        ("Purchase request", "We need to order two 27\" monitors and a docking station for the design team; PO attached."),
+    ] {
+        let p = model.predict(subject, body);
+        println!("  {:.2} {:<22} <- {subject}", p.confidence, p.label);
+    }
+    Ok(())
+}
+
+fn report_quality(model: &Classifier, test: &[Example]) {
+    let labels = model.labels();
+    let k = labels.len();
+    let mut confusion = vec![vec![0usize; k]; k];
+    let mut confidence_right = 0.0f64;
+    let mut right = 0usize;
+    for e in test {
+        let p = model.predict(&e.subject, &e.body);
+        let (Some(truth), Some(guess)) = (labels.iter().position(|l| *l == e.label), labels.iter().position(|l| l == p.label)) else {
+            continue;
+        };
+        confusion[truth][guess] += 1;
+        if truth == guess {
+            right += 1;
+        }
+        confidence_right += f64::from(p.confidence);
+    }
+    let accuracy = right as f64 / test.len() as f64;
+    println!("accuracy: {:.2}% ({right}/{}), mean confidence {:.3}", 100.0 * accuracy, test.len(), confidence_right / test.len() as f64);
+    println!("{:<24} {:>9} {:>9} {:>9} {:>7}", "label", "precision", "recall", "F1", "support");
+    let mut f1_sum = 0.0;
+    for (c, label) in labels.iter().enumerate() {
+        let tp = confusion[c][c] as f64;
+        let predicted: usize = confusion.iter().map(|row| row[c]).sum();
+        let support: usize = confusion[c].iter().sum();
+        let precision = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
+        let recall = if support > 0 { tp / support as f64 } else { 0.0 };
+        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
+        f1_sum += f1;
+        println!("{label:<24} {:>8.1}% {:>8.1}% {:>8.1}% {support:>7}", 100.0 * precision, 100.0 * recall, 100.0 * f1);
+    }
+    println!("macro F1: {:.2}%", 100.0 * f1_sum / k as f64);
+}

