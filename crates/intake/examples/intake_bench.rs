@@ -9,7 +9,8 @@
 //! `--validate` measures on a validation 20% carved from the training part instead
 //! of the held-out part (tune with this, never on the held-out figure);
 //! `--c X`, `--bits N`, `--words N`, `--char-min N`, `--char-max N`,
-//! `--char-weight X`, `--calibration P`, `--runs N` (throughput runs, default 5).
+//! `--char-weight X`, `--raw-tf`, `--calibration P`, `--epochs N`, `--tol X`,
+//! `--fold N` (another validation split), `--runs N` (throughput runs, default 5).
 
 use std::time::Instant;
 
@@ -25,6 +26,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = TrainConfig::default();
     let mut validate = false;
     let mut runs = 5usize;
+    let mut fold = 0u64;
     while let Some(a) = args.next() {
         let mut value = || args.next().ok_or(format!("`{a}` needs a value"));
         match a.as_str() {
@@ -37,6 +39,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "--char-weight" => config.features.char_weight = value()?.parse()?,
             "--calibration" => config.calibration_percent = value()?.parse()?,
             "--epochs" => config.max_epochs = value()?.parse()?,
+            "--fold" => fold = value()?.parse()?,
+            "--raw-tf" => config.features.sublinear_tf = false,
+            "--sublinear-tf" => config.features.sublinear_tf = true,
+            "--nb" => config.nb_alpha = value()?.parse()?,
+            "--tol" => config.tolerance = value()?.parse()?,
             "--runs" => runs = value()?.parse()?,
             _ if a.starts_with("--") => return Err(format!("unknown option `{a}`").into()),
             _ => path = Some(a),
@@ -46,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let examples = read_labelled_csv(&std::fs::read_to_string(&path)?)?;
     let (train, held_out) = split(examples, HELD_OUT_SALT, 20);
     let (train, test, what) = if validate {
-        let (fit, validation) = split(train, VALIDATION_SALT, 20);
+        let (fit, validation) = split(train, VALIDATION_SALT ^ fold, 20);
         (fit, validation, "validation (20% of the training part)")
     } else {
         (train, held_out, "held-out (20%)")

@@ -43,12 +43,14 @@ impl FeatureConfig {
     }
 }
 
-/// A sparse vector: strictly increasing indices, one value each.
+/// A sparse vector. Each block (words, characters) holds a bucket once, but a
+/// bucket may appear once in each block (a hash collision across blocks): the
+/// entries are then read as two features, in training and prediction alike.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SparseVector {
-    /// Bucket indices, strictly increasing.
+    /// Bucket indices.
     pub indices: Vec<u32>,
-    /// The value of each bucket.
+    /// The value of each entry.
     pub values: Vec<f32>,
 }
 
@@ -63,18 +65,20 @@ impl SparseVector {
         self.indices.is_empty()
     }
 
-    /// Squared L2 norm.
+    /// Squared L2 norm (entries read as distinct features).
     pub fn norm_sq(&self) -> f32 {
         self.values.iter().map(|v| v * v).sum()
     }
 }
 
-/// Raw counts of one text's features, per block: sorted, deduplicated bucket
-/// indices with their counts.
-#[derive(Clone, Debug, Default)]
+/// Raw counts of one text's features, per block: distinct bucket indices (in
+/// first-seen order) with their counts.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Counts {
-    word: Vec<(u32, u32)>,
-    char: Vec<(u32, u32)>,
+    /// Word n-gram buckets and counts.
+    pub word: Vec<(u32, u32)>,
+    /// Character n-gram buckets and counts.
+    pub char: Vec<(u32, u32)>,
 }
 
 impl Counts {
@@ -111,20 +115,86 @@ pub fn stable_hash(salt: u64, bytes: &[u8]) -> u64 {
     fmix64(h)
 }
 
+/// Reusable buffers of feature extraction (one per thread on the prediction path).
+#[derive(Debug, Default)]
+pub struct Scratch {
+    word_hashes: Vec<u64>,
+    padded: Vec<u8>,
+    table: CountTable,
+}
+
+/// An open-addressing multiset of bucket indices: counting without sorting.
+#[derive(Debug, Default)]
+struct CountTable {
+    /// The key in each slot; `u32::MAX` marks a free one (buckets are below 2^24).
+    keys: Vec<u32>,
+    /// Where the slot's key is in the output.
+    positions: Vec<u32>,
+    /// The slots taken since the last clear.
+    used: Vec<u32>,
+}
+
+impl CountTable {
+    /// Prepares for up to `n` distinct keys (load factor at most one half).
+    fn reserve(&mut self, n: usize) {
+        let cap = (2 * n.max(16)).next_power_of_two();
+        if self.keys.len() < cap {
+            self.keys = vec![u32::MAX; cap];
+            self.positions = vec![0; cap];
+        }
+    }
+
+    fn add(&mut self, key: u32, out: &mut Vec<(u32, u32)>) {
+        let mask = self.keys.len() - 1;
+        let mut i = (key as usize).wrapping_mul(0x9e37_79b1) & mask;
+        loop {
+            if self.keys[i] == key {
+                out[self.positions[i] as usize].1 += 1;
+                return;
+            }
+            if self.keys[i] == u32::MAX {
+                self.keys[i] = key;
+                self.positions[i] = out.len() as u32;
+                self.used.push(i as u32);
+                out.push((key, 1));
+                return;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Frees the slots taken since the last clear.
+    fn clear(&mut self) {
+        for &i in &self.used {
+            self.keys[i as usize] = u32::MAX;
+        }
+        self.used.clear();
+    }
+}
+
 /// Counts the hashed features of a ticket (subject and body are read as one text,
 /// as the public corpus joined them).
 pub fn count(config: &FeatureConfig, subject: &str, body: &str) -> Counts {
+    let mut out = Counts::default();
+    count_into(config, subject, body, &mut Scratch::default(), &mut out);
+    out
+}
+
+/// [`count`] into reused buffers.
+pub fn count_into(config: &FeatureConfig, subject: &str, body: &str, scratch: &mut Scratch, out: &mut Counts) {
     let mask = (config.dim() - 1) as u64;
-    let mut word_hashes: Vec<u64> = Vec::with_capacity(64);
-    let mut word_idx: Vec<u32> = Vec::with_capacity(128);
-    let mut char_idx: Vec<u32> = Vec::with_capacity(1024);
-    let mut padded: Vec<u8> = Vec::with_capacity(64);
+    let Scratch { word_hashes, padded, table } = scratch;
+    word_hashes.clear();
+    out.word.clear();
+    out.char.clear();
     let (cmin, cmax) = (usize::from(config.char_min.max(1)), usize::from(config.char_max));
+    // A word of `len` bytes gives at most (len + 2) n-grams of each length, and
+    // there are at most half as many words as bytes: a bound on distinct keys.
+    let bytes = subject.len() + body.len() + 1;
+    let chars = if cmax >= cmin { 2 * bytes * (cmax - cmin + 1) } else { 0 };
+    table.reserve(chars.max(bytes * usize::from(config.word_ngrams)) + 16);
     let mut visit = |w: &str| {
         let h = stable_hash(SALT_WORD, w.as_bytes());
-        if config.word_ngrams >= 1 {
-            word_idx.push((h & mask) as u32);
-        }
         word_hashes.push(h);
         if cmax >= cmin {
             padded.clear();
@@ -137,7 +207,7 @@ pub fn count(config: &FeatureConfig, subject: &str, body: &str) -> Counts {
                     h ^= u64::from(b);
                     h = h.wrapping_mul(FNV_PRIME);
                     if len + 1 >= cmin {
-                        char_idx.push((fmix64(h) & mask) as u32);
+                        table.add((fmix64(h) & mask) as u32, &mut out.char);
                     }
                 }
             }
@@ -145,6 +215,12 @@ pub fn count(config: &FeatureConfig, subject: &str, body: &str) -> Counts {
     };
     for_each_word(subject, &mut visit);
     for_each_word(body, &mut visit);
+    table.clear();
+    if config.word_ngrams >= 1 {
+        for &h in word_hashes.iter() {
+            table.add((h & mask) as u32, &mut out.word);
+        }
+    }
     // Higher word n-grams chain the word hashes (subject and body run on, as in the corpus).
     for n in 2..=usize::from(config.word_ngrams) {
         for window in word_hashes.windows(n) {
@@ -152,22 +228,10 @@ pub fn count(config: &FeatureConfig, subject: &str, body: &str) -> Counts {
             for &w in window {
                 h = fmix64(h.rotate_left(5) ^ w);
             }
-            word_idx.push((h & mask) as u32);
+            table.add((h & mask) as u32, &mut out.word);
         }
     }
-    Counts { word: run_lengths(word_idx), char: run_lengths(char_idx) }
-}
-
-fn run_lengths(mut idx: Vec<u32>) -> Vec<(u32, u32)> {
-    idx.sort_unstable();
-    let mut out: Vec<(u32, u32)> = Vec::with_capacity(idx.len());
-    for i in idx {
-        match out.last_mut() {
-            Some((last, n)) if *last == i => *n += 1,
-            _ => out.push((i, 1)),
-        }
-    }
-    out
+    table.clear();
 }
 
 /// Inverse document frequencies from document frequencies (scikit-learn's
@@ -178,45 +242,49 @@ pub fn idf_from_df(df: &[u32], n_docs: usize) -> Vec<f32> {
     df.iter().map(|&d| (((1.0 + n) / (1.0 + f64::from(d))).ln() + 1.0) as f32).collect()
 }
 
+/// The term-frequency factor of a count.
+#[inline]
+pub fn tf(config: &FeatureConfig, n: u32) -> f32 {
+    if config.sublinear_tf {
+        1.0 + (n as f32).ln()
+    } else {
+        n as f32
+    }
+}
+
+/// The scale of each block's raw TF-IDF values: block weight over block norm,
+/// over the norm of the whole (the blocks' weights, when not empty). Shared by
+/// [`vectorise`] and the model's fused prediction path so both agree.
+pub fn block_scales(config: &FeatureConfig, word_norm_sq: f32, char_norm_sq: f32) -> (f32, f32) {
+    let word_weight = if word_norm_sq > 0.0 { 1.0 } else { 0.0 };
+    let char_weight = if char_norm_sq > 0.0 { config.char_weight } else { 0.0 };
+    let total = (word_weight * word_weight + char_weight * char_weight).sqrt();
+    if total == 0.0 {
+        return (0.0, 0.0);
+    }
+    let scale = |w: f32, n: f32| if n > 0.0 { w / n.sqrt() / total } else { 0.0 };
+    (scale(word_weight, word_norm_sq), scale(char_weight, char_norm_sq))
+}
+
 /// Turns counts into the TF-IDF vector the model reads: each block weighted,
-/// L2-normalised and scaled by its block weight, the sum L2-normalised.
+/// L2-normalised and scaled by its block weight, the whole L2-normalised.
 pub fn vectorise(config: &FeatureConfig, counts: &Counts, idf: &[f32]) -> SparseVector {
-    let mut entries: Vec<(u32, f32)> = Vec::with_capacity(counts.word.len() + counts.char.len());
-    let mut block = |items: &[(u32, u32)], weight: f32| {
-        let start = entries.len();
-        let mut norm_sq = 0.0f32;
-        for &(i, n) in items {
-            let tf = if config.sublinear_tf { 1.0 + (n as f32).ln() } else { n as f32 };
-            let v = tf * idf[i as usize];
-            norm_sq += v * v;
-            entries.push((i, v));
-        }
-        if norm_sq > 0.0 {
-            let scale = weight / norm_sq.sqrt();
-            for e in &mut entries[start..] {
-                e.1 *= scale;
-            }
-        }
+    let raw = |items: &[(u32, u32)]| -> (Vec<(u32, f32)>, f32) {
+        let v: Vec<(u32, f32)> = items.iter().map(|&(i, n)| (i, tf(config, n) * idf[i as usize])).collect();
+        let norm_sq = v.iter().map(|e| e.1 * e.1).sum();
+        (v, norm_sq)
     };
-    block(&counts.word, 1.0);
-    if config.char_weight > 0.0 {
-        block(&counts.char, config.char_weight);
-    }
-    entries.sort_unstable_by_key(|e| e.0);
-    let mut v = SparseVector { indices: Vec::with_capacity(entries.len()), values: Vec::with_capacity(entries.len()) };
-    for (i, x) in entries {
-        if v.indices.last() == Some(&i) {
-            if let Some(last) = v.values.last_mut() {
-                *last += x;
+    let (words, wn) = raw(&counts.word);
+    let (chars, cn) = if config.char_weight > 0.0 { raw(&counts.char) } else { (Vec::new(), 0.0) };
+    let (ws, cs) = block_scales(config, wn, cn);
+    let mut v = SparseVector { indices: Vec::with_capacity(words.len() + chars.len()), values: Vec::with_capacity(words.len() + chars.len()) };
+    for (entries, scale) in [(words, ws), (chars, cs)] {
+        if scale > 0.0 {
+            for (i, x) in entries {
+                v.indices.push(i);
+                v.values.push(x * scale);
             }
-        } else {
-            v.indices.push(i);
-            v.values.push(x);
         }
-    }
-    let norm = v.norm_sq().sqrt();
-    if norm > 0.0 {
-        v.values.iter_mut().for_each(|x| *x /= norm);
     }
     v
 }
@@ -268,12 +336,11 @@ mod tests {
     }
 
     #[test]
-    fn vectors_are_unit_length_and_sorted() {
+    fn vectors_are_unit_length() {
         let config = small();
         let idf = vec![1.5; config.dim()];
         let v = vectorise(&config, &count(&config, "new laptop", "laptop broken screen"), &idf);
         assert!((v.norm_sq() - 1.0).abs() < 1e-5);
-        assert!(v.indices.windows(2).all(|w| w[0] < w[1]));
         let empty = vectorise(&config, &count(&config, "", "!!! 123"), &idf);
         assert!(empty.is_empty());
     }

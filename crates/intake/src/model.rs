@@ -4,8 +4,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::dataset::Example;
 use crate::error::IntakeError;
-use crate::features::{count, vectorise, FeatureConfig};
-use crate::train::{scores, softmax, TrainConfig};
+use std::cell::RefCell;
+
+use crate::features::{block_scales, count_into, tf, Counts, FeatureConfig, Scratch};
+use crate::train::{softmax, TrainConfig};
+
+thread_local! {
+    /// Feature extraction buffers, reused by every prediction on this thread.
+    static SCRATCH: RefCell<(Scratch, Counts)> = RefCell::new((Scratch::default(), Counts::default()));
+}
 
 /// The first bytes of every model.
 const MAGIC: &[u8; 8] = b"WRITINTK";
@@ -26,12 +33,10 @@ pub struct Prediction<'a> {
 pub struct Classifier {
     features: FeatureConfig,
     labels: Vec<String>,
-    /// Inverse document frequency per bucket.
-    idf: Vec<f32>,
-    /// Feature-major weights: `weights[bucket * labels.len() + class]`, so one
-    /// bucket's weights for every class share a cache line.
-    // INVARIANT: weights.len() == features.dim() * labels.len(), idf.len() == features.dim().
-    weights: Vec<f32>,
+    /// One row per bucket: its inverse document frequency, then its weight for
+    /// each class, so a bucket costs one cache line at prediction.
+    // INVARIANT: rows.len() == features.dim() * (labels.len() + 1).
+    rows: Vec<f32>,
     bias: Vec<f32>,
     temperature: f32,
 }
@@ -53,7 +58,45 @@ impl Classifier {
     }
 
     pub(crate) fn from_parts(features: FeatureConfig, labels: Vec<String>, idf: Vec<f32>, weights: Vec<f32>, bias: Vec<f32>, temperature: f32) -> Self {
-        Classifier { features, labels, idf, weights, bias, temperature }
+        let k = labels.len();
+        let mut rows = Vec::with_capacity(idf.len() * (k + 1));
+        for (j, &d) in idf.iter().enumerate() {
+            rows.push(d);
+            rows.extend_from_slice(&weights[j * k..j * k + k]);
+        }
+        Classifier { features, labels, rows, bias, temperature }
+    }
+
+    /// The class margins of a ticket (before the softmax).
+    fn margins(&self, subject: &str, body: &str) -> Vec<f32> {
+        let k = self.labels.len();
+        let stride = k + 1;
+        let fc = &self.features;
+        SCRATCH.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let (scratch, counts) = &mut *cell;
+            count_into(fc, subject, body, scratch, counts);
+            // Dot products of the raw TF-IDF values per block; the normalisation is
+            // one factor per block, applied at the end (as `features::vectorise`).
+            let mut acc = vec![0.0f32; 2 * k];
+            let (word_acc, char_acc) = acc.split_at_mut(k);
+            let block = |items: &[(u32, u32)], acc: &mut [f32]| -> f32 {
+                let mut norm_sq = 0.0;
+                for &(i, n) in items {
+                    let row = &self.rows[i as usize * stride..(i as usize + 1) * stride];
+                    let v = tf(fc, n) * row[0];
+                    norm_sq += v * v;
+                    for (a, w) in acc.iter_mut().zip(&row[1..]) {
+                        *a += w * v;
+                    }
+                }
+                norm_sq
+            };
+            let word_norm = block(&counts.word, word_acc);
+            let char_norm = if fc.char_weight > 0.0 { block(&counts.char, char_acc) } else { 0.0 };
+            let (ws, cs) = block_scales(fc, word_norm, char_norm);
+            (0..k).map(|c| self.bias[c] + word_acc[c] * ws + char_acc[c] * cs).collect()
+        })
     }
 
     /// The labels the model knows, sorted.
@@ -73,8 +116,7 @@ impl Classifier {
 
     /// The probability of every label for a ticket, in [`labels`](Self::labels) order; sums to 1.
     pub fn probabilities(&self, subject: &str, body: &str) -> Vec<f32> {
-        let x = vectorise(&self.features, &count(&self.features, subject, body), &self.idf);
-        let mut p = scores(&self.weights, &self.bias, &x);
+        let mut p = self.margins(subject, body);
         softmax(&mut p, self.temperature);
         p
     }
@@ -100,13 +142,16 @@ impl Classifier {
     pub fn to_bytes(&self) -> Vec<u8> {
         let header = Header { features: self.features.clone(), labels: self.labels.clone(), temperature: self.temperature };
         let json = serde_json::to_vec(&header).unwrap_or_default();
-        let floats = self.idf.len() + self.weights.len() + self.bias.len();
+        let floats = self.rows.len() + self.bias.len();
         let mut out = Vec::with_capacity(16 + json.len() + 4 * floats);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         out.extend_from_slice(&(json.len() as u32).to_le_bytes());
         out.extend_from_slice(&json);
-        for v in self.idf.iter().chain(&self.weights).chain(&self.bias) {
+        let stride = self.labels.len() + 1;
+        let idf = self.rows.iter().step_by(stride);
+        let weights = self.rows.chunks_exact(stride).flat_map(|row| &row[1..]);
+        for v in idf.chain(weights).chain(&self.bias) {
             out.extend_from_slice(&v.to_le_bytes());
         }
         out
@@ -152,7 +197,7 @@ impl Classifier {
         if idf.iter().chain(&weights).chain(&bias).any(|v| !v.is_finite()) {
             return Err(malformed("a weight is not a finite number"));
         }
-        Ok(Classifier { features, labels, idf, weights, bias, temperature })
+        Ok(Classifier::from_parts(features, labels, idf, weights, bias, temperature))
     }
 }
 

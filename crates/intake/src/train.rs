@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use crate::dataset::{is_held_out, Example};
 use crate::error::IntakeError;
-use crate::features::{count, idf_from_df, vectorise, FeatureConfig, SparseVector};
+use crate::features::{count_into, idf_from_df, vectorise, Counts, FeatureConfig, Scratch, SparseVector};
 use crate::model::Classifier;
 
 /// Salt of the split that holds examples aside for the confidence temperature.
@@ -29,13 +29,18 @@ pub struct TrainConfig {
     /// temperature, after which the model is trained again on all of them; 0 skips
     /// calibration (temperature 1) and halves training time.
     pub calibration_percent: u32,
+    /// Naive-Bayes feature scaling (NBSVM, Wang and Manning 2012) with this
+    /// smoothing; 0 turns it off. Each class's SVM sees every feature multiplied by
+    /// `|ln((p_j / |p|) / (q_j / |q|))|`, where `p`, `q` are the feature's summed
+    /// values over that class's examples and over the rest, plus `nb_alpha`.
+    pub nb_alpha: f32,
     /// Seed of the coordinate order (training is deterministic for a given seed).
     pub seed: u64,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
-        TrainConfig { features: FeatureConfig::default(), c: 0.5, max_epochs: 50, tolerance: 0.1, calibration_percent: 10, seed: 1 }
+        TrainConfig { features: FeatureConfig::default(), c: 0.5, max_epochs: 50, tolerance: 0.1, calibration_percent: 10, nb_alpha: 0.1, seed: 1 }
     }
 }
 
@@ -66,6 +71,9 @@ impl TrainConfig {
         }
         if !(self.tolerance.is_finite() && self.tolerance > 0.0) {
             return bad("tolerance", "give a finite tolerance > 0, e.g. 0.1");
+        }
+        if !(self.nb_alpha.is_finite() && self.nb_alpha >= 0.0) {
+            return bad("nb_alpha", "give a finite smoothing >= 0, e.g. 0.1, or 0 for none");
         }
         if self.calibration_percent > 50 {
             return bad("calibration_percent", "give 0 to 50");
@@ -112,13 +120,23 @@ pub(crate) fn train(examples: &[Example], config: &TrainConfig) -> Result<Classi
     // Features: document frequencies over the whole training set (no labels involved).
     let fc = &config.features;
     let dim = fc.dim();
-    let counts: Vec<_> = examples.iter().map(|e| count(fc, &e.subject, &e.body)).collect();
+    let mut scratch = Scratch::default();
+    let counts: Vec<Counts> = examples
+        .iter()
+        .map(|e| {
+            let mut c = Counts::default();
+            count_into(fc, &e.subject, &e.body, &mut scratch, &mut c);
+            c
+        })
+        .collect();
     let mut df = vec![0u32; dim];
+    let mut buckets: Vec<u32> = Vec::new();
     for c in &counts {
-        let mut buckets: Vec<u32> = c.buckets().collect();
+        buckets.clear();
+        buckets.extend(c.buckets());
         buckets.sort_unstable();
         buckets.dedup();
-        for b in buckets {
+        for &b in &buckets {
             df[b as usize] += 1;
         }
     }
@@ -148,10 +166,27 @@ fn one_vs_rest(xs: &[SparseVector], y: &[usize], k: usize, rows: &[usize], dim: 
     let mut weights = vec![0.0f32; dim * k];
     let mut bias = vec![0.0f32; k];
     let mut rng = SplitMix(config.seed);
+    let nb_alpha = config.nb_alpha;
     for class in 0..k {
-        let (w, b) = binary_svm(xs, |i| y[i] == class, rows, dim, config, &mut rng);
+        // NBSVM: this class's SVM sees each feature scaled by the magnitude of its
+        // log-count ratio, class against rest; the scale is folded into the weights.
+        let scale: Vec<f32> = if nb_alpha > 0.0 {
+            let mut p = vec![nb_alpha; dim];
+            let mut q = vec![nb_alpha; dim];
+            for &i in rows {
+                let t = if y[i] == class { &mut p } else { &mut q };
+                for (&j, &v) in xs[i].indices.iter().zip(&xs[i].values) {
+                    t[j as usize] += v;
+                }
+            }
+            let (ps, qs): (f32, f32) = (p.iter().sum(), q.iter().sum());
+            p.iter().zip(&q).map(|(a, b)| ((a / ps) / (b / qs)).ln().abs()).collect()
+        } else {
+            vec![1.0; dim]
+        };
+        let (w, b) = binary_svm(xs, |i| y[i] == class, rows, dim, config, &mut rng, &scale);
         for (j, wj) in w.into_iter().enumerate() {
-            weights[j * k + class] = wj;
+            weights[j * k + class] = wj * scale[j];
         }
         bias[class] = b;
     }
@@ -161,13 +196,13 @@ fn one_vs_rest(xs: &[SparseVector], y: &[usize], k: usize, rows: &[usize], dim: 
 /// Dual coordinate descent for the L2-loss SVM
 /// `min_w ½‖w‖² + C Σ max(0, 1 − yᵢ wᵀxᵢ)²`, with a bias as a constant feature 1
 /// (regularised, as liblinear's `-B 1`). Returns the weights and the bias.
-fn binary_svm(xs: &[SparseVector], positive: impl Fn(usize) -> bool, rows: &[usize], dim: usize, config: &TrainConfig, rng: &mut SplitMix) -> (Vec<f32>, f32) {
+fn binary_svm(xs: &[SparseVector], positive: impl Fn(usize) -> bool, rows: &[usize], dim: usize, config: &TrainConfig, rng: &mut SplitMix, scale: &[f32]) -> (Vec<f32>, f32) {
     let diag = 0.5 / config.c; // D_ii of the L2 loss; the upper bound on alpha is infinite.
     let mut w = vec![0.0f32; dim];
     let mut b = 0.0f32;
     let mut alpha = vec![0.0f32; rows.len()];
     let ys: Vec<f32> = rows.iter().map(|&i| if positive(i) { 1.0 } else { -1.0 }).collect();
-    let qii: Vec<f32> = rows.iter().map(|&i| xs[i].norm_sq() + 1.0 + diag).collect();
+    let qii: Vec<f32> = rows.iter().map(|&i| xs[i].indices.iter().zip(&xs[i].values).map(|(&j, &v)| (v * scale[j as usize]).powi(2)).sum::<f32>() + 1.0 + diag).collect();
     let mut order: Vec<usize> = (0..rows.len()).collect();
     for _ in 0..config.max_epochs {
         rng.shuffle(&mut order);
@@ -177,7 +212,7 @@ fn binary_svm(xs: &[SparseVector], positive: impl Fn(usize) -> bool, rows: &[usi
             let yi = ys[s];
             let mut dot = b;
             for (&j, &v) in x.indices.iter().zip(&x.values) {
-                dot += w[j as usize] * v;
+                dot += w[j as usize] * v * scale[j as usize];
             }
             let g = yi * dot - 1.0 + diag * alpha[s];
             let pg = if alpha[s] == 0.0 { g.min(0.0) } else { g };
@@ -188,7 +223,7 @@ fn binary_svm(xs: &[SparseVector], positive: impl Fn(usize) -> bool, rows: &[usi
                 alpha[s] = (old - g / qii[s]).max(0.0);
                 let d = (alpha[s] - old) * yi;
                 for (&j, &v) in x.indices.iter().zip(&x.values) {
-                    w[j as usize] += d * v;
+                    w[j as usize] += d * v * scale[j as usize];
                 }
                 b += d;
             }
