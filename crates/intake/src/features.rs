@@ -345,6 +345,30 @@ mod tests {
         assert!(empty.is_empty());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn the_count_table_counts_like_a_map(keys in proptest::collection::vec(0u32..300, 0..400)) {
+            let mut table = CountTable::default();
+            let mut out = Vec::new();
+            for round in 0..2 {
+                // Twice: the second round checks the table was left clean.
+                out.clear();
+                table.reserve(keys.len());
+                for &key in &keys {
+                    table.add(key, &mut out);
+                }
+                table.clear();
+                let mut want = std::collections::BTreeMap::new();
+                for &key in &keys {
+                    *want.entry(key).or_insert(0u32) += 1;
+                }
+                let mut got = out.clone();
+                got.sort_unstable();
+                proptest::prop_assert_eq!(got, want.into_iter().collect::<Vec<_>>(), "round {}", round);
+            }
+        }
+    }
+
     #[test]
     fn idf_is_highest_for_rare_buckets() {
         let idf = idf_from_df(&[0, 1, 10], 10);

@@ -291,6 +291,23 @@ mod tests {
     }
 
     #[test]
+    fn fused_prediction_agrees_with_the_training_vectors() {
+        // Training reads `features::vectorise`; prediction a fused path. Same margins.
+        let model = trained();
+        let k = model.labels.len();
+        let idf: Vec<f32> = model.rows.iter().step_by(k + 1).copied().collect();
+        let weights: Vec<f32> = model.rows.chunks_exact(k + 1).flat_map(|r| r[1..].to_vec()).collect();
+        for (subject, body) in [("", "laptop screen broken"), ("Access", "grant me access to the git group, please!"), ("", ""), ("x", "42")] {
+            let fused = model.margins(subject, body);
+            let x = crate::features::vectorise(&model.features, &crate::features::count(&model.features, subject, body), &idf);
+            let reference = crate::train::scores(&weights, &model.bias, &x);
+            for (a, b) in fused.iter().zip(&reference) {
+                assert!((a - b).abs() < 1e-5, "{fused:?} vs {reference:?}");
+            }
+        }
+    }
+
+    #[test]
     fn training_is_deterministic() {
         assert_eq!(trained(), trained());
     }

@@ -146,45 +146,34 @@ pub(crate) fn train(examples: &[Example], config: &TrainConfig) -> Result<Classi
 
     let all: Vec<usize> = (0..examples.len()).collect();
     let mut temperature = 1.0;
+    let mut alphas = vec![vec![0.0f32; examples.len()]; labels.len()];
     if config.calibration_percent > 0 {
         let (fit, aside): (Vec<usize>, Vec<usize>) = all.iter().partition(|&&i| !is_held_out(&examples[i], CALIBRATION_SALT, config.calibration_percent));
         let fit_has_two_labels = fit.iter().map(|&i| y[i]).collect::<BTreeSet<_>>().len() >= 2;
         if !aside.is_empty() && fit_has_two_labels {
-            let (w, b) = one_vs_rest(&xs, &y, labels.len(), &fit, dim, config);
+            let (w, b) = one_vs_rest(&xs, &y, &fit, dim, config, &mut alphas);
             let scores: Vec<Vec<f32>> = aside.iter().map(|&i| scores(&w, &b, &xs[i])).collect();
             let truth: Vec<usize> = aside.iter().map(|&i| y[i]).collect();
             temperature = fit_temperature(&scores, &truth);
         }
     }
-    let (weights, bias) = one_vs_rest(&xs, &y, labels.len(), &all, dim, config);
+    // Warm-started from the calibration run's solution when there was one.
+    let (weights, bias) = one_vs_rest(&xs, &y, &all, dim, config, &mut alphas);
     Ok(Classifier::from_parts(fc.clone(), labels, idf, weights, bias, temperature))
 }
 
 /// Trains one binary SVM per class on `rows`; returns feature-major weights
-/// (`w[j * k + class]`) and one bias per class.
-fn one_vs_rest(xs: &[SparseVector], y: &[usize], k: usize, rows: &[usize], dim: usize, config: &TrainConfig) -> (Vec<f32>, Vec<f32>) {
+/// (`w[j * k + class]`) and one bias per class. `alphas[class][i]` is the dual
+/// variable of example `i` for that class: it starts the solver (a warm start
+/// when it comes from an earlier run on a subset) and holds the solution after.
+fn one_vs_rest(xs: &[SparseVector], y: &[usize], rows: &[usize], dim: usize, config: &TrainConfig, alphas: &mut [Vec<f32>]) -> (Vec<f32>, Vec<f32>) {
+    let k = alphas.len();
     let mut weights = vec![0.0f32; dim * k];
     let mut bias = vec![0.0f32; k];
     let mut rng = SplitMix(config.seed);
-    let nb_alpha = config.nb_alpha;
-    for class in 0..k {
-        // NBSVM: this class's SVM sees each feature scaled by the magnitude of its
-        // log-count ratio, class against rest; the scale is folded into the weights.
-        let scale: Vec<f32> = if nb_alpha > 0.0 {
-            let mut p = vec![nb_alpha; dim];
-            let mut q = vec![nb_alpha; dim];
-            for &i in rows {
-                let t = if y[i] == class { &mut p } else { &mut q };
-                for (&j, &v) in xs[i].indices.iter().zip(&xs[i].values) {
-                    t[j as usize] += v;
-                }
-            }
-            let (ps, qs): (f32, f32) = (p.iter().sum(), q.iter().sum());
-            p.iter().zip(&q).map(|(a, b)| ((a / ps) / (b / qs)).ln().abs()).collect()
-        } else {
-            vec![1.0; dim]
-        };
-        let (w, b) = binary_svm(xs, |i| y[i] == class, rows, dim, config, &mut rng, &scale);
+    for (class, alpha) in alphas.iter_mut().enumerate() {
+        let scale = nb_scale(xs, y, rows, dim, class, config.nb_alpha);
+        let (w, b) = binary_svm(xs, |i| y[i] == class, rows, config, &mut rng, &scale, alpha);
         for (j, wj) in w.into_iter().enumerate() {
             weights[j * k + class] = wj * scale[j];
         }
@@ -193,45 +182,110 @@ fn one_vs_rest(xs: &[SparseVector], y: &[usize], k: usize, rows: &[usize], dim: 
     (weights, bias)
 }
 
+/// NBSVM: the class's SVM sees each feature scaled by the magnitude of its
+/// log-count ratio, class against rest (all ones when `alpha` is 0). The scale is
+/// folded into the weights afterwards, so prediction does not know of it.
+fn nb_scale(xs: &[SparseVector], y: &[usize], rows: &[usize], dim: usize, class: usize, alpha: f32) -> Vec<f32> {
+    if alpha <= 0.0 {
+        return vec![1.0; dim];
+    }
+    let mut p = vec![alpha; dim];
+    let mut q = vec![alpha; dim];
+    for &i in rows {
+        let t = if y[i] == class { &mut p } else { &mut q };
+        for (&j, &v) in xs[i].indices.iter().zip(&xs[i].values) {
+            t[j as usize] += v;
+        }
+    }
+    let (ps, qs): (f32, f32) = (p.iter().sum(), q.iter().sum());
+    p.iter().zip(&q).map(|(a, b)| ((a / ps) / (b / qs)).ln().abs()).collect()
+}
+
 /// Dual coordinate descent for the L2-loss SVM
-/// `min_w ½‖w‖² + C Σ max(0, 1 − yᵢ wᵀxᵢ)²`, with a bias as a constant feature 1
-/// (regularised, as liblinear's `-B 1`). Returns the weights and the bias.
-fn binary_svm(xs: &[SparseVector], positive: impl Fn(usize) -> bool, rows: &[usize], dim: usize, config: &TrainConfig, rng: &mut SplitMix, scale: &[f32]) -> (Vec<f32>, f32) {
+/// `min_w ½‖w‖² + C Σ max(0, 1 − yᵢ wᵀxᵢ)²` over `rows`, features multiplied by
+/// `scale`, with a bias as a constant feature 1 (regularised, as liblinear's
+/// `-B 1`), and liblinear's shrinking (examples whose dual variable sits at its
+/// bound with a gradient past the last pass's extremes are set aside until the
+/// end). Starts from `alpha` (indexed by example) and leaves the solution there.
+/// Returns the weights (in the scaled space) and the bias.
+fn binary_svm(
+    xs: &[SparseVector],
+    positive: impl Fn(usize) -> bool,
+    rows: &[usize],
+    config: &TrainConfig,
+    rng: &mut SplitMix,
+    scale: &[f32],
+    alpha: &mut [f32],
+) -> (Vec<f32>, f32) {
     let diag = 0.5 / config.c; // D_ii of the L2 loss; the upper bound on alpha is infinite.
-    let mut w = vec![0.0f32; dim];
+    let ys: Vec<f32> = (0..xs.len()).map(|i| if positive(i) { 1.0 } else { -1.0 }).collect();
+    let mut w = vec![0.0f32; scale.len()];
     let mut b = 0.0f32;
-    let mut alpha = vec![0.0f32; rows.len()];
-    let ys: Vec<f32> = rows.iter().map(|&i| if positive(i) { 1.0 } else { -1.0 }).collect();
+    for &i in rows {
+        if alpha[i] != 0.0 {
+            let d = alpha[i] * ys[i];
+            for (&j, &v) in xs[i].indices.iter().zip(&xs[i].values) {
+                w[j as usize] += d * v * scale[j as usize];
+            }
+            b += d;
+        }
+    }
     let qii: Vec<f32> = rows.iter().map(|&i| xs[i].indices.iter().zip(&xs[i].values).map(|(&j, &v)| (v * scale[j as usize]).powi(2)).sum::<f32>() + 1.0 + diag).collect();
-    let mut order: Vec<usize> = (0..rows.len()).collect();
+    // `active[..active_len]` are the positions in `rows` still visited.
+    let mut active: Vec<usize> = (0..rows.len()).collect();
+    let mut active_len = rows.len();
+    let (mut pg_max_old, mut pg_min_old) = (f32::INFINITY, f32::NEG_INFINITY);
     for _ in 0..config.max_epochs {
-        rng.shuffle(&mut order);
+        rng.shuffle(&mut active[..active_len]);
         let (mut pg_max, mut pg_min) = (f32::NEG_INFINITY, f32::INFINITY);
-        for &s in &order {
-            let x = &xs[rows[s]];
-            let yi = ys[s];
+        let mut s = 0;
+        while s < active_len {
+            let r = active[s];
+            let i = rows[r];
+            let x = &xs[i];
+            let yi = ys[i];
             let mut dot = b;
             for (&j, &v) in x.indices.iter().zip(&x.values) {
                 dot += w[j as usize] * v * scale[j as usize];
             }
-            let g = yi * dot - 1.0 + diag * alpha[s];
-            let pg = if alpha[s] == 0.0 { g.min(0.0) } else { g };
+            let g = yi * dot - 1.0 + diag * alpha[i];
+            let pg = if alpha[i] == 0.0 {
+                if g > pg_max_old {
+                    // Shrink: at its bound and likely to stay there.
+                    active_len -= 1;
+                    active.swap(s, active_len);
+                    continue;
+                }
+                g.min(0.0)
+            } else {
+                g
+            };
             pg_max = pg_max.max(pg);
             pg_min = pg_min.min(pg);
             if pg.abs() > 1e-12 {
-                let old = alpha[s];
-                alpha[s] = (old - g / qii[s]).max(0.0);
-                let d = (alpha[s] - old) * yi;
+                let old = alpha[i];
+                alpha[i] = (old - g / qii[r]).max(0.0);
+                let d = (alpha[i] - old) * yi;
                 for (&j, &v) in x.indices.iter().zip(&x.values) {
                     w[j as usize] += d * v * scale[j as usize];
                 }
                 b += d;
             }
+            s += 1;
         }
         if pg_max - pg_min <= config.tolerance {
-            break;
+            if active_len == rows.len() {
+                break;
+            }
+            // Converged on the active set: check everything once more.
+            active_len = rows.len();
+            (pg_max_old, pg_min_old) = (f32::INFINITY, f32::NEG_INFINITY);
+            continue;
         }
+        pg_max_old = if pg_max <= 0.0 { f32::INFINITY } else { pg_max };
+        pg_min_old = if pg_min >= 0.0 { f32::NEG_INFINITY } else { pg_min };
     }
+    let _ = pg_min_old;
     (w, b)
 }
 
