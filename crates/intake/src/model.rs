@@ -129,6 +129,15 @@ impl Classifier {
         Prediction { label: &self.labels[best], confidence }
     }
 
+    /// Every label with its probability for a ticket, most likely first (ties in
+    /// label order).
+    pub fn ranked(&self, subject: &str, body: &str) -> Vec<Prediction<'_>> {
+        let mut out: Vec<Prediction<'_>> =
+            self.probabilities(subject, body).into_iter().zip(&self.labels).map(|(confidence, label)| Prediction { label, confidence }).collect();
+        out.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+        out
+    }
+
     /// The probability of one label for a ticket.
     pub fn probability_of(&self, subject: &str, body: &str, label: &str) -> Result<f32, IntakeError> {
         let i =
@@ -324,6 +333,9 @@ mod tests {
             let best = model.predict(&subject, &body);
             prop_assert!((0.0..=1.0).contains(&best.confidence));
             prop_assert!(p.iter().all(|v| *v <= best.confidence));
+            let ranked = model.ranked(&subject, &body);
+            prop_assert_eq!(ranked[0].confidence, best.confidence);
+            prop_assert!(ranked.windows(2).all(|w| w[0].confidence >= w[1].confidence));
         }
     }
 

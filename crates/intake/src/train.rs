@@ -371,8 +371,7 @@ mod tests {
 
     #[test]
     fn invalid_parameters_are_refused() {
-        let mut c = TrainConfig::default();
-        c.c = 0.0;
+        let c = TrainConfig { c: 0.0, ..TrainConfig::default() };
         assert!(matches!(c.validate(), Err(IntakeError::InvalidParameter { name: "c", .. })));
         let mut c = TrainConfig::default();
         c.features.hash_bits = 30;
