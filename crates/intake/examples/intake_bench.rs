@@ -117,35 +117,11 @@ fn cpu_seconds() -> Option<f64> {
 }
 
 fn report_quality(model: &Classifier, test: &[Example]) {
-    let labels = model.labels();
-    let k = labels.len();
-    let mut confusion = vec![vec![0usize; k]; k];
-    let mut confidence_right = 0.0f64;
-    let mut right = 0usize;
-    for e in test {
-        let p = model.predict(&e.subject, &e.body);
-        let (Some(truth), Some(guess)) = (labels.iter().position(|l| *l == e.label), labels.iter().position(|l| l == p.label)) else {
-            continue;
-        };
-        confusion[truth][guess] += 1;
-        if truth == guess {
-            right += 1;
-        }
-        confidence_right += f64::from(p.confidence);
-    }
-    let accuracy = right as f64 / test.len() as f64;
-    println!("accuracy: {:.2}% ({right}/{}), mean confidence {:.3}", 100.0 * accuracy, test.len(), confidence_right / test.len() as f64);
+    let e = model.evaluate(test);
+    println!("accuracy: {:.2}% ({}/{}), mean confidence {:.3}", 100.0 * e.accuracy(), e.correct, e.total, e.mean_confidence);
     println!("{:<24} {:>9} {:>9} {:>9} {:>7}", "label", "precision", "recall", "F1", "support");
-    let mut f1_sum = 0.0;
-    for (c, label) in labels.iter().enumerate() {
-        let tp = confusion[c][c] as f64;
-        let predicted: usize = confusion.iter().map(|row| row[c]).sum();
-        let support: usize = confusion[c].iter().sum();
-        let precision = if predicted > 0 { tp / predicted as f64 } else { 0.0 };
-        let recall = if support > 0 { tp / support as f64 } else { 0.0 };
-        let f1 = if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 };
-        f1_sum += f1;
-        println!("{label:<24} {:>8.1}% {:>8.1}% {:>8.1}% {support:>7}", 100.0 * precision, 100.0 * recall, 100.0 * f1);
+    for s in &e.per_label {
+        println!("{:<24} {:>8.1}% {:>8.1}% {:>8.1}% {:>7}", s.label, 100.0 * s.precision, 100.0 * s.recall, 100.0 * s.f1, s.support);
     }
-    println!("macro F1: {:.2}%", 100.0 * f1_sum / k as f64);
+    println!("macro F1: {:.2}%", 100.0 * e.macro_f1());
 }

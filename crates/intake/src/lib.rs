@@ -61,6 +61,7 @@
 
 pub mod dataset;
 mod error;
+mod evaluate;
 pub mod features;
 mod model;
 pub mod normalise;
@@ -68,6 +69,7 @@ mod train;
 
 pub use dataset::{read_labelled_csv, Example};
 pub use error::IntakeError;
+pub use evaluate::{Evaluation, LabelScore};
 pub use features::FeatureConfig;
 pub use model::{Classifier, Prediction, FORMAT_VERSION};
 pub use normalise::normalise;
