@@ -55,12 +55,8 @@ pub struct SparseVector {
     pub values: Vec<f32>,
 }
 
+#[cfg(test)]
 impl SparseVector {
-    /// Number of stored entries.
-    pub fn len(&self) -> usize {
-        self.indices.len()
-    }
-
     /// True when the vector has no entries.
     pub fn is_empty(&self) -> bool {
         self.indices.is_empty()
@@ -175,13 +171,15 @@ impl CountTable {
 
 /// Counts the hashed features of a ticket (subject and body are read as one text,
 /// as the public corpus joined them).
+#[cfg(test)]
 pub fn count(config: &FeatureConfig, subject: &str, body: &str) -> Counts {
     let mut out = Counts::default();
     count_into(config, subject, body, &mut Scratch::default(), &mut out);
     out
 }
 
-/// [`count`] into reused buffers.
+/// Counts the hashed features of a ticket into reused buffers (subject and body
+/// are read as one text, as the public corpus joined them).
 pub fn count_into(config: &FeatureConfig, subject: &str, body: &str, scratch: &mut Scratch, out: &mut Counts) {
     let mask = (config.dim() - 1) as u64;
     let Scratch { word_hashes, padded, table } = scratch;

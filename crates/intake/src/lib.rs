@@ -15,11 +15,11 @@
 //!
 //! # How it works
 //!
-//! 1. [`normalise`]: lowercase, everything that is not a letter becomes a word
+//! 1. [`normalise()`]: lowercase, everything that is not a letter becomes a word
 //!    break (the public corpus has no digits or punctuation), stop words the corpus
 //!    had removed are removed. Corpus text passes through unchanged, so the corpus
 //!    and natural tickets share one path.
-//! 2. [`features`]: word unigrams and bigrams, and character 2- to 5-grams inside
+//! 2. Features (`features.rs`): word unigrams and bigrams, and character 2- to 5-grams inside
 //!    each word, hashed into 2^18 buckets with a fixed hash; term counts times
 //!    smoothed IDF; each block L2-normalised, then the whole vector.
 //! 3. One linear L2-loss SVM per label (one-vs-rest) trained by dual coordinate
@@ -62,7 +62,7 @@
 pub mod dataset;
 mod error;
 mod evaluate;
-pub mod features;
+mod features;
 mod model;
 pub mod normalise;
 mod train;
