@@ -188,10 +188,12 @@ pub fn count_into(config: &FeatureConfig, subject: &str, body: &str, scratch: &m
     out.char.clear();
     let (cmin, cmax) = (usize::from(config.char_min.max(1)), usize::from(config.char_max));
     // A word of `len` bytes gives at most (len + 2) n-grams of each length, and
-    // there are at most half as many words as bytes: a bound on distinct keys.
+    // there are at most half as many words as bytes: a bound on distinct keys,
+    // which can never pass the number of buckets either (so a huge ticket costs
+    // at most a table of twice the buckets, 4 MB at 2^18).
     let bytes = subject.len() + body.len() + 1;
     let chars = if cmax >= cmin { 2 * bytes * (cmax - cmin + 1) } else { 0 };
-    table.reserve(chars.max(bytes * usize::from(config.word_ngrams)) + 16);
+    table.reserve((chars.max(bytes * usize::from(config.word_ngrams)) + 16).min(config.dim()));
     let mut visit = |w: &str| {
         let h = stable_hash(SALT_WORD, w.as_bytes());
         word_hashes.push(h);
@@ -365,6 +367,29 @@ mod tests {
                 got.sort_unstable();
                 proptest::prop_assert_eq!(got, want.into_iter().collect::<Vec<_>>(), "round {}", round);
             }
+        }
+    }
+
+    #[test]
+    fn a_ticket_with_more_n_grams_than_buckets_is_counted() {
+        // 2^10 buckets, thousands of distinct n-grams: the table must not overfill.
+        let tiny = FeatureConfig { hash_bits: 10, ..FeatureConfig::default() };
+        // Distinct letter words: i * 7919 written in base 26 with letters.
+        let word = |mut n: u32| {
+            let mut w = String::from("z");
+            while n > 0 {
+                w.push(char::from(b'a' + (n % 26) as u8));
+                n /= 26;
+            }
+            w
+        };
+        let body: String = (1..5000u32).map(|i| word(i * 7919) + " ").collect();
+        let text: String =
+            (0..2000u32).map(|i| format!("{}{} ", char::from_u32(0x4e00 + i).unwrap_or('x'), char::from_u32(0x4e00 + 2 * i).unwrap_or('y'))).collect();
+        for body in [body, text] {
+            let c = count(&tiny, "", &body);
+            assert!(c.word.len() <= 1024 && c.char.len() <= 1024);
+            assert!(!c.char.is_empty());
         }
     }
 
