@@ -339,6 +339,20 @@ pub struct TargetView {
     pub enforces_expiry: bool,
 }
 
+/// A request type of the catalog: what a request of it must carry, and its path.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RequestTypeView {
+    pub id: String,
+    pub description: String,
+    /// `governed` (policy, approval, provisioning, read-back) or `help_desk`
+    /// (recorded and closed; never grants access: one that names access is
+    /// re-routed to `governed`).
+    pub route: String,
+    /// Fields a request of this type must carry: `entitlement`,
+    /// `justification`, `duration`, `ticket`.
+    pub mandatory: Vec<String>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CatalogEntitlement {
     pub id: String,

@@ -8,6 +8,8 @@ use writ_core::ids::RequestId;
 
 pub const IDENTITY_UPSERTED: &str = "identity.upserted";
 pub const REQUEST_SUBMITTED: &str = "request.submitted";
+/// Filed as a help-desk type but naming access: sent down the governed path.
+pub const REQUEST_REROUTED: &str = "request.rerouted";
 pub const POLICY_DECIDED: &str = "policy.decided";
 pub const REQUEST_DENIED: &str = "request.denied";
 pub const REQUEST_APPROVED: &str = "request.approved";

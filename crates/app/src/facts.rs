@@ -49,6 +49,7 @@ pub fn context(req: &Request, stage: Option<&str>, relations: Vec<String>) -> Re
         requester: req.requester().to_string(),
         entitlement_count: req.entitlements().len() as i64,
         relations,
+        request_type: req.request_type().to_string(),
     }
 }
 

@@ -164,6 +164,7 @@ impl Writ {
                         requester: actor.id.to_string(),
                         entitlement_count: 1,
                         relations: relations.clone(),
+                        request_type: writ_core::ids::RequestTypeId::unstated().to_string(),
                     },
                 };
                 self.policy.decide(&q).allowed

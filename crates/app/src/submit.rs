@@ -32,6 +32,7 @@ pub(crate) fn submitted(req: &Request, actor: &str, now: chrono::DateTime<chrono
             "justification": req.justification(),
             "duration": req.duration(),
             "ticket": req.ticket(),
+            "request_type": req.request_type(),
             "lapses_at": req.lapses_at(),
         }),
     )
@@ -194,6 +195,21 @@ impl Writ {
         let mut req = Request::open(RequestId::from_uuid(Uuid::new_v4()), draft, &self.catalog, now, self.settings.lapse_after)?.with_origin(origin);
         let mut change = Change::default();
         change.events.push(submitted(&req, actor.id.as_str(), now));
+        if req.rerouted() {
+            let route = self.catalog.request_type(&req.request_type()).map(|t| t.route.as_str()).unwrap_or_default();
+            change.events.push(about(
+                req.id(),
+                events::REQUEST_REROUTED,
+                actor.id.as_str(),
+                now,
+                json!({
+                    "request_type": req.request_type(),
+                    "from": route,
+                    "to": writ_core::request_type::Route::Governed,
+                    "why": "it names access: anything that changes access is governed",
+                }),
+            ));
+        }
         let refusal = match self.decide_all(&mut req, actor, (&subject, manager.as_ref()), action) {
             Some(r) => Some(r),
             None => {

@@ -113,6 +113,7 @@ fn query(rng: &mut Rng) -> DecisionQuery {
             requester: principal.id.clone(),
             entitlement_count: 1 + rng.below(8) as i64,
             relations: if subject.id == principal.id { vec!["requester".into(), "subject".into()] } else { vec!["requester".into()] },
+            request_type: "application_access".into(),
         },
         principal,
         subject,

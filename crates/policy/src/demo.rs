@@ -88,6 +88,18 @@ mod tests {
         denied_by(&q, &[]);
     }
 
+    #[test]
+    fn sensitive_request_types_are_never_auto_approved() {
+        for t in ["privileged_access", "service_account", "api_key", "ai_agent_tool_access"] {
+            let mut q = query(PolicyAction::AutoApprove);
+            q.context.request_type = t.into();
+            denied_by(&q, &["auto-approve-forbid-sensitive-types"]);
+        }
+        let mut q = query(PolicyAction::AutoApprove);
+        q.context.request_type = "application_access".into();
+        allowed_by(&q, &["auto-approve-low-risk-short-self"]);
+    }
+
     fn review(stage: &str, reviewer: &[&str]) -> DecisionQuery {
         let mut q = query(PolicyAction::Review);
         q.principal = person("rita", reviewer);

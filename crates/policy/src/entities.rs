@@ -154,7 +154,8 @@ impl Vocab {
             .put(Attr::Relations, || {
                 let relations = c.relations.iter().cloned();
                 RestrictedExpression::new_set(relations.map(RestrictedExpression::new_string))
-            });
+            })
+            .put(Attr::RequestType, || RestrictedExpression::new_string(c.request_type.clone()));
         Context::from_pairs(fields.kept).map_err(|e| e.to_string())
     }
 

@@ -171,6 +171,7 @@ fn query_strategy() -> impl Strategy<Value = DecisionQuery> {
                     requester: USERS[requester].into(),
                     entitlement_count: 1,
                     relations: relations.into_iter().map(|r| RELATIONS[r].to_string()).collect(),
+                    request_type: "application_access".into(),
                 },
             }
         })

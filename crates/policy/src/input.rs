@@ -251,6 +251,10 @@ pub struct RequestContext {
     /// the set `context.relations`. Empty when the principal is not involved.
     #[serde(default)]
     pub relations: Vec<String>,
+    /// The catalog request type the request was filed as
+    /// (`context.request_type`, e.g. `privileged_access`).
+    #[serde(default)]
+    pub request_type: String,
 }
 
 /// One question to the policy engine.

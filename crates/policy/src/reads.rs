@@ -57,10 +57,11 @@ pub(crate) enum Attr {
     SubjectIsRequester,
     EntitlementCount,
     Relations,
+    RequestType,
 }
 
 impl Attr {
-    const ALL: [Attr; 16] = [
+    const ALL: [Attr; 17] = [
         Attr::Kind,
         Attr::Status,
         Attr::Owner,
@@ -77,6 +78,7 @@ impl Attr {
         Attr::SubjectIsRequester,
         Attr::EntitlementCount,
         Attr::Relations,
+        Attr::RequestType,
     ];
 
     /// Whether this is a field of the context (they come last).
@@ -103,22 +105,23 @@ impl Attr {
             Attr::SubjectIsRequester => "subject_is_requester",
             Attr::EntitlementCount => "entitlement_count",
             Attr::Relations => "relations",
+            Attr::RequestType => "request_type",
         }
     }
 
-    fn bit(self) -> u16 {
-        1 << (self as u16)
+    fn bit(self) -> u32 {
+        1 << (self as u32)
     }
 }
 
 /// A set of [`Attr`]s, one bit each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(crate) struct Attrs(u16);
+pub(crate) struct Attrs(u32);
 
-const _: () = assert!(Attr::ALL.len() <= 16, "widen `Attrs`");
+const _: () = assert!(Attr::ALL.len() <= 32, "widen `Attrs`");
 
 impl Attrs {
-    pub const ALL: Attrs = Attrs(u16::MAX >> (16 - Attr::ALL.len()));
+    pub const ALL: Attrs = Attrs(u32::MAX >> (32 - Attr::ALL.len()));
 
     pub fn contains(self, a: Attr) -> bool {
         self.0 & a.bit() != 0

@@ -27,6 +27,7 @@ pub(crate) fn query(action: PolicyAction) -> DecisionQuery {
             requester: "alice".into(),
             entitlement_count: 1,
             relations: vec!["requester".into(), "subject".into()],
+            request_type: "application_access".into(),
         },
     }
 }

@@ -108,6 +108,16 @@ pub fn render_exceptions(revoking: u64, overdue: u64, break_glass: u64, owner_le
     )
 }
 
+/// Counters kept by the audit log itself (durable, the same on every node).
+pub fn render_intake(rerouted: u64) -> String {
+    format!(
+        "# HELP writ_requests_rerouted_total Requests filed as a help-desk type that named access, sent down the governed path instead.
+# TYPE writ_requests_rerouted_total counter
+writ_requests_rerouted_total {rerouted}
+"
+    )
+}
+
 /// The last finished reconciliation of each target: its match rate and its
 /// observations by situation.
 pub fn render_reconciliation(latest: &[writ_app::ports::ReconcileRun]) -> String {

@@ -28,7 +28,7 @@ use crate::routes::{audit, break_glass, meta, oidc, owner_left, reconcile, reque
             Every error body is an `ErrorBody` whose `message` says what to do."
     ),
     paths(
-        meta::healthz, meta::metrics, meta::whoami, meta::catalog, meta::targets, meta::identities, meta::set_identity_status, meta::apply_identities,
+        meta::healthz, meta::metrics, meta::whoami, meta::catalog, meta::request_types, meta::targets, meta::identities, meta::set_identity_status, meta::apply_identities,
         requests::create, requests::list, requests::queue, requests::show, requests::approve, requests::deny, requests::cancel,
         work::tasks, work::complete, work::grants, work::revoke, work::close, work::extend,
         break_glass::create, break_glass::list, break_glass::review, break_glass::resolve,

@@ -219,8 +219,32 @@ async fn a_person_finds_access_requests_it_and_follows_its_evidence_and_no_one_e
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.body);
     assert!(bad.body.contains("Duration") && bad.body.contains("value=\"forever\""), "{}", bad.body);
     assert!(bad.body.contains("weekly dashboards &#60;script&#62;") || bad.body.contains("weekly dashboards &lt;script&gt;"), "escaped: {}", bad.body);
+    // The kind of access is chosen on the form; one that needs a ticket says so.
+    assert!(
+        form_page.body.contains("name=\"request_type\"") && form_page.body.contains("Administrative or elevated access (a ticket is required)"),
+        "{}",
+        form_page.body
+    );
+    let privileged = |ticket: &str| {
+        form(&[
+            ("csrf", csrf.as_str()),
+            ("entitlement", "pg-prod/analytics_read"),
+            ("duration", "2h"),
+            ("justification", "rotate the replica's admin password"),
+            ("ticket", ticket),
+            ("request_type", "privileged_access"),
+        ])
+    };
+    let no_ticket = send(&h, "POST", "/portal/requests", Some(&alice), Some(&privileged(""))).await;
+    assert_eq!(no_ticket.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", no_ticket.body);
+    assert!(no_ticket.body.contains("ticket") && no_ticket.body.contains("privileged_access"), "{}", no_ticket.body);
+    assert!(no_ticket.body.contains("value=\"privileged_access\" selected"), "the chosen kind is kept: {}", no_ticket.body);
     let (_, after_refusals) = h.get("alice", "/v1/requests").await;
     assert_eq!(before, after_refusals, "nothing was filed");
+    let typed = send(&h, "POST", "/portal/requests", Some(&alice), Some(&privileged("CHG-77"))).await;
+    assert_eq!(typed.status, StatusCode::SEE_OTHER, "{}", typed.body);
+    let (_, shown) = h.get("alice", &format!("/v1/requests/{}", typed.location.unwrap().trim_start_matches("/portal/requests/"))).await;
+    assert_eq!(shown["request"]["request_type"], "privileged_access", "{shown}");
 
     let filed = send(&h, "POST", "/portal/requests", Some(&alice), Some(&fields(&csrf, "2h"))).await;
     assert_eq!(filed.status, StatusCode::SEE_OTHER, "{}", filed.body);

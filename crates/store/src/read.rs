@@ -516,6 +516,11 @@ impl Store for SqlStore {
         self.event_times(kinds, since).await
     }
 
+    async fn event_count(&self, kind: &str) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM audit_events WHERE kind = $1").bind(kind).fetch_one(&self.reader).await.map_err(db_err)?;
+        Ok(row.try_get::<i64, _>("n").map_err(db_err)? as u64)
+    }
+
     async fn audit_head(&self) -> Result<(u64, EventHash), StoreError> {
         self.head().await
     }

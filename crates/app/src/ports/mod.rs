@@ -375,6 +375,9 @@ pub trait Store: Send + Sync {
     /// after `since`: (request id, kind, time), in `seq` order. For the
     /// dashboard's flow times; `kinds` are event codes, bound as values.
     async fn request_event_times(&self, kinds: &[&str], since: DateTime<Utc>) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError>;
+    /// How many audit events of `kind` the log holds (for counters that must
+    /// survive restarts and add up across nodes).
+    async fn event_count(&self, kind: &str) -> Result<u64, StoreError>;
     /// The log's size and head hash.
     async fn audit_head(&self) -> Result<(u64, EventHash), StoreError>;
     async fn add_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError>;

@@ -61,6 +61,10 @@ struct NewRequest {
     duration: String,
     justification: String,
     ticket: String,
+    /// The request types one may file from this form: (id, description,
+    /// whether it makes a ticket mandatory), and the one chosen.
+    types: Vec<(String, String, bool)>,
+    request_type: String,
     error: Option<String>,
 }
 
@@ -273,9 +277,22 @@ pub(super) async fn new_request(State(app): State<App>, SignedIn(user): SignedIn
         duration: String::new(),
         justification: String::new(),
         ticket: String::new(),
+        types: form_types(&app),
+        request_type: writ_core::ids::RequestTypeId::unstated().to_string(),
         error: None,
     };
     render(StatusCode::OK, &page)
+}
+
+/// The governed request types a person files from the request form (not
+/// removals or break-glass, which have their own actions).
+fn form_types(app: &App) -> Vec<(String, String, bool)> {
+    app.writ
+        .catalog()
+        .request_types()
+        .filter(|t| t.route == writ_core::request_type::Route::Governed && !["access_removal", "break_glass"].contains(&t.id.as_str()))
+        .map(|t| (t.id.to_string(), t.description.clone(), t.mandatory.contains(&writ_core::request_type::Field::Ticket)))
+        .collect()
 }
 
 /// The maximum duration of `id`, if it is in the catalog.
@@ -294,6 +311,8 @@ pub(super) struct RequestForm {
     justification: String,
     #[serde(default)]
     ticket: String,
+    #[serde(default)]
+    request_type: String,
 }
 
 /// Files the request through the same use-case as `POST /v1/requests`; a
@@ -316,6 +335,8 @@ pub(super) async fn create_request(State(app): State<App>, SessionForm(user, f):
             duration: f.duration.clone(),
             justification: f.justification.clone(),
             ticket: f.ticket.clone(),
+            types: form_types(&app),
+            request_type: f.request_type.clone(),
             error: Some(error),
         };
         render(status, &page)
@@ -332,6 +353,13 @@ pub(super) async fn create_request(State(app): State<App>, SessionForm(user, f):
         duration,
         ticket: Some(f.ticket.trim().to_owned()).filter(|t| !t.is_empty()),
         request_type: None,
+    };
+    let draft = match f.request_type.trim() {
+        "" => draft,
+        t => match writ_core::ids::RequestTypeId::parse(t) {
+            Ok(t) => RequestDraft { request_type: Some(t), ..draft },
+            Err(e) => return again(StatusCode::UNPROCESSABLE_ENTITY, format!("Type: {e}")),
+        },
     };
     match app.writ.submit(&user.identity, draft).await {
         Ok(req) => see_other(&format!("/portal/requests/{}", req.id())),

@@ -4,7 +4,7 @@ use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use writ_api::{ApplyIdentities, CatalogEntitlement, Health, IdentityDiffView, IdentityRecord, IdentityView, SetStatus, TargetView, WhoAmI};
+use writ_api::{ApplyIdentities, CatalogEntitlement, Health, IdentityDiffView, IdentityRecord, IdentityView, RequestTypeView, SetStatus, TargetView, WhoAmI};
 use writ_core::identity::{Identity, IdentityKind, IdentityStatus};
 use writ_core::ids::{GroupId, IdentityId};
 use writ_policy::AdminAction;
@@ -41,6 +41,8 @@ pub async fn metrics(State(app): State<App>, Caller(me): Caller) -> Result<Respo
     let mut text = app.metrics.render(&counts);
     let owner_left = app.writ.owner_left_counts().await?;
     text.push_str(&crate::metrics::render_exceptions(revoking, overdue, break_glass, owner_left));
+    let rerouted = app.writ.store().event_count(writ_app::events::REQUEST_REROUTED).await.map_err(writ_app::AppError::from)?;
+    text.push_str(&crate::metrics::render_intake(rerouted));
     let mut latest = Vec::new();
     for target in app.writ.reconcilable_targets() {
         latest.extend(app.writ.last_finished_run(&target).await?);
@@ -72,6 +74,23 @@ pub async fn whoami(State(app): State<App>, Caller(me): Caller) -> Json<WhoAmI> 
 #[utoipa::path(get, path = "/v1/catalog", responses((status = 200, body = [CatalogEntitlement])), security(("bearer" = [])))]
 pub async fn catalog(State(app): State<App>, Caller(me): Caller) -> Json<Vec<CatalogEntitlement>> {
     Json(app.writ.requestable(&me).into_iter().map(views::entitlement).collect())
+}
+
+/// The catalog's request types, each with its mandatory fields and its path.
+#[utoipa::path(get, path = "/v1/catalog/request-types", responses((status = 200, body = [RequestTypeView]), (status = 401, body = writ_api::ErrorBody)), security(("bearer" = [])))]
+pub async fn request_types(State(app): State<App>, Caller(_me): Caller) -> Json<Vec<RequestTypeView>> {
+    Json(
+        app.writ
+            .catalog()
+            .request_types()
+            .map(|t| RequestTypeView {
+                id: t.id.to_string(),
+                description: t.description.clone(),
+                route: t.route.as_str().to_owned(),
+                mandatory: t.mandatory.iter().map(|f| f.as_str().to_owned()).collect(),
+            })
+            .collect(),
+    )
 }
 
 /// The catalog's targets and their connectors. Endpoints are infrastructure

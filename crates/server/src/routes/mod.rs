@@ -32,6 +32,7 @@ pub fn router() -> Router<App> {
         .route("/v1/whoami", get(meta::whoami))
         .route("/v1/catalog", get(meta::catalog))
         .route("/v1/catalog/targets", get(meta::targets))
+        .route("/v1/catalog/request-types", get(meta::request_types))
         .route("/v1/identities", get(meta::identities))
         .route("/v1/identities/owner-left", get(owner_left::list))
         .route("/v1/identities/apply", post(meta::apply_identities))
