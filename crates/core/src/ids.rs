@@ -232,6 +232,10 @@ uuid_id!(
     RunId, "rec", "reconciliation run id"
 );
 uuid_id!(
+    /// A ticket taken in from a service desk, chat or the API as free text.
+    TicketId, "tkt", "ticket id"
+);
+uuid_id!(
     /// An API token (its record, never its secret).
     TokenId, "tok", "token id"
 );

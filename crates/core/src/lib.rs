@@ -22,6 +22,7 @@ pub mod scim;
 pub mod sod;
 pub mod task;
 pub mod text;
+pub mod ticket;
 pub mod token;
 
 pub use error::DomainError;
