@@ -207,6 +207,7 @@ pub(crate) fn plan_rows(change: Change) -> (Vec<Stmt>, Vec<NewEvent>) {
     stmts.extend(change.requests.iter().map(request_row).map(doc_stmt));
     stmts.extend(change.tasks.iter().map(task_row).map(doc_stmt));
     stmts.extend(change.grants.iter().map(grant_row).map(doc_stmt));
+    stmts.extend(change.tickets.iter().map(ticket_row).map(doc_stmt));
     stmts.extend(change.guards.iter().map(guard_stmt));
     stmts.extend(change.tokens.iter().map(token_stmt));
     // Queuing a job (again) releases any claim on it.
@@ -460,6 +461,25 @@ fn task_row(t: &Versioned<writ_core::task::FulfilmentTask>) -> DocRow {
             ("request_id", Col::Text(v.request_id().to_string())),
             ("is_open", Col::Int(i64::from(v.is_open()))),
             ("created_at", Col::Int(millis(v.created_at()))),
+        ],
+    }
+}
+
+fn ticket_row(t: &Versioned<writ_core::ticket::Ticket>) -> DocRow {
+    let v = &t.value;
+    DocRow {
+        table: "tickets",
+        what: "ticket",
+        id: v.id().to_string(),
+        version: v.version(),
+        expected: t.expected_version,
+        doc: to_doc(v),
+        columns: vec![
+            ("source", Col::Text(v.arrival().source.clone())),
+            ("external_ref", Col::Text(v.arrival().external_ref.clone())),
+            ("state", Col::Text(v.state().as_str().to_owned())),
+            ("created_at", Col::Int(millis(v.created_at()))),
+            ("triage_agreed", Col::Int(v.triage_choice().map_or(-1, |c| i64::from(c.agreed)))),
         ],
     }
 }

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 use writ_app::ports::{
     Change, Claimed, Cursor, GrantFilter, HoldingsGuard, Job, JobClaim, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation, Standing, Store,
-    StoreError, TaskFilter, TokenFilter,
+    StoreError, TaskFilter, TicketFilter, TokenFilter,
 };
 use writ_core::audit::{AuditEvent, Checkpoint, EventHash};
 use writ_core::grant::Grant;
@@ -514,6 +514,46 @@ impl Store for SqlStore {
 
     async fn request_event_times(&self, kinds: &[&str], since: DateTime<Utc>) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError> {
         self.event_times(kinds, since).await
+    }
+
+    async fn ticket(&self, id: writ_core::ids::TicketId) -> Result<Option<writ_core::ticket::Ticket>, StoreError> {
+        let row = sqlx::query("SELECT doc FROM tickets WHERE id = $1").bind(id.to_string()).fetch_optional(&self.reader).await.map_err(db_err)?;
+        row.as_ref().map(|r| doc("ticket", r)).transpose()
+    }
+
+    async fn ticket_by_ref(&self, source: &str, external_ref: &str) -> Result<Option<writ_core::ticket::Ticket>, StoreError> {
+        let row = sqlx::query("SELECT doc FROM tickets WHERE source = $1 AND external_ref = $2")
+            .bind(source)
+            .bind(external_ref)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(|r| doc("ticket", r)).transpose()
+    }
+
+    async fn tickets(&self, f: &TicketFilter) -> Result<Vec<writ_core::ticket::Ticket>, StoreError> {
+        let (paged, at, id) = keyset(f.after.as_ref());
+        let rows = sqlx::query(
+            "SELECT doc FROM tickets WHERE ($1 = '' OR state = $1) AND ($3 = 0 OR created_at < $4 OR (created_at = $4 AND id > $5)) \
+             ORDER BY created_at DESC, id LIMIT $2",
+        )
+        .bind(f.state.clone().unwrap_or_default())
+        .bind(page_size("tickets", f.limit)?)
+        .bind(paged)
+        .bind(at)
+        .bind(id)
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db_err)?;
+        rows.iter().map(|r| doc("ticket", r)).collect()
+    }
+
+    async fn triage_counts(&self) -> Result<(u64, u64), StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n, COUNT(CASE WHEN triage_agreed = 1 THEN 1 END) AS agreed FROM tickets WHERE triage_agreed >= 0")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err)?;
+        Ok((row.try_get::<i64, _>("n").map_err(db_err)? as u64, row.try_get::<i64, _>("agreed").map_err(db_err)? as u64))
     }
 
     async fn event_count(&self, kind: &str) -> Result<u64, StoreError> {

@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use uuid::Uuid;
 use writ_app::ports::{
     ActionTaken, Change, Claimed, Cursor, GrantFilter, HoldingsGuard, Job, JobClaim, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation,
-    RunRecord, RunState, Store, StoreError, TaskFilter, TokenFilter, TokenWrite, Versioned,
+    RunRecord, RunState, Store, StoreError, TaskFilter, TicketFilter, TokenFilter, TokenWrite, Versioned,
 };
 use writ_core::audit::{sign_checkpoint, ChainVerifier, NewEvent};
 use writ_core::catalog::{Catalog, Entitlement, Fulfilment, RiskTier, Target};
@@ -120,6 +120,7 @@ async fn contract(store: Arc<dyn Store>) {
     reconciliation_ledger_and_runs(&*store).await;
     lists_page_by_cursor(&*store).await;
     holdings_guards_let_one_of_two_racers_commit(store.clone()).await;
+    tickets_by_id_by_ref_by_state_and_triage(&*store).await;
 }
 
 /// Two changes that relied on the same reading of a subject's holdings (each
@@ -381,6 +382,53 @@ async fn requests_insert_update_and_conflict(store: &dyn Store) {
     let e = store.commit(Change { requests: vec![Versioned::update(stale, r.version())], ..Default::default() }).await.unwrap_err();
     assert!(matches!(e, StoreError::VersionConflict { .. }), "{e}");
     assert_eq!(store.request(r.id()).await.unwrap().unwrap().state(), RequestState::Cancelled);
+}
+
+fn ticket(n: u128, external_ref: &str, disposition: writ_core::ticket::Disposition, at: DateTime<Utc>) -> writ_core::ticket::Ticket {
+    use writ_core::request_type::RequestType;
+    let arrival = writ_core::ticket::Arrival {
+        source: "request-tracker".into(),
+        external_ref: external_ref.into(),
+        requester: IdentityId::parse("alice").unwrap(),
+        subject: format!("ticket {n}"),
+        body: "cannot sign in".into(),
+    };
+    let prediction =
+        Some(writ_core::ticket::Prediction { request_type: writ_core::ids::RequestTypeId::parse("password_reset").unwrap(), confidence: 0.5, runner_up: None });
+    let type_of = |id: &writ_core::ids::RequestTypeId| Ok(RequestType::standard().into_iter().find(|t| t.id == *id).unwrap());
+    writ_core::ticket::Ticket::receive(writ_core::ids::TicketId::from_uuid(Uuid::from_u128(n)), arrival, prediction, disposition, type_of, at).unwrap()
+}
+
+/// Tickets: read back by id and by their source's reference (unique: a
+/// second delivery is a `Duplicate`), updated on their version, listed by
+/// state newest first, and triage choices counted with their agreement.
+async fn tickets_by_id_by_ref_by_state_and_triage(store: &dyn Store) {
+    use writ_core::ticket::Disposition;
+    let triage = ticket(1, "RT-1", Disposition::Triage, t0());
+    let help_desk = ticket(2, "RT-2", Disposition::Route(writ_core::ids::RequestTypeId::parse("account_unlock").unwrap()), t0() + TimeDelta::seconds(1));
+    store.commit(Change { tickets: vec![Versioned::new(triage.clone()), Versioned::new(help_desk.clone())], ..Default::default() }).await.unwrap();
+    assert_eq!(store.ticket(triage.id()).await.unwrap(), Some(triage.clone()));
+    assert_eq!(store.ticket_by_ref("request-tracker", "RT-2").await.unwrap(), Some(help_desk.clone()));
+    assert_eq!(store.ticket_by_ref("jira", "RT-2").await.unwrap(), None, "the reference is per source");
+    let again = ticket(3, "RT-1", Disposition::Triage, t0());
+    let dup = store.commit(Change { tickets: vec![Versioned::new(again)], ..Default::default() }).await.unwrap_err();
+    assert!(matches!(dup, StoreError::Duplicate { .. }), "{dup}");
+
+    assert_eq!(store.triage_counts().await.unwrap(), (0, 0));
+    let mut chosen = triage.clone();
+    let mut sam = person("sam");
+    sam.groups = BTreeSet::new();
+    chosen.triage(&sam, &writ_core::request_type::RequestType::standard()[7], t0()).unwrap();
+    store.commit(Change { tickets: vec![Versioned::update(chosen.clone(), triage.version())], ..Default::default() }).await.unwrap();
+    let stale = store.commit(Change { tickets: vec![Versioned::update(chosen.clone(), triage.version())], ..Default::default() }).await.unwrap_err();
+    assert!(matches!(stale, StoreError::VersionConflict { .. }), "{stale}");
+    assert_eq!(store.triage_counts().await.unwrap(), (1, 1), "password_reset chosen, as predicted");
+
+    let in_help_desk = store.tickets(&TicketFilter { state: Some("help_desk".into()), limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(in_help_desk.iter().map(|t| t.id()).collect::<Vec<_>>(), vec![help_desk.id(), triage.id()], "newest first");
+    let first = store.tickets(&TicketFilter { limit: 1, ..Default::default() }).await.unwrap();
+    let next = store.tickets(&TicketFilter { after: Some(Cursor::new(first[0].created_at(), &first[0].id())), limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(next.iter().map(|t| t.id()).collect::<Vec<_>>(), vec![triage.id()]);
 }
 
 /// Many tasks race to update one request from the same loaded version: exactly one

@@ -176,6 +176,8 @@ pub struct Change {
     pub requests: Vec<Versioned<Request>>,
     pub tasks: Vec<Versioned<FulfilmentTask>>,
     pub grants: Vec<Versioned<Grant>>,
+    /// Tickets taken in (a new one's `(source, external_ref)` must be new).
+    pub tickets: Vec<Versioned<writ_core::ticket::Ticket>>,
     pub events: Vec<NewEvent>,
     /// Jobs to queue, or to queue again (same id: rescheduled, claim released).
     pub jobs: Vec<Job>,
@@ -255,6 +257,16 @@ pub struct GrantFilter {
     /// ones: an overdue removal started before `now - removal_overdue_after`).
     pub removal_started_by: Option<DateTime<Utc>>,
     /// Only the grants after this one in the list's order.
+    pub after: Option<Cursor>,
+    /// At most this many (at least 1: there is no default).
+    pub limit: u32,
+}
+
+/// Which tickets to list, newest first (`created_at` descending, then id).
+#[derive(Debug, Clone, Default)]
+pub struct TicketFilter {
+    /// A state name (`triage`, `needs_details`, `help_desk`, …).
+    pub state: Option<String>,
     pub after: Option<Cursor>,
     /// At most this many (at least 1: there is no default).
     pub limit: u32,
@@ -375,6 +387,13 @@ pub trait Store: Send + Sync {
     /// after `since`: (request id, kind, time), in `seq` order. For the
     /// dashboard's flow times; `kinds` are event codes, bound as values.
     async fn request_event_times(&self, kinds: &[&str], since: DateTime<Utc>) -> Result<Vec<(String, String, DateTime<Utc>)>, StoreError>;
+    async fn ticket(&self, id: writ_core::ids::TicketId) -> Result<Option<writ_core::ticket::Ticket>, StoreError>;
+    /// The ticket `external_ref` of `source`, if it was taken in.
+    async fn ticket_by_ref(&self, source: &str, external_ref: &str) -> Result<Option<writ_core::ticket::Ticket>, StoreError>;
+    /// Tickets newest first (`created_at` descending, then id), in `state` if given.
+    async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<writ_core::ticket::Ticket>, StoreError>;
+    /// Triage choices made, and how many agreed with the classifier.
+    async fn triage_counts(&self) -> Result<(u64, u64), StoreError>;
     /// How many audit events of `kind` the log holds (for counters that must
     /// survive restarts and add up across nodes).
     async fn event_count(&self, kind: &str) -> Result<u64, StoreError>;
