@@ -661,3 +661,104 @@ pub struct OidcSignIn {
     #[serde(default)]
     pub name: Option<String>,
 }
+
+/// A ticket to take in (from a service desk, chat, or anyone's free text).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTicket {
+    /// The system it comes from, e.g. `request-tracker`, `jira`, `api`.
+    pub source: String,
+    /// Its number there: a second delivery of the same ticket changes nothing.
+    pub external_ref: String,
+    /// The Writ identity of whoever filed it (unknown or disabled: 403).
+    pub requester: String,
+    #[serde(default)]
+    pub subject: String,
+    #[serde(default)]
+    pub body: String,
+    /// Its request type, if the source states it (a catalog item); otherwise
+    /// the classifier reads the text.
+    #[serde(default)]
+    pub request_type: Option<String>,
+    /// For a governed ticket that already says what access it wants: the
+    /// entitlements (`target/name`) and `duration`; its request is filed at once.
+    #[serde(default)]
+    pub entitlements: Vec<String>,
+    #[serde(default)]
+    pub duration: Option<String>,
+    /// The justification; the ticket's subject and body when absent.
+    #[serde(default)]
+    pub justification: Option<String>,
+}
+
+/// What a governed ticket's request needs: which access, how long, and why
+/// (the ticket's text when absent).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketDetailsBody {
+    pub entitlements: Vec<String>,
+    pub duration: String,
+    #[serde(default)]
+    pub justification: Option<String>,
+}
+
+/// A request type chosen for a ticket (triage, or re-routing to a governed type).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketTypeBody {
+    pub request_type: String,
+}
+
+/// How the help desk proofed a requester's identity.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProofBody {
+    pub method: String,
+}
+
+/// What the help desk did to close a ticket.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResolveBody {
+    pub resolution: String,
+}
+
+/// A ticket and its route.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TicketView {
+    pub id: String,
+    pub source: String,
+    pub external_ref: String,
+    pub requester: String,
+    pub subject: String,
+    pub body: String,
+    /// `triage`, `needs_details`, `filed`, `help_desk`, `proofed` or `resolved`.
+    pub state: String,
+    /// The type it was routed as, once it has one.
+    pub request_type: Option<String>,
+    /// The route of that type: `governed` or `help_desk`.
+    pub route: Option<String>,
+    /// What the classifier predicted, with its confidence.
+    pub predicted: Option<String>,
+    pub confidence: Option<f64>,
+    /// A person's choice in triage, and whether it agreed with the prediction.
+    pub triaged_as: Option<String>,
+    pub triage_agreed: Option<bool>,
+    /// For `needs_details`: what the requester must still say.
+    #[serde(default)]
+    pub missing: Vec<String>,
+    /// For `filed`: its Writ request.
+    pub request_id: Option<String>,
+    /// A help-desk ticket found to change access, sent to the governed path.
+    pub rerouted: bool,
+    pub proofed_by: Option<String>,
+    pub resolution: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Set when the ticket was taken in before: nothing was written.
+    #[serde(default)]
+    pub already_taken: bool,
+    /// Why its request could not be filed yet (a field missing or wrong).
+    #[serde(default)]
+    pub not_filed: Option<String>,
+}

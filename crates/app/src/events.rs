@@ -55,6 +55,18 @@ pub const GRANT_REDECIDED: &str = "grant.redecided";
 pub const IDENTITY_OWNER_LEFT: &str = "identity.owner_left";
 pub const IDENTITY_OWNER_LEFT_OVERDUE: &str = "identity.owner_left_overdue";
 pub const IDENTITY_OWNER_LEFT_SETTLED: &str = "identity.owner_left_settled";
+/// A ticket was taken in: what it said, the prediction, where it went.
+pub const TICKET_RECEIVED: &str = "ticket.received";
+/// A person chose the type of a ticket in triage (against the prediction).
+pub const TICKET_TRIAGED: &str = "ticket.triaged";
+/// A governed ticket's request was filed.
+pub const TICKET_FILED: &str = "ticket.filed";
+/// The help desk proofed a ticket's requester.
+pub const TICKET_PROOFED: &str = "ticket.proofed";
+/// A help-desk ticket was closed (nothing granted).
+pub const TICKET_RESOLVED: &str = "ticket.resolved";
+/// A help-desk ticket found to change access went to the governed path.
+pub const TICKET_REROUTED: &str = "ticket.rerouted";
 /// A SCIM provider wrote a user's SCIM record (created, replaced, patched, deleted).
 pub const SCIM_USER_WRITTEN: &str = "scim.user.written";
 /// A SCIM provider created, changed or deleted a group.

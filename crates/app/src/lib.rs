@@ -14,6 +14,7 @@ pub mod expiry;
 pub mod facts;
 pub mod fulfil;
 pub mod identities;
+pub mod intake;
 pub mod mover;
 pub mod notify;
 pub mod owner_left;

@@ -76,6 +76,7 @@ pub struct Writ {
     pub(crate) connectors: BTreeMap<TargetId, Arc<dyn Connector>>,
     pub(crate) notifier: Option<Arc<dyn Notifier>>,
     pub(crate) runs: crate::reconcile::RunsUnderWay,
+    pub(crate) classifier: Option<Arc<dyn crate::ports::TicketClassifier>>,
 }
 
 /// Logs one decision: at debug level with its determining policies, and its
@@ -95,12 +96,30 @@ pub(crate) const MAX_ATTEMPTS: usize = 5;
 
 impl Writ {
     pub fn new(store: Arc<dyn Store>, policy: Arc<PolicyEngine>, catalog: Arc<Catalog>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
-        Self { store, policy, catalog, clock, settings, observer: Arc::new(NoObserver), connectors: BTreeMap::new(), notifier: None, runs: Default::default() }
+        Self {
+            store,
+            policy,
+            catalog,
+            clock,
+            settings,
+            observer: Arc::new(NoObserver),
+            connectors: BTreeMap::new(),
+            notifier: None,
+            runs: Default::default(),
+            classifier: None,
+        }
     }
 
     /// Reports every policy decision to `observer` (metrics).
     pub fn with_observer(mut self, observer: Arc<dyn DecisionObserver>) -> Self {
         self.observer = observer;
+        self
+    }
+
+    /// What reads tickets that arrive as free text (without it, every
+    /// ticket that does not state its type waits in triage).
+    pub fn with_classifier(mut self, classifier: Arc<dyn crate::ports::TicketClassifier>) -> Self {
+        self.classifier = Some(classifier);
         self
     }
 

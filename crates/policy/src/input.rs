@@ -45,11 +45,14 @@ pub enum PolicyAction {
     /// May this principal run reconciliation now (which acts on what it finds
     /// as configured)? (administrative)
     Reconcile,
+    /// May this principal take tickets in and work them (triage, the
+    /// help-desk path)? (administrative)
+    Intake,
 }
 
 impl PolicyAction {
     /// How many actions there are, for per-action tables.
-    pub const COUNT: usize = 9;
+    pub const COUNT: usize = 10;
 
     pub const ALL: [PolicyAction; Self::COUNT] = [
         PolicyAction::Request,
@@ -61,6 +64,7 @@ impl PolicyAction {
         PolicyAction::ReadAudit,
         PolicyAction::ManageIdentities,
         PolicyAction::Reconcile,
+        PolicyAction::Intake,
     ];
 
     /// The Cedar action id (`Writ::Action::"<this>"`).
@@ -75,6 +79,7 @@ impl PolicyAction {
             PolicyAction::ReadAudit => "read_audit",
             PolicyAction::ManageIdentities => "manage_identities",
             PolicyAction::Reconcile => "reconcile",
+            PolicyAction::Intake => "intake",
         }
     }
 
@@ -118,10 +123,13 @@ pub enum AdminAction {
     ManageIdentities,
     /// Run reconciliation now (its reports are read with `ReadAudit`).
     Reconcile,
+    /// Take tickets in from a service desk or chat, triage them, and work
+    /// the help-desk path (which never grants access).
+    Intake,
 }
 
 impl AdminAction {
-    pub const ALL: [AdminAction; 3] = [AdminAction::ReadAudit, AdminAction::ManageIdentities, AdminAction::Reconcile];
+    pub const ALL: [AdminAction; 4] = [AdminAction::ReadAudit, AdminAction::ManageIdentities, AdminAction::Reconcile, AdminAction::Intake];
 
     /// The same action in the full list.
     pub fn action(self) -> PolicyAction {
@@ -129,6 +137,7 @@ impl AdminAction {
             AdminAction::ReadAudit => PolicyAction::ReadAudit,
             AdminAction::ManageIdentities => PolicyAction::ManageIdentities,
             AdminAction::Reconcile => PolicyAction::Reconcile,
+            AdminAction::Intake => PolicyAction::Intake,
         }
     }
 
@@ -304,7 +313,7 @@ mod tests {
     #[test]
     fn admin_actions_are_the_service_level_ones() {
         let admin: Vec<PolicyAction> = PolicyAction::ALL.into_iter().filter(|a| a.admin().is_some()).collect();
-        assert_eq!(admin, [PolicyAction::ReadAudit, PolicyAction::ManageIdentities, PolicyAction::Reconcile]);
+        assert_eq!(admin, [PolicyAction::ReadAudit, PolicyAction::ManageIdentities, PolicyAction::Reconcile, PolicyAction::Intake]);
         for a in AdminAction::ALL {
             assert_eq!(a.action().admin(), Some(a));
             assert_eq!(PolicyAction::from(a).as_str(), a.as_str());

@@ -97,20 +97,31 @@ mod tests {
     #[test]
     fn demo_report_counts_policies_per_action() {
         let report = PolicyEngine::demo().check_report();
-        assert_eq!(report.policy_count, 23);
+        assert_eq!(report.policy_count, 25);
         let counts: Vec<_> = report.per_action.iter().map(|(a, n)| (*a, *n)).collect();
         assert_eq!(
             counts,
-            [(Request, 4), (AutoApprove, 2), (Review, 4), (BreakGlass, 2), (View, 3), (Revoke, 4), (ReadAudit, 2), (ManageIdentities, 2), (Reconcile, 2)]
+            [
+                (Request, 4),
+                (AutoApprove, 2),
+                (Review, 5),
+                (BreakGlass, 2),
+                (View, 3),
+                (Revoke, 4),
+                (ReadAudit, 2),
+                (ManageIdentities, 2),
+                (Reconcile, 2),
+                (Intake, 2)
+            ]
         );
         let text = report.to_string();
         assert!(text.contains("request.cedar: 4 policies"), "{text}");
         assert!(text.contains("forbid request-forbid-ai-agent-critical (line "), "{text}");
-        assert!(text.contains("forbid admin-forbid-disabled (line 38; read_audit, manage_identities, reconcile)"), "{text}");
+        assert!(text.contains("forbid admin-forbid-disabled (line 54; read_audit, manage_identities, reconcile, intake)"), "{text}");
         assert!(
             text.ends_with(
-                "ok: 7 files, 23 policies (request 4, auto_approve 2, review 4, break_glass 2, \
-                 view 3, revoke 4, read_audit 2, manage_identities 2, reconcile 2)"
+                "ok: 7 files, 25 policies (request 4, auto_approve 2, review 5, break_glass 2, \
+                 view 3, revoke 4, read_audit 2, manage_identities 2, reconcile 2, intake 2)"
             ),
             "{text}"
         );

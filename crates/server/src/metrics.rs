@@ -109,12 +109,12 @@ pub fn render_exceptions(revoking: u64, overdue: u64, break_glass: u64, owner_le
 }
 
 /// Counters kept by the audit log itself (durable, the same on every node).
-pub fn render_intake(rerouted: u64) -> String {
+pub fn render_intake(rerouted: u64, triage: (u64, u64)) -> String {
+    let (triaged, agreed) = triage;
     format!(
-        "# HELP writ_requests_rerouted_total Requests filed as a help-desk type that named access, sent down the governed path instead.
-# TYPE writ_requests_rerouted_total counter
-writ_requests_rerouted_total {rerouted}
-"
+        "# HELP writ_requests_rerouted_total Requests filed as a help-desk type that named access, sent down the governed path instead.\n# TYPE writ_requests_rerouted_total counter\nwrit_requests_rerouted_total {rerouted}\n\
+         # HELP writ_tickets_triaged_total Tickets whose type a person chose in triage.\n# TYPE writ_tickets_triaged_total counter\nwrit_tickets_triaged_total {triaged}\n\
+         # HELP writ_tickets_triage_agreed_total Of those, the ones where the person chose the type the classifier predicted (production categorisation accuracy = agreed / triaged).\n# TYPE writ_tickets_triage_agreed_total counter\nwrit_tickets_triage_agreed_total {agreed}\n"
     )
 }
 

@@ -15,7 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Ref, RefOr, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{audit, break_glass, meta, oidc, owner_left, reconcile, requests, tokens, work};
+use crate::routes::{audit, break_glass, meta, oidc, owner_left, reconcile, requests, tickets, tokens, work};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,6 +37,7 @@ use crate::routes::{audit, break_glass, meta, oidc, owner_left, reconcile, reque
         tokens::create, tokens::list, tokens::revoke,
         oidc::info, oidc::exchange,
         owner_left::list,
+        tickets::create, tickets::list, tickets::show, tickets::triage, tickets::complete, tickets::proof, tickets::resolve, tickets::reroute,
     ),
     modifiers(&BearerAuth, &Contract)
 )]

@@ -361,3 +361,43 @@ pub fn token(t: &writ_core::token::Token, now: DateTime<Utc>) -> api::TokenView 
         last_used_at: t.last_used_at,
     }
 }
+
+/// A ticket as the API shows it.
+pub fn ticket(t: &writ_core::ticket::Ticket, catalog: &writ_core::catalog::Catalog) -> api::TicketView {
+    use writ_core::ticket::TicketState as S;
+    let state = t.state();
+    let request_type = state.request_type().map(ToString::to_string);
+    let route = state.request_type().and_then(|id| catalog.request_type(id).ok()).map(|k| k.route.as_str().to_owned());
+    let (missing, request_id, proofed_by, resolution) = match state {
+        S::NeedsDetails { missing, .. } => (missing.iter().map(|f| f.as_str().to_owned()).collect(), None, None, None),
+        S::Filed { request, .. } => (Vec::new(), Some(request.to_string()), None, None),
+        S::Proofed { proofing, .. } => (Vec::new(), None, Some(proofing.by.to_string()), None),
+        S::Resolved { proofing, resolution, .. } => (Vec::new(), None, Some(proofing.by.to_string()), Some(resolution.clone())),
+        S::Triage | S::HelpDesk { .. } => (Vec::new(), None, None, None),
+    };
+    let a = t.arrival();
+    api::TicketView {
+        id: t.id().to_string(),
+        source: a.source.clone(),
+        external_ref: a.external_ref.clone(),
+        requester: a.requester.to_string(),
+        subject: a.subject.clone(),
+        body: a.body.clone(),
+        state: state.as_str().to_owned(),
+        request_type,
+        route,
+        predicted: t.prediction().map(|p| p.request_type.to_string()),
+        confidence: t.prediction().map(|p| p.confidence),
+        triaged_as: t.triage_choice().map(|c| c.chosen.to_string()),
+        triage_agreed: t.triage_choice().map(|c| c.agreed),
+        missing,
+        request_id,
+        rerouted: t.rerouted(),
+        proofed_by,
+        resolution,
+        created_at: t.created_at(),
+        updated_at: t.updated_at(),
+        already_taken: false,
+        not_filed: None,
+    }
+}

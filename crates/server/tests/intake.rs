@@ -8,7 +8,19 @@ mod common;
 use axum::http::StatusCode;
 use serde_json::{json, Value};
 
-use common::{harness, harness_with};
+use common::{harness_with, Harness};
+
+/// The demo install, with a token for the service desk's integration
+/// (`svc-service-desk`, a service account in the `service-desk` group).
+async fn harness() -> Harness {
+    let mut h = common::harness().await;
+    let svc = writ_core::ids::IdentityId::parse("svc-service-desk").unwrap();
+    let draft =
+        writ_core::token::TokenDraft { name: "rt-integration".into(), lifetime: Some(writ_core::duration::AccessDuration::parse("30d").unwrap()), scope: None };
+    let (_, secret) = h.app.writ.issue_token_as_operator(&svc, draft).await.unwrap();
+    h.tokens.insert("svc-service-desk".into(), secret);
+    h
+}
 
 fn ask(entitlement: &str, extra: Value) -> Value {
     let mut body = json!({ "entitlements": [entitlement], "justification": "month-end close", "duration": "1h" });
@@ -118,4 +130,136 @@ fn a_bad_request_type_in_a_catalog_is_refused_with_its_name() {
         let e = writ_server::catalog_file::parse_catalog("catalog.toml", &format!("{base}{types}")).unwrap_err().to_string();
         assert!(e.contains("catalog.toml") && e.contains(expect), "{expect}: {e}");
     }
+}
+
+fn ticket(external_ref: &str, requester: &str, extra: Value) -> Value {
+    let mut body = json!({ "source": "request-tracker", "external_ref": external_ref, "requester": requester, "subject": "cannot sign in", "body": "my password expired" });
+    body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+    body
+}
+
+/// The help-desk path: taken in once (a second delivery writes nothing),
+/// proofed by the help desk (never by the requester), resolved; nothing is
+/// granted; the help desk cannot approve anything.
+#[tokio::test]
+async fn a_help_desk_ticket_is_proofed_and_resolved_and_grants_nothing() {
+    let h = harness().await;
+    let (head, _) = h.app.writ.store().audit_head().await.unwrap();
+    let (status, t) = h.post("svc-service-desk", "/v1/tickets", ticket("RT-7", "alice", json!({ "request_type": "password_reset" }))).await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    assert_eq!((t["state"].as_str(), t["route"].as_str()), (Some("help_desk"), Some("help_desk")), "{t}");
+    let id = t["id"].as_str().unwrap().to_owned();
+    let (status, again) = h.post("svc-service-desk", "/v1/tickets", ticket("RT-7", "alice", json!({ "request_type": "password_reset" }))).await;
+    assert_eq!((status, again["id"].as_str(), again["already_taken"].as_bool()), (StatusCode::OK, Some(id.as_str()), Some(true)), "{again}");
+    let (after_again, _) = h.app.writ.store().audit_head().await.unwrap();
+    assert_eq!(after_again, head + 1, "one event for the first delivery, none for the second");
+
+    // The service account cannot proof or resolve (not a person); the requester cannot proof herself.
+    let (status, v) = h.post("svc-service-desk", &format!("/v1/tickets/{id}/proof"), json!({ "method": "trust me" })).await;
+    assert!(status.is_client_error(), "{v}");
+    let (status, v) = h.post("alice", &format!("/v1/tickets/{id}/proof"), json!({ "method": "it is me" })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    let (status, v) = h.post("helen", &format!("/v1/tickets/{id}/resolve"), json!({ "resolution": "reset" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "proof comes first: {v}");
+    assert!(v["message"].as_str().unwrap().contains("proofed"), "{v}");
+    let (status, v) = h.post("helen", &format!("/v1/tickets/{id}/proof"), json!({ "method": "called back on the number in the HR record" })).await;
+    assert!(status.is_success(), "{v}");
+    assert_eq!((v["state"].as_str(), v["proofed_by"].as_str()), (Some("proofed"), Some("helen")));
+    let (status, v) = h.post("helen", &format!("/v1/tickets/{id}/resolve"), json!({ "resolution": "temporary password sent to the phone of record" })).await;
+    assert!(status.is_success(), "{v}");
+    assert_eq!(v["state"], "resolved");
+    let (_, shown) = h.get("alice", &format!("/v1/tickets/{id}")).await;
+    assert_eq!(shown["resolution"], "temporary password sent to the phone of record", "its requester sees it: {shown}");
+    let (status, _) = h.get("bob", &format!("/v1/tickets/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nobody else does");
+    let (_, grants) = h.get("sam", "/v1/grants").await;
+    assert!(grants.as_array().unwrap().is_empty(), "nothing granted: {grants}");
+
+    // The help desk neither decides scope nor approves.
+    let (_, r) = h.post("alice", "/v1/requests", ask("pg-prod/payments_readonly", json!({}))).await;
+    let (status, v) = h.post("helen", &format!("/v1/requests/{}/approve", r["id"].as_str().unwrap()), json!({ "reason": "looks fine" })).await;
+    assert!(status.is_client_error(), "{v}");
+}
+
+/// Without a classifier a ticket that does not state its type waits in
+/// triage; a person's choice is recorded (and counted); the requester says
+/// what access, and the request is filed through the governed path.
+#[tokio::test]
+async fn a_triaged_governed_ticket_becomes_a_request_once_it_says_what_access() {
+    let h = harness().await;
+    let (status, t) = h
+        .post("svc-service-desk", "/v1/tickets", ticket("RT-8", "alice", json!({ "subject": "need the analytics replica", "body": "for the Q3 report" })))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    assert_eq!(t["state"], "triage");
+    let id = t["id"].as_str().unwrap().to_owned();
+    let (_, queue) = h.get("sam", "/v1/tickets?state=triage").await;
+    assert!(queue.as_array().unwrap().iter().any(|q| q["id"] == id.as_str()), "{queue}");
+    let (status, _) = h.get("alice", "/v1/tickets?state=triage").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "the queue is the intake workers'");
+    let (status, v) = h.get("sam", "/v1/tickets?state=limbo").await;
+    assert!(status.is_client_error() && v["message"].as_str().unwrap().contains("triage"), "{v}");
+
+    let (status, v) = h.post("sam", &format!("/v1/tickets/{id}/triage"), json!({ "request_type": "application_access" })).await;
+    assert!(status.is_success(), "{v}");
+    assert_eq!((v["state"].as_str(), v["missing"].clone()), (Some("needs_details"), json!(["entitlement", "duration"])), "{v}");
+    let (_, metrics) = h.get("sam", "/metrics").await;
+    assert!(
+        metrics.as_str().unwrap().contains("writ_tickets_triaged_total 1") && metrics.as_str().unwrap().contains("writ_tickets_triage_agreed_total 0"),
+        "{metrics}"
+    );
+
+    // Bad details are refused, naming what is wrong, and the ticket waits.
+    let (status, v) = h.post("alice", &format!("/v1/tickets/{id}/details"), json!({ "entitlements": ["pg-prod/nope"], "duration": "2h" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("pg-prod/nope"), "{v}");
+    let (status, v) = h.post("bob", &format!("/v1/tickets/{id}/details"), json!({ "entitlements": ["pg-prod/analytics_read"], "duration": "2h" })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "not bob's ticket: {v}");
+    let (status, v) = h.post("alice", &format!("/v1/tickets/{id}/details"), json!({ "entitlements": ["pg-prod/analytics_read"], "duration": "2h" })).await;
+    assert!(status.is_success(), "{v}");
+    assert_eq!(v["state"], "filed", "{v}");
+    let request = v["request_id"].as_str().unwrap();
+    let (_, evidence) = h.get("alice", &format!("/v1/requests/{request}")).await;
+    assert_eq!(evidence["request"]["ticket"], "request-tracker:RT-8", "{evidence}");
+    assert_eq!(evidence["request"]["justification"], "need the analytics replica\n\nfor the Q3 report");
+    assert!(evidence["events"].as_array().unwrap().iter().any(|e| e["kind"] == "ticket.filed"), "the link is in the request's evidence: {evidence}");
+}
+
+/// A governed ticket that says what it wants is filed at once; an unknown
+/// requester, a caller without `intake`, or half the details are refused
+/// with nothing written; the help desk re-routes a ticket that would change
+/// access, never to a help-desk type.
+#[tokio::test]
+async fn tickets_are_refused_clearly_and_rerouted_when_they_change_access() {
+    let h = harness().await;
+    let (status, v) = h
+        .post(
+            "svc-service-desk",
+            "/v1/tickets",
+            ticket("RT-9", "alice", json!({ "request_type": "application_access", "entitlements": ["pg-prod/analytics_read"], "duration": "1h" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    assert_eq!(v["state"], "filed", "{v}");
+    let (head, _) = h.app.writ.store().audit_head().await.unwrap();
+    for (who, body, expect) in [
+        ("svc-service-desk", ticket("RT-10", "mallory", json!({})), StatusCode::FORBIDDEN),
+        ("alice", ticket("RT-11", "alice", json!({})), StatusCode::FORBIDDEN),
+        ("svc-service-desk", ticket("RT-12", "alice", json!({ "entitlements": ["pg-prod/analytics_read"] })), StatusCode::BAD_REQUEST),
+        ("svc-service-desk", ticket("RT-13", "alice", json!({ "subject": "", "body": " " })), StatusCode::UNPROCESSABLE_ENTITY),
+        ("svc-service-desk", ticket("RT-14", "alice", json!({ "request_type": "teleport" })), StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let (status, v) = h.post(who, "/v1/tickets", body).await;
+        assert_eq!(status, expect, "{v}");
+        assert!(!v["message"].as_str().unwrap_or_default().is_empty(), "{v}");
+    }
+    assert_eq!(h.app.writ.store().audit_head().await.unwrap().0, head, "nothing written");
+
+    let (_, t) = h.post("svc-service-desk", "/v1/tickets", ticket("RT-15", "bob", json!({ "request_type": "account_unlock" }))).await;
+    let id = t["id"].as_str().unwrap();
+    let (status, v) = h.post("helen", &format!("/v1/tickets/{id}/reroute"), json!({ "request_type": "how_to" })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (status, v) = h.post("helen", &format!("/v1/tickets/{id}/reroute"), json!({ "request_type": "privileged_access" })).await;
+    assert!(status.is_success(), "{v}");
+    assert_eq!((v["state"].as_str(), v["rerouted"].as_bool(), v["route"].as_str()), (Some("needs_details"), Some(true), Some("governed")), "{v}");
 }

@@ -427,7 +427,7 @@ async fn tickets_by_id_by_ref_by_state_and_triage(store: &dyn Store) {
     let in_help_desk = store.tickets(&TicketFilter { state: Some("help_desk".into()), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(in_help_desk.iter().map(|t| t.id()).collect::<Vec<_>>(), vec![help_desk.id(), triage.id()], "newest first");
     let first = store.tickets(&TicketFilter { limit: 1, ..Default::default() }).await.unwrap();
-    let next = store.tickets(&TicketFilter { after: Some(Cursor::new(first[0].created_at(), &first[0].id())), limit: 10, ..Default::default() }).await.unwrap();
+    let next = store.tickets(&TicketFilter { after: Some(Cursor::new(first[0].created_at(), first[0].id())), limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(next.iter().map(|t| t.id()).collect::<Vec<_>>(), vec![triage.id()]);
 }
 

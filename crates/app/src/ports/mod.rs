@@ -34,6 +34,14 @@ pub trait DecisionObserver: Send + Sync {
     fn observe(&self, action: &str, allowed: bool, elapsed: std::time::Duration);
 }
 
+/// Reads a ticket's text and says what it asks for (the server's adapter
+/// runs writ-intake's trained model): the prediction, and where that sends
+/// the ticket — a request type, or triage when the model is unsure (a
+/// governed ticket must never be sent to the help desk on a guess).
+pub trait TicketClassifier: Send + Sync {
+    fn classify(&self, subject: &str, body: &str) -> (writ_core::ticket::Prediction, writ_core::ticket::Disposition);
+}
+
 /// Observes nothing.
 pub struct NoObserver;
 

@@ -42,7 +42,7 @@ pub async fn metrics(State(app): State<App>, Caller(me): Caller) -> Result<Respo
     let owner_left = app.writ.owner_left_counts().await?;
     text.push_str(&crate::metrics::render_exceptions(revoking, overdue, break_glass, owner_left));
     let rerouted = app.writ.store().event_count(writ_app::events::REQUEST_REROUTED).await.map_err(writ_app::AppError::from)?;
-    text.push_str(&crate::metrics::render_intake(rerouted));
+    text.push_str(&crate::metrics::render_intake(rerouted, app.writ.triage_counts().await?));
     let mut latest = Vec::new();
     for target in app.writ.reconcilable_targets() {
         latest.extend(app.writ.last_finished_run(&target).await?);

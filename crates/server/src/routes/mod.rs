@@ -9,6 +9,7 @@ pub mod owner_left;
 pub mod paging;
 pub mod reconcile;
 pub mod requests;
+pub mod tickets;
 pub mod tokens;
 pub mod work;
 
@@ -37,6 +38,13 @@ pub fn router() -> Router<App> {
         .route("/v1/identities/owner-left", get(owner_left::list))
         .route("/v1/identities/apply", post(meta::apply_identities))
         .route("/v1/identities/{id}/status", post(meta::set_identity_status))
+        .route("/v1/tickets", post(tickets::create).get(tickets::list))
+        .route("/v1/tickets/{id}", get(tickets::show))
+        .route("/v1/tickets/{id}/triage", post(tickets::triage))
+        .route("/v1/tickets/{id}/details", post(tickets::complete))
+        .route("/v1/tickets/{id}/proof", post(tickets::proof))
+        .route("/v1/tickets/{id}/resolve", post(tickets::resolve))
+        .route("/v1/tickets/{id}/reroute", post(tickets::reroute))
         .route("/v1/requests", post(requests::create).get(requests::list))
         .route("/v1/requests/queue", get(requests::queue))
         .route("/v1/requests/{id}", get(requests::show))
