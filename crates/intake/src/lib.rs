@@ -65,12 +65,16 @@ mod evaluate;
 mod features;
 mod model;
 pub mod normalise;
+pub mod routing;
+mod standard;
 mod train;
 
-pub use dataset::{read_labelled_csv, Example};
+pub use dataset::{read_labelled_csv, read_tickets_csv, Example, Ticket};
 pub use error::IntakeError;
 pub use evaluate::{Evaluation, LabelScore};
 pub use features::FeatureConfig;
 pub use model::{Classifier, Prediction, FORMAT_VERSION};
 pub use normalise::normalise;
+pub use routing::{route, Decision, RoutingThresholds};
+pub use standard::{classify, is_governed, standard_examples, standard_model, standard_train_config, STANDARD_TRAIN_CSV};
 pub use train::TrainConfig;
