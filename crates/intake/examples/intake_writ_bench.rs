@@ -180,8 +180,11 @@ fn fold_of(e: &Example) -> u32 {
     (0..FOLDS).find(|&k| is_held_out(e, FOLD_SALT, step * (k + 1))).unwrap_or(FOLDS - 1)
 }
 
-/// Out-of-fold probabilities of every training ticket, and the labels' order.
-fn out_of_fold(train: &[Example], config: &TrainConfig) -> Result<(Vec<String>, Vec<Vec<f32>>, f64), Box<dyn std::error::Error>> {
+/// The labels' order, the out-of-fold probabilities of every training ticket,
+/// and the seconds a fold took to train.
+type OutOfFold = (Vec<String>, Vec<Vec<f32>>, f64);
+
+fn out_of_fold(train: &[Example], config: &TrainConfig) -> Result<OutOfFold, Box<dyn std::error::Error>> {
     let folds: Vec<u32> = train.iter().map(fold_of).collect();
     let mut probs = vec![Vec::new(); train.len()];
     let mut labels: Option<Vec<String>> = None;

@@ -109,8 +109,7 @@ pub fn route<'a>(labels: &'a [String], probabilities: &[f32], is_governed: impl 
     }
     let best = labels[top].as_str();
     let p = probabilities[top];
-    // NaN compares false everywhere: it falls to triage.
-    if !(p >= thresholds.triage_below) {
+    if p.is_nan() || p < thresholds.triage_below {
         return Decision::Triage { best };
     }
     if is_governed(best) {
