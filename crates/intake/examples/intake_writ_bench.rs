@@ -66,6 +66,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let truth: Vec<&str> = held_out.iter().map(|e| e.label.as_str()).collect();
     let r = Routing::measure(model.labels(), &probs, &truth, &thresholds);
     r.print("held-out");
+    let no_rule = RoutingThresholds { triage_below: 0.0, help_desk_min: 0.0, governed_mass_below: 1.01 };
+    let bare = Routing::measure(model.labels(), &probs, &truth, &no_rule);
+    println!(
+        "  without the rule (the top label decides): governed → help desk {}/{}, help desk → governed {}/{}",
+        bare.governed_to_help_desk, bare.governed, bare.help_desk_to_governed, bare.help_desk
+    );
 
     let e = model.evaluate(&held_out);
     println!("{:<22} {:>9} {:>9} {:>7}", "type", "precision", "recall", "support");

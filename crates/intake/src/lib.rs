@@ -52,6 +52,19 @@
 //!
 //! [Hsieh et al. 2008]: https://www.csie.ntu.edu.tw/~cjlin/papers/cddual.pdf
 //!
+//! # Writ's request types and routing
+//!
+//! [`standard_model()`] is the model of Writ's 14 standard request types,
+//! trained on first use from the project's own labelled tickets
+//! ([`STANDARD_TRAIN_CSV`], embedded) with [`standard_train_config()`] and
+//! kept for the process (about 0.5 s in release, 4 s in debug). [`route()`]
+//! turns a ticket's probabilities into [`Decision::Governed`],
+//! [`Decision::HelpDesk`] or [`Decision::Triage`] under
+//! [`RoutingThresholds`]; it is stricter towards the help desk, since a
+//! governed request sent there is the dangerous error. [`classify()`] does
+//! both with [`is_governed`] (`writ_core`'s standard routes). Held-out
+//! figures: BENCHMARKS.md §11.1.
+//!
 //! # Data and I/O
 //!
 //! The library does no I/O: it trains from in-memory [`Example`]s (read from CSV
