@@ -1,6 +1,7 @@
 //! The `writ` command: a client of Writ's HTTP JSON API in the spirit of `tsh` and
 //! `kubectl` (human output by default, `--json` for the API's own JSON), plus the
-//! local commands that run the server and verify the audit log offline.
+//! local commands that run the server, verify the audit log and classify tickets
+//! offline.
 //!
 //! This module holds the command tree ([`Cli`]) and [`run`], which dispatches a
 //! parsed command; `main.rs` only turns an error into `error: …` and exit code 1.
@@ -108,6 +109,10 @@ pub enum Command {
     /// Policies as code.
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Classify tickets (subject and body) into request types, offline, and
+    /// train custom models.
+    #[command(subcommand)]
+    Intake(cmd::intake::IntakeCommand),
     /// Create a data directory with a config, a catalog and policies.
     Init(InitArgs),
     /// Run the Writ server.
@@ -148,6 +153,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit(AuditCommand::Export(a)) => cmd::audit_export::run(&api()?, a, json).await,
         Command::Audit(AuditCommand::Verify(a)) => cmd::local::audit_verify(a, json).await,
         Command::Policy(PolicyCommand::Check(a)) => cmd::local::policy_check(a, json),
+        Command::Intake(c) => cmd::intake::run(c, json),
         Command::Init(a) => cmd::local::init(a).await,
         Command::Serve(a) => cmd::local::serve(a).await,
     }

@@ -75,6 +75,55 @@ pub fn read_labelled_csv(text: &str) -> Result<Vec<Example>, IntakeError> {
     Ok(out)
 }
 
+/// One ticket to classify, as [`read_tickets_csv`] reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    /// One-based line of the file where the ticket's row starts.
+    pub line: usize,
+    /// The ticket's subject (may be empty).
+    pub subject: String,
+    /// The ticket's body (may be empty).
+    pub body: String,
+}
+
+/// Reads unlabelled tickets from CSV text with a header naming `subject` and
+/// `body` (compared without case; other columns, such as `type`, ignored). A
+/// missing column, a row with too few cells or an unclosed quote is an error
+/// naming the line; nothing is returned then.
+pub fn read_tickets_csv(text: &str) -> Result<Vec<Ticket>, IntakeError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut rows = CsvRows { rest: text, line: 1 };
+    let (header_line, header) = match rows.next_row()? {
+        Some(h) => h,
+        None => return Err(IntakeError::Csv { line: 1, reason: "empty file: write a header row `subject,body`".into() }),
+    };
+    let find = |name: &str| header.iter().position(|h| h.trim().eq_ignore_ascii_case(name));
+    let (subject, body) = match (find("subject"), find("body")) {
+        (Some(s), Some(b)) => (s, b),
+        (s, _) => {
+            let missing = if s.is_none() { "subject" } else { "body" };
+            return Err(IntakeError::Csv {
+                line: header_line,
+                reason: format!("the header `{}` has no `{missing}` column: the header must name `subject` and `body`", header.join(",")),
+            });
+        }
+    };
+    let mut out = Vec::new();
+    while let Some((line, row)) = rows.next_row()? {
+        if row.len() == 1 && row[0].trim().is_empty() {
+            continue; // a blank line
+        }
+        let cell = |i: usize, name: &str| -> Result<String, IntakeError> {
+            row.get(i).cloned().ok_or_else(|| IntakeError::Csv {
+                line,
+                reason: format!("the row has {} columns and no `{name}` cell (the header has {}): quote cells that hold commas", row.len(), header.len()),
+            })
+        };
+        out.push(Ticket { line, subject: cell(subject, "subject")?, body: cell(body, "body")? });
+    }
+    Ok(out)
+}
+
 /// A minimal RFC 4180 reader over a string.
 struct CsvRows<'a> {
     rest: &'a str,
@@ -168,6 +217,22 @@ mod tests {
         let csv = "\u{feff}Document,Topic_group\r\nconnection icon dear,Hardware\r\nwork experience user,Access\r\n";
         let rows = read_labelled_csv(csv).unwrap();
         assert_eq!(rows, vec![Example::new("", "connection icon dear", "Hardware"), Example::new("", "work experience user", "Access")]);
+    }
+
+    #[test]
+    fn reads_unlabelled_tickets_with_their_lines() {
+        let t = read_tickets_csv("id,subject,body\r\n1,VPN,\"two\nlines\"\r\n\r\n2,,just a body\r\n").unwrap();
+        assert_eq!(t.len(), 2);
+        assert_eq!((t[0].line, t[0].subject.as_str(), t[0].body.as_str()), (2, "VPN", "two\nlines"));
+        assert_eq!((t[1].line, t[1].subject.as_str(), t[1].body.as_str()), (5, "", "just a body"));
+    }
+
+    #[test]
+    fn unlabelled_csv_errors_name_the_column_and_line() {
+        let e = read_tickets_csv("subject,text\nx,y\n").unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("`body`"), "{e}");
+        let e = read_tickets_csv("subject,body\nfine,row\nshort\n").unwrap_err().to_string();
+        assert!(e.contains("line 3") && e.contains("`body`"), "{e}");
     }
 
     #[test]

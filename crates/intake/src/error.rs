@@ -31,8 +31,8 @@ pub enum IntakeError {
         reason: String,
     },
 
-    /// Labelled CSV text could not be read.
-    #[error("labelled CSV, line {line}: {reason}")]
+    /// CSV text (labelled or not) could not be read.
+    #[error("CSV, line {line}: {reason}")]
     Csv {
         /// One-based line number where the problem was seen.
         line: usize,

@@ -52,6 +52,19 @@
 //!
 //! [Hsieh et al. 2008]: https://www.csie.ntu.edu.tw/~cjlin/papers/cddual.pdf
 //!
+//! # Writ's request types and routing
+//!
+//! [`standard_model()`] is the model of Writ's 14 standard request types,
+//! trained on first use from the project's own labelled tickets
+//! ([`STANDARD_TRAIN_CSV`], embedded) with [`standard_train_config()`] and
+//! kept for the process (about 0.5 s in release, 4 s in debug). [`route()`]
+//! turns a ticket's probabilities into [`Decision::Governed`],
+//! [`Decision::HelpDesk`] or [`Decision::Triage`] under
+//! [`RoutingThresholds`]; it is stricter towards the help desk, since a
+//! governed request sent there is the dangerous error. [`classify()`] does
+//! both with [`is_governed`] (`writ_core`'s standard routes). Held-out
+//! figures: BENCHMARKS.md §11.1.
+//!
 //! # Data and I/O
 //!
 //! The library does no I/O: it trains from in-memory [`Example`]s (read from CSV
@@ -65,12 +78,16 @@ mod evaluate;
 mod features;
 mod model;
 pub mod normalise;
+pub mod routing;
+mod standard;
 mod train;
 
-pub use dataset::{read_labelled_csv, Example};
+pub use dataset::{read_labelled_csv, read_tickets_csv, Example, Ticket};
 pub use error::IntakeError;
 pub use evaluate::{Evaluation, LabelScore};
 pub use features::FeatureConfig;
 pub use model::{Classifier, Prediction, FORMAT_VERSION};
 pub use normalise::normalise;
+pub use routing::{route, Decision, RoutingThresholds};
+pub use standard::{classify, is_governed, standard_examples, standard_model, standard_train_config, STANDARD_TRAIN_CSV};
 pub use train::TrainConfig;

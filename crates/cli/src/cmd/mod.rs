@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod evidence;
 pub mod grant;
 pub mod identity;
+pub mod intake;
 pub mod local;
 pub mod login;
 pub mod page;
