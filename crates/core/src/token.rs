@@ -143,6 +143,8 @@ pub enum Operation {
     Reconcile,
     /// Sign an audit checkpoint.
     SignCheckpoint,
+    /// Take tickets in and work them (triage, the help-desk path).
+    Intake,
 }
 
 impl Operation {
@@ -160,6 +162,7 @@ impl Operation {
             Operation::ManageTokens => "manage_tokens",
             Operation::Reconcile => "reconcile",
             Operation::SignCheckpoint => "sign_checkpoint",
+            Operation::Intake => "intake",
         }
     }
 }

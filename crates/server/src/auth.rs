@@ -48,6 +48,10 @@ pub fn operation(method: &Method, path: &str) -> Option<Operation> {
             "/metrics" | "/v1/catalog/targets" | "/v1/identities" | "/v1/identities/owner-left" | "/v1/requests/queue" | "/v1/tasks" | "/v1/break-glass",
         ) => Read,
         (true, "/v1/reconcile/runs" | "/v1/reconcile/runs/{id}" | "/v1/audit/events" | "/v1/audit/checkpoints" | "/v1/tokens") => Read,
+        (true, "/v1/catalog/request-types" | "/v1/tickets" | "/v1/tickets/{id}") => Read,
+        // A requester saying what access their ticket wants files a request.
+        (false, "/v1/tickets/{id}/details") => Submit,
+        (false, "/v1/tickets" | "/v1/tickets/{id}/triage" | "/v1/tickets/{id}/proof" | "/v1/tickets/{id}/resolve" | "/v1/tickets/{id}/reroute") => Intake,
         (false, "/v1/requests" | "/v1/grants/{id}/extend") => Submit,
         (false, "/v1/requests/{id}/cancel") => Cancel,
         (false, "/v1/requests/{id}/approve" | "/v1/requests/{id}/deny" | "/v1/break-glass/{id}/review" | "/v1/break-glass/{id}/resolve") => Review,

@@ -111,6 +111,10 @@ pub struct Config {
     /// and `session_lifetime` (default `8h`). Absent: no single sign-on.
     #[serde(default, skip_serializing)]
     pub oidc: Option<crate::oidc::OidcConfig>,
+    /// Tickets taken in as free text: `[intake]` with `classifier`
+    /// (`standard`, `off` or a model file) and the routing thresholds.
+    #[serde(default, skip_serializing)]
+    pub intake: crate::intake::IntakeConfig,
 }
 
 /// `[tokens]`: the longest a token may last; empty keeps the default.
@@ -276,6 +280,7 @@ impl Default for Config {
             scim: None,
             tokens: TokensConfig::default(),
             oidc: None,
+            intake: crate::intake::IntakeConfig::default(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod init;
+pub mod intake;
 pub mod metrics;
 pub mod oidc;
 pub mod openapi;

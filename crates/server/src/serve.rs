@@ -114,7 +114,11 @@ pub async fn build_with_connectors(
     let readable: Vec<_> = connectors.iter().filter(|(_, c)| c.info().reads_live_state).map(|(t, _)| t.clone()).collect();
     let (reconcile, reconcile_every) = cfg.reconcile.resolve(&readable)?;
     let settings = Settings { reconcile, reconcile_every, reconcile_max_actions: cfg.reconcile.max_actions.unwrap_or(1000), ..settings };
+    let classifier = crate::intake::classifier(&cfg.intake, &catalog)?;
     let mut writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), clock, settings).with_observer(metrics.clone()).with_connectors(connectors);
+    if let Some(c) = classifier {
+        writ = writ.with_classifier(Arc::new(c));
+    }
     if let Some(webhook) = &cfg.notifications {
         let notifier = writ_connectors::webhook::WebhookNotifier::new(webhook)?;
         tracing::info!(receiver = %writ_app::ports::Notifier::describe(&notifier), "notifications go to a webhook");

@@ -13,7 +13,26 @@ use common::{harness_with, Harness};
 /// The demo install, with a token for the service desk's integration
 /// (`svc-service-desk`, a service account in the `service-desk` group).
 async fn harness() -> Harness {
-    let mut h = common::harness().await;
+    with_service_desk(common::harness().await).await
+}
+
+/// [`harness`] with `[intake]` set to `intake` in writ.toml.
+async fn harness_intake(intake: &str) -> Harness {
+    let intake = intake.to_owned();
+    let h = harness_with(
+        move |policies| {
+            let config = policies.parent().unwrap().join("writ.toml");
+            let mut text = std::fs::read_to_string(&config).unwrap();
+            text.push_str(&format!("\n[intake]\n{intake}\n"));
+            std::fs::write(&config, text).unwrap();
+        },
+        None,
+    )
+    .await;
+    with_service_desk(h).await
+}
+
+async fn with_service_desk(mut h: Harness) -> Harness {
     let svc = writ_core::ids::IdentityId::parse("svc-service-desk").unwrap();
     let draft =
         writ_core::token::TokenDraft { name: "rt-integration".into(), lifetime: Some(writ_core::duration::AccessDuration::parse("30d").unwrap()), scope: None };
@@ -186,7 +205,7 @@ async fn a_help_desk_ticket_is_proofed_and_resolved_and_grants_nothing() {
 /// what access, and the request is filed through the governed path.
 #[tokio::test]
 async fn a_triaged_governed_ticket_becomes_a_request_once_it_says_what_access() {
-    let h = harness().await;
+    let h = harness_intake("classifier = \"off\"").await;
     let (status, t) = h
         .post("svc-service-desk", "/v1/tickets", ticket("RT-8", "alice", json!({ "subject": "need the analytics replica", "body": "for the Q3 report" })))
         .await;
@@ -262,4 +281,54 @@ async fn tickets_are_refused_clearly_and_rerouted_when_they_change_access() {
     let (status, v) = h.post("helen", &format!("/v1/tickets/{id}/reroute"), json!({ "request_type": "privileged_access" })).await;
     assert!(status.is_success(), "{v}");
     assert_eq!((v["state"].as_str(), v["rerouted"].as_bool(), v["route"].as_str()), (Some("needs_details"), Some(true), Some("governed")), "{v}");
+}
+
+/// With the standard classifier (the default), a ticket's text routes it:
+/// a plain password reset to the help desk, a request for admin rights to
+/// the governed path; the prediction and its confidence are kept.
+#[tokio::test]
+async fn the_standard_classifier_routes_free_text_tickets() {
+    let h = harness().await;
+    let (status, t) = h
+        .post(
+            "svc-service-desk",
+            "/v1/tickets",
+            ticket(
+                "RT-20",
+                "alice",
+                json!({ "subject": "Forgot my password", "body": "I forgot my password and cannot sign in to my laptop, please reset it" }),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{t}");
+    assert_eq!((t["predicted"].as_str(), t["state"].as_str()), (Some("password_reset"), Some("help_desk")), "{t}");
+    assert!(t["confidence"].as_f64().unwrap() > 0.5, "{t}");
+    let (_, t) = h
+        .post(
+            "svc-service-desk",
+            "/v1/tickets",
+            ticket(
+                "RT-21",
+                "bob",
+                json!({ "subject": "Admin rights on prod database", "body": "I need DBA (admin) access to the production PostgreSQL for the migration, change CHG-1042" }),
+            ),
+        )
+        .await;
+    assert_eq!(
+        (t["predicted"].as_str(), t["state"].as_str(), t["route"].as_str()),
+        (Some("privileged_access"), Some("needs_details"), Some("governed")),
+        "{t}"
+    );
+}
+
+#[tokio::test]
+async fn bad_intake_settings_stop_the_server_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = writ_server::init::init(dir.path(), false).await.unwrap();
+    let mut text = std::fs::read_to_string(&report.config).unwrap();
+    text.push_str("\n[intake]\ngoverned_mass_below = 2.0\n");
+    std::fs::write(&report.config, text).unwrap();
+    let cfg = writ_server::Config::load_from(&report.config, std::iter::empty()).unwrap();
+    let e = writ_server::build(&cfg).await.err().unwrap().to_string();
+    assert!(e.contains("intake") && e.contains("governed_mass_below"), "{e}");
 }

@@ -30,12 +30,14 @@ fn dependencies_point_inward() {
         ("writ-core", &[]),
         ("writ-policy", &[]),
         ("writ-api", &[]),
+        // Pure: the ticket classifier and its routing rule (no I/O, no async).
+        ("writ-intake", &["writ-core"]),
         ("writ-testkit", &[]),
         ("writ-app", &["writ-core", "writ-policy"]),
         ("writ-store", &["writ-core", "writ-app"]),
         ("writ-connectors", &["writ-core", "writ-app"]),
-        ("writ-server", &["writ-core", "writ-policy", "writ-app", "writ-store", "writ-connectors", "writ-api"]),
-        ("writ-cli", &["writ-core", "writ-policy", "writ-app", "writ-store", "writ-api", "writ-server"]),
+        ("writ-server", &["writ-core", "writ-policy", "writ-app", "writ-store", "writ-connectors", "writ-api", "writ-intake"]),
+        ("writ-cli", &["writ-core", "writ-policy", "writ-app", "writ-store", "writ-api", "writ-server", "writ-intake"]),
     ];
     for (krate, ok) in allowed {
         let actual = deps.get(*krate).unwrap_or_else(|| panic!("crate {krate} is missing"));

@@ -23,7 +23,8 @@ pub(super) fn draft(caller: &IdentityId, body: NewRequest) -> Result<RequestDraf
     };
     let entitlements = body.entitlements.iter().map(|e| EntitlementId::parse(e)).collect::<Result<_, _>>()?;
     let duration = duration(&body.duration)?;
-    let request_type = body.request_type.as_deref().map(RequestTypeId::parse).transpose()?;
+    // An empty type is no type: `application_access`.
+    let request_type = body.request_type.as_deref().filter(|t| !t.is_empty()).map(RequestTypeId::parse).transpose()?;
     Ok(RequestDraft { requester: caller.clone(), subject, entitlements, justification: body.justification, duration, ticket: body.ticket, request_type })
 }
 
