@@ -29,6 +29,7 @@ use writ_core::task::{FulfilmentTask, TaskPurpose};
 use crate::events::{self, about};
 use crate::ports::{Account, AccountState, Applied, Change, Clock, Connector, ConnectorError, Job, JobKind, Order, Store, Versioned};
 use crate::service::MAX_ATTEMPTS;
+use crate::submit::Receiving;
 use crate::{AppError, Writ};
 
 /// Longest wait between retries of a target that keeps failing.
@@ -184,7 +185,7 @@ impl Writ {
                 TaskPurpose::Grant => {
                     // The request is approved: it already counts in the
                     // subject's holdings, so no guard need go with this change.
-                    self.may_receive_now(&req, "complete this task").await?;
+                    self.may_receive_now(&req, "complete this task", Receiving::Fulfilment).await?;
                     let before = req.state();
                     req.record_fulfilment(task.entitlement(), TargetFulfilment::Done { at: now, read_back: false }, now)?;
                     let started = start_grant(&req, task.entitlement(), now, &mut change);
@@ -291,7 +292,7 @@ impl Writ {
         let now = self.clock.now();
         let order = self.order(&req, e, subject.as_ref(), now);
         let connector = self.connector_for(e)?.clone();
-        let attempt = match self.receive_refusal(&req).await? {
+        let attempt = match self.receive_refusal(&req, Receiving::Fulfilment).await? {
             Some(reason) => Attempt::Refused { reason },
             None => attempt(&*connector, &order).await,
         };
@@ -414,7 +415,7 @@ impl Writ {
         let kind = connector.info().kind;
         // Putting access back is access coming into being again.
         let req = self.load_request(g.request_id()).await?;
-        let outcome = match self.receive_refusal(&req).await? {
+        let outcome = match self.receive_refusal(&req, Receiving::Fulfilment).await? {
             Some(reason) => Attempt::Refused { reason },
             None => attempt(&*connector, &order).await,
         };

@@ -629,7 +629,7 @@ impl Writ {
         let (req, g, mut change) = self.found_request(run, o, entitlement, subject, max, "Adopted as it is.")?;
         // Adopting is access coming into being in Writ's books: a disabled
         // holder or a toxic combination is refused (and reported).
-        let check = self.receive_check(&req).await?;
+        let check = self.receive_check(&req, crate::submit::Receiving::Approval).await?;
         if let Some(why) = check.refusal {
             return refused(why);
         }

@@ -69,7 +69,7 @@ impl Writ {
                 // is about to hold: refuse it while it cannot be received.
                 // (Checked once the reviewer is known to count, so nobody
                 // else learns what the subject holds.)
-                guard = self.may_receive_now(&req, "approve").await?;
+                guard = self.may_receive_now(&req, "approve", crate::submit::Receiving::Approval).await?;
             }
             let mut change = Change { guards: guard.into_iter().collect(), ..Default::default() };
             for d in decisions {
@@ -157,23 +157,67 @@ impl Writ {
     /// a request that does not exist.
     pub async fn review_context(&self, actor: &Identity, id: RequestId) -> Result<ReviewContext, AppError> {
         let req = self.load_request(id).await?;
-        let not_found = || AppError::NotFound { what: "request", id: id.to_string() };
-        let subject = self.identity(req.subject()).await?;
-        let manager = self.subject_manager(&subject).await?;
-        let parties = Parties { request: &req, subject: Some(&subject), subject_manager: manager.as_ref() };
-        let acts = [writ_policy::Relation::EntitlementOwner, writ_policy::Relation::StageApprover, writ_policy::Relation::SubjectManager].map(|r| r.as_str());
-        let may_act = req
-            .entitlements()
-            .iter()
-            .any(|e| parties.relations(actor, e, facts::fulfiller_group(&self.catalog, e.target())).iter().any(|r| acts.contains(&r.as_str())));
-        // Only while it waits, and only for an active person: an AI agent, an
-        // API key or a service account never reviews, so it sees nothing here.
-        let waiting = req.state() == writ_core::request::RequestState::Pending;
-        if !waiting || !may_act || actor.require_accountable("review").is_err() || actor.id == *req.subject() || actor.id == *req.requester() {
-            return Err(not_found());
+        let mut contexts = self.review_contexts(actor, std::slice::from_ref(&req)).await?;
+        contexts.pop().flatten().ok_or_else(|| AppError::NotFound { what: "request", id: id.to_string() })
+    }
+
+    /// [`Writ::review_context`] for each of `requests` (`None` where the
+    /// actor may not see it), reading each subject, its manager, grants and
+    /// standing once for the whole list (an inbox page of one team's
+    /// requests reads them once, not once a row).
+    pub async fn review_contexts(&self, actor: &Identity, requests: &[Request]) -> Result<Vec<Option<ReviewContext>>, AppError> {
+        struct Subject {
+            identity: Identity,
+            manager: Option<writ_core::ids::IdentityId>,
+            grants: Vec<writ_core::grant::Grant>,
+            standing: Option<crate::ports::Standing>,
         }
-        let holdings = self.every_grant(crate::ports::GrantFilter { subject: Some(req.subject().clone()), active_only: true, ..Default::default() }).await?;
-        let warning = self.receive_refusal(&req).await?;
-        Ok(ReviewContext { holdings, warning })
+        let acts = [writ_policy::Relation::EntitlementOwner, writ_policy::Relation::StageApprover, writ_policy::Relation::SubjectManager].map(|r| r.as_str());
+        let mut subjects: std::collections::HashMap<writ_core::ids::IdentityId, Subject> = std::collections::HashMap::new();
+        let mut out = Vec::with_capacity(requests.len());
+        for req in requests {
+            // Only while it waits, and only for an active person: an AI agent,
+            // an API key or a service account never reviews, so it sees nothing.
+            let waiting = req.state() == writ_core::request::RequestState::Pending;
+            if !waiting || actor.require_accountable("review").is_err() || actor.id == *req.subject() || actor.id == *req.requester() {
+                out.push(None);
+                continue;
+            }
+            if !subjects.contains_key(req.subject()) {
+                let identity = self.identity(req.subject()).await?;
+                let manager = self.subject_manager(&identity).await?;
+                let grants =
+                    self.every_grant(crate::ports::GrantFilter { subject: Some(req.subject().clone()), active_only: true, ..Default::default() }).await?;
+                subjects.insert(req.subject().clone(), Subject { identity, manager, grants, standing: None });
+            }
+            let names_toxic = writ_core::sod::names_any(&self.catalog, req.entitlements());
+            let s = subjects.get_mut(req.subject()).expect("inserted above");
+            let parties = Parties { request: req, subject: Some(&s.identity), subject_manager: s.manager.as_ref() };
+            let may_act = req
+                .entitlements()
+                .iter()
+                .any(|e| parties.relations(actor, e, facts::fulfiller_group(&self.catalog, e.target())).iter().any(|r| acts.contains(&r.as_str())));
+            if !may_act {
+                out.push(None);
+                continue;
+            }
+            // As at approval (`Receiving::Approval`): a disabled subject, or a
+            // toxic combination with any approved request or grant.
+            let warning = if let Err(e) = s.identity.require_may_receive() {
+                Some(e.to_string())
+            } else if names_toxic {
+                if s.standing.is_none() {
+                    s.standing = Some(self.store.standing(req.subject()).await?);
+                }
+                let standing = s.standing.as_ref().expect("read above");
+                let theirs: Vec<Request> = standing.requests.iter().filter(|r| r.subject() == req.subject()).cloned().collect();
+                let held = writ_core::sod::holdings(&standing.grants, &theirs, Some(req.id()), writ_core::sod::Counting::ApprovedOnly);
+                writ_core::sod::check_toxic(&self.catalog, req.entitlements(), &held).err().map(|e| e.to_string())
+            } else {
+                None
+            };
+            out.push(Some(ReviewContext { holdings: s.grants.clone(), warning }));
+        }
+        Ok(out)
     }
 }

@@ -38,6 +38,14 @@ pub(crate) fn submitted(req: &Request, actor: &str, now: chrono::DateTime<chrono
     )
 }
 
+/// Where access is about to come into being, for the separation-of-duties
+/// check (see [`Writ::receive_refusal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Receiving {
+    Approval,
+    Fulfilment,
+}
+
 /// What a separation-of-duties check found: why the access may not be
 /// received, if so, and the guard of the holdings it read (none when it read
 /// none).
@@ -284,22 +292,24 @@ impl Writ {
 
     /// Why `req`'s subject may not receive its access now, if it may not: a
     /// disabled subject receives nothing, and nobody completes a toxic
-    /// combination. Asked wherever access comes into being (each approval,
-    /// fulfilment by a person or a connector, re-provisioning, adoption).
-    pub(crate) async fn receive_refusal(&self, req: &Request) -> Result<Option<String>, AppError> {
-        Ok(self.receive_check(req).await?.refusal)
+    /// combination. Asked wherever access comes into being: at each approval
+    /// and adoption ([`Receiving::Approval`]: every approved request counts,
+    /// the first approved wins), and at fulfilment by a person or a
+    /// connector and re-provisioning ([`Receiving::Fulfilment`]: only
+    /// approved requests filed before it count, so of two approved halves
+    /// the first filed goes through, whichever job runs first).
+    pub(crate) async fn receive_refusal(&self, req: &Request, at: Receiving) -> Result<Option<String>, AppError> {
+        Ok(self.receive_check(req, at).await?.refusal)
     }
 
-    pub(crate) async fn receive_check(&self, req: &Request) -> Result<SodCheck, AppError> {
+    pub(crate) async fn receive_check(&self, req: &Request, at: Receiving) -> Result<SodCheck, AppError> {
         let subject = self.identity(req.subject()).await?;
         if let Err(e) = subject.require_may_receive() {
             return Ok(SodCheck { refusal: Some(e.to_string()), guard: None });
         }
-        // An approved request being fulfilled yields only to those filed
-        // before it (see `Counting::ApprovedBefore`).
-        let counting = match req.state() {
-            RequestState::Approved | RequestState::PartiallyFulfilled => Counting::ApprovedBefore { filed: req.created_at(), id: req.id() },
-            _ => Counting::ApprovedOnly,
+        let counting = match at {
+            Receiving::Approval => Counting::ApprovedOnly,
+            Receiving::Fulfilment => Counting::ApprovedBefore { filed: req.created_at(), id: req.id() },
         };
         self.toxic_refusal(req, counting).await
     }
@@ -308,8 +318,8 @@ impl Writ {
     /// the guard of the holdings it read: a change that makes the access
     /// count (an approval) carries it, so that of two such changes racing on
     /// one subject, the second is retried and checked again.
-    pub(crate) async fn may_receive_now(&self, req: &Request, doing: &str) -> Result<Option<HoldingsGuard>, AppError> {
-        let check = self.receive_check(req).await?;
+    pub(crate) async fn may_receive_now(&self, req: &Request, doing: &str, at: Receiving) -> Result<Option<HoldingsGuard>, AppError> {
+        let check = self.receive_check(req, at).await?;
         match check.refusal {
             Some(reason) => Err(AppError::Forbidden { who: req.subject().to_string(), action: format!("receive this access ({doing})"), reason }),
             None => Ok(check.guard),

@@ -90,6 +90,8 @@ pub mod shape {
     pub const TARGET: &str = "[A-Za-z0-9][A-Za-z0-9_-]{0,62}";
     /// `EntitlementId`: `target/name`.
     pub const ENTITLEMENT: &str = "[A-Za-z0-9][A-Za-z0-9_-]{0,62}/[A-Za-z0-9][A-Za-z0-9_.-]{0,62}";
+    /// `RequestTypeId`.
+    pub const REQUEST_TYPE: &str = "[A-Za-z0-9][A-Za-z0-9_-]{0,62}";
     /// `AccessDuration`: one to five parts such as `8h`.
     pub const DURATION: &str = "([1-9][0-9]{0,6}[smhdw]){1,5}";
     /// The `cursor` of the audit log: the `seq` of the last event read.
@@ -123,6 +125,7 @@ fn id_shape(path: &str) -> Option<String> {
         ("/v1/tasks", "task"),
         ("/v1/reconcile/runs", "rec"),
         ("/v1/tokens", "tok"),
+        ("/v1/tickets", "tkt"),
     ];
     if path == "/v1/identities" || path.starts_with("/v1/identities/") {
         return Some(shape::IDENTITY.to_owned());
@@ -142,6 +145,7 @@ fn parameter_shape(path: &str, name: &str) -> Option<String> {
         "cursor" => shape::cursor(&id_shape(path)?),
         "subject" | "involving" => shape::IDENTITY.to_owned(),
         "target" => shape::TARGET.to_owned(),
+        "state" if path == "/v1/tickets" => "triage|needs_details|filed|help_desk|proofed|resolved".to_owned(),
         "state" => "pending|approved|active|denied|cancelled|lapsed".to_owned(),
         _ => return None,
     };
@@ -165,6 +169,15 @@ const BODY_TEXT: &[(&str, &str, &str, usize)] = &[
     ("OidcSignIn", "name", shape::LINE, writ_core::token::MAX_NAME),
     ("BreakGlassReview", "note", shape::REQUIRED_TEXT, writ_core::text::MAX_TEXT),
     ("ResolveBreakGlass", "note", shape::REQUIRED_TEXT, writ_core::text::MAX_TEXT),
+    ("NewTicket", "source", shape::LINE, 64),
+    ("NewTicket", "external_ref", shape::LINE, writ_core::text::MAX_TICKET),
+    ("NewTicket", "subject", shape::TEXT, writ_core::ticket::MAX_SUBJECT),
+    ("NewTicket", "body", shape::TEXT, writ_core::ticket::MAX_BODY),
+    ("NewTicket", "justification", shape::TEXT, writ_core::text::MAX_TEXT),
+    ("TicketDetailsBody", "duration", shape::DURATION, 64),
+    ("TicketDetailsBody", "justification", shape::TEXT, writ_core::text::MAX_TEXT),
+    ("ProofBody", "method", shape::REQUIRED_TEXT, writ_core::text::MAX_TEXT),
+    ("ResolveBody", "resolution", shape::REQUIRED_TEXT, writ_core::text::MAX_TEXT),
 ];
 
 /// Fields that take one of a few words: (schema, field, words).
@@ -182,12 +195,20 @@ const BODY_NAMES: &[(&str, &str, &str)] = &[
     ("StartReconcile", "target", shape::TARGET),
     ("NewToken", "identity", shape::IDENTITY),
     ("NewToken", "expires", shape::DURATION),
+    ("NewRequest", "request_type", shape::REQUEST_TYPE),
+    ("NewTicket", "request_type", shape::REQUEST_TYPE),
+    ("NewTicket", "duration", shape::DURATION),
 ];
 
 /// Fields that name something and may not be empty: (schema, field, shape);
 /// an optional one may be `null`.
-const BODY_IDS: &[(&str, &str, &str)] =
-    &[("IdentityRecord", "id", shape::IDENTITY), ("IdentityRecord", "owner", shape::IDENTITY), ("IdentityRecord", "manager", shape::IDENTITY)];
+const BODY_IDS: &[(&str, &str, &str)] = &[
+    ("IdentityRecord", "id", shape::IDENTITY),
+    ("IdentityRecord", "owner", shape::IDENTITY),
+    ("IdentityRecord", "manager", shape::IDENTITY),
+    ("NewTicket", "requester", shape::IDENTITY),
+    ("TicketTypeBody", "request_type", shape::REQUEST_TYPE),
+];
 
 /// Makes the document exact; see the module's comment.
 struct Contract;
@@ -235,6 +256,12 @@ impl Modify for Contract {
         if let Some(a) = array_field(&mut components.schemas, "NewRequest", "entitlements") {
             entitlement_list(a);
         }
+        if let Some(a) = array_field(&mut components.schemas, "TicketDetailsBody", "entitlements") {
+            entitlement_list(a);
+        }
+        if let Some(a) = array_field(&mut components.schemas, "NewTicket", "entitlements") {
+            item_pattern(a, shape::ENTITLEMENT);
+        }
         if let Some(a) = array_field(&mut components.schemas, "IdentityRecord", "groups") {
             item_pattern(a, shape::GROUP);
         }
@@ -264,6 +291,9 @@ const LINKS: &[(&str, &str, &str, &str, &str, &str)] = &[
     ("/v1/identities", "get", "200", "/0/id", "/v1/identities/{id}/status", "post"),
     ("/v1/reconcile", "post", "202", "/0/run", "/v1/reconcile/runs/{id}", "get"),
     ("/v1/reconcile/runs", "get", "200", "/0/id", "/v1/reconcile/runs/{id}", "get"),
+    ("/v1/tickets", "post", "201", "/id", "/v1/tickets/{id}", "get"),
+    ("/v1/tickets", "post", "201", "/id", "/v1/tickets/{id}/triage", "post"),
+    ("/v1/tickets", "get", "200", "/0/id", "/v1/tickets/{id}/proof", "post"),
     // Not from the token list: a stateful test would revoke its own token.
     ("/v1/tokens", "post", "201", "/token/id", "/v1/tokens/{id}/revoke", "post"),
 ];

@@ -264,7 +264,7 @@ async fn tickets_are_refused_clearly_and_rerouted_when_they_change_access() {
     for (who, body, expect) in [
         ("svc-service-desk", ticket("RT-10", "mallory", json!({})), StatusCode::FORBIDDEN),
         ("alice", ticket("RT-11", "alice", json!({})), StatusCode::FORBIDDEN),
-        ("svc-service-desk", ticket("RT-12", "alice", json!({ "entitlements": ["pg-prod/analytics_read"] })), StatusCode::BAD_REQUEST),
+        ("svc-service-desk", ticket("RT-12", "alice", json!({ "entitlements": ["pg-prod/analytics_read"] })), StatusCode::UNPROCESSABLE_ENTITY),
         ("svc-service-desk", ticket("RT-13", "alice", json!({ "subject": "", "body": " " })), StatusCode::UNPROCESSABLE_ENTITY),
         ("svc-service-desk", ticket("RT-14", "alice", json!({ "request_type": "teleport" })), StatusCode::UNPROCESSABLE_ENTITY),
     ] {

@@ -136,16 +136,22 @@ async fn a_fulfilment_refuses_a_toxic_pair_completed_meanwhile() {
         before.review(&w.who(reviewer).await, write.id(), writ_core::review::Verdict::Approve, "ok".into()).await.unwrap();
     }
     before.review(&w.who("mona").await, approve.id(), writ_core::review::Verdict::Approve, "ok".into()).await.unwrap();
+    // Of two approved halves, the one filed first (then by id) goes through,
+    // whichever is fulfilled first: the other is refused, naming it.
+    let (first, second) = if (write.created_at(), write.id()) < (approve.created_at(), approve.id()) { (&write, &approve) } else { (&approve, &write) };
     let head = w.head().await;
 
-    let e = w.fulfil("dan", write.id()).await.unwrap_err();
+    let e = w.fulfil("dan", second.id()).await.unwrap_err();
 
     assert!(
-        matches!(&e, AppError::Forbidden { who, reason, .. } if who == "alice" && reason.contains(TOXIC) && reason.contains(&approve.id().to_string())),
+        matches!(&e, AppError::Forbidden { who, reason, .. } if who == "alice" && reason.contains(TOXIC) && reason.contains(&first.id().to_string())),
         "{e:?}"
     );
-    nothing_happened(&w, write.id()).await;
+    nothing_happened(&w, second.id()).await;
     assert_eq!(w.head().await, head);
+    w.fulfil("dan", first.id()).await.unwrap();
+    let e = w.fulfil("dan", second.id()).await.unwrap_err();
+    assert!(matches!(&e, AppError::Forbidden { reason, .. } if reason.contains("grant")), "now through its grant: {e:?}");
 }
 
 #[tokio::test]

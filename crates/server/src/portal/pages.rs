@@ -578,14 +578,21 @@ async fn inbox_page(app: &App, user: &PortalUser, after: Option<writ_app::ports:
         }
     };
     let now = app.writ.clock().now();
-    let mut requests = Vec::with_capacity(page.items.len());
-    for r in page.iter() {
-        let (holds, warning) = match app.writ.review_context(&user.identity, r.id()).await {
-            Ok(c) => (c.holdings.iter().map(|g| g.entitlement().to_string()).collect(), c.warning),
-            Err(_) => (Vec::new(), None),
-        };
-        requests.push((views::request(r, now), holds, warning));
-    }
+    let contexts = match app.writ.review_contexts(&user.identity, &page.items).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "portal: the inbox's context could not be read");
+            return message(StatusCode::SERVICE_UNAVAILABLE, "Not available", "your inbox could not be read: try again in a moment", ("/portal", "Home"));
+        }
+    };
+    let requests = page
+        .iter()
+        .zip(contexts)
+        .map(|(r, c)| {
+            let (holds, warning) = c.map_or((Vec::new(), None), |c| (c.holdings.iter().map(|g| g.entitlement().to_string()).collect(), c.warning));
+            (views::request(r, now), holds, warning)
+        })
+        .collect();
     render(status, &InboxPage { nav: Nav::of(user, "inbox"), requests, next: page.next.map(|c| c.to_string()), outcome })
 }
 

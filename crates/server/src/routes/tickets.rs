@@ -57,10 +57,11 @@ pub async fn create(State(app): State<App>, Caller(me): Caller, Body(body): Body
         body: body.body,
     };
     let declared = body.request_type.as_deref().filter(|t| !t.is_empty()).map(RequestTypeId::parse).transpose()?;
-    let details = match (body.entitlements.is_empty(), body.duration.as_deref()) {
+    let details = match (body.entitlements.is_empty(), body.duration.as_deref().filter(|d| !d.is_empty())) {
         (true, None) => None,
         (false, Some(d)) => Some(details(&body.entitlements, d, body.justification)?),
-        _ => return Err(ApiError::bad_input("give both `entitlements` and `duration`, or neither")),
+        // Each has its shape; together they break a rule: a 422.
+        _ => return Err(writ_app::AppError::Domain(writ_core::DomainError::invalid("duration", "give both `entitlements` and `duration`, or neither")).into()),
     };
     let t = app.writ.take_ticket(&me, arrival, declared, details).await?;
     let status = if t.already { StatusCode::OK } else { StatusCode::CREATED };
@@ -96,7 +97,11 @@ pub async fn list(
     let Query(q) = q?;
     let limit = LIMIT.of(q.limit)?;
     let after = paging::cursor::<TicketId>(q.cursor.as_deref())?;
+    const STATES: [&str; 6] = ["triage", "needs_details", "filed", "help_desk", "proofed", "resolved"];
     let state = q.state.filter(|s| !s.is_empty());
+    if let Some(s) = state.as_deref().filter(|s| !STATES.contains(s)) {
+        return Err(ApiError::bad_input(format!("unknown state `{s}`: use one of {}", STATES.join(", "))));
+    }
     let page = app.writ.list_tickets(&me, state, after, limit).await?;
     let views = page.iter().map(|t| views::ticket(t, app.writ.catalog())).collect();
     Listed::new(views, page.next.map(|c| c.to_string()), &uri, &[])
