@@ -181,4 +181,13 @@ fn a_request_goes_from_the_catalog_through_two_approvals_and_fulfilment_to_givin
     }
     must(alice.goto(&format!("{}/portal/dashboard", s.url)));
     assert!(alice.page_text().contains("Not for you"), "{}", alice.page_text());
+    shot(&alice, "alice-not-for-you");
+    must(alice.goto(&format!("{}/portal/requests", s.url)));
+    assert!(alice.page_text().contains(&id), "{}", alice.page_text());
+    shot(&alice, "alice-requests");
+    // The sign-in page itself, to someone with no session.
+    let anonymous = Browser::start().unwrap_or_else(|e| panic!("{e}"));
+    must(anonymous.goto(&format!("{}/portal", s.url)));
+    assert!(anonymous.page_text().contains("Sign in with"), "{}", anonymous.page_text());
+    shot(&anonymous, "anonymous-sign-in");
 }
