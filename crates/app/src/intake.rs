@@ -243,9 +243,8 @@ impl Writ {
             self.authorize(actor, AdminAction::Intake, "list tickets")?;
         }
         if let Some(s) = &state {
-            const STATES: [&str; 6] = ["triage", "needs_details", "filed", "help_desk", "proofed", "resolved"];
-            if !STATES.contains(&s.as_str()) {
-                return Err(writ_core::DomainError::invalid("state", format!("`{s}` is not a ticket state (one of {})", STATES.join(", "))).into());
+            if !TicketState::NAMES.contains(&s.as_str()) {
+                return Err(writ_core::DomainError::invalid("state", format!("`{s}` is not a ticket state (one of {})", TicketState::NAMES.join(", "))).into());
             }
         }
         let limit = crate::query::page_limit(limit)?;

@@ -108,6 +108,10 @@ pub enum TicketState {
 }
 
 impl TicketState {
+    /// Every state's name, as [`TicketState::as_str`] spells it (for lists
+    /// filtered by state and the API's schema).
+    pub const NAMES: [&'static str; 6] = ["triage", "needs_details", "filed", "help_desk", "proofed", "resolved"];
+
     pub fn as_str(&self) -> &'static str {
         match self {
             TicketState::Triage => "triage",

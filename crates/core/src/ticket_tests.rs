@@ -144,6 +144,7 @@ proptest! {
                 Ok(()) => prop_assert_eq!(t.version(), before.version() + 1),
                 Err(_) => prop_assert_eq!(&t, &before),
             }
+            prop_assert!(TicketState::NAMES.contains(&t.state().as_str()));
             if let TicketState::Resolved { proofing, .. } = t.state() {
                 prop_assert_ne!(&proofing.by, &t.arrival().requester);
             }

@@ -145,7 +145,7 @@ fn parameter_shape(path: &str, name: &str) -> Option<String> {
         "cursor" => shape::cursor(&id_shape(path)?),
         "subject" | "involving" => shape::IDENTITY.to_owned(),
         "target" => shape::TARGET.to_owned(),
-        "state" if path == "/v1/tickets" => "triage|needs_details|filed|help_desk|proofed|resolved".to_owned(),
+        "state" if path == "/v1/tickets" => writ_core::ticket::TicketState::NAMES.join("|"),
         "state" => "pending|approved|active|denied|cancelled|lapsed".to_owned(),
         _ => return None,
     };

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use writ_api::{NewTicket, ProofBody, ResolveBody, TicketDetailsBody, TicketTypeBody, TicketView};
 use writ_app::intake::{TicketDetails, TicketTaken};
 use writ_core::ids::{EntitlementId, IdentityId, RequestTypeId, TicketId};
-use writ_core::ticket::Arrival;
+use writ_core::ticket::{Arrival, TicketState};
 
 use super::paging::{self, Limit, Listed};
 use super::Body;
@@ -97,10 +97,9 @@ pub async fn list(
     let Query(q) = q?;
     let limit = LIMIT.of(q.limit)?;
     let after = paging::cursor::<TicketId>(q.cursor.as_deref())?;
-    const STATES: [&str; 6] = ["triage", "needs_details", "filed", "help_desk", "proofed", "resolved"];
     let state = q.state.filter(|s| !s.is_empty());
-    if let Some(s) = state.as_deref().filter(|s| !STATES.contains(s)) {
-        return Err(ApiError::bad_input(format!("unknown state `{s}`: use one of {}", STATES.join(", "))));
+    if let Some(s) = state.as_deref().filter(|s| !TicketState::NAMES.contains(s)) {
+        return Err(ApiError::bad_input(format!("unknown state `{s}`: use one of {}", TicketState::NAMES.join(", "))));
     }
     let page = app.writ.list_tickets(&me, state, after, limit).await?;
     let views = page.iter().map(|t| views::ticket(t, app.writ.catalog())).collect();
