@@ -39,6 +39,9 @@ pub(crate) fn awaiting_review(req: &Request, now: DateTime<Utc>) -> NewEvent {
             "requester": req.requester(),
             "subject": req.subject(),
             "entitlements": req.entitlements(),
+            // What approvers judge by, so a notification can stand alone (Slack's message).
+            "justification": req.justification(),
+            "duration": req.duration().to_string(),
             "stages": stages,
             "lapses_at": req.lapses_at(),
         }),

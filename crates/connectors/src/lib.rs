@@ -4,12 +4,14 @@
 //! `[targets.<id>]` with their connection settings ([`TargetConfig`]); secrets
 //! come from environment variables or files ([`secret`]), never from the config.
 
+pub mod fanout;
 pub mod ldap;
 mod manual;
 pub mod postgres;
 pub mod redis;
 pub mod scim;
 pub mod secret;
+pub mod slack;
 pub mod tls;
 pub mod webhook;
 
