@@ -115,6 +115,11 @@ pub struct Config {
     /// (`standard`, `off` or a model file) and the routing thresholds.
     #[serde(default, skip_serializing)]
     pub intake: crate::intake::IntakeConfig,
+    /// Approvals from Slack: `[slack]` with `signing_secret_file`,
+    /// `bot_token_file`, `approvals_channel`, and optionally `api_url` and
+    /// `identity_attribute`. Absent: `/slack/interactions` answers 404.
+    #[serde(default, skip_serializing)]
+    pub slack: Option<crate::slack::SlackConfig>,
 }
 
 /// `[tokens]`: the longest a token may last; empty keeps the default.
@@ -281,6 +286,7 @@ impl Default for Config {
             tokens: TokensConfig::default(),
             oidc: None,
             intake: crate::intake::IntakeConfig::default(),
+            slack: None,
         }
     }
 }
@@ -386,6 +392,9 @@ impl Config {
             if let Some(p) = cfg.scim.as_mut().and_then(|s| s.token_file.as_mut()).filter(|p| p.is_relative()) {
                 *p = base.join(&*p);
             }
+            if let Some(s) = cfg.slack.as_mut() {
+                s.rebase(base);
+            }
             for p in [&mut cfg.audit_witness_dir, &mut cfg.audit_witness_ca_file, &mut cfg.audit_signing_key_file] {
                 if !p.is_empty() && Path::new(p.as_str()).is_relative() {
                     *p = base.join(p.as_str()).display().to_string();
@@ -487,6 +496,9 @@ impl Config {
         }
         if let Some(n) = &self.notifications {
             warnings.extend(plaintext_warning("the webhook (`[notifications] webhook_url`)", &n.webhook_url, false, Some("ca_file")));
+        }
+        if let Some(api) = self.slack.as_ref().and_then(|s| s.api_url.as_deref()) {
+            warnings.extend(plaintext_warning("Slack (`[slack] api_url`)", api, false, Some("ca_file")));
         }
         warnings.extend(plaintext_warning("the audit witness (`audit_witness_url`)", &self.audit_witness_url, false, Some("audit_witness_ca_file")));
         warnings

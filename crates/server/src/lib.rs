@@ -17,6 +17,7 @@ pub mod routes;
 pub mod scim;
 pub mod serve;
 pub mod signing;
+pub mod slack;
 pub mod views;
 pub mod witness;
 pub mod workers;

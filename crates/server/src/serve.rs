@@ -45,6 +45,8 @@ pub struct App {
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
     /// Inbound SCIM, when `[scim]` is configured.
     pub scim: Option<Arc<crate::scim::ScimService>>,
+    /// Approvals from Slack, when `[slack]` is configured.
+    pub slack: Option<Arc<crate::slack::SlackService>>,
 }
 
 impl App {
@@ -119,10 +121,17 @@ pub async fn build_with_connectors(
     if let Some(c) = classifier {
         writ = writ.with_classifier(Arc::new(c));
     }
+    let slack = cfg.slack.as_ref().map(|s| s.service().map(Arc::new)).transpose()?;
+    let mut notifiers: Vec<Arc<dyn writ_app::ports::Notifier>> = Vec::new();
     if let Some(webhook) = &cfg.notifications {
-        let notifier = writ_connectors::webhook::WebhookNotifier::new(webhook)?;
-        tracing::info!(receiver = %writ_app::ports::Notifier::describe(&notifier), "notifications go to a webhook");
-        writ = writ.with_notifier(Arc::new(notifier));
+        notifiers.push(Arc::new(writ_connectors::webhook::WebhookNotifier::new(webhook)?));
+    }
+    if let Some(s) = &slack {
+        notifiers.push(Arc::new(writ_connectors::slack::SlackNotifier::new(s.client.clone(), s.approvals_channel.clone())));
+    }
+    if let Some(notifier) = writ_connectors::fanout::Fanout::of(notifiers) {
+        tracing::info!(receivers = %writ_app::ports::Notifier::describe(&*notifier), "notifications are sent");
+        writ = writ.with_notifier(notifier);
     }
     let oidc = cfg.oidc.as_ref().map(|o| o.resolve().map(|o| Arc::new(o.with_listen(r.listen)))).transpose()?;
     if let Some(o) = &oidc {
@@ -134,7 +143,7 @@ pub async fn build_with_connectors(
             );
         }
     }
-    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness), oidc, scim }, r))
+    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness), oidc, scim, slack }, r))
 }
 
 async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
@@ -151,6 +160,7 @@ async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
 pub fn router(app: App, max_body_bytes: usize) -> Router {
     routes::router()
         .merge(crate::scim::router(&app))
+        .merge(crate::slack::router())
         .merge(crate::portal::router())
         .route_layer(middleware::from_fn_with_state(app.clone(), observe))
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
