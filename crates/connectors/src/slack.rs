@@ -10,7 +10,9 @@
 //!
 //! The ids below are the contract with the interaction endpoint (the
 //! server's `slack` module): a button's `value` is the request id, and the
-//! dialog's `private_metadata` carries it back.
+//! dialog's `private_metadata` carries it back (JSON: `request`, and the
+//! `channel` and `ts` of the message clicked on, whose buttons the outcome
+//! replaces).
 
 use std::time::Duration;
 
@@ -69,7 +71,11 @@ pub fn approval_message(id: &str, payload: &Value) -> Value {
     let whom = if requester == subject { String::new() } else { format!(" for *{}*", escape(&subject)) };
     let stages: Vec<String> = payload["stages"]
         .as_array()
-        .map(|a| a.iter().map(|s| format!("• `{}` stage *{}* ({})", escape(&field(s, "entitlement")), escape(&field(s, "stage")), escape(&field(s, "approvers")))).collect())
+        .map(|a| {
+            a.iter()
+                .map(|s| format!("• `{}` stage *{}* ({})", escape(&field(s, "entitlement")), escape(&field(s, "stage")), escape(&field(s, "approvers"))))
+                .collect()
+        })
         .unwrap_or_default();
     let text = format!(
         "*{}* asks for `{}`{whom} for *{}*.\n*Why:* {}\n*Waiting for:*\n{}\nRequest `{}`, lapses at {}.",
@@ -98,13 +104,15 @@ pub fn approval_message(id: &str, payload: &Value) -> Value {
     })
 }
 
-/// The dialog asking why request `id` is denied; its submission carries
-/// `id` back in `private_metadata`.
-pub fn deny_reason_view(id: &str) -> Value {
+/// The dialog asking why request `id` is denied, opened from the message
+/// (channel, ts) clicked on; its submission carries both back in
+/// `private_metadata`.
+pub fn deny_reason_view(id: &str, message: Option<(&str, &str)>) -> Value {
+    let metadata = json!({ "request": id, "channel": message.map(|m| m.0), "ts": message.map(|m| m.1) });
     json!({
         "type": "modal",
         "callback_id": DENY_VIEW,
-        "private_metadata": id,
+        "private_metadata": metadata.to_string(),
         "title": { "type": "plain_text", "text": "Deny request" },
         "submit": { "type": "plain_text", "text": "Deny" },
         "close": { "type": "plain_text", "text": "Cancel" },
@@ -260,7 +268,9 @@ mod tests {
     fn the_approval_message_says_who_asks_what_why_and_how_long_with_both_buttons() {
         let m = approval_message("req-1", &payload());
         let text = m["blocks"][0]["text"]["text"].as_str().unwrap();
-        for part in ["*alice* asks for `pg-prod/analytics_read`", "for *1h*", "*Why:* month-end", "`pg-prod/analytics_read` stage *manager* (subject_manager)", "req-1"] {
+        for part in
+            ["*alice* asks for `pg-prod/analytics_read`", "for *1h*", "*Why:* month-end", "`pg-prod/analytics_read` stage *manager* (subject_manager)", "req-1"]
+        {
             assert!(text.contains(part), "{part} in {text}");
         }
         assert!(!text.contains(" for *alice*"), "no `for` when one asks for oneself: {text}");
@@ -285,8 +295,10 @@ mod tests {
 
     #[test]
     fn the_reason_dialog_carries_the_request_back() {
-        let v = deny_reason_view("req-9");
-        assert_eq!((v["callback_id"].as_str(), v["private_metadata"].as_str()), (Some(DENY_VIEW), Some("req-9")));
+        let v = deny_reason_view("req-9", Some(("C1", "17.5")));
+        assert_eq!(v["callback_id"], DENY_VIEW);
+        let metadata: Value = serde_json::from_str(v["private_metadata"].as_str().unwrap()).unwrap();
+        assert_eq!(metadata, json!({ "request": "req-9", "channel": "C1", "ts": "17.5" }));
         assert_eq!(v["blocks"][0]["block_id"], REASON_BLOCK);
         assert_eq!(v["blocks"][0]["element"]["action_id"], REASON_INPUT);
     }

@@ -31,6 +31,9 @@ const SIGNING_SECRET: &str = "writ-test-signing-secret-NOT-REAL";
 const BOT_TOKEN: &str = "xoxb-test-bot-token-NOT-REAL";
 const CHANNEL: &str = "C0APPROVALS";
 
+/// Request headers, by name.
+type Headers = Vec<(&'static str, String)>;
+
 /// One call to the fake Slack Web API.
 #[derive(Debug, Clone)]
 struct Call {
@@ -162,7 +165,7 @@ impl Slack {
     }
 
     /// POSTs `payload` signed now, as Slack would; returns the signature too.
-    async fn send(&self, payload: &Value) -> (StatusCode, Value, Vec<(&'static str, String)>) {
+    async fn send(&self, payload: &Value) -> (StatusCode, Value, Headers) {
         let body = form(payload);
         let headers = vec![("x-slack-request-timestamp", self.now().to_string()), ("x-slack-signature", sign(self.now(), &body))];
         let (status, v) = self.raw(&body, &headers).await;
@@ -239,7 +242,9 @@ async fn deny_opens_the_reason_dialog_and_its_submission_denies_with_the_reason(
     assert_eq!(opened.len(), 1);
     assert_eq!(opened[0].body["trigger_id"], "4916855695380.xxx.yyy", "the click's trigger");
     let view = opened[0].body["view"].clone();
-    assert_eq!((view["callback_id"].as_str(), view["private_metadata"].as_str()), (Some("writ_deny_reason"), Some(id.as_str())));
+    assert_eq!(view["callback_id"], "writ_deny_reason");
+    let metadata: Value = serde_json::from_str(view["private_metadata"].as_str().unwrap()).unwrap();
+    assert_eq!(metadata, json!({ "request": id, "channel": "C111", "ts": "1678252213.679169" }), "the request, and the message to update");
 
     // A blank reason is the dialog's own error, and writes nothing.
     let before = s.audit_size().await;
@@ -256,6 +261,9 @@ async fn deny_opens_the_reason_dialog_and_its_submission_denies_with_the_reason(
     let denied = evidence["events"].as_array().unwrap().iter().find(|e| e["kind"] == "request.denied").unwrap().clone();
     assert_eq!(denied["actor"], "mona");
     assert!(denied["payload"].as_str().unwrap().contains("use the anonymised replica instead"), "{denied}");
+    let updated = s.fake.eventually("chat.update").await;
+    let text = updated[0].body["text"].as_str().unwrap();
+    assert!(text.contains(&format!("mona denied request {id}")) && text.contains("use the anonymised replica instead"), "{text}");
 }
 
 #[tokio::test]
@@ -268,20 +276,25 @@ async fn unsigned_stale_or_malformed_deliveries_are_refused_and_write_nothing() 
     let before = s.audit_size().await;
     let ts = ("x-slack-request-timestamp", now.to_string());
     let good = ("x-slack-signature", sign(now, &body));
-    let cases: Vec<(&str, Vec<(&str, String)>, &str, StatusCode)> = vec![
-        ("no headers", vec![], "missing `X-Slack-Request-Timestamp`", StatusCode::UNAUTHORIZED),
-        ("no signature", vec![ts.clone()], "missing `X-Slack-Signature`", StatusCode::UNAUTHORIZED),
-        ("no timestamp", vec![good.clone()], "missing `X-Slack-Request-Timestamp`", StatusCode::UNAUTHORIZED),
-        ("malformed signature", vec![ts.clone(), ("x-slack-signature", "v0=xyz".into())], "64 hex digits", StatusCode::UNAUTHORIZED),
-        ("malformed timestamp", vec![("x-slack-request-timestamp", "yesterday".into()), good.clone()], "not a number", StatusCode::UNAUTHORIZED),
-        ("another secret", vec![ts.clone(), ("x-slack-signature", writ_server::slack::signature::sign(b"not-the-secret", &now.to_string(), body.as_bytes()))], "does not match", StatusCode::UNAUTHORIZED),
-        ("signed for another body", vec![ts.clone(), ("x-slack-signature", sign(now, &body.replace("U0MONA", "U0SAM")))], "does not match", StatusCode::UNAUTHORIZED),
-        ("stale", vec![("x-slack-request-timestamp", (now - 301).to_string()), ("x-slack-signature", sign(now - 301, &body))], "301s older", StatusCode::UNAUTHORIZED),
-        ("from the future", vec![("x-slack-request-timestamp", (now + 301).to_string()), ("x-slack-signature", sign(now + 301, &body))], "301s ahead", StatusCode::UNAUTHORIZED),
+    // Each a 401 naming what is wrong.
+    let cases: Vec<(&str, Headers, &str)> = vec![
+        ("no headers", vec![], "missing `X-Slack-Request-Timestamp`"),
+        ("no signature", vec![ts.clone()], "missing `X-Slack-Signature`"),
+        ("no timestamp", vec![good.clone()], "missing `X-Slack-Request-Timestamp`"),
+        ("malformed signature", vec![ts.clone(), ("x-slack-signature", "v0=xyz".into())], "64 hex digits"),
+        ("malformed timestamp", vec![("x-slack-request-timestamp", "yesterday".into()), good.clone()], "not a number"),
+        (
+            "another secret",
+            vec![ts.clone(), ("x-slack-signature", writ_server::slack::signature::sign(b"not-the-secret", &now.to_string(), body.as_bytes()))],
+            "does not match",
+        ),
+        ("signed for another body", vec![ts.clone(), ("x-slack-signature", sign(now, &body.replace("U0MONA", "U0SAM")))], "does not match"),
+        ("stale", vec![("x-slack-request-timestamp", (now - 301).to_string()), ("x-slack-signature", sign(now - 301, &body))], "301s older"),
+        ("from the future", vec![("x-slack-request-timestamp", (now + 301).to_string()), ("x-slack-signature", sign(now + 301, &body))], "301s ahead"),
     ];
-    for (what, headers, says, expected) in cases {
+    for (what, headers, says) in cases {
         let (status, v) = s.raw(&body, &headers).await;
-        assert_eq!(status, expected, "{what}: {v}");
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {v}");
         assert!(v["message"].as_str().unwrap().contains(says), "{what}: {v}");
         assert!(!v.to_string().contains(SIGNING_SECRET), "{what}");
     }
@@ -339,7 +352,7 @@ async fn only_a_mapped_active_approver_who_is_not_the_requester_may_click() {
         }
     }
     // The requester's own dialog submission is refused in the dialog too.
-    let view = writ_connectors::slack::deny_reason_view(&id);
+    let view = writ_connectors::slack::deny_reason_view(&id, None);
     let (status, v, _) = s.send(&submission(&view, "U0ALICE", "never mind")).await;
     assert_eq!((status, v["response_action"].as_str()), (StatusCode::OK, Some("errors")), "{v}");
     assert!(v["errors"]["reason"].as_str().unwrap().contains("`alice` may not review"), "{v}");

@@ -153,20 +153,19 @@ mod tests {
             edit(&mut c);
             c.service().unwrap_err().to_string()
         };
-        let cases: [(&dyn Fn(&mut SlackConfig), &str); 8] = [
-            (&|c| c.signing_secret_file = None, "`signing_secret_file`: is required"),
-            (&|c| c.signing_secret_file = Some(dir.path().join("absent")), "`signing_secret_file`"),
-            (&|c| c.bot_token_file = None, "`bot_token_file`"),
-            (&|c| c.approvals_channel = None, "`approvals_channel`"),
-            (&|c| c.approvals_channel = Some("#approvals".into()), "`approvals_channel`"),
-            (&|c| c.identity_attribute = Some("slack user".into()), "`identity_attribute`"),
-            (&|c| c.api_url = Some("ftp://slack".into()), "`api_url`"),
-            (&|c| c.ca_file = Some("ca.pem".into()), "`ca_file`"),
-        ];
-        for (edit, key) in cases {
+        let absent = dir.path().join("absent");
+        let expect = |edit: &dyn Fn(&mut SlackConfig), key: &str| {
             let e = bad(edit);
             assert!(e.contains("config key `slack`") && e.contains(key), "{key} in {e}");
-        }
+        };
+        expect(&|c| c.signing_secret_file = None, "`signing_secret_file`: is required");
+        expect(&|c| c.signing_secret_file = Some(absent.clone()), "`signing_secret_file`");
+        expect(&|c| c.bot_token_file = None, "`bot_token_file`");
+        expect(&|c| c.approvals_channel = None, "`approvals_channel`");
+        expect(&|c| c.approvals_channel = Some("#approvals".into()), "`approvals_channel`");
+        expect(&|c| c.identity_attribute = Some("slack user".into()), "`identity_attribute`");
+        expect(&|c| c.api_url = Some("ftp://slack".into()), "`api_url`");
+        expect(&|c| c.ca_file = Some("ca.pem".into()), "`ca_file`");
         std::fs::write(dir.path().join("short"), "abc\n").unwrap();
         let e = bad(&|c| c.signing_secret_file = Some(dir.path().join("short")));
         assert!(e.contains("at least 16") && !e.contains("abc"), "{e}");

@@ -16,8 +16,9 @@
 //! (`views.open`), whose submission denies with the typed reason.
 //!
 //! Answers: an accepted click is 200 with `{"text": …}` saying what
-//! happened, and the message's buttons are replaced by that text
-//! (`chat.update`, after answering, so Slack's 3 s limit holds). A bad or
+//! happened, and once the request is approved or denied the message's
+//! buttons are replaced by that text (`chat.update`, after answering, so
+//! Slack's 3 s limit holds). A bad or
 //! missing signature or a stale timestamp is 401, a malformed or foreign
 //! payload 400, an unknown or disabled Slack user or a click by someone who
 //! may not review the request 403, a replay 409, each with the API's JSON
@@ -101,7 +102,7 @@ async fn handle(app: &App, headers: &HeaderMap, body: &[u8]) -> Result<Response,
     let delivery = delivery_id(signature.unwrap_or_default());
     match interaction {
         Interaction::Click(click) => on_click(app, &slack, &actor, &delivery, click).await,
-        Interaction::DenyReason(deny) => on_deny_reason(app, &actor, &delivery, deny).await,
+        Interaction::DenyReason(deny) => on_deny_reason(app, &slack, &actor, &delivery, deny).await,
     }
 }
 
@@ -127,7 +128,13 @@ fn said(req: &Request, actor: &Identity, verb: &str) -> String {
         RequestState::Pending => "it waits for its other stages".to_owned(),
         other => format!("it is now {}", other.as_str()),
     };
-    format!("{} {verb} request {} for {} ({}): {state}.", actor.id, req.id(), req.subject(), req.entitlements().iter().map(ToString::to_string).collect::<Vec<_>>().join(", "))
+    format!(
+        "{} {verb} request {} for {} ({}): {state}.",
+        actor.id,
+        req.id(),
+        req.subject(),
+        req.entitlements().iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    )
 }
 
 async fn on_click(app: &App, slack: &Arc<SlackService>, actor: &Identity, delivery: &str, click: Click) -> Result<Response, ApiError> {
@@ -138,25 +145,34 @@ async fn on_click(app: &App, slack: &Arc<SlackService>, actor: &Identity, delive
             let req = app.writ.review(actor, click.request, Verdict::Approve, APPROVED_IN_SLACK.into()).await?;
             let text = said(&req, actor, "approved");
             tracing::info!(request = %req.id(), reviewer = %actor.id, "approved in Slack");
-            if let Some((channel, ts)) = click.message {
-                // After answering: Slack wants its answer within 3 s.
-                let client = slack.client.clone();
-                let message = outcome_message(&text);
-                tokio::spawn(async move {
-                    if let Err(e) = client.update_message(&channel, &ts, &message).await {
-                        tracing::warn!(error = %e, "the Slack approval message could not be updated");
-                    }
-                });
-            }
+            replace_buttons(slack, click.message, &text);
             Ok((StatusCode::OK, Json(json!({ "text": text }))).into_response())
         }
         Button::Deny => {
-            slack.client.open_view(&click.trigger_id, &deny_reason_view(&click.request.to_string())).await.map_err(|e| {
-                ApiError::new(StatusCode::BAD_GATEWAY, "slack_failed", format!("the reason dialog could not be opened ({e}): click Deny again, or deny in Writ"))
+            let message = click.message.as_ref().map(|(channel, ts)| (channel.as_str(), ts.as_str()));
+            slack.client.open_view(&click.trigger_id, &deny_reason_view(&click.request.to_string(), message)).await.map_err(|e| {
+                ApiError::new(
+                    StatusCode::BAD_GATEWAY,
+                    "slack_failed",
+                    format!("the reason dialog could not be opened ({e}): click Deny again, or deny in Writ"),
+                )
             })?;
             Ok((StatusCode::OK, Json(json!({ "text": format!("asking {} why request {} is denied", actor.id, click.request) }))).into_response())
         }
     }
+}
+
+/// Replaces the approval message's buttons with what happened, after the
+/// answer is sent (Slack wants it within 3 s); a failure is only logged.
+fn replace_buttons(slack: &Arc<SlackService>, message: Option<(String, String)>, text: &str) {
+    let Some((channel, ts)) = message else { return };
+    let client = slack.client.clone();
+    let message = outcome_message(text);
+    tokio::spawn(async move {
+        if let Err(e) = client.update_message(&channel, &ts, &message).await {
+            tracing::warn!(error = %e, "the Slack approval message could not be updated");
+        }
+    });
 }
 
 /// The dialog's answer that shows `message` under its reason field.
@@ -165,7 +181,7 @@ fn dialog_error(message: &str) -> Response {
     (StatusCode::OK, Json(json!({ "response_action": "errors", "errors": errors }))).into_response()
 }
 
-async fn on_deny_reason(app: &App, actor: &Identity, delivery: &str, deny: DenyReason) -> Result<Response, ApiError> {
+async fn on_deny_reason(app: &App, slack: &Arc<SlackService>, actor: &Identity, delivery: &str, deny: DenyReason) -> Result<Response, ApiError> {
     if deny.reason.trim().is_empty() {
         return Ok(dialog_error("Say why the request is denied: the requester sees this reason."));
     }
@@ -173,9 +189,10 @@ async fn on_deny_reason(app: &App, actor: &Identity, delivery: &str, deny: DenyR
         return Ok(dialog_error(&refused.message));
     }
     app.writ.accept_delivery(actor, SOURCE, delivery, "view_submission").await?;
-    match app.writ.review(actor, deny.request, Verdict::Deny, deny.reason).await {
+    match app.writ.review(actor, deny.request, Verdict::Deny, deny.reason.clone()).await {
         Ok(req) => {
             tracing::info!(request = %req.id(), reviewer = %actor.id, "denied in Slack");
+            replace_buttons(slack, deny.message, &format!("{} Reason: {}", said(&req, actor, "denied"), deny.reason.trim()));
             Ok((StatusCode::OK, Json(json!({ "response_action": "clear" }))).into_response())
         }
         Err(e @ (AppError::Domain(_) | AppError::Forbidden { .. })) => Ok(dialog_error(&ApiError::from(e).message)),

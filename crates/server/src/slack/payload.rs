@@ -64,6 +64,8 @@ pub struct DenyReason {
     pub request: RequestId,
     /// As typed; may be blank (the handler answers with the dialog's error).
     pub reason: String,
+    /// The message whose Deny opened the dialog (channel, ts).
+    pub message: Option<(String, String)>,
 }
 
 /// Why a body is not an interaction Writ acts on. The text says what was
@@ -144,6 +146,16 @@ struct ViewState {
     values: std::collections::BTreeMap<String, std::collections::BTreeMap<String, InputValue>>,
 }
 
+/// What the dialog carries from the click (`deny_reason_view`).
+#[derive(Deserialize)]
+struct Metadata {
+    request: String,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default)]
+    ts: Option<String>,
+}
+
 #[derive(Deserialize)]
 struct InputValue {
     #[serde(default)]
@@ -184,9 +196,11 @@ pub fn parse(body: &[u8]) -> Result<Interaction, PayloadError> {
             if p.view.callback_id != DENY_VIEW {
                 return Err(PayloadError::UnknownView(p.view.callback_id.chars().take(64).collect()));
             }
-            let request = request_id(&p.view.private_metadata)?;
+            let metadata: Metadata = serde_json::from_str(&p.view.private_metadata)
+                .map_err(|e| PayloadError::Malformed(format!("the dialog's `private_metadata` is not the one Writ opened it with: {e}")))?;
+            let request = request_id(&metadata.request)?;
             let reason = p.view.state.values.get(REASON_BLOCK).and_then(|b| b.get(REASON_INPUT)).and_then(|i| i.value.clone()).unwrap_or_default();
-            Ok(Interaction::DenyReason(DenyReason { user: p.user.id, request, reason }))
+            Ok(Interaction::DenyReason(DenyReason { user: p.user.id, request, reason, message: metadata.channel.zip(metadata.ts) }))
         }
         other => Err(PayloadError::UnknownType(other.chars().take(64).collect())),
     }
@@ -261,13 +275,16 @@ mod tests {
     #[test]
     fn the_dialog_submission_carries_the_typed_reason() {
         let id = id().to_string();
-        let view = json!({
-            "type": "view_submission",
-            "user": { "id": "U0MONA" },
-            "view": { "id": "V1", "callback_id": DENY_VIEW, "private_metadata": id, "state": { "values": { REASON_BLOCK: { REASON_INPUT: { "type": "plain_text_input", "value": "not needed for this role" } } } } },
-        });
+        let mut view =
+            json!({ "type": "view_submission", "user": { "id": "U0MONA" }, "view": writ_connectors::slack::deny_reason_view(&id, Some(("C1", "17.5"))) });
+        view["view"]["state"] = json!({ "values": { REASON_BLOCK: { REASON_INPUT: { "type": "plain_text_input", "value": "not needed for this role" } } } });
         let got = parse(form(&view).as_bytes()).unwrap();
-        assert_eq!(got, Interaction::DenyReason(DenyReason { user: "U0MONA".into(), request: RequestId::parse(&id).unwrap(), reason: "not needed for this role".into() }));
+        let message = Some(("C1".to_owned(), "17.5".to_owned()));
+        let reason = "not needed for this role".to_owned();
+        assert_eq!(got, Interaction::DenyReason(DenyReason { user: "U0MONA".into(), request: RequestId::parse(&id).unwrap(), reason, message }));
+        let mut bare = view.clone();
+        bare["view"]["private_metadata"] = json!(id);
+        assert!(matches!(parse(form(&bare).as_bytes()).unwrap_err(), PayloadError::Malformed(m) if m.contains("private_metadata")));
         let mut empty = view.clone();
         empty["view"]["state"]["values"] = json!({ REASON_BLOCK: { REASON_INPUT: { "type": "plain_text_input", "value": null } } });
         assert!(matches!(parse(form(&empty).as_bytes()).unwrap(), Interaction::DenyReason(DenyReason { ref reason, .. }) if reason.is_empty()));
