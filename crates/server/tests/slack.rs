@@ -217,6 +217,12 @@ async fn an_approve_click_on_the_posted_message_approves_and_the_request_is_then
     let review = events.iter().find(|e| e["kind"] == "review.recorded").unwrap();
     assert_eq!(review["actor"], "mona");
     assert!(review["payload"].as_str().unwrap().contains("approved in Slack"), "{review}");
+    let (_, log) = s.h.get("sam", "/v1/audit/events?limit=1000").await;
+    let accepted: Vec<&Value> = log.as_array().unwrap_or_else(|| panic!("{log}")).iter().filter(|e| e["kind"] == "webhook.accepted").collect();
+    assert_eq!(accepted.len(), 1, "{accepted:?}");
+    assert_eq!(accepted[0]["actor"], "mona");
+    let what = accepted[0]["payload"].as_str().unwrap();
+    assert!(what.contains("\"source\":\"slack\"") && what.contains(&format!("block_actions writ_approve {id}")), "{what}");
     // The message's buttons are replaced by what happened.
     let updated = s.fake.eventually("chat.update").await;
     assert_eq!((updated[0].body["channel"].as_str(), updated[0].body["ts"].as_str()), (Some("C111"), Some("1678252213.679169")));

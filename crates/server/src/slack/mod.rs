@@ -139,7 +139,12 @@ fn said(req: &Request, actor: &Identity, verb: &str) -> String {
 
 async fn on_click(app: &App, slack: &Arc<SlackService>, actor: &Identity, delivery: &str, click: Click) -> Result<Response, ApiError> {
     may_review(app, actor, click.request).await?;
-    app.writ.accept_delivery(actor, SOURCE, delivery, "block_actions").await?;
+    let action = match click.button {
+        Button::Approve => writ_connectors::slack::APPROVE_ACTION,
+        Button::Deny => writ_connectors::slack::DENY_ACTION,
+    };
+    // What it carried, for the audit log: the button and the request.
+    app.writ.accept_delivery(actor, SOURCE, delivery, &format!("block_actions {action} {}", click.request)).await?;
     match click.button {
         Button::Approve => {
             let req = app.writ.review(actor, click.request, Verdict::Approve, APPROVED_IN_SLACK.into()).await?;
@@ -188,7 +193,7 @@ async fn on_deny_reason(app: &App, slack: &Arc<SlackService>, actor: &Identity, 
     if let Err(refused) = may_review(app, actor, deny.request).await {
         return Ok(dialog_error(&refused.message));
     }
-    app.writ.accept_delivery(actor, SOURCE, delivery, "view_submission").await?;
+    app.writ.accept_delivery(actor, SOURCE, delivery, &format!("view_submission {} {}", writ_connectors::slack::DENY_VIEW, deny.request)).await?;
     match app.writ.review(actor, deny.request, Verdict::Deny, deny.reason.clone()).await {
         Ok(req) => {
             tracing::info!(request = %req.id(), reviewer = %actor.id, "denied in Slack");
