@@ -112,7 +112,10 @@ async fn a_governed_ticket_from_rt_is_filed_decided_and_rt_shows_each_step() {
         .filter(|e| e.kind == "ticket.written_back")
         .map(|e| serde_json::from_str(&e.payload).unwrap())
         .collect();
-    assert!(written.iter().any(|p| p["event"] == "ticket.filed" && p["external_ref"].as_str() == Some(id.to_string().as_str())), "each write-back is evidence: {written:?}");
+    assert!(
+        written.iter().any(|p| p["event"] == "ticket.filed" && p["external_ref"].as_str() == Some(id.to_string().as_str())),
+        "each write-back is evidence: {written:?}"
+    );
 
     let (code, v) = h.post("mona", &format!("/v1/requests/{request}/approve"), json!({ "reason": "on call from Monday" })).await;
     assert_eq!(code, StatusCode::OK, "{v}");
