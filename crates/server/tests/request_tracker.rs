@@ -217,3 +217,28 @@ async fn a_form_value_writ_cannot_read_is_named_on_the_ticket() {
     assert!(notes.iter().any(|(_, n)| n.contains("needs which access and for how long")), "{notes:?}");
     assert_eq!(status(&rt, id), "open");
 }
+
+/// Every bad `[request_tracker]` setting stops the server at start, naming
+/// its key (RT is not called: these need no server).
+#[tokio::test]
+async fn bad_request_tracker_settings_stop_the_server_naming_the_key() {
+    let cases = [
+        ("actor = \"nobody\"", "actor"),
+        ("actor = \"svc-service-desk\"\npoll_every = \"soon\"", "poll_every"),
+        ("actor = \"svc-service-desk\"\naccount_attribute = \" \"", "account_attribute"),
+        ("actor = \"svc-service-desk\"\nwrit_url = \"not a url\"", "writ_url"),
+    ];
+    for (extra, key) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let report = writ_server::init::init(dir.path(), false).await.unwrap();
+        let token = dir.path().join("rt-token");
+        std::fs::write(&token, "1-14-token").unwrap();
+        let mut text = std::fs::read_to_string(&report.config).unwrap();
+        text.push_str(&format!("\n[request_tracker]\nurl = \"http://127.0.0.1:9\"\ntoken_file = \"{}\"\nqueue = \"{WRIT_QUEUE}\"\n{extra}\n", token.display()));
+        std::fs::write(&report.config, text).unwrap();
+        let cfg = writ_server::Config::load_from(&report.config, std::iter::empty()).unwrap();
+        let e = writ_server::build(&cfg).await.err().unwrap_or_else(|| panic!("{extra}: refused")).to_string();
+        assert!(e.contains("request_tracker") && e.contains(key), "{extra}: {e}");
+        assert!(!e.contains("1-14-token"), "the token never reaches an error: {e}");
+    }
+}
