@@ -115,6 +115,11 @@ pub struct Config {
     /// (`standard`, `off` or a model file) and the routing thresholds.
     #[serde(default, skip_serializing)]
     pub intake: crate::intake::IntakeConfig,
+    /// Service-desk webhooks that take tickets in: `[hooks.jira]` and
+    /// `[hooks.servicenow]`, each with `secret_file` and `actor`. Absent:
+    /// that route answers 404.
+    #[serde(default, skip_serializing)]
+    pub hooks: crate::intake_hooks::HooksConfig,
 }
 
 /// `[tokens]`: the longest a token may last; empty keeps the default.
@@ -281,6 +286,7 @@ impl Default for Config {
             tokens: TokensConfig::default(),
             oidc: None,
             intake: crate::intake::IntakeConfig::default(),
+            hooks: crate::intake_hooks::HooksConfig::default(),
         }
     }
 }
@@ -386,6 +392,7 @@ impl Config {
             if let Some(p) = cfg.scim.as_mut().and_then(|s| s.token_file.as_mut()).filter(|p| p.is_relative()) {
                 *p = base.join(&*p);
             }
+            cfg.hooks.rebase(base);
             for p in [&mut cfg.audit_witness_dir, &mut cfg.audit_witness_ca_file, &mut cfg.audit_signing_key_file] {
                 if !p.is_empty() && Path::new(p.as_str()).is_relative() {
                     *p = base.join(p.as_str()).display().to_string();

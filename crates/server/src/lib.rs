@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod init;
 pub mod intake;
+pub mod intake_hooks;
 pub mod metrics;
 pub mod oidc;
 pub mod openapi;

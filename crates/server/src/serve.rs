@@ -45,6 +45,8 @@ pub struct App {
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
     /// Inbound SCIM, when `[scim]` is configured.
     pub scim: Option<Arc<crate::scim::ScimService>>,
+    /// The service-desk webhooks configured in `[hooks]`.
+    pub hooks: Arc<crate::intake_hooks::Hooks>,
 }
 
 impl App {
@@ -115,6 +117,7 @@ pub async fn build_with_connectors(
     let (reconcile, reconcile_every) = cfg.reconcile.resolve(&readable)?;
     let settings = Settings { reconcile, reconcile_every, reconcile_max_actions: cfg.reconcile.max_actions.unwrap_or(1000), ..settings };
     let classifier = crate::intake::classifier(&cfg.intake, &catalog)?;
+    let hooks = Arc::new(cfg.hooks.resolve(&catalog, &identities)?);
     let mut writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), clock, settings).with_observer(metrics.clone()).with_connectors(connectors);
     if let Some(c) = classifier {
         writ = writ.with_classifier(Arc::new(c));
@@ -134,7 +137,7 @@ pub async fn build_with_connectors(
             );
         }
     }
-    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness), oidc, scim }, r))
+    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness), oidc, scim, hooks }, r))
 }
 
 async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
@@ -151,6 +154,7 @@ async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
 pub fn router(app: App, max_body_bytes: usize) -> Router {
     routes::router()
         .merge(crate::scim::router(&app))
+        .merge(crate::intake_hooks::router())
         .merge(crate::portal::router())
         .route_layer(middleware::from_fn_with_state(app.clone(), observe))
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
