@@ -24,6 +24,10 @@ pub enum AppError {
     #[error("{what} `{id}` is at version {stored}, not {read}: it changed since it was read; read it again and retry")]
     Stale { what: &'static str, id: String, read: u64, stored: u64 },
 
+    /// A webhook delivery that was accepted before arrived again.
+    #[error("delivery `{id}` from {sender} was accepted before: a replay is refused (a sender retrying must send a new delivery id)")]
+    Replayed { sender: String, id: String },
+
     #[error(transparent)]
     Store(StoreError),
 

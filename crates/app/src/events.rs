@@ -67,6 +67,9 @@ pub const TICKET_PROOFED: &str = "ticket.proofed";
 pub const TICKET_RESOLVED: &str = "ticket.resolved";
 /// A help-desk ticket found to change access went to the governed path.
 pub const TICKET_REROUTED: &str = "ticket.rerouted";
+/// A service desk's or chat's webhook delivery was accepted (signed, well
+/// formed, from a known identity), before Writ acted on it.
+pub const WEBHOOK_ACCEPTED: &str = "webhook.accepted";
 /// A SCIM provider wrote a user's SCIM record (created, replaced, patched, deleted).
 pub const SCIM_USER_WRITTEN: &str = "scim.user.written";
 /// A SCIM provider created, changed or deleted a group.

@@ -12,6 +12,7 @@ pub mod error;
 pub mod events;
 pub mod expiry;
 pub mod facts;
+pub mod front_door;
 pub mod fulfil;
 pub mod identities;
 pub mod intake;

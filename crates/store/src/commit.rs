@@ -2,7 +2,7 @@
 //! transaction, guarded by version checks.
 
 use sqlx::{Any, Row, Transaction};
-use writ_app::ports::{Change, HoldingsGuard, ReconcileRun, RunRecord, StoreError, TokenWrite, Versioned};
+use writ_app::ports::{Change, Delivery, HoldingsGuard, ReconcileRun, RunRecord, StoreError, TokenWrite, Versioned, DELIVERY_MEMORY};
 use writ_core::audit::{seal, AuditEvent, EventHash, NewEvent};
 use writ_core::grant::Drift;
 
@@ -230,6 +230,9 @@ pub(crate) fn plan_rows(change: Change) -> (Vec<Stmt>, Vec<NewEvent>) {
     for record in &change.runs {
         run_stmts(record, &mut stmts);
     }
+    for d in &change.deliveries {
+        delivery_stmts(d, &mut stmts);
+    }
     (stmts, change.events)
 }
 
@@ -287,6 +290,22 @@ pub(crate) fn values_list(rows: usize, cols: usize) -> String {
         sql.push(')');
     }
     sql
+}
+
+/// A delivery's INSERT (a replay is a `Duplicate`), after forgetting the
+/// deliveries of its source older than [`DELIVERY_MEMORY`].
+fn delivery_stmts(d: &Delivery, stmts: &mut Vec<Stmt>) {
+    let forget_before = millis(d.at - DELIVERY_MEMORY);
+    stmts.push(Stmt::new(
+        "DELETE FROM deliveries WHERE source = $1 AND received_at < $2".into(),
+        vec![Param::Text(d.source.clone()), Param::Int(forget_before)],
+    ));
+    stmts.push(Stmt {
+        sql: "INSERT INTO deliveries (source, delivery_id, received_at) VALUES ($1, $2, $3)".into(),
+        params: vec![Param::Text(d.source.clone()), Param::Text(d.id.clone()), Param::Int(millis(d.at))],
+        expect: Expect::Inserted { what: "delivery" },
+        id: format!("{}:{}", d.source, d.id),
+    });
 }
 
 /// A finished reconciliation run: its row (a duplicate id is a `Duplicate`),

@@ -16,7 +16,7 @@ use writ_core::task::FulfilmentTask;
 use writ_core::token::Token;
 
 use crate::rows::{doc, from_millis, ledger_row, millis, to_doc, token, TOKEN_COLUMNS};
-use crate::{db_err, SqlStore};
+use crate::{db_err, Backend, SqlStore};
 
 fn limit(l: u32) -> i64 {
     i64::from(l)
@@ -529,6 +529,23 @@ impl Store for SqlStore {
             .await
             .map_err(db_err)?;
         row.as_ref().map(|r| doc("ticket", r)).transpose()
+    }
+
+    async fn identities_with_attribute(&self, key: &str, value: &str) -> Result<Vec<Identity>, StoreError> {
+        // The key becomes part of a JSON path on SQLite: only plain names
+        // reach it, so no quote or dot can change the path's meaning.
+        if key.is_empty() || key.len() > 64 || !key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':')) {
+            return Err(StoreError::Database(format!(
+                "attribute name `{}` is not a plain name (letters, digits, `_`, `-`, `:`; at most 64): name the attribute that links the account",
+                key.escape_debug()
+            )));
+        }
+        let (sql, path) = match self.backend {
+            Backend::Sqlite => ("SELECT doc FROM identities WHERE json_extract(doc, $1) = $2 ORDER BY id", format!("$.attributes.\"{key}\"")),
+            Backend::Postgres => ("SELECT doc FROM identities WHERE (doc::jsonb -> 'attributes' ->> $1) = $2 ORDER BY id", key.to_owned()),
+        };
+        let rows = sqlx::query(sql).bind(path).bind(value).fetch_all(&self.reader).await.map_err(db_err)?;
+        rows.iter().map(|r| doc("identity", r)).collect()
     }
 
     async fn tickets(&self, f: &TicketFilter) -> Result<Vec<writ_core::ticket::Ticket>, StoreError> {

@@ -121,6 +121,43 @@ async fn contract(store: Arc<dyn Store>) {
     lists_page_by_cursor(&*store).await;
     holdings_guards_let_one_of_two_racers_commit(store.clone()).await;
     tickets_by_id_by_ref_by_state_and_triage(&*store).await;
+    identities_by_attribute_and_deliveries(&*store).await;
+}
+
+/// An account elsewhere maps to the identities holding it as an attribute
+/// (a key that is not a plain name is refused, never spliced into a path);
+/// a delivery is accepted once: its replay is a `Duplicate` that writes
+/// nothing, and deliveries older than the memory window are forgotten.
+async fn identities_by_attribute_and_deliveries(store: &dyn Store) {
+    use writ_app::ports::{Delivery, DELIVERY_MEMORY};
+    let mut carol = person("carol");
+    carol.attributes.insert("slack_user_id".into(), "U111".into());
+    let mut dave = person("dave");
+    dave.attributes.insert("slack_user_id".into(), "U222".into());
+    dave.attributes.insert("jira:account".into(), "U111".into());
+    store.commit(Change { identities: vec![Versioned::new(carol.clone()), Versioned::new(dave.clone())], ..Default::default() }).await.unwrap();
+    let ids = |found: Vec<Identity>| found.into_iter().map(|i| i.id.to_string()).collect::<Vec<_>>();
+    assert_eq!(ids(store.identities_with_attribute("slack_user_id", "U111").await.unwrap()), ["carol"]);
+    assert_eq!(ids(store.identities_with_attribute("jira:account", "U111").await.unwrap()), ["dave"]);
+    assert!(store.identities_with_attribute("slack_user_id", "U333").await.unwrap().is_empty());
+    assert!(store.identities_with_attribute("slack_user_id", "u111").await.unwrap().is_empty(), "values match exactly");
+    for bad in ["", "a.b", r#"x"] ") OR 1=1 --"#, "$.groups", &"k".repeat(65)] {
+        let e = store.identities_with_attribute(bad, "U111").await.unwrap_err();
+        assert!(e.to_string().contains("not a plain name"), "{bad}: {e}");
+    }
+
+    let delivery = |id: &str, at| Delivery { source: "slack".into(), id: id.into(), at };
+    let (before, _) = store.audit_head().await.unwrap();
+    store.commit(Change { deliveries: vec![delivery("d1", t0())], events: vec![event("webhook.accepted", None)], ..Default::default() }).await.unwrap();
+    let replay = store.commit(Change { deliveries: vec![delivery("d1", t0())], events: vec![event("webhook.accepted", None)], ..Default::default() }).await;
+    assert!(matches!(replay, Err(StoreError::Duplicate { what: "delivery", .. })), "{replay:?}");
+    assert_eq!(store.audit_head().await.unwrap().0, before + 1, "the replay wrote nothing");
+    let other_source = Delivery { source: "jira".into(), ..delivery("d1", t0()) };
+    store.commit(Change { deliveries: vec![other_source], ..Default::default() }).await.unwrap();
+    // Past the memory window d1 is forgotten as a later delivery arrives.
+    let later = t0() + DELIVERY_MEMORY + TimeDelta::seconds(1);
+    store.commit(Change { deliveries: vec![delivery("d2", later)], ..Default::default() }).await.unwrap();
+    store.commit(Change { deliveries: vec![delivery("d1", later)], ..Default::default() }).await.unwrap();
 }
 
 /// Two changes that relied on the same reading of a subject's holdings (each

@@ -200,7 +200,25 @@ pub struct Change {
     pub scim: ScimChange,
     /// Tokens issued or revoked, beside their audit events.
     pub tokens: Vec<TokenWrite>,
+    /// Webhook deliveries accepted: a second one of the same source and id
+    /// is a `Duplicate` (a replay), and the whole change is refused.
+    pub deliveries: Vec<Delivery>,
 }
+
+/// One delivery of a service desk's or chat's webhook, by the id that makes
+/// it unique at its source. Kept [`DELIVERY_MEMORY`]: longer than any
+/// sender's signature window, so a replay inside it is always caught.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub source: String,
+    pub id: String,
+    pub at: DateTime<Utc>,
+}
+
+/// How long accepted deliveries are remembered (Slack signs for 5 minutes;
+/// Jira retries a delivery for hours): a delivery older than this is
+/// refused by the signature window of every front door, never by memory.
+pub const DELIVERY_MEMORY: chrono::TimeDelta = chrono::TimeDelta::days(2);
 
 /// A token written by a [`Change`].
 #[derive(Debug, Clone)]
@@ -398,6 +416,10 @@ pub trait Store: Send + Sync {
     async fn ticket(&self, id: writ_core::ids::TicketId) -> Result<Option<writ_core::ticket::Ticket>, StoreError>;
     /// The ticket `external_ref` of `source`, if it was taken in.
     async fn ticket_by_ref(&self, source: &str, external_ref: &str) -> Result<Option<writ_core::ticket::Ticket>, StoreError>;
+    /// Every identity whose attribute `key` is `value` (the link to an
+    /// account elsewhere: a Slack user, a Jira account). `key` is a plain
+    /// name (letters, digits, `_`, `-`, `:`; at most 64); any other is refused.
+    async fn identities_with_attribute(&self, key: &str, value: &str) -> Result<Vec<Identity>, StoreError>;
     /// Tickets newest first (`created_at` descending, then id), in `state` if given.
     async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<writ_core::ticket::Ticket>, StoreError>;
     /// Triage choices made, and how many agreed with the classifier.

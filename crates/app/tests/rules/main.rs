@@ -12,6 +12,7 @@ mod harness;
 mod apply;
 mod break_glass;
 mod expiry;
+mod front_door;
 mod fulfil;
 mod identities;
 mod mover;
