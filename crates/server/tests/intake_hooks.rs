@@ -220,12 +220,7 @@ async fn every_refused_jira_delivery_says_why_and_writes_nothing() {
             StatusCode::BAD_REQUEST,
             "`issue.fields.reporter` missing",
         ),
-        (
-            "a number for a key",
-            jira(&h, "r-4", with(&|v| v["issue"]["key"] = json!(41))).await,
-            StatusCode::BAD_REQUEST,
-            "`issue.key` must be a string",
-        ),
+        ("a number for a key", jira(&h, "r-4", with(&|v| v["issue"]["key"] = json!(41))).await, StatusCode::BAD_REQUEST, "`issue.key` must be a string"),
         (
             "unknown reporter",
             jira(&h, "r-5", with(&|v| v["issue"]["fields"]["reporter"]["accountId"] = json!("999999999999999999999999"))).await,
@@ -311,7 +306,8 @@ async fn every_refused_servicenow_delivery_says_why_and_writes_nothing() {
         ("unsigned", post(&h, "/hooks/servicenow", &[("x-writ-timestamp", ts.clone())], ritm()).await, StatusCode::UNAUTHORIZED, "X-Writ-Signature missing"),
         (
             "another secret",
-            post(&h, "/hooks/servicenow", &[("x-writ-timestamp", ts.clone()), ("x-writ-signature", signed_by("another-secret-000000", &ts, &ritm()))], ritm()).await,
+            post(&h, "/hooks/servicenow", &[("x-writ-timestamp", ts.clone()), ("x-writ-signature", signed_by("another-secret-000000", &ts, &ritm()))], ritm())
+                .await,
             StatusCode::UNAUTHORIZED,
             "does not match",
         ),

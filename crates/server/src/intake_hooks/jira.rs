@@ -107,7 +107,9 @@ impl JiraConfig {
             request_types.insert(theirs.clone(), t);
         }
         if !request_types.is_empty() && self.request_type_field.is_none() {
-            return Err(invalid("request_types is set without request_type_field (the custom field that holds the request type, e.g. `customfield_10010`)".into()));
+            return Err(invalid(
+                "request_types is set without request_type_field (the custom field that holds the request type, e.g. `customfield_10010`)".into(),
+            ));
         }
         Ok(JiraHook {
             secret: super::read_secret(KEY, &self.secret_file)?,
@@ -219,11 +221,14 @@ impl JiraHook {
     /// Whether `header` (`sha256=<hex>`) signs `body` with the secret.
     fn signed(&self, header: Option<&str>, body: &[u8]) -> Result<(), ApiError> {
         let header = header.ok_or_else(|| {
-            ApiError::unauthenticated("X-Hub-Signature missing: give the Jira webhook a secret (the same as `[hooks.jira] secret_file`); unsigned deliveries are refused")
+            ApiError::unauthenticated(
+                "X-Hub-Signature missing: give the Jira webhook a secret (the same as `[hooks.jira] secret_file`); unsigned deliveries are refused",
+            )
         })?;
-        let mac = header.strip_prefix("sha256=").and_then(|h| hex::decode(h).ok()).ok_or_else(|| {
-            ApiError::unauthenticated("X-Hub-Signature is not `sha256=<hex HMAC-SHA256>`: is the sender Jira with a webhook secret?")
-        })?;
+        let mac = header
+            .strip_prefix("sha256=")
+            .and_then(|h| hex::decode(h).ok())
+            .ok_or_else(|| ApiError::unauthenticated("X-Hub-Signature is not `sha256=<hex HMAC-SHA256>`: is the sender Jira with a webhook secret?"))?;
         if super::hmac_matches(&self.secret, &[body], &mac) {
             Ok(())
         } else {
@@ -259,9 +264,8 @@ pub async fn receive(State(app): State<App>, headers: HeaderMap, body: Result<By
     let body = body_of(body)?;
     hook.signed(header(&headers, SIGNATURE)?, &body)?;
     let delivery = header(&headers, DELIVERY)?
-        .filter(|d| !d.trim().is_empty())
-        .ok_or_else(|| ApiError::bad_input("X-Atlassian-Webhook-Identifier missing: every Jira delivery carries one; refused without it"))?
-        .to_owned();
+        .ok_or_else(|| ApiError::bad_input("X-Atlassian-Webhook-Identifier missing: every Jira delivery carries one; refused without it"))?;
+    let delivery = super::delivery_id(delivery, "X-Atlassian-Webhook-Identifier")?;
     let issue = match parse(&body, hook.request_type_field.as_deref()).map_err(super::bad_payload)? {
         Event::Other(event) => {
             let message = format!("`{event}` is not taken in: only `jira:issue_created` becomes a ticket; nothing was done");

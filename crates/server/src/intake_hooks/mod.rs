@@ -25,6 +25,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::Sha256;
+use writ_app::ports::DELIVERY_MEMORY;
 use writ_connectors::secret::Secret;
 use writ_core::catalog::Catalog;
 use writ_core::duration::AccessDuration;
@@ -111,16 +112,24 @@ fn actor(key: &'static str, raw: &str) -> Result<IdentityId, ConfigError> {
 
 fn attribute(key: &'static str, name: &str, raw: &str) -> Result<String, ConfigError> {
     let a = raw.trim();
-    if a.is_empty() || a.len() > 64 || !a.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')) {
-        return Err(ConfigError::Invalid { key, reason: format!("{name} `{raw}`: an identity attribute's name, 1 to 64 letters, digits, `_`, `-` or `.`") });
+    // The names `Writ::identity_by_attribute` accepts.
+    if a.is_empty() || a.len() > 64 || !a.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':')) {
+        return Err(ConfigError::Invalid { key, reason: format!("{name} `{raw}`: an identity attribute's name, 1 to 64 letters, digits, `_`, `-` or `:`") });
     }
     Ok(a.to_owned())
 }
 
 fn window(key: &'static str, name: &str, raw: Option<&str>, default: &str) -> Result<TimeDelta, ConfigError> {
     let raw = raw.map(str::trim).filter(|r| !r.is_empty()).unwrap_or(default);
-    let d = AccessDuration::parse(raw).map_err(|e| ConfigError::Invalid { key, reason: format!("{name}: {e}") })?;
-    Ok(d.as_delta())
+    let d = AccessDuration::parse(raw).map_err(|e| ConfigError::Invalid { key, reason: format!("{name}: {e}") })?.as_delta();
+    // Past Writ's memory of deliveries a replay would be taken as new.
+    if d > DELIVERY_MEMORY {
+        return Err(ConfigError::Invalid {
+            key,
+            reason: format!("{name} `{raw}` is longer than Writ remembers deliveries ({}h): a replay could pass", DELIVERY_MEMORY.num_hours()),
+        });
+    }
+    Ok(d)
 }
 
 type HmacSha256 = Hmac<Sha256>;
@@ -161,6 +170,15 @@ fn body_of(body: Result<Bytes, BytesRejection>) -> Result<Bytes, ApiError> {
     })
 }
 
+/// A delivery id: at most 512 characters (what `Writ::accept_delivery` keeps).
+fn delivery_id(raw: &str, from: &str) -> Result<String, ApiError> {
+    let id = raw.trim();
+    if id.is_empty() || id.len() > 512 {
+        return Err(ApiError::bad_input(format!("{from}: a delivery id of 1 to 512 characters is needed")));
+    }
+    Ok(id.to_owned())
+}
+
 fn bad_payload(e: PayloadError) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, "invalid_payload", format!("the payload is refused: {e}"))
 }
@@ -177,7 +195,11 @@ fn fresh(now: DateTime<Utc>, sent: DateTime<Utc>, window: TimeDelta, what: &str,
         return Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "stale_delivery",
-            format!("`{what}` ({sent}) is {} s from Writ's clock, more than the {} s allowed (`{key}`): an old delivery replayed, or the sender's clock is off", off.num_seconds(), window.num_seconds()),
+            format!(
+                "`{what}` ({sent}) is {} s from Writ's clock, more than the {} s allowed (`{key}`): an old delivery replayed, or the sender's clock is off",
+                off.num_seconds(),
+                window.num_seconds()
+            ),
         ));
     }
     Ok(())
@@ -205,7 +227,10 @@ async fn take(app: &App, d: Delivery<'_>) -> Result<Response, ApiError> {
             return Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "misconfigured",
-                format!("the integration identity `{}` (`{}`) is not an active identity: fix writ.toml or the registry; the sender may retry", d.actor, d.actor_key),
+                format!(
+                    "the integration identity `{}` (`{}`) is not an active identity: fix writ.toml or the registry; the sender may retry",
+                    d.actor, d.actor_key
+                ),
             ));
         }
         Err(e) => return Err(e.into()),
@@ -259,5 +284,6 @@ mod tests {
         assert!(actor("hooks.servicenow", "Not An Id!").unwrap_err().to_string().contains("hooks.servicenow"));
         assert!(window("hooks.jira", "max_age", Some("soon"), "1h").unwrap_err().to_string().contains("max_age"));
         assert_eq!(window("hooks.jira", "max_age", None, "1h").unwrap(), TimeDelta::hours(1));
+        assert!(window("hooks.jira", "max_age", Some("30d"), "1h").unwrap_err().to_string().contains("replay"));
     }
 }

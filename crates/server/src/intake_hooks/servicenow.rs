@@ -175,7 +175,8 @@ fn mac_bytes(value: &str) -> Option<Vec<u8>> {
 impl ServiceNowHook {
     /// Checks the signature over `timestamp.body`, then the timestamp's age.
     fn signed(&self, signature: Option<&str>, timestamp: Option<&str>, body: &[u8], now: DateTime<Utc>) -> Result<(), ApiError> {
-        let unsigned = |what: &str| ApiError::unauthenticated(format!("{what}: sign each delivery as the README's business rule does; unsigned deliveries are refused"));
+        let unsigned =
+            |what: &str| ApiError::unauthenticated(format!("{what}: sign each delivery as the README's business rule does; unsigned deliveries are refused"));
         let signature = signature.ok_or_else(|| unsigned("X-Writ-Signature missing"))?;
         let timestamp = timestamp.ok_or_else(|| unsigned("X-Writ-Timestamp missing"))?;
         let mac = mac_bytes(signature).ok_or_else(|| unsigned("X-Writ-Signature is not `sha256=<hex or base64 HMAC-SHA256>`"))?;
@@ -184,14 +185,10 @@ impl ServiceNowHook {
                 "X-Writ-Signature does not match `<X-Writ-Timestamp>.<body>`: the business rule's secret differs from `[hooks.servicenow] secret_file`, or the body was changed",
             ));
         }
-        let sent = timestamp
-            .parse::<i64>()
-            .ok()
-            .and_then(|s| DateTime::from_timestamp(s, 0))
-            .ok_or_else(|| unsigned("X-Writ-Timestamp is not unix seconds"))?;
+        let sent =
+            timestamp.parse::<i64>().ok().and_then(|s| DateTime::from_timestamp(s, 0)).ok_or_else(|| unsigned("X-Writ-Timestamp is not unix seconds"))?;
         // Signed but old: a captured delivery sent again.
-        super::fresh(now, sent, self.max_skew, "X-Writ-Timestamp", "[hooks.servicenow] max_skew")
-            .map_err(|e| ApiError::unauthenticated(e.message))
+        super::fresh(now, sent, self.max_skew, "X-Writ-Timestamp", "[hooks.servicenow] max_skew").map_err(|e| ApiError::unauthenticated(e.message))
     }
 }
 
@@ -201,8 +198,8 @@ pub async fn receive(State(app): State<App>, headers: HeaderMap, body: Result<By
     let body = body_of(body)?;
     hook.signed(header(&headers, SIGNATURE)?, header(&headers, TIMESTAMP)?, &body, app.writ.clock().now())?;
     let record = parse(&body).map_err(super::bad_payload)?;
-    let delivery = match header(&headers, DELIVERY)?.map(str::trim).filter(|d| !d.is_empty()) {
-        Some(d) => d.to_owned(),
+    let delivery = match header(&headers, DELIVERY)?.filter(|d| !d.trim().is_empty()) {
+        Some(d) => super::delivery_id(d, "X-Writ-Delivery")?,
         None => record.version.clone().ok_or_else(|| {
             ApiError::bad_input("X-Writ-Delivery missing, and the record has no `sys_id` and `sys_mod_count` to name the delivery by: send one or the other")
         })?,
