@@ -117,11 +117,12 @@ pub async fn build_with_connectors(
     let (reconcile, reconcile_every) = cfg.reconcile.resolve(&readable)?;
     let settings = Settings { reconcile, reconcile_every, reconcile_max_actions: cfg.reconcile.max_actions.unwrap_or(1000), ..settings };
     let classifier = crate::intake::classifier(&cfg.intake, &catalog)?;
-    let hooks = Arc::new(cfg.hooks.resolve(&catalog, &identities)?);
+    let hooks = Arc::new(cfg.hooks.resolve(&catalog)?);
     let mut writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), clock, settings).with_observer(metrics.clone()).with_connectors(connectors);
     if let Some(c) = classifier {
         writ = writ.with_classifier(Arc::new(c));
     }
+    hooks.check_actors(&writ, &identities)?;
     if let Some(webhook) = &cfg.notifications {
         let notifier = writ_connectors::webhook::WebhookNotifier::new(webhook)?;
         tracing::info!(receiver = %writ_app::ports::Notifier::describe(&notifier), "notifications go to a webhook");

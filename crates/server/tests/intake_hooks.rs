@@ -358,6 +358,7 @@ async fn an_unconfigured_hook_is_not_found() {
 async fn bad_hook_settings_stop_the_server_naming_the_key() {
     for (extra, expect) in [
         ("[hooks.jira]\nsecret_file = \"jira-secret\"\nactor = \"nobody\"\n", "hooks.jira"),
+        ("[hooks.jira]\nsecret_file = \"jira-secret\"\nactor = \"alice\"\n", "take tickets in"),
         ("[hooks.jira]\nsecret_file = \"missing-secret\"\nactor = \"svc-service-desk\"\n", "secret_file"),
         ("[hooks.servicenow]\nsecret_file = \"jira-secret\"\nactor = \"svc-service-desk\"\nmax_skew = \"a while\"\n", "max_skew"),
         ("[hooks.jira]\nsecret_file = \"jira-secret\"\nactor = \"svc-service-desk\"\nrequest_type_field = \"customfield_10010\"\nrequest_types = { \"Get help\" = \"teleport\" }\n", "teleport"),

@@ -59,23 +59,12 @@ impl HooksConfig {
         }
     }
 
-    /// Checks every key against the catalog and the registry (the actor
-    /// must be an active identity), and reads the secrets.
-    pub fn resolve(&self, catalog: &Catalog, identities: &[Identity]) -> Result<Hooks, ConfigError> {
-        let hooks = Hooks {
+    /// Checks every key against the catalog, and reads the secrets.
+    pub fn resolve(&self, catalog: &Catalog) -> Result<Hooks, ConfigError> {
+        Ok(Hooks {
             jira: self.jira.as_ref().map(|j| j.resolve(catalog)).transpose()?.map(Arc::new),
             servicenow: self.servicenow.as_ref().map(|s| s.resolve()).transpose()?.map(Arc::new),
-        };
-        let actors = [hooks.jira.as_ref().map(|j| ("hooks.jira", &j.actor)), hooks.servicenow.as_ref().map(|s| ("hooks.servicenow", &s.actor))];
-        for (key, actor) in actors.into_iter().flatten() {
-            if !identities.iter().any(|i| &i.id == actor && i.is_active()) {
-                return Err(ConfigError::Invalid {
-                    key,
-                    reason: format!("actor `{actor}` is not an active identity: name the integration's service account (e.g. `svc-service-desk`)"),
-                });
-            }
-        }
-        Ok(hooks)
+        })
     }
 }
 
@@ -84,6 +73,23 @@ impl HooksConfig {
 pub struct Hooks {
     pub jira: Option<Arc<jira::JiraHook>>,
     pub servicenow: Option<Arc<servicenow::ServiceNowHook>>,
+}
+
+impl Hooks {
+    /// Each hook's actor must be an active identity that policy allows
+    /// `intake`: checked at start, so a hook that could take nothing in is
+    /// never served (and again on every delivery, as the registry changes).
+    pub fn check_actors(&self, writ: &writ_app::Writ, identities: &[Identity]) -> Result<(), ConfigError> {
+        let actors = [self.jira.as_ref().map(|j| ("hooks.jira", &j.actor)), self.servicenow.as_ref().map(|s| ("hooks.servicenow", &s.actor))];
+        for (key, actor) in actors.into_iter().flatten() {
+            let invalid = |reason: String| ConfigError::Invalid { key, reason };
+            let identity = identities.iter().find(|i| &i.id == actor && i.is_active()).ok_or_else(|| {
+                invalid(format!("actor `{actor}` is not an active identity: name the integration's service account (e.g. `svc-service-desk`)"))
+            })?;
+            writ.authorize(identity, AdminAction::Intake, "take tickets in").map_err(|e| invalid(format!("actor: {e}")))?;
+        }
+        Ok(())
+    }
 }
 
 pub fn router() -> Router<App> {
