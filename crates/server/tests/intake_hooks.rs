@@ -344,6 +344,27 @@ async fn every_refused_servicenow_delivery_says_why_and_writes_nothing() {
     assert!(tickets(&h, "servicenow").await.is_empty());
 }
 
+/// A disabled requester is refused like an unknown one; a disabled
+/// integration identity is the server's fault (503: the sender retries once
+/// it is fixed); neither writes anything.
+#[tokio::test]
+async fn disabled_people_and_a_disabled_integration_are_refused() {
+    let clock = ManualClock::new();
+    let h = harness(clock.clone()).await;
+    let (status, v) = h.post("sam", "/v1/identities/bob/status", json!({ "status": "disabled" })).await;
+    assert!(status.is_success(), "{v}");
+    let (status, v) = h.post("sam", "/v1/identities/svc-service-desk/status", json!({ "status": "disabled" })).await;
+    assert!(status.is_success(), "{v}");
+    let head = audit_size(&h).await;
+    let (status, v) = servicenow(&h, Some("d-1"), fixture("servicenow/incident_table_api_create_response.json")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "bob is disabled: {v}");
+    sit_at(&clock, CREATED_MS);
+    let (status, v) = jira(&h, "d-2", fixture(CREATED)).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("[hooks.jira] actor"), "{v}");
+    assert_eq!(audit_size(&h).await, head, "nothing written");
+}
+
 #[tokio::test]
 async fn an_unconfigured_hook_is_not_found() {
     let h = common::harness().await;
