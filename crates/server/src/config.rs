@@ -120,6 +120,11 @@ pub struct Config {
     /// Absent: none.
     #[serde(default, skip_serializing)]
     pub request_tracker: Option<writ_connectors::request_tracker::RequestTrackerConfig>,
+    /// Service-desk webhooks that take tickets in: `[hooks.jira]` and
+    /// `[hooks.servicenow]`, each with `secret_file` and `actor`. Absent:
+    /// that route answers 404.
+    #[serde(default, skip_serializing)]
+    pub hooks: crate::intake_hooks::HooksConfig,
 }
 
 /// `[tokens]`: the longest a token may last; empty keeps the default.
@@ -287,6 +292,7 @@ impl Default for Config {
             oidc: None,
             intake: crate::intake::IntakeConfig::default(),
             request_tracker: None,
+            hooks: crate::intake_hooks::HooksConfig::default(),
         }
     }
 }
@@ -392,6 +398,7 @@ impl Config {
             if let Some(p) = cfg.scim.as_mut().and_then(|s| s.token_file.as_mut()).filter(|p| p.is_relative()) {
                 *p = base.join(&*p);
             }
+            cfg.hooks.rebase(base);
             for p in [&mut cfg.audit_witness_dir, &mut cfg.audit_witness_ca_file, &mut cfg.audit_signing_key_file] {
                 if !p.is_empty() && Path::new(p.as_str()).is_relative() {
                     *p = base.join(p.as_str()).display().to_string();

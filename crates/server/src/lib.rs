@@ -10,6 +10,7 @@ pub mod desk;
 pub mod error;
 pub mod init;
 pub mod intake;
+pub mod intake_hooks;
 pub mod metrics;
 pub mod oidc;
 pub mod openapi;

@@ -47,6 +47,8 @@ pub struct App {
     pub scim: Option<Arc<crate::scim::ScimService>>,
     /// The service desks whose queues are read (`[request_tracker]`).
     pub desk_polls: Arc<Vec<crate::desk::DeskPoll>>,
+    /// The service-desk webhooks configured in `[hooks]`.
+    pub hooks: Arc<crate::intake_hooks::Hooks>,
 }
 
 impl App {
@@ -117,6 +119,7 @@ pub async fn build_with_connectors(
     let (reconcile, reconcile_every) = cfg.reconcile.resolve(&readable)?;
     let settings = Settings { reconcile, reconcile_every, reconcile_max_actions: cfg.reconcile.max_actions.unwrap_or(1000), ..settings };
     let classifier = crate::intake::classifier(&cfg.intake, &catalog)?;
+    let hooks = Arc::new(cfg.hooks.resolve(&catalog)?);
     let mut writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), clock, settings).with_observer(metrics.clone()).with_connectors(connectors);
     if let Some(c) = classifier {
         writ = writ.with_classifier(Arc::new(c));
@@ -127,6 +130,7 @@ pub async fn build_with_connectors(
         writ = writ.with_desk(Arc::new(desk));
         desk_polls.push(poll);
     }
+    hooks.check_actors(&writ, &identities)?;
     if let Some(webhook) = &cfg.notifications {
         let notifier = writ_connectors::webhook::WebhookNotifier::new(webhook)?;
         tracing::info!(receiver = %writ_app::ports::Notifier::describe(&notifier), "notifications go to a webhook");
@@ -142,7 +146,19 @@ pub async fn build_with_connectors(
             );
         }
     }
-    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness), oidc, scim, desk_polls: Arc::new(desk_polls) }, r))
+    Ok((
+        App {
+            writ: Arc::new(writ),
+            metrics,
+            signing_key: Arc::new(signing_key),
+            witness: Arc::new(witness),
+            oidc,
+            scim,
+            desk_polls: Arc::new(desk_polls),
+            hooks,
+        },
+        r,
+    ))
 }
 
 async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
@@ -159,6 +175,7 @@ async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
 pub fn router(app: App, max_body_bytes: usize) -> Router {
     routes::router()
         .merge(crate::scim::router(&app))
+        .merge(crate::intake_hooks::router())
         .merge(crate::portal::router())
         .route_layer(middleware::from_fn_with_state(app.clone(), observe))
         .layer(RequestBodyLimitLayer::new(max_body_bytes))
