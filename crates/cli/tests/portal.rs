@@ -11,6 +11,7 @@
 //! axe-core checks every page shown: no serious or critical accessibility
 //! problem.
 
+use serde_json::{json, Value};
 use std::time::Duration;
 
 use writ_testkit::browser::Browser;
@@ -190,4 +191,19 @@ fn a_request_goes_from_the_catalog_through_two_approvals_and_fulfilment_to_givin
     must(anonymous.goto(&format!("{}/portal", s.url)));
     assert!(anonymous.page_text().contains("Sign in with"), "{}", anonymous.page_text());
     shot(&anonymous, "anonymous-sign-in");
+
+    // The help desk's queue: a ticket the classifier is unsure of, routed by helen.
+    let ticket = json!({ "source": "request-tracker", "external_ref": "RT-77", "requester": "alice", "subject": "hello", "body": "" });
+    let taken: Value =
+        reqwest::blocking::Client::new().post(format!("{}/v1/tickets", s.url)).bearer_auth(&s.tokens["sam"]).json(&ticket).send().unwrap().json().unwrap();
+    assert_eq!(taken["state"], "triage", "{taken}");
+    let helen = signed_in(&s, &op, "helen");
+    must(helen.goto(&format!("{}/portal/tickets", s.url)));
+    assert!(helen.page_text().contains("RT-77"), "{}", helen.page_text());
+    shot(&helen, "helen-triage");
+    must(helen.click_button("Route it"));
+    wait_for_text(&helen, "No ticket in this state");
+    must(helen.goto(&format!("{}/portal/tickets?state=help_desk", s.url)));
+    assert!(helen.page_text().contains("RT-77"), "{}", helen.page_text());
+    shot(&helen, "helen-help-desk");
 }

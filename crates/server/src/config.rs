@@ -120,6 +120,16 @@ pub struct Config {
     /// `identity_attribute`. Absent: `/slack/interactions` answers 404.
     #[serde(default, skip_serializing)]
     pub slack: Option<crate::slack::SlackConfig>,
+    /// Tickets from Request Tracker (REST 2.0): `[request_tracker]` with
+    /// `url`, the token (`token_env`/`token_file`), `queue`, `actor`.
+    /// Absent: none.
+    #[serde(default, skip_serializing)]
+    pub request_tracker: Option<writ_connectors::request_tracker::RequestTrackerConfig>,
+    /// Service-desk webhooks that take tickets in: `[hooks.jira]` and
+    /// `[hooks.servicenow]`, each with `secret_file` and `actor`. Absent:
+    /// that route answers 404.
+    #[serde(default, skip_serializing)]
+    pub hooks: crate::intake_hooks::HooksConfig,
 }
 
 /// `[tokens]`: the longest a token may last; empty keeps the default.
@@ -287,6 +297,8 @@ impl Default for Config {
             oidc: None,
             intake: crate::intake::IntakeConfig::default(),
             slack: None,
+            request_tracker: None,
+            hooks: crate::intake_hooks::HooksConfig::default(),
         }
     }
 }
@@ -395,6 +407,7 @@ impl Config {
             if let Some(s) = cfg.slack.as_mut() {
                 s.rebase(base);
             }
+            cfg.hooks.rebase(base);
             for p in [&mut cfg.audit_witness_dir, &mut cfg.audit_witness_ca_file, &mut cfg.audit_signing_key_file] {
                 if !p.is_empty() && Path::new(p.as_str()).is_relative() {
                     *p = base.join(p.as_str()).display().to_string();
@@ -499,6 +512,9 @@ impl Config {
         }
         if let Some(api) = self.slack.as_ref().and_then(|s| s.api_url.as_deref()) {
             warnings.extend(plaintext_warning("Slack (`[slack] api_url`)", api, false, Some("ca_file")));
+        }
+        if let Some(rt) = &self.request_tracker {
+            warnings.extend(plaintext_warning("Request Tracker (`[request_tracker] url`)", &rt.url, false, Some("ca_file")));
         }
         warnings.extend(plaintext_warning("the audit witness (`audit_witness_url`)", &self.audit_witness_url, false, Some("audit_witness_ca_file")));
         warnings

@@ -47,6 +47,10 @@ pub struct App {
     pub scim: Option<Arc<crate::scim::ScimService>>,
     /// Approvals from Slack, when `[slack]` is configured.
     pub slack: Option<Arc<crate::slack::SlackService>>,
+    /// The service desks whose queues are read (`[request_tracker]`).
+    pub desk_polls: Arc<Vec<crate::desk::DeskPoll>>,
+    /// The service-desk webhooks configured in `[hooks]`.
+    pub hooks: Arc<crate::intake_hooks::Hooks>,
 }
 
 impl App {
@@ -117,10 +121,18 @@ pub async fn build_with_connectors(
     let (reconcile, reconcile_every) = cfg.reconcile.resolve(&readable)?;
     let settings = Settings { reconcile, reconcile_every, reconcile_max_actions: cfg.reconcile.max_actions.unwrap_or(1000), ..settings };
     let classifier = crate::intake::classifier(&cfg.intake, &catalog)?;
+    let hooks = Arc::new(cfg.hooks.resolve(&catalog)?);
     let mut writ = Writ::new(Arc::new(store), Arc::new(policy), Arc::new(catalog), clock, settings).with_observer(metrics.clone()).with_connectors(connectors);
     if let Some(c) = classifier {
         writ = writ.with_classifier(Arc::new(c));
     }
+    let mut desk_polls = Vec::new();
+    if let Some((desk, poll)) = crate::desk::request_tracker(cfg.request_tracker.as_ref(), &identities)? {
+        tracing::info!(desk = %writ_app::ports::ServiceDesk::describe(&desk), every = ?poll.every, "tickets are taken from a service desk");
+        writ = writ.with_desk(Arc::new(desk));
+        desk_polls.push(poll);
+    }
+    hooks.check_actors(&writ, &identities)?;
     let slack = cfg.slack.as_ref().map(|s| s.service().map(Arc::new)).transpose()?;
     let mut notifiers: Vec<Arc<dyn writ_app::ports::Notifier>> = Vec::new();
     if let Some(webhook) = &cfg.notifications {
@@ -143,7 +155,20 @@ pub async fn build_with_connectors(
             );
         }
     }
-    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness), oidc, scim, slack }, r))
+    Ok((
+        App {
+            writ: Arc::new(writ),
+            metrics,
+            signing_key: Arc::new(signing_key),
+            witness: Arc::new(witness),
+            oidc,
+            scim,
+            desk_polls: Arc::new(desk_polls),
+            hooks,
+            slack,
+        },
+        r,
+    ))
 }
 
 async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {
@@ -161,6 +186,7 @@ pub fn router(app: App, max_body_bytes: usize) -> Router {
     routes::router()
         .merge(crate::scim::router(&app))
         .merge(crate::slack::router())
+        .merge(crate::intake_hooks::router())
         .merge(crate::portal::router())
         .route_layer(middleware::from_fn_with_state(app.clone(), observe))
         .layer(RequestBodyLimitLayer::new(max_body_bytes))

@@ -427,6 +427,8 @@ async fn no_page_or_form_opens_to_a_missing_session_or_a_missing_csrf_token() {
         "/portal/break-glass?exceptions=1",
         "/portal/access?cursor=x",
         "/portal/reconcile",
+        "/portal/tickets",
+        "/portal/tickets?state=help_desk",
     ];
     for page in pages.iter().map(|p| p.to_string()).chain([format!("/portal/requests/{some_request}")]) {
         let anonymous = send(&h, "GET", &page, None, None).await;
@@ -444,6 +446,8 @@ async fn no_page_or_form_opens_to_a_missing_session_or_a_missing_csrf_token() {
         ("/portal/break-glass".to_owned(), "entitlement=pg-prod%2Fanalytics_read&duration=1h&justification=x".to_owned()),
         (format!("/portal/break-glass/{some_request}/review"), "verdict=accept&note=x".to_owned()),
         ("/portal/inbox".to_owned(), "verdict=approve&reason=x&id=req-00000000000000000000000000000001".to_owned()),
+        ("/portal/tickets/tkt-00000000000000000000000000000001/proof".to_owned(), "method=x".to_owned()),
+        ("/portal/tickets/tkt-00000000000000000000000000000001/details".to_owned(), "entitlements=pg-prod%2Fanalytics_read&duration=1h".to_owned()),
         ("/portal/logout".to_owned(), String::new()),
     ];
     let (head, _) = h.app.writ.store().audit_head().await.unwrap();
@@ -590,4 +594,111 @@ async fn the_dashboard_links_every_figure_to_its_evidence_for_oversight_only() {
     assert!(!send(&h, "GET", "/portal/removals?overdue=1", Some(&sam), None).await.body.contains(&id), "not overdue yet");
     let bad_cursor = send(&h, "GET", "/portal/removals?cursor=nonsense", Some(&sam), None).await;
     assert_eq!(bad_cursor.status, StatusCode::BAD_REQUEST);
+}
+
+/// The help desk's page: a ticket the classifier was unsure of is routed by
+/// a person (counted against the prediction), a help-desk ticket proofed and
+/// resolved, one found to change access re-routed; the requester cannot
+/// proof herself, and nobody outside intake and oversight sees the queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_help_desk_routes_proofs_resolves_and_reroutes_tickets_in_the_portal() {
+    use writ_core::ticket::Arrival;
+    let op = OidcProvider::start().unwrap();
+    let h = portal_for(&op).await;
+    let w = &h.app.writ;
+    let svc = w.identity(&writ_core::ids::IdentityId::parse("svc-service-desk").unwrap()).await.unwrap();
+    let arrive = |r: &str, who: &str, subject: &str| Arrival {
+        source: "request-tracker".into(),
+        external_ref: r.into(),
+        requester: writ_core::ids::IdentityId::parse(who).unwrap(),
+        subject: subject.into(),
+        body: String::new(),
+    };
+    let unsure = w.take_ticket(&svc, arrive("RT-1", "alice", "hello"), None, None).await.unwrap().ticket;
+    assert_eq!(unsure.state().as_str(), "triage", "{:?}", unsure.prediction());
+    let reset = w
+        .take_ticket(&svc, arrive("RT-2", "alice", "reset my password"), Some(writ_core::ids::RequestTypeId::parse("password_reset").unwrap()), None)
+        .await
+        .unwrap()
+        .ticket;
+    let unlock = w
+        .take_ticket(&svc, arrive("RT-3", "bob", "unlock my account"), Some(writ_core::ids::RequestTypeId::parse("account_unlock").unwrap()), None)
+        .await
+        .unwrap()
+        .ticket;
+
+    let helen = sign_in(&h, &op, "helen").await;
+    let csrf = writ_server::portal::csrf_token(helen.trim_start_matches("writ_session="));
+    let queue = send(&h, "GET", "/portal/tickets", Some(&helen), None).await;
+    assert_eq!(queue.status, StatusCode::OK);
+    assert!(
+        queue.body.contains(&format!("/portal/tickets/{}/triage", unsure.id())) && !queue.body.contains(&reset.id().to_string()),
+        "triage first: {}",
+        queue.body
+    );
+
+    let routed =
+        send(&h, "POST", &format!("/portal/tickets/{}/triage", unsure.id()), Some(&helen), Some(&form(&[("csrf", &csrf), ("request_type", "how_to")]))).await;
+    assert_eq!((routed.status, routed.location.as_deref()), (StatusCode::SEE_OTHER, Some("/portal/tickets?state=triage")), "{}", routed.body);
+    assert_eq!(w.store().ticket(unsure.id()).await.unwrap().unwrap().state().as_str(), "help_desk");
+
+    // alice cannot proof her own ticket (nor see the queue).
+    let alice = sign_in(&h, &op, "alice").await;
+    let alice_csrf = writ_server::portal::csrf_token(alice.trim_start_matches("writ_session="));
+    assert_eq!(send(&h, "GET", "/portal/tickets?state=help_desk", Some(&alice), None).await.status, StatusCode::FORBIDDEN);
+    let (head, _) = w.store().audit_head().await.unwrap();
+    let own =
+        send(&h, "POST", &format!("/portal/tickets/{}/proof", reset.id()), Some(&alice), Some(&form(&[("csrf", &alice_csrf), ("method", "it is me")]))).await;
+    assert_eq!(own.status, StatusCode::FORBIDDEN, "{}", own.body);
+    assert_eq!(w.store().audit_head().await.unwrap().0, head, "nothing written");
+
+    let help_desk = send(&h, "GET", "/portal/tickets?state=help_desk", Some(&helen), None).await;
+    assert!(help_desk.body.contains(&format!("/portal/tickets/{}/proof", reset.id())), "{}", help_desk.body);
+    let blank = send(&h, "POST", &format!("/portal/tickets/{}/proof", reset.id()), Some(&helen), Some(&form(&[("csrf", &csrf), ("method", " ")]))).await;
+    assert_eq!(blank.status, StatusCode::UNPROCESSABLE_ENTITY, "a proof says how: {}", blank.body);
+    assert!(blank.body.contains("role=\"alert\""), "{}", blank.body);
+    let proofed = send(
+        &h,
+        "POST",
+        &format!("/portal/tickets/{}/proof", reset.id()),
+        Some(&helen),
+        Some(&form(&[("csrf", &csrf), ("method", "called back on the number of record")])),
+    )
+    .await;
+    assert_eq!(proofed.status, StatusCode::SEE_OTHER, "{}", proofed.body);
+    let resolved = send(
+        &h,
+        "POST",
+        &format!("/portal/tickets/{}/resolve", reset.id()),
+        Some(&helen),
+        Some(&form(&[("csrf", &csrf), ("resolution", "temporary password sent by SMS")])),
+    )
+    .await;
+    assert_eq!(resolved.status, StatusCode::SEE_OTHER, "{}", resolved.body);
+    let shown = send(&h, "GET", "/portal/tickets?state=resolved", Some(&helen), None).await;
+    assert!(shown.body.contains("temporary password sent by SMS"), "{}", shown.body);
+
+    // An unlock that turns out to need access goes to the governed path; the help desk files nothing itself.
+    let rerouted = send(
+        &h,
+        "POST",
+        &format!("/portal/tickets/{}/reroute", unlock.id()),
+        Some(&helen),
+        Some(&form(&[("csrf", &csrf), ("request_type", "application_access")])),
+    )
+    .await;
+    assert_eq!(rerouted.status, StatusCode::SEE_OTHER, "{}", rerouted.body);
+    let waiting = send(&h, "GET", "/portal/tickets?state=needs_details", Some(&helen), None).await;
+    assert!(waiting.body.contains(&format!("/portal/tickets/{}/details", unlock.id())), "{}", waiting.body);
+    let to_help_desk = send(
+        &h,
+        "POST",
+        &format!("/portal/tickets/{}/reroute", unlock.id()),
+        Some(&helen),
+        Some(&form(&[("csrf", &csrf), ("request_type", "password_reset")])),
+    )
+    .await;
+    assert_eq!(to_help_desk.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", to_help_desk.body);
+    let (_, grants) = h.get("sam", "/v1/grants").await;
+    assert!(grants.as_array().unwrap().is_empty(), "nothing granted: {grants}");
 }

@@ -17,6 +17,7 @@ mod oversight;
 mod pages;
 mod session;
 mod signin;
+mod tickets;
 
 use axum::extract::Request;
 use axum::http::{header, HeaderValue};
@@ -44,6 +45,8 @@ pub fn router() -> Router<App> {
         .route("/portal/inbox", get(pages::inbox).post(pages::bulk_review))
         .route("/portal/access", get(pages::access))
         .route("/portal/tasks", get(pages::tasks))
+        .route("/portal/tickets", get(tickets::tickets))
+        .route("/portal/tickets/{id}/{action}", post(tickets::act))
         .route("/portal/dashboard", get(oversight::dashboard))
         .route("/portal/removals", get(oversight::removals))
         .route("/portal/owner-left", get(oversight::owner_left))

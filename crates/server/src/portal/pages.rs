@@ -221,7 +221,7 @@ pub(super) async fn home(State(app): State<App>, session: Session) -> Response {
 /// refusal (not found, forbidden, a rule broken, a lost race) with its own
 /// sentence; anything else is logged (`failed`: what was being done) and
 /// shown as temporary.
-fn refusal(e: writ_app::AppError, failed: &str) -> (StatusCode, String) {
+pub(super) fn refusal(e: writ_app::AppError, failed: &str) -> (StatusCode, String) {
     use writ_app::AppError as E;
     match e {
         E::NotFound { .. } => (StatusCode::NOT_FOUND, e.to_string()),

@@ -32,7 +32,8 @@ fn details(entitlements: &[String], duration: &str, justification: Option<String
     })
 }
 
-fn taken(app: &App, t: TicketTaken) -> TicketView {
+/// A ticket as taken in (also by the service-desk webhooks).
+pub(crate) fn taken(app: &App, t: TicketTaken) -> TicketView {
     let mut v = views::ticket(&t.ticket, app.writ.catalog());
     v.already_taken = t.already;
     v.not_filed = t.not_filed;
