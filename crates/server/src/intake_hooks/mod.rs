@@ -116,7 +116,7 @@ fn actor(key: &'static str, raw: &str) -> Result<IdentityId, ConfigError> {
     IdentityId::parse(raw.trim()).map_err(|e| ConfigError::Invalid { key, reason: format!("actor: {e}") })
 }
 
-fn attribute(key: &'static str, name: &str, raw: &str) -> Result<String, ConfigError> {
+pub(crate) fn attribute(key: &'static str, name: &str, raw: &str) -> Result<String, ConfigError> {
     let a = raw.trim();
     // The names `Writ::identity_by_attribute` accepts.
     if a.is_empty() || a.len() > 64 || !a.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':')) {
@@ -150,7 +150,7 @@ fn mac_of(secret: &str, parts: &[&[u8]]) -> HmacSha256 {
 
 /// Whether `mac` is the HMAC-SHA256 of `parts` (concatenated) under the
 /// secret, compared in constant time.
-fn hmac_matches(secret: &Secret, parts: &[&[u8]], mac: &[u8]) -> bool {
+pub(crate) fn hmac_matches(secret: &Secret, parts: &[&[u8]], mac: &[u8]) -> bool {
     mac_of(secret.expose(), parts).verify_slice(mac).is_ok()
 }
 

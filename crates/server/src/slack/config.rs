@@ -61,8 +61,8 @@ impl std::fmt::Debug for SlackService {
 }
 
 impl SlackService {
-    pub fn signing_secret(&self) -> &[u8] {
-        self.signing_secret.expose().as_bytes()
+    pub fn signing_secret(&self) -> &Secret {
+        &self.signing_secret
     }
 }
 
@@ -104,16 +104,14 @@ impl SlackConfig {
         if channel.is_empty() || !channel.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(invalid("approvals_channel", "write the channel's id (e.g. `C0123ABCD`, from the channel's details), not its name"));
         }
-        let attribute = self.identity_attribute.as_deref().map(str::trim).unwrap_or(DEFAULT_IDENTITY_ATTRIBUTE);
-        if attribute.is_empty() || !attribute.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-            return Err(invalid("identity_attribute", format!("`{attribute}` is not an attribute name: write e.g. `{DEFAULT_IDENTITY_ATTRIBUTE}`")));
-        }
+        let attribute =
+            crate::intake_hooks::attribute("slack", "`identity_attribute`", self.identity_attribute.as_deref().unwrap_or(DEFAULT_IDENTITY_ATTRIBUTE))?;
         let api_url = self.api_url.as_deref().unwrap_or(DEFAULT_API_URL);
         if self.ca_file.is_some() && !api_url.trim().starts_with("https://") {
             return Err(invalid("ca_file", "is for TLS: use an `https://` api_url, or remove it"));
         }
         let client = SlackClient::new(api_url, token, self.ca_file.as_deref()).map_err(|e| invalid("api_url", e))?;
-        Ok(SlackService { signing_secret, client: Arc::new(client), approvals_channel: channel.to_owned(), identity_attribute: attribute.to_owned() })
+        Ok(SlackService { signing_secret, client: Arc::new(client), approvals_channel: channel.to_owned(), identity_attribute: attribute })
     }
 }
 
@@ -138,7 +136,7 @@ mod tests {
     fn a_complete_section_reads_its_secrets_and_defaults_the_rest() {
         let dir = tempfile::tempdir().unwrap();
         let s = config(dir.path()).service().unwrap();
-        assert_eq!(s.signing_secret(), b"8f742231b10e8888abcd99yyyzzz85a5");
+        assert_eq!(s.signing_secret().expose(), "8f742231b10e8888abcd99yyyzzz85a5");
         assert_eq!((s.identity_attribute.as_str(), s.approvals_channel.as_str()), ("slack_user_id", "C0APPROVALS"));
         assert_eq!(s.client.describe(), "slack https://slack.com/api");
         let shown = format!("{s:?}");

@@ -5,8 +5,9 @@
 //! captured request cannot be replayed later (replays inside the window are
 //! caught by the delivery record, see `super`).
 
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
+use writ_connectors::secret::Secret;
+
+use crate::intake_hooks::{hmac_hex, hmac_matches};
 
 /// How far a request's timestamp may be from Writ's clock: Slack's own SDKs
 /// refuse requests older than five minutes.
@@ -40,27 +41,16 @@ fn skew(secs: i64) -> String {
     }
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn mac(secret: &[u8], timestamp: &str, body: &[u8]) -> HmacSha256 {
-    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes a key of any length");
-    mac.update(b"v0:");
-    mac.update(timestamp.as_bytes());
-    mac.update(b":");
-    mac.update(body);
-    mac
-}
-
 /// The `X-Slack-Signature` value for `body` sent at `timestamp` (what Slack
 /// computes; tests sign their requests with it).
-pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
-    format!("v0={}", hex::encode(mac(secret, timestamp, body).finalize().into_bytes()))
+pub fn sign(secret: &str, timestamp: &str, body: &[u8]) -> String {
+    format!("v0={}", hmac_hex(secret, &[b"v0:", timestamp.as_bytes(), b":", body]))
 }
 
 /// Checks the two headers (as received, `None` when absent) against `body`
 /// at unix time `now`. The timestamp is checked before the MAC, so a stale
 /// request is named as such even when it was signed correctly.
-pub fn verify(secret: &[u8], timestamp: Option<&str>, signature: Option<&str>, body: &[u8], now: i64) -> Result<(), SignatureError> {
+pub fn verify(secret: &Secret, timestamp: Option<&str>, signature: Option<&str>, body: &[u8], now: i64) -> Result<(), SignatureError> {
     let timestamp = timestamp.ok_or(SignatureError::Missing(TIMESTAMP_HEADER))?.trim();
     let signature = signature.ok_or(SignatureError::Missing(SIGNATURE_HEADER))?.trim();
     if timestamp.is_empty() || !timestamp.bytes().all(|b| b.is_ascii_digit()) || timestamp.len() > 12 {
@@ -72,7 +62,11 @@ pub fn verify(secret: &[u8], timestamp: Option<&str>, signature: Option<&str>, b
     if skew.abs() > TOLERANCE_SECS {
         return Err(SignatureError::Stale(skew));
     }
-    mac(secret, timestamp, body).verify_slice(&presented).map_err(|_| SignatureError::Mismatch)
+    if hmac_matches(secret, &[b"v0:", timestamp.as_bytes(), b":", body], &presented) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
 }
 
 #[cfg(test)]
@@ -88,7 +82,7 @@ mod tests {
     fn check(v: &Value, body: &[u8], now: i64) -> Result<(), SignatureError> {
         let headers = &v["headers"];
         verify(
-            v["signing_secret"].as_str().unwrap().as_bytes(),
+            &Secret::new(v["signing_secret"].as_str().unwrap()),
             headers["X-Slack-Request-Timestamp"].as_str(),
             headers["X-Slack-Signature"].as_str(),
             body,
@@ -103,7 +97,7 @@ mod tests {
             let body = v["body"].as_str().unwrap().as_bytes();
             let now = v["verifier_clock_for_freshness_check"].as_i64().unwrap();
             check(&v, body, now).unwrap_or_else(|e| panic!("{name}: {e}"));
-            let signed = sign(v["signing_secret"].as_str().unwrap().as_bytes(), v["headers"]["X-Slack-Request-Timestamp"].as_str().unwrap(), body);
+            let signed = sign(v["signing_secret"].as_str().unwrap(), v["headers"]["X-Slack-Request-Timestamp"].as_str().unwrap(), body);
             assert_eq!(signed, v["expected_signature"].as_str().unwrap(), "{name}");
             // Inside the window either way; outside it, refused as stale.
             check(&v, body, now + TOLERANCE_SECS).unwrap();
@@ -121,16 +115,16 @@ mod tests {
         // The same payload re-encoded (`%20` as `+`) is not what was signed.
         assert_eq!(check(&v, body.replace("%20", "+").as_bytes(), now), Err(SignatureError::Mismatch));
         assert_eq!(check(&v, format!("{body}&x=1").as_bytes(), now), Err(SignatureError::Mismatch));
-        let secret = v["signing_secret"].as_str().unwrap().as_bytes();
+        let secret = &Secret::new(v["signing_secret"].as_str().unwrap());
         let sig = v["expected_signature"].as_str();
         assert_eq!(verify(secret, Some("1678252217"), sig, body.as_bytes(), now), Err(SignatureError::Mismatch), "the timestamp is signed");
-        assert_eq!(verify(b"another-secret", Some("1678252216"), sig, body.as_bytes(), now), Err(SignatureError::Mismatch));
+        assert_eq!(verify(&Secret::new("another-secret"), Some("1678252216"), sig, body.as_bytes(), now), Err(SignatureError::Mismatch));
     }
 
     #[test]
     fn missing_or_malformed_headers_are_named() {
-        let secret = b"s";
-        let sig = sign(secret, "1700000000", b"x");
+        let secret = &Secret::new("s");
+        let sig = sign("s", "1700000000", b"x");
         let now = 1_700_000_000;
         assert_eq!(verify(secret, None, Some(&sig), b"x", now), Err(SignatureError::Missing("X-Slack-Request-Timestamp")));
         assert_eq!(verify(secret, Some("1700000000"), None, b"x", now), Err(SignatureError::Missing("X-Slack-Signature")));
