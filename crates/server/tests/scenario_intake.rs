@@ -1,8 +1,9 @@
 //! The intake scenario end to end, on real servers: Request Tracker (the
 //! organisation's service desk) and PostgreSQL (the target). A ticket filed
 //! in RT becomes a classified, routed Writ request; the governed one is
-//! approved by the requester's manager and provisioned on PostgreSQL, read
-//! back, and the RT ticket shows each step and the outcome; a password
+//! approved by the requester's manager with a click in Slack (Slack-shaped,
+//! signed callbacks; Slack's Web API a local listener, as Slack cannot run
+//! here) and provisioned on PostgreSQL, read back, and the RT ticket shows each step and the outcome; a password
 //! reset goes down the help-desk path and changes no access anywhere.
 
 mod common;
@@ -12,6 +13,7 @@ use serde_json::json;
 use writ_testkit::request_tracker::{RequestTracker, WRIT_QUEUE, WRIT_REQUEST_CF};
 use writ_testkit::PgServer;
 
+use common::slack::{self, click, link, FakeSlack};
 use common::{harness_with_pg, Harness, ManualClock};
 
 struct World {
@@ -27,6 +29,7 @@ async fn world() -> World {
     let pg = PgServer::start().expect("PostgreSQL (run scripts/install-test-deps.sh)");
     pg.psql("CREATE ROLE payments_admin NOLOGIN; CREATE ROLE alice LOGIN; CREATE ROLE bob LOGIN").unwrap();
     let (url, token) = (rt.base_url(), rt.raw_token().to_owned());
+    let (_slack, slack_api) = FakeSlack::start().await;
     let extra = move |data: &std::path::Path| {
         let mut catalog = std::fs::read_to_string(data.join("catalog.toml")).unwrap();
         catalog.push_str(
@@ -38,9 +41,10 @@ async fn world() -> World {
         format!(
             "\n[request_tracker]\nurl = \"{url}\"\ntoken_file = \"{}\"\nqueue = \"{WRIT_QUEUE}\"\nactor = \"svc-service-desk\"\nwrit_url = \"https://writ.example.test\"\n",
             data.join("rt-token").display()
-        )
+        ) + &FakeSlack::config(&slack_api, data)
     };
     let h = harness_with_pg(pg.url(), ManualClock::new(), extra).await;
+    link(&h, &[("mona", "U0MONA")]).await;
     World { rt, pg, h }
 }
 
@@ -122,8 +126,9 @@ async fn rt_tickets_are_classified_routed_decided_provisioned_on_postgres_and_rt
     assert!(w.said(reset).iter().any(|n| n.contains("cannot grant or widen access")), "{:?}", w.said(reset));
     assert!(!w.member_of("payments_admin", "alice"), "nothing is granted before the decision");
 
-    // Her manager approves; the grant is put in place on PostgreSQL and read back.
-    let (code, v) = w.h.post("mona", &format!("/v1/requests/{request}/approve"), json!({ "reason": "migration window tonight" })).await;
+    // Her manager approves with a click in Slack; the grant is put in place
+    // on PostgreSQL and read back.
+    let (code, v, _) = slack::send(&w.h, &click("writ_approve", &request.to_string(), "U0MONA")).await;
     assert_eq!(code, StatusCode::OK, "{v}");
     w.settle().await;
     assert!(w.member_of("payments_admin", "alice"), "alice holds payments_admin on the real PostgreSQL");

@@ -11,75 +11,18 @@
 //!
 //! Slack itself cannot run here: its Web API (`chat.postMessage`,
 //! `views.open`, `chat.update`) is a local listener that records each call
-//! and answers `{"ok":true}`, and `[slack] api_url` points at it.
+//! and answers `{"ok":true}` (`common::slack::FakeSlack`), and
+//! `[slack] api_url` points at it.
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::http::StatusCode;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
+use common::slack::{self, click, form, link, sign, FakeSlack, Headers, BOT_TOKEN, CHANNEL, SIGNING_SECRET};
 use common::{harness_with, Harness, ManualClock};
-
-const SIGNING_SECRET: &str = "writ-test-signing-secret-NOT-REAL";
-const BOT_TOKEN: &str = "xoxb-test-bot-token-NOT-REAL";
-const CHANNEL: &str = "C0APPROVALS";
-
-/// Request headers, by name.
-type Headers = Vec<(&'static str, String)>;
-
-/// One call to the fake Slack Web API.
-#[derive(Debug, Clone)]
-struct Call {
-    method: String,
-    authorization: String,
-    body: Value,
-}
-
-/// A local stand-in for `https://slack.com/api`: records every call.
-#[derive(Clone, Default)]
-struct FakeSlack {
-    calls: Arc<Mutex<Vec<Call>>>,
-}
-
-async fn record(State(s): State<FakeSlack>, Path(method): Path<String>, headers: HeaderMap, Json(body): Json<Value>) -> Json<Value> {
-    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    s.calls.lock().unwrap().push(Call { method, authorization, body });
-    Json(json!({ "ok": true }))
-}
-
-impl FakeSlack {
-    async fn start() -> (FakeSlack, String) {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/api", listener.local_addr().unwrap());
-        let s = FakeSlack::default();
-        let app = Router::new().route("/api/{method}", post(record)).with_state(s.clone());
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        (s, url)
-    }
-
-    fn calls(&self, method: &str) -> Vec<Call> {
-        self.calls.lock().unwrap().iter().filter(|c| c.method == method).cloned().collect()
-    }
-
-    /// Waits (a bounded while) for a call made after the answer was sent.
-    async fn eventually(&self, method: &str) -> Vec<Call> {
-        for _ in 0..100 {
-            let calls = self.calls(method);
-            if !calls.is_empty() {
-                return calls;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-        panic!("no `{method}` call reached the fake Slack");
-    }
-}
 
 struct Slack {
     h: Harness,
@@ -95,35 +38,16 @@ async fn setup() -> Slack {
     let h = harness_with(
         move |policies| {
             let data = policies.parent().unwrap();
-            std::fs::write(data.join("slack-signing-secret"), format!("{SIGNING_SECRET}\n")).unwrap();
-            std::fs::write(data.join("slack-bot-token"), format!("{BOT_TOKEN}\n")).unwrap();
             let config = data.join("writ.toml");
             let mut text = std::fs::read_to_string(&config).unwrap();
-            text.push_str(&format!(
-                "\n[slack]\nsigning_secret_file = \"slack-signing-secret\"\nbot_token_file = \"slack-bot-token\"\napi_url = \"{api_url}\"\napprovals_channel = \"{CHANNEL}\"\n"
-            ));
+            text.push_str(&FakeSlack::config(&api_url, data));
             std::fs::write(&config, text).unwrap();
         },
         Some(clock.clone()),
     )
     .await;
-    for (who, slack_id) in [("alice", "U0ALICE"), ("bob", "U0BOB"), ("mona", "U0MONA"), ("sam", "U0SAM")] {
-        let mut identity = h.app.writ.identity(&who.parse().unwrap()).await.unwrap();
-        identity.attributes.insert("slack_user_id".into(), slack_id.into());
-        h.app.writ.upsert_identities(None, vec![identity]).await.unwrap();
-    }
+    link(&h, &[("alice", "U0ALICE"), ("bob", "U0BOB"), ("mona", "U0MONA"), ("sam", "U0SAM")]).await;
     Slack { h, fake, clock }
-}
-
-/// The captured block_actions payload, clicked by `user` on `action_id` of
-/// request `id`.
-fn click(action_id: &str, id: &str, user: &str) -> Value {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/webhooks/slack/block_actions_message_button.json");
-    let mut p: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    p["actions"][0]["action_id"] = json!(action_id);
-    p["actions"][0]["value"] = json!(id);
-    p["user"]["id"] = json!(user);
-    p
 }
 
 /// The reason dialog (as `views.open` opened it) submitted by `user`.
@@ -132,15 +56,6 @@ fn submission(view: &Value, user: &str, reason: &str) -> Value {
     view["id"] = json!("V0DENY");
     view["state"] = json!({ "values": { "reason": { "reason_input": { "type": "plain_text_input", "value": reason } } } });
     json!({ "type": "view_submission", "team": { "id": "T0G9PQBBK" }, "user": { "id": user }, "api_app_id": "A111", "trigger_id": "4916855695381.xxx.zzz", "view": view })
-}
-
-/// The body as Slack sends it: one form field, spaces as `%20`.
-fn form(payload: &Value) -> String {
-    format!("payload={}", form_urlencoded::byte_serialize(payload.to_string().as_bytes()).collect::<String>().replace('+', "%20"))
-}
-
-fn sign(timestamp: i64, body: &str) -> String {
-    writ_server::slack::signature::sign(SIGNING_SECRET, &timestamp.to_string(), body.as_bytes())
 }
 
 impl Slack {
@@ -152,24 +67,12 @@ impl Slack {
         self.h.app.writ.store().audit_head().await.unwrap().0
     }
 
-    /// POSTs `body` to the interaction endpoint with exactly these headers.
     async fn raw(&self, body: &str, headers: &[(&str, String)]) -> (StatusCode, Value) {
-        let mut req = axum::http::Request::builder().method("POST").uri("/slack/interactions").header("content-type", "application/x-www-form-urlencoded");
-        for (name, value) in headers {
-            req = req.header(*name, value);
-        }
-        let resp = self.h.router.clone().oneshot(req.body(Body::from(body.to_owned())).unwrap()).await.unwrap();
-        let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-        (status, serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned())))
+        slack::raw(&self.h, body, headers).await
     }
 
-    /// POSTs `payload` signed now, as Slack would; returns the signature too.
     async fn send(&self, payload: &Value) -> (StatusCode, Value, Headers) {
-        let body = form(payload);
-        let headers = vec![("x-slack-request-timestamp", self.now().to_string()), ("x-slack-signature", sign(self.now(), &body))];
-        let (status, v) = self.raw(&body, &headers).await;
-        (status, v, headers)
+        slack::send(&self.h, payload).await
     }
 
     /// alice asks for privileged access to the analytics replica: pending
@@ -379,8 +282,7 @@ async fn only_a_mapped_active_approver_who_is_not_the_requester_may_click() {
 #[tokio::test]
 async fn without_a_slack_section_the_endpoint_is_not_there() {
     let h = common::harness().await;
-    let body = "payload=%7B%7D";
-    let req = axum::http::Request::builder().method("POST").uri("/slack/interactions").body(Body::from(body)).unwrap();
-    let resp = h.router.clone().oneshot(req).await.unwrap();
-    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let (status, v) = slack::raw(&h, "payload=%7B%7D", &[]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+    assert!(v["message"].as_str().unwrap().contains("[slack]"), "{v}");
 }

@@ -16,6 +16,7 @@ use tower::ServiceExt;
 use writ_app::ports::Clock;
 use writ_server::config::Config;
 
+pub mod slack;
 pub mod webhook;
 
 pub struct Harness {
