@@ -140,7 +140,7 @@ mod tests {
     }
 
     fn catalog() -> Catalog {
-        let stage = |name: &str, approvers| StageSpec { name: name.into(), approvers, required: 1 };
+        let stage = |name: &str, approvers| StageSpec::new(name, approvers, 1);
         Catalog::new(
             vec![Target {
                 id: "pg".parse().unwrap(),

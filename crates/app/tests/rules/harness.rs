@@ -147,7 +147,7 @@ impl Clock for HandClock {
 }
 
 fn stage(name: &str, approvers: ApproverRule, required: u32) -> StageSpec {
-    StageSpec { name: name.into(), approvers, required }
+    StageSpec::new(name, approvers, required)
 }
 
 fn entitlement(name: &str, owners: &[&str], risk: RiskTier, stages: Vec<StageSpec>) -> Entitlement {
