@@ -455,6 +455,26 @@ impl Store for SqlStore {
         rows.iter().map(|r| doc("request", r)).collect()
     }
 
+    async fn due_chases(&self, now: DateTime<Utc>, after: Option<RequestId>, max: u32) -> Result<Vec<Request>, StoreError> {
+        let rows = sqlx::query("SELECT doc FROM requests WHERE state = 'pending' AND chase_at <= $1 AND id > $2 ORDER BY id LIMIT $3")
+            .bind(millis(now))
+            .bind(after.map_or(String::new(), |r| r.to_string()))
+            .bind(limit(max))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| doc("request", r)).collect()
+    }
+
+    async fn past_sla_count(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM requests WHERE state = 'pending' AND sla_due_at <= $1")
+            .bind(millis(now))
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db_err)?;
+        row.try_get::<i64, _>("n").map(|n| n as u64).map_err(db_err)
+    }
+
     async fn ledger(&self, target: &TargetId) -> Result<Vec<LedgerRow>, StoreError> {
         // Columns only: a target's ledger may hold every grant ever made on it.
         if let Some(path) = self.sqlite_path.clone() {
