@@ -28,6 +28,10 @@ pub enum AppError {
     #[error("delivery `{id}` from {sender} was accepted before: a replay is refused (a sender retrying must send a new delivery id)")]
     Replayed { sender: String, id: String },
 
+    /// A service desk could not be read (down, or it refused Writ's token).
+    #[error("the service desk {desk} could not be read: {reason}")]
+    DeskUnavailable { desk: String, reason: String },
+
     #[error(transparent)]
     Store(StoreError),
 

@@ -71,6 +71,10 @@ pub const TICKET_PROOFED: &str = "ticket.proofed";
 pub const TICKET_RESOLVED: &str = "ticket.resolved";
 /// A help-desk ticket found to change access went to the governed path.
 pub const TICKET_REROUTED: &str = "ticket.rerouted";
+/// What became of a ticket was written back to its service desk.
+pub const TICKET_WRITTEN_BACK: &str = "ticket.written_back";
+/// A write-back to a service desk was given up (the desk kept refusing).
+pub const TICKET_WRITE_BACK_ABANDONED: &str = "ticket.write_back_abandoned";
 /// A service desk's or chat's webhook delivery was accepted (signed, well
 /// formed, from a known identity), before Writ acted on it.
 pub const WEBHOOK_ACCEPTED: &str = "webhook.accepted";

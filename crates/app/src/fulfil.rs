@@ -260,6 +260,7 @@ impl Writ {
                     (JobKind::Provision, _, _) => self.finish_job_only(job).await,
                     (JobKind::Revoke { grant }, _, _) => self.remove(job, *grant).await,
                     (JobKind::Notify { notification }, _, _) => self.deliver(job, notification).await,
+                    (JobKind::WriteBack { update }, _, _) => self.run_write_back(job, update).await,
                     (JobKind::Reprovision { grant }, _, _) => self.reprovision(job, *grant).await,
                     (JobKind::Reconcile { target }, _, _) => self.scheduled_reconcile(job, target).await,
                 }

@@ -8,6 +8,7 @@
 
 pub mod authz;
 pub mod break_glass;
+pub mod desk;
 pub mod error;
 pub mod events;
 pub mod expiry;

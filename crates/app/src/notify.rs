@@ -12,8 +12,7 @@ use writ_core::ids::RequestId;
 use writ_core::request::Request;
 
 use crate::events::{self, about};
-use crate::fulfil::backoff;
-use crate::ports::{Change, Job, Notification, NotificationKind, NotifyError, StoreError};
+use crate::ports::{Change, Job, Notification, NotificationKind, StoreError};
 use crate::{AppError, Writ};
 
 /// Deliveries tried before a notification is given up (about two hours at the
@@ -159,10 +158,15 @@ pub fn notification_for(e: &NewEvent) -> Option<Notification> {
 
 impl Writ {
     /// Commits `change`, with a delivery job for every notification its events
-    /// cause (when a notifier is configured). Every use-case commits through here.
+    /// cause (when a notifier is configured) and every write-back to a
+    /// service desk's ticket. Every use-case commits through here.
     pub(crate) async fn commit(&self, mut change: Change) -> Result<Vec<AuditEvent>, StoreError> {
         if self.notifier.is_some() {
             let jobs: Vec<Job> = change.events.iter().filter_map(notification_for).map(|n| Job::notify(n, self.clock.now())).collect();
+            change.jobs.extend(jobs);
+        }
+        if !self.desks.is_empty() {
+            let jobs = self.write_back_jobs(&change).await?;
             change.jobs.extend(jobs);
         }
         self.store.commit(change).await
@@ -174,38 +178,21 @@ impl Writ {
             tracing::warn!(notification = %n.id, "no notifier is configured any more; dropping a queued notification");
             return self.finish_job_only(job).await;
         };
-        let attempts = job.attempts + 1;
         let outcome = notifier.deliver(n).await;
-        let now = self.clock.now();
-        let mut change = Change::default();
-        let record = |kind: &str, extra: Value| {
-            let mut payload = json!({ "notification": n.id, "kind": n.kind.as_str(), "event": n.event, "receiver": notifier.describe(), "attempt": attempts });
+        let receiver = notifier.describe();
+        let record = |kind: &str, attempt: u32, extra: Value| {
+            let mut payload = json!({ "notification": n.id, "kind": n.kind.as_str(), "event": n.event, "receiver": receiver, "attempt": attempt });
             if let (Value::Object(p), Value::Object(x)) = (&mut payload, extra) {
                 p.extend(x);
             }
+            let now = self.clock.now();
             match n.request {
                 Some(r) => about(r, kind, "system", now, payload),
                 None => events::general(kind, "system", now, payload),
             }
         };
-        match outcome {
-            Ok(()) => {
-                change.events.push(record(events::NOTIFICATION_DELIVERED, json!({})));
-                change.finished_jobs.push(job.id.clone());
-            }
-            Err(NotifyError::Transient(e)) if attempts < MAX_DELIVERY_ATTEMPTS => {
-                let next_at = now + backoff(attempts);
-                tracing::warn!(notification = %n.id, kind = n.kind.as_str(), attempts, error = %e, next_at = %next_at, "notification not delivered; retrying");
-                change.jobs.push(Job { due_at: next_at, attempts, ..job.clone() });
-            }
-            Err(e) => {
-                tracing::error!(notification = %n.id, kind = n.kind.as_str(), attempts, error = %e, "notification given up: {}", n.summary);
-                change.events.push(record(events::NOTIFICATION_ABANDONED, json!({ "error": e.to_string() })));
-                change.finished_jobs.push(job.id.clone());
-            }
-        }
-        self.commit(change).await?;
-        Ok(())
+        let what = format!("notification {} ({}: {})", n.id, n.kind.as_str(), n.summary);
+        self.settle_delivery(job, outcome, &what, events::NOTIFICATION_DELIVERED, events::NOTIFICATION_ABANDONED, record).await
     }
 }
 

@@ -77,6 +77,8 @@ pub struct Writ {
     pub(crate) notifier: Option<Arc<dyn Notifier>>,
     pub(crate) runs: crate::reconcile::RunsUnderWay,
     pub(crate) classifier: Option<Arc<dyn crate::ports::TicketClassifier>>,
+    /// The service desks tickets come from, by their source name.
+    pub(crate) desks: BTreeMap<String, Arc<dyn crate::ports::ServiceDesk>>,
 }
 
 /// Logs one decision: at debug level with its determining policies, and its
@@ -107,6 +109,7 @@ impl Writ {
             notifier: None,
             runs: Default::default(),
             classifier: None,
+            desks: BTreeMap::new(),
         }
     }
 
@@ -132,6 +135,13 @@ impl Writ {
     /// Sends notifications through `notifier` (without one, none are queued).
     pub fn with_notifier(mut self, notifier: Arc<dyn Notifier>) -> Self {
         self.notifier = Some(notifier);
+        self
+    }
+
+    /// Takes tickets from `desk` (see [`Writ::poll_desk`]) and writes back
+    /// to them what became of each.
+    pub fn with_desk(mut self, desk: Arc<dyn crate::ports::ServiceDesk>) -> Self {
+        self.desks.insert(desk.source().to_owned(), desk);
         self
     }
 

@@ -8,6 +8,7 @@ pub mod ldap;
 mod manual;
 pub mod postgres;
 pub mod redis;
+pub mod request_tracker;
 pub mod scim;
 pub mod secret;
 pub mod tls;

@@ -149,14 +149,19 @@ impl Notifier for WebhookNotifier {
             .send()
             .await
             .map_err(|e| NotifyError::Transient(format!("{}: {}", self.describe(), crate::scim::describe(e))))?;
-        let status = reply.status();
-        if status.is_success() {
-            Ok(())
-        } else if status.is_server_error() || status.as_u16() == 429 {
-            Err(NotifyError::Transient(format!("{} answered {status}", self.describe())))
-        } else {
-            Err(NotifyError::Permanent(format!("{} answered {status}", self.describe())))
-        }
+        status_outcome(&self.describe(), reply.status())
+    }
+}
+
+/// A receiver's answer as a delivery outcome: 2xx done; 5xx or 429 worth
+/// retrying; any other refusal permanent. Only the status line is kept.
+pub fn status_outcome(receiver: &str, status: reqwest::StatusCode) -> Result<(), NotifyError> {
+    if status.is_success() {
+        Ok(())
+    } else if status.is_server_error() || status.as_u16() == 429 {
+        Err(NotifyError::Transient(format!("{receiver} answered {status}")))
+    } else {
+        Err(NotifyError::Permanent(format!("{receiver} answered {status}")))
     }
 }
 

@@ -115,6 +115,11 @@ pub struct Config {
     /// (`standard`, `off` or a model file) and the routing thresholds.
     #[serde(default, skip_serializing)]
     pub intake: crate::intake::IntakeConfig,
+    /// Tickets from Request Tracker (REST 2.0): `[request_tracker]` with
+    /// `url`, the token (`token_env`/`token_file`), `queue`, `actor`.
+    /// Absent: none.
+    #[serde(default, skip_serializing)]
+    pub request_tracker: Option<writ_connectors::request_tracker::RequestTrackerConfig>,
 }
 
 /// `[tokens]`: the longest a token may last; empty keeps the default.
@@ -281,6 +286,7 @@ impl Default for Config {
             tokens: TokensConfig::default(),
             oidc: None,
             intake: crate::intake::IntakeConfig::default(),
+            request_tracker: None,
         }
     }
 }
@@ -487,6 +493,9 @@ impl Config {
         }
         if let Some(n) = &self.notifications {
             warnings.extend(plaintext_warning("the webhook (`[notifications] webhook_url`)", &n.webhook_url, false, Some("ca_file")));
+        }
+        if let Some(rt) = &self.request_tracker {
+            warnings.extend(plaintext_warning("Request Tracker (`[request_tracker] url`)", &rt.url, false, Some("ca_file")));
         }
         warnings.extend(plaintext_warning("the audit witness (`audit_witness_url`)", &self.audit_witness_url, false, Some("audit_witness_ca_file")));
         warnings

@@ -71,7 +71,9 @@ impl From<AppError> for ApiError {
             AppError::Forbidden { .. } => Self::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
             AppError::Conflict { .. } | AppError::Stale { .. } => Self::new(StatusCode::CONFLICT, "conflict", e.to_string()),
             AppError::Replayed { .. } => Self::new(StatusCode::CONFLICT, "replayed", e.to_string()),
-            AppError::Connector(_) | AppError::NoConnector { .. } => Self::new(StatusCode::BAD_GATEWAY, "target_failed", e.to_string()),
+            AppError::Connector(_) | AppError::NoConnector { .. } | AppError::DeskUnavailable { .. } => {
+                Self::new(StatusCode::BAD_GATEWAY, "target_failed", e.to_string())
+            }
             AppError::Store(inner) => {
                 // The detail goes to the log, not to the caller.
                 tracing::error!(error = %inner, "store failure");

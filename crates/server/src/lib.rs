@@ -6,6 +6,7 @@ pub mod auth;
 pub mod catalog_file;
 pub mod clock;
 pub mod config;
+pub mod desk;
 pub mod error;
 pub mod init;
 pub mod intake;

@@ -45,6 +45,8 @@ pub struct App {
     pub oidc: Option<Arc<crate::oidc::Oidc>>,
     /// Inbound SCIM, when `[scim]` is configured.
     pub scim: Option<Arc<crate::scim::ScimService>>,
+    /// The service desks whose queues are read (`[request_tracker]`).
+    pub desk_polls: Arc<Vec<crate::desk::DeskPoll>>,
 }
 
 impl App {
@@ -119,6 +121,12 @@ pub async fn build_with_connectors(
     if let Some(c) = classifier {
         writ = writ.with_classifier(Arc::new(c));
     }
+    let mut desk_polls = Vec::new();
+    if let Some((desk, poll)) = crate::desk::request_tracker(cfg.request_tracker.as_ref(), &identities)? {
+        tracing::info!(desk = %writ_app::ports::ServiceDesk::describe(&desk), every = ?poll.every, "tickets are taken from a service desk");
+        writ = writ.with_desk(Arc::new(desk));
+        desk_polls.push(poll);
+    }
     if let Some(webhook) = &cfg.notifications {
         let notifier = writ_connectors::webhook::WebhookNotifier::new(webhook)?;
         tracing::info!(receiver = %writ_app::ports::Notifier::describe(&notifier), "notifications go to a webhook");
@@ -134,7 +142,7 @@ pub async fn build_with_connectors(
             );
         }
     }
-    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness), oidc, scim }, r))
+    Ok((App { writ: Arc::new(writ), metrics, signing_key: Arc::new(signing_key), witness: Arc::new(witness), oidc, scim, desk_polls: Arc::new(desk_polls) }, r))
 }
 
 async fn observe(State(app): State<App>, req: Request, next: Next) -> Response {

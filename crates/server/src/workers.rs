@@ -28,8 +28,10 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub async fn run(app: App, checkpoint_every: Duration, shutdown: watch::Receiver<bool>) {
     // Jobs run on their own task: a slow target must not delay checkpoints.
     let jobs = tokio::spawn(run_jobs(app.clone(), shutdown.clone()));
+    let desks = tokio::spawn(crate::desk::run_polls(app.clone(), shutdown.clone()));
     run_periodic(app, checkpoint_every, shutdown).await;
     let _ = jobs.await;
+    let _ = desks.await;
 }
 
 /// When a backlog waits, the worker claims again as soon as this many places

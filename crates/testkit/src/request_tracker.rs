@@ -94,13 +94,18 @@ const INITIALDATA: &str = r#"our @Queues = ({
     CorrespondAddress => 'access@writ.test',
     CommentAddress    => 'access-comment@writ.test',
 });
-our @CustomFields = ({
-    Name        => 'Writ request',
+our @CustomFields = map { {
+    Name        => $_->[0],
     Type        => 'FreeformSingle',
     LookupType  => 'RT::Queue-RT::Ticket',
-    Description => 'The Writ access request this ticket is about',
+    Description => $_->[1],
     ApplyTo     => ['Writ Access'],
-});
+} } (
+    ['Writ request',      'The Writ access request this ticket is about'],
+    ['Writ request type', 'The request type the form asks for (e.g. application_access)'],
+    ['Writ entitlements', 'The entitlements asked for (ids, separated by commas)'],
+    ['Writ duration',     'How long the access is asked for (e.g. 8h)'],
+);
 our @Scrips = ({
     Description       => 'Writ webhook',
     ScripCondition    => 'On Transaction',

@@ -13,12 +13,14 @@ use writ_core::task::FulfilmentTask;
 use writ_core::token::Token;
 
 mod connector;
+mod desk;
 mod notify;
 mod page;
 mod reconcile;
 mod scim;
 
 pub use connector::{Account, AccountState, Applied, Connector, ConnectorError, ConnectorInfo, LiveEntitlement, Order, READ_BACK_ATTEMPTS};
+pub use desk::{DeskStatus, DeskTicket, DeskUpdate, ServiceDesk};
 pub use notify::{Notification, NotificationKind, Notifier, NotifyError};
 pub use page::{Cursor, CursorError, Page};
 pub use reconcile::{ActionTaken, LedgerRow, ReconcileRun, RunFilter, RunObservation, RunRecord, RunState};
@@ -112,6 +114,8 @@ pub enum JobKind {
     Reprovision { grant: GrantId },
     /// Reconcile `target` on schedule; queued again after each run.
     Reconcile { target: writ_core::ids::TargetId },
+    /// Write what happened back to a service desk's ticket.
+    WriteBack { update: Box<DeskUpdate> },
 }
 
 impl Job {
@@ -143,6 +147,17 @@ impl Job {
 
     pub fn notify(n: Notification, due_at: DateTime<Utc>) -> Self {
         Job { id: format!("notify:{}", n.id), request: n.request, entitlement: None, due_at, attempts: 0, kind: JobKind::Notify { notification: Box::new(n) } }
+    }
+
+    pub fn write_back(update: DeskUpdate, due_at: DateTime<Utc>) -> Self {
+        Job {
+            id: format!("write-back:{}", uuid::Uuid::new_v4()),
+            request: update.request,
+            entitlement: None,
+            due_at,
+            attempts: 0,
+            kind: JobKind::WriteBack { update: Box::new(update) },
+        }
     }
 
     pub fn revoke(grant: &Grant, due_at: DateTime<Utc>) -> Self {
