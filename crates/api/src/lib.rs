@@ -95,6 +95,16 @@ pub struct StageView {
     pub required: u32,
     pub approvals: Vec<String>,
     pub passed: bool,
+    /// How long it may wait once open (`sla` in the catalog), e.g. `4h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<String>,
+    /// When its approvers were reminded, waiting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reminded_at: Option<DateTime<Utc>>,
+    /// Whom it was escalated to past its SLA (they may approve it too),
+    /// e.g. "`mona`" or "members of group `security-leads`".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalated_to: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

@@ -37,6 +37,10 @@ pub const TOKEN_ISSUED: &str = "token.issued";
 pub const TOKEN_REVOKED: &str = "token.revoked";
 pub const REQUEST_AWAITING_REVIEW: &str = "request.awaiting_review";
 pub const GRANT_REMOVAL_OVERDUE: &str = "grant.removal_overdue";
+/// An open approval stage reached its reminder point: its approvers are reminded.
+pub const REQUEST_STAGE_REMINDED: &str = "request.stage_reminded";
+/// An open approval stage passed its SLA: escalated, its escalation may approve it.
+pub const REQUEST_STAGE_ESCALATED: &str = "request.stage_escalated";
 pub const GRANT_EXTENSION_REQUESTED: &str = "grant.extension_requested";
 pub const BREAK_GLASS_USED: &str = "break_glass.used";
 pub const BREAK_GLASS_REVIEWED: &str = "break_glass.reviewed";

@@ -85,6 +85,7 @@ impl Parties<'_> {
             Relation::StageApprover => {
                 track.is_some_and(|t| t.stages.iter().any(|s| matches!(&s.spec.approvers, ApproverRule::Group(g) if principal.in_group(g))))
             }
+            Relation::StageEscalation => track.is_some_and(|t| t.stages.iter().any(|s| s.escalated.as_ref().is_some_and(|e| e.to.admits(principal)))),
             Relation::Fulfiller => fulfillers.is_some_and(|g| principal.in_group(g)),
         };
         Relation::ALL.into_iter().filter(|&r| holds(r)).map(|r| r.as_str().to_owned()).collect()
@@ -140,7 +141,7 @@ mod tests {
     }
 
     fn catalog() -> Catalog {
-        let stage = |name: &str, approvers| StageSpec { name: name.into(), approvers, required: 1 };
+        let stage = |name: &str, approvers| StageSpec::new(name, approvers, 1);
         Catalog::new(
             vec![Target {
                 id: "pg".parse().unwrap(),

@@ -26,6 +26,7 @@ pub mod reconcile;
 pub mod review;
 pub mod scim;
 pub mod service;
+pub mod stage_sla;
 pub mod submit;
 pub mod tokens;
 

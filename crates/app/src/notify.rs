@@ -66,6 +66,30 @@ pub fn notification_for(e: &NewEvent) -> Option<Notification> {
                 .unwrap_or_default();
             (NotificationKind::ApprovalNeeded, format!("access for `{}` waits for review: {}", text(p, "subject"), stages.join("; ")))
         }
+        events::REQUEST_STAGE_REMINDED => (
+            NotificationKind::ApprovalReminder,
+            format!(
+                "reminder: access to `{}` for `{}` waits at stage `{}` since {}: {} must review it before {}",
+                text(p, "entitlement"),
+                text(p, "subject"),
+                text(p, "stage"),
+                text(p, "opened_at"),
+                text(p, "to"),
+                text(p, "due_at"),
+            ),
+        ),
+        events::REQUEST_STAGE_ESCALATED => (
+            NotificationKind::ApprovalEscalated,
+            format!(
+                "ESCALATED: access to `{}` for `{}` passed its SLA at stage `{}` ({}) with no decision; {} may now approve it besides {}",
+                text(p, "entitlement"),
+                text(p, "subject"),
+                text(p, "stage"),
+                text(p, "due_at"),
+                text(p, "to"),
+                text(p, "approvers"),
+            ),
+        ),
         events::GRANT_STARTED => {
             (NotificationKind::AccessGranted, format!("`{}` now holds `{}` until {}", text(p, "subject"), text(p, "entitlement"), text(p, "expires_at")))
         }
@@ -184,13 +208,15 @@ mod tests {
     }
 
     #[test]
-    fn the_five_kinds_of_event_notify_and_no_other() {
+    fn the_kinds_of_event_that_notify_and_no_other() {
         let cases = [
             (events::REQUEST_AWAITING_REVIEW, NotificationKind::ApprovalNeeded),
             (events::GRANT_STARTED, NotificationKind::AccessGranted),
             (events::BREAK_GLASS_USED, NotificationKind::BreakGlassUsed),
             (events::BREAK_GLASS_REVIEW_OVERDUE, NotificationKind::ReviewOverdue),
             (events::GRANT_REMOVAL_OVERDUE, NotificationKind::RevocationOverdue),
+            (events::REQUEST_STAGE_REMINDED, NotificationKind::ApprovalReminder),
+            (events::REQUEST_STAGE_ESCALATED, NotificationKind::ApprovalEscalated),
         ];
         for (kind, expected) in cases {
             let n = notification_for(&event(kind, json!({ "subject": "alice" }))).unwrap_or_else(|| panic!("{kind} should notify"));

@@ -9,7 +9,6 @@ use writ_core::grant::Grant;
 use writ_core::identity::Identity;
 use writ_core::ids::{RequestId, TargetId};
 use writ_core::request::Request;
-use writ_core::review::rule_admits;
 use writ_core::task::FulfilmentTask;
 use writ_core::DomainError;
 use writ_policy::AdminAction;
@@ -187,7 +186,7 @@ impl Writ {
     }
 
     /// A page of the pending requests the caller could review now: an open
-    /// stage's rule admits them, they have not reviewed it yet, it is neither
+    /// stage's rule (or its escalation) admits them, they have not reviewed it yet, it is neither
     /// theirs nor for them, and policy lets them see it. Newest first; every
     /// pending request is considered, page after page, until `limit` are
     /// found or none is left.
@@ -207,7 +206,8 @@ impl Writ {
                     continue;
                 }
                 let (subject, manager) = self.parties_of(&mut dir, &r).await?;
-                let admitted = r.open_stages().iter().any(|(t, s)| rule_admits(&s.approvers, actor, &t.owners, manager.as_ref()));
+                // The stage's rule, or its escalation, admits the actor.
+                let admitted = r.tracks().iter().any(|t| t.current().is_some_and(|i| t.stages[i].admits(actor, &t.owners, manager.as_ref())));
                 let parties = Parties { request: &r, subject: subject.as_ref(), subject_manager: manager.as_ref() };
                 if admitted && self.request_visible(actor, &parties) {
                     queue.push(r);

@@ -75,17 +75,138 @@ impl std::fmt::Display for ApproverRule {
     }
 }
 
-/// One approval stage: `required` distinct approvals from people the rule admits.
+/// One approval stage: `required` distinct approvals from people the rule admits,
+/// optionally within a service level: see [`StageSpec::deadline`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StageSpec {
     pub name: String,
     pub approvers: ApproverRule,
     #[serde(default = "one")]
     pub required: u32,
+    /// How long the stage may wait for its approvals once it is open; past
+    /// it, the stage is escalated to `escalate_to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<AccessDuration>,
+    /// When, once the stage is open, its approvers are reminded (before
+    /// `sla`; half of it when not said).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remind_after: Option<AccessDuration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalate_to: Option<EscalateTo>,
 }
 
 fn one() -> u32 {
     1
+}
+
+/// The keys a stage may have, for the catalog file's errors.
+pub const STAGE_KEYS: [&str; 6] = ["name", "approvers", "required", "sla", "remind_after", "escalate_to"];
+
+/// Who a stage past its SLA is escalated to. Escalation widens who may
+/// approve that stage to them; every other rule of a review still holds
+/// (never the requester or the subject, one review per person, policy's
+/// `review` may veto).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum EscalateTo {
+    /// `manager`: the managers of the people the stage names (the
+    /// entitlement owners' managers; for a `subject_manager` stage, that
+    /// manager's manager), resolved when the stage is escalated. Not for a
+    /// group stage: a group's members' managers are nobody in particular.
+    Manager,
+    /// `group:<id>`: the members of a named group (e.g. `security-leads`).
+    Group(GroupId),
+}
+
+impl EscalateTo {
+    pub fn parse(s: &str) -> Result<Self, DomainError> {
+        if s == "manager" {
+            return Ok(EscalateTo::Manager);
+        }
+        match s.strip_prefix("group:") {
+            Some(g) => Ok(EscalateTo::Group(GroupId::parse(g)?)),
+            None => Err(DomainError::invalid("escalate_to", format!("`{s}` is not an escalation: write `manager` or `group:<group id>`"))),
+        }
+    }
+}
+
+impl std::fmt::Display for EscalateTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EscalateTo::Manager => f.write_str("manager"),
+            EscalateTo::Group(g) => write!(f, "group:{g}"),
+        }
+    }
+}
+
+impl TryFrom<String> for EscalateTo {
+    type Error = DomainError;
+    fn try_from(s: String) -> Result<Self, DomainError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<EscalateTo> for String {
+    fn from(e: EscalateTo) -> String {
+        e.to_string()
+    }
+}
+
+/// A stage's service level, from when the stage opened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Deadline {
+    pub remind_after: chrono::TimeDelta,
+    pub sla: chrono::TimeDelta,
+    pub escalate_to: EscalateTo,
+}
+
+impl StageSpec {
+    /// A stage without a service level.
+    pub fn new(name: impl Into<String>, approvers: ApproverRule, required: u32) -> Self {
+        Self { name: name.into(), approvers, required, sla: None, remind_after: None, escalate_to: None }
+    }
+
+    /// Its service level, if it has one (checked by [`Catalog::new`]).
+    pub fn deadline(&self) -> Option<Deadline> {
+        let (sla, escalate_to) = (self.sla?, self.escalate_to.clone()?);
+        let remind_after = self.remind_after.map_or_else(|| chrono::TimeDelta::seconds(sla.secs() / 2), AccessDuration::as_delta);
+        Some(Deadline { remind_after, sla: sla.as_delta(), escalate_to })
+    }
+
+    /// The service-level keys make sense together: `sla` with someone to
+    /// escalate to, a reminder before it, a manager only where the stage
+    /// names people.
+    fn check_deadline(&self, field: &str) -> Result<(), DomainError> {
+        let at = |key: &str| format!("{field}, stage `{}`, key `{key}`", self.name);
+        let Some(sla) = self.sla else {
+            for (key, set) in [("remind_after", self.remind_after.is_some()), ("escalate_to", self.escalate_to.is_some())] {
+                if set {
+                    return Err(DomainError::invalid(at(key), "needs `sla`: say how long the stage may wait, e.g. `sla = \"4h\"`"));
+                }
+            }
+            return Ok(());
+        };
+        match &self.escalate_to {
+            None => {
+                return Err(DomainError::invalid(
+                    at("sla"),
+                    "needs `escalate_to`: say who answers when the stage is overdue (`\"manager\"` or `\"group:<group id>\"`)",
+                ))
+            }
+            Some(EscalateTo::Manager) if matches!(self.approvers, ApproverRule::Group(_)) => return Err(DomainError::invalid(
+                at("escalate_to"),
+                "`manager` escalates to the managers of the people a stage names, and a group stage names none: escalate to a group (`\"group:<group id>\"`)",
+            )),
+            Some(_) => {}
+        }
+        if let Some(r) = self.remind_after.filter(|r| *r >= sla) {
+            return Err(DomainError::invalid(
+                at("remind_after"),
+                format!("`{r}` must be shorter than `sla` (`{sla}`): the reminder comes before the escalation"),
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,6 +266,7 @@ impl Catalog {
                 if !names.insert(s.name.as_str()) {
                     return Err(DomainError::invalid(field, format!("stage `{}` appears twice", s.name)));
                 }
+                s.check_deadline(&field)?;
             }
             let key = e.id.clone();
             if cat.entitlements.insert(key.clone(), e).is_some() {

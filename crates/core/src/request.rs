@@ -24,7 +24,7 @@ use crate::fulfilment::TargetFulfilment;
 use crate::identity::Identity;
 use crate::ids::{EntitlementId, IdentityId, RequestId, RequestTypeId};
 use crate::request_type::Carried;
-use crate::review::{rule_admits, ApprovalTrack, Review, StageRef, Verdict};
+use crate::review::{ApprovalTrack, Review, StageRef, Verdict};
 use crate::text;
 use crate::DomainError;
 
@@ -293,10 +293,7 @@ impl Request {
     /// its owners know who should hold it.
     pub fn reviewed_by_owners(mut self) -> Self {
         for t in &mut self.tracks {
-            t.stages = vec![crate::review::StageProgress {
-                spec: StageSpec { name: "owner".into(), approvers: crate::catalog::ApproverRule::EntitlementOwners, required: 1 },
-                approvals: Vec::new(),
-            }];
+            t.stages = vec![crate::review::StageProgress::new(StageSpec::new("owner", crate::catalog::ApproverRule::EntitlementOwners, 1))];
         }
         self
     }
@@ -437,9 +434,13 @@ impl Request {
         let mut open = Vec::new();
         for (ti, track) in self.tracks.iter().enumerate() {
             let Some(si) = track.current() else { continue };
-            let spec = &track.stages[si].spec;
-            open.push(format!("`{}` stage `{}`: {}", track.entitlement, spec.name, spec.approvers));
-            if rule_admits(&spec.approvers, reviewer, &track.owners, subject_manager) && policy_allows(&track.entitlement, spec) {
+            let stage = &track.stages[si];
+            let spec = &stage.spec;
+            match &stage.escalated {
+                Some(e) => open.push(format!("`{}` stage `{}`: {}, or since its escalation {}", track.entitlement, spec.name, spec.approvers, e.to)),
+                None => open.push(format!("`{}` stage `{}`: {}", track.entitlement, spec.name, spec.approvers)),
+            }
+            if stage.admits(reviewer, &track.owners, subject_manager) && policy_allows(&track.entitlement, spec) {
                 counted.push((ti, si));
             }
         }
@@ -548,6 +549,10 @@ impl Request {
         Ok(())
     }
 }
+
+#[path = "request_sla.rs"]
+mod sla;
+pub use sla::{ChaseDue, ChaseStep};
 
 #[cfg(test)]
 #[path = "request_tests.rs"]

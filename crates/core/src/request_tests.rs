@@ -5,7 +5,7 @@ use proptest::prelude::*;
 use uuid::Uuid;
 
 use super::*;
-use crate::catalog::{ApproverRule, Entitlement, Fulfilment, RiskTier, Target, ToxicCombination};
+use crate::catalog::{ApproverRule, Entitlement, EscalateTo, Fulfilment, RiskTier, Target, ToxicCombination};
 use crate::fulfilment::TargetFulfilment;
 use crate::grant::Grant;
 use crate::identity::IdentityStatus;
@@ -28,8 +28,10 @@ fn person(name: &str, groups: &[&str]) -> Identity {
     Identity { groups: groups.iter().map(|g| GroupId::parse(g).unwrap()).collect(), ..crate::identity::test_person(name) }
 }
 
-/// `pg-prod/payments_readonly`: owner stage (1 of owners olivia/oscar), then
-/// security stage (2 of group `security`). `pg-prod/payments_write` and
+/// `pg-prod/payments_readonly`: owner stage (1 of owners olivia/oscar; SLA
+/// 4h, reminded at 2h, escalated to the owners' managers), then security
+/// stage (2 of group `security`; SLA 8h, reminded at 1h, escalated to group
+/// `security-leads`). `pg-prod/payments_write` and
 /// `pg-prod/payments_approve` form a toxic pair.
 fn catalog() -> Catalog {
     let target = Target {
@@ -44,8 +46,17 @@ fn catalog() -> Catalog {
         owners: vec![id("olivia"), id("oscar")],
         risk: RiskTier::High,
         stages: vec![
-            StageSpec { name: "owner".into(), approvers: ApproverRule::EntitlementOwners, required: 1 },
-            StageSpec { name: "security".into(), approvers: ApproverRule::Group(GroupId::parse("security").unwrap()), required: 2 },
+            StageSpec {
+                sla: Some(AccessDuration::parse("4h").unwrap()),
+                escalate_to: Some(EscalateTo::Manager),
+                ..StageSpec::new("owner", ApproverRule::EntitlementOwners, 1)
+            },
+            StageSpec {
+                sla: Some(AccessDuration::parse("8h").unwrap()),
+                remind_after: Some(AccessDuration::parse("1h").unwrap()),
+                escalate_to: Some(EscalateTo::Group(GroupId::parse("security-leads").unwrap())),
+                ..StageSpec::new("security", ApproverRule::Group(GroupId::parse("security").unwrap()), 2)
+            },
         ],
         max_duration: AccessDuration::parse("8h").unwrap(),
     };
@@ -400,3 +411,6 @@ fn access_found_by_reconciliation_is_reviewed_by_the_entitlements_owners_alone()
     let effect = req.review(&person("olivia", &[]), None, Verdict::Approve, String::new(), t0(), |_, _| true).unwrap();
     assert_eq!(effect.state, RequestState::Approved, "one owner's approval settles it");
 }
+
+#[path = "request_sla_tests.rs"]
+mod sla;

@@ -147,7 +147,7 @@ mod tests {
 
     #[test]
     fn anyone_involved_may_view_a_request() {
-        for relation in ["requester", "subject", "subject_owner", "subject_manager", "entitlement_owner", "stage_approver", "fulfiller"] {
+        for relation in ["requester", "subject", "subject_owner", "subject_manager", "entitlement_owner", "stage_approver", "stage_escalation", "fulfiller"] {
             allowed_by(&view(&[], &[relation]), &["view-permit-involved"]);
         }
         denied_by(&view(&["engineering"], &[]), &[]);

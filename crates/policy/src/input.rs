@@ -178,18 +178,22 @@ pub enum Relation {
     EntitlementOwner,
     /// Member of a group named by a stage of this entitlement's approval track.
     StageApprover,
+    /// Someone a stage of this entitlement's approval track was escalated
+    /// to past its SLA (a manager named, or a member of the named group).
+    StageEscalation,
     /// Member of the group that fulfils this entitlement's target.
     Fulfiller,
 }
 
 impl Relation {
-    pub const ALL: [Relation; 7] = [
+    pub const ALL: [Relation; 8] = [
         Relation::Requester,
         Relation::Subject,
         Relation::SubjectOwner,
         Relation::SubjectManager,
         Relation::EntitlementOwner,
         Relation::StageApprover,
+        Relation::StageEscalation,
         Relation::Fulfiller,
     ];
 
@@ -202,6 +206,7 @@ impl Relation {
             Relation::SubjectManager => "subject_manager",
             Relation::EntitlementOwner => "entitlement_owner",
             Relation::StageApprover => "stage_approver",
+            Relation::StageEscalation => "stage_escalation",
             Relation::Fulfiller => "fulfiller",
         }
     }

@@ -4,7 +4,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::Deserialize;
-use writ_core::catalog::{Catalog, Entitlement, Target, ToxicCombination};
+use writ_core::catalog::{Catalog, Entitlement, EscalateTo, Target, ToxicCombination, STAGE_KEYS};
+use writ_core::duration::AccessDuration;
 use writ_core::identity::{Identity, IdentityKind, IdentityStatus};
 use writ_core::ids::{GroupId, IdentityId};
 
@@ -84,10 +85,44 @@ pub fn load_catalog(path: &Path) -> Result<Catalog, CatalogFileError> {
 
 pub fn parse_catalog(name: &str, text: &str) -> Result<Catalog, CatalogFileError> {
     let parse_err = |message: String| CatalogFileError::Parse { path: name.to_owned(), message };
+    let doc: toml::Value = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
+    check_stages(&doc).map_err(parse_err)?;
     let file: CatalogFile = toml::from_str(text).map_err(|e| parse_err(e.to_string()))?;
     Catalog::new(file.targets, file.entitlements, file.toxic_combinations)
         .and_then(|c| c.with_request_types(file.request_types))
         .map_err(|e| parse_err(e.to_string()))
+}
+
+/// Checks every stage's keys before the typed parse, so that a misspelt key
+/// or a bad service-level value names the entitlement, the stage and the key
+/// (the typed parse would name only a line, and would drop an unknown key).
+fn check_stages(doc: &toml::Value) -> Result<(), String> {
+    let entitlements = doc.get("entitlements").and_then(toml::Value::as_array).map_or(&[][..], Vec::as_slice);
+    for e in entitlements {
+        let id = e.get("id").and_then(toml::Value::as_str).unwrap_or("?");
+        let stages = e.get("stages").and_then(toml::Value::as_array).map_or(&[][..], Vec::as_slice);
+        for (i, stage) in stages.iter().enumerate() {
+            let Some(table) = stage.as_table() else { continue };
+            let name = table.get("name").and_then(toml::Value::as_str).map_or_else(|| format!("#{}", i + 1), str::to_owned);
+            let at = |key: &str| format!("entitlement `{id}`, stage `{name}`, key `{key}`");
+            if let Some(key) = table.keys().find(|k| !STAGE_KEYS.contains(&k.as_str())) {
+                return Err(format!("{}: not a key of a stage (they are {})", at(key), STAGE_KEYS.join(", ")));
+            }
+            let text = |key: &str, example: &str| match table.get(key) {
+                Some(v) => v.as_str().map(Some).ok_or_else(|| format!("{}: write it as a string, e.g. `{key} = {example}`", at(key))),
+                None => Ok(None),
+            };
+            for key in ["sla", "remind_after"] {
+                if let Some(t) = text(key, "\"4h\"")? {
+                    AccessDuration::parse(t).map_err(|e| format!("{}: {e}", at(key)))?;
+                }
+            }
+            if let Some(t) = text("escalate_to", "\"manager\"")? {
+                EscalateTo::parse(t).map_err(|e| format!("{}: {e}", at("escalate_to")))?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Parses an identities file (used by `writ init` and `writ identity
@@ -126,6 +161,37 @@ mod tests {
         let e =
             parse_catalog("c.toml", "[[targets]]\nid = \"bad id\"\nfulfilment = { kind = \"manual\", fulfiller_group = \"dba\" }\n").unwrap_err().to_string();
         assert!(e.contains("invalid target id"), "{e}");
+    }
+
+    #[test]
+    fn stage_keys_and_service_levels_are_checked_naming_the_entitlement_stage_and_key() {
+        let with = |stage: &str| {
+            format!(
+                "[[targets]]\nid = \"pg\"\nfulfilment = {{ kind = \"manual\", fulfiller_group = \"dba\" }}\n\
+                 [[entitlements]]\nid = \"pg/read\"\nowners = [\"olivia\"]\nrisk = \"low\"\nmax_duration = \"1h\"\nstages = [{{ name = \"owner\", approvers = \"entitlement_owners\", {stage} }}]\n"
+            )
+        };
+        let ok = parse_catalog("c.toml", &with("sla = \"4h\", remind_after = \"1h\", escalate_to = \"manager\"")).unwrap();
+        let stage = &ok.entitlements().next().unwrap().stages[0];
+        assert_eq!(stage.deadline().unwrap().remind_after, chrono::TimeDelta::hours(1));
+        for (stage, key, says) in [
+            ("sla = \"4x\", escalate_to = \"manager\"", "sla", "not a duration"),
+            ("sla = 4, escalate_to = \"manager\"", "sla", "as a string"),
+            ("sla = \"4h\", escalate_to = \"boss\"", "escalate_to", "`manager` or `group:<group id>`"),
+            ("sla = \"4h\", escalate_to = \"group:bad group\"", "escalate_to", "invalid group id"),
+            ("sla = \"4h\", escalate = \"manager\"", "escalate", "not a key of a stage"),
+            ("sla = \"4h\"", "sla", "needs `escalate_to`"),
+            ("sla = \"4h\", remind_after = \"5h\", escalate_to = \"manager\"", "remind_after", "shorter than `sla`"),
+        ] {
+            let e = parse_catalog("c.toml", &with(stage)).unwrap_err().to_string();
+            assert!(
+                e.starts_with("`c.toml`")
+                    && e.contains("entitlement `pg/read`, stage `owner`, key `")
+                    && e.contains(&format!("key `{key}`"))
+                    && e.contains(says),
+                "{stage}: {e}"
+            );
+        }
     }
 
     #[test]

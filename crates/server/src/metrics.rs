@@ -118,6 +118,17 @@ pub fn render_intake(rerouted: u64, triage: (u64, u64)) -> String {
     )
 }
 
+/// Approval service levels: pending requests waiting at a stage past its
+/// SLA now, and the reminders and escalations ever recorded (from the audit
+/// log, so the same on every node).
+pub fn render_approval_sla(past_sla: u64, reminded: u64, escalated: u64) -> String {
+    format!(
+        "# HELP writ_requests_pending_past_sla Pending requests with an open approval stage past its SLA.\n# TYPE writ_requests_pending_past_sla gauge\nwrit_requests_pending_past_sla {past_sla}\n\
+         # HELP writ_approval_reminders_total Approval stages whose approvers were reminded (at the stage's remind_after).\n# TYPE writ_approval_reminders_total counter\nwrit_approval_reminders_total {reminded}\n\
+         # HELP writ_approval_escalations_total Approval stages escalated past their SLA.\n# TYPE writ_approval_escalations_total counter\nwrit_approval_escalations_total {escalated}\n"
+    )
+}
+
 /// The last finished reconciliation of each target: its match rate and its
 /// observations by situation.
 pub fn render_reconciliation(latest: &[writ_app::ports::ReconcileRun]) -> String {

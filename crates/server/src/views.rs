@@ -85,6 +85,9 @@ pub fn request(r: &Request, now: DateTime<Utc>) -> api::RequestView {
                     required: s.spec.required,
                     approvals: s.approvals.iter().map(ToString::to_string).collect(),
                     passed: s.is_passed(),
+                    sla: s.spec.sla.map(|d| d.to_string()),
+                    reminded_at: s.reminded_at,
+                    escalated_to: s.escalated.as_ref().map(|e| e.to.to_string()),
                 })
             })
             .collect(),

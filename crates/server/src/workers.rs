@@ -1,6 +1,7 @@
 //! Background work: jobs (provisioning, removals, notifications, scheduled
 //! reconciliation), lapsing requests that waited too long, noting overdue
-//! removals and break-glass reviews, and signing audit checkpoints. Failures
+//! removals and break-glass reviews, reminding and escalating approval
+//! stages past their service level, and signing audit checkpoints. Failures
 //! are logged and retried on the next tick, never fatal.
 
 use std::time::Duration;
@@ -168,6 +169,11 @@ async fn run_periodic(app: App, checkpoint_every: Duration, mut shutdown: watch:
                 }
                 if let Err(e) = app.writ.note_overdue_owner_left().await {
                     tracing::error!(error = %e, "checking for overdue owner-left identities failed");
+                }
+                match app.writ.chase_overdue_stages().await {
+                    Ok(c) if c == Default::default() => {}
+                    Ok(c) => tracing::info!(reminded = c.reminded, escalated = c.escalated, "approval stages chased"),
+                    Err(e) => tracing::error!(error = %e, "chasing approval stages past their reminder or SLA failed"),
                 }
             }
             _ = checkpoint.tick() => {

@@ -463,6 +463,8 @@ fn request_row(r: &Versioned<writ_core::request::Request>) -> DocRow {
             ("lapses_at", Col::Int(millis(v.lapses_at()))),
             ("break_glass_open", Col::Int(i64::from(v.post_review().is_some_and(|r| r.is_open())))),
             ("review_exception_at", Col::Int(v.post_review().and_then(|r| r.exception_from()).map_or(i64::MAX, millis))),
+            ("chase_at", Col::Int(v.next_chase_at().map_or(i64::MAX, millis))),
+            ("sla_due_at", Col::Int(v.sla_due_at().map_or(i64::MAX, millis))),
         ],
     }
 }

@@ -57,6 +57,25 @@ impl SqlStore {
         let row = sqlx::query(sql).bind(key).fetch_optional(&self.reader).await.map_err(db_err)?;
         row.map(|r| doc(what, &r)).transpose()
     }
+
+    /// The `n` of `sql`, a `COUNT(*) AS n` taking the time `at` as `$1`.
+    async fn count_at(&self, sql: &str, at: DateTime<Utc>) -> Result<u64, StoreError> {
+        let row = sqlx::query(sql).bind(millis(at)).fetch_one(&self.reader).await.map_err(db_err)?;
+        row.try_get::<i64, _>("n").map(|n| n as u64).map_err(db_err)
+    }
+
+    /// The request documents of `sql`, a page by id taking the time `at`,
+    /// the last id read (`after`) and the page size as `$1`, `$2`, `$3`.
+    async fn requests_at(&self, sql: &str, at: DateTime<Utc>, after: Option<RequestId>, max: u32) -> Result<Vec<Request>, StoreError> {
+        let rows = sqlx::query(sql)
+            .bind(millis(at))
+            .bind(after.map_or(String::new(), |r| r.to_string()))
+            .bind(limit(max))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db_err)?;
+        rows.iter().map(|r| doc("request", r)).collect()
+    }
 }
 
 #[async_trait]
@@ -436,23 +455,20 @@ impl Store for SqlStore {
     }
 
     async fn break_glass_exception_count(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM requests WHERE break_glass_open = 1 AND review_exception_at <= $1")
-            .bind(millis(now))
-            .fetch_one(&self.reader)
-            .await
-            .map_err(db_err)?;
-        row.try_get::<i64, _>("n").map(|n| n as u64).map_err(db_err)
+        self.count_at("SELECT COUNT(*) AS n FROM requests WHERE break_glass_open = 1 AND review_exception_at <= $1", now).await
     }
 
     async fn break_glass_exceptions(&self, now: DateTime<Utc>, after: Option<RequestId>, max: u32) -> Result<Vec<Request>, StoreError> {
-        let rows = sqlx::query("SELECT doc FROM requests WHERE break_glass_open = 1 AND review_exception_at <= $1 AND id > $2 ORDER BY id LIMIT $3")
-            .bind(millis(now))
-            .bind(after.map_or(String::new(), |r| r.to_string()))
-            .bind(limit(max))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db_err)?;
-        rows.iter().map(|r| doc("request", r)).collect()
+        let sql = "SELECT doc FROM requests WHERE break_glass_open = 1 AND review_exception_at <= $1 AND id > $2 ORDER BY id LIMIT $3";
+        self.requests_at(sql, now, after, max).await
+    }
+
+    async fn due_chases(&self, now: DateTime<Utc>, after: Option<RequestId>, max: u32) -> Result<Vec<Request>, StoreError> {
+        self.requests_at("SELECT doc FROM requests WHERE state = 'pending' AND chase_at <= $1 AND id > $2 ORDER BY id LIMIT $3", now, after, max).await
+    }
+
+    async fn past_sla_count(&self, now: DateTime<Utc>) -> Result<u64, StoreError> {
+        self.count_at("SELECT COUNT(*) AS n FROM requests WHERE state = 'pending' AND sla_due_at <= $1", now).await
     }
 
     async fn ledger(&self, target: &TargetId) -> Result<Vec<LedgerRow>, StoreError> {

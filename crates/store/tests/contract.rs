@@ -122,6 +122,57 @@ async fn contract(store: Arc<dyn Store>) {
     holdings_guards_let_one_of_two_racers_commit(store.clone()).await;
     tickets_by_id_by_ref_by_state_and_triage(&*store).await;
     identities_by_attribute_and_deliveries(&*store).await;
+    approval_slas_are_found_by_index(&*store).await;
+}
+
+/// Approval service levels are read by index: a pending request is due for
+/// a chase from its stage's reminder point, then again from its SLA, and
+/// counted past its SLA from then; nothing is due once its steps are taken,
+/// and nothing is counted once it is decided.
+async fn approval_slas_are_found_by_index(store: &dyn Store) {
+    use writ_core::catalog::{ApproverRule, EscalateTo, StageSpec};
+    use writ_core::review::Escalated;
+    let readonly = EntitlementId::parse("pg-prod/readonly").unwrap();
+    let base = catalog();
+    let mut ent = base.entitlement(&readonly).unwrap().clone();
+    ent.stages = vec![StageSpec {
+        sla: Some(AccessDuration::parse("4h").unwrap()),
+        escalate_to: Some(EscalateTo::Manager),
+        ..StageSpec::new("owner", ApproverRule::EntitlementOwners, 1)
+    }];
+    let cat = Catalog::new(base.targets().cloned().collect(), vec![ent], vec![]).unwrap();
+    let draft = RequestDraft {
+        requester: IdentityId::parse("alice").unwrap(),
+        subject: IdentityId::parse("alice").unwrap(),
+        entitlements: vec![readonly.clone()],
+        justification: "month-end".into(),
+        duration: AccessDuration::parse("1h").unwrap(),
+        ticket: None,
+        request_type: None,
+    };
+    let r = Request::open(RequestId::from_uuid(Uuid::from_u128(0x51a)), draft, &cat, t0(), TimeDelta::days(1)).unwrap();
+    store.commit(Change { requests: vec![Versioned::new(r.clone())], ..Default::default() }).await.unwrap();
+    let h = |n: i64| t0() + TimeDelta::hours(n);
+    let due = |at| async move { store.due_chases(at, None, 10).await.unwrap().iter().map(Request::id).collect::<Vec<_>>() };
+    assert!(due(h(2) - TimeDelta::seconds(1)).await.is_empty());
+    assert_eq!(due(h(2)).await, [r.id()]);
+    assert!(store.due_chases(h(2), Some(r.id()), 10).await.unwrap().is_empty(), "after the cursor");
+    assert_eq!(store.past_sla_count(h(4) - TimeDelta::seconds(1)).await.unwrap(), 0);
+    assert_eq!(store.past_sla_count(h(4)).await.unwrap(), 1);
+    let mut reminded = r.clone();
+    reminded.remind_stage(&readonly, "owner", h(2)).unwrap();
+    store.commit(Change { requests: vec![Versioned::update(reminded.clone(), r.version())], ..Default::default() }).await.unwrap();
+    assert!(due(h(4) - TimeDelta::seconds(1)).await.is_empty(), "reminded: next due at the SLA");
+    assert_eq!(due(h(4)).await, [r.id()]);
+    let mut escalated = reminded.clone();
+    escalated.escalate_stage(&readonly, "owner", Escalated::Managers { people: vec![] }, h(4)).unwrap();
+    store.commit(Change { requests: vec![Versioned::update(escalated.clone(), reminded.version())], ..Default::default() }).await.unwrap();
+    assert!(due(h(20)).await.is_empty(), "both steps taken");
+    assert_eq!(store.past_sla_count(h(5)).await.unwrap(), 1, "still waiting past its SLA");
+    let mut cancelled = escalated.clone();
+    cancelled.cancel(r.requester(), String::new(), h(5)).unwrap();
+    store.commit(Change { requests: vec![Versioned::update(cancelled, escalated.version())], ..Default::default() }).await.unwrap();
+    assert_eq!(store.past_sla_count(h(5)).await.unwrap(), 0);
 }
 
 /// An account elsewhere maps to the identities holding it as an attribute

@@ -420,6 +420,11 @@ pub trait Store: Send + Sync {
     /// Break-glass uses whose open review is an exception at `now`, by id,
     /// after `after` (a cursor, as above).
     async fn break_glass_exceptions(&self, now: DateTime<Utc>, after: Option<RequestId>, limit: u32) -> Result<Vec<Request>, StoreError>;
+    /// Pending requests with a reminder or escalation due at `now` (by id,
+    /// after `after`; at most `limit`).
+    async fn due_chases(&self, now: DateTime<Utc>, after: Option<RequestId>, limit: u32) -> Result<Vec<Request>, StoreError>;
+    /// How many pending requests have an open stage past its SLA at `now`.
+    async fn past_sla_count(&self, now: DateTime<Utc>) -> Result<u64, StoreError>;
 
     /// Audit events in `seq` order, starting after `after_seq`.
     async fn audit_events(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditEvent>, StoreError>;

@@ -26,16 +26,22 @@ pub enum NotificationKind {
     /// A non-human identity's owner left: its owner's manager must give it a
     /// new owner or disable it (and again once that is overdue).
     OwnerLeft,
+    /// A request waits at a stage past its reminder point.
+    ApprovalReminder,
+    /// A request waits at a stage past its SLA: escalated.
+    ApprovalEscalated,
 }
 
 impl NotificationKind {
-    pub const ALL: [NotificationKind; 6] = [
+    pub const ALL: [NotificationKind; 8] = [
         NotificationKind::ApprovalNeeded,
         NotificationKind::AccessGranted,
         NotificationKind::BreakGlassUsed,
         NotificationKind::ReviewOverdue,
         NotificationKind::RevocationOverdue,
         NotificationKind::OwnerLeft,
+        NotificationKind::ApprovalReminder,
+        NotificationKind::ApprovalEscalated,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -46,6 +52,8 @@ impl NotificationKind {
             NotificationKind::ReviewOverdue => "review_overdue",
             NotificationKind::RevocationOverdue => "revocation_overdue",
             NotificationKind::OwnerLeft => "owner_left",
+            NotificationKind::ApprovalReminder => "approval_reminder",
+            NotificationKind::ApprovalEscalated => "approval_escalated",
         }
     }
 }

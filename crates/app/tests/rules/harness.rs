@@ -31,7 +31,7 @@ use writ_app::ports::{Clock, Connector, GrantFilter, Store, TaskFilter};
 use writ_app::{AppError, Settings, Writ};
 use writ_connectors::ManualConnector;
 use writ_core::audit::EventHash;
-use writ_core::catalog::{ApproverRule, Catalog, Entitlement, Fulfilment, RiskTier, StageSpec, Target, ToxicCombination};
+use writ_core::catalog::{ApproverRule, Catalog, Entitlement, EscalateTo, Fulfilment, RiskTier, StageSpec, Target, ToxicCombination};
 use writ_core::duration::AccessDuration;
 use writ_core::grant::Grant;
 use writ_core::identity::{Identity, IdentityKind, IdentityStatus};
@@ -147,7 +147,7 @@ impl Clock for HandClock {
 }
 
 fn stage(name: &str, approvers: ApproverRule, required: u32) -> StageSpec {
-    StageSpec { name: name.into(), approvers, required }
+    StageSpec::new(name, approvers, required)
 }
 
 fn entitlement(name: &str, owners: &[&str], risk: RiskTier, stages: Vec<StageSpec>) -> Entitlement {
@@ -158,6 +158,32 @@ fn entitlement(name: &str, owners: &[&str], risk: RiskTier, stages: Vec<StageSpe
 /// (the catalog before someone added it).
 pub fn catalog_with(toxic: bool) -> Catalog {
     catalog_of(toxic, None)
+}
+
+/// The catalog of the module docs (with its toxic combination), where three
+/// stages have a service level: `ledger/read`'s `owner` (SLA 4h, reminded at
+/// 2h, escalated to the owners' managers), `ledger/write`'s `security` (SLA
+/// 8h, reminded at 1h, escalated to group `security-leads`) and
+/// `ledger/approve`'s `manager` (SLA 1d, reminded at 12h, escalated to group
+/// `ledger-leads`).
+pub fn catalog_with_slas() -> Catalog {
+    let with = |e: &mut Entitlement, sla: &str, remind: Option<&str>, to: &str| {
+        let s = &mut e.stages[0];
+        s.sla = Some(hours(sla));
+        s.remind_after = remind.map(hours);
+        s.escalate_to = Some(EscalateTo::parse(to).unwrap());
+    };
+    let base = catalog_with(true);
+    let mut entitlements: Vec<Entitlement> = base.entitlements().cloned().collect();
+    for e in &mut entitlements {
+        match e.id.to_string().as_str() {
+            READ => with(e, "4h", None, "manager"),
+            WRITE => with(e, "8h", Some("1h"), "group:security-leads"),
+            APPROVE => with(e, "1d", None, "group:ledger-leads"),
+            _ => {}
+        }
+    }
+    Catalog::new(base.targets().cloned().collect(), entitlements, base.toxic_combinations().to_vec()).unwrap()
 }
 
 /// The catalog of the module docs without entitlement `gone` (as after
@@ -256,12 +282,21 @@ impl World {
     }
 
     async fn with_policy(policy: PolicyEngine, settings: Settings) -> Self {
+        Self::with_catalog(policy, catalog_with(true), settings).await
+    }
+
+    /// The world of the module docs on [`catalog_with_slas`].
+    pub async fn with_slas() -> Self {
+        Self::with_catalog(PolicyEngine::demo(), catalog_with_slas(), Settings::default()).await
+    }
+
+    async fn with_catalog(policy: PolicyEngine, catalog: Catalog, settings: Settings) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("writ.db").display());
         let store: Arc<dyn Store> = Arc::new(writ_store::SqlStore::open(&url).await.unwrap());
         let clock = HandClock::new();
         let policy = Arc::new(policy);
-        let writ = Arc::new(build(&store, &policy, &clock, catalog_with(true), settings));
+        let writ = Arc::new(build(&store, &policy, &clock, catalog, settings));
         writ.upsert_identities(None, registry()).await.unwrap();
         World { _dir: dir, store, clock, policy, writ }
     }

@@ -19,6 +19,7 @@ mod mover;
 mod owner_left;
 mod reconcile;
 mod review;
+mod stage_sla;
 mod submit;
 mod tokens;
 mod visibility;

@@ -18,6 +18,9 @@ pub fn stage(name: &str, approvers: &str, required: u32, approvals: &[&str]) -> 
         required,
         approvals: approvals.iter().map(|s| s.to_string()).collect(),
         passed: approvals.len() as u32 >= required,
+        sla: None,
+        reminded_at: None,
+        escalated_to: None,
     }
 }
 

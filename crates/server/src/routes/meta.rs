@@ -43,6 +43,10 @@ pub async fn metrics(State(app): State<App>, Caller(me): Caller) -> Result<Respo
     text.push_str(&crate::metrics::render_exceptions(revoking, overdue, break_glass, owner_left));
     let rerouted = app.writ.store().event_count(writ_app::events::REQUEST_REROUTED).await.map_err(writ_app::AppError::from)?;
     text.push_str(&crate::metrics::render_intake(rerouted, app.writ.triage_counts().await?));
+    let store = app.writ.store();
+    let reminded = store.event_count(writ_app::events::REQUEST_STAGE_REMINDED).await.map_err(writ_app::AppError::from)?;
+    let escalated = store.event_count(writ_app::events::REQUEST_STAGE_ESCALATED).await.map_err(writ_app::AppError::from)?;
+    text.push_str(&crate::metrics::render_approval_sla(app.writ.pending_past_sla().await?, reminded, escalated));
     let mut latest = Vec::new();
     for target in app.writ.reconcilable_targets() {
         latest.extend(app.writ.last_finished_run(&target).await?);
