@@ -213,7 +213,7 @@ pub(crate) fn plan_rows(change: Change) -> (Vec<Stmt>, Vec<NewEvent>) {
     // Queuing a job (again) releases any claim on it.
     for job in &change.jobs {
         stmts.push(Stmt::new(
-            "INSERT INTO jobs (id, request_id, due_at, claimed_until, claimed_by, doc) VALUES ($1, $2, $3, 0, '', $4) \
+            "INSERT INTO jobs (id, request_id, due_at, claimed_until, claimed_by, doc, queue) VALUES ($1, $2, $3, 0, '', $4, $5) \
              ON CONFLICT (id) DO UPDATE SET due_at = excluded.due_at, claimed_until = 0, claimed_by = '', doc = excluded.doc"
                 .into(),
             vec![
@@ -221,6 +221,7 @@ pub(crate) fn plan_rows(change: Change) -> (Vec<Stmt>, Vec<NewEvent>) {
                 Param::Text(job.request.map_or(String::new(), |r| r.to_string())),
                 Param::Int(millis(job.due_at)),
                 Param::Text(to_doc(job)),
+                Param::Text(job.queue.clone().unwrap_or_default()),
             ],
         ));
     }

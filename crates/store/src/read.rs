@@ -38,6 +38,16 @@ fn keyset(after: Option<&Cursor>) -> (i64, i64, String) {
 }
 
 impl SqlStore {
+    /// The SQL condition a job of table `jobs` meets when it may be claimed
+    /// as far as its queue goes: it has none, or no job of its queue was
+    /// queued before it (see migration 0020 for the order on each backend).
+    fn claimable_jobs(&self) -> &'static str {
+        match self.backend() {
+            crate::Backend::Postgres => "(queue = '' OR NOT EXISTS (SELECT 1 FROM jobs AS ahead WHERE ahead.queue = jobs.queue AND ahead.seq < jobs.seq))",
+            crate::Backend::Sqlite => "(queue = '' OR NOT EXISTS (SELECT 1 FROM jobs AS ahead WHERE ahead.queue = jobs.queue AND ahead.rowid < jobs.rowid))",
+        }
+    }
+
     /// Who holds a claim on job `id` that still holds at `now`, read through `pool`.
     async fn holder(&self, id: &str, now: DateTime<Utc>, pool: &sqlx::AnyPool) -> Result<Option<JobClaim>, StoreError> {
         let row = sqlx::query("SELECT claimed_by, claimed_until FROM jobs WHERE id = $1 AND claimed_until > $2")
@@ -259,7 +269,8 @@ impl Store for SqlStore {
         // On PostgreSQL, SKIP LOCKED lets several nodes claim side by side
         // without waiting on each other's rows; SQLite has a single writer.
         // Polled several times a second: look before taking the write lock.
-        let due = sqlx::query("SELECT id FROM jobs WHERE due_at <= $1 AND claimed_until <= $1 LIMIT 1")
+        let claimable = self.claimable_jobs();
+        let due = sqlx::query(&format!("SELECT id FROM jobs WHERE due_at <= $1 AND claimed_until <= $1 AND {claimable} LIMIT 1"))
             .bind(millis(now))
             .fetch_optional(&self.reader)
             .await
@@ -270,7 +281,7 @@ impl Store for SqlStore {
         let skip_locked = if self.backend() == crate::Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
         let sql = format!(
             "UPDATE jobs SET claimed_until = $1, claimed_by = $4 WHERE id IN \
-             (SELECT id FROM jobs WHERE due_at <= $2 AND claimed_until <= $2 ORDER BY due_at LIMIT $3{skip_locked}) \
+             (SELECT id FROM jobs WHERE due_at <= $2 AND claimed_until <= $2 AND {claimable} ORDER BY due_at LIMIT $3{skip_locked}) \
              RETURNING doc"
         );
         let rows = sqlx::query(&sql).bind(millis(now + lease)).bind(millis(now)).bind(limit(max)).bind(node).fetch_all(&self.writer).await.map_err(db_err)?;
@@ -283,7 +294,7 @@ impl Store for SqlStore {
         // One statement, so two nodes cannot both take it: the upsert takes
         // the row only where no claim holds (PostgreSQL checks the WHERE on
         // the row it locked; SQLite has a single writer).
-        let take = "INSERT INTO jobs (id, request_id, due_at, claimed_until, claimed_by, doc) VALUES ($1, $2, $3, $4, $5, $6) \
+        let take = "INSERT INTO jobs (id, request_id, due_at, claimed_until, claimed_by, doc, queue) VALUES ($1, $2, $3, $4, $5, $6, $8) \
                     ON CONFLICT (id) DO UPDATE SET claimed_until = excluded.claimed_until, claimed_by = excluded.claimed_by \
                     WHERE jobs.claimed_until <= $7 RETURNING id";
         // A claim seen held may end before it is read: try again then.
@@ -296,6 +307,7 @@ impl Store for SqlStore {
                 .bind(node)
                 .bind(to_doc(job))
                 .bind(millis(now))
+                .bind(job.queue.as_deref().unwrap_or_default())
                 .fetch_optional(&self.writer)
                 .await
                 .map_err(db_err)?;

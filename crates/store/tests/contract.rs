@@ -7,8 +7,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use uuid::Uuid;
 use writ_app::ports::{
-    ActionTaken, Change, Claimed, Cursor, GrantFilter, HoldingsGuard, Job, JobClaim, LedgerRow, ReconcileRun, RequestFilter, RunFilter, RunObservation,
-    RunRecord, RunState, Store, StoreError, TaskFilter, TicketFilter, TokenFilter, TokenWrite, Versioned,
+    ActionTaken, Change, Claimed, Cursor, DeskUpdate, GrantFilter, HoldingsGuard, Job, JobClaim, LedgerRow, ReconcileRun, RequestFilter, RunFilter,
+    RunObservation, RunRecord, RunState, Store, StoreError, TaskFilter, TicketFilter, TokenFilter, TokenWrite, Versioned,
 };
 use writ_core::audit::{sign_checkpoint, ChainVerifier, NewEvent};
 use writ_core::catalog::{Catalog, Entitlement, Fulfilment, RiskTier, Target};
@@ -115,6 +115,7 @@ async fn contract(store: Arc<dyn Store>) {
     many_events_in_one_change(&*store).await;
     jobs_are_claimed_once_per_lease_and_finished_by_a_change(&*store).await;
     claims_are_renewed_by_their_holder_only(&*store).await;
+    jobs_of_one_queue_run_one_at_a_time_in_order(&*store).await;
     one_of_many_nodes_claiming_a_job_by_id_gets_it(store.clone()).await;
     audit_chain_and_checkpoints(&*store).await;
     reconciliation_ledger_and_runs(&*store).await;
@@ -274,6 +275,43 @@ async fn jobs_are_claimed_once_per_lease_and_finished_by_a_change(store: &dyn St
     assert_eq!(store.claim_jobs(due, lease, 10, "node-a").await.unwrap(), vec![retry.clone()], "the rescheduling released the claim");
     store.commit(Change { finished_jobs: vec![job.id.clone(), later.id.clone()], ..Default::default() }).await.unwrap();
     assert!(store.claim_jobs(t0() + TimeDelta::days(1), lease, 10, "node-a").await.unwrap().is_empty(), "finished jobs are gone");
+}
+
+/// Jobs of one queue (the write-backs to one desk ticket) are claimed one
+/// at a time in the order queued, a retrying one holding back those after
+/// it; other queues and unqueued jobs are not held back.
+async fn jobs_of_one_queue_run_one_at_a_time_in_order(store: &dyn Store) {
+    let lease = TimeDelta::minutes(2);
+    let update = |external_ref: &str, event: &str| DeskUpdate {
+        source: "request-tracker".into(),
+        external_ref: external_ref.into(),
+        event: event.into(),
+        request: None,
+        note: event.into(),
+        to_requester: true,
+        status: None,
+    };
+    let received = Job::write_back(update("7", "ticket.received"), t0());
+    let filed = Job::write_back(update("7", "ticket.filed"), t0());
+    let other = Job::write_back(update("8", "ticket.received"), t0());
+    store.commit(Change { jobs: vec![received.clone(), filed.clone(), other.clone()], ..Default::default() }).await.unwrap();
+    let denied = Job::write_back(update("7", "request.denied"), t0());
+    store.commit(Change { jobs: vec![denied.clone()], ..Default::default() }).await.unwrap();
+    let ids = |jobs: Vec<Job>| jobs.into_iter().map(|j| j.id).collect::<BTreeSet<_>>();
+    let expect = |jobs: &[&Job]| jobs.iter().map(|j| j.id.clone()).collect::<BTreeSet<_>>();
+
+    assert_eq!(ids(store.claim_jobs(t0(), lease, 10, "node-a").await.unwrap()), expect(&[&received, &other]), "the head of each queue only");
+    let after_lease = t0() + lease + TimeDelta::seconds(1);
+    let retry = Job { due_at: after_lease + TimeDelta::minutes(5), attempts: 1, ..received.clone() };
+    store.commit(Change { jobs: vec![retry.clone()], finished_jobs: vec![other.id.clone()], ..Default::default() }).await.unwrap();
+    assert!(store.claim_jobs(after_lease, lease, 10, "node-b").await.unwrap().is_empty(), "a retrying head holds back the rest of its queue");
+    let retry_due = after_lease + TimeDelta::minutes(5);
+    assert_eq!(ids(store.claim_jobs(retry_due, lease, 10, "node-b").await.unwrap()), expect(&[&received]), "queued again, it keeps its place");
+    store.commit(Change { finished_jobs: vec![received.id.clone()], ..Default::default() }).await.unwrap();
+    assert_eq!(ids(store.claim_jobs(retry_due, lease, 10, "node-b").await.unwrap()), expect(&[&filed]));
+    store.commit(Change { finished_jobs: vec![filed.id.clone()], ..Default::default() }).await.unwrap();
+    assert_eq!(ids(store.claim_jobs(retry_due, lease, 10, "node-b").await.unwrap()), expect(&[&denied]), "a later change's job comes last");
+    store.commit(Change { finished_jobs: vec![denied.id.clone()], ..Default::default() }).await.unwrap();
 }
 
 /// A node renews the claims it holds, and only those: a renewed claim keeps

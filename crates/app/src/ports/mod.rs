@@ -97,6 +97,12 @@ pub struct Job {
     pub attempts: u32,
     #[serde(default)]
     pub kind: JobKind,
+    /// Jobs of one queue run one at a time, in the order they were first
+    /// queued: a later one is not claimed while an earlier one is pending
+    /// (retrying included). Write-backs to one desk ticket share a queue,
+    /// so the ticket tells its story in order and its last status wins.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue: Option<String>,
 }
 
 /// What a job does.
@@ -127,6 +133,7 @@ impl Job {
             due_at,
             attempts: 0,
             kind: JobKind::Provision,
+            queue: None,
         }
     }
 
@@ -138,15 +145,32 @@ impl Job {
             due_at,
             attempts: 0,
             kind: JobKind::Reprovision { grant: grant.id() },
+            queue: None,
         }
     }
 
     pub fn reconcile(target: &writ_core::ids::TargetId, due_at: DateTime<Utc>) -> Self {
-        Job { id: format!("reconcile:{target}"), request: None, entitlement: None, due_at, attempts: 0, kind: JobKind::Reconcile { target: target.clone() } }
+        Job {
+            id: format!("reconcile:{target}"),
+            request: None,
+            entitlement: None,
+            due_at,
+            attempts: 0,
+            kind: JobKind::Reconcile { target: target.clone() },
+            queue: None,
+        }
     }
 
     pub fn notify(n: Notification, due_at: DateTime<Utc>) -> Self {
-        Job { id: format!("notify:{}", n.id), request: n.request, entitlement: None, due_at, attempts: 0, kind: JobKind::Notify { notification: Box::new(n) } }
+        Job {
+            id: format!("notify:{}", n.id),
+            request: n.request,
+            entitlement: None,
+            due_at,
+            attempts: 0,
+            kind: JobKind::Notify { notification: Box::new(n) },
+            queue: None,
+        }
     }
 
     pub fn write_back(update: DeskUpdate, due_at: DateTime<Utc>) -> Self {
@@ -156,6 +180,7 @@ impl Job {
             entitlement: None,
             due_at,
             attempts: 0,
+            queue: Some(format!("write-back:{}:{}", update.source, update.external_ref)),
             kind: JobKind::WriteBack { update: Box::new(update) },
         }
     }
@@ -168,6 +193,7 @@ impl Job {
             due_at,
             attempts: 0,
             kind: JobKind::Revoke { grant: grant.id() },
+            queue: None,
         }
     }
 }
