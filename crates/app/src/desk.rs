@@ -220,7 +220,8 @@ impl Writ {
 }
 
 /// Request events written back to the ticket the request was filed from.
-const WRITTEN_BACK: [&str; 8] = [
+const WRITTEN_BACK: [&str; 9] = [
+    events::REQUEST_STAGE_ESCALATED,
     events::REQUEST_APPROVED,
     events::REQUEST_DENIED,
     events::REQUEST_LAPSED,
@@ -287,6 +288,16 @@ fn update_for(e: &NewEvent, target: &DeskTarget) -> Option<DeskUpdate> {
             };
             (format!("Resolved by the help desk (`{}`): {resolution}. No access was granted or changed.", e.actor), true, Some(DeskStatus::Resolved))
         }
+        events::REQUEST_STAGE_ESCALATED => (
+            format!(
+                "Stage `{}` of {} waited past its service level: escalated to {}, who may now approve it.",
+                text("stage"),
+                text("entitlement"),
+                text("to")
+            ),
+            true,
+            None,
+        ),
         events::REQUEST_APPROVED => ("Approved by its approvers: the access is being put in place on its targets.".into(), true, None),
         events::REQUEST_DENIED => (format!("Denied: {}.", reason()), true, Some(DeskStatus::Rejected)),
         events::REQUEST_LAPSED => ("No decision was made in time: the request lapsed. File a new one if the access is still needed.".into(), true, Some(DeskStatus::Rejected)),

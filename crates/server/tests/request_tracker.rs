@@ -10,10 +10,15 @@ use axum::http::StatusCode;
 use serde_json::{json, Value};
 use writ_testkit::request_tracker::{RequestTracker, WRIT_QUEUE, WRIT_REQUEST_CF};
 
-use common::{harness_with, Harness};
+use common::{harness_with, Harness, ManualClock};
 
 /// The demo install reading `rt`'s queue as `svc-service-desk`.
 async fn harness(rt: &RequestTracker) -> Harness {
+    harness_at(rt, None).await
+}
+
+/// The same, on `clock` when given.
+async fn harness_at(rt: &RequestTracker, clock: Option<std::sync::Arc<ManualClock>>) -> Harness {
     let (url, token) = (rt.base_url(), rt.raw_token().to_owned());
     harness_with(
         move |policies| {
@@ -27,7 +32,7 @@ async fn harness(rt: &RequestTracker) -> Harness {
             ));
             std::fs::write(&config, text).unwrap();
         },
-        None,
+        clock.map(|c| c as std::sync::Arc<dyn writ_app::ports::Clock>),
     )
     .await
 }
@@ -148,6 +153,36 @@ async fn a_denied_ticket_is_rejected_in_rt_with_the_reason() {
         said(&rt, id).last().is_some_and(|(k, n)| k == "Correspond" && n.contains("Denied") && n.contains("use the office network this quarter")),
         "{:?}",
         said(&rt, id)
+    );
+}
+
+/// A governed ticket whose approval stage waits past its SLA: the ticket's
+/// requester reads that it was escalated, and to whom (the demo's
+/// `payments_readonly` owner stage: 4h, to the owners' manager mona).
+#[tokio::test]
+async fn an_escalated_stage_is_told_on_the_ticket() {
+    let rt = rt();
+    let clock = ManualClock::new();
+    let h = harness_at(&rt, Some(clock.clone())).await;
+    let id = rt
+        .create_ticket_with(&form(
+            "Payments read access",
+            "Read access to the payments tables for month-end reconciliation.",
+            "alice@example.com",
+            json!({ "Writ entitlements": "pg-prod/payments_readonly", "Writ duration": "4h", "Writ request type": "application_access" }),
+        ))
+        .unwrap();
+    poll(&h).await;
+    settle(&h).await;
+    assert!(!said(&rt, id).iter().any(|(_, n)| n.contains("escalated")), "{:?}", said(&rt, id));
+    clock.advance(chrono::TimeDelta::hours(4));
+    let chased = h.app.writ.chase_overdue_stages().await.unwrap();
+    assert_eq!(chased.escalated, 1);
+    settle(&h).await;
+    let told = said(&rt, id);
+    assert!(
+        told.last().is_some_and(|(k, n)| k == "Correspond" && n.contains("Stage `owner` of pg-prod/payments_readonly") && n.contains("escalated to `mona`")),
+        "{told:?}"
     );
 }
 
